@@ -1,0 +1,60 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "encharge-lua",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "encharge-lua", targets: ["encharge-lua"]),
+        /// The event model, validation, wire encoding and Ingest client, usable from any Swift app.
+        .library(name: "EnchargeKit", targets: ["EnchargeKit"]),
+        .library(name: "LuaKit", targets: ["LuaKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
+        // count hook and the trampoline that raises Lua errors outside Swift frames).
+        .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
+        // C: libcurl headers plus typed setters for its variadic calls.
+        .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // A deterministic, lossless JSON value, parser and encoder; knows neither Lua nor Encharge.
+        .target(name: "JSONKit"),
+        // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
+        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit"]),
+        // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
+        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit"]),
+        // The Lua modules a rule sees, the rule runner and the input readers.
+        .target(name: "EnchargeRules", dependencies: ["LuaKit", "EnchargeKit", "JSONKit"]),
+        // HTTP serving: the mock Ingest API (and later the webhook server).
+        .target(
+            name: "EnchargeServer",
+            dependencies: [
+                "EnchargeKit", "JSONKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "encharge-lua",
+            dependencies: [
+                "EnchargeRules", "EnchargeKit", "EnchargeServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
+        .testTarget(name: "EnchargeKitTests", dependencies: ["EnchargeKit"]),
+        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["EnchargeKit"],
+            resources: [.copy("Golden")]),
+    ]
+)

@@ -1,0 +1,90 @@
+// Lua 5.4 for Swift: the Debian headers plus the few things Swift cannot do itself.
+//
+// Why each shim exists:
+// - Lua's function-like macros (lua_pcall, lua_pop, lua_tostring, ...) are not imported by Swift.
+// - Lua raises errors with longjmp; a longjmp across Swift frames is undefined behaviour. Swift
+//   functions exposed to Lua therefore return a status to `encl_trampoline`, which raises in C.
+// - The memory cap, the instruction budget and the wall-clock deadline are enforced by an
+//   allocator and a count hook written in C, so no Swift frame is ever on the stack when they fire.
+#ifndef ENCHARGE_CLUA_H
+#define ENCHARGE_CLUA_H
+
+#include <lua5.4/lua.h>
+#include <lua5.4/lauxlib.h>
+#include <lua5.4/lualib.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/// Which limit stopped the last protected call.
+enum encl_trip {
+  ENCL_TRIP_NONE = 0,
+  ENCL_TRIP_MEMORY = 1,
+  ENCL_TRIP_INSTRUCTIONS = 2,
+  ENCL_TRIP_DEADLINE = 3,
+};
+
+/// Limits and accounting for one lua_State. Owned by the Swift `LuaState` that created the state;
+/// it outlives the state and is only touched by the thread that currently uses the state.
+typedef struct encl_limits {
+  size_t used;              // bytes currently allocated by this state
+  size_t limit;             // allocations fail past this while `armed`
+  size_t peak;              // highest `used` seen
+  int armed;                // 1 while Lua code runs inside encl_pcall
+  int tripped;              // enum encl_trip, set when a limit fires
+  int64_t instructions;     // instructions counted in the current call (granularity ENCL_HOOK_STEP)
+  int64_t instruction_limit; // 0 = none
+  int64_t deadline_ns;      // CLOCK_MONOTONIC deadline of the current call, 0 = none
+} encl_limits;
+
+#define ENCL_HOOK_STEP 1000
+
+/// A Swift function callable from Lua. It must never raise: on error it pushes a message and
+/// returns -1 (the trampoline adds the caller's `file:line:` prefix and raises) or -2 (raise the
+/// value on top as is). Otherwise it returns the number of results it pushed.
+typedef int (*encl_swift_function)(lua_State *L, void *context, int index);
+
+/// Creates a state whose allocator enforces `limits` and whose count hook enforces the budget.
+lua_State *encl_newstate(encl_limits *limits);
+encl_limits *encl_limits_of(lua_State *L);
+int64_t encl_now_ns(void);
+
+/// Calls the function below `nargs` arguments with a traceback message handler, the allocator
+/// armed and the hook counting. On error the message is on top and, if any, the traceback is
+/// stored in the registry (see encl_pushtraceback).
+int encl_pcall(lua_State *L, int nargs, int nresults);
+void encl_pushtraceback(lua_State *L);
+
+/// Pushes a closure that calls `fn(L, context, index)` through the trampoline.
+void encl_pushswiftfunction(lua_State *L, encl_swift_function fn, void *context, int index);
+
+/// `pcall` and `xpcall` for the sandbox: like the standard ones, except that an error from an
+/// exceeded limit is raised again, so a rule cannot catch its way past its budget.
+void encl_open_sandboxed_pcall(lua_State *L);
+
+/// Loads a text chunk only (binary chunks are refused).
+int encl_loadtext(lua_State *L, const char *buffer, size_t size, const char *chunkname);
+
+static inline void encl_pop(lua_State *L, int n) { lua_settop(L, -(n)-1); }
+static inline void encl_newtable(lua_State *L) { lua_createtable(L, 0, 0); }
+static inline int encl_upvalueindex(int i) { return LUA_REGISTRYINDEX - i; }
+static inline int encl_registryindex(void) { return LUA_REGISTRYINDEX; }
+static inline int encl_isnoneornil(lua_State *L, int i) { return lua_type(L, i) <= 0; }
+static inline lua_Integer encl_ridx_globals(void) { return LUA_RIDX_GLOBALS; }
+static inline void encl_pushglobaltable(lua_State *L) { lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS); }
+static inline void encl_insert(lua_State *L, int idx) { lua_rotate(L, idx, 1); }
+static inline void encl_remove(lua_State *L, int idx) { lua_rotate(L, idx, -1); lua_settop(L, -2); }
+static inline void encl_replace(lua_State *L, int idx) { lua_copy(L, -1, idx); lua_settop(L, -2); }
+static inline const char *encl_tolstring(lua_State *L, int idx, size_t *len) { return lua_tolstring(L, idx, len); }
+static inline lua_Number encl_tonumber(lua_State *L, int idx) { return lua_tonumberx(L, idx, NULL); }
+static inline lua_Integer encl_tointeger(lua_State *L, int idx, int *isnum) { return lua_tointegerx(L, idx, isnum); }
+/// Runs a full collection with the allocator disarmed.
+void encl_collect(lua_State *L);
+
+/// A unique address used as `json.null` (a light userdata).
+extern const char encl_json_null_marker;
+static inline void encl_pushjsonnull(lua_State *L) { lua_pushlightuserdata(L, (void *)&encl_json_null_marker); }
+static inline int encl_isjsonnull(lua_State *L, int idx) {
+  return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == (void *)&encl_json_null_marker;
+}
+
+#endif

@@ -1,0 +1,168 @@
+/// Writes compact or pretty JSON into a byte buffer. Output is deterministic: object members come
+/// in the order given (JSONObject keeps them sorted), floats in their shortest round-trip form with
+/// a fraction or exponent so they read back as floats, non-ASCII text as raw UTF-8.
+public struct JSONWriter {
+    public var bytes: [UInt8]
+    public var pretty: Bool
+    @usableFromInline var depth = 0
+
+    public init(capacity: Int = 256, pretty: Bool = false) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+        self.pretty = pretty
+    }
+
+    @inlinable
+    public mutating func write(_ value: JSONValue) {
+        switch value {
+        case .null: writeRaw("null")
+        case .bool(let b): writeRaw(b ? "true" : "false")
+        case .integer(let i): writeInteger(i)
+        case .double(let d): writeDouble(d)
+        case .string(let s): writeString(s)
+        case .array(let elements):
+            if elements.isEmpty { writeRaw("[]"); return }
+            bytes.append(UInt8(ascii: "["))
+            depth += 1
+            for (i, element) in elements.enumerated() {
+                if i > 0 { bytes.append(UInt8(ascii: ",")) }
+                newline()
+                write(element)
+            }
+            depth -= 1
+            newline()
+            bytes.append(UInt8(ascii: "]"))
+        case .object(let object):
+            if object.isEmpty { writeRaw("{}"); return }
+            bytes.append(UInt8(ascii: "{"))
+            depth += 1
+            var first = true
+            for member in object.members {
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                newline()
+                writeString(member.key)
+                bytes.append(UInt8(ascii: ":"))
+                if pretty { bytes.append(UInt8(ascii: " ")) }
+                write(member.value)
+            }
+            depth -= 1
+            newline()
+            bytes.append(UInt8(ascii: "}"))
+        }
+    }
+
+    @inlinable
+    mutating func newline() {
+        guard pretty else { return }
+        bytes.append(0x0A)
+        for _ in 0..<depth { bytes.append(0x20); bytes.append(0x20) }
+    }
+
+    @inlinable
+    public mutating func writeRaw(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    @inlinable
+    public mutating func writeInteger(_ value: Int64) {
+        if value == 0 { bytes.append(0x30); return }
+        var magnitude = value.magnitude
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes, room for 20 digits
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { buffer in
+            while magnitude > 0 {
+                buffer[23 - count] = UInt8(truncatingIfNeeded: magnitude % 10) &+ 0x30
+                magnitude /= 10
+                count += 1
+            }
+            bytes.append(contentsOf: buffer[(24 - count)...])
+        }
+    }
+
+    /// Shortest round-trip text; integral values keep a ".0" so they decode as floats again.
+    /// Callers reject NaN and infinities before writing (JSON has no spelling for them).
+    @inlinable
+    public mutating func writeDouble(_ value: Double) {
+        precondition(value.isFinite, "JSON cannot represent \(value)")
+        bytes.append(contentsOf: value.description.utf8)
+    }
+
+    @inlinable
+    public mutating func writeString(_ s: String) {
+        var s = s
+        s.withUTF8 { writeString(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Writes valid UTF-8 as a JSON string literal, escaping quotes, backslashes and controls.
+    @inlinable
+    public mutating func writeString(utf8: UnsafeRawBufferPointer) {
+        bytes.append(UInt8(ascii: "\""))
+        var runStart = 0
+        var i = 0
+        let n = utf8.count
+        while i < n {
+            let b = utf8[i]
+            if b >= 0x20 && b != 0x22 && b != 0x5C {
+                i += 1
+                continue
+            }
+            if runStart < i { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<i])) }
+            switch b {
+            case 0x22: writeRaw("\\\"")
+            case 0x5C: writeRaw("\\\\")
+            case 0x0A: writeRaw("\\n")
+            case 0x0D: writeRaw("\\r")
+            case 0x09: writeRaw("\\t")
+            case 0x08: writeRaw("\\b")
+            case 0x0C: writeRaw("\\f")
+            default:
+                let hex: StaticString = "0123456789abcdef"
+                writeRaw("\\u00")
+                bytes.append(hex.utf8Start[Int(b >> 4)])
+                bytes.append(hex.utf8Start[Int(b & 0xF)])
+            }
+            i += 1
+            runStart = i
+        }
+        if runStart < n { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<n])) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONValue {
+    /// Compact (or pretty) JSON text with sorted keys.
+    public func encoded(pretty: Bool = false) -> String {
+        var writer = JSONWriter(pretty: pretty)
+        writer.write(self)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
+
+/// Checks that bytes are well-formed UTF-8 (RFC 3629).
+public func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    var i = 0
+    let n = bytes.count
+    while i < n {
+        let b0 = bytes[i]
+        if b0 < 0x80 { i += 1; continue }
+        let length: Int
+        var lo: UInt8 = 0x80
+        var hi: UInt8 = 0xBF
+        switch b0 {
+        case 0xC2...0xDF: length = 2
+        case 0xE0: length = 3; lo = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: length = 3
+        case 0xED: length = 3; hi = 0x9F
+        case 0xF0: length = 4; lo = 0x90
+        case 0xF1...0xF3: length = 4
+        case 0xF4: length = 4; hi = 0x8F
+        default: return false
+        }
+        guard n - i >= length, bytes[i + 1] >= lo, bytes[i + 1] <= hi else { return false }
+        for k in 2..<max(2, length) where bytes[i + k] < 0x80 || bytes[i + k] > 0xBF { return false }
+        i += length
+    }
+    return true
+}
