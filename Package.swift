@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -29,7 +30,9 @@ let package = Package(
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
         .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit"]),
         // The Lua modules a rule sees, the rule runner and the input readers.
-        .target(name: "EnchargeRules", dependencies: ["LuaKit", "EnchargeKit", "JSONKit"]),
+        .target(
+            name: "EnchargeRules",
+            dependencies: ["LuaKit", "EnchargeKit", "JSONKit", .product(name: "Crypto", package: "swift-crypto")]),
         // HTTP serving: the mock Ingest API (and later the webhook server).
         .target(
             name: "EnchargeServer",

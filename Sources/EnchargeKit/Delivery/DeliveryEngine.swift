@@ -1,0 +1,394 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A snapshot of a delivery engine's counters, for a progress line or the end-of-run summary.
+public struct DeliveryStats: Sendable, Hashable {
+    /// Events passed to `submit`.
+    public var submitted: Int
+    /// Events the API accepted (2xx).
+    public var delivered: Int
+    /// Requests on the wire right now.
+    public var inFlight: Int
+    /// Events submitted and not yet delivered or dead-lettered (in flight included).
+    public var queued: Int
+    /// Attempts that failed and were scheduled again.
+    public var retries: Int
+    /// Events given up on and handed to the dead-letter writer.
+    public var deadLettered: Int
+    /// Dead-letter entries that could not be written (the file was not writable); see `lastDeadLetterError`.
+    public var deadLetterWriteFailures: Int
+    /// Why the last dead-letter write failed, if one did.
+    public var lastDeadLetterError: String?
+    /// Median and 99th percentile of request round-trip times in seconds (10% resolution), 0 before any.
+    public var p50Latency: Double
+    public var p99Latency: Double
+    /// Delivered events per second since the first submit (until `finish` completed).
+    public var eventsPerSecond: Double
+
+    public init(
+        submitted: Int = 0, delivered: Int = 0, inFlight: Int = 0, queued: Int = 0, retries: Int = 0,
+        deadLettered: Int = 0, deadLetterWriteFailures: Int = 0, lastDeadLetterError: String? = nil,
+        p50Latency: Double = 0, p99Latency: Double = 0, eventsPerSecond: Double = 0
+    ) {
+        self.submitted = submitted
+        self.delivered = delivered
+        self.inFlight = inFlight
+        self.queued = queued
+        self.retries = retries
+        self.deadLettered = deadLettered
+        self.deadLetterWriteFailures = deadLetterWriteFailures
+        self.lastDeadLetterError = lastDeadLetterError
+        self.p50Latency = p50Latency
+        self.p99Latency = p99Latency
+        self.eventsPerSecond = eventsPerSecond
+    }
+}
+
+/// Delivers events to the Encharge Ingest API from one background thread, in per-person order,
+/// with bounded concurrency, retries and dead letters, behind a blocking API for a plain loop.
+///
+/// Every submitted event ends delivered or dead-lettered with a reason. Events of one `submit` go
+/// strictly in order (an `identify` is never overtaken by the `track` after it), and events with
+/// the same identity key go in submit order, even while an earlier one is being retried; everyone
+/// else goes in parallel (see `DeliverySchedule`). When an event is dead-lettered the events after
+/// it still go out.
+///
+/// Threads: the caller's thread runs `submit`/`finish`/`stats`; one dedicated delivery thread owns
+/// the libcurl handles and makes every request. They share only `DeliveryCore.state`, under its lock.
+public final class DeliveryEngine: Sendable {
+    private let core: DeliveryCore
+    private let thread: DeliveryThread
+
+    /// Validates the configuration, sets up libcurl and starts the delivery thread.
+    public init(
+        configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter, context: DeadLetterContext
+    ) throws(DeliveryError) {
+        try configuration.validate()
+        let transport = try IngestTransport(configuration: configuration)
+        core = DeliveryCore(
+            configuration: configuration, deadLetters: deadLetters, context: context, waker: transport.waker)
+        thread = try DeliveryThread.start(core: core, transport: transport)
+    }
+
+    deinit {
+        _ = finish(timeout: 0)
+    }
+
+    /// Enqueues the events one input record (or webhook request) emitted, in emission order. Blocks
+    /// while `maxQueuedEvents` events are queued (backpressure). After `finish` the events are
+    /// dead-lettered at once as interrupted.
+    public func submit(_ events: [Event], source: String) {
+        guard !events.isEmpty else { return }
+        let limit = core.configuration.maxQueuedEvents
+        let concurrency = core.configuration.concurrency
+        let waker = core.waker
+        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing }) { state -> Bool in
+            if state.firstSubmitAt == nil { state.firstSubmitAt = monotonicSeconds() }
+            state.submitted += events.count
+            if state.closing {
+                state.deadLettered += events.count
+                return false
+            }
+            state.queued += events.count
+            let ready = state.schedule.add(events, source: source)
+            if ready && state.sleeping && state.threadAlive && state.running.count < concurrency {
+                state.sleeping = false
+                waker.wake()
+            }
+            return true
+        }
+        guard !accepted else { return }
+        let error = DeliveryError(kind: .interrupted, message: "interrupted: submitted after finish")
+        core.write(events.map { PendingDeadLetter(event: $0, error: error, source: source) })
+    }
+
+    /// Stops taking new work and waits until every queued event is delivered or dead-lettered. With
+    /// a `timeout` (seconds), once it passes no new request starts, requests on the wire finish (at
+    /// most `requestTimeout`), and every event left is dead-lettered with reason "interrupted".
+    /// Returns the final stats; calling it again returns them again.
+    public func finish(timeout: Double?) -> DeliveryStats {
+        let waker = core.waker
+        core.state.withLock { state in
+            state.closing = true
+            if let timeout {
+                let deadline = monotonicSeconds() + max(0, timeout.isNaN ? 0 : timeout)
+                state.deadline = min(state.deadline ?? deadline, deadline)
+            }
+            if state.threadAlive && state.sleeping {
+                state.sleeping = false
+                waker.wake()
+            }
+        }
+        // Every submit blocked on backpressure now sees `closing`.
+        core.state.broadcast()
+        let join = core.state.withLock(whenReady: { $0.drained }) { state -> Bool in
+            defer { state.joined = true }
+            return !state.joined
+        }
+        if join { thread.join() }
+        return stats()
+    }
+
+    /// A thread-safe snapshot of the counters.
+    public func stats() -> DeliveryStats {
+        core.state.withLock { $0.stats(now: monotonicSeconds()) }
+    }
+}
+
+/// An event given up on, waiting to be written to the dead-letter file outside the lock.
+struct PendingDeadLetter {
+    var event: Event
+    var error: DeliveryError
+    var source: String
+}
+
+/// What the caller's threads and the delivery thread share, all under `state`'s lock.
+struct EngineState {
+    var schedule: DeliverySchedule
+    /// Groups with an attempt on the wire.
+    var running = Set<Int>()
+    var queued = 0
+    var submitted = 0
+    var delivered = 0
+    var retries = 0
+    var deadLettered = 0
+    var deadLetterWriteFailures = 0
+    var lastDeadLetterError: String?
+    var latency = LatencyHistogram()
+    var firstSubmitAt: Double?
+    var finishedAt: Double?
+    /// `finish` was called: new submits are dead-lettered, the thread exits once the schedule is empty.
+    var closing = false
+    /// When `finish`'s timeout runs out (monotonic seconds).
+    var deadline: Double?
+    /// The deadline passed: nothing new starts, everything left is dead-lettered.
+    var interrupted = false
+    /// The delivery thread may still be woken (its curl handles exist).
+    var threadAlive = true
+    /// The delivery thread is (about to be) blocked in poll and needs a wakeup for new work.
+    var sleeping = false
+    /// The delivery thread has written its last dead letter and is about to return.
+    var drained = false
+    var joined = false
+
+    func stats(now: Double) -> DeliveryStats {
+        var rate = 0.0
+        if let start = firstSubmitAt {
+            let elapsed = (finishedAt ?? now) - start
+            if elapsed > 0 { rate = Double(delivered) / elapsed }
+        }
+        return DeliveryStats(
+            submitted: submitted, delivered: delivered, inFlight: running.count, queued: queued, retries: retries,
+            deadLettered: deadLettered, deadLetterWriteFailures: deadLetterWriteFailures,
+            lastDeadLetterError: lastDeadLetterError, p50Latency: latency.quantile(0.5),
+            p99Latency: latency.quantile(0.99), eventsPerSecond: rate)
+    }
+}
+
+/// The engine's shared half: configuration, dead-letter output and the locked state. The delivery
+/// thread holds it (not the engine), so the engine can be released while the thread drains.
+final class DeliveryCore: Sendable {
+    let configuration: DeliveryConfiguration
+    let policy: RetryPolicy
+    let deadLetters: DeadLetterWriter
+    let context: DeadLetterContext
+    let waker: IngestWaker
+    let state: ConditionLock<EngineState>
+
+    init(
+        configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter, context: DeadLetterContext,
+        waker: IngestWaker
+    ) {
+        self.configuration = configuration
+        policy = RetryPolicy(configuration)
+        self.deadLetters = deadLetters
+        self.context = context
+        self.waker = waker
+        state = ConditionLock(EngineState(schedule: DeliverySchedule(laneCount: 4 * configuration.concurrency)))
+    }
+
+    /// The delivery thread's loop: apply finished attempts, start ready events, wait for I/O, a
+    /// backoff to end, a wakeup or the deadline; exit once `finish` was called and nothing is left.
+    func run(transport: IngestTransport) {
+        let capacity = configuration.concurrency
+        var finished: [IngestAttempt] = []
+        var outgoing: [(group: Int, event: Event)] = []
+        var letters: [PendingDeadLetter] = []
+        while true {
+            var timeout = 0.0
+            let exit = state.withLock { state -> Bool in
+                state.sleeping = false
+                let now = monotonicSeconds()
+                for attempt in finished { apply(attempt, now: now, &state, &letters) }
+                if let deadline = state.deadline, !state.interrupted, now >= deadline {
+                    interrupt(&state, &letters)
+                }
+                state.schedule.endBackoffs(now: now)
+                while state.running.count < capacity, let next = state.schedule.takeReady() {
+                    state.running.insert(next.group)
+                    outgoing.append(next)
+                }
+                if state.closing && state.schedule.isEmpty {
+                    state.threadAlive = false
+                    state.finishedAt = now
+                    return true
+                }
+                var wait = 1.0
+                if let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
+                if let deadline = state.deadline, !state.interrupted { wait = min(wait, deadline - now) }
+                timeout = max(wait, 0)
+                state.sleeping = true
+                return false
+            }
+            if !finished.isEmpty || !letters.isEmpty { state.broadcast() }
+            finished.removeAll(keepingCapacity: true)
+            write(letters)
+            letters.removeAll(keepingCapacity: true)
+            if exit { break }
+            for (group, event) in outgoing { transport.start(tag: group, body: event.wireJSON()) }
+            outgoing.removeAll(keepingCapacity: true)
+            finished = transport.poll(timeout: timeout)
+        }
+        state.withLock { $0.drained = true }
+        state.broadcast()
+    }
+
+    /// Applies one finished attempt to its group.
+    private func apply(
+        _ attempt: IngestAttempt, now: Double, _ state: inout EngineState, _ letters: inout [PendingDeadLetter]
+    ) {
+        let id = attempt.tag
+        state.running.remove(id)
+        state.latency.record(attempt.elapsed)
+        let attempts = state.schedule.recordAttempt(id)
+        let group = state.schedule.group(id)
+        switch policy.verdict(for: attempt.outcome) {
+        case .delivered:
+            state.delivered += 1
+            state.queued -= 1
+        case .retry(let retryAfter, var failure):
+            failure.attempts = attempts
+            if state.interrupted {
+                failure.kind = .interrupted
+                failure.message = "interrupted"
+                deadLetter(group.current, failure, group.source, &state, &letters)
+            } else if attempts >= policy.maxAttempts {
+                failure.message = "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(failure.message)"
+                deadLetter(group.current, failure, group.source, &state, &letters)
+            } else {
+                state.retries += 1
+                let delay = policy.delay(afterFailures: attempts, retryAfter: retryAfter)
+                state.schedule.backOff(id, until: now + delay, after: failure)
+                return
+            }
+        case .terminal(var failure):
+            failure.attempts = attempts
+            deadLetter(group.current, failure, group.source, &state, &letters)
+        }
+        if state.interrupted {
+            if let rest = state.schedule.remove(id) { deadLetterRemaining(of: rest, from: rest.next + 1, &state, &letters) }
+        } else {
+            state.schedule.advance(id)
+        }
+    }
+
+    /// The deadline passed: every event not on the wire is dead-lettered now; groups on the wire
+    /// follow when their attempt ends.
+    private func interrupt(_ state: inout EngineState, _ letters: inout [PendingDeadLetter]) {
+        state.interrupted = true
+        for group in state.schedule.removeAll(except: state.running) {
+            deadLetterRemaining(of: group, from: group.next, &state, &letters)
+        }
+    }
+
+    private func deadLetterRemaining(
+        of group: DeliverySchedule.Group, from start: Int, _ state: inout EngineState,
+        _ letters: inout [PendingDeadLetter]
+    ) {
+        guard start < group.events.count else { return }
+        for index in start..<group.events.count {
+            var error = DeliveryError(kind: .interrupted, message: "interrupted")
+            if index == group.next {
+                error.attempts = group.attempts
+                error.status = group.lastFailure?.status
+                error.body = group.lastFailure?.body
+            }
+            deadLetter(group.events[index], error, group.source, &state, &letters)
+        }
+    }
+
+    private func deadLetter(
+        _ event: Event, _ error: DeliveryError, _ source: String, _ state: inout EngineState,
+        _ letters: inout [PendingDeadLetter]
+    ) {
+        state.deadLettered += 1
+        state.queued -= 1
+        letters.append(PendingDeadLetter(event: event, error: error, source: source))
+    }
+
+    /// Writes dead letters (outside the lock); failures are counted in the stats.
+    func write(_ letters: [PendingDeadLetter]) {
+        guard !letters.isEmpty else { return }
+        var failures = 0
+        var lastError: String?
+        for letter in letters {
+            do {
+                try deadLetters.writeEventFailure(
+                    event: letter.event, reason: letter.error.message, status: letter.error.status,
+                    body: letter.error.body, attempts: letter.error.attempts, source: letter.source, context: context)
+            } catch {
+                failures += 1
+                lastError = error.description
+            }
+        }
+        if failures > 0 {
+            state.withLock { state in
+                state.deadLetterWriteFailures += failures
+                state.lastDeadLetterError = lastError
+            }
+        }
+    }
+}
+
+/// The delivery thread: a pthread that runs `DeliveryCore.run` and owns the transport.
+struct DeliveryThread: @unchecked Sendable {
+    // Invariant: `handle` is joined exactly once, by the `finish` call that claims `EngineState.joined`.
+    private let handle: pthread_t
+
+    /// What the new thread receives; it takes the only reference, so the transport is freed on that
+    /// thread when `run` returns.
+    private final class Start {
+        let core: DeliveryCore
+        let transport: IngestTransport
+        init(core: DeliveryCore, transport: IngestTransport) {
+            self.core = core
+            self.transport = transport
+        }
+    }
+
+    static func start(core: DeliveryCore, transport: IngestTransport) throws(DeliveryError) -> DeliveryThread {
+        let start = Unmanaged.passRetained(Start(core: core, transport: transport))
+        var handle = pthread_t()
+        let result = pthread_create(
+            &handle, nil,
+            { raw in
+                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+                start.core.run(transport: start.transport)
+                return nil
+            }, start.toOpaque())
+        guard result == 0 else {
+            start.release()
+            throw DeliveryError(kind: .configuration, message: "cannot start the delivery thread (error \(result))")
+        }
+        return DeliveryThread(handle: handle)
+    }
+
+    private init(handle: pthread_t) { self.handle = handle }
+
+    func join() { pthread_join(handle, nil) }
+}

@@ -1,0 +1,157 @@
+/// Which event may be sent next, so that per-person order holds while unrelated people go in parallel.
+///
+/// Every identity key hashes to one of a fixed number of lanes. The events of one `submit` form a
+/// group, appended in one step to the FIFO of every lane its keys hash to. A group may run only
+/// while it is at the head of all its lanes; it sends its events one at a time, in order (each
+/// waiting for the previous one to be delivered or dead-lettered), then leaves all its lanes. Groups
+/// enter lanes in one global order, so the group that entered first among any waiting set is at the
+/// head of all its lanes: no deadlock. Memory is the lanes plus the queued groups, never a map of
+/// every person seen. Two people that share a lane wait for each other, which costs parallelism
+/// but never order.
+///
+/// A plain value: the engine keeps it under its lock.
+struct DeliverySchedule {
+    struct Group {
+        var events: [Event]
+        var source: String
+        /// Distinct lanes of the group's identity keys, ascending.
+        var lanes: [Int]
+        /// Index of the event being sent (or next to send).
+        var next = 0
+        /// Attempts made for `events[next]`.
+        var attempts = 0
+        /// The last retryable failure of `events[next]`, for its dead-letter entry.
+        var lastFailure: DeliveryError?
+
+        var current: Event { events[next] }
+    }
+
+    let laneCount: Int
+    private var lanes: [Ring<Int>]
+    private(set) var groups: [Int: Group] = [:]
+    /// Groups whose current event may be sent now, in the order they became ready.
+    private var ready = Ring<Int>()
+    /// Groups waiting out a backoff: (monotonic time it ends, group).
+    private var backingOff: [(until: Double, group: Int)] = []
+    private var nextGroupID = 0
+
+    init(laneCount: Int) {
+        precondition(laneCount > 0)
+        self.laneCount = laneCount
+        lanes = Array(repeating: Ring<Int>(), count: laneCount)
+    }
+
+    var isEmpty: Bool { groups.isEmpty }
+    var hasReady: Bool { !ready.isEmpty }
+
+    /// Lane of an identity key: FNV-1a, so the spread does not depend on the process's hash seed.
+    func lane(of key: String) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in key.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return Int(hash % UInt64(laneCount))
+    }
+
+    /// Queues the events of one submit as a group; returns true when it became ready at once.
+    @discardableResult
+    mutating func add(_ events: [Event], source: String) -> Bool {
+        precondition(!events.isEmpty)
+        let id = nextGroupID
+        nextGroupID += 1
+        var laneSet = Set<Int>()
+        for event in events { laneSet.insert(lane(of: event.identityKey)) }
+        let groupLanes = laneSet.sorted()
+        groups[id] = Group(events: events, source: source, lanes: groupLanes)
+        for lane in groupLanes { lanes[lane].append(id) }
+        if isAtHeadOfAllLanes(id, groupLanes) {
+            ready.append(id)
+            return true
+        }
+        return false
+    }
+
+    private func isAtHeadOfAllLanes(_ id: Int, _ groupLanes: [Int]) -> Bool {
+        groupLanes.allSatisfy { lanes[$0].first == id }
+    }
+
+    /// Takes the next ready group (its current event goes out now); the group then counts as running.
+    mutating func takeReady() -> (group: Int, event: Event)? {
+        guard let id = ready.popFirst() else { return nil }
+        return (id, groups[id]!.current)
+    }
+
+    /// Records an attempt of the group's current event; returns the attempt count so far.
+    mutating func recordAttempt(_ id: Int) -> Int {
+        groups[id]!.attempts += 1
+        return groups[id]!.attempts
+    }
+
+    func group(_ id: Int) -> Group { groups[id]! }
+
+    /// The current event will be retried at `until` (monotonic seconds).
+    mutating func backOff(_ id: Int, until: Double, after failure: DeliveryError) {
+        groups[id]!.lastFailure = failure
+        backingOff.append((until, id))
+    }
+
+    /// Moves groups whose backoff has ended to the ready queue.
+    mutating func endBackoffs(now: Double) {
+        guard !backingOff.isEmpty else { return }
+        var waiting: [(until: Double, group: Int)] = []
+        for entry in backingOff {
+            if entry.until <= now { ready.append(entry.group) } else { waiting.append(entry) }
+        }
+        backingOff = waiting
+    }
+
+    /// When the earliest backoff ends, if any group is backing off.
+    var nextBackoffEnd: Double? { backingOff.lazy.map(\.until).min() }
+
+    /// The group's current event is done (delivered or dead-lettered): moves to its next event, or
+    /// removes the group from its lanes and makes every group that thereby reached the head of all
+    /// its lanes ready.
+    mutating func advance(_ id: Int) {
+        var group = groups[id]!
+        group.next += 1
+        group.attempts = 0
+        group.lastFailure = nil
+        if group.next < group.events.count {
+            groups[id] = group
+            ready.append(id)
+            return
+        }
+        groups[id] = nil
+        var candidates: [Int] = []
+        for lane in group.lanes {
+            let removed = lanes[lane].popFirst()
+            assert(removed == id, "a finished group must be at the head of its lanes")
+            if let head = lanes[lane].first, !candidates.contains(head) { candidates.append(head) }
+        }
+        // A candidate was behind this group in some lane, so it was not ready before; it is now if
+        // it heads all of its lanes. Candidates are few (at most one per lane of this group).
+        for head in candidates.sorted() where isAtHeadOfAllLanes(head, groups[head]!.lanes) {
+            ready.append(head)
+        }
+    }
+
+    /// Empties the schedule for an interrupt: returns every group that is not `running`, with its
+    /// unsent events, and keeps only the running ones (each to be dropped when its attempt ends).
+    mutating func removeAll(except running: Set<Int>) -> [Group] {
+        var removed: [Group] = []
+        for (id, group) in groups where !running.contains(id) {
+            removed.append(group)
+            groups[id] = nil
+        }
+        for lane in lanes.indices { lanes[lane].removeAll() }
+        ready.removeAll()
+        backingOff.removeAll()
+        return removed
+    }
+
+    /// Drops a group after an interrupt, returning it with its unsent events.
+    mutating func remove(_ id: Int) -> Group? {
+        groups.removeValue(forKey: id)
+    }
+}

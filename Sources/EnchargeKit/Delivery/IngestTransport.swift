@@ -1,0 +1,255 @@
+import CCurl
+
+/// Runs curl_global_init once per process, before the first handle exists (Swift initializes
+/// globals lazily and exactly once).
+private let curlGlobalInitResult: CURLcode = ccurl_global_init_all()
+
+/// What one HTTP attempt came back with.
+struct IngestAttempt {
+    enum Outcome: Equatable {
+        /// The server answered: status, trimmed `Retry-After` text if any, and the first bytes of the body
+        /// (the write key already redacted).
+        case response(status: Int, retryAfter: String?, body: String)
+        /// No usable answer: connection refused or reset, timeout, TLS failure, ... (message redacted).
+        case failure(code: CURLcode, message: String)
+    }
+
+    /// The caller's tag passed to `start`.
+    var tag: Int
+    /// Seconds from `start` until the outcome was known.
+    var elapsed: Double
+    var outcome: Outcome
+}
+
+/// Wakes a delivery thread blocked in `IngestTransport.poll` from another thread.
+struct IngestWaker: @unchecked Sendable {
+    // Invariant: `multi` is the transport's CURLM handle. Callers use `wake()` only while holding the
+    // engine lock and only while the engine says its thread is alive; the thread marks itself dead
+    // under that lock before the transport (and so the handle) is freed. curl_multi_wakeup is the
+    // one multi call libcurl allows from another thread.
+    fileprivate let multi: UnsafeMutableRawPointer
+
+    func wake() { _ = curl_multi_wakeup(multi) }
+}
+
+/// The libcurl side of the Ingest client: one multi handle and a fixed pool of reused easy handles
+/// (so connections stay alive between requests), each POSTing one event body to the endpoint.
+///
+/// Not Sendable: every method except `waker.wake()` must be called from the one delivery thread that
+/// owns it, which also frees it.
+final class IngestTransport {
+    /// One reusable easy handle with the buffers libcurl writes into while it runs.
+    private struct Slot {
+        // Owned by this transport; freed in deinit after the handle is cleaned up.
+        let easy: UnsafeMutableRawPointer
+        let response: UnsafeMutablePointer<ccurl_response>
+        let errorBuffer: UnsafeMutablePointer<CChar>
+        var tag = 0
+        var startedAt = 0.0
+    }
+
+    let capacity: Int
+    private let multi: UnsafeMutableRawPointer
+    private let headers: UnsafeMutablePointer<curl_slist>
+    private var slots: [Slot] = []
+    private var idle: [Int] = []
+    private var running: [UnsafeMutableRawPointer: Int] = [:]
+    /// Attempts that failed before libcurl took them (add_handle errors), returned by the next poll.
+    private var pending: [IngestAttempt] = []
+    private let redactor: SecretRedactor
+
+    var inFlight: Int { capacity - idle.count }
+    var waker: IngestWaker { IngestWaker(multi: multi) }
+
+    init(configuration: DeliveryConfiguration) throws(DeliveryError) {
+        func failure(_ what: String) -> DeliveryError {
+            DeliveryError(kind: .configuration, message: "libcurl: \(what)")
+        }
+        guard curlGlobalInitResult == CURLE_OK else { throw failure("global initialisation failed") }
+        redactor = SecretRedactor(secret: configuration.writeKey)
+        capacity = configuration.concurrency
+
+        var list: UnsafeMutablePointer<curl_slist>? = nil
+        for header in [
+            "X-Encharge-Token: \(configuration.writeKey)", "Content-Type: application/json", "Accept: application/json",
+            "Expect:",
+        ] {
+            guard let appended = curl_slist_append(list, header) else {
+                curl_slist_free_all(list)
+                throw failure("out of memory")
+            }
+            list = appended
+        }
+        headers = list!
+        guard let multi = curl_multi_init() else {
+            curl_slist_free_all(headers)
+            throw failure("curl_multi_init failed")
+        }
+        self.multi = multi
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.concurrency)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.concurrency)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
+
+        // From here on deinit cleans up whatever was made, so a failing option can simply throw.
+        for _ in 0..<configuration.concurrency {
+            guard let easy = curl_easy_init() else { throw failure("curl_easy_init failed") }
+            let response = UnsafeMutablePointer<ccurl_response>.allocate(capacity: 1)
+            response.initialize(to: ccurl_response())
+            let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
+            errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+            slots.append(Slot(easy: easy, response: response, errorBuffer: errorBuffer))
+            idle.append(slots.count - 1)
+            try configure(easy, response: response, errorBuffer: errorBuffer, configuration)
+        }
+    }
+
+    deinit {
+        for (easy, _) in running { curl_multi_remove_handle(multi, easy) }
+        for slot in slots {
+            curl_easy_cleanup(slot.easy)
+            slot.response.deinitialize(count: 1)
+            slot.response.deallocate()
+            slot.errorBuffer.deallocate()
+        }
+        curl_multi_cleanup(multi)
+        curl_slist_free_all(headers)
+    }
+
+    private func configure(
+        _ easy: UnsafeMutableRawPointer, response: UnsafeMutablePointer<ccurl_response>,
+        errorBuffer: UnsafeMutablePointer<CChar>, _ configuration: DeliveryConfiguration
+    ) throws(DeliveryError) {
+        var firstError: CURLcode = CURLE_OK
+        func check(_ code: CURLcode) {
+            if firstError == CURLE_OK && code != CURLE_OK { firstError = code }
+        }
+        check(ccurl_easy_setopt_string(easy, CURLOPT_URL, configuration.endpoint))
+        check(ccurl_easy_setopt_string(easy, CURLOPT_PROTOCOLS_STR, "http,https"))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_POST, 1))
+        check(ccurl_easy_setopt_pointer(easy, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers)))
+        check(ccurl_easy_setopt_string(easy, CURLOPT_USERAGENT, configuration.userAgent))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_HTTP_VERSION, Int(CURL_HTTP_VERSION_2TLS)))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_PIPEWAIT, 1))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_SSL_VERIFYHOST, 2))
+        if let caBundlePath = configuration.caBundlePath {
+            check(ccurl_easy_setopt_string(easy, CURLOPT_CAINFO, caBundlePath))
+        }
+        check(ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, Self.milliseconds(configuration.connectTimeout)))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, Self.milliseconds(configuration.requestTimeout)))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_TCP_KEEPALIVE, 1))
+        check(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
+        check(ccurl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
+        check(ccurl_easy_capture_response(easy, response))
+        if firstError != CURLE_OK {
+            throw DeliveryError(
+                kind: .configuration,
+                message: "libcurl rejected an option: \(redactor.redact(String(cString: curl_easy_strerror(firstError))))")
+        }
+    }
+
+    private static func milliseconds(_ seconds: Double) -> Int {
+        Int(min(max(seconds * 1000, 1), Double(Int32.max)).rounded(.up))
+    }
+
+    /// Starts POSTing `body`; its attempt comes back from a later `poll` with `tag`. Requires a free
+    /// slot (`inFlight < capacity`).
+    func start(tag: Int, body: [UInt8]) {
+        precondition(!idle.isEmpty, "IngestTransport.start without a free slot")
+        let index = idle.removeLast()
+        slots[index].tag = tag
+        slots[index].startedAt = monotonicSeconds()
+        let slot = slots[index]
+        ccurl_response_reset(slot.response)
+        slot.errorBuffer[0] = 0
+        var code = ccurl_easy_setopt_off_t(slot.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        if code == CURLE_OK {
+            // COPYPOSTFIELDS: libcurl keeps its own copy, so `body` need not outlive this call.
+            code = body.withUnsafeBytes { bytes in
+                ccurl_easy_setopt_pointer(slot.easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(slot.errorBuffer)))
+            }
+        }
+        if code == CURLE_OK {
+            let added = curl_multi_add_handle(multi, slot.easy)
+            if added == CURLM_OK {
+                running[slot.easy] = index
+                return
+            }
+            code = CURLE_FAILED_INIT
+            slot.errorBuffer[0] = 0
+            pending.append(
+                IngestAttempt(
+                    tag: tag, elapsed: 0,
+                    outcome: .failure(code: code, message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")))
+        } else {
+            pending.append(IngestAttempt(tag: tag, elapsed: 0, outcome: .failure(code: code, message: message(slot, code))))
+        }
+        idle.append(index)
+    }
+
+    /// Drives the transfers: returns finished attempts at once if there are any, else waits up to
+    /// `timeout` seconds (or until `waker.wake()`) for progress and returns what finished meanwhile.
+    func poll(timeout: Double) -> [IngestAttempt] {
+        var finished = pending
+        pending.removeAll()
+        var stillRunning: Int32 = 0
+        _ = curl_multi_perform(multi, &stillRunning)
+        collect(into: &finished)
+        if finished.isEmpty && timeout > 0 {
+            let milliseconds = Int32(min(max((timeout * 1000).rounded(.up), 0), 60_000))
+            _ = curl_multi_poll(multi, nil, 0, milliseconds, nil)
+            _ = curl_multi_perform(multi, &stillRunning)
+            collect(into: &finished)
+        }
+        return finished
+    }
+
+    private func collect(into finished: inout [IngestAttempt]) {
+        var remaining: Int32 = 0
+        while let message = curl_multi_info_read(multi, &remaining) {
+            guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
+                let index = running.removeValue(forKey: easy)
+            else { continue }
+            let code = ccurl_msg_result(message)
+            // `message` is invalid once the handle is removed, so everything is read before that.
+            let slot = slots[index]
+            let elapsed = monotonicSeconds() - slot.startedAt
+            let outcome: IngestAttempt.Outcome
+            if code == CURLE_OK {
+                var status = 0
+                _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
+                outcome = .response(status: status, retryAfter: retryAfter(slot), body: body(slot))
+            } else {
+                outcome = .failure(code: code, message: self.message(slot, code))
+            }
+            curl_multi_remove_handle(multi, easy)
+            idle.append(index)
+            finished.append(IngestAttempt(tag: slot.tag, elapsed: elapsed, outcome: outcome))
+        }
+    }
+
+    private func body(_ slot: Slot) -> String {
+        let length = slot.response.pointee.body_length
+        let text = withUnsafeBytes(of: &slot.response.pointee.body) { raw in
+            String(decoding: raw.prefix(length), as: UTF8.self)
+        }
+        return redactor.redact(text)
+    }
+
+    private func retryAfter(_ slot: Slot) -> String? {
+        guard slot.response.pointee.has_retry_after != 0 else { return nil }
+        return withUnsafeBytes(of: &slot.response.pointee.retry_after) { raw in
+            let bytes = raw.prefix(while: { $0 != 0 })
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    /// libcurl's detailed error text when it wrote one, else its generic text; redacted either way.
+    private func message(_ slot: Slot, _ code: CURLcode) -> String {
+        let generic = String(cString: curl_easy_strerror(code))
+        let detail = String(cString: slot.errorBuffer)
+        let text = detail.isEmpty || detail == generic ? generic : "\(generic) (\(detail))"
+        return redactor.redact(text)
+    }
+}

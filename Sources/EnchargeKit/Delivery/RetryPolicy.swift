@@ -1,0 +1,105 @@
+import CCurl
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What one finished attempt means for its event.
+enum AttemptVerdict: Equatable {
+    case delivered
+    /// Worth another attempt; `after` is the server's `Retry-After` in seconds, when it sent one.
+    case retry(after: Double?, DeliveryError)
+    /// Retrying cannot help.
+    case terminal(DeliveryError)
+}
+
+/// Classifies attempts and spaces retries: 2xx delivers; connection errors, timeouts, 408, 425,
+/// 429 and 5xx retry with exponential backoff and full jitter (or after `Retry-After`); anything
+/// else is terminal.
+struct RetryPolicy: Sendable {
+    var maxAttempts: Int
+    var backoffBase: Double
+    var backoffCap: Double
+    var maxRetryAfter: Double
+
+    init(_ configuration: DeliveryConfiguration) {
+        maxAttempts = configuration.maxAttempts
+        backoffBase = configuration.backoffBase
+        backoffCap = configuration.backoffCap
+        maxRetryAfter = configuration.maxRetryAfter
+    }
+
+    static func isRetryable(status: Int) -> Bool {
+        status == 408 || status == 425 || status == 429 || (500...599).contains(status)
+    }
+
+    /// libcurl results that no retry can fix: the request cannot be built or the server cannot be trusted.
+    static func isTerminal(curlCode code: CURLcode) -> Bool {
+        switch code {
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_NOT_BUILT_IN, CURLE_BAD_FUNCTION_ARGUMENT,
+            CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+            CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH, CURLE_SSL_INVALIDCERTSTATUS, CURLE_TOO_MANY_REDIRECTS:
+            true
+        default:
+            false
+        }
+    }
+
+    func verdict(for outcome: IngestAttempt.Outcome, now: time_t = time(nil)) -> AttemptVerdict {
+        switch outcome {
+        case .response(let status, let retryAfter, let body):
+            if (200...299).contains(status) { return .delivered }
+            if Self.isRetryable(status: status) {
+                let after = retryAfter.flatMap { Self.retryAfterSeconds($0, now: now) }.map { min($0, maxRetryAfter) }
+                return .retry(after: after, DeliveryError(kind: .exhausted, message: "HTTP \(status)", status: status, body: body))
+            }
+            return .terminal(
+                DeliveryError(
+                    kind: .rejected, message: "HTTP \(status): the Ingest API rejected the event", status: status,
+                    body: body))
+        case .failure(let code, let message):
+            if Self.isTerminal(curlCode: code) {
+                return .terminal(DeliveryError(kind: .transport, message: "request failed: \(message)"))
+            }
+            return .retry(after: nil, DeliveryError(kind: .exhausted, message: message))
+        }
+    }
+
+    /// Seconds to wait before the next attempt after `failures` failed ones (1 or more): uniform in
+    /// 0...min(cap, base * 2^(failures-1)) ("full jitter"), unless the server asked for a delay.
+    func delay(afterFailures failures: Int, retryAfter: Double?) -> Double {
+        if let retryAfter { return max(0, retryAfter) }
+        let exponent = Double(min(max(failures - 1, 0), 62))
+        let ceiling = min(backoffCap, backoffBase * pow(2, exponent))
+        guard ceiling > 0 else { return 0 }
+        return Double.random(in: 0...ceiling)
+    }
+
+    /// A `Retry-After` value in seconds from now: delta-seconds (`120`) or an HTTP-date
+    /// (`Wed, 21 Oct 2015 07:28:00 GMT`, and the obsolete forms libcurl's parser knows). Nil when unreadable.
+    static func retryAfterSeconds(_ text: String, now: time_t) -> Double? {
+        let trimmed = trimmingASCIIWhitespace(text)
+        guard !trimmed.isEmpty else { return nil }
+        if trimmed.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
+            return trimmed.utf8.count > 9 ? 1e9 : Double(trimmed)
+        }
+        let date = curl_getdate(trimmed, nil)
+        guard date != -1 else { return nil }
+        return max(0, Double(date - now))
+    }
+
+    private static func trimmingASCIIWhitespace(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        var start = 0
+        var end = bytes.count
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+        while start < end && isSpace(bytes[start]) { start += 1 }
+        while end > start && isSpace(bytes[end - 1]) { end -= 1 }
+        return String(decoding: bytes[start..<end], as: UTF8.self)
+    }
+}

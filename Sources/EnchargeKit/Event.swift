@@ -1,0 +1,144 @@
+import JSONKit
+
+/// One validated Encharge event, ready for the Ingest API (`POST /v1/`, one event per request).
+///
+/// Every way of making an `Event` validates it against the Ingest contract and normalizes `user`
+/// to its wire form, so an `Event` in hand can be sent as is. The members stay mutable for tests
+/// and tools; whoever changes them after validation answers for keeping them valid.
+public struct Event: Sendable, Hashable {
+    /// The event name; `"identify"` only creates or updates the person.
+    public var name: String
+    /// The person: `email` and/or `userId` (a string), `tags` as one `"a, b"` string, any other
+    /// member a custom field (`null` clears it in Encharge).
+    public var user: JSONObject
+    /// Event properties, nil when there are none.
+    public var properties: JSONObject?
+    /// The IP address the event came from, if the sender knows it.
+    public var sourceIp: String?
+
+    /// An event from parts that are already valid and normalized.
+    init(checkedName name: String, user: JSONObject, properties: JSONObject?, sourceIp: String?) {
+        self.name = name
+        self.user = user
+        self.properties = properties
+        self.sourceIp = sourceIp
+    }
+}
+
+extension Event {
+    /// Validates a whole event object `{name, user, properties?, sourceIp?}` (what
+    /// `encharge.event{...}` and the mock Ingest API receive). Unknown top-level keys are
+    /// rejected, with a suggestion when one looks like a typo.
+    public init(validating json: JSONValue) throws(EventValidationError) {
+        guard case .object(let object) = json else {
+            throw EventValidationError(
+                path: "", message: "an event must be an object with name and user, got \(json.kindDescription)")
+        }
+        var name: JSONValue?
+        var user: JSONValue?
+        var properties: JSONValue?
+        var sourceIp: JSONValue?
+        for member in object {
+            switch member.key {
+            case "name": name = member.value
+            case "user": user = member.value
+            case "properties": properties = member.value
+            case "sourceIp": sourceIp = member.value
+            default: throw EventValidator.unknownTopLevelKey(member.key)
+            }
+        }
+        self.init(
+            checkedName: try EventValidator.name(name),
+            user: try EventValidator.user(user),
+            properties: try EventValidator.properties(properties),
+            sourceIp: try EventValidator.sourceIp(sourceIp))
+    }
+
+    /// `encharge.identify(user)`: an event named `"identify"` that creates or updates the person.
+    public static func identify(user: JSONValue) throws(EventValidationError) -> Event {
+        Event(checkedName: "identify", user: try EventValidator.user(user), properties: nil, sourceIp: nil)
+    }
+
+    /// `encharge.track(name, user, properties?, opts?)`, where `opts` may carry `sourceIp`.
+    /// A nil or JSON null `properties` or `sourceIp` means none.
+    public static func track(
+        name: JSONValue, user: JSONValue, properties: JSONValue?, sourceIp: JSONValue?
+    ) throws(EventValidationError) -> Event {
+        Event(
+            checkedName: try EventValidator.name(name),
+            user: try EventValidator.user(user),
+            properties: try EventValidator.properties(properties),
+            sourceIp: try EventValidator.sourceIp(sourceIp))
+    }
+
+    /// The per-person ordering key: `userId` if present, else the lower-cased `email`
+    /// (so `Ann@X.io` and `ann@x.io` are one person); empty if `user` carries neither.
+    public var identityKey: String {
+        switch user["userId"] {
+        case .string(let id)?: return id
+        case .integer(let id)?: return String(id)
+        default: break
+        }
+        if case .string(let email)? = user["email"] { return Event.lowercased(email) }
+        return ""
+    }
+
+    /// The wire body: compact JSON with top-level keys in the order name, user, properties,
+    /// sourceIp (absent ones omitted) and nested keys sorted.
+    public func wireJSON() -> [UInt8] {
+        var writer = JSONWriter(capacity: 256)
+        write(to: &writer)
+        return writer.bytes
+    }
+
+    /// Appends the wire body to `writer`, always compact (the wire form), whatever `writer.pretty` says.
+    public func write(to writer: inout JSONWriter) {
+        let pretty = writer.pretty
+        writer.pretty = false
+        defer { writer.pretty = pretty }
+        writer.writeRaw("{\"name\":")
+        writer.writeString(name)
+        writer.writeRaw(",\"user\":")
+        writer.write(.object(user))
+        if let properties {
+            writer.writeRaw(",\"properties\":")
+            writer.write(.object(properties))
+        }
+        if let sourceIp {
+            writer.writeRaw(",\"sourceIp\":")
+            writer.writeString(sourceIp)
+        }
+        writer.bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// The event as a JSON object (keys sorted, as every `JSONObject`), for dead-letter entries
+    /// and tests; `Event(validating:)` reads it back to an equal event.
+    public var jsonValue: JSONValue {
+        // Sorted by UTF-8 bytes: name < properties < sourceIp < user.
+        var members: [(key: String, value: JSONValue)] = []
+        members.reserveCapacity(4)
+        members.append((key: "name", value: .string(name)))
+        if let properties { members.append((key: "properties", value: .object(properties))) }
+        if let sourceIp { members.append((key: "sourceIp", value: .string(sourceIp))) }
+        members.append((key: "user", value: .object(user)))
+        return .object(JSONObject(sortedMembers: members))
+    }
+
+    /// Lower-cases ASCII letters without allocating when there are none to change; other
+    /// scripts go through the standard library's full case mapping.
+    static func lowercased(_ text: String) -> String {
+        var needsWork = false
+        for byte in text.utf8 where byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) {
+            if byte >= 0x80 { return text.lowercased() }
+            needsWork = true
+        }
+        guard needsWork else { return text }
+        let utf8 = text.utf8
+        return String(unsafeUninitializedCapacity: utf8.count) { buffer in
+            for (i, byte) in utf8.enumerated() {
+                buffer[i] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
+            }
+            return utf8.count
+        }
+    }
+}

@@ -1,0 +1,337 @@
+import JSONKit
+
+/// Why an event does not meet the Encharge Ingest contract, with the place in the event that is
+/// wrong: `user.tags[2]: expected a string, got an integer`.
+public struct EventValidationError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Where the problem is, in dots and `[i]` (`properties.trial.startDate`, `user.tags[2]`);
+    /// empty when it concerns the event as a whole (a missing name, an unknown top-level key).
+    public let path: String
+    /// What is wrong and, where it helps, what to do about it.
+    public let message: String
+
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
+
+    /// `path: message`, or just the message when the path is empty.
+    public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+}
+
+/// The checks behind `Event`'s initializers, one function per event member, so that
+/// `Event(validating:)`, `Event.identify(user:)` and `Event.track(...)` report the same errors.
+///
+/// The happy path allocates nothing beyond what the caller passed in: the user object is rebuilt
+/// only when a member needs normalizing, and error paths are formatted only once a check fails.
+enum EventValidator {
+    static let knownTopLevelKeys = ["name", "user", "properties", "sourceIp"]
+
+    /// Top-level keys that people reach for from other tools, and where they belong here.
+    static let topLevelAliases: [(key: String, suggestion: String)] = [
+        ("email", "user.email"), ("userId", "user.userId"), ("tags", "user.tags"),
+        ("event", "name"), ("traits", "user"),
+    ]
+
+    static func name(_ value: JSONValue?) throws(EventValidationError) -> String {
+        switch value {
+        case nil, .null?:
+            throw EventValidationError(path: "", message: "event needs a name")
+        case .string(let name)?:
+            if isBlank(name) { throw EventValidationError(path: "name", message: "must not be empty") }
+            return name
+        case let other?:
+            throw EventValidationError(path: "name", message: "expected a string, got \(other.kindDescription)")
+        }
+    }
+
+    /// Checks the user object and returns it normalized: `tags` as one trimmed `"a, b"` string (or
+    /// removed when there are none), `userId` as a string, a null `email`/`userId` removed.
+    static func user(_ value: JSONValue?) throws(EventValidationError) -> JSONObject {
+        let object: JSONObject
+        switch value {
+        case nil, .null?:
+            throw EventValidationError(path: "", message: "event needs a user with email or userId")
+        case .object(let o)?:
+            object = o
+        case let other?:
+            throw EventValidationError(path: "user", message: "expected an object, got \(other.kindDescription)")
+        }
+
+        var hasIdentity = false
+        // Replacements by member index (nil removes the member); empty, so unallocated, when the
+        // object is already in wire form.
+        var edits: [(index: Int, value: JSONValue?)] = []
+        let members = object.members
+        for index in members.indices {
+            let member = members[index]
+            switch member.key {
+            case "email":
+                switch member.value {
+                case .null:
+                    edits.append((index, nil))
+                case .string(let email):
+                    if email.isEmpty {
+                        throw EventValidationError(
+                            path: "user.email", message: "must not be empty; leave email out when there is no address")
+                    }
+                    guard looksLikeEmailAddress(email) else {
+                        throw EventValidationError(
+                            path: "user.email", message: "\(quoted(email)) does not look like an email address")
+                    }
+                    hasIdentity = true
+                default:
+                    throw EventValidationError(
+                        path: "user.email", message: "expected a string, got \(member.value.kindDescription)")
+                }
+            case "userId":
+                switch member.value {
+                case .null:
+                    edits.append((index, nil))
+                case .string(let id):
+                    if isBlank(id) {
+                        throw EventValidationError(
+                            path: "user.userId", message: "must not be empty; leave userId out when there is none")
+                    }
+                    hasIdentity = true
+                case .integer(let id):
+                    edits.append((index, .string(String(id))))
+                    hasIdentity = true
+                default:
+                    throw EventValidationError(
+                        path: "user.userId",
+                        message: "expected a string or an integer, got \(member.value.kindDescription)")
+                }
+            case "tags":
+                switch member.value {
+                case .null:
+                    break
+                case .string(let tags):
+                    let trimmed = trimmingWhitespace(tags)
+                    if trimmed.isEmpty {
+                        edits.append((index, nil))
+                    } else if trimmed.utf8.count != tags.utf8.count {
+                        edits.append((index, .string(trimmed)))
+                    }
+                case .array(let tags):
+                    let joined = try joinedTags(tags)
+                    edits.append((index, joined.isEmpty ? nil : .string(joined)))
+                default:
+                    throw EventValidationError(
+                        path: "user.tags",
+                        message: "expected a string or an array of strings, got \(member.value.kindDescription)")
+                }
+            case "ip":
+                switch member.value {
+                case .null:
+                    break
+                case .string(let ip):
+                    guard isIPAddress(ip) else {
+                        throw EventValidationError(path: "user.ip", message: "\(quoted(ip)) is not an IPv4 or IPv6 address")
+                    }
+                default:
+                    throw EventValidationError(
+                        path: "user.ip", message: "expected a string, got \(member.value.kindDescription)")
+                }
+            default:
+                try requireFiniteNumbers(member.value, root: "user", key: member.key)
+            }
+        }
+
+        guard hasIdentity else { throw missingIdentity(in: object) }
+        if edits.isEmpty { return object }
+
+        var normalized: [(key: String, value: JSONValue)] = []
+        normalized.reserveCapacity(members.count)
+        var nextEdit = 0
+        for index in members.indices {
+            if nextEdit < edits.count, edits[nextEdit].index == index {
+                if let value = edits[nextEdit].value { normalized.append((key: members[index].key, value: value)) }
+                nextEdit += 1
+            } else {
+                normalized.append(members[index])
+            }
+        }
+        return JSONObject(sortedMembers: normalized)
+    }
+
+    static func properties(_ value: JSONValue?) throws(EventValidationError) -> JSONObject? {
+        switch value {
+        case nil, .null?:
+            return nil
+        case .object(let properties)?:
+            for member in properties {
+                try requireFiniteNumbers(member.value, root: "properties", key: member.key)
+            }
+            return properties
+        case let other?:
+            throw EventValidationError(path: "properties", message: "expected an object, got \(other.kindDescription)")
+        }
+    }
+
+    static func sourceIp(_ value: JSONValue?) throws(EventValidationError) -> String? {
+        switch value {
+        case nil, .null?:
+            return nil
+        case .string(let ip)?:
+            guard isIPAddress(ip) else {
+                throw EventValidationError(path: "sourceIp", message: "\(quoted(ip)) is not an IPv4 or IPv6 address")
+            }
+            return ip
+        case let other?:
+            throw EventValidationError(path: "sourceIp", message: "expected a string, got \(other.kindDescription)")
+        }
+    }
+
+    /// The error for a top-level key outside name, user, properties and sourceIp.
+    static func unknownTopLevelKey(_ key: String) -> EventValidationError {
+        let suggestion =
+            topLevelAliases.first(where: { $0.key == key })?.suggestion
+            ?? closestKey(to: key, among: knownTopLevelKeys)
+        if let suggestion {
+            return EventValidationError(
+                path: "", message: "unknown key \(quoted(key)) (did you mean \(quoted(suggestion))?)")
+        }
+        return EventValidationError(
+            path: "", message: "unknown key \(quoted(key)) (an event has name, user, properties and sourceIp)")
+    }
+
+    // MARK: - Pieces
+
+    private static func missingIdentity(in user: JSONObject) -> EventValidationError {
+        let base = "user needs email or userId"
+        for member in user {
+            if case .null = member.value { continue }
+            let suggestion =
+                member.key == "id" ? "userId" : closestKey(to: member.key, among: ["email", "userId"])
+            if let suggestion {
+                return EventValidationError(
+                    path: "", message: "\(base) (did you mean \(quoted(suggestion)) instead of \(quoted(member.key))?)")
+            }
+        }
+        return EventValidationError(path: "", message: base)
+    }
+
+    /// Joins tag strings with ", ", each trimmed; a tag must be a non-empty string without commas
+    /// (Encharge splits the joined string at commas).
+    private static func joinedTags(_ tags: [JSONValue]) throws(EventValidationError) -> String {
+        var joined = ""
+        for (i, tag) in tags.enumerated() {
+            guard case .string(let raw) = tag else {
+                throw EventValidationError(path: "user.tags[\(i)]", message: "expected a string, got \(tag.kindDescription)")
+            }
+            let trimmed = trimmingWhitespace(raw)
+            if trimmed.isEmpty { throw EventValidationError(path: "user.tags[\(i)]", message: "must not be empty") }
+            if trimmed.utf8.contains(UInt8(ascii: ",")) {
+                throw EventValidationError(
+                    path: "user.tags[\(i)]",
+                    message: "\(quoted(trimmed)) contains a comma; give each tag as its own element")
+            }
+            if i > 0 { joined += ", " }
+            joined += trimmed
+        }
+        return joined
+    }
+
+    /// Throws, with the path to it, if `value` holds a NaN or an infinity anywhere.
+    @inline(__always)
+    static func requireFiniteNumbers(_ value: JSONValue, root: String, key: String) throws(EventValidationError) {
+        switch value {
+        case .null, .bool, .integer, .string: return
+        case .double(let d) where d.isFinite: return
+        default: break
+        }
+        guard var failure = firstNonFinite(in: value) else { return }
+        failure.reversedPath.append(.key(key))
+        throw EventValidationError(
+            path: formatPath(root: root, reversed: failure.reversedPath),
+            message: "expected a finite number, got \(failure.spelling)")
+    }
+
+    private enum PathComponent {
+        case key(String)
+        case index(Int)
+    }
+
+    private struct NonFinite {
+        var value: Double
+        var reversedPath: [PathComponent]
+        var spelling: String { value.isNaN ? "NaN" : value < 0 ? "-infinity" : "infinity" }
+    }
+
+    private static func firstNonFinite(in value: JSONValue) -> NonFinite? {
+        switch value {
+        case .double(let d):
+            return d.isFinite ? nil : NonFinite(value: d, reversedPath: [])
+        case .array(let elements):
+            for (i, element) in elements.enumerated() {
+                if var failure = firstNonFinite(in: element) {
+                    failure.reversedPath.append(.index(i))
+                    return failure
+                }
+            }
+            return nil
+        case .object(let object):
+            for member in object {
+                if var failure = firstNonFinite(in: member.value) {
+                    failure.reversedPath.append(.key(member.key))
+                    return failure
+                }
+            }
+            return nil
+        case .null, .bool, .integer, .string:
+            return nil
+        }
+    }
+
+    /// `root.key[1].other`; a key that is empty or holds `.`, `[`, `]`, `"`, `\` or white space is
+    /// written as `["a key"]` so the path stays unambiguous.
+    private static func formatPath(root: String, reversed components: [PathComponent]) -> String {
+        var path = root
+        for component in components.reversed() {
+            switch component {
+            case .index(let i):
+                path += "[\(i)]"
+            case .key(let key):
+                let plain = !key.isEmpty && !key.utf8.contains { b in
+                    b <= 0x20 || b == UInt8(ascii: ".") || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
+                        || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == 0x7F
+                }
+                if plain {
+                    path += ".\(key)"
+                } else {
+                    var writer = JSONWriter(capacity: key.utf8.count + 2)
+                    writer.writeString(key)
+                    path += "[\(String(decoding: writer.bytes, as: UTF8.self))]"
+                }
+            }
+        }
+        return path
+    }
+
+    /// A value quoted for a message, shortened when long so one bad field cannot flood a log.
+    static func quoted(_ text: String) -> String {
+        let limit = 64
+        if text.count <= limit { return "'\(text)'" }
+        return "'\(text.prefix(limit - 1))…'"
+    }
+
+    @inline(__always)
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+    }
+
+    static func isBlank(_ text: String) -> Bool {
+        !text.utf8.contains { !isWhitespace($0) }
+    }
+
+    /// `text` without leading and trailing ASCII white space; the same string when there is none.
+    static func trimmingWhitespace(_ text: String) -> String {
+        let utf8 = text.utf8
+        guard let first = utf8.first, let last = utf8.last else { return text }
+        if !isWhitespace(first) && !isWhitespace(last) { return text }
+        guard let start = utf8.firstIndex(where: { !isWhitespace($0) }) else { return "" }
+        // Both bounds sit next to ASCII white space, so they are character boundaries.
+        let end = utf8.index(after: utf8.lastIndex(where: { !isWhitespace($0) })!)
+        return String(text[start..<end])
+    }
+}

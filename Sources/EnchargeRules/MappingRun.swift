@@ -1,0 +1,174 @@
+import EnchargeKit
+import JSONKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where mapped events go: stdout (`--dry-run`) or the delivery engine.
+public protocol EventSink: AnyObject {
+    /// The events one record emitted, in emission order.
+    func emit(_ events: [Event], source: String)
+}
+
+/// `--dry-run`: each validated event as one JSON line on stdout, buffered.
+public final class JSONLinesEventWriter: EventSink {
+    let fd: Int32
+    var writer = JSONWriter(capacity: 1 << 17)
+
+    public init(fileDescriptor: Int32 = 1) { fd = fileDescriptor }
+
+    deinit { flush() }
+
+    public func emit(_ events: [Event], source: String) {
+        for event in events {
+            event.write(to: &writer)
+            writer.bytes.append(0x0A)
+        }
+        if writer.bytes.count >= 1 << 16 { flush() }
+    }
+
+    public func flush() {
+        writer.bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 { if errno == EINTR { continue } else { break } }
+                offset += n
+            }
+        }
+        writer.bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+/// One input of a run.
+public struct InputSpec: Sendable {
+    public var path: String
+    public var format: InputFormat
+    public init(path: String, format: InputFormat) {
+        self.path = path
+        self.format = format
+    }
+}
+
+/// Counts of a run, for the summary line and the exit code.
+public struct MappingSummary: Sendable {
+    public var records = 0
+    public var events = 0
+    public var skipped = 0
+    public var failed = 0
+    public var seconds: Double = 0
+    public var interrupted = false
+    public var inputErrors: [String] = []
+    public var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
+}
+
+/// The mapping half of `run`: reads every input, maps each record through the rule, hands the
+/// events to a sink and records failures in the dead-letter file.
+public final class MappingRun {
+    let engine: RuleEngine
+    let sink: EventSink
+    let deadLetters: DeadLetterWriter
+    public var failFast = false
+    public var quiet = false
+    /// Checked between records; set from a signal handler to stop reading input.
+    public var shouldStop: () -> Bool = { false }
+    /// Called now and then with the reader being read, for a progress line.
+    public var onProgress: ((MappingSummary, RecordReader) -> Void)?
+    public private(set) var summary = MappingSummary()
+
+    public init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter) {
+        self.engine = engine
+        self.sink = sink
+        self.deadLetters = deadLetters
+    }
+
+    /// Maps every input in order. Returns the counts; per-record problems never throw.
+    public func run(inputs: [InputSpec]) -> MappingSummary {
+        let start = monotonicSeconds()
+        defer { summary.seconds = monotonicSeconds() - start }
+        for input in inputs {
+            let reader: RecordReader
+            do { reader = try RecordReader(path: input.path, format: input.format) } catch {
+                report(error.description)
+                summary.inputErrors.append(error.description)
+                summary.failed += 1
+                if failFast { return summary }
+                continue
+            }
+            var stop = false
+            do {
+                try reader.forEach { body, line in
+                    if shouldStop() {
+                        summary.interrupted = true
+                        stop = true
+                        return false
+                    }
+                    let source = "\(reader.displayName):\(line)"
+                    summary.records += 1
+                    let outcome: RecordOutcome
+                    switch body {
+                    case .json(let bytes): outcome = engine.map(json: bytes, source: source)
+                    case .value(let value): outcome = engine.map(value: value, source: source)
+                    case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
+                    }
+                    switch outcome {
+                    case .mapped(let events):
+                        summary.events += events.count
+                        if !events.isEmpty { sink.emit(events, source: source) }
+                    case .skipped:
+                        summary.skipped += 1
+                    case .failed(let message, let traceback):
+                        summary.failed += 1
+                        recordFailure(body: body, message: message, traceback: traceback, source: source)
+                        if failFast {
+                            stop = true
+                            return false
+                        }
+                    }
+                    if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
+                    return true
+                }
+            } catch {
+                let message = "\(reader.displayName): \(error)"
+                report(message)
+                summary.inputErrors.append(message)
+                summary.failed += 1
+                if failFast { return summary }
+            }
+            if stop { break }
+        }
+        return summary
+    }
+
+    private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
+        let shown = message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
+        report(message.hasPrefix(source) ? message : "\(source): error: \(message)")
+        let record: JSONValue
+        switch body {
+        case .json(let bytes):
+            if let value = try? JSONValue(parsing: UnsafeRawBufferPointer(bytes)) {
+                record = value
+            } else {
+                record = .string(String(decoding: bytes.prefix(64 << 10), as: UTF8.self))
+            }
+        case .value(let value): record = value
+        case .malformed(_, let raw): record = .string(raw)
+        }
+        do {
+            try deadLetters.writeRecordFailure(record: record, error: shown, traceback: traceback, source: source)
+        } catch {
+            report("cannot write the dead-letter file: \(error)")
+        }
+    }
+
+    private func report(_ line: String) {
+        Diagnostics.write(line)
+    }
+}
+
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

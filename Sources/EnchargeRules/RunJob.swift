@@ -1,0 +1,195 @@
+import Crypto
+import EnchargeKit
+import JSONKit
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Everything `encharge-lua run` needs, already parsed from flags and the environment.
+public struct RunJobConfiguration: Sendable {
+    public var rule: RuleOptions
+    public var inputs: [InputSpec]
+    public var dryRun: Bool
+    public var deadLetterPath: String
+    public var failFast: Bool
+    public var quiet: Bool
+    /// Nil with `dryRun`.
+    public var delivery: DeliveryConfiguration?
+    /// Seconds in-flight requests may take to finish after an interrupt.
+    public var drainTimeout: Double
+
+    public init(
+        rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String, failFast: Bool,
+        quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
+    ) {
+        self.rule = rule
+        self.inputs = inputs
+        self.dryRun = dryRun
+        self.deadLetterPath = deadLetterPath
+        self.failFast = failFast
+        self.quiet = quiet
+        self.delivery = delivery
+        self.drainTimeout = drainTimeout
+    }
+}
+
+/// Exit codes of `run` (README "Exit codes").
+public enum RunExitCode {
+    public static let success: Int32 = 0
+    public static let someFailed: Int32 = 1
+    public static let usage: Int32 = 2
+    public static let interrupted: Int32 = 130
+}
+
+/// Set by SIGINT/SIGTERM; read between records. An atomic store is async-signal-safe.
+let interruptRequested = Atomic<Bool>(false)
+
+/// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input.
+public func installInterruptHandlers() {
+    let handler: @convention(c) (Int32) -> Void = { _ in
+        interruptRequested.store(true, ordering: .relaxed)
+    }
+    signal(SIGINT, handler)
+    signal(SIGTERM, handler)
+}
+
+/// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
+/// version failed.
+public func sha256Hex(ofFile path: String) -> String? {
+    guard let bytes = try? readFile(path) else { return nil }
+    return SHA256.hash(data: bytes).map { String(format2: $0) }.joined()
+}
+
+extension String {
+    init(format2 byte: UInt8) {
+        let hex: [Character] = Array("0123456789abcdef")
+        self = String([hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+    }
+}
+
+/// Hands events to the delivery engine.
+final class DeliverySink: EventSink {
+    let engine: DeliveryEngine
+    init(engine: DeliveryEngine) { self.engine = engine }
+    func emit(_ events: [Event], source: String) { engine.submit(events, source: source) }
+}
+
+/// Runs `encharge-lua run`: map every record, print (dry run) or deliver the events, record
+/// failures, print the summary. Returns the process exit code.
+public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
+    let engine: RuleEngine
+    do { engine = try RuleEngine(options: configuration.rule) } catch {
+        Diagnostics.write("error: \(error.description)")
+        return RunExitCode.usage
+    }
+    guard engine.hasOnRecord else {
+        Diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
+        return RunExitCode.usage
+    }
+    let context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath))
+    let deadLetters = DeadLetterWriter(path: configuration.deadLetterPath, context: context)
+    let progress = ProgressLine(enabled: !configuration.quiet && isatty(2) != 0)
+
+    let sink: EventSink
+    var delivery: DeliveryEngine? = nil
+    var writer: JSONLinesEventWriter? = nil
+    if configuration.dryRun {
+        let w = JSONLinesEventWriter()
+        writer = w
+        sink = w
+    } else {
+        guard let deliveryConfiguration = configuration.delivery else {
+            Diagnostics.write("error: no delivery configuration; use --dry-run to print events instead")
+            return RunExitCode.usage
+        }
+        do {
+            let d = try DeliveryEngine(configuration: deliveryConfiguration, deadLetters: deadLetters, context: context)
+            delivery = d
+            sink = DeliverySink(engine: d)
+        } catch {
+            Diagnostics.write("error: \(error)")
+            return RunExitCode.usage
+        }
+    }
+
+    installInterruptHandlers()
+    let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters)
+    run.failFast = configuration.failFast
+    run.shouldStop = { interruptRequested.load(ordering: .relaxed) }
+    run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
+    let summary = run.run(inputs: configuration.inputs)
+    writer?.flush()
+    let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)
+    let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
+    progress.clear()
+
+    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted {
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted))
+        let dead = deadLetters.count
+        if dead > 0 {
+            Diagnostics.write("\(dead) entr\(dead == 1 ? "y" : "ies") written to \(configuration.deadLetterPath); fix the cause and run `encharge-lua replay \(configuration.deadLetterPath)`")
+        }
+    }
+    if interrupted { return RunExitCode.interrupted }
+    if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
+    return RunExitCode.success
+}
+
+func summaryLine(_ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool) -> String {
+    var line = interrupted ? "interrupted: " : "done: "
+    line += "\(s.records) records, \(s.events) events, \(s.skipped) skipped, \(s.failed) failed"
+    if let stats {
+        line += "; \(stats.delivered) delivered, \(stats.retries) retried, \(stats.deadLettered) dead-lettered"
+        line += ", latency p50 \(milliseconds(stats.p50Latency)) p99 \(milliseconds(stats.p99Latency))"
+    }
+    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) records/s)"
+    return line
+}
+
+func milliseconds(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
+
+func formatSeconds(_ seconds: Double) -> String {
+    let tenths = Int((seconds * 100).rounded())
+    return "\(tenths / 100).\(tenths % 100 < 10 ? "0" : "")\(tenths % 100) s"
+}
+
+/// The live line on a terminal: records read, events sent, in flight, retries, failures,
+/// events/s and, for files, percent and ETA.
+final class ProgressLine {
+    let enabled: Bool
+    var lastDraw = 0.0
+    let start = monotonicSeconds()
+    var drawn = false
+
+    init(enabled: Bool) { self.enabled = enabled }
+
+    func update(summary: MappingSummary, delivery: DeliveryStats?, reader: RecordReader) {
+        guard enabled else { return }
+        let now = monotonicSeconds()
+        guard now - lastDraw >= 0.2 else { return }
+        lastDraw = now
+        var line = "\(summary.records) records"
+        if let d = delivery {
+            line += ", \(d.delivered) sent, \(d.inFlight) in flight, \(d.retries) retries, \(summary.failed + d.deadLettered) failed, \(Int(d.eventsPerSecond)) events/s"
+        } else {
+            line += ", \(summary.events) events, \(summary.failed) failed, \(Int(Double(summary.records) / max(now - start, 0.001))) records/s"
+        }
+        let (read, total) = reader.progress
+        if let total, total > 0 {
+            let fraction = min(1, Double(read) / Double(total))
+            line += ", \(Int(fraction * 100))%"
+            if fraction > 0.01 {
+                let eta = (now - start) * (1 - fraction) / fraction
+                line += ", ETA \(Int(eta.rounded())) s"
+            }
+        }
+        Diagnostics.writeRaw("\r\u{1B}[K" + line)
+        drawn = true
+    }
+
+    func clear() {
+        if drawn { Diagnostics.writeRaw("\r\u{1B}[K") }
+    }
+}

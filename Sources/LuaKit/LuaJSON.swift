@@ -1,0 +1,408 @@
+import CLua
+import JSONKit
+
+/// JSON ⇄ Lua, lossless:
+/// - integers stay Lua integers, floats stay floats;
+/// - arrays carry a marker metatable (`__json = "array"`) so empty ones stay arrays, and empty
+///   objects carry `__json = "object"`;
+/// - a null object member is absent in Lua (so `if r.email then` works), but the table's own
+///   metatable remembers it (`__jsonnulls`) and encoding writes it back as `null` unless the rule
+///   set the member; a null array element is `json.null` so positions and `#` hold.
+extension LuaState {
+    static let jsonMarkerField = "__json"
+    static let jsonNullsField = "__jsonnulls"
+
+    func installJSONMetatables() {
+        lua_createtable(L, 0, 1)
+        push("array")
+        rawSetField(LuaState.jsonMarkerField, in: -2)
+        arrayMetatableRef = makeReference()
+        lua_createtable(L, 0, 1)
+        push("object")
+        rawSetField(LuaState.jsonMarkerField, in: -2)
+        objectMetatableRef = makeReference()
+    }
+
+    /// Parses JSON text and pushes the value it holds.
+    public func pushJSON(parsing bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONParseError) {
+        var builder = LuaJSONBuilder(state: self)
+        jsonParser.maxDepth = maxDepth
+        let base = top
+        do {
+            try jsonParser.parse(bytes, into: &builder)
+        } catch let error as JSONParseError {
+            top = base
+            throw error
+        } catch {
+            top = base
+            throw JSONParseError(offset: 0, reason: "\(error)")
+        }
+    }
+
+    /// Pushes a JSON value with the same conventions as `pushJSON(parsing:)`.
+    public func push(json value: JSONValue) {
+        lua_checkstack(L, 4)
+        switch value {
+        case .null: encl_pushjsonnull(L)
+        case .bool(let b): push(b)
+        case .integer(let i): push(i)
+        case .double(let d): push(d)
+        case .string(let s): push(s)
+        case .array(let elements):
+            lua_createtable(L, Int32(clamping: elements.count), 0)
+            for (i, element) in elements.enumerated() {
+                push(json: element)
+                lua_rawseti(L, -2, lua_Integer(i + 1))
+            }
+            pushReference(arrayMetatableRef)
+            lua_setmetatable(L, -2)
+        case .object(let object):
+            lua_createtable(L, 0, Int32(clamping: object.count))
+            var nulls: [String] = []
+            for member in object.members {
+                if case .null = member.value {
+                    nulls.append(member.key)
+                    continue
+                }
+                push(member.key)
+                push(json: member.value)
+                lua_rawset(L, -3)
+            }
+            if !nulls.isEmpty {
+                setNullsMetatable(keys: nulls)
+            } else if object.isEmpty {
+                pushReference(objectMetatableRef)
+                lua_setmetatable(L, -2)
+            }
+        }
+    }
+
+    private func setNullsMetatable(keys: [String]) {
+        lua_createtable(L, 0, 2)
+        push("object")
+        rawSetField(LuaState.jsonMarkerField, in: -2)
+        lua_createtable(L, 0, Int32(keys.count))
+        for key in keys {
+            push(key)
+            push(true)
+            lua_rawset(L, -3)
+        }
+        rawSetField(LuaState.jsonNullsField, in: -2)
+        lua_setmetatable(L, -2)
+    }
+
+    /// Converts the Lua value at `index` to JSON. Rejects what JSON cannot hold: functions,
+    /// userdata, NaN and infinities, cycles, tables mixing list items and named keys, sparse
+    /// lists, non-string keys and invalid UTF-8; `path` prefixes the location in errors.
+    public func toJSON(at index: Int32, path: String = "", maxDepth: Int = 128) throws(LuaConversionError) -> JSONValue {
+        var visiting: [UnsafeRawPointer] = []
+        return try toJSON(at: lua_absindex(L, index), path: path, depth: 0, maxDepth: maxDepth, visiting: &visiting)
+    }
+
+    private func toJSON(
+        at index: Int32, path: String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
+    ) throws(LuaConversionError) -> JSONValue {
+        switch lua_type(L, index) {
+        case LUA_TNIL, LUA_TNONE:
+            return .null
+        case LUA_TBOOLEAN:
+            return .bool(lua_toboolean(L, index) != 0)
+        case LUA_TNUMBER:
+            var isInteger: Int32 = 0
+            let i = encl_tointeger(L, index, &isInteger)
+            if lua_isinteger(L, index) != 0 { return .integer(i) }
+            let d = encl_tonumber(L, index)
+            guard d.isFinite else {
+                throw LuaConversionError(path: path, reason: "\(d) cannot be sent as JSON (NaN and infinity are not numbers in JSON)")
+            }
+            return .double(d)
+        case LUA_TSTRING:
+            var length = 0
+            let p = encl_tolstring(L, index, &length)!
+            let bytes = UnsafeRawBufferPointer(start: p, count: length)
+            guard let s = String(validating: bytes, as: UTF8.self) else {
+                throw LuaConversionError(path: path, reason: "string is not valid UTF-8")
+            }
+            return .string(s)
+        case LUA_TLIGHTUSERDATA:
+            if encl_isjsonnull(L, index) != 0 { return .null }
+            throw LuaConversionError(path: path, reason: "a userdata value cannot be sent as JSON")
+        case LUA_TTABLE:
+            return try tableToJSON(at: index, path: path, depth: depth, maxDepth: maxDepth, visiting: &visiting)
+        default:
+            let name = LuaType(rawValue: lua_type(L, index))?.name ?? "unknown"
+            throw LuaConversionError(path: path, reason: "a \(name) value cannot be sent as JSON")
+        }
+    }
+
+    private func tableToJSON(
+        at index: Int32, path: String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
+    ) throws(LuaConversionError) -> JSONValue {
+        guard depth < maxDepth else {
+            throw LuaConversionError(path: path, reason: "nested deeper than \(maxDepth) levels")
+        }
+        let pointer = lua_topointer(L, index)!
+        if visiting.contains(pointer) {
+            throw LuaConversionError(path: path, reason: "table contains itself (a cycle cannot be sent as JSON)")
+        }
+        guard lua_checkstack(L, 6) != 0 else {
+            throw LuaConversionError(path: path, reason: "nested too deeply")
+        }
+        visiting.append(pointer)
+        defer { visiting.removeLast() }
+
+        // What the metatable says: an explicit array/object marker and remembered nulls.
+        var marker: String? = nil
+        var hasNulls = false
+        let base = top
+        if lua_getmetatable(L, index) != 0 {
+            if rawGetField(LuaState.jsonMarkerField, in: -1) == .string { marker = string(at: -1) }
+            pop()
+            if rawGetField(LuaState.jsonNullsField, in: -1) == .table { hasNulls = true } else { pop() }
+            // Stack: metatable, [nulls]
+        }
+
+        var arrayCount = 0
+        var maxIndex: lua_Integer = 0
+        var members: [(key: String, value: JSONValue)] = []
+        var elements: [(Int, JSONValue)] = []
+        var sawStringKey = false
+        var sawOtherKey = false
+
+        lua_pushnil(L)
+        while lua_next(L, index) != 0 {
+            // key at -2, value at -1
+            if lua_type(L, -2) == LUA_TNUMBER, lua_isinteger(L, -2) != 0 {
+                var isInteger: Int32 = 0
+                let k = encl_tointeger(L, -2, &isInteger)
+                guard k >= 1 else {
+                    top = base
+                    throw LuaConversionError(path: path, reason: "list index \(k) is not positive (lists start at 1)")
+                }
+                sawOtherKey = true
+                arrayCount += 1
+                maxIndex = max(maxIndex, k)
+                let value = try convertChild(path: path + "[\(k - 1)]", depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
+                elements.append((Int(k), value))
+            } else if lua_type(L, -2) == LUA_TSTRING {
+                sawStringKey = true
+                var length = 0
+                let p = encl_tolstring(L, -2, &length)!
+                guard let key = String(validating: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self) else {
+                    top = base
+                    throw LuaConversionError(path: path, reason: "a key is not valid UTF-8")
+                }
+                let childPath = path.isEmpty ? key : path + "." + key
+                let value = try convertChild(path: childPath, depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
+                members.append((key: key, value: value))
+            } else {
+                let name = LuaType(rawValue: lua_type(L, -2))?.name ?? "unknown"
+                top = base
+                throw LuaConversionError(path: path, reason: "a \(name) key cannot be sent as JSON (keys must be strings, or 1..n for a list)")
+            }
+            pop()
+        }
+
+        if sawStringKey && sawOtherKey {
+            top = base
+            throw LuaConversionError(path: path, reason: "table mixes list items and named keys; use one or the other")
+        }
+        if sawOtherKey || (marker == "array" && !sawStringKey) {
+            guard maxIndex == lua_Integer(arrayCount) else {
+                top = base
+                throw LuaConversionError(path: path, reason: "list has holes (\(arrayCount) items but index \(maxIndex)); use json.null for missing items")
+            }
+            top = base
+            elements.sort { $0.0 < $1.0 }
+            return .array(elements.map(\.1))
+        }
+        if hasNulls {
+            // Stack: metatable, nulls. Each remembered null the rule did not set comes back.
+            lua_pushnil(L)
+            while lua_next(L, -2) != 0 {
+                pop()
+                if lua_type(L, -1) == LUA_TSTRING, let key = string(at: -1) {
+                    pushValue(at: -1)
+                    if lua_rawget(L, index) == LUA_TNIL { members.append((key: key, value: .null)) }
+                    pop()
+                }
+            }
+        }
+        top = base
+        if members.isEmpty { return .object(JSONObject()) }
+        if members.count > 1 {
+            members.sort { JSONObject.keyPrecedes($0.key, $1.key) }
+        }
+        return .object(JSONObject(sortedMembers: members))
+    }
+
+    private func convertChild(
+        path: String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], base: Int32
+    ) throws(LuaConversionError) -> JSONValue {
+        do {
+            return try toJSON(at: lua_absindex(L, -1), path: path, depth: depth + 1, maxDepth: maxDepth, visiting: &visiting)
+        } catch {
+            top = base
+            throw error
+        }
+    }
+
+    // MARK: - The `json` module
+
+    /// Defines the global `json` table: `decode`, `encode(v, {pretty=, sort_keys=})`, `null`,
+    /// `array(t)`, `object(t)`.
+    public func installJSONModule() {
+        lua_createtable(L, 0, 5)
+        setFunction("decode") { state in
+            guard let result = try state.withStringBytes(at: 1, { bytes in
+                try state.pushJSON(parsing: bytes)
+            }) else {
+                throw LuaRaise("json.decode: expected a string, got \(state.type(at: 1).name)")
+            }
+            _ = result
+            return 1
+        }
+        setFunction("encode") { state in
+            var pretty = false
+            if state.type(at: 2) == .table {
+                state.rawGetField("pretty", in: 2)
+                pretty = state.boolean(at: -1)
+                state.pop()
+            }
+            let value: JSONValue
+            do { value = try state.toJSON(at: 1) } catch let error as LuaConversionError {
+                throw LuaRaise("json.encode: \(error.description)")
+            }
+            var writer = JSONWriter(pretty: pretty)
+            writer.write(value)
+            writer.bytes.withUnsafeBytes { state.push(bytes: $0) }
+            return 1
+        }
+        encl_pushjsonnull(L)
+        rawSetField("null", in: -2)
+        setFunction("array") { state in try state.markTable(ref: state.arrayMetatableRef, name: "json.array") }
+        setFunction("object") { state in try state.markTable(ref: state.objectMetatableRef, name: "json.object") }
+        setGlobal("json")
+    }
+
+    private func markTable(ref: Int32, name: String) throws -> Int32 {
+        if isNoneOrNil(1) {
+            newTable()
+        } else {
+            guard type(at: 1) == .table else { throw LuaRaise("\(name): expected a table, got \(type(at: 1).name)") }
+            top = 1
+        }
+        pushReference(ref)
+        lua_setmetatable(L, -2)
+        return 1
+    }
+}
+
+/// Pushes parsed JSON straight onto a Lua stack (no intermediate tree). Containers sit at
+/// absolute stack slots; null object members leave their key on the stack until the object
+/// ends, when they go into the object's `__jsonnulls` metatable.
+struct LuaJSONBuilder: JSONBuilder {
+    let state: LuaState
+    let L: OpaquePointer
+    /// Per open container: its stack slot, its next list index (arrays) or its null count (objects).
+    var slots: [(table: Int32, count: Int32)] = []
+    var lastWasNull = false
+
+    init(state: LuaState) {
+        self.state = state
+        self.L = state.L
+        slots.reserveCapacity(16)
+    }
+
+    mutating func beginObject() throws {
+        guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
+        lua_createtable(L, 0, 4)
+        slots.append((lua_gettop(L), 0))
+        lastWasNull = false
+    }
+
+    mutating func key(_ utf8: UnsafeRawBufferPointer) throws {
+        _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
+    }
+
+    mutating func endMember() throws {
+        if lastWasNull {
+            // Leave the key on the stack; remember it when the object closes.
+            slots[slots.count - 1].count += 1
+            lastWasNull = false
+            guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "too many null members") }
+            return
+        }
+        lua_rawset(L, slots[slots.count - 1].table)
+    }
+
+    mutating func endObject() throws {
+        let slot = slots.removeLast()
+        lastWasNull = false
+        if slot.count > 0 {
+            // Stack: table, key1 ... keyN (the null members).
+            lua_createtable(L, 0, 2)
+            lua_pushstring(L, "object")
+            lua_setfield(L, -2, LuaState.jsonMarkerField)
+            lua_createtable(L, 0, slot.count)
+            for _ in 0..<slot.count {
+                // nulls table on top, metatable below it, keys below that.
+                lua_rotate(L, -3, -1)  // bring the topmost key up: key, mt, nulls → mt, nulls, key
+                lua_pushboolean(L, 1)
+                lua_rawset(L, -3)
+            }
+            lua_setfield(L, -2, LuaState.jsonNullsField)
+            lua_setmetatable(L, slot.table)
+        } else if lua_rawlen(L, slot.table) == 0, isEmpty(slot.table) {
+            state.pushReference(state.objectMetatableRef)
+            lua_setmetatable(L, slot.table)
+        }
+    }
+
+    private func isEmpty(_ table: Int32) -> Bool {
+        lua_pushnil(L)
+        if lua_next(L, table) != 0 {
+            encl_pop(L, 2)
+            return false
+        }
+        return true
+    }
+
+    mutating func beginArray() throws {
+        guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
+        lua_createtable(L, 4, 0)
+        slots.append((lua_gettop(L), 0))
+        lastWasNull = false
+    }
+
+    mutating func endElement() throws {
+        slots[slots.count - 1].count += 1
+        if lastWasNull {
+            encl_pushjsonnull(L)
+            lastWasNull = false
+        }
+        lua_rawseti(L, slots[slots.count - 1].table, lua_Integer(slots[slots.count - 1].count))
+    }
+
+    mutating func endArray() throws {
+        slots.removeLast()
+        lastWasNull = false
+        state.pushReference(state.arrayMetatableRef)
+        lua_setmetatable(L, -2)
+    }
+
+    mutating func null() throws {
+        if slots.isEmpty {
+            encl_pushjsonnull(L)
+        } else {
+            lastWasNull = true
+        }
+    }
+
+    mutating func bool(_ value: Bool) throws { lua_pushboolean(L, value ? 1 : 0) }
+    mutating func integer(_ value: Int64) throws { lua_pushinteger(L, value) }
+    mutating func double(_ value: Double) throws { lua_pushnumber(L, value) }
+    mutating func string(_ utf8: UnsafeRawBufferPointer) throws {
+        _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
+    }
+}

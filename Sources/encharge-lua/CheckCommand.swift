@@ -1,0 +1,32 @@
+import ArgumentParser
+import EnchargeRules
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.")
+
+    @Argument(help: ArgumentHelp("The rules file.", valueName: "rules.lua"))
+    var rules: String
+
+    @Option(help: ArgumentHelp("A sample input (JSON lines, JSON or CSV) to map and print.", valueName: "sample"))
+    var input: String?
+
+    @Option(help: ArgumentHelp("Format of the sample when its name does not say: jsonl, json or csv.", valueName: "format"))
+    var format: String?
+
+    @OptionGroup var ruleFlags: RuleFlags
+
+    func run() throws {
+        let code: Int32
+        do {
+            let options = try ruleFlags.options(rulesPath: rules, lintGlobals: true)
+            let sample = input.map { InputSpec(path: $0, format: format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: $0) ?? .jsonl) }
+            code = checkRule(options: options, sample: sample)
+        } catch {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(2)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import EnchargeRules
+import JSONKit
+import LuaKit
+
+/// Flags every command that loads a rule shares: budgets, settings, log level.
+struct RuleFlags: ParsableArguments {
+    @Option(name: .customLong("set"), help: ArgumentHelp("A value for encharge.settings (repeatable).", valueName: "key=value"))
+    var settingPairs: [String] = []
+
+    @Option(help: ArgumentHelp("A JSON file whose object becomes encharge.settings (--set wins).", valueName: "file"))
+    var settings: String?
+
+    @Option(help: ArgumentHelp("Memory cap of the rule's Lua state, in MiB.", valueName: "mib"))
+    var memoryLimit = 64
+
+    @Option(help: ArgumentHelp("Lua instructions one call of a rule may run.", valueName: "n"))
+    var instructionLimit: Int64 = 50_000_000
+
+    @Option(help: ArgumentHelp("Seconds one call of a rule may take.", valueName: "seconds"))
+    var timeLimit = 2.0
+
+    @Option(help: ArgumentHelp("Lowest log.* level printed: debug, info, warn or error.", valueName: "level"))
+    var logLevel = "info"
+
+    func validate() throws {
+        guard memoryLimit >= 1 else { throw ValidationError("--memory-limit must be at least 1 (MiB)") }
+        guard instructionLimit >= 1000 else { throw ValidationError("--instruction-limit must be at least 1000") }
+        guard timeLimit > 0 else { throw ValidationError("--time-limit must be more than 0 seconds") }
+        guard LogLevel(name: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
+        for pair in settingPairs where !pair.contains("=") {
+            throw ValidationError("--set takes key=value, got '\(pair)'")
+        }
+    }
+
+    /// The rule options, reading the settings file; a bad file is a configuration error (exit 2).
+    func options(rulesPath: String, lintGlobals: Bool = false) throws(RuleLoadError) -> RuleOptions {
+        var values = JSONObject()
+        if let settings {
+            values = try SettingsFile.load(path: settings)
+        }
+        for pair in settingPairs {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            values[String(parts[0])] = .string(parts.count > 1 ? String(parts[1]) : "")
+        }
+        return RuleOptions(
+            rulesPath: rulesPath,
+            limits: LuaLimits(memoryBytes: memoryLimit << 20, instructions: instructionLimit, seconds: timeLimit),
+            settings: values, logLevel: LogLevel(name: logLevel) ?? .info, lintGlobals: lintGlobals)
+    }
+}

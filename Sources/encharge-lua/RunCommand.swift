@@ -1,0 +1,153 @@
+import ArgumentParser
+import EnchargeKit
+import EnchargeRules
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Delivery flags shared by `run` and `replay`.
+struct DeliveryFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Ingest API URL (default: $ENCHARGE_ENDPOINT or https://ingest.encharge.io/v1/).", valueName: "url"))
+    var endpoint: String?
+
+    @Option(help: ArgumentHelp("Read the write key from this file instead of $ENCHARGE_WRITE_KEY.", valueName: "path"))
+    var writeKeyFile: String?
+
+    @Option(help: ArgumentHelp("Requests in flight at once.", valueName: "n"))
+    var concurrency = 16
+
+    @Option(help: ArgumentHelp("Seconds to wait for a connection.", valueName: "seconds"))
+    var connectTimeout = 10.0
+
+    @Option(help: ArgumentHelp("Seconds one request may take.", valueName: "seconds"))
+    var requestTimeout = 30.0
+
+    @Option(help: ArgumentHelp("Attempts per event before it is dead-lettered.", valueName: "n"))
+    var maxAttempts = 8
+
+    @Option(help: ArgumentHelp("First retry delay in seconds (exponential backoff with full jitter).", valueName: "seconds"))
+    var backoffBase = 0.5
+
+    @Option(help: ArgumentHelp("Longest retry delay in seconds.", valueName: "seconds"))
+    var backoffCap = 30.0
+
+    @Option(help: ArgumentHelp("CA bundle (PEM) for a private certificate authority.", valueName: "path"))
+    var cacert: String?
+
+    @Option(help: ArgumentHelp("After Ctrl-C, seconds in-flight requests may take before the rest is dead-lettered.", valueName: "seconds"))
+    var drainTimeout = 10.0
+
+    func validate() throws {
+        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1024") }
+        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
+        guard connectTimeout > 0, requestTimeout > 0 else { throw ValidationError("timeouts must be more than 0 seconds") }
+        guard backoffBase >= 0, backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
+    }
+
+    /// The delivery configuration, reading the write key; a missing key is a configuration
+    /// error (exit 2) whose message says how to set it.
+    func configuration() throws(RuleLoadError) -> DeliveryConfiguration {
+        let environment = ProcessEnvironment()
+        var key: String
+        if let writeKeyFile {
+            do {
+                key = String(decoding: try readFile(writeKeyFile, limit: 1 << 16), as: UTF8.self)
+            } catch {
+                throw RuleLoadError("cannot read the write key file: \(error.description)")
+            }
+            key = key.trimmingCharacters(in: " \t\r\n")
+        } else {
+            key = environment["ENCHARGE_WRITE_KEY"] ?? ""
+        }
+        guard !key.isEmpty else {
+            throw RuleLoadError("no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH (or use --dry-run to print the events without sending)")
+        }
+        return DeliveryConfiguration(
+            endpoint: endpoint ?? environment["ENCHARGE_ENDPOINT"] ?? "https://ingest.encharge.io/v1/",
+            writeKey: key, userAgent: DeliveryConfiguration.userAgent(version: enchargeLuaVersion),
+            concurrency: concurrency, connectTimeout: connectTimeout, requestTimeout: requestTimeout,
+            maxAttempts: maxAttempts, backoffBase: backoffBase, backoffCap: backoffCap, caBundlePath: cacert)
+    }
+}
+
+struct RunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Map records through a rule and send the events to Encharge (or print them with --dry-run).",
+        discussion: """
+            Inputs are JSON lines (.jsonl, .ndjson), JSON (.json: an object or an array of objects) \
+            or CSV (.csv, header row). Use - or no input for stdin (JSON lines unless --format says \
+            otherwise). Exit codes: 0 all delivered, 1 some records failed or events were \
+            dead-lettered, 2 usage, configuration or rule-load error, 130 interrupted.
+            """)
+
+    @Argument(help: ArgumentHelp("The rules file, defining on_record(record, ctx).", valueName: "rules.lua"))
+    var rules: String
+
+    @Argument(help: ArgumentHelp("Input files; - or none reads stdin.", valueName: "input"))
+    var inputs: [String] = []
+
+    @Flag(help: "Print each validated event as a JSON line on stdout instead of sending it.")
+    var dryRun = false
+
+    @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
+    var format: String?
+
+    @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines.", valueName: "path"))
+    var deadLetter = "dead-letter.jsonl"
+
+    @Flag(help: "Stop at the first record that fails.")
+    var failFast = false
+
+    @Flag(help: "No progress line and no summary unless something failed.")
+    var quiet = false
+
+    @OptionGroup var ruleFlags: RuleFlags
+    @OptionGroup var deliveryFlags: DeliveryFlags
+
+    func validate() throws {
+        if let format, InputFormat(rawValue: format) == nil {
+            throw ValidationError("--format must be jsonl, json or csv")
+        }
+        for input in inputs where input != "-" && format == nil && InputFormat(path: input) == nil {
+            throw ValidationError("cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
+        }
+    }
+
+    func run() throws {
+        let explicit = format.flatMap(InputFormat.init(rawValue:))
+        let paths = inputs.isEmpty ? ["-"] : inputs
+        let specs = paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }
+        let job: RunJobConfiguration
+        do {
+            job = RunJobConfiguration(
+                rule: try ruleFlags.options(rulesPath: rules), inputs: specs, dryRun: dryRun,
+                deadLetterPath: deadLetter, failFast: failFast, quiet: quiet,
+                delivery: dryRun ? nil : try deliveryFlags.configuration(), drainTimeout: deliveryFlags.drainTimeout)
+        } catch {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(RunExitCode.usage)
+        }
+        let code = runJob(job)
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+/// The process environment, read once.
+struct ProcessEnvironment {
+    subscript(name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        return String(cString: value)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        let chars = Set(set)
+        var s = Substring(self)
+        while let f = s.first, chars.contains(f) { s.removeFirst() }
+        while let l = s.last, chars.contains(l) { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,186 @@
+@testable import EnchargeKit
+import CCurl
+import Foundation
+import JSONKit
+import Testing
+
+/// The engine's parts on their own: retry classification and backoff, Retry-After, redaction, the
+/// lane schedule, the latency histogram and configuration checks.
+@Suite(.timeLimit(.minutes(1)))
+struct DeliveryPartsTests {
+    static func track(email: String? = nil, userId: String? = nil, seq: Int) -> Event {
+        var user = JSONObject()
+        if let email { user["email"] = .string(email) }
+        if let userId { user["userId"] = .string(userId) }
+        return try! Event.track(name: "Seen", user: .object(user), properties: ["seq": .integer(Int64(seq))], sourceIp: nil)
+    }
+
+    static let policy = RetryPolicy(
+        DeliveryConfiguration(
+            endpoint: "http://127.0.0.1/v1/", writeKey: "k", userAgent: "t", maxAttempts: 8, backoffBase: 0.5,
+            backoffCap: 30, maxRetryAfter: 300))
+
+    // MARK: Retry policy
+
+    @Test(arguments: [
+        (200, "delivered"), (201, "delivered"), (204, "delivered"),
+        (408, "retry"), (425, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"), (599, "retry"),
+        (301, "terminal"), (400, "terminal"), (401, "terminal"), (403, "terminal"), (404, "terminal"),
+        (409, "terminal"), (413, "terminal"), (422, "terminal"),
+    ])
+    func classifiesStatuses(status: Int, expected: String) {
+        let verdict = Self.policy.verdict(for: .response(status: status, retryAfter: nil, body: "b"))
+        switch verdict {
+        case .delivered: #expect(expected == "delivered")
+        case .retry: #expect(expected == "retry")
+        case .terminal(let error):
+            #expect(expected == "terminal")
+            #expect(error.status == status)
+            #expect(error.body == "b")
+        }
+    }
+
+    @Test func connectionErrorsRetryButUntrustedServersDoNot() {
+        #expect(
+            Self.policy.verdict(for: .failure(code: CURLE_COULDNT_CONNECT, message: "refused"))
+                == .retry(after: nil, DeliveryError(kind: .exhausted, message: "refused")))
+        if case .retry = Self.policy.verdict(for: .failure(code: CURLE_OPERATION_TIMEDOUT, message: "t")) {
+        } else {
+            Issue.record("a timeout must be retried")
+        }
+        if case .terminal(let error) = Self.policy.verdict(for: .failure(code: CURLE_PEER_FAILED_VERIFICATION, message: "cert")) {
+            #expect(error.kind == .transport)
+        } else {
+            Issue.record("a TLS verification failure must not be retried")
+        }
+    }
+
+    @Test func backoffIsFullJitterUnderTheCap() {
+        for failures in 1...12 {
+            let ceiling = min(30, 0.5 * pow(2, Double(failures - 1)))
+            for _ in 0..<200 {
+                let delay = Self.policy.delay(afterFailures: failures, retryAfter: nil)
+                #expect(delay >= 0 && delay <= ceiling)
+            }
+        }
+        // Full jitter spreads retries: 200 draws are not all in the upper half.
+        let draws = (0..<200).map { _ in Self.policy.delay(afterFailures: 4, retryAfter: nil) }
+        #expect(draws.contains { $0 < 2 })
+        #expect(Self.policy.delay(afterFailures: 3, retryAfter: 7) == 7)
+    }
+
+    @Test func readsRetryAfterSecondsAndHTTPDates() {
+        let now = time_t(1_445_412_450)  // Wed, 21 Oct 2015 07:27:30 GMT
+        #expect(RetryPolicy.retryAfterSeconds("120", now: now) == 120)
+        #expect(RetryPolicy.retryAfterSeconds(" 0 ", now: now) == 0)
+        #expect(RetryPolicy.retryAfterSeconds("Wed, 21 Oct 2015 07:28:00 GMT", now: now) == 30)
+        #expect(RetryPolicy.retryAfterSeconds("Wednesday, 21-Oct-15 07:28:00 GMT", now: now) == 30)
+        #expect(RetryPolicy.retryAfterSeconds("Wed, 21 Oct 2015 07:00:00 GMT", now: now) == 0)
+        #expect(RetryPolicy.retryAfterSeconds("soon", now: now) == nil)
+        #expect(RetryPolicy.retryAfterSeconds("", now: now) == nil)
+        let capped = Self.policy.verdict(for: .response(status: 429, retryAfter: "86400", body: ""), now: now)
+        #expect(capped == .retry(after: 300, DeliveryError(kind: .exhausted, message: "HTTP 429", status: 429, body: "")))
+    }
+
+    // MARK: Redaction
+
+    @Test func redactsTheWriteKeyWholeAndCutShort() {
+        let redactor = SecretRedactor(secret: "sk_abcdef123456")
+        #expect(redactor.redact("token sk_abcdef123456 is invalid") == "token [redacted] is invalid")
+        #expect(redactor.redact("a sk_abcdef123456 b sk_abcdef123456") == "a [redacted] b [redacted]")
+        #expect(redactor.redact("...body cut at sk_abcd") == "...body cut at [redacted]")
+        #expect(redactor.redact("ends with sk_") == "ends with sk_")
+        #expect(redactor.redact("nothing here") == "nothing here")
+    }
+
+    // MARK: Lane schedule
+
+    @Test func aGroupWaitsUntilItHeadsAllItsLanes() {
+        var schedule = DeliverySchedule(laneCount: 64)
+        let ann = [Self.track(userId: "u-ann", seq: 1), Self.track(email: "ann@example.com", seq: 2)]
+        let annReady = schedule.add(ann, source: "a")
+        let annByEmailReady = schedule.add([Self.track(email: "ann@example.com", seq: 3)], source: "b")
+        let annByIdReady = schedule.add([Self.track(userId: "u-ann", seq: 4)], source: "c")
+        #expect(annReady)
+        #expect(!annByEmailReady)
+        #expect(!annByIdReady)
+        let bobReady = schedule.add([Self.track(email: "bob@example.com", seq: 5)], source: "d")
+        #expect(bobReady == (schedule.lane(of: "bob@example.com") != schedule.lane(of: "ann@example.com")
+            && schedule.lane(of: "bob@example.com") != schedule.lane(of: "u-ann")))
+
+        var order: [Int] = []
+        func seq(_ event: Event) -> Int {
+            if case .integer(let s)? = event.properties?["seq"] { return Int(s) }
+            return -1
+        }
+        // Run everything one attempt at a time, always delivering.
+        while let next = schedule.takeReady() {
+            order.append(seq(next.event))
+            _ = schedule.recordAttempt(next.group)
+            schedule.advance(next.group)
+        }
+        #expect(schedule.isEmpty)
+        let annOrder = order.filter { $0 != 5 }
+        #expect(annOrder == [1, 2, 3, 4])
+        #expect(order.contains(5))
+    }
+
+    @Test func backoffKeepsLaterGroupsOfTheLaneWaiting() {
+        var schedule = DeliverySchedule(laneCount: 8)
+        schedule.add([Self.track(email: "ann@example.com", seq: 1)], source: "a")
+        schedule.add([Self.track(email: "ann@example.com", seq: 2)], source: "b")
+        let first = schedule.takeReady()!
+        _ = schedule.recordAttempt(first.group)
+        schedule.backOff(first.group, until: 10, after: DeliveryError(kind: .exhausted, message: "HTTP 503"))
+        #expect(!schedule.hasReady)
+        schedule.endBackoffs(now: 5)
+        #expect(!schedule.hasReady)
+        #expect(schedule.nextBackoffEnd == 10)
+        schedule.endBackoffs(now: 10)
+        let again = schedule.takeReady()!
+        #expect(again.group == first.group)
+        #expect(schedule.group(again.group).lastFailure?.message == "HTTP 503")
+        schedule.advance(again.group)
+        let second = schedule.takeReady()!
+        #expect(second.group != first.group)
+    }
+
+    @Test func lanesSpreadKeys() {
+        let schedule = DeliverySchedule(laneCount: 64)
+        let lanes = Set((0..<1000).map { schedule.lane(of: "person\($0)@example.com") })
+        #expect(lanes.count == 64)
+        #expect(schedule.lane(of: "x") == schedule.lane(of: "x"))
+    }
+
+    // MARK: Histogram and configuration
+
+    @Test func histogramQuantilesWithinTenPercent() {
+        var histogram = LatencyHistogram()
+        #expect(histogram.quantile(0.5) == 0)
+        for i in 1...1000 { histogram.record(Double(i) / 1000) }  // 1 ms ... 1 s
+        let p50 = histogram.quantile(0.5)
+        let p99 = histogram.quantile(0.99)
+        #expect(p50 >= 0.5 && p50 <= 0.55)
+        #expect(p99 >= 0.99 && p99 <= 1.09)
+        histogram.record(1e9)
+        #expect(histogram.quantile(1) > 100)
+    }
+
+    @Test(arguments: [
+        ("ftp://x/v1/", "k", 16, "endpoint"), ("", "k", 16, "endpoint"), ("http://a b/", "k", 16, "endpoint"),
+        ("https://x/v1/", "", 16, "write key"), ("https://x/v1/", "k\r\nX-Evil: 1", 16, "write key"),
+        ("https://x/v1/", "k", 0, "concurrency"),
+    ])
+    func rejectsBadConfigurations(endpoint: String, key: String, concurrency: Int, mentions: String) {
+        let configuration = DeliveryConfiguration(
+            endpoint: endpoint, writeKey: key, userAgent: "t", concurrency: concurrency)
+        let error = #expect(throws: DeliveryError.self) { try configuration.validate() }
+        #expect(error?.kind == .configuration)
+        #expect(error?.message.contains(mentions) == true)
+    }
+
+    @Test func deliveryErrorDescriptionIsOneLine() {
+        let error = DeliveryError(kind: .rejected, message: "HTTP 400", status: 400, body: "line one\nline two")
+        #expect(error.description == "HTTP 400: line one line two")
+    }
+}
