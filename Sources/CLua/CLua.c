@@ -44,6 +44,13 @@ static int encl_panic(lua_State *L) {
 static void encl_hook(lua_State *L, lua_Debug *ar) {
   encl_limits *lim = encl_limits_of(L);
   lim->instructions += ENCL_HOOK_STEP;
+  // Remember where the rule was, so a memory error (which Lua reports without a position and
+  // without calling the message handler) can still say roughly where it happened.
+  if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0) {
+    lim->last_line = ar->currentline;
+    memcpy(lim->last_source, ar->short_src, sizeof(lim->last_source));
+    lim->last_source[sizeof(lim->last_source) - 1] = 0;
+  }
   int trip = ENCL_TRIP_NONE;
   if (lim->instruction_limit > 0 && lim->instructions > lim->instruction_limit) trip = ENCL_TRIP_INSTRUCTIONS;
   else if (lim->deadline_ns > 0 && encl_now_ns() > lim->deadline_ns) trip = ENCL_TRIP_DEADLINE;
@@ -89,7 +96,10 @@ static int encl_msgh(lua_State *L) {
   } else if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
     msg = lua_tostring(L, -1);
   } else {
-    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    // error(value) with a non-string value: name where it was raised (level 2 is the Lua
+    // function that called `error`).
+    luaL_where(L, 2);
+    msg = lua_pushfstring(L, "%s(error object is a %s value)", lua_tostring(L, -1), luaL_typename(L, 1));
   }
   luaL_traceback(L, L, NULL, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
@@ -106,6 +116,8 @@ int encl_pcall(lua_State *L, int nargs, int nresults) {
   lua_rotate(L, base, 1);
   lim->tripped = ENCL_TRIP_NONE;
   lim->instructions = 0;
+  lim->last_line = 0;
+  lim->last_source[0] = 0;
   lim->armed = 1;
   int status = lua_pcall(L, nargs, nresults, base);
   lim->armed = 0;

@@ -5,10 +5,15 @@ extension EventValidator {
     /// neither starts nor ends with one and has no empty label, no white space or control characters.
     /// Deliberately loose beyond that (quoted local parts, IDNs): Encharge is the final judge.
     static func looksLikeEmailAddress(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8(looksLikeEmailAddress)
+    }
+
+    private static func looksLikeEmailAddress(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var at = -1
         var lastDot = -1
         var count = 0
-        for byte in text.utf8 {
+        for byte in bytes {
             switch byte {
             case 0...0x20, 0x7F:
                 return false

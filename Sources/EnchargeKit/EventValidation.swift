@@ -64,8 +64,8 @@ enum EventValidator {
         let members = object.members
         for index in members.indices {
             let member = members[index]
-            switch member.key {
-            case "email":
+            switch UserKey(member.key) {
+            case .email:
                 switch member.value {
                 case .null:
                     edits.append((index, nil))
@@ -83,7 +83,7 @@ enum EventValidator {
                     throw EventValidationError(
                         path: "user.email", message: "expected a string, got \(member.value.kindDescription)")
                 }
-            case "userId":
+            case .userId:
                 switch member.value {
                 case .null:
                     edits.append((index, nil))
@@ -101,7 +101,7 @@ enum EventValidator {
                         path: "user.userId",
                         message: "expected a string or an integer, got \(member.value.kindDescription)")
                 }
-            case "tags":
+            case .tags:
                 switch member.value {
                 case .null:
                     break
@@ -120,7 +120,7 @@ enum EventValidator {
                         path: "user.tags",
                         message: "expected a string or an array of strings, got \(member.value.kindDescription)")
                 }
-            case "ip":
+            case .ip:
                 switch member.value {
                 case .null:
                     break
@@ -132,7 +132,7 @@ enum EventValidator {
                     throw EventValidationError(
                         path: "user.ip", message: "expected a string, got \(member.value.kindDescription)")
                 }
-            default:
+            case .custom:
                 try requireFiniteNumbers(member.value, root: "user", key: member.key)
             }
         }
@@ -196,6 +196,24 @@ enum EventValidator {
     }
 
     // MARK: - Pieces
+
+    /// The user members with rules of their own; every other member is a custom field.
+    private enum UserKey {
+        case email, userId, tags, ip, custom
+
+        /// Dispatches on the length first: a string comparison costs more than the rest of a
+        /// custom field's check.
+        @inline(__always)
+        init(_ key: String) {
+            switch key.utf8.count {
+            case 5: self = key == "email" ? .email : .custom
+            case 6: self = key == "userId" ? .userId : .custom
+            case 4: self = key == "tags" ? .tags : .custom
+            case 2: self = key == "ip" ? .ip : .custom
+            default: self = .custom
+            }
+        }
+    }
 
     private static func missingIdentity(in user: JSONObject) -> EventValidationError {
         let base = "user needs email or userId"
@@ -321,7 +339,8 @@ enum EventValidator {
     }
 
     static func isBlank(_ text: String) -> Bool {
-        !text.utf8.contains { !isWhitespace($0) }
+        guard let first = text.utf8.first else { return true }
+        return isWhitespace(first) && !text.utf8.contains { !isWhitespace($0) }
     }
 
     /// `text` without leading and trailing ASCII white space; the same string when there is none.

@@ -86,14 +86,19 @@ public final class MappingRun {
     /// Maps every input in order. Returns the counts; per-record problems never throw.
     public func run(inputs: [InputSpec]) -> MappingSummary {
         let start = monotonicSeconds()
-        defer { summary.seconds = monotonicSeconds() - start }
+        runInputs(inputs)
+        summary.seconds = monotonicSeconds() - start
+        return summary
+    }
+
+    private func runInputs(_ inputs: [InputSpec]) {
         for input in inputs {
             let reader: RecordReader
             do { reader = try RecordReader(path: input.path, format: input.format) } catch {
                 report(error.description)
                 summary.inputErrors.append(error.description)
                 summary.failed += 1
-                if failFast { return summary }
+                if failFast { return }
                 continue
             }
             var stop = false
@@ -134,16 +139,15 @@ public final class MappingRun {
                 report(message)
                 summary.inputErrors.append(message)
                 summary.failed += 1
-                if failFast { return summary }
+                if failFast { return }
             }
             if stop { break }
         }
-        return summary
     }
 
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
         let shown = message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
-        report(message.hasPrefix(source) ? message : "\(source): error: \(message)")
+        report(Self.compilerStyle(message, source: source))
         let record: JSONValue
         switch body {
         case .json(let bytes):
@@ -160,6 +164,25 @@ public final class MappingRun {
         } catch {
             report("cannot write the dead-letter file: \(error)")
         }
+    }
+
+    /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
+    /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`.
+    static func compilerStyle(_ message: String, source: String) -> String {
+        if message.hasPrefix(source + ": ") {
+            return source + ": error: " + message.dropFirst(source.utf8.count + 2)
+        }
+        // A Lua position prefix "file:line: "?
+        if let colon = message.firstIndex(of: ":"),
+            let second = message[message.index(after: colon)...].firstIndex(of: ":"),
+            message[message.index(after: colon)..<second].allSatisfy(\.isNumber),
+            message.index(after: colon) < second
+        {
+            let position = message[..<second]
+            let rest = message[message.index(after: second)...].drop { $0 == " " }
+            return "\(position): error: \(rest) (record \(source))"
+        }
+        return "\(source): error: \(message)"
     }
 
     private func report(_ line: String) {

@@ -113,7 +113,7 @@ extension LuaState {
             if lua_isinteger(L, index) != 0 { return .integer(i) }
             let d = encl_tonumber(L, index)
             guard d.isFinite else {
-                throw LuaConversionError(path: path, reason: "\(d) cannot be sent as JSON (NaN and infinity are not numbers in JSON)")
+                throw LuaConversionError(path: path, reason: "\(d.isNaN ? "NaN" : d > 0 ? "infinity" : "-infinity") cannot be sent as JSON (NaN and infinity are not numbers in JSON)")
             }
             return .double(d)
         case LUA_TSTRING:

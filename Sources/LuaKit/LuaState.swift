@@ -128,13 +128,23 @@ public final class LuaState {
         switch UInt32(tripped) {
         case ENCL_TRIP_MEMORY.rawValue:
             kind = .memory
-            message = "memory limit of \(limits.memoryBytes >> 20) MiB exceeded (\(message))"
+            message = memoryMessage()
         case ENCL_TRIP_INSTRUCTIONS.rawValue: kind = .instructions
         case ENCL_TRIP_DEADLINE.rawValue: kind = .deadline
-        default: kind = status == LUA_ERRMEM ? .memory : .runtime
+        default:
+            kind = status == LUA_ERRMEM ? .memory : .runtime
+            if kind == .memory { message = memoryMessage() }
         }
         if kind == .memory { encl_collect(L) }
         throw LuaError(kind: kind, message: message, traceback: lastTraceback)
+    }
+
+    private func memoryMessage() -> String {
+        let p = limitsPointer
+        let text = "memory limit of \(limits.memoryBytes >> 20) MiB exceeded; the rule builds too much data (raise --memory-limit if that is intended)"
+        guard p.pointee.last_line > 0 else { return text }
+        let source = withUnsafeBytes(of: p.pointee.last_source) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "\(source):\(p.pointee.last_line): \(text)"
     }
 
     /// Keeps the value on top in the registry and pops it; returns the reference.

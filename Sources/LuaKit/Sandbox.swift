@@ -62,7 +62,8 @@ extension LuaState {
               local value = loaded[name]
               if value ~= nil then return value end
               if not has_modules then error("require: modules are not available here", 2) end
-              local chunk = load_module(name)
+              local chunk, message = load_module(name)
+              if not chunk then error(message, 2) end
               value = chunk(name)
               if value == nil then value = true end
               loaded[name] = value
@@ -84,18 +85,25 @@ extension LuaState {
                 || byte == UInt8(ascii: "_") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
         }
         guard allowed, !name.isEmpty, !name.hasPrefix("."), !name.contains("..") else {
-            throw LuaRaise("require: invalid module name '\(name)' (use letters, digits, '_', '-' and '.')")
+            return failure("require: invalid module name '\(name)' (use letters, digits, '_', '-' and '.')")
         }
         let relative = name.split(separator: ".").joined(separator: "/") + ".lua"
         let path = directory.isEmpty ? relative : directory + "/" + relative
         let bytes: [UInt8]
         do { bytes = try readWholeFile(path) } catch {
-            throw LuaRaise("require: module '\(name)' not found: cannot read \(path) (\(error.message))")
+            return failure("require: module '\(name)' not found: cannot read \(path) (\(error.message))")
         }
         let status = loadText(bytes, chunkName: "@" + path)
         guard status == LUA_OK else {
-            throw LuaRaise(popString() ?? "require: cannot load \(path)", addPosition: false)
+            return failure(popString() ?? "require: cannot load \(path)")
         }
         return 1
+    }
+
+    /// nil, message: the prelude raises it at the caller of `require`.
+    private func failure(_ message: String) -> Int32 {
+        pushNil()
+        push(message)
+        return 2
     }
 }

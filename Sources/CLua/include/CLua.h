@@ -34,6 +34,8 @@ typedef struct encl_limits {
   int64_t instructions;     // instructions counted in the current call (granularity ENCL_HOOK_STEP)
   int64_t instruction_limit; // 0 = none
   int64_t deadline_ns;      // CLOCK_MONOTONIC deadline of the current call, 0 = none
+  int last_line;            // line the count hook last saw running (0 = none yet)
+  char last_source[64];     // chunk short name at that point
 } encl_limits;
 
 #define ENCL_HOOK_STEP 1000

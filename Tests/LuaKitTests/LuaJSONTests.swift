@@ -1,0 +1,112 @@
+import Foundation
+import JSONKit
+import Testing
+
+@testable import LuaKit
+
+@Suite struct LuaJSONTests {
+    func roundTrip(_ text: String) throws -> String {
+        let state = try LuaState()
+        state.installJSONModule()
+        let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        return try evaluate(state, "return json.encode(json.decode('\(escaped)'))").stringValue ?? "?"
+    }
+
+    @Test(arguments: [
+        (#"{"a":10}"#, #"{"a":10}"#),
+        (#"{"a":10.0}"#, #"{"a":10.0}"#),
+        (#"{"id":12345678901234567}"#, #"{"id":12345678901234567}"#),
+        (#"{"a":[],"b":{}}"#, #"{"a":[],"b":{}}"#),
+        (#"{"z":1,"a":{"y":2,"b":3}}"#, #"{"a":{"b":3,"y":2},"z":1}"#),
+        (#"{"email":null,"x":1}"#, #"{"email":null,"x":1}"#),
+        (#"[1,null,3]"#, #"[1,null,3]"#),
+        (#"[null]"#, #"[null]"#),
+        (#"{"n":{"deep":[{"k":null}]}}"#, #"{"n":{"deep":[{"k":null}]}}"#),
+        (#"{"s":"é\n\"q\""}"#, #"{"s":"é\n\"q\""}"#),
+        (#"[0.1,1e-7,-0.0]"#, #"[0.1,1e-07,-0.0]"#),
+    ])
+    func decodeEncodeIsLossless(input: String, expected: String) throws {
+        #expect(try roundTrip(input) == expected)
+    }
+
+    @Test func nullMembersReadAsNilButAreRemembered() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let script = """
+            local r = json.decode('{"email":null,"name":"x"}')
+            local seen = {}
+            for k in pairs(r) do seen[#seen + 1] = k end
+            return { isnil = r.email == nil, keys = seen, passthrough = json.encode(r) }
+            """
+        let result = try evaluate(state, script)
+        #expect(result["isnil"] == .bool(true))
+        #expect(result["keys"] == .array(["name"]))
+        #expect(result["passthrough"] == .string(#"{"email":null,"name":"x"}"#))
+    }
+
+    @Test func aRuleSettingARememberedNullWins() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let result = try evaluate(state, #"local r = json.decode('{"email":null}') r.email = "a@b.co" return json.encode(r)"#)
+        #expect(result == .string(#"{"email":"a@b.co"}"#))
+    }
+
+    @Test func arrayNullsKeepPositionsAndLength() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let result = try evaluate(state, #"local a = json.decode('[1,null,3]') return {#a, a[2] == json.null}"#)
+        #expect(result == .array([.integer(3), .bool(true)]))
+    }
+
+    @Test func explicitMarkersForEmptyContainers() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        #expect(try evaluate(state, "return json.encode(json.array())") == .string("[]"))
+        #expect(try evaluate(state, "return json.encode(json.object({}))") == .string("{}"))
+        #expect(try evaluate(state, "return json.encode({})") == .string("{}"))
+        #expect(try evaluate(state, "return json.encode({a = json.null})") == .string(#"{"a":null}"#))
+    }
+
+    @Test(arguments: [
+        ("return json.encode({1, 2, x = 3})", "json.encode: table mixes list items and named keys; use one or the other"),
+        ("return json.encode({[1] = 1, [3] = 3})", "json.encode: list has holes (2 items but index 3); use json.null for missing items"),
+        ("return json.encode({f = print})", "json.encode: f: a function value cannot be sent as JSON"),
+        ("return json.encode({x = 0/0})", "json.encode: x: NaN cannot be sent as JSON (NaN and infinity are not numbers in JSON)"),
+        ("local t = {} t.self = t return json.encode(t)", "json.encode: self: table contains itself (a cycle cannot be sent as JSON)"),
+        ("return json.encode({s = '\\255'})", "json.encode: s: string is not valid UTF-8"),
+        ("return json.encode({[true] = 1})", "json.encode: a boolean key cannot be sent as JSON (keys must be strings, or 1..n for a list)"),
+    ])
+    func valuesJSONCannotHoldAreRejectedWithTheirPath(script: String, message: String) throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        #expect {
+            _ = try evaluate(state, script)
+        } throws: { ($0 as! LuaError).message == "test:1: " + message }
+    }
+
+    @Test func decodeErrorsGiveTheByteOffset() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        #expect {
+            _ = try evaluate(state, #"return json.decode('{"a":1,}')"#)
+        } throws: { ($0 as! LuaError).message == "test:1: invalid JSON at byte 7: expected a string key, found '}'" }
+    }
+
+    @Test func depthIsCappedWithAnErrorNotACrash() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let deep = String(repeating: "[", count: 600) + String(repeating: "]", count: 600)
+        #expect {
+            _ = try evaluate(state, "return json.decode('\(deep)')")
+        } throws: { ($0 as! LuaError).message.contains("nesting deeper than 512 levels") }
+        let ok = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+        #expect(throws: Never.self) { _ = try evaluate(state, "return json.decode('\(ok)')") }
+    }
+
+    @Test func pushAndReadBackAJSONValue() throws {
+        let state = try LuaState()
+        let value: JSONValue = ["b": [1, 2.5, "x", nil, true], "a": ["nested": nil], "e": [:], "l": []]
+        state.push(json: value)
+        #expect(try state.toJSON(at: -1) == value)
+    }
+}
