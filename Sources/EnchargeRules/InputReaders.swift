@@ -77,23 +77,21 @@ final class ChunkedFile {
 
     /// Appends up to `count` bytes to `buffer`; returns how many (0 at end of file).
     func read(into buffer: inout [UInt8], count: Int) throws(InputError) -> Int {
-        let old = buffer.count
-        buffer.reserveCapacity(old + count)
+        if scratch.count < count { scratch = [UInt8](repeating: 0, count: count) }
         var n = 0
-        buffer.append(contentsOf: repeatElement(0, count: count))
         while true {
-            n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + old, count) }
+            n = scratch.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, count) }
             if n < 0 && errno == EINTR { continue }
             break
         }
-        if n < 0 {
-            buffer.removeLast(count)
-            throw InputError("read error: \(String(cString: strerror(errno)))")
-        }
-        buffer.removeLast(count - n)
+        if n < 0 { throw InputError("read error: \(String(cString: strerror(errno)))") }
+        if n > 0 { scratch.withUnsafeBytes { buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<n])) } }
         bytesRead += n
         return n
     }
+
+    /// Reused read buffer (one chunk).
+    private var scratch: [UInt8] = []
 }
 
 /// Streams the records of one input.

@@ -168,7 +168,7 @@ public final class MappingRun {
 
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
     /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`.
-    static func compilerStyle(_ message: String, source: String) -> String {
+    public static func compilerStyle(_ message: String, source: String) -> String {
         if message.hasPrefix(source + ": ") {
             return source + ": error: " + message.dropFirst(source.utf8.count + 2)
         }
@@ -185,7 +185,7 @@ public final class MappingRun {
         return "\(source): error: \(message)"
     }
 
-    private func report(_ line: String) {
+    func report(_ line: String) {
         Diagnostics.write(line)
     }
 }

@@ -53,6 +53,13 @@ public func installInterruptHandlers() {
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
+    // A parent may have started us with these blocked (some process launchers do); unblock them
+    // so Ctrl-C and `kill` always reach the handler.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
@@ -121,8 +128,8 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
     let summary = run.run(inputs: configuration.inputs)
     writer?.flush()
+    let stats = delivery.map { drain($0, progress: progress, summary: summary, drainTimeout: configuration.drainTimeout) }
     let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)
-    let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
     progress.clear()
 
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted {
@@ -135,6 +142,19 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     if interrupted { return RunExitCode.interrupted }
     if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
     return RunExitCode.success
+}
+
+/// Waits for the delivery engine to send what is queued, keeping the progress line fresh; on an
+/// interrupt no new request starts, requests on the wire get up to `drainTimeout`, and the rest
+/// is dead-lettered.
+func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary, drainTimeout: Double) -> DeliveryStats {
+    while !interruptRequested.load(ordering: .relaxed) {
+        let stats = engine.stats()
+        if stats.queued == 0 && stats.inFlight == 0 { return engine.finish(timeout: nil) }
+        progress.update(summary: summary, delivery: stats, reader: nil)
+        usleep(50_000)
+    }
+    return engine.finish(timeout: 0)
 }
 
 func summaryLine(_ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool) -> String {
@@ -165,7 +185,7 @@ final class ProgressLine {
 
     init(enabled: Bool) { self.enabled = enabled }
 
-    func update(summary: MappingSummary, delivery: DeliveryStats?, reader: RecordReader) {
+    func update(summary: MappingSummary, delivery: DeliveryStats?, reader: RecordReader?) {
         guard enabled else { return }
         let now = monotonicSeconds()
         guard now - lastDraw >= 0.2 else { return }
@@ -176,8 +196,7 @@ final class ProgressLine {
         } else {
             line += ", \(summary.events) events, \(summary.failed) failed, \(Int(Double(summary.records) / max(now - start, 0.001))) records/s"
         }
-        let (read, total) = reader.progress
-        if let total, total > 0 {
+        if let (read, total) = reader?.progress, let total, total > 0 {
             let fraction = min(1, Double(read) / Double(total))
             line += ", \(Int(fraction * 100))%"
             if fraction > 0.01 {

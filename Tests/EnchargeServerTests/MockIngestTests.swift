@@ -208,7 +208,7 @@ import Darwin
             let response = try #require(await Self.request(address, body: body).response)
             #expect(response.status == 400)
             let expected = try #require(throws: JSONParseError.self) { try JSONValue(parsing: body) }.description
-            #expect(expected.contains("at byte 38"))
+            #expect(expected.contains("at byte 40"))
             #expect(response.errorMessage == expected)
         }
     }

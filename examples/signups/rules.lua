@@ -47,7 +47,8 @@ function on_record(r, ctx)
   }
 
   if truthy(r.deleted) then
-    log.info("account deleted: " .. (who.userId or who.email) .. " (" .. ctx.source .. ")")
+    -- log lines go to stderr, prefixed with the record's source (ctx.source) by encharge-lua.
+    log.info("account deleted: " .. (who.userId or who.email))
     encharge.track("Account Deleted", who, { plan = r.plan or DEFAULT_PLAN, deletedAt = signup_date(r.deleted_at) })
     return
   end

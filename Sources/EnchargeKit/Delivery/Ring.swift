@@ -29,7 +29,3 @@ struct Ring<Element> {
         head = 0
     }
 }
-
-extension Ring: Sequence {
-    func makeIterator() -> ArraySlice<Element>.Iterator { storage[head...].makeIterator() }
-}

@@ -1,0 +1,105 @@
+import Foundation
+
+/// Runs the built `encharge-lua` binary, as a user would.
+struct Binary {
+    /// The package root (this file is Tests/EndToEndTests/BinaryHarness.swift).
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// `$ENCHARGE_LUA_BIN`, else the `encharge-lua` next to the test bundle, else .build/debug.
+    static let path: String = {
+        if let explicit = ProcessInfo.processInfo.environment["ENCHARGE_LUA_BIN"] { return explicit }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("encharge-lua").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return packageRoot + "/.build/debug/encharge-lua"
+    }()
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs the binary with `arguments` in `directory` (default: the package root).
+    @discardableResult
+    static func run(
+        _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+        directory: String = packageRoot, removing: [String] = []
+    ) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = URL(fileURLWithPath: directory)
+        var env = ProcessInfo.processInfo.environment
+        for key in removing { env.removeValue(forKey: key) }
+        env.merge(environment) { $1 }
+        process.environment = env
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes fully before waiting so a large output cannot block the child.
+        let stderrBox = DataBox()
+        let group = DispatchGroup()
+        group.enter()
+        let errHandle = err.fileHandleForReading
+        DispatchQueue.global().async {
+            stderrBox.set(errHandle.readDataToEndOfFile())
+            group.leave()
+        }
+        let stdoutData = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        let stderrData = stderrBox.get()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self))
+    }
+}
+
+/// Data handed from the stderr reader thread, under a lock.
+final class DataBox: @unchecked Sendable {
+    // Invariant: `data` is only touched under `lock`.
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
+}
+
+/// A fresh temporary directory, removed by `cleanup()`.
+struct TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "encharge-e2e-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let file = path + "/" + name
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    func read(_ name: String) -> String {
+        (try? String(contentsOfFile: path + "/" + name, encoding: .utf8)) ?? ""
+    }
+
+    func lines(_ name: String) -> [String] {
+        read(name).split(separator: "\n").map(String.init)
+    }
+
+    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// A committed golden file.
+func golden(_ name: String) throws -> String {
+    guard let url = Bundle.module.url(forResource: "Golden/" + name, withExtension: nil) else {
+        throw CocoaError(.fileNoSuchFile)
+    }
+    return try String(contentsOf: url, encoding: .utf8)
+}

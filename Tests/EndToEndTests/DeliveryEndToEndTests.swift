@@ -1,0 +1,219 @@
+import Foundation
+import Testing
+
+/// A `mock-ingest` process on a free loopback port, stopped by `stop()`.
+final class MockIngestProcess {
+    let process = Process()
+    let endpoint: String
+    let recordPath: String
+    let directory: TemporaryDirectory
+
+    init(_ arguments: [String], in directory: TemporaryDirectory) throws {
+        self.directory = directory
+        recordPath = directory.path + "/received-\(UUID().uuidString).jsonl"
+        process.executableURL = URL(fileURLWithPath: Binary.path)
+        process.arguments = ["mock-ingest", "--host", "127.0.0.1", "--port", "0", "--record", recordPath] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        // The first stdout line names the port.
+        var line = Data()
+        let handle = out.fileHandleForReading
+        while !line.contains(0x0A) {
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self)
+        guard let range = text.range(of: "http://") else {
+            process.terminate()
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "mock-ingest did not start: \(text)"])
+        }
+        endpoint = String(text[range.lowerBound...].prefix { !$0.isWhitespace })
+    }
+
+    /// Accepted events, in arrival order, as parsed JSON objects.
+    func received() -> [[String: Any]] {
+        let text = (try? String(contentsOfFile: recordPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// `encharge-lua run` delivering to `mock-ingest` over real loopback HTTP.
+@Suite(.serialized) struct DeliveryEndToEndTests {
+    static let key = "e2e-secret-write-key-5c1f"
+
+    /// A rule where every record emits identify + a numbered track for one of `people` persons.
+    func orderedInput(_ tmp: TemporaryDirectory, records: Int, people: Int) throws -> (rules: String, input: String) {
+        let rules = try tmp.write("rules.lua", """
+            function on_record(r, ctx)
+              encharge.identify{ email = r.email, userId = r.uid }
+              encharge.track("Step", { userId = r.uid }, { seq = r.seq })
+            end
+            """)
+        var lines = ""
+        for i in 0..<records {
+            let person = i % people
+            lines += "{\"email\":\"p\(person)@example.com\",\"uid\":\"u\(person)\",\"seq\":\(i)}\n"
+        }
+        return (rules, try tmp.write("in.jsonl", lines))
+    }
+
+    /// Per person, the track events arrive in increasing `seq`, and each identify comes before
+    /// the track of the same record.
+    func checkOrder(_ events: [[String: Any]]) -> Bool {
+        var lastSeq: [String: Int] = [:]
+        var identified: [String: Int] = [:]
+        var tracks: [String: Int] = [:]
+        for event in events {
+            let user = event["user"] as? [String: Any] ?? [:]
+            guard let uid = user["userId"] as? String else { return false }
+            if event["name"] as? String == "identify" {
+                identified[uid, default: 0] += 1
+                continue
+            }
+            let seq = (event["properties"] as? [String: Any])?["seq"] as? Int ?? -1
+            if let last = lastSeq[uid], last >= seq { return false }
+            // The identify of this record (one per track) must already be there.
+            tracks[uid, default: 0] += 1
+            if identified[uid, default: 0] < tracks[uid]! { return false }
+            lastSeq[uid] = seq
+        }
+        return true
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func flakyRateLimitedServerStillGetsEveryEventInOrder() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(
+            ["--write-key", Self.key, "--fail-rate", "0.1", "--drop-rate", "0.05", "--rate-limit", "1500", "--seed", "7"], in: tmp)
+        defer { mock.stop() }
+        let (rules, input) = try orderedInput(tmp, records: 1000, people: 50)
+        let result = try Binary.run(
+            ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
+             "--backoff-base", "0.01", "--backoff-cap", "0.2", "--request-timeout", "5", "--max-attempts", "30"],
+            environment: ["ENCHARGE_WRITE_KEY": Self.key])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let events = mock.received()
+        #expect(events.count == 2000)
+        #expect(checkOrder(events))
+        #expect(tmp.read("dead.jsonl").isEmpty)
+        #expect(result.stderr.contains("2000 delivered"))
+        #expect(!result.stdout.contains(Self.key) && !result.stderr.contains(Self.key))
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func terminalErrorsAreDeadLetteredAndReplayDeliversThem() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
+        defer { mock.stop() }
+        let (rules, input) = try orderedInput(tmp, records: 20, people: 5)
+        // A wrong key: the mock answers 401, a terminal 4xx.
+        let wrongKey = "wrong-key-9d2e"
+        let failed = try Binary.run(
+            ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
+            environment: ["ENCHARGE_WRITE_KEY": wrongKey])
+        #expect(failed.status == 1)
+        let dead = tmp.lines("dead.jsonl")
+        #expect(dead.count == 40)
+        let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]
+        #expect(entry["kind"] as? String == "event")
+        #expect(entry["status"] as? Int == 401)
+        #expect(entry["attempts"] as? Int == 1)
+        #expect(!tmp.read("dead.jsonl").contains(wrongKey))
+        #expect(!failed.stderr.contains(wrongKey))
+        #expect(mock.received().isEmpty)
+
+        // Fixed: the right key. Replay sends every dead-lettered event, in order.
+        let replayed = try Binary.run(
+            ["replay", tmp.path + "/dead.jsonl", "--endpoint", mock.endpoint],
+            environment: ["ENCHARGE_WRITE_KEY": Self.key])
+        #expect(replayed.status == 0, "stderr: \(replayed.stderr)")
+        let events = mock.received()
+        #expect(events.count == 40)
+        #expect(checkOrder(events))
+        #expect(tmp.lines("dead.jsonl").count == 40, "replay never edits its input")
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func replayRemapsFailedRecordsThroughTheFixedRule() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
+        defer { mock.stop() }
+        let broken = try tmp.write("broken.lua", "function on_record(r) encharge.identify{ mail = r.email } end")
+        let fixed = try tmp.write("fixed.lua", "function on_record(r) encharge.identify{ email = r.email } end")
+        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"email\":\"b@x.io\"}\n")
+        let first = try Binary.run(
+            ["run", broken, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
+            environment: ["ENCHARGE_WRITE_KEY": Self.key])
+        #expect(first.status == 1)
+        #expect(tmp.lines("dead.jsonl").count == 2)
+        let second = try Binary.run(
+            ["replay", tmp.path + "/dead.jsonl", "--rules", fixed, "--endpoint", mock.endpoint],
+            environment: ["ENCHARGE_WRITE_KEY": Self.key])
+        #expect(second.status == 0, "stderr: \(second.stderr)")
+        #expect(mock.received().compactMap { ($0["user"] as? [String: Any])?["email"] as? String } == ["a@x.io", "b@x.io"])
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func interruptDrainsAndAccountsForEveryEvent() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", Self.key, "--latency-ms", "20"], in: tmp)
+        defer { mock.stop() }
+        let (rules, input) = try orderedInput(tmp, records: 3000, people: 100)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binary.path)
+        process.arguments = ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
+                             "--concurrency", "4", "--drain-timeout", "2"]
+        var env = ProcessInfo.processInfo.environment
+        env["ENCHARGE_WRITE_KEY"] = Self.key
+        process.environment = env
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(process.processIdentifier, SIGINT)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130, "stderr: \(stderr)")
+        // The summary: "interrupted: R records, E events, ...; D delivered, X retried, L dead-lettered".
+        let numbers = Self.summaryNumbers(stderr)
+        let delivered = mock.received().count
+        let dead = tmp.lines("dead.jsonl").count
+        #expect(delivered > 0 && delivered < 6000)
+        #expect(numbers["events"] == delivered + dead, "every emitted event is delivered or dead-lettered: \(stderr)")
+        #expect(numbers["delivered"] == delivered)
+        #expect(numbers["dead-lettered"] == dead)
+    }
+
+    @Test func missingWriteKeyExits2WithAHint() throws {
+        let result = try Binary.run(
+            ["run", "examples/signups/rules.lua", "examples/signups/signups.jsonl", "--endpoint", "http://127.0.0.1:9/v1/"],
+            removing: ["ENCHARGE_WRITE_KEY"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("set ENCHARGE_WRITE_KEY or pass --write-key-file PATH (or use --dry-run"))
+    }
+
+    static func summaryNumbers(_ text: String) -> [String: Int] {
+        var result: [String: Int] = [:]
+        let words = text.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ")
+            .split(separator: " ").map(String.init)
+        for (i, word) in words.enumerated() where i > 0 {
+            if let n = Int(words[i - 1]), result[word] == nil { result[word] = n }
+        }
+        return result
+    }
+}

@@ -1,0 +1,167 @@
+import JSONKit
+import Testing
+
+@Suite struct JSONWriterTests {
+    /// Values built in Swift and their exact compact encoding.
+    static let encodings: [(value: JSONValue, text: String)] = [
+        (.integer(0), "0"),
+        (.integer(-1), "-1"),
+        (.integer(1_000_000), "1000000"),
+        (.integer(.max), "9223372036854775807"),
+        (.integer(.min), "-9223372036854775808"),
+        (.integer(.min + 1), "-9223372036854775807"),
+        (.double(10), "10.0"),
+        (.double(-0.0), "-0.0"),
+        (.double(0.1 + 0.2), "0.30000000000000004"),
+        (.double(1e300), "1e+300"),
+        (.double(-2.5e-5), "-2.5e-05"),
+        (.double(Double.leastNonzeroMagnitude), "5e-324"),
+        (.bool(true), "true"),
+        (.null, "null"),
+        (.string(""), #""""#),
+        (.string("\u{0}\u{1}\u{8}\u{9}\u{A}\u{C}\u{D}\u{1F}\u{20}\u{7F}"), "\"\\u0000\\u0001\\b\\t\\n\\f\\r\\u001f \u{7F}\""),
+        (.string(#"say "hi" \ bye / now"#), #""say \"hi\" \\ bye / now""#),
+        (.string("é😀\u{2028}"), "\"é😀\u{2028}\""),
+        (.array([]), "[]"),
+        (.object(JSONObject()), "{}"),
+        (["b": [1, 2.5, "x"], "a": ["z": nil, "y": false]], #"{"a":{"y":false,"z":null},"b":[1,2.5,"x"]}"#),
+    ]
+
+    @Test(arguments: encodings)
+    func valueEncodesToExactCompactText(value: JSONValue, text: String) {
+        #expect(Array(value.encoded().utf8) == Array(text.utf8), "got \(value.encoded())")
+    }
+
+    @Test(arguments: encodings)
+    func encodedValueParsesBackToTheSameValue(value: JSONValue, text: String) throws {
+        #expect(try JSONValue(parsing: value.encoded()) == value)
+    }
+
+    @Test func prettyOutputIndentsTwoSpacesWithSortedKeys() {
+        let value: JSONValue = ["b": [1, ["c": nil]], "a": [:], "e": [], "d": "x"]
+        let expected = """
+            {
+              "a": {},
+              "b": [
+                1,
+                {
+                  "c": null
+                }
+              ],
+              "d": "x",
+              "e": []
+            }
+            """
+        #expect(value.encoded(pretty: true) == expected)
+    }
+
+    @Test func prettyOutputOfScalarsAndEmptiesHasNoNewlines() {
+        #expect(JSONValue.integer(1).encoded(pretty: true) == "1")
+        #expect(JSONValue.array([]).encoded(pretty: true) == "[]")
+        #expect(JSONValue.object(JSONObject()).encoded(pretty: true) == "{}")
+        #expect(JSONValue.array([[]]).encoded(pretty: true) == "[\n  []\n]")
+    }
+
+    @Test func prettyOutputParsesBackToTheSameValue() throws {
+        let value: JSONValue = ["k": [1, -2.5, "a\nb", ["x": [true, nil]]], "é": [:]]
+        #expect(try JSONValue(parsing: value.encoded(pretty: true)) == value)
+    }
+
+    @Test func writerAppendsToItsBuffer() {
+        var writer = JSONWriter()
+        writer.write([1, 2])
+        writer.writeRaw("\n")
+        writer.write(["a": "b"])
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "[1,2]\n{\"a\":\"b\"}")
+    }
+
+    @Test func writeStringEscapesRawUTF8Bytes() {
+        var writer = JSONWriter()
+        let bytes: [UInt8] = [0x61, 0x22, 0x0A, 0xC3, 0xA9, 0x5C]
+        bytes.withUnsafeBytes { writer.writeString(utf8: $0) }
+        #expect(writer.bytes == Array(#""a\"\né\\""#.utf8))
+    }
+
+    @Test func writingANonFiniteDoubleStopsTheProcess() async {
+        await #expect(processExitsWith: .failure) {
+            var writer = JSONWriter()
+            writer.writeDouble(.nan)
+        }
+    }
+}
+
+@Suite struct JSONObjectTests {
+    @Test func membersAreSortedByUTF8BytesAndLastDuplicateWins() {
+        let object = JSONObject([("b", 1), ("é", 2), ("B", 3), ("b", 4), ("", 5)])
+        #expect(object.keys == ["", "B", "b", "é"])
+        #expect(object["b"] == 4)
+        #expect(object.count == 4)
+        #expect(object.map(\.value) == [5, 3, 4, 2])
+    }
+
+    @Test func subscriptSetterInsertsInOrderReplacesAndRemoves() {
+        var object = JSONObject()
+        object["m"] = 1
+        object["é"] = 2
+        object["Z"] = 3
+        object["a"] = 4
+        #expect(object.keys == ["Z", "a", "m", "é"])
+        object["m"] = "replaced"
+        #expect(object["m"] == "replaced")
+        #expect(object.count == 4)
+        object["a"] = nil
+        object["missing"] = nil
+        #expect(object.keys == ["Z", "m", "é"])
+        #expect(object["a"] == nil)
+        #expect(!object.isEmpty)
+        #expect(JSONObject().isEmpty)
+    }
+
+    @Test func equalityAndHashIgnoreConstructionOrder() {
+        let one: JSONValue = .object(JSONObject([("a", 1), ("b", [2])] as [(String, JSONValue)]))
+        let two: JSONValue = .object(JSONObject([("b", [2]), ("a", 1)] as [(String, JSONValue)]))
+        let different: JSONValue = .object(JSONObject([("a", 1), ("b", [3])] as [(String, JSONValue)]))
+        #expect(one == two)
+        #expect(one != different)
+        #expect(Set([one, two, different]).count == 2)
+    }
+
+    @Test func integerAndDoubleAreDistinctValues() {
+        #expect(JSONValue.integer(1) != .double(1))
+        #expect(Set<JSONValue>([.integer(1), .double(1)]).count == 2)
+    }
+
+    @Test func valueAccessorsReturnNilForOtherKinds() {
+        let value: JSONValue = ["name": "Ann", "tags": ["x"]]
+        #expect(value["name"]?.stringValue == "Ann")
+        #expect(value["missing"] == nil)
+        #expect(value["tags"]?.stringValue == nil)
+        #expect(value.objectValue?.keys == ["name", "tags"])
+        #expect(JSONValue.string("s")["name"] == nil)
+        #expect(JSONValue.array([1]).objectValue == nil)
+    }
+
+    static let kinds: [(value: JSONValue, kind: String)] = [
+        (nil, "null"), (true, "a boolean"), (1, "an integer"), (1.5, "a number"),
+        ("s", "a string"), ([1], "an array"), (["a": 1], "an object"),
+    ]
+
+    @Test(arguments: kinds)
+    func kindDescriptionNamesTheKind(value: JSONValue, kind: String) {
+        #expect(value.kindDescription == kind)
+    }
+
+    @Test func canonicallyEquivalentKeysStayDistinctMembers() throws {
+        // "e" + U+0301 and U+00E9 are different JSON keys (RFC 8259 compares code units), but
+        // Swift's String == treats them as equal.
+        let decomposed = "e\u{301}"
+        let precomposed = "\u{E9}"
+        withKnownIssue("bug: JSONObject dedups and looks up keys with String ==, which is canonical equivalence") {
+            let value = try JSONValue(parsing: #"{"e\u0301":1,"\u00e9":2}"#)
+            #expect(value.objectValue?.count == 2)
+            #expect(Array(value.encoded().utf8) == Array("{\"\(decomposed)\":1,\"\(precomposed)\":2}".utf8))
+            let only = JSONObject([(precomposed, 1)] as [(String, JSONValue)])
+            #expect(only[decomposed] == nil)
+        }
+    }
+}
