@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -32,12 +33,22 @@ let package = Package(
         // The Lua modules a rule sees, the rule runner and the input readers.
         .target(
             name: "EnchargeRules",
-            dependencies: ["LuaKit", "EnchargeKit", "JSONKit", .product(name: "Crypto", package: "swift-crypto")]),
-        // HTTP serving: the mock Ingest API (and later the webhook server).
+            dependencies: [
+                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
+        // knows neither Lua nor Encharge.
+        .target(name: "WebhookSignatures", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        // The durable SQLite spool of accepted webhook events and its delivery worker.
+        .target(
+            name: "EnchargeSpool",
+            dependencies: ["EnchargeKit", "JSONKit", .product(name: "GRDB", package: "GRDB.swift")]),
+        // HTTP serving: the mock Ingest API and the webhook server.
         .target(
             name: "EnchargeServer",
             dependencies: [
-                "EnchargeKit", "JSONKit",
+                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -56,6 +67,10 @@ let package = Package(
             name: "DeliveryTests",
             dependencies: ["EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
+        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures"]),
+        .testTarget(
+            name: "EnchargeSpoolTests",
+            dependencies: ["EnchargeSpool", "EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["EnchargeKit"],
             resources: [.copy("Golden")]),

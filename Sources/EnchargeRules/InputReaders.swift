@@ -94,6 +94,13 @@ final class ChunkedFile {
     private var scratch: [UInt8] = []
 }
 
+/// "16 MiB", "1 KiB", "900 bytes": a size limit in words.
+func sizeText(_ bytes: Int) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+    if bytes >= 1 << 10 && bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+    return "\(bytes) bytes"
+}
+
 /// Streams the records of one input.
 public final class RecordReader {
     public let path: String
@@ -144,7 +151,13 @@ public final class RecordReader {
                     line += 1
                     handled = true
                     if skippingOversize {
+                        // The tail of a line already reported as oversized.
                         skippingOversize = false
+                    } else if end - start > maxRecordBytes {
+                        let preview = String(decoding: UnsafeRawBufferPointer(start: base + start, count: 80), as: UTF8.self)
+                        if try !body(.malformed(message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"), line) {
+                            return true
+                        }
                     } else if try !emitLine(UnsafeRawBufferPointer(start: base + start, count: end - start), line: line, body) {
                         return true
                     }
@@ -157,7 +170,10 @@ public final class RecordReader {
             if eof {
                 if start < buffer.count {
                     line += 1
-                    if !skippingOversize {
+                    if !skippingOversize && buffer.count - start > maxRecordBytes {
+                        let preview = String(decoding: buffer[start..<(start + 80)], as: UTF8.self)
+                        _ = try body(.malformed(message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"), line)
+                    } else if !skippingOversize {
                         let ok = try buffer.withUnsafeBytes { raw in
                             try emitLine(UnsafeRawBufferPointer(rebasing: raw[start...]), line: line, body)
                         }
@@ -171,13 +187,14 @@ public final class RecordReader {
                 buffer.removeFirst(start)
                 start = 0
             }
-            if buffer.count > maxRecordBytes {
-                line += 1
+            if buffer.count > maxRecordBytes && !skippingOversize {
+                // Report the oversized line once, then drop its bytes until its newline.
                 let preview = String(decoding: buffer.prefix(80), as: UTF8.self)
-                if !(try body(.malformed(message: "line is longer than \(maxRecordBytes >> 20) MiB; split the record", raw: preview + "…"), line)) { return }
+                if !(try body(.malformed(message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"), line + 1)) { return }
                 buffer.removeAll(keepingCapacity: true)
                 skippingOversize = true
-                line -= 1  // the rest of this line is counted when its newline arrives
+            } else if skippingOversize {
+                buffer.removeAll(keepingCapacity: true)
             }
             if try file.read(into: &buffer, count: Self.chunkSize) == 0 { eof = true }
         }
@@ -226,7 +243,7 @@ public final class RecordReader {
             // A single value: read it whole (bounded by maxRecordBytes).
             while try fill() {
                 if buffer.count > maxRecordBytes {
-                    _ = try body(.malformed(message: "document is larger than \(maxRecordBytes >> 20) MiB; use JSON lines for large inputs", raw: ""), line)
+                    _ = try body(.malformed(message: "document is larger than \(sizeText(maxRecordBytes)); use JSON lines for large inputs", raw: ""), line)
                     return
                 }
             }
@@ -235,6 +252,7 @@ public final class RecordReader {
         }
         position += 1
         var expectElement = true
+        var sawElement = false
         while true {
             try skipWhitespace()
             guard position < buffer.count else {
@@ -242,7 +260,22 @@ public final class RecordReader {
                 return
             }
             let c = buffer[position]
-            if c == UInt8(ascii: "]") { return }
+            if c == UInt8(ascii: "]") {
+                if expectElement && sawElement {
+                    _ = try body(.malformed(message: "trailing ',' before ']' in the JSON array", raw: ""), line)
+                    return
+                }
+                position += 1
+                try skipWhitespace()
+                if position < buffer.count {
+                    _ = try body(.malformed(message: "unexpected text after the JSON array at line \(line); a .json file holds one value", raw: ""), line)
+                }
+                return
+            }
+            if expectElement && c == UInt8(ascii: ",") {
+                _ = try body(.malformed(message: "empty element in the JSON array at line \(line)", raw: ""), line)
+                return
+            }
             if !expectElement {
                 guard c == UInt8(ascii: ",") else {
                     _ = try body(.malformed(message: "expected ',' or ']' between array elements at line \(line)", raw: ""), line)
@@ -283,7 +316,7 @@ public final class RecordReader {
                     i += 1
                 }
                 if i - start > maxRecordBytes {
-                    _ = try body(.malformed(message: "array element is larger than \(maxRecordBytes >> 20) MiB", raw: ""), startLine)
+                    _ = try body(.malformed(message: "array element is larger than \(sizeText(maxRecordBytes))", raw: ""), startLine)
                     return
                 }
                 if !(try fill()) { break }
@@ -292,6 +325,7 @@ public final class RecordReader {
             if !keepGoing { return }
             position = i
             expectElement = false
+            sawElement = true
             if position > Self.chunkSize {
                 buffer.removeFirst(position)
                 position = 0
@@ -364,16 +398,17 @@ public final class RecordReader {
                     fields.append(field)
                     field.removeAll(keepingCapacity: true)
                     quotedField = false
+                } else if b == 0x0D {
+                    continue  // CR of a CRLF line end (a CR inside quotes is kept above)
                 } else if b == 0x0A {
                     line += 1
-                    if field.last == 0x0D && !quotedField { field.removeLast() }
                     fields.append(field)
                     rowDone = true
                 } else {
                     field.append(b)
                 }
                 if field.count > maxRecordBytes {
-                    _ = try body(.malformed(message: "CSV field is larger than \(maxRecordBytes >> 20) MiB", raw: ""), rowLine)
+                    _ = try body(.malformed(message: "CSV field is larger than \(sizeText(maxRecordBytes)) (line \(rowLine))", raw: ""), dataRow + 1)
                     return
                 }
             }
@@ -383,7 +418,7 @@ public final class RecordReader {
                 continue  // blank line
             }
             if inQuotes {
-                _ = try body(.malformed(message: "a quoted CSV field is not closed", raw: ""), rowLine)
+                _ = try body(.malformed(message: "a quoted CSV field is not closed (it starts at line \(rowLine))", raw: ""), dataRow + 1)
                 return
             }
             var strings: [String] = []

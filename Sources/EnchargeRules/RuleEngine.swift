@@ -59,6 +59,8 @@ public final class RuleEngine {
     /// Warnings found while loading or running (`check`), compiler style.
     public internal(set) var warnings: [String] = []
     var declaredGlobals: Set<String> = []
+    /// Set by `webhook.verify` when a signature does not check out (the request answers 401).
+    var verificationFailure: String?
     var lintActive = false
 
     /// Loads the rules file and runs its top level.
@@ -73,6 +75,7 @@ public final class RuleEngine {
         state.installJSONModule()
         installEnchargeModule()
         installLogModule()
+        installWebhookModules()
         if options.lintGlobals { installGlobalsLint() }
         do {
             try state.load(file: options.rulesPath)

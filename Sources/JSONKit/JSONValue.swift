@@ -52,7 +52,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         var deduplicated: [(key: String, value: JSONValue)] = []
         deduplicated.reserveCapacity(list.count)
         for member in list {
-            if let last = deduplicated.last, last.key == member.key {
+            if let last = deduplicated.last, JSONObject.sameKey(last.key, member.key) {
                 deduplicated[deduplicated.count - 1] = member
             } else {
                 deduplicated.append(member)
@@ -75,7 +75,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         }
         set {
             let position = insertionPoint(of: key)
-            let found = position < members.count && members[position].key == key
+            let found = position < members.count && JSONObject.sameKey(members[position].key, key)
             switch (newValue, found) {
             case (let value?, true): members[position].value = value
             case (let value?, false): members.insert((key: key, value: value), at: position)
@@ -91,7 +91,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
 
     private func index(of key: String) -> Int? {
         let position = insertionPoint(of: key)
-        return position < members.count && members[position].key == key ? position : nil
+        return position < members.count && JSONObject.sameKey(members[position].key, key) ? position : nil
     }
 
     private func insertionPoint(of key: String) -> Int {
@@ -110,15 +110,23 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         a.utf8.lexicographicallyPrecedes(b.utf8)
     }
 
+    /// Keys are equal when their bytes are: JSON does not normalize Unicode, so "é" and
+    /// "e\u{301}" are two keys (Swift's `==` on String would merge them).
+    @inlinable
+    public static func sameKey(_ a: String, _ b: String) -> Bool {
+        a.utf8.elementsEqual(b.utf8)
+    }
+
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
-            && zip(lhs.members, rhs.members).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+            && zip(lhs.members, rhs.members).allSatisfy { sameKey($0.key, $1.key) && $0.value == $1.value }
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(members.count)
         for member in members {
-            hasher.combine(member.key)
+            hasher.combine(member.key.utf8.count)
+            for byte in member.key.utf8 { hasher.combine(byte) }
             hasher.combine(member.value)
         }
     }

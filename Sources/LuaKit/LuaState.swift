@@ -150,6 +150,11 @@ public final class LuaState {
     /// Keeps the value on top in the registry and pops it; returns the reference.
     public func makeReference() -> Int32 { luaL_ref(L, encl_registryindex()) }
 
+    /// Copies the value at `from` over the slot `to`.
+    public func copy(from: Int32, to: Int32) { lua_copy(L, from, to) }
+
+    public func releaseReference(_ ref: Int32) { luaL_unref(L, encl_registryindex(), ref) }
+
     public func pushReference(_ ref: Int32) { lua_rawgeti(L, encl_registryindex(), lua_Integer(ref)) }
 
     // MARK: - Swift functions

@@ -14,7 +14,7 @@ struct EnchargeLua: AsyncParsableCommand {
         commandName: "encharge-lua",
         abstract: "Turn your own records and webhooks into Encharge events with a few lines of Lua.",
         version: enchargeLuaVersion,
-        subcommands: [RunCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self])
+        subcommands: [RunCommand.self, ServeCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self])
 
     /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say.
     static func main() async {

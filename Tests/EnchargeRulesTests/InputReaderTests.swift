@@ -187,10 +187,8 @@ func largeRecordJSON(_ i: Int) -> String {
         let records = try readRecords(path, .jsonl, maxRecordBytes: 1 << 20)
         #expect(records.first == .json(#"{"a":1}"#, line: 1))
         #expect(records.last == .json(#"{"b":2}"#, line: 3))
-        withKnownIssue("bug: the size check fires again for every further limit's worth of an oversized line") {
-            #expect(records.count == 3)
-            #expect(records.filter(\.isMalformed).map(\.line) == [2])
-        }
+        #expect(records.count == 3)
+        #expect(records.filter(\.isMalformed).map(\.line) == [2])
     }
 
     @Test func lineOverASmallLimitIsMalformedEvenWhenItFitsInOneChunk() throws {
@@ -201,9 +199,7 @@ func largeRecordJSON(_ i: Int) -> String {
         #expect(records.count == 3)
         #expect(records.first == .json(#"{"a":1}"#, line: 1))
         #expect(records.last == .json(#"{"b":2}"#, line: 3))
-        withKnownIssue("bug: maxRecordBytes is only checked on the unfinished tail of a 1 MiB chunk") {
-            #expect(records.dropFirst().first?.isMalformed == true)
-        }
+        #expect(records.dropFirst().first?.isMalformed == true)
     }
 
     @Test func jsonLinesAcrossChunkBoundariesKeepEveryRecordAndLine() throws {
@@ -321,10 +317,8 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let records = try readRecords(try scratch.file("after.json", "[{\"a\":1}]\n{\"b\":2}\n"), .json)
         #expect(records.first == .json(#"{"a":1}"#, line: 1))
-        withKnownIssue("bug: anything after the array's closing ']' is silently ignored") {
-            #expect(records.count == 2)
-            #expect(records.last?.isMalformed == true)
-        }
+        #expect(records.count == 2)
+        #expect(records.last?.isMalformed == true)
     }
 
     @Test func jsonArrayAcrossChunkBoundariesKeepsEveryElementAndLine() throws {
@@ -371,13 +365,11 @@ func largeRecordJSON(_ i: Int) -> String {
         ])
     }
 
-    @Test func quotedLastCellInACRLFFileLosesTheCarriageReturn() throws {
+    @Test func quotedLastCellInACRLFFileDropsTheCarriageReturn() throws {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("quoted-crlf.csv", "\"id\",\"name\"\r\n\"7\",\"Ann\"\r\n")
         let records = try readRecords(path, .csv)
-        withKnownIssue("bug: after a closing quote, the CR of a CRLF line end stays in the cell") {
-            #expect(records == [.value(["id": "7", "name": "Ann"], line: 1)])
-        }
+        #expect(records == [.value(["id": "7", "name": "Ann"], line: 1)])
     }
 
     @Test func csvReadsTheLastRowWithoutANewline() throws {
@@ -442,10 +434,8 @@ func largeRecordJSON(_ i: Int) -> String {
             Issue.record("expected a malformed record last, got \(records)")
             return
         }
-        #expect(message == "a quoted CSV field is not closed")
-        withKnownIssue("bug: this malformed row is numbered by physical line, other CSV records by data row") {
-            #expect(line == 2)
-        }
+        #expect(message == "a quoted CSV field is not closed (it starts at line 3)")
+        #expect(line == 2)
     }
 
     @Test func csvAcrossChunkBoundariesKeepsEveryRowAndItsNumber() throws {

@@ -65,13 +65,19 @@ public final class DeliveryEngine: Sendable {
     private let thread: DeliveryThread
 
     /// Validates the configuration, sets up libcurl and starts the delivery thread.
+    ///
+    /// Events given up on are appended to `deadLetters`; with nil they go nowhere but `onSettled`
+    /// (the webhook spool keeps them in its database instead). `onSettled` hears how every event
+    /// submitted with tags ended; untagged events are not reported.
     public init(
-        configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter, context: DeadLetterContext
+        configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter?, context: DeadLetterContext,
+        onSettled: DeliverySettledHandler? = nil
     ) throws(DeliveryError) {
         try configuration.validate()
         let transport = try IngestTransport(configuration: configuration)
         core = DeliveryCore(
-            configuration: configuration, deadLetters: deadLetters, context: context, waker: transport.waker)
+            configuration: configuration, deadLetters: deadLetters, context: context, onSettled: onSettled,
+            waker: transport.waker)
         thread = try DeliveryThread.start(core: core, transport: transport)
     }
 
@@ -83,6 +89,18 @@ public final class DeliveryEngine: Sendable {
     /// while `maxQueuedEvents` events are queued (backpressure). After `finish` the events are
     /// dead-lettered at once as interrupted.
     public func submit(_ events: [Event], source: String) {
+        enqueue(events, source: source, tags: nil)
+    }
+
+    /// `submit(_:source:)` with one opaque tag per event (`tags.count == events.count`), handed back
+    /// to `onSettled` when the event is delivered, dead or interrupted; a caller that keeps events
+    /// elsewhere (the webhook spool: its row ids) marks them settled from there.
+    public func submit(_ events: [Event], source: String, tags: [Int64]) {
+        precondition(tags.count == events.count, "submit needs one tag per event")
+        enqueue(events, source: source, tags: tags)
+    }
+
+    private func enqueue(_ events: [Event], source: String, tags: [Int64]?) {
         guard !events.isEmpty else { return }
         let limit = core.configuration.maxQueuedEvents
         let concurrency = core.configuration.concurrency
@@ -95,7 +113,7 @@ public final class DeliveryEngine: Sendable {
                 return false
             }
             state.queued += events.count
-            let ready = state.schedule.add(events, source: source)
+            let ready = state.schedule.add(events, source: source, tags: tags)
             if ready && state.sleeping && state.threadAlive && state.running.count < concurrency {
                 state.sleeping = false
                 waker.wake()
@@ -104,7 +122,10 @@ public final class DeliveryEngine: Sendable {
         }
         guard !accepted else { return }
         let error = DeliveryError(kind: .interrupted, message: "interrupted: submitted after finish")
-        core.write(events.map { PendingDeadLetter(event: $0, error: error, source: source) })
+        core.write(
+            events.indices.map {
+                PendingDeadLetter(event: events[$0], error: error, source: source, tag: tags?[$0])
+            })
     }
 
     /// Stops taking new work and waits until every queued event is delivered or dead-lettered. With
@@ -145,6 +166,8 @@ struct PendingDeadLetter {
     var event: Event
     var error: DeliveryError
     var source: String
+    /// The caller's tag, for `onSettled`.
+    var tag: Int64?
 }
 
 /// What the caller's threads and the delivery thread share, all under `state`'s lock.
@@ -195,19 +218,21 @@ struct EngineState {
 final class DeliveryCore: Sendable {
     let configuration: DeliveryConfiguration
     let policy: RetryPolicy
-    let deadLetters: DeadLetterWriter
+    let deadLetters: DeadLetterWriter?
     let context: DeadLetterContext
+    let onSettled: DeliverySettledHandler?
     let waker: IngestWaker
     let state: ConditionLock<EngineState>
 
     init(
-        configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter, context: DeadLetterContext,
-        waker: IngestWaker
+        configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter?, context: DeadLetterContext,
+        onSettled: DeliverySettledHandler?, waker: IngestWaker
     ) {
         self.configuration = configuration
         policy = RetryPolicy(configuration)
         self.deadLetters = deadLetters
         self.context = context
+        self.onSettled = onSettled
         self.waker = waker
         state = ConditionLock(EngineState(schedule: DeliverySchedule(laneCount: 4 * configuration.concurrency)))
     }
@@ -219,12 +244,13 @@ final class DeliveryCore: Sendable {
         var finished: [IngestAttempt] = []
         var outgoing: [(group: Int, event: Event)] = []
         var letters: [PendingDeadLetter] = []
+        var delivered: [Int64] = []
         while true {
             var timeout = 0.0
             let exit = state.withLock { state -> Bool in
                 state.sleeping = false
                 let now = monotonicSeconds()
-                for attempt in finished { apply(attempt, now: now, &state, &letters) }
+                for attempt in finished { apply(attempt, now: now, &state, &letters, &delivered) }
                 if let deadline = state.deadline, !state.interrupted, now >= deadline {
                     interrupt(&state, &letters)
                 }
@@ -247,6 +273,10 @@ final class DeliveryCore: Sendable {
             }
             if !finished.isEmpty || !letters.isEmpty { state.broadcast() }
             finished.removeAll(keepingCapacity: true)
+            if let onSettled, !delivered.isEmpty {
+                for tag in delivered { onSettled(tag, .delivered) }
+                delivered.removeAll(keepingCapacity: true)
+            }
             write(letters)
             letters.removeAll(keepingCapacity: true)
             if exit { break }
@@ -258,9 +288,10 @@ final class DeliveryCore: Sendable {
         state.broadcast()
     }
 
-    /// Applies one finished attempt to its group.
+    /// Applies one finished attempt to its group; the tag of a delivered tagged event goes to `delivered`.
     private func apply(
-        _ attempt: IngestAttempt, now: Double, _ state: inout EngineState, _ letters: inout [PendingDeadLetter]
+        _ attempt: IngestAttempt, now: Double, _ state: inout EngineState, _ letters: inout [PendingDeadLetter],
+        _ delivered: inout [Int64]
     ) {
         let id = attempt.tag
         state.running.remove(id)
@@ -271,15 +302,16 @@ final class DeliveryCore: Sendable {
         case .delivered:
             state.delivered += 1
             state.queued -= 1
+            if let tag = group.tag(at: group.next) { delivered.append(tag) }
         case .retry(let retryAfter, var failure):
             failure.attempts = attempts
             if state.interrupted {
                 failure.kind = .interrupted
                 failure.message = "interrupted"
-                deadLetter(group.current, failure, group.source, &state, &letters)
+                deadLetter(group, group.next, failure, &state, &letters)
             } else if attempts >= policy.maxAttempts {
                 failure.message = "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(failure.message)"
-                deadLetter(group.current, failure, group.source, &state, &letters)
+                deadLetter(group, group.next, failure, &state, &letters)
             } else {
                 state.retries += 1
                 let delay = policy.delay(afterFailures: attempts, retryAfter: retryAfter)
@@ -288,7 +320,7 @@ final class DeliveryCore: Sendable {
             }
         case .terminal(var failure):
             failure.attempts = attempts
-            deadLetter(group.current, failure, group.source, &state, &letters)
+            deadLetter(group, group.next, failure, &state, &letters)
         }
         if state.interrupted {
             if let rest = state.schedule.remove(id) { deadLetterRemaining(of: rest, from: rest.next + 1, &state, &letters) }
@@ -318,25 +350,34 @@ final class DeliveryCore: Sendable {
                 error.status = group.lastFailure?.status
                 error.body = group.lastFailure?.body
             }
-            deadLetter(group.events[index], error, group.source, &state, &letters)
+            deadLetter(group, index, error, &state, &letters)
         }
     }
 
+    /// Gives up on `group.events[index]`.
     private func deadLetter(
-        _ event: Event, _ error: DeliveryError, _ source: String, _ state: inout EngineState,
+        _ group: DeliverySchedule.Group, _ index: Int, _ error: DeliveryError, _ state: inout EngineState,
         _ letters: inout [PendingDeadLetter]
     ) {
         state.deadLettered += 1
         state.queued -= 1
-        letters.append(PendingDeadLetter(event: event, error: error, source: source))
+        letters.append(
+            PendingDeadLetter(event: group.events[index], error: error, source: group.source, tag: group.tag(at: index)))
     }
 
-    /// Writes dead letters (outside the lock); failures are counted in the stats.
+    /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
+    /// failures are counted in the stats.
     func write(_ letters: [PendingDeadLetter]) {
         guard !letters.isEmpty else { return }
         var failures = 0
         var lastError: String?
         for letter in letters {
+            defer {
+                if let onSettled, let tag = letter.tag {
+                    onSettled(tag, letter.error.kind == .interrupted ? .interrupted(letter.error) : .dead(letter.error))
+                }
+            }
+            guard let deadLetters else { continue }
             do {
                 try deadLetters.writeEventFailure(
                     event: letter.event, reason: letter.error.message, status: letter.error.status,

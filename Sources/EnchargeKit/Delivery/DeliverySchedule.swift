@@ -14,6 +14,8 @@ struct DeliverySchedule {
     struct Group {
         var events: [Event]
         var source: String
+        /// One opaque caller tag per event (`DeliveryEngine.submit(_:source:tags:)`), nil when untagged.
+        var tags: [Int64]?
         /// Distinct lanes of the group's identity keys, ascending.
         var lanes: [Int]
         /// Index of the event being sent (or next to send).
@@ -24,6 +26,8 @@ struct DeliverySchedule {
         var lastFailure: DeliveryError?
 
         var current: Event { events[next] }
+        /// The caller's tag of `events[index]`, if the group is tagged.
+        func tag(at index: Int) -> Int64? { tags?[index] }
     }
 
     let laneCount: Int
@@ -56,14 +60,15 @@ struct DeliverySchedule {
 
     /// Queues the events of one submit as a group; returns true when it became ready at once.
     @discardableResult
-    mutating func add(_ events: [Event], source: String) -> Bool {
+    mutating func add(_ events: [Event], source: String, tags: [Int64]? = nil) -> Bool {
         precondition(!events.isEmpty)
+        precondition(tags == nil || tags!.count == events.count, "one tag per event")
         let id = nextGroupID
         nextGroupID += 1
         var laneSet = Set<Int>()
         for event in events { laneSet.insert(lane(of: event.identityKey)) }
         let groupLanes = laneSet.sorted()
-        groups[id] = Group(events: events, source: source, lanes: groupLanes)
+        groups[id] = Group(events: events, source: source, tags: tags, lanes: groupLanes)
         for lane in groupLanes { lanes[lane].append(id) }
         if isAtHeadOfAllLanes(id, groupLanes) {
             ready.append(id)

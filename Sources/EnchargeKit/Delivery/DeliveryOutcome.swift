@@ -1,0 +1,19 @@
+/// How the delivery engine settled one tagged event, reported to a `DeliverySettledHandler`.
+public enum DeliveryOutcome: Sendable, Hashable {
+    /// The Ingest API accepted the event (2xx).
+    case delivered
+    /// Given up on: a terminal status (4xx other than 408, 425, 429), an error retrying cannot fix,
+    /// or every attempt failed. The error carries the reason, the last HTTP status and response
+    /// body, and the attempts made.
+    case dead(DeliveryError)
+    /// Not delivered because `finish(timeout:)` ran out of time or the event was submitted after
+    /// `finish`; the error (kind `.interrupted`) carries the last failure, if an attempt was made.
+    /// The API never answered 2xx for it, so sending it again later is safe.
+    case interrupted(DeliveryError)
+}
+
+/// Called once for every tagged event when the engine settles it, with the event's tag (see
+/// `DeliveryEngine.submit(_:source:tags:)`). It runs on the engine's delivery thread (or on the
+/// submitting thread for events submitted after `finish`), after any dead-letter entry was written
+/// and outside the engine's lock; it must return quickly and must not call back into the engine.
+public typealias DeliverySettledHandler = @Sendable (_ tag: Int64, _ outcome: DeliveryOutcome) -> Void

@@ -1,0 +1,325 @@
+import EnchargeKit
+import JSONKit
+import LuaKit
+import WebhookSignatures
+
+/// One HTTP request as a rule sees it (`req` in `on_webhook(req)`).
+public struct WebhookRequest: Sendable {
+    public var id: String
+    public var method: String
+    public var path: String
+    /// Query parameters in order; a repeated key becomes a list in Lua.
+    public var query: [(String, String)]
+    /// Header names lower-cased, in order; repeated headers are joined with ", " in Lua.
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+    public var remoteIP: String?
+
+    public init(
+        id: String, method: String, path: String, query: [(String, String)], headers: [(String, String)],
+        body: [UInt8], remoteIP: String?
+    ) {
+        self.id = id
+        self.method = method
+        self.path = path
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.remoteIP = remoteIP
+    }
+
+    /// The first value of a header (name lower-case).
+    public func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+
+    /// Headers as a dictionary of the first value per name, for signature checks.
+    public var headerDictionary: [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in headers where result[name] == nil { result[name] = value }
+        return result
+    }
+
+    public var isJSON: Bool {
+        guard let type = header("content-type")?.lowercased() else { return false }
+        return type.hasPrefix("application/json") || (type.hasPrefix("application/") && type.contains("+json"))
+    }
+
+    public var isForm: Bool {
+        header("content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true
+    }
+
+    /// The request as JSON, kept in the spool when the rule fails so `replay` can run it again.
+    public var jsonValue: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(id)), ("method", .string(method)), ("path", .string(path)),
+            ("query", .array(query.map { .array([.string($0.0), .string($0.1)]) })),
+            ("headers", .array(headers.map { .array([.string($0.0), .string($0.1)]) })),
+            ("body_base64", .string(WebhookCrypto.base64Encode(body))),
+        ]
+        if let remoteIP { members.append(("remote_ip", .string(remoteIP))) }
+        return .object(JSONObject(members))
+    }
+
+    /// Reads back `jsonValue`.
+    public init?(json: JSONValue) {
+        guard case .object(let o) = json, let id = o["id"]?.stringValue, let method = o["method"]?.stringValue,
+            let path = o["path"]?.stringValue, let body = o["body_base64"]?.stringValue.flatMap(WebhookCrypto.base64Decode)
+        else { return nil }
+        func pairs(_ v: JSONValue?) -> [(String, String)] {
+            guard case .array(let items)? = v else { return [] }
+            return items.compactMap {
+                guard case .array(let p) = $0, p.count == 2, let a = p[0].stringValue, let b = p[1].stringValue else { return nil }
+                return (a, b)
+            }
+        }
+        self.init(id: id, method: method, path: path, query: pairs(o["query"]), headers: pairs(o["headers"]), body: body, remoteIP: o["remote_ip"]?.stringValue)
+    }
+}
+
+/// What running the rule on one request gave.
+public enum WebhookOutcome: Sendable {
+    /// The rule ran: its events (in emission order) and the response it asked for (nil: 202
+    /// with `{"accepted": n}`).
+    case handled(events: [Event], response: WebhookResponse?)
+    /// `webhook.verify` failed: answer 401, nothing emitted.
+    case unauthorized(String)
+    /// No route matches `METHOD /path` in the rule's `routes` table.
+    case notFound
+    /// The rule raised (or emitted an invalid event): answer 500, keep the request for replay.
+    case failed(message: String, traceback: String?)
+}
+
+/// A response a rule returned: a status, or `{ status =, headers =, body = }`.
+public struct WebhookResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: [(String, String)]
+    public var body: [UInt8]
+
+    public init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public static func == (a: WebhookResponse, b: WebhookResponse) -> Bool {
+        a.status == b.status && a.body == b.body && a.headers.elementsEqual(b.headers) { $0 == $1 }
+    }
+}
+
+extension RuleEngine {
+    /// Whether the rules can serve webhooks (`on_webhook` or a `routes` table).
+    public var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
+
+    /// Runs the rule for one request: the function `routes["METHOD /path"]` when the rules define
+    /// a `routes` table, else `on_webhook(req)`.
+    public func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
+        state.top = 0
+        let routeKey = "\(request.method) \(request.path)"
+        if state.getGlobal("routes") == .table {
+            let type = state.rawGetField(routeKey, in: -1)
+            guard type == .function else {
+                state.top = 0
+                return .notFound
+            }
+            // Stack: routes, function → function.
+            state.copy(from: -1, to: 1)
+            state.top = 1
+        } else {
+            state.pop()
+            guard state.getGlobal("on_webhook") == .function else {
+                state.top = 0
+                return .failed(message: "\(options.rulesPath): defines neither on_webhook(req) nor a routes table", traceback: nil)
+            }
+        }
+        pushRequest(request)
+        currentSource = "request \(request.id)"
+        pending.removeAll(keepingCapacity: true)
+        skipReason = nil
+        verificationFailure = nil
+        do {
+            try state.call(arguments: 1, results: 1)
+        } catch {
+            state.top = 0
+            pending.removeAll(keepingCapacity: true)
+            if let verificationFailure { return .unauthorized(verificationFailure) }
+            return .failed(message: error.message, traceback: error.traceback)
+        }
+        let response = readResponse(events: pending.count)
+        state.top = 0
+        if let skipReason { _ = skipReason; return .handled(events: [], response: response) }
+        return .handled(events: pending, response: response)
+    }
+
+    private func pushRequest(_ request: WebhookRequest) {
+        state.newTable(fieldCount: 10)
+        state.push(request.id); state.rawSetField("id", in: -2)
+        state.push(request.method); state.rawSetField("method", in: -2)
+        state.push(request.path); state.rawSetField("path", in: -2)
+        if let ip = request.remoteIP { state.push(ip); state.rawSetField("remote_ip", in: -2) }
+        request.body.withUnsafeBytes { state.push(bytes: $0) }
+        state.rawSetField("body", in: -2)
+        state.push(json: .object(Self.multiMap(request.query, joinRepeated: false)))
+        state.rawSetField("query", in: -2)
+        state.push(json: .object(Self.multiMap(request.headers, joinRepeated: true)))
+        state.rawSetField("headers", in: -2)
+        if request.isJSON, !request.body.isEmpty {
+            let pushed: Bool = request.body.withUnsafeBytes { bytes in
+                (try? state.pushJSON(parsing: bytes)) != nil
+            }
+            if pushed { state.rawSetField("json", in: -2) }
+        }
+        if request.isForm {
+            state.push(json: .object(Self.multiMap(parseForm(request.body), joinRepeated: false)))
+            state.rawSetField("form", in: -2)
+        }
+    }
+
+    /// Repeated keys: a list (query, form) or one ", "-joined string (headers).
+    static func multiMap(_ pairs: [(String, String)], joinRepeated: Bool) -> JSONObject {
+        var grouped: [String: [String]] = [:]
+        var order: [String] = []
+        for (k, v) in pairs {
+            if grouped[k] == nil { order.append(k) }
+            grouped[k, default: []].append(v)
+        }
+        return JSONObject(order.map { key in
+            let values = grouped[key]!
+            if values.count == 1 { return (key, JSONValue.string(values[0])) }
+            return (key, joinRepeated ? .string(values.joined(separator: ", ")) : .array(values.map { .string($0) }))
+        })
+    }
+
+    private func readResponse(events: Int) -> WebhookResponse? {
+        switch state.type(at: -1) {
+        case .number:
+            return WebhookResponse(status: Int(state.integer(at: -1) ?? 202))
+        case .table:
+            var response = WebhookResponse(status: 200)
+            if state.rawGetField("status", in: -1) == .number { response.status = Int(state.integer(at: -1) ?? 200) }
+            state.pop()
+            if state.rawGetField("headers", in: -1) == .table, let headers = try? state.toJSON(at: -1), case .object(let o) = headers {
+                response.headers = o.members.compactMap { m in m.value.stringValue.map { (m.key, $0) } }
+            }
+            state.pop()
+            switch state.rawGetField("body", in: -1) {
+            case .string: response.body = state.withStringBytes(at: -1) { Array($0) } ?? []
+            case .table:
+                if let value = try? state.toJSON(at: -1) {
+                    var writer = JSONWriter()
+                    writer.write(value)
+                    response.body = writer.bytes
+                    if !response.headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+                        response.headers.append(("content-type", "application/json"))
+                    }
+                }
+            default: break
+            }
+            state.pop()
+            return response
+        default:
+            return nil
+        }
+    }
+
+    /// `webhook.verify(scheme, req, secret, opts?)` and the `crypto` helpers.
+    func installWebhookModules() {
+        state.defineModule("webhook", functions: [
+            ("verify", { [unowned self] state in try self.verify(state) }),
+        ])
+        state.defineModule("crypto", functions: [
+            ("hmac_sha256", { state in
+                state.push(WebhookCrypto.hmacSHA256Hex(key: try Self.bytes(state, 1, "crypto.hmac_sha256"), message: try Self.bytes(state, 2, "crypto.hmac_sha256")))
+                return 1
+            }),
+            ("hmac_sha1", { state in
+                state.push(WebhookCrypto.hmacSHA1Hex(key: try Self.bytes(state, 1, "crypto.hmac_sha1"), message: try Self.bytes(state, 2, "crypto.hmac_sha1")))
+                return 1
+            }),
+            ("sha256", { state in
+                state.push(WebhookCrypto.sha256Hex(try Self.bytes(state, 1, "crypto.sha256")))
+                return 1
+            }),
+            ("base64_encode", { state in
+                state.push(WebhookCrypto.base64Encode(try Self.bytes(state, 1, "crypto.base64_encode")))
+                return 1
+            }),
+            ("base64_decode", { state in
+                guard let text = state.string(at: 1) else { throw LuaRaise("crypto.base64_decode: expected a string") }
+                guard let bytes = WebhookCrypto.base64Decode(text) else { state.pushNil(); return 1 }
+                bytes.withUnsafeBytes { state.push(bytes: $0) }
+                return 1
+            }),
+            ("equals", { state in
+                let a = try Self.bytes(state, 1, "crypto.equals"), b = try Self.bytes(state, 2, "crypto.equals")
+                state.push(WebhookVerifier.constantTimeEquals(a, b))
+                return 1
+            }),
+        ])
+    }
+
+    static func bytes(_ state: LuaState, _ index: Int32, _ name: String) throws -> [UInt8] {
+        guard let bytes = state.withStringBytes(at: index, { Array($0) }) else {
+            throw LuaRaise("\(name): argument \(index) must be a string, got \(state.type(at: index).name)")
+        }
+        return bytes
+    }
+
+    private func verify(_ state: LuaState) throws -> Int32 {
+        guard let schemeName = state.string(at: 1), let scheme = WebhookScheme(rawValue: schemeName) else {
+            throw LuaRaise("webhook.verify: unknown scheme '\(state.string(at: 1) ?? state.type(at: 1).name)' (use stripe, github, shopify, standard or hmac)")
+        }
+        guard state.type(at: 2) == .table else { throw LuaRaise("webhook.verify: the second argument must be the request table") }
+        guard let secret = state.string(at: 3), !secret.isEmpty else {
+            throw LuaRaise("webhook.verify: the secret (third argument) is missing; pass it with --set or a settings file")
+        }
+        var options = WebhookVerificationOptions()
+        if state.type(at: 4) == .table, let opts = try? state.toJSON(at: 4) {
+            if case .integer(let t)? = opts["tolerance"] { options.tolerance = Double(t) }
+            if case .double(let t)? = opts["tolerance"] { options.tolerance = t }
+            if let header = opts["header"]?.stringValue { options.hmac.header = header.lowercased() }
+            if let prefix = opts["prefix"]?.stringValue { options.hmac.prefix = prefix }
+            if opts["algorithm"]?.stringValue == "sha1" { options.hmac.algorithm = .sha1 }
+            if opts["encoding"]?.stringValue == "base64" { options.hmac.encoding = .base64 }
+        }
+        var headers: [String: String] = [:]
+        if state.rawGetField("headers", in: 2) == .table, case .object(let o)? = try? state.toJSON(at: -1) {
+            for m in o.members { if let v = m.value.stringValue { headers[m.key.lowercased()] = v } }
+        }
+        state.pop()
+        var body: [UInt8] = []
+        if state.rawGetField("body", in: 2) == .string { body = state.withStringBytes(at: -1) { Array($0) } ?? [] }
+        state.pop()
+        do {
+            try WebhookVerifier.verify(scheme, headers: headers, body: body, secret: secret, options: options)
+        } catch {
+            verificationFailure = error.description
+            throw LuaRaise("webhook.verify: \(error.description)")
+        }
+        state.push(true)
+        return 1
+    }
+}
+
+/// `a=1&b=x%20y` → pairs (`+` is a space).
+func parseForm(_ body: [UInt8]) -> [(String, String)] {
+    func decode(_ part: ArraySlice<UInt8>) -> String {
+        var out: [UInt8] = []
+        var i = part.startIndex
+        while i < part.endIndex {
+            let b = part[i]
+            if b == UInt8(ascii: "+") { out.append(0x20) }
+            else if b == UInt8(ascii: "%"), i + 2 < part.endIndex, let v = UInt8(String(decoding: part[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
+                out.append(v)
+                i += 2
+            } else { out.append(b) }
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+    return body.split(separator: UInt8(ascii: "&")).compactMap { pair in
+        guard !pair.isEmpty else { return nil }
+        if let eq = pair.firstIndex(of: UInt8(ascii: "=")) {
+            return (decode(pair[pair.startIndex..<eq]), decode(pair[(eq + 1)...]))
+        }
+        return (decode(pair), "")
+    }
+}

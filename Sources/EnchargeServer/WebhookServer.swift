@@ -1,0 +1,349 @@
+import EnchargeKit
+import EnchargeRules
+import EnchargeSpool
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import JSONKit
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import WebhookSignatures
+
+/// Everything `encharge-lua serve` needs, parsed from flags.
+public struct WebhookServerConfiguration: Sendable {
+    public var rule: RuleOptions
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var spoolPath = "encharge-spool.sqlite"
+    public var maxBodyBytes = 1 << 20
+    public var workers = 2
+    /// Requests that may wait for a free Lua state before the server answers 503.
+    public var maxWaiting = 256
+    /// A signature scheme checked for every route before Lua sees the body.
+    public var verifyScheme: WebhookScheme?
+    public var verifySecret: String?
+    public var verifyOptions = WebhookVerificationOptions()
+    /// A bearer token senders must present (`Authorization: Bearer ...`).
+    public var authToken: String?
+    public var dedupWindow: Double = 86_400
+    public var delivery: DeliveryConfiguration
+    public var drainTimeout: Double = 10
+
+    public init(rule: RuleOptions, delivery: DeliveryConfiguration) {
+        self.rule = rule
+        self.delivery = delivery
+    }
+}
+
+/// Counters for `/metrics`. A fixed, tiny set written as Prometheus text by hand: swift-prometheus
+/// would need swift-metrics bootstrapped process-wide for a dozen numbers.
+final class ServerMetrics: Sendable {
+    struct Values {
+        var requests: [String: Int] = [:]  // "route|status"
+        var ruleErrors = 0
+        var eventsEmitted = 0
+        var duplicates = 0
+        var overloaded = 0
+    }
+    let values = Mutex(Values())
+
+    func request(route: String, status: Int) {
+        values.withLock { $0.requests["\(route)|\(status)", default: 0] += 1 }
+    }
+
+    func text(spool: SpoolStats?, delivery: SpoolDeliveryWorkerStats?) -> String {
+        let v = values.withLock { $0 }
+        var out = "# HELP encharge_requests_total Webhook requests by route and status.\n# TYPE encharge_requests_total counter\n"
+        for (key, count) in v.requests.sorted(by: { $0.key < $1.key }) {
+            let parts = key.split(separator: "|", maxSplits: 1).map(String.init)
+            out += "encharge_requests_total{route=\"\(escape(parts[0]))\",status=\"\(parts[1])\"} \(count)\n"
+        }
+        out += counter("encharge_rule_errors_total", "Requests whose rule raised an error.", v.ruleErrors)
+        out += counter("encharge_events_emitted_total", "Events emitted by rules and spooled.", v.eventsEmitted)
+        out += counter("encharge_duplicate_requests_total", "Requests answered from the dedup window.", v.duplicates)
+        out += counter("encharge_overloaded_total", "Requests answered 503 because every Lua state was busy.", v.overloaded)
+        if let d = delivery {
+            out += counter("encharge_events_delivered_total", "Events the Ingest API accepted.", d.delivered)
+            out += counter("encharge_events_retried_total", "Delivery retries.", d.retried)
+            out += counter("encharge_events_dead_total", "Events given up on (kept in the spool).", d.dead)
+            out += "# HELP encharge_delivery_latency_seconds Ingest request latency.\n# TYPE encharge_delivery_latency_seconds summary\n"
+            out += "encharge_delivery_latency_seconds{quantile=\"0.5\"} \(d.p50)\nencharge_delivery_latency_seconds{quantile=\"0.99\"} \(d.p99)\n"
+        }
+        if let s = spool {
+            out += "# HELP encharge_spool_depth Events waiting in the spool.\n# TYPE encharge_spool_depth gauge\nencharge_spool_depth \(s.pending)\n"
+            out += "# HELP encharge_spool_dead Dead events kept in the spool.\n# TYPE encharge_spool_dead gauge\nencharge_spool_dead \(s.dead)\n"
+        }
+        return out
+    }
+
+    private func counter(_ name: String, _ help: String, _ value: Int) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
+    }
+
+    private func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+    }
+}
+
+/// The delivery worker's counters as one Sendable value.
+public struct SpoolDeliveryWorkerStats: Sendable {
+    public var delivered = 0, retried = 0, dead = 0, inFlight = 0
+    public var p50 = 0.0, p99 = 0.0
+}
+
+struct WebhookContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: String?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+}
+
+/// Handles one webhook request end to end: limits, auth, signature, dedup, the rule, the spool.
+struct WebhookEndpoint: Sendable {
+    let configuration: WebhookServerConfiguration
+    let pool: RulePool
+    let spool: Spool
+    let metrics: ServerMetrics
+    let logger: Logger
+    static let requestIDField = HTTPField.Name("X-Request-Id")!
+    static let counter = Atomic<Int>(0)
+
+    func handle(_ request: Request, context: WebhookContext) async -> Response {
+        let id = Self.makeRequestID()
+        let route = "\(request.method.rawValue) \(request.uri.path)"
+        var response = await respond(request, context: context, id: id, route: route)
+        response.headers[Self.requestIDField] = id
+        metrics.request(route: route, status: Int(response.status.code))
+        return response
+    }
+
+    private func respond(_ request: Request, context: WebhookContext, id: String, route: String) async -> Response {
+        // 1. Size: refuse from Content-Length before reading; cap what a chunked body may send.
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
+            return Self.error(.contentTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes", id: id)
+        }
+        let body: [UInt8]
+        do {
+            let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+            body = Array(buffer.readableBytesView)
+        } catch {
+            return Self.error(.contentTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes", id: id)
+        }
+        var headers: [(String, String)] = []
+        for field in request.headers { headers.append((field.name.canonicalName, field.value)) }
+        let webhook = WebhookRequest(
+            id: id, method: request.method.rawValue, path: request.uri.path,
+            query: request.uri.queryParameters.map { (String($0.key), String($0.value)) },
+            headers: headers, body: body, remoteIP: context.remoteAddress)
+
+        // 2. Bearer token.
+        if let token = configuration.authToken {
+            let presented = webhook.header("authorization") ?? ""
+            let expected = "Bearer " + token
+            guard WebhookVerifier.constantTimeEquals(Array(presented.utf8), Array(expected.utf8)) else {
+                return Self.error(.unauthorized, "missing or wrong bearer token", id: id)
+            }
+        }
+        // 3. Signature, before Lua sees the body.
+        if let scheme = configuration.verifyScheme, let secret = configuration.verifySecret {
+            do {
+                try WebhookVerifier.verify(scheme, headers: webhook.headerDictionary, body: body, secret: secret, options: configuration.verifyOptions)
+            } catch let error as WebhookVerificationError {
+                logger.info("signature rejected", metadata: ["request_id": "\(id)", "reason": "\(error.description)"])
+                return Self.error(.unauthorized, "signature verification failed: \(error.description)", id: id)
+            } catch {
+                return Self.error(.unauthorized, "signature verification failed", id: id)
+            }
+        }
+        // 4. Malformed input never reaches the rule.
+        if webhook.isJSON {
+            do { _ = try JSONValue(parsing: body) } catch {
+                return Self.error(.badRequest, "the body is not valid JSON: \(error.description)", id: id)
+            }
+        } else if !body.isEmpty, webhook.isForm || (webhook.header("content-type")?.lowercased().hasPrefix("text/") ?? false) {
+            guard String(validating: body, as: UTF8.self) != nil else {
+                return Self.error(.badRequest, "the body is not valid UTF-8", id: id)
+            }
+        }
+        // 5. Dedup on the delivery id.
+        let dedupKey = WebhookVerifier.deliveryID(configuration.verifyScheme, headers: webhook.headerDictionary)
+            ?? webhook.header("webhook-id") ?? webhook.header("x-github-delivery") ?? webhook.header("x-shopify-webhook-id")
+        if let dedupKey, (try? spool.hasSeen(dedupKey: dedupKey, window: configuration.dedupWindow)) == true {
+            metrics.values.withLock { $0.duplicates += 1 }
+            return Self.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
+        }
+        // 6. The rule, on a free Lua state.
+        guard let outcome = await pool.run(webhook) else {
+            metrics.values.withLock { $0.overloaded += 1 }
+            var response = Self.error(.serviceUnavailable, "every rule worker is busy; retry shortly", id: id)
+            response.headers[.retryAfter] = "1"
+            return response
+        }
+        switch outcome {
+        case .notFound:
+            return Self.error(.notFound, "no route for \(route)", id: id)
+        case .unauthorized(let message):
+            logger.info("webhook.verify rejected the request", metadata: ["request_id": "\(id)", "reason": "\(message)"])
+            return Self.error(.unauthorized, "signature verification failed", id: id)
+        case .failed(let message, let traceback):
+            metrics.values.withLock { $0.ruleErrors += 1 }
+            logger.error("rule error", metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
+            do {
+                try await spool.keepFailedRequest(requestID: id, request: webhook.jsonValue, error: message, traceback: traceback)
+            } catch {
+                logger.error("cannot keep the failed request", metadata: ["request_id": "\(id)", "error": "\(error)"])
+            }
+            return Self.error(.internalServerError, "the rule failed; the request was kept for replay", id: id)
+        case .handled(let events, let ruleResponse):
+            // 7. Durable before the answer.
+            let result: SpoolAcceptResult
+            do {
+                result = try await spool.accept(requestID: id, dedupKey: dedupKey, events: events, source: "request \(id)", dedupWindow: configuration.dedupWindow)
+            } catch {
+                logger.error("spool write failed", metadata: ["request_id": "\(id)", "error": "\(error)"])
+                var response = Self.error(.serviceUnavailable, "cannot store the events; retry shortly", id: id)
+                response.headers[.retryAfter] = "5"
+                return response
+            }
+            if result == .duplicate {
+                metrics.values.withLock { $0.duplicates += 1 }
+                return Self.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
+            }
+            metrics.values.withLock { $0.eventsEmitted += events.count }
+            guard let ruleResponse else {
+                return Self.json(.accepted, [("accepted", .integer(Int64(events.count)))])
+            }
+            var fields = HTTPFields()
+            for (name, value) in ruleResponse.headers {
+                if let field = HTTPField.Name(name) { fields[field] = value }
+            }
+            return Response(
+                status: HTTPResponse.Status(code: ruleResponse.status), headers: fields,
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: ruleResponse.body)))
+        }
+    }
+
+    static func makeRequestID() -> String {
+        let n = counter.add(1, ordering: .relaxed).newValue
+        let random = UInt32.random(in: 0...UInt32.max)
+        return "req_" + String(random, radix: 16) + String(n, radix: 16)
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ members: [(String, JSONValue)]) -> Response {
+        var writer = JSONWriter()
+        writer.write(.object(JSONObject(members)))
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: writer.bytes)))
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ message: String, id: String) -> Response {
+        json(status, [("error", .object(JSONObject([("message", .string(message)), ("request_id", .string(id))])))])
+    }
+}
+
+/// Builds the webhook application: `/healthz`, `/metrics`, and every other path to the rule.
+func buildWebhookApplication(
+    configuration: WebhookServerConfiguration, pool: RulePool, spool: Spool, worker: SpoolDeliveryWorker,
+    logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+) -> some ApplicationProtocol {
+    let metrics = ServerMetrics()
+    let router = Router(context: WebhookContext.self)
+    router.get("/healthz") { _, _ -> Response in
+        do {
+            _ = try spool.stats()
+            return WebhookEndpoint.json(.ok, [("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath))])
+        } catch {
+            return WebhookEndpoint.json(.serviceUnavailable, [("status", .string("spool unavailable: \(error)"))])
+        }
+    }
+    router.get("/metrics") { _, _ -> Response in
+        let s = worker.stats()
+        let text = metrics.text(
+            spool: try? spool.stats(),
+            delivery: SpoolDeliveryWorkerStats(delivered: s.delivered, retried: s.retried, dead: s.dead, inFlight: s.inFlight, p50: s.p50, p99: s.p99))
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+    let endpoint = WebhookEndpoint(configuration: configuration, pool: pool, spool: spool, metrics: metrics, logger: logger)
+    for method in [HTTPRequest.Method.post, .put, .patch, .delete, .get] {
+        router.on("/", method: method) { request, context in await endpoint.handle(request, context: context) }
+        router.on("/**", method: method) { request, context in await endpoint.handle(request, context: context) }
+    }
+    let port = configuration.port
+    return Application(
+        router: router,
+        configuration: ApplicationConfiguration(
+            address: .hostname(configuration.host, port: port), serverName: "encharge-lua"),
+        onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
+        logger: logger)
+}
+
+/// Drains the spool in the background for as long as the server runs.
+struct SpoolDeliveryService: Service {
+    let worker: SpoolDeliveryWorker
+    let drainTimeout: Double
+
+    func run() async throws {
+        worker.start()
+        try? await gracefulShutdown()
+        worker.stop(timeout: drainTimeout)
+    }
+}
+
+/// Runs `encharge-lua serve` until SIGTERM/SIGINT: stop accepting, finish in-flight requests,
+/// stop delivery cleanly. SIGHUP reloads the rule (a broken rule is refused, the old one serves).
+public func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
+    var logger = Logger(label: "encharge-lua.serve") { StreamLogHandler.standardError(label: $0) }
+    logger.logLevel = .info
+    let pool = try RulePool(options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
+    let spool = try Spool(path: configuration.spoolPath)
+    let worker = try SpoolDeliveryWorker(spool: spool, configuration: configuration.delivery)
+    let app = buildWebhookApplication(
+        configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger
+    ) { port in
+        writeServeLine("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))")
+    }
+    let reloader = SignalReloader(pool: pool, logger: logger)
+    let group = ServiceGroup(
+        configuration: .init(
+            services: [app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout), reloader],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    try await group.run()
+    pool.stop()
+}
+
+/// Reloads the rule on SIGHUP.
+struct SignalReloader: Service {
+    let pool: RulePool
+    let logger: Logger
+
+    func run() async throws {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let pool = self.pool
+        let logger = self.logger
+        source.setEventHandler {
+            do {
+                try pool.reload()
+                logger.info("rules reloaded")
+            } catch let error as RuleLoadError {
+                logger.error("rules not reloaded, the old rules keep serving: \(error.description)")
+            } catch {
+                logger.error("rules not reloaded, the old rules keep serving: \(error)")
+            }
+        }
+        source.resume()
+        try? await gracefulShutdown()
+        source.cancel()
+    }
+}
+
+func writeServeLine(_ line: String) {
+    var text = line + "\n"
+    text.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
+}

@@ -1,0 +1,218 @@
+import EnchargeKit
+import GRDB
+import JSONKit
+
+/// The durable SQLite spool behind `encharge-lua serve`: accepted webhook requests are on disk
+/// before the server answers, and the delivery worker drains them in the background, across restarts.
+///
+/// Durability: the spool runs SQLite in WAL mode with `synchronous=FULL`, so every commit fsyncs
+/// the write-ahead log before `accept` returns: a request that was answered survives a crash of the
+/// process, `kill -9` and a power loss. Concurrent requests are group-committed: one transaction,
+/// one fsync, for every request waiting at that moment, so the fsync is paid once per batch, not
+/// once per request.
+///
+/// Delivery is at least once: an event the Ingest API accepted but the spool had not yet marked
+/// delivered when the process died is sent again after the restart.
+///
+/// Threads: `accept` and `keepFailedRequest` hand their rows to one writer thread (SQLite blocks, so
+/// never on Swift's cooperative pool) and suspend until it committed them. The synchronous methods
+/// (`stats`, `requeueDeadEvents`, ...) run a short SQLite read or write on the calling thread.
+/// Several processes may open the same file (`replay --spool` next to a running server); a write
+/// waits up to 10 seconds for another process's.
+public final class Spool: Sendable {
+    /// The database file.
+    public let path: String
+    let store: SpoolStore
+    private let writer: SpoolThread
+
+    /// Opens or creates the spool at `path` (its directory must exist) and upgrades its schema.
+    public convenience init(path: String) throws(SpoolError) {
+        try self.init(path: path, clock: unixSeconds)
+    }
+
+    /// `init(path:)` with a replaceable clock (Unix seconds), for tests of the dedup window.
+    init(path: String, clock: @escaping @Sendable () -> Double) throws(SpoolError) {
+        self.path = path
+        let pool: DatabasePool
+        do {
+            var configuration = Configuration()
+            configuration.busyMode = .timeout(10)
+            configuration.label = "encharge-spool"
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB turns WAL on with synchronous=NORMAL (a commit is durable once checkpointed);
+            // the spool answers a webhook only after its commit, so each commit must reach the disk.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try SpoolSchema.migrator.migrate(pool)
+        } catch {
+            throw .wrapping(error, kind: .open, path: path, doing: "cannot open the spool")
+        }
+        let store = SpoolStore(path: path, pool: pool, clock: clock)
+        guard let writer = SpoolThread.start({ store.runWriter() }) else {
+            throw SpoolError(kind: .open, message: "cannot start the spool's writer thread", path: path)
+        }
+        self.store = store
+        self.writer = writer
+    }
+
+    deinit {
+        store.enqueue { $0.closed = true }
+        store.commits.broadcast()
+        writer.join()
+    }
+
+    /// Durably stores the events of one accepted webhook request, all or nothing, in emission
+    /// order, and returns only after the commit is on disk. Concurrent callers are group-committed:
+    /// one transaction (one fsync) for all requests waiting at that moment.
+    ///
+    /// With a `dedupKey` (the sender's delivery id) already seen within `dedupWindow` seconds of its
+    /// first acceptance, stores nothing and returns `.duplicate`. A request without events stores
+    /// only its dedup key. `source` names the request in dead-event reports (e.g. `POST /stripe`).
+    public func accept(
+        requestID: String, dedupKey: String?, events: [Event], source: String, dedupWindow: Double = 86_400
+    ) async throws(SpoolError) -> SpoolAcceptResult {
+        if events.isEmpty && dedupKey == nil { return .accepted }
+        let bodies = events.map { String(decoding: $0.wireJSON(), as: UTF8.self) }
+        let result = await withCheckedContinuation { continuation in
+            store.enqueue { queue in
+                queue.accepts.append(
+                    AcceptWrite(
+                        requestID: requestID, dedupKey: dedupKey, dedupWindow: dedupWindow.isNaN ? 0 : dedupWindow,
+                        source: source, events: bodies, continuation: continuation))
+            }
+        }
+        return try result.get()
+    }
+
+    /// Keeps a raw request whose rule failed, for replay after the rule is fixed; a second failure
+    /// of the same `requestID` replaces the first. Durable when it returns, like `accept`.
+    public func keepFailedRequest(
+        requestID: String, request: JSONValue, error: String, traceback: String?
+    ) async throws(SpoolError) {
+        var writer = JSONWriter(capacity: 1024)
+        writer.write(request)
+        let text = String(decoding: writer.bytes, as: UTF8.self)
+        let result = await withCheckedContinuation { continuation in
+            store.enqueue { queue in
+                queue.failures.append(
+                    FailedRequestWrite(
+                        requestID: requestID, request: text, error: error, traceback: traceback,
+                        continuation: continuation))
+            }
+        }
+        try result.get()
+    }
+
+    /// What the spool holds now.
+    public func stats() throws(SpoolError) -> SpoolStats {
+        do {
+            return try store.pool.read { db in
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
+                               (SELECT value FROM counter WHERE name = 'delivered'),
+                               (SELECT COUNT(*) FROM event WHERE state = 'dead'),
+                               (SELECT COUNT(*) FROM failed_request),
+                               (SELECT accepted_at FROM request WHERE id =
+                                   (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
+                        """)!
+                return SpoolStats(
+                    pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
+                    oldestPendingAcceptedAt: row[4])
+            }
+        } catch {
+            throw .wrapping(error, kind: .storage, path: path, doing: "cannot read the spool's counts")
+        }
+    }
+
+    /// Puts every dead event back in line, after everything pending now (spool order among them
+    /// kept), and returns how many. A running `SpoolDeliveryWorker`, in this process or another,
+    /// picks them up.
+    public func requeueDeadEvents() throws(SpoolError) -> Int {
+        let count: Int
+        do {
+            count = try store.pool.write { db in
+                guard let last = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM event WHERE state = 'dead'") else {
+                    return 0
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO event (request, json)
+                        SELECT request, json FROM event WHERE state = 'dead' AND id <= ? ORDER BY id
+                        """, arguments: [last])
+                let moved = db.changesCount
+                try db.execute(sql: "DELETE FROM event WHERE state = 'dead' AND id <= ?", arguments: [last])
+                return moved
+            }
+        } catch {
+            throw .wrapping(error, kind: .storage, path: path, doing: "cannot requeue dead events")
+        }
+        if count > 0 { store.poke() }
+        return count
+    }
+
+    /// Dead events in spool order, at most `limit`, with the reason, last status and body, and attempts.
+    public func deadEvents(limit: Int = 1000) throws(SpoolError) -> [SpoolDeadEvent] {
+        do {
+            let rows = try store.pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT event.id, request.request_id, event.json, event.reason, event.http_status,
+                               event.response_body, event.attempts, event.settled_at
+                        FROM event JOIN request ON request.id = event.request
+                        WHERE event.state = 'dead' ORDER BY event.id LIMIT ?
+                        """, arguments: [limit])
+            }
+            return try rows.map { row throws(SpoolError) in
+                let json: String = row[2]
+                return SpoolDeadEvent(
+                    id: row[0], requestID: row[1], event: try parse(json, what: "dead event"), reason: row[3] ?? "",
+                    status: row[4], body: row[5], attempts: row[6] ?? 0, deadAt: row[7] ?? 0)
+            }
+        } catch {
+            throw .wrapping(error, kind: .storage, path: path, doing: "cannot read dead events")
+        }
+    }
+
+    /// The kept failed requests, oldest first.
+    public func failedRequests() throws(SpoolError) -> [SpoolFailedRequest] {
+        do {
+            let rows = try store.pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT request_id, request, error, traceback, failed_at FROM failed_request
+                        ORDER BY failed_at, rowid
+                        """)
+            }
+            return try rows.map { row throws(SpoolError) in
+                let json: String = row[1]
+                return SpoolFailedRequest(
+                    requestID: row[0], request: try parse(json, what: "failed request"), error: row[2],
+                    traceback: row[3], failedAt: row[4])
+            }
+        } catch {
+            throw .wrapping(error, kind: .storage, path: path, doing: "cannot read failed requests")
+        }
+    }
+
+    /// Forgets a kept failed request (after `replay` ran it again); no error when there is none.
+    public func deleteFailedRequest(_ requestID: String) throws(SpoolError) {
+        do {
+            try store.pool.write { db in
+                try db.execute(sql: "DELETE FROM failed_request WHERE request_id = ?", arguments: [requestID])
+            }
+        } catch {
+            throw .wrapping(error, kind: .storage, path: path, doing: "cannot delete failed request \(requestID)")
+        }
+    }
+
+    private func parse(_ text: String, what: String) throws(SpoolError) -> JSONValue {
+        do {
+            return try JSONValue(parsing: text)
+        } catch {
+            throw SpoolError(kind: .storage, message: "a stored \(what) is not valid JSON: \(error)", path: path)
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import GRDB
+
+/// The spool's tables, created and upgraded by GRDB's migrator (one named migration per change;
+/// a shipped migration is never edited).
+///
+/// ```sql
+/// request(id INTEGER PRIMARY KEY AUTOINCREMENT,  -- spool (commit) order
+///         request_id TEXT, source TEXT, accepted_at REAL)          -- Unix seconds
+/// event(id INTEGER PRIMARY KEY AUTOINCREMENT,    -- spool order; the delivery engine's tag
+///       request INTEGER REFERENCES request(id),  -- the accepted request it came from
+///       json TEXT,                               -- the wire body, exactly what is POSTed
+///       state TEXT,                              -- 'pending' or 'dead'; delivered rows are deleted
+///       reason TEXT, http_status INTEGER, response_body TEXT, attempts INTEGER, settled_at REAL)
+/// dedup(key TEXT PRIMARY KEY, expires_at REAL)   -- delivery ids seen, until their window ends
+/// failed_request(request_id TEXT PRIMARY KEY, request TEXT, error TEXT, traceback TEXT, failed_at REAL)
+/// counter(name TEXT PRIMARY KEY, value INTEGER)  -- 'delivered': events delivered and deleted
+/// ```
+///
+/// AUTOINCREMENT keeps ids growing even after rows are deleted, so id order is commit order for
+/// the life of the file; a request's events have consecutive ids. A request row goes when its
+/// last event is delivered.
+enum SpoolSchema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE request (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        request_id TEXT NOT NULL,
+                        source TEXT NOT NULL,
+                        accepted_at REAL NOT NULL
+                    );
+                    CREATE TABLE event (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        request INTEGER NOT NULL REFERENCES request(id),
+                        json TEXT NOT NULL,
+                        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'dead')),
+                        reason TEXT,
+                        http_status INTEGER,
+                        response_body TEXT,
+                        attempts INTEGER,
+                        settled_at REAL
+                    );
+                    CREATE INDEX event_by_request ON event(request);
+                    CREATE INDEX event_pending ON event(id) WHERE state = 'pending';
+                    CREATE INDEX event_dead ON event(id) WHERE state = 'dead';
+                    CREATE TABLE dedup (
+                        key TEXT NOT NULL PRIMARY KEY,
+                        expires_at REAL NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX dedup_by_expiry ON dedup(expires_at);
+                    CREATE TABLE failed_request (
+                        request_id TEXT NOT NULL PRIMARY KEY,
+                        request TEXT NOT NULL,
+                        error TEXT NOT NULL,
+                        traceback TEXT,
+                        failed_at REAL NOT NULL
+                    );
+                    CREATE TABLE counter (
+                        name TEXT NOT NULL PRIMARY KEY,
+                        value INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    INSERT INTO counter (name, value) VALUES ('delivered', 0);
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,299 @@
+import GRDB
+import JSONKit
+import Synchronization
+
+/// One accepted request waiting for the next group commit.
+struct AcceptWrite {
+    var requestID: String
+    var dedupKey: String?
+    var dedupWindow: Double
+    var source: String
+    /// The events' wire JSON, in emission order.
+    var events: [String]
+    var continuation: CheckedContinuation<Result<SpoolAcceptResult, SpoolError>, Never>
+}
+
+/// One failed request waiting for the next group commit.
+struct FailedRequestWrite {
+    var requestID: String
+    var request: String
+    var error: String
+    var traceback: String?
+    var continuation: CheckedContinuation<Result<Void, SpoolError>, Never>
+}
+
+/// How the delivery worker settled one stored event.
+enum Settlement {
+    case delivered(Int64)
+    case dead(Int64, reason: String, status: Int?, body: String?, attempts: Int)
+}
+
+/// The work waiting for the writer thread, and how far it got.
+struct WriteQueue {
+    var accepts: [AcceptWrite] = []
+    var failures: [FailedRequestWrite] = []
+    var settlements: [Settlement] = []
+    /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
+    var settlementsQueued: UInt64 = 0
+    var settlementsDone: UInt64 = 0
+    /// `Spool.deinit` began: the writer drains what is queued and exits.
+    var closed = false
+    /// Transactions the writer has run (each one fsync when it stored a request).
+    var transactions = 0
+
+    var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty }
+}
+
+/// A row of a pending event, as the delivery worker reads it.
+struct PendingRow: Sendable {
+    var id: Int64
+    var request: Int64
+    var requestID: String
+    var source: String
+    var json: String
+}
+
+/// The spool's shared half: the database, the write queue and the commit signal. The writer thread
+/// holds it (not the `Spool`), so the `Spool` can be released and its deinit can stop the thread.
+final class SpoolStore: Sendable {
+    let path: String
+    let pool: DatabasePool
+    let queue = SignalLock(WriteQueue())
+    /// Bumped after every commit that added pending events (and by `poke`), for the worker's wait.
+    let commits = SignalLock(UInt64(0))
+    let clock: @Sendable () -> Double
+    /// When expired dedup keys were last deleted (used by the writer thread only).
+    private let lastPrune = Mutex(0.0)
+
+    init(path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Double) {
+        self.path = path
+        self.pool = pool
+        self.clock = clock
+    }
+
+    /// Hands work to the writer thread.
+    func enqueue(_ change: (inout WriteQueue) -> Void) {
+        queue.withLock(change)
+        queue.broadcast()
+    }
+
+    /// Wakes the delivery worker as if something was committed.
+    func poke() {
+        commits.withLock { $0 &+= 1 }
+        commits.broadcast()
+    }
+
+    /// Waits until every settlement queued before this call is committed (or failed).
+    func waitForSettlements() {
+        let target = queue.withLock { $0.settlementsQueued }
+        queue.withLock(whenReady: { $0.settlementsDone >= target || $0.closed }) { _ in }
+    }
+
+    // MARK: The writer thread
+
+    /// Takes everything queued, writes it in one transaction (one fsync), answers the callers, and
+    /// repeats; returns once the queue is closed and empty.
+    func runWriter() {
+        var relaxed = false
+        while true {
+            let work = queue.withLock(whenReady: { !$0.isEmpty || $0.closed }) { queue -> WriteQueue? in
+                if queue.isEmpty { return nil }
+                var taken = WriteQueue()
+                swap(&taken.accepts, &queue.accepts)
+                swap(&taken.failures, &queue.failures)
+                swap(&taken.settlements, &queue.settlements)
+                taken.settlementsQueued = queue.settlementsQueued
+                return taken
+            }
+            guard let work else { return }
+            commit(work, relaxed: &relaxed)
+        }
+    }
+
+    /// Commits one batch and answers its callers. A batch of settlements only is committed with
+    /// `synchronous=NORMAL` (no fsync; the next durable commit syncs it too): losing it to a power
+    /// cut only means those events are sent again. A batch with any request is committed with FULL.
+    private func commit(_ work: WriteQueue, relaxed: inout Bool) {
+        var results = BatchResults(accepts: work.accepts.count, failures: work.failures.count)
+        let now = clock()
+        do {
+            try pool.writeWithoutTransaction { db in
+                let relax = work.accepts.isEmpty && work.failures.isEmpty
+                if relax != relaxed {
+                    try db.execute(sql: relax ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL")
+                    relaxed = relax
+                }
+                try db.inTransaction(.immediate) {
+                    try write(work, now: now, &results, db)
+                    return .commit
+                }
+            }
+        } catch {
+            // Nothing of this transaction is on disk: every caller in it hears so. Settlements are
+            // lost too; their events stay pending and are sent again after a restart (at least once).
+            results.fail(.wrapping(error, kind: .storage, path: path, doing: "cannot commit to the spool"))
+        }
+        for (accept, result) in zip(work.accepts, results.accepts) { accept.continuation.resume(returning: result!) }
+        for (failure, error) in zip(work.failures, results.failures) {
+            failure.continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
+        }
+        if results.addedEvents { poke() }
+        queue.withLock { queue in
+            queue.transactions += 1
+            queue.settlementsDone = max(queue.settlementsDone, work.settlementsQueued)
+        }
+        if !work.settlements.isEmpty { queue.broadcast() }
+    }
+
+    /// What one batch's callers will hear once its transaction ends.
+    private struct BatchResults {
+        var accepts: [Result<SpoolAcceptResult, SpoolError>?]
+        var failures: [SpoolError?]
+        /// Some request added pending events (the worker should look).
+        var addedEvents = false
+
+        init(accepts: Int, failures: Int) {
+            self.accepts = Array(repeating: nil, count: accepts)
+            self.failures = Array(repeating: nil, count: failures)
+        }
+
+        mutating func fail(_ error: SpoolError) {
+            accepts = accepts.map { _ in .failure(error) }
+            failures = failures.map { _ in error }
+            addedEvents = false
+        }
+    }
+
+    /// The batch's statements, inside its transaction. A request that fails alone (its savepoint
+    /// is rolled back) fails only its caller.
+    private func write(_ work: WriteQueue, now: Double, _ results: inout BatchResults, _ db: Database) throws {
+        for (index, accept) in work.accepts.enumerated() {
+            do {
+                var outcome = SpoolAcceptResult.accepted
+                try db.inSavepoint {
+                    outcome = try Self.insert(accept, now: now, db)
+                    return .commit
+                }
+                results.accepts[index] = .success(outcome)
+                if outcome == .accepted && !accept.events.isEmpty { results.addedEvents = true }
+            } catch {
+                results.accepts[index] = .failure(
+                    .wrapping(error, kind: .storage, path: path, doing: "cannot store request \(accept.requestID)"))
+            }
+        }
+        let keepFailure = try db.cachedStatement(
+            sql: """
+                INSERT INTO failed_request (request_id, request, error, traceback, failed_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (request_id) DO UPDATE SET request = excluded.request, error = excluded.error,
+                    traceback = excluded.traceback, failed_at = excluded.failed_at
+                """)
+        for (index, failure) in work.failures.enumerated() {
+            do {
+                try keepFailure.execute(
+                    arguments: [failure.requestID, failure.request, failure.error, failure.traceback, now])
+            } catch {
+                results.failures[index] = .wrapping(
+                    error, kind: .storage, path: path, doing: "cannot keep failed request \(failure.requestID)")
+            }
+        }
+        try Self.apply(work.settlements, now: now, db)
+        try pruneDedup(now: now, db)
+    }
+
+    /// Stores one request unless its dedup key is still fresh.
+    private static func insert(_ accept: AcceptWrite, now: Double, _ db: Database) throws -> SpoolAcceptResult {
+        if let key = accept.dedupKey {
+            let expiry = try Double.fetchOne(
+                db.cachedStatement(sql: "SELECT expires_at FROM dedup WHERE key = ?"), arguments: [key])
+            if let expiry, expiry > now { return .duplicate }
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO dedup (key, expires_at) VALUES (?, ?)
+                    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                    """
+            ).execute(arguments: [key, now + max(0, accept.dedupWindow)])
+        }
+        guard !accept.events.isEmpty else { return .accepted }
+        try db.cachedStatement(sql: "INSERT INTO request (request_id, source, accepted_at) VALUES (?, ?, ?)")
+            .execute(arguments: [accept.requestID, accept.source, now])
+        let request = db.lastInsertedRowID
+        let insertEvent = try db.cachedStatement(sql: "INSERT INTO event (request, json) VALUES (?, ?)")
+        for json in accept.events { try insertEvent.execute(arguments: [request, json]) }
+        return .accepted
+    }
+
+    /// Deletes delivered events (counting them) and the requests they emptied; marks dead ones.
+    private static func apply(_ settlements: [Settlement], now: Double, _ db: Database) throws {
+        guard !settlements.isEmpty else { return }
+        var delivered = 0
+        var touched: [Int64] = []
+        let deleteEvent = try db.cachedStatement(sql: "DELETE FROM event WHERE id = ? RETURNING request")
+        let markDead = try db.cachedStatement(
+            sql: """
+                UPDATE event SET state = 'dead', reason = ?, http_status = ?, response_body = ?, attempts = ?,
+                    settled_at = ?
+                WHERE id = ? AND state = 'pending'
+                """)
+        for settlement in settlements {
+            switch settlement {
+            case .delivered(let id):
+                if let request = try Int64.fetchOne(deleteEvent, arguments: [id]) {
+                    delivered += 1
+                    if touched.last != request { touched.append(request) }
+                }
+            case .dead(let id, let reason, let status, let body, let attempts):
+                try markDead.execute(arguments: [reason, status, body, attempts, now, id])
+            }
+        }
+        if delivered > 0 {
+            try db.cachedStatement(sql: "UPDATE counter SET value = value + ? WHERE name = 'delivered'")
+                .execute(arguments: [delivered])
+        }
+        let deleteRequest = try db.cachedStatement(
+            sql: "DELETE FROM request WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM event WHERE request = ?1)")
+        for request in Set(touched) { try deleteRequest.execute(arguments: [request]) }
+    }
+
+    /// Deletes dedup keys whose window ended, at most once a minute.
+    private func pruneDedup(now: Double, _ db: Database) throws {
+        let due = lastPrune.withLock { last -> Bool in
+            guard now - last >= 60 || now < last else { return false }
+            last = now
+            return true
+        }
+        if due { try db.execute(sql: "DELETE FROM dedup WHERE expires_at <= ?", arguments: [now]) }
+    }
+
+    // MARK: Reads for the delivery worker
+
+    /// Up to `limit` pending events after `cursor` in spool order, plus the rest of the last
+    /// request's events when the limit cut it, so a request is never split between two reads.
+    func pendingRows(after cursor: Int64, limit: Int) throws(SpoolError) -> [PendingRow] {
+        do {
+            return try pool.read { db in
+                let select = """
+                    SELECT event.id, event.request, request.request_id, request.source, event.json
+                    FROM event JOIN request ON request.id = event.request
+                    """
+                func rows(_ statement: Statement, _ arguments: StatementArguments) throws -> [PendingRow] {
+                    try Row.fetchAll(statement, arguments: arguments).map {
+                        PendingRow(id: $0[0], request: $0[1], requestID: $0[2], source: $0[3], json: $0[4])
+                    }
+                }
+                var batch = try rows(
+                    db.cachedStatement(
+                        sql: "\(select) WHERE event.state = 'pending' AND event.id > ? ORDER BY event.id LIMIT ?"),
+                    [cursor, limit])
+                if batch.count == limit, let last = batch.last {
+                    batch += try rows(
+                        db.cachedStatement(
+                            sql: "\(select) WHERE event.request = ? AND event.state = 'pending' AND event.id > ? ORDER BY event.id"),
+                        [last.request, last.id])
+                }
+                return batch
+            }
+        } catch {
+            throw .wrapping(error, kind: .storage, path: path, doing: "cannot read pending events")
+        }
+    }
+}

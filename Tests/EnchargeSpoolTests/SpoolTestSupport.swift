@@ -1,0 +1,69 @@
+import EnchargeKit
+import Foundation
+import JSONKit
+import Testing
+
+@testable import EnchargeSpool
+
+/// Shared helpers: fresh spool paths, events that name themselves, delivery settings for loopback.
+enum Fixture {
+    static let writeKey = "wk_test_5c1d9e7f3a2b4860"
+
+    /// A fresh spool path in a fresh temporary directory (the file itself is not created).
+    static func spoolPath() -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("spool.db").path
+    }
+
+    /// A track event for `person` (its userId) carrying `seq`, so the server can tell events apart.
+    static func track(_ person: String, seq: Int, extra: JSONObject = JSONObject()) -> Event {
+        var properties = extra
+        properties["seq"] = .integer(Int64(seq))
+        return try! Event.track(
+            name: "Paid invoice", user: ["userId": .string(person), "email": .string("\(person)@example.com")],
+            properties: .object(properties), sourceIp: nil)
+    }
+
+    /// An identify for `person`; `request` (a custom field) tells the identifies of a person apart.
+    static func identify(_ person: String, request: Int? = nil) -> Event {
+        var user: JSONObject = ["userId": .string(person), "email": .string("\(person)@example.com")]
+        if let request { user["lastRequest"] = .integer(Int64(request)) }
+        return try! Event.identify(user: .object(user))
+    }
+
+    static func configuration(
+        _ endpoint: String, _ tweak: (inout DeliveryConfiguration) -> Void = { _ in }
+    ) -> DeliveryConfiguration {
+        var configuration = DeliveryConfiguration(
+            endpoint: endpoint, writeKey: writeKey, userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
+            concurrency: 4, connectTimeout: 2, requestTimeout: 5, maxAttempts: 4, backoffBase: 0.001,
+            backoffCap: 0.01)
+        tweak(&configuration)
+        return configuration
+    }
+
+    /// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
+    static func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) async rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return try condition()
+    }
+
+    /// Per person, the `seq`s of accepted track events with repeats removed (a re-send after a
+    /// restart repeats an event); per-person order holds when each list is ascending.
+    static func acceptedSeqsByPerson(_ requests: [IngestRequest]) -> [String: [Int]] {
+        var seen = Set<[UInt8]>()
+        var result: [String: [Int]] = [:]
+        for request in requests where seen.insert(request.body).inserted {
+            guard let person = request.person, let seq = request.seq else { continue }
+            result[person, default: []].append(seq)
+        }
+        return result
+    }
+
+    static func isAscending(_ values: [Int]) -> Bool { zip(values, values.dropFirst()).allSatisfy { $0 < $1 } }
+}
