@@ -59,6 +59,8 @@ public final class RuleEngine {
     /// Warnings found while loading or running (`check`), compiler style.
     public internal(set) var warnings: [String] = []
     var declaredGlobals: Set<String> = []
+    /// For replays of kept requests: `webhook.verify` checks signatures but not timestamps.
+    public var ignoreSignatureTimestamps = false
     /// Set by `webhook.verify` when a signature does not check out (the request answers 401).
     var verificationFailure: String?
     var lintActive = false

@@ -139,6 +139,10 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
             Diagnostics.write("\(dead) entr\(dead == 1 ? "y" : "ies") written to \(configuration.deadLetterPath); fix the cause and run `encharge-lua replay \(configuration.deadLetterPath)`")
         }
     }
+    if let stats, stats.deadLetterWriteFailures > 0 {
+        Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(configuration.deadLetterPath) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
+        return RunExitCode.someFailed
+    }
     if interrupted { return RunExitCode.interrupted }
     if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
     return RunExitCode.success

@@ -280,6 +280,7 @@ extension RuleEngine {
             if opts["algorithm"]?.stringValue == "sha1" { options.hmac.algorithm = .sha1 }
             if opts["encoding"]?.stringValue == "base64" { options.hmac.encoding = .base64 }
         }
+        if ignoreSignatureTimestamps { options.tolerance = .infinity }
         var headers: [String: String] = [:]
         if state.rawGetField("headers", in: 2) == .table, case .object(let o)? = try? state.toJSON(at: -1) {
             for m in o.members { if let v = m.value.stringValue { headers[m.key.lowercased()] = v } }

@@ -277,6 +277,11 @@ func buildWebhookApplication(
     let port = configuration.port
     return Application(
         router: router,
+        // Slow or half-open clients are closed after 30 s without a byte; header limits answer
+        // oversized headers with an error instead of buffering them.
+        server: .http1(configuration: .init(
+            idleTimeout: .seconds(30),
+            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 200))),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: port), serverName: "encharge-lua"),
         onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },

@@ -1,18 +1,24 @@
 import ArgumentParser
 import EnchargeRules
+import EnchargeServer
 
-struct ReplayCommand: ParsableCommand {
+struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Send dead-lettered events again, and re-map failed records through a fixed rule.",
         discussion: """
-            Event entries are sent as they are; record entries are run through --rules and their \
+            With a dead-letter file: event entries are sent as they are; record entries are run through --rules and their \
             events sent. What fails again goes to a new dead-letter file (default: \
-            NAME.retry.jsonl); the input file is never edited.
+            NAME.retry.jsonl); the input file is never edited. With --spool PATH: the spool's \
+            dead events are re-queued (serve delivers them) and its kept failed requests run \
+            again through --rules.
             """)
 
     @Argument(help: ArgumentHelp("A dead-letter file written by run.", valueName: "dead-letter.jsonl"))
-    var deadLetterFile: String
+    var deadLetterFile: String?
+
+    @Option(help: ArgumentHelp("Replay a serve spool instead: re-queue its dead events and re-run its kept failed requests through --rules.", valueName: "path"))
+    var spool: String?
 
     @Option(help: ArgumentHelp("The fixed rules file, for record entries.", valueName: "rules.lua"))
     var rules: String?
@@ -29,7 +35,24 @@ struct ReplayCommand: ParsableCommand {
     @OptionGroup var ruleFlags: RuleFlags
     @OptionGroup var deliveryFlags: DeliveryFlags
 
-    func run() throws {
+    func validate() throws {
+        guard (deadLetterFile == nil) != (spool == nil) else {
+            throw ValidationError("give either a dead-letter file or --spool PATH")
+        }
+    }
+
+    func run() async throws {
+        if let spool {
+            let rule: RuleOptions?
+            do { rule = try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) } } catch {
+                Diagnostics.write("error: \(error.description)")
+                throw ExitCode(2)
+            }
+            let code = await replaySpool(path: spool, rule: rule)
+            if code != 0 { throw ExitCode(code) }
+            return
+        }
+        guard let deadLetterFile else { throw ExitCode(2) }
         let job: ReplayJobConfiguration
         do {
             job = ReplayJobConfiguration(

@@ -1,0 +1,65 @@
+import EnchargeKit
+import EnchargeRules
+import EnchargeSpool
+import JSONKit
+
+/// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
+/// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
+/// their events are spooled and the request is forgotten, or it stays kept with the new error.
+/// Returns the exit code: 0 all replayed, 1 some requests failed again, 2 cannot open or load.
+public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
+    let spool: Spool
+    do { spool = try Spool(path: path) } catch {
+        Diagnostics.write("error: \(error)")
+        return 2
+    }
+    var engine: RuleEngine? = nil
+    if let rule {
+        do { engine = try RuleEngine(options: rule) } catch {
+            Diagnostics.write("error: \(error.description)")
+            return 2
+        }
+        // Replayed requests are old: signatures are still checked, their timestamps are not.
+        engine?.ignoreSignatureTimestamps = true
+    }
+    do {
+        let requeued = try spool.requeueDeadEvents()
+        Diagnostics.write("\(requeued) dead event\(requeued == 1 ? "" : "s") re-queued for delivery")
+        let failed = try spool.failedRequests()
+        guard let engine else {
+            if !failed.isEmpty {
+                Diagnostics.write("\(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
+            }
+            return 0
+        }
+        var replayed = 0, again = 0
+        for kept in failed {
+            guard let request = WebhookRequest(json: kept.request) else {
+                Diagnostics.write("request \(kept.requestID): error: the kept request cannot be read; it stays kept")
+                again += 1
+                continue
+            }
+            switch engine.handleWebhook(request) {
+            case .handled(let events, _):
+                _ = try await spool.accept(requestID: kept.requestID, dedupKey: nil, events: events, source: "request \(kept.requestID)")
+                try spool.deleteFailedRequest(kept.requestID)
+                replayed += 1
+            case .failed(let message, let traceback):
+                again += 1
+                Diagnostics.write(MappingRun.compilerStyle(message, source: "request \(kept.requestID)"))
+                try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
+            case .unauthorized(let message):
+                again += 1
+                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(message)")
+            case .notFound:
+                again += 1
+                Diagnostics.write("request \(kept.requestID): error: no route for \(request.method) \(request.path) in the fixed rule")
+            }
+        }
+        Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept)")
+        return again > 0 ? 1 : 0
+    } catch {
+        Diagnostics.write("error: \(error)")
+        return 2
+    }
+}
