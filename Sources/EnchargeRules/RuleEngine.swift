@@ -29,6 +29,9 @@ public struct RuleOptions: Sendable {
     public var logLevel: LogLevel
     /// Report assignments to undeclared globals (used by `check`).
     public var lintGlobals: Bool
+    /// The rule's text, read once; when set, engines load it instead of reading `rulesPath`
+    /// again, so every Lua state of a server runs the same version of the rule.
+    public var source: [UInt8]?
 
     public init(
         rulesPath: String, limits: LuaLimits = LuaLimits(), settings: JSONObject = JSONObject(),
@@ -80,7 +83,11 @@ public final class RuleEngine {
         installWebhookModules()
         if options.lintGlobals { installGlobalsLint() }
         do {
-            try state.load(file: options.rulesPath)
+            if let source = options.source {
+                try state.load(source, chunkName: "@" + options.rulesPath)
+            } else {
+                try state.load(file: options.rulesPath)
+            }
         } catch {
             switch error.kind {
             case .io: throw RuleLoadError("\(error.message); check the path of the rules file")

@@ -28,12 +28,15 @@ public final class RulePool: Sendable {
     // Invariant: only read or written while `condition` is locked.
     nonisolated(unsafe) private var state: State
     public let size: Int
+    /// Whether the rule routes by a `routes` table (then route names are bounded, for metrics).
+    public let routesDefined: Bool
     public let maxWaiting: Int
     private let busy = Atomic<Int>(0)
 
     /// Loads the rule once on the caller's thread (so a broken rule fails here, with exit 2), then
     /// starts `size` worker threads that each load their own engine.
     public init(options: RuleOptions, size: Int, maxWaiting: Int) throws(RuleLoadError) {
+        let options = try Self.snapshot(options)
         let probe = try RuleEngine(options: options)
         guard probe.servesWebhooks else {
             throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table; serve calls one of them per request")
@@ -41,6 +44,7 @@ public final class RulePool: Sendable {
         self.size = max(1, size)
         self.maxWaiting = max(1, maxWaiting)
         state = State(options: options)
+        routesDefined = probe.definesTable("routes")
         for index in 0..<self.size {
             let thread = Thread { [self] in self.work() }
             thread.name = "rules-\(index)"
@@ -71,15 +75,29 @@ public final class RulePool: Sendable {
     /// serving; the error says why.
     public func reload() throws(RuleLoadError) {
         condition.lock()
-        let options = state.options
+        var options = state.options
         condition.unlock()
+        options.source = nil
+        options = try Self.snapshot(options)
         let probe = try RuleEngine(options: options)
         guard probe.servesWebhooks else {
             throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table")
         }
         condition.lock()
+        state.options = options
         state.generation += 1
         condition.unlock()
+    }
+
+    /// Reads the rule's text once, so every worker loads exactly the version that was checked.
+    static func snapshot(_ options: RuleOptions) throws(RuleLoadError) -> RuleOptions {
+        var options = options
+        do {
+            options.source = try readFile(options.rulesPath, limit: 16 << 20)
+        } catch {
+            throw RuleLoadError("cannot read \(options.rulesPath): \(error.description); check the path of the rules file")
+        }
+        return options
     }
 
     public func stop() {

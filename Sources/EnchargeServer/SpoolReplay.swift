@@ -32,16 +32,25 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
             }
             return 0
         }
-        var replayed = 0, again = 0
+        var replayed = 0, again = 0, duplicates = 0
         for kept in failed {
             guard let request = WebhookRequest(json: kept.request) else {
                 Diagnostics.write("request \(kept.requestID): error: the kept request cannot be read; it stays kept")
                 again += 1
                 continue
             }
+            // The delivery id guards against sending one delivery twice (a sender's retry may have
+            // succeeded since, or the same delivery may be kept twice).
+            let headers = request.headerDictionary
+            let dedupKey = headers["webhook-id"] ?? headers["x-github-delivery"] ?? headers["x-shopify-webhook-id"]
+            if let dedupKey, try spool.hasSeen(dedupKey: dedupKey, window: .infinity) {
+                try spool.deleteFailedRequest(kept.requestID)
+                duplicates += 1
+                continue
+            }
             switch engine.handleWebhook(request) {
             case .handled(let events, _):
-                _ = try await spool.accept(requestID: kept.requestID, dedupKey: nil, events: events, source: "request \(kept.requestID)")
+                _ = try await spool.accept(requestID: kept.requestID, dedupKey: dedupKey, events: events, source: "request \(kept.requestID)")
                 try spool.deleteFailedRequest(kept.requestID)
                 replayed += 1
             case .failed(let message, let traceback):
@@ -56,7 +65,7 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 Diagnostics.write("request \(kept.requestID): error: no route for \(request.method) \(request.path) in the fixed rule")
             }
         }
-        Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept)")
+        Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same delivery id (dropped)")
         return again > 0 ? 1 : 0
     } catch {
         Diagnostics.write("error: \(error)")

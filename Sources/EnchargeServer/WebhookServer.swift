@@ -118,7 +118,11 @@ struct WebhookEndpoint: Sendable {
         let route = "\(request.method.rawValue) \(request.uri.path)"
         var response = await respond(request, context: context, id: id, route: route)
         response.headers[Self.requestIDField] = id
-        metrics.request(route: route, status: Int(response.status.code))
+        // Label by route only where routes are bounded (a routes table, answered); anything a
+        // client can vary freely shares one label so the metric set cannot grow without bound.
+        let status = Int(response.status.code)
+        let label = pool.routesDefined && status != 404 && status != 413 && status != 400 && status != 401 ? route : (pool.routesDefined ? "unmatched" : "on_webhook")
+        metrics.request(route: label, status: status)
         return response
     }
 
@@ -144,8 +148,9 @@ struct WebhookEndpoint: Sendable {
         // 2. Bearer token.
         if let token = configuration.authToken {
             let presented = webhook.header("authorization") ?? ""
-            let expected = "Bearer " + token
-            guard WebhookVerifier.constantTimeEquals(Array(presented.utf8), Array(expected.utf8)) else {
+            let scheme = presented.prefix(7).lowercased()
+            let credential = Array(presented.utf8.dropFirst(7))
+            guard scheme == "bearer ", WebhookVerifier.constantTimeEquals(credential, Array(token.utf8)) else {
                 return Self.error(.unauthorized, "missing or wrong bearer token", id: id)
             }
         }
@@ -201,9 +206,12 @@ struct WebhookEndpoint: Sendable {
             return Self.error(.internalServerError, "the rule failed; the request was kept for replay", id: id)
         case .handled(let events, let ruleResponse):
             // 7. Durable before the answer.
+            // A delivery id counts as seen only when the answer is a success: a rule that answers
+            // 4xx/5xx asks the sender to retry, and the retry must run the rule again.
+            let succeeded = ruleResponse.map { (200..<300).contains($0.status) } ?? true
             let result: SpoolAcceptResult
             do {
-                result = try await spool.accept(requestID: id, dedupKey: dedupKey, events: events, source: "request \(id)", dedupWindow: configuration.dedupWindow)
+                result = try await spool.accept(requestID: id, dedupKey: succeeded ? dedupKey : nil, events: events, source: "request \(id)", dedupWindow: configuration.dedupWindow)
             } catch {
                 logger.error("spool write failed", metadata: ["request_id": "\(id)", "error": "\(error)"])
                 var response = Self.error(.serviceUnavailable, "cannot store the events; retry shortly", id: id)

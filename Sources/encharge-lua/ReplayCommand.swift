@@ -39,6 +39,9 @@ struct ReplayCommand: AsyncParsableCommand {
         guard (deadLetterFile == nil) != (spool == nil) else {
             throw ValidationError("give either a dead-letter file or --spool PATH")
         }
+        if spool != nil && dryRun {
+            throw ValidationError("--dry-run does not apply to --spool (replaying a spool only re-queues; serve delivers)")
+        }
     }
 
     func run() async throws {

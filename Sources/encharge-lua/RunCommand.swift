@@ -47,7 +47,7 @@ struct DeliveryFlags: ParsableArguments {
 
     /// The delivery configuration, reading the write key; a missing key is a configuration
     /// error (exit 2) whose message says how to set it.
-    func configuration() throws(RuleLoadError) -> DeliveryConfiguration {
+    func configuration(forServe: Bool = false) throws(RuleLoadError) -> DeliveryConfiguration {
         let environment = ProcessEnvironment()
         var key: String
         if let writeKeyFile {
@@ -61,7 +61,9 @@ struct DeliveryFlags: ParsableArguments {
             key = environment["ENCHARGE_WRITE_KEY"] ?? ""
         }
         guard !key.isEmpty else {
-            throw RuleLoadError("no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH (or use --dry-run to print the events without sending)")
+            throw RuleLoadError(forServe
+                ? "no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH"
+                : "no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH (or use --dry-run to print the events without sending)")
         }
         return DeliveryConfiguration(
             endpoint: endpoint ?? environment["ENCHARGE_ENDPOINT"] ?? "https://ingest.encharge.io/v1/",
@@ -143,11 +145,12 @@ struct ProcessEnvironment {
 }
 
 extension String {
+    /// Trims the given scalars from both ends (by scalar, so "\r\n" and a lone "\n" both go).
     func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s.removeFirst() }
-        while let l = s.last, chars.contains(l) { s.removeLast() }
-        return String(s)
+        let scalars = Set(set.unicodeScalars)
+        var view = Substring(self).unicodeScalars
+        while let f = view.first, scalars.contains(f) { view.removeFirst() }
+        while let l = view.last, scalars.contains(l) { view.removeLast() }
+        return String(view)
     }
 }

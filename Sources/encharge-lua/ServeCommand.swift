@@ -79,7 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
         var server: WebhookServerConfiguration
         do {
             server = WebhookServerConfiguration(
-                rule: try ruleFlags.options(rulesPath: rules), delivery: try deliveryFlags.configuration())
+                rule: try ruleFlags.options(rulesPath: rules), delivery: try deliveryFlags.configuration(forServe: true))
             if let secretFile {
                 server.verifySecret = try Self.readSecret(secretFile, what: "--secret-file")
             }

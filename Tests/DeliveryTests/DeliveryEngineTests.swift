@@ -325,12 +325,13 @@ struct DeliveryEngineTests {
     // MARK: Finishing and backpressure
 
     @Test func finishTimeoutDeadLettersWhatIsLeft() async throws {
-        try await ScriptedIngestServer.with(script: { _, _ in ScriptedReply(delay: .milliseconds(300)) }) {
+        try await ScriptedIngestServer.with(script: { _, _ in ScriptedReply(delay: .milliseconds(1000)) }) {
             server, endpoint in
             let groups = (1...20).map { [Self.track(email: "p\($0)@example.com", seq: $0)] }
             let start = ContinuousClock.now
             let result = try await Self.deliver(groups, endpoint: endpoint, finishTimeout: 0.1) { $0.concurrency = 2 }
-            #expect(ContinuousClock.now - start < .seconds(3))
+            // Sending everything would take 10 s; the bound is loose for loaded CI machines.
+            #expect(ContinuousClock.now - start < .seconds(7))
             #expect(result.stats.delivered + result.stats.deadLettered == 20)
             #expect(result.stats.delivered == server.accepted.count)
             #expect(result.stats.deadLettered >= 16)
@@ -352,7 +353,8 @@ struct DeliveryEngineTests {
             let result = try await Self.deliver(
                 [[Self.track(email: "ann@example.com", seq: 1), Self.track(email: "ann@example.com", seq: 2)]],
                 endpoint: endpoint, finishTimeout: 0.3)
-            #expect(ContinuousClock.now - start < .seconds(3))
+            // Honouring Retry-After: 30 would take 30 s; the bound is loose for loaded CI machines.
+            #expect(ContinuousClock.now - start < .seconds(15))
             #expect(server.received.count == 1)
             #expect(result.deadLetters.count == 2)
             let first = try #require(result.deadLetters.first)
