@@ -304,7 +304,7 @@ struct SpoolDeliveryService: Service {
     func run() async throws {
         worker.start()
         try? await gracefulShutdown()
-        worker.stop(timeout: drainTimeout)
+        await worker.shutdown(timeout: drainTimeout)
     }
 }
 

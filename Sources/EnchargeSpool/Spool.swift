@@ -131,7 +131,7 @@ public final class Spool: Sendable {
     public func requeueDeadEvents() throws(SpoolError) -> Int {
         let count: Int
         do {
-            count = try store.pool.write { db in
+            count = try store.transaction(durable: true) { db in
                 guard let last = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM event WHERE state = 'dead'") else {
                     return 0
                 }
@@ -200,7 +200,7 @@ public final class Spool: Sendable {
     /// Forgets a kept failed request (after `replay` ran it again); no error when there is none.
     public func deleteFailedRequest(_ requestID: String) throws(SpoolError) {
         do {
-            try store.pool.write { db in
+            try store.transaction(durable: true) { db in
                 try db.execute(sql: "DELETE FROM failed_request WHERE request_id = ?", arguments: [requestID])
             }
         } catch {

@@ -45,17 +45,13 @@ public final class SpoolDeliveryWorker: Sendable {
             onSettled: { tag, outcome in
                 switch outcome {
                 case .delivered:
-                    store.enqueue { queue in
-                        queue.settlements.append(.delivered(tag))
-                        queue.settlementsQueued += 1
-                    }
+                    store.settle(.delivered(tag))
                 case .dead(let error):
                     counters.withLock { $0.dead += 1 }
-                    store.enqueue { queue in
-                        queue.settlements.append(
-                            .dead(tag, reason: error.message, status: error.status, body: error.body, attempts: error.attempts))
-                        queue.settlementsQueued += 1
-                    }
+                    store.settle(
+                        .dead(
+                            tag, reason: error.message, status: error.status, body: error.body,
+                            attempts: error.attempts))
                 case .interrupted:
                     break
                 }
@@ -97,6 +93,23 @@ public final class SpoolDeliveryWorker: Sendable {
         _ = core.engine.finish(timeout: timeout)
         if let thread, !thread.isCurrent { thread.join() }
         core.spool.store.waitForSettlements()
+    }
+
+    /// `stop(timeout:)` for async code (a `Service.run`): the blocking part runs on its own
+    /// thread, so no thread of Swift's cooperative pool waits for the drain.
+    public func shutdown(timeout: Double) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = SpoolThread.start { [self] in
+                stop(timeout: timeout)
+                continuation.resume()
+            }
+            guard let thread else {
+                stop(timeout: timeout)
+                continuation.resume()
+                return
+            }
+            thread.detach()
+        }
     }
 
     /// Counters since this worker was made: events delivered, retries scheduled, events given up on
@@ -185,11 +198,8 @@ final class WorkerCore: Sendable {
                 tags.append(row.id)
             } catch {
                 counters.withLock { $0.dead += 1 }
-                spool.store.enqueue { queue in
-                    queue.settlements.append(
-                        .dead(row.id, reason: "the stored event is not valid: \(error)", status: nil, body: nil, attempts: 0))
-                    queue.settlementsQueued += 1
-                }
+                let reason = "the stored event is not valid: \(error)"
+                spool.store.settle(.dead(row.id, reason: reason, status: nil, body: nil, attempts: 0))
             }
         }
         guard let first = rows.first, !events.isEmpty else { return }

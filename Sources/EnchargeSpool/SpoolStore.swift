@@ -77,6 +77,14 @@ final class SpoolStore: Sendable {
         queue.broadcast()
     }
 
+    /// Queues how an event ended, for the writer's next transaction.
+    func settle(_ settlement: Settlement) {
+        enqueue { queue in
+            queue.settlements.append(settlement)
+            queue.settlementsQueued += 1
+        }
+    }
+
     /// Wakes the delivery worker as if something was committed.
     func poke() {
         commits.withLock { $0 &+= 1 }
@@ -94,7 +102,6 @@ final class SpoolStore: Sendable {
     /// Takes everything queued, writes it in one transaction (one fsync), answers the callers, and
     /// repeats; returns once the queue is closed and empty.
     func runWriter() {
-        var relaxed = false
         while true {
             let work = queue.withLock(whenReady: { !$0.isEmpty || $0.closed }) { queue -> WriteQueue? in
                 if queue.isEmpty { return nil }
@@ -106,27 +113,19 @@ final class SpoolStore: Sendable {
                 return taken
             }
             guard let work else { return }
-            commit(work, relaxed: &relaxed)
+            commit(work)
         }
     }
 
     /// Commits one batch and answers its callers. A batch of settlements only is committed with
     /// `synchronous=NORMAL` (no fsync; the next durable commit syncs it too): losing it to a power
     /// cut only means those events are sent again. A batch with any request is committed with FULL.
-    private func commit(_ work: WriteQueue, relaxed: inout Bool) {
+    private func commit(_ work: WriteQueue) {
         var results = BatchResults(accepts: work.accepts.count, failures: work.failures.count)
         let now = clock()
         do {
-            try pool.writeWithoutTransaction { db in
-                let relax = work.accepts.isEmpty && work.failures.isEmpty
-                if relax != relaxed {
-                    try db.execute(sql: relax ? "PRAGMA synchronous = NORMAL" : "PRAGMA synchronous = FULL")
-                    relaxed = relax
-                }
-                try db.inTransaction(.immediate) {
-                    try write(work, now: now, &results, db)
-                    return .commit
-                }
+            try transaction(durable: !work.accepts.isEmpty || !work.failures.isEmpty) { db in
+                try write(work, now: now, &results, db)
             }
         } catch {
             // Nothing of this transaction is on disk: every caller in it hears so. Settlements are
@@ -143,6 +142,21 @@ final class SpoolStore: Sendable {
             queue.settlementsDone = max(queue.settlementsDone, work.settlementsQueued)
         }
         if !work.settlements.isEmpty { queue.broadcast() }
+    }
+
+    /// Runs `body` in one immediate transaction on the writer connection. Every user of that
+    /// connection sets `synchronous` first (a pragma, no I/O), so a durable commit never inherits
+    /// NORMAL from a settlements-only one.
+    func transaction<T>(durable: Bool, _ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+            var result: T?
+            try db.inTransaction(.immediate) {
+                result = try body(db)
+                return .commit
+            }
+            return result!
+        }
     }
 
     /// What one batch's callers will hear once its transaction ends.
@@ -287,7 +301,10 @@ final class SpoolStore: Sendable {
                 if batch.count == limit, let last = batch.last {
                     batch += try rows(
                         db.cachedStatement(
-                            sql: "\(select) WHERE event.request = ? AND event.state = 'pending' AND event.id > ? ORDER BY event.id"),
+                            sql: """
+                                \(select)
+                                WHERE event.request = ? AND event.state = 'pending' AND event.id > ? ORDER BY event.id
+                                """),
                         [last.request, last.id])
                 }
                 return batch

@@ -111,6 +111,9 @@ struct SpoolThread: @unchecked Sendable {
 
     func join() { pthread_join(handle, nil) }
 
+    /// Lets the thread free itself when it ends, for a thread nobody joins.
+    func detach() { pthread_detach(handle) }
+
     /// Whether the calling thread is this one (joining yourself would deadlock).
     var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
 }

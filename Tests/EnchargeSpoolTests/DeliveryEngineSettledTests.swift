@@ -28,7 +28,9 @@ struct DeliveryEngineSettledTests {
         }
         try await LoopbackIngest.with(script: script) { server, endpoint in
             let settled = Settled()
-            let deadLetters = Fixture.spoolPath() + ".dead.jsonl"
+            let path = Fixture.spoolPath()
+            defer { Fixture.remove(path) }
+            let deadLetters = path + ".dead.jsonl"
             let engine = try DeliveryEngine(
                 configuration: Fixture.configuration(endpoint) { $0.maxAttempts = 3 },
                 deadLetters: DeadLetterWriter(path: deadLetters), context: DeadLetterContext(),
@@ -67,19 +69,24 @@ struct DeliveryEngineSettledTests {
     }
 
     @Test func interruptedEventsAreReportedAsInterruptedNotDead() async throws {
-        try await LoopbackIngest.with(script: { _, _ in IngestReply(delay: .milliseconds(300)) }) { _, endpoint in
+        // seq 1 stays on the wire for a second; `finish` runs out of time while it does.
+        let script: LoopbackIngest.Script = { request, _ in request.seq == 1 ? IngestReply(delay: .seconds(1)) : .ok }
+        try await LoopbackIngest.with(script: script) { server, endpoint in
             let settled = Settled()
             let engine = try DeliveryEngine(
                 configuration: Fixture.configuration(endpoint) { $0.concurrency = 1 }, deadLetters: nil,
                 context: DeadLetterContext(), onSettled: { settled.record($0, $1) })
             try await onThread {
                 engine.submit((1...4).map { Fixture.track("ann", seq: $0) }, source: "r", tags: [1, 2, 3, 4])
+                let deadline = Date().addingTimeInterval(5)
+                while server.received.isEmpty && Date() < deadline { usleep(1000) }
                 _ = engine.finish(timeout: 0.05)
                 engine.submit([Fixture.track("ann", seq: 5)], source: "late", tags: [5])
             }
             let outcomes = settled.byTag
             #expect(settled.all.count == 5)
             #expect(outcomes[1] == .delivered, "the request on the wire finishes")
+            #expect(server.received.count == 1, "nothing starts after the deadline")
             for tag: Int64 in 2...5 {
                 guard case .interrupted(let error)? = outcomes[tag] else {
                     Issue.record("tag \(tag): \(String(describing: outcomes[tag]))")

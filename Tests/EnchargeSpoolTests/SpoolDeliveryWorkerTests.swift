@@ -22,8 +22,9 @@ struct SpoolDeliveryWorkerTests {
         }
     }
 
+    /// Stops through the async `shutdown` (the crash test and the engine tests use the blocking `stop`).
     static func stop(_ worker: SpoolDeliveryWorker, timeout: Double = 5) async throws {
-        try await onThread { worker.stop(timeout: timeout) }
+        await worker.shutdown(timeout: timeout)
     }
 
     // MARK: Delivery
@@ -37,7 +38,9 @@ struct SpoolDeliveryWorkerTests {
             return .ok
         }
         try await LoopbackIngest.with(script: script) { server, endpoint in
-            let spool = try Spool(path: Fixture.spoolPath())
+            let path = Fixture.spoolPath()
+            defer { Fixture.remove(path) }
+            let spool = try Spool(path: path)
             try await Self.acceptRequests(spool, count: 120, people: 7)
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
@@ -66,14 +69,16 @@ struct SpoolDeliveryWorkerTests {
             #expect(workerStats.dead == 0)
             #expect(workerStats.inFlight == 0)
             #expect(workerStats.p99 >= workerStats.p50)
-            let requestRows = try spool.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request") }
+            let requestRows = try await spool.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request") }
             #expect(requestRows == 0, "a request's row goes with its last event")
         }
     }
 
     @Test func picksUpRequestsAcceptedWhileRunning() async throws {
         try await LoopbackIngest.with { server, endpoint in
-            let spool = try Spool(path: Fixture.spoolPath())
+            let path = Fixture.spoolPath()
+            defer { Fixture.remove(path) }
+            let spool = try Spool(path: path)
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
             for round in 0..<5 {
@@ -93,7 +98,9 @@ struct SpoolDeliveryWorkerTests {
         // Batches of 5 rows, at most 8 events queued in the engine; requests of 1 to 12 events,
         // each request a mix of people: its events must still be accepted in emission order.
         try await LoopbackIngest.with(script: { _, _ in IngestReply(delay: .milliseconds(1)) }) { server, endpoint in
-            let spool = try Spool(path: Fixture.spoolPath())
+            let path = Fixture.spoolPath()
+            defer { Fixture.remove(path) }
+            let spool = try Spool(path: path)
             var requests: [[Event]] = []
             var seq = 0
             for index in 0..<60 {
@@ -133,7 +140,9 @@ struct SpoolDeliveryWorkerTests {
             }
         }
         try await LoopbackIngest.with(script: rejecting) { server, endpoint in
-            let spool = try Spool(path: Fixture.spoolPath())
+            let path = Fixture.spoolPath()
+            defer { Fixture.remove(path) }
+            let spool = try Spool(path: path)
             for seq in 1...6 {
                 _ = try await spool.accept(
                     requestID: "r\(seq)", dedupKey: nil, events: [Fixture.track("ann", seq: seq)], source: "POST /hook")
@@ -176,11 +185,13 @@ struct SpoolDeliveryWorkerTests {
 
     @Test func aStoredEventThatNoLongerValidatesIsMarkedDead() async throws {
         try await LoopbackIngest.with { server, endpoint in
-            let spool = try Spool(path: Fixture.spoolPath())
+            let path = Fixture.spoolPath()
+            defer { Fixture.remove(path) }
+            let spool = try Spool(path: path)
             _ = try await spool.accept(
                 requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1), Fixture.track("ann", seq: 2)],
                 source: "t")
-            try spool.store.pool.write { db in
+            try await spool.store.pool.write { db in
                 try db.execute(sql: #"UPDATE event SET json = '{"name":"x","user":{}}' WHERE id = (SELECT MIN(id) FROM event)"#)
             }
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
@@ -199,13 +210,14 @@ struct SpoolDeliveryWorkerTests {
 
     @Test func stopLeavesUndeliveredEventsPendingAndARestartDeliversThemInOrder() async throws {
         let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
         try await LoopbackIngest.with(script: { _, _ in IngestReply(delay: .milliseconds(30)) }) { server, endpoint in
             let spool = try Spool(path: path)
             try await Self.acceptRequests(spool, count: 80, people: 4)
             let first = try SpoolDeliveryWorker(
                 spool: spool, configuration: Fixture.configuration(endpoint) { $0.concurrency = 2 })
             first.start()
-            #expect(try await Fixture.eventually { server.accepted.count >= 10 })
+            #expect(await Fixture.eventually { server.accepted.count >= 10 })
             try await Self.stop(first, timeout: 0)
             let afterStop = try spool.stats()
             #expect(afterStop.pending > 0, "stop(timeout: 0) must not drain the spool")

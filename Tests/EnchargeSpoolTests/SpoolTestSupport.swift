@@ -16,6 +16,11 @@ enum Fixture {
         return directory.appendingPathComponent("spool.db").path
     }
 
+    /// Deletes the directory `spoolPath()` made (an open spool keeps working on the unlinked file).
+    static func remove(_ path: String) {
+        try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
+    }
+
     /// A track event for `person` (its userId) carrying `seq`, so the server can tell events apart.
     static func track(_ person: String, seq: Int, extra: JSONObject = JSONObject()) -> Event {
         var properties = extra
@@ -27,7 +32,7 @@ enum Fixture {
 
     /// An identify for `person`; `request` (a custom field) tells the identifies of a person apart.
     static func identify(_ person: String, request: Int? = nil) -> Event {
-        var user: JSONObject = ["userId": .string(person), "email": .string("\(person)@example.com")]
+        var user = JSONObject([("userId", .string(person)), ("email", .string("\(person)@example.com"))])
         if let request { user["lastRequest"] = .integer(Int64(request)) }
         return try! Event.identify(user: .object(user))
     }

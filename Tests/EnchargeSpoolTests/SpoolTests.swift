@@ -25,6 +25,7 @@ struct SpoolTests {
 
     @Test func acceptedEventsAreStoredInOrderAndSurviveReopening() async throws {
         let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
         let requests = [
             [Fixture.identify("ann"), Fixture.track("ann", seq: 1)],
             [Fixture.track("bob", seq: 2)],
@@ -56,9 +57,11 @@ struct SpoolTests {
     }
 
     @Test func commitsGoToDiskWithWALAndSynchronousFull() async throws {
-        let spool = try Spool(path: Fixture.spoolPath())
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path)
         _ = try await spool.accept(requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1)], source: "t")
-        let (journal, synchronous) = try spool.store.pool.writeWithoutTransaction { db in
+        let (journal, synchronous) = try await spool.store.pool.writeWithoutTransaction { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
         }
         #expect(journal == "wal")
@@ -66,7 +69,9 @@ struct SpoolTests {
     }
 
     @Test func concurrentAcceptsAreGroupCommittedAndAllStored() async throws {
-        let spool = try Spool(path: Fixture.spoolPath())
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path)
         let count = 2000
         let started = Date()
         let results = try await withThrowingTaskGroup(of: SpoolAcceptResult.self) { group in
@@ -99,8 +104,10 @@ struct SpoolTests {
     @Test func aRequestThatFailsAloneFailsOnlyItsCaller() async throws {
         // Two requests in one transaction: the one whose JSON would break a constraint cannot
         // exist through the API, so break the table instead: a trigger rejects request "bad".
-        let spool = try Spool(path: Fixture.spoolPath())
-        try spool.store.pool.write { db in
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path)
+        try await spool.store.pool.write { db in
             try db.execute(
                 sql: """
                     CREATE TEMP TRIGGER reject_bad BEFORE INSERT ON request WHEN NEW.request_id = 'bad'
@@ -108,13 +115,21 @@ struct SpoolTests {
                     """)
         }
         async let good = spool.accept(requestID: "good", dedupKey: nil, events: [Fixture.track("a", seq: 1)], source: "t")
-        async let bad = spool.accept(requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t")
+        async let bad: Result<SpoolAcceptResult, SpoolError> = {
+            do throws(SpoolError) {
+                return .success(
+                    try await spool.accept(requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t"))
+            } catch {
+                return .failure(error)
+            }
+        }()
         #expect(try await good == .accepted)
-        await #expect(throws: SpoolError.self) { try await bad }
+        let failure = await bad
+        #expect(throws: SpoolError.self) { try failure.get() }
         let rows = try Self.pending(spool)
         #expect(rows.map(\.requestID) == ["good"])
         // The failed request's dedup key was rolled back with it: a retry is accepted.
-        try spool.store.pool.write { db in try db.execute(sql: "DROP TRIGGER reject_bad") }
+        try await spool.store.pool.write { db in try db.execute(sql: "DROP TRIGGER reject_bad") }
         #expect(
             try await spool.accept(requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t")
                 == .accepted)
@@ -124,7 +139,9 @@ struct SpoolTests {
 
     @Test func aDedupKeySeenWithinTheWindowIsADuplicateAndAcceptedAfterIt() async throws {
         let clock = ManualClock()
-        let spool = try Spool(path: Fixture.spoolPath(), clock: { clock.read() })
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path, clock: { clock.read() })
         let events = [Fixture.track("ann", seq: 1)]
         func accept() async throws -> SpoolAcceptResult {
             try await spool.accept(requestID: "r", dedupKey: "evt_1", events: events, source: "t", dedupWindow: 3600)
@@ -145,7 +162,9 @@ struct SpoolTests {
     }
 
     @Test func theSameKeyTwiceInOneGroupCommitIsStoredOnce() async throws {
-        let spool = try Spool(path: Fixture.spoolPath())
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path)
         let results = try await withThrowingTaskGroup(of: SpoolAcceptResult.self) { group in
             for index in 0..<50 {
                 group.addTask {
@@ -161,23 +180,27 @@ struct SpoolTests {
     }
 
     @Test func aRequestWithoutEventsStillRecordsItsDedupKey() async throws {
-        let spool = try Spool(path: Fixture.spoolPath())
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path)
         #expect(try await spool.accept(requestID: "r", dedupKey: "ping-1", events: [], source: "t") == .accepted)
         #expect(try await spool.accept(requestID: "r", dedupKey: "ping-1", events: [], source: "t") == .duplicate)
         #expect(try spool.stats().pending == 0)
-        let requests = try spool.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request") }
+        let requests = try await spool.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request") }
         #expect(requests == 0)
     }
 
     @Test func expiredDedupKeysArePruned() async throws {
         let clock = ManualClock()
-        let spool = try Spool(path: Fixture.spoolPath(), clock: { clock.read() })
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path, clock: { clock.read() })
         for key in ["a", "b", "c"] {
             _ = try await spool.accept(requestID: key, dedupKey: key, events: [], source: "t", dedupWindow: 10)
         }
         clock.advance(61)
         _ = try await spool.accept(requestID: "d", dedupKey: "d", events: [], source: "t", dedupWindow: 10)
-        let keys = try spool.store.pool.read { try String.fetchAll($0, sql: "SELECT key FROM dedup ORDER BY key") }
+        let keys = try await spool.store.pool.read { try String.fetchAll($0, sql: "SELECT key FROM dedup ORDER BY key") }
         #expect(keys == ["d"])
     }
 
@@ -185,6 +208,7 @@ struct SpoolTests {
 
     @Test func failedRequestsAreKeptListedReplacedAndDeleted() async throws {
         let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
         do {
             let spool = try Spool(path: path)
             let request: JSONValue = ["method": "POST", "path": "/stripe", "body": #"{"id":"evt_1"}"#, "n": 12_345_678_901_234_567]
@@ -214,7 +238,9 @@ struct SpoolTests {
     // MARK: Reading in batches
 
     @Test func aBatchNeverSplitsARequest() async throws {
-        let spool = try Spool(path: Fixture.spoolPath())
+        let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
+        let spool = try Spool(path: path)
         _ = try await spool.accept(
             requestID: "big", dedupKey: nil, events: (1...5).map { Fixture.track("p\($0)", seq: $0) }, source: "t")
         _ = try await spool.accept(requestID: "next", dedupKey: nil, events: [Fixture.track("q", seq: 6)], source: "t")
@@ -227,6 +253,7 @@ struct SpoolTests {
 
     @Test func openingAFileThatIsNotASpoolFailsClearly() throws {
         let path = Fixture.spoolPath()
+        defer { Fixture.remove(path) }
         try Data("this is not a database, just text that is long enough to look like a header....".utf8)
             .write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: SpoolError.self) { try Spool(path: path) }

@@ -361,8 +361,8 @@ final class DeliveryCore: Sendable {
     ) {
         state.deadLettered += 1
         state.queued -= 1
-        letters.append(
-            PendingDeadLetter(event: group.events[index], error: error, source: group.source, tag: group.tag(at: index)))
+        let event = group.events[index]
+        letters.append(PendingDeadLetter(event: event, error: error, source: group.source, tag: group.tag(at: index)))
     }
 
     /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
@@ -374,7 +374,8 @@ final class DeliveryCore: Sendable {
         for letter in letters {
             defer {
                 if let onSettled, let tag = letter.tag {
-                    onSettled(tag, letter.error.kind == .interrupted ? .interrupted(letter.error) : .dead(letter.error))
+                    let interrupted = letter.error.kind == .interrupted
+                    onSettled(tag, interrupted ? .interrupted(letter.error) : .dead(letter.error))
                 }
             }
             guard let deadLetters else { continue }
