@@ -145,6 +145,10 @@ extension RuleEngine {
         }
         let response = readResponse(events: pending.count)
         state.top = 0
+        if let status = response?.status, !(200...599).contains(status) {
+            pending.removeAll(keepingCapacity: true)
+            return .failed(message: "\(options.rulesPath): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)", traceback: nil)
+        }
         if let skipReason { _ = skipReason; return .handled(events: [], response: response) }
         return .handled(events: pending, response: response)
     }

@@ -231,7 +231,7 @@ struct WebhookEndpoint: Sendable {
                 if let field = HTTPField.Name(name) { fields[field] = value }
             }
             return Response(
-                status: HTTPResponse.Status(code: ruleResponse.status), headers: fields,
+                status: HTTPResponse.Status(code: (200...599).contains(ruleResponse.status) ? ruleResponse.status : 500), headers: fields,
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: ruleResponse.body)))
         }
     }
