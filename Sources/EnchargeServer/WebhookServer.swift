@@ -167,7 +167,7 @@ struct WebhookEndpoint: Sendable {
         }
         // 4. Malformed input never reaches the rule.
         if webhook.isJSON {
-            do { _ = try JSONValue(parsing: body) } catch {
+            do { try JSONParser.validate(body) } catch {
                 return Self.error(.badRequest, "the body is not valid JSON: \(error.description)", id: id)
             }
         } else if !body.isEmpty, webhook.isForm || (webhook.header("content-type")?.lowercased().hasPrefix("text/") ?? false) {

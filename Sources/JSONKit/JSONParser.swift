@@ -465,3 +465,36 @@ extension JSONValue {
         try self.init(parsing: Array(text.utf8), maxDepth: maxDepth)
     }
 }
+
+/// Checks JSON text without building anything (for a server that only needs to know the body is
+/// valid before handing the bytes on).
+public struct JSONValidatingBuilder: JSONBuilder {
+    public init() {}
+    @inlinable public mutating func beginObject() throws {}
+    @inlinable public mutating func key(_ utf8: UnsafeRawBufferPointer) throws {}
+    @inlinable public mutating func endMember() throws {}
+    @inlinable public mutating func endObject() throws {}
+    @inlinable public mutating func beginArray() throws {}
+    @inlinable public mutating func endElement() throws {}
+    @inlinable public mutating func endArray() throws {}
+    @inlinable public mutating func null() throws {}
+    @inlinable public mutating func bool(_ value: Bool) throws {}
+    @inlinable public mutating func integer(_ value: Int64) throws {}
+    @inlinable public mutating func double(_ value: Double) throws {}
+    @inlinable public mutating func string(_ utf8: UnsafeRawBufferPointer) throws {}
+}
+
+extension JSONParser {
+    /// Throws where `bytes` is not one valid JSON value; builds nothing.
+    public static func validate(_ bytes: [UInt8], maxDepth: Int = 512) throws(JSONParseError) {
+        var parser = JSONParser(maxDepth: maxDepth)
+        var builder = JSONValidatingBuilder()
+        do {
+            try bytes.withUnsafeBytes { try parser.parse($0, into: &builder) }
+        } catch let error as JSONParseError {
+            throw error
+        } catch {
+            throw JSONParseError(offset: 0, reason: "\(error)")
+        }
+    }
+}
