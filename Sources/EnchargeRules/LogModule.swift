@@ -103,7 +103,7 @@ extension RuleEngine {
                 self.declaredGlobals.insert(name)
             }
             state.top = 3
-            lua_rawset_top(state)
+            state.rawSet(tableAt: 1)  // rawset(t, k, v)
             return 0
         })
         state.rawSetField("__newindex", in: -2)
@@ -112,9 +112,4 @@ extension RuleEngine {
         state.setMetatableOfValueBelow()
         state.top = 0
     }
-}
-
-/// `rawset(t, k, v)` for the three values at 1...3.
-private func lua_rawset_top(_ state: LuaState) {
-    state.rawSet(tableAt: 1)
 }

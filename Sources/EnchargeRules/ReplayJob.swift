@@ -55,22 +55,9 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: rule.rulesPath))
     }
     let deadLetters = DeadLetterWriter(path: configuration.deadLetterPath, context: context)
-    let sink: EventSink
-    var delivery: DeliveryEngine? = nil
-    let writer = configuration.dryRun ? JSONLinesEventWriter() : nil
-    if let writer {
-        sink = writer
-    } else {
-        guard let deliveryConfiguration = configuration.delivery else { return RunExitCode.usage }
-        do {
-            let d = try DeliveryEngine(configuration: deliveryConfiguration, deadLetters: deadLetters, context: context)
-            delivery = d
-            sink = DeliverySink(engine: d)
-        } catch {
-            Diagnostics.write("error: \(error)")
-            return RunExitCode.usage
-        }
-    }
+    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
+    else { return RunExitCode.usage }
+    let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
     installInterruptHandlers()
     let start = monotonicSeconds()
     var summary = MappingSummary()

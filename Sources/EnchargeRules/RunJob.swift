@@ -76,6 +76,34 @@ extension String {
     }
 }
 
+/// Where a job's events go: stdout for a dry run, else a delivery engine. Shared by `run` and
+/// `replay`.
+struct EventOutput {
+    let sink: EventSink
+    let delivery: DeliveryEngine?
+    let writer: JSONLinesEventWriter?
+
+    /// Nil (after saying why on stderr) when the delivery engine cannot start.
+    init?(dryRun: Bool, delivery configuration: DeliveryConfiguration?, deadLetters: DeadLetterWriter, context: DeadLetterContext) {
+        if dryRun {
+            let writer = JSONLinesEventWriter()
+            (sink, delivery, self.writer) = (writer, nil, writer)
+            return
+        }
+        guard let configuration else {
+            Diagnostics.write("error: no delivery configuration; use --dry-run to print events instead")
+            return nil
+        }
+        do {
+            let engine = try DeliveryEngine(configuration: configuration, deadLetters: deadLetters, context: context)
+            (sink, delivery, writer) = (DeliverySink(engine: engine), engine, nil)
+        } catch {
+            Diagnostics.write("error: \(error)")
+            return nil
+        }
+    }
+}
+
 /// Hands events to the delivery engine.
 final class DeliverySink: EventSink {
     let engine: DeliveryEngine
@@ -99,27 +127,9 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let deadLetters = DeadLetterWriter(path: configuration.deadLetterPath, context: context)
     let progress = ProgressLine(enabled: !configuration.quiet && isatty(2) != 0)
 
-    let sink: EventSink
-    var delivery: DeliveryEngine? = nil
-    var writer: JSONLinesEventWriter? = nil
-    if configuration.dryRun {
-        let w = JSONLinesEventWriter()
-        writer = w
-        sink = w
-    } else {
-        guard let deliveryConfiguration = configuration.delivery else {
-            Diagnostics.write("error: no delivery configuration; use --dry-run to print events instead")
-            return RunExitCode.usage
-        }
-        do {
-            let d = try DeliveryEngine(configuration: deliveryConfiguration, deadLetters: deadLetters, context: context)
-            delivery = d
-            sink = DeliverySink(engine: d)
-        } catch {
-            Diagnostics.write("error: \(error)")
-            return RunExitCode.usage
-        }
-    }
+    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
+    else { return RunExitCode.usage }
+    let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
 
     installInterruptHandlers()
     let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters)

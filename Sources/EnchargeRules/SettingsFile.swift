@@ -5,7 +5,7 @@ public enum SettingsFile {
     public static func load(path: String) throws(RuleLoadError) -> JSONObject {
         let bytes: [UInt8]
         do { bytes = try readFile(path) } catch {
-            throw RuleLoadError("cannot read settings file \(path): \(error.description); check the --settings path")
+            throw RuleLoadError("cannot read the settings file (\(error.description.replacingOccurrences(of: "; check the input path", with: ""))); check the --settings path")
         }
         let value: JSONValue
         do { value = try JSONValue(parsing: bytes) } catch {

@@ -149,7 +149,8 @@ extension RuleEngine {
             pending.removeAll(keepingCapacity: true)
             return .failed(message: "\(options.rulesPath): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)", traceback: nil)
         }
-        if let skipReason { _ = skipReason; return .handled(events: [], response: response) }
+        // encharge.skip in a webhook rule: answer as asked, send nothing.
+        if skipReason != nil { return .handled(events: [], response: response) }
         return .handled(events: pending, response: response)
     }
 

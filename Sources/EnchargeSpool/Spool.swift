@@ -23,7 +23,7 @@ public final class Spool: Sendable {
     /// The database file.
     public let path: String
     let store: SpoolStore
-    private let writer: SpoolThread
+    private let writer: JoinableThread
 
     /// Opens or creates the spool at `path` (its directory must exist) and upgrades its schema.
     public convenience init(path: String) throws(SpoolError) {
@@ -47,7 +47,7 @@ public final class Spool: Sendable {
             throw .wrapping(error, kind: .open, path: path, doing: "cannot open the spool")
         }
         let store = SpoolStore(path: path, pool: pool, clock: clock)
-        guard let writer = SpoolThread.start({ store.runWriter() }) else {
+        guard let writer = JoinableThread.start({ store.runWriter() }) else {
             throw SpoolError(kind: .open, message: "cannot start the spool's writer thread", path: path)
         }
         self.store = store

@@ -24,7 +24,7 @@ public final class SpoolDeliveryWorker: Sendable {
 
     private enum Phase: Sendable {
         case created
-        case running(SpoolThread)
+        case running(JoinableThread)
         case stopped
     }
 
@@ -69,7 +69,7 @@ public final class SpoolDeliveryWorker: Sendable {
         phase.withLock { phase in
             guard case .created = phase else { return }
             let core = self.core
-            guard let thread = SpoolThread.start({ core.run() }) else {
+            guard let thread = JoinableThread.start({ core.run() }) else {
                 core.counters.withLock { $0.lastError = "cannot start the spool delivery thread" }
                 phase = .stopped
                 return
@@ -83,7 +83,7 @@ public final class SpoolDeliveryWorker: Sendable {
     /// and leaves every event not delivered or dead pending for the next start. Returns once the
     /// spool has recorded every settled event. Blocks the calling thread meanwhile.
     public func stop(timeout: Double) {
-        let thread = phase.withLock { phase -> SpoolThread? in
+        let thread = phase.withLock { phase -> JoinableThread? in
             defer { phase = .stopped }
             if case .running(let thread) = phase { return thread }
             return nil
@@ -99,7 +99,7 @@ public final class SpoolDeliveryWorker: Sendable {
     /// thread, so no thread of Swift's cooperative pool waits for the drain.
     public func shutdown(timeout: Double) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = SpoolThread.start { [self] in
+            let thread = JoinableThread.start { [self] in
                 stop(timeout: timeout)
                 continuation.resume()
             }

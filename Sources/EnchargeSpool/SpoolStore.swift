@@ -1,3 +1,4 @@
+import EnchargeKit
 import GRDB
 import JSONKit
 import Synchronization
@@ -58,9 +59,9 @@ struct PendingRow: Sendable {
 final class SpoolStore: Sendable {
     let path: String
     let pool: DatabasePool
-    let queue = SignalLock(WriteQueue())
+    let queue = ConditionLock(WriteQueue())
     /// Bumped after every commit that added pending events (and by `poke`), for the worker's wait.
-    let commits = SignalLock(UInt64(0))
+    let commits = ConditionLock(UInt64(0))
     let clock: @Sendable () -> Double
     /// When expired dedup keys were last deleted (used by the writer thread only).
     private let lastPrune = Mutex(0.0)

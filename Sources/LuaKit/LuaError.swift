@@ -54,4 +54,11 @@ public struct LuaConversionError: Error, CustomStringConvertible, Sendable {
     }
 
     public var description: String { path.isEmpty ? reason : "\(path): \(reason)" }
+
+    /// The same error one level up: `parent` is a key (`trial`) or an index (`[2]`).
+    func under(_ parent: String) -> LuaConversionError {
+        if parent.isEmpty { return self }
+        if path.isEmpty { return LuaConversionError(path: parent, reason: reason) }
+        return LuaConversionError(path: path.hasPrefix("[") ? parent + path : parent + "." + path, reason: reason)
+    }
 }

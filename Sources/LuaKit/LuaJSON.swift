@@ -96,12 +96,19 @@ extension LuaState {
     /// lists, non-string keys and invalid UTF-8; `path` prefixes the location in errors.
     public func toJSON(at index: Int32, path: String = "", maxDepth: Int = 128) throws(LuaConversionError) -> JSONValue {
         var visiting: [UnsafeRawPointer] = []
-        return try toJSON(at: lua_absindex(L, index), path: path, depth: 0, maxDepth: maxDepth, visiting: &visiting)
+        do {
+            return try toJSON(at: lua_absindex(L, index), depth: 0, maxDepth: maxDepth, visiting: &visiting)
+        } catch {
+            throw error.under(path)
+        }
     }
 
     private func toJSON(
-        at index: Int32, path: String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
+        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
     ) throws(LuaConversionError) -> JSONValue {
+        // Errors carry the path below this value; each level prefixes its own key or index on
+        // the way out, so no path string is built for values that convert fine (the hot path).
+        let path = ""
         switch lua_type(L, index) {
         case LUA_TNIL, LUA_TNONE:
             return .null
@@ -128,7 +135,7 @@ extension LuaState {
             if encl_isjsonnull(L, index) != 0 { return .null }
             throw LuaConversionError(path: path, reason: "a userdata value cannot be sent as JSON")
         case LUA_TTABLE:
-            return try tableToJSON(at: index, path: path, depth: depth, maxDepth: maxDepth, visiting: &visiting)
+            return try tableToJSON(at: index, depth: depth, maxDepth: maxDepth, visiting: &visiting)
         default:
             let name = LuaType(rawValue: lua_type(L, index))?.name ?? "unknown"
             throw LuaConversionError(path: path, reason: "a \(name) value cannot be sent as JSON")
@@ -136,8 +143,9 @@ extension LuaState {
     }
 
     private func tableToJSON(
-        at index: Int32, path: String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
+        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
     ) throws(LuaConversionError) -> JSONValue {
+        let path = ""
         guard depth < maxDepth else {
             throw LuaConversionError(path: path, reason: "nested deeper than \(maxDepth) levels")
         }
@@ -182,7 +190,7 @@ extension LuaState {
                 sawOtherKey = true
                 arrayCount += 1
                 maxIndex = max(maxIndex, k)
-                let value = try convertChild(path: path + "[\(k - 1)]", depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
+                let value = try convertChild("[\(k - 1)]", depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
                 elements.append((Int(k), value))
             } else if lua_type(L, -2) == LUA_TSTRING {
                 sawStringKey = true
@@ -192,8 +200,7 @@ extension LuaState {
                     top = base
                     throw LuaConversionError(path: path, reason: "a key is not valid UTF-8")
                 }
-                let childPath = path.isEmpty ? key : path + "." + key
-                let value = try convertChild(path: childPath, depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
+                let value = try convertChild(key, depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
                 members.append((key: key, value: value))
             } else {
                 let name = LuaType(rawValue: lua_type(L, -2))?.name ?? "unknown"
@@ -237,13 +244,13 @@ extension LuaState {
     }
 
     private func convertChild(
-        path: String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], base: Int32
+        _ component: @autoclosure () -> String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], base: Int32
     ) throws(LuaConversionError) -> JSONValue {
         do {
-            return try toJSON(at: lua_absindex(L, -1), path: path, depth: depth + 1, maxDepth: maxDepth, visiting: &visiting)
+            return try toJSON(at: lua_absindex(L, -1), depth: depth + 1, maxDepth: maxDepth, visiting: &visiting)
         } catch {
             top = base
-            throw error
+            throw error.under(component())
         }
     }
 

@@ -6,24 +6,29 @@ import Musl
 import Darwin
 #endif
 
-/// A value guarded by a pthread mutex with a condition variable, for the few places that must block
-/// a thread until another one changes the state (`submit` backpressure, `finish`). `Mutex` from
-/// Synchronization has no condition variable, and pairing one with a separate lock loses wakeups.
-final class ConditionLock<State>: @unchecked Sendable {
+/// A value guarded by a pthread mutex with a condition variable, for threads that must sleep until
+/// another thread changes the state (the delivery engine's callers waiting for room, the spool's
+/// writer waiting for work, the spool's delivery worker waiting for new commits). `Mutex` from Synchronization has no condition variable.
+package final class ConditionLock<State>: @unchecked Sendable {
     // Invariant: `state` is read and written only between pthread_mutex_lock/unlock on `mutex`;
     // `mutex` and `condition` are allocated in init and destroyed in deinit, when no thread can hold them.
     private var state: State
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let condition: UnsafeMutablePointer<pthread_cond_t>
 
-    init(_ initial: State) {
+    package init(_ initial: State) {
         state = initial
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         condition = .allocate(capacity: 1)
         condition.initialize(to: pthread_cond_t())
         precondition(pthread_mutex_init(mutex, nil) == 0, "pthread_mutex_init failed")
-        precondition(pthread_cond_init(condition, nil) == 0, "pthread_cond_init failed")
+        // Timed waits measure CLOCK_MONOTONIC, so a change of the wall clock cannot stretch them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        precondition(pthread_cond_init(condition, &attributes) == 0, "pthread_cond_init failed")
+        pthread_condattr_destroy(&attributes)
     }
 
     deinit {
@@ -34,22 +39,82 @@ final class ConditionLock<State>: @unchecked Sendable {
     }
 
     /// Runs `body` with exclusive access to the state.
-    func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
+    package func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body(&state)
     }
 
-    /// Waits (releasing the lock meanwhile) until `ready` holds, then runs `body` under the lock.
-    func withLock<R>(whenReady ready: (State) -> Bool, _ body: (inout State) throws -> R) rethrows -> R {
+    /// Waits (releasing the lock meanwhile) until `ready` holds or `timeout` seconds pass, then runs
+    /// `body` under the lock whichever came first.
+    package func withLock<R>(
+        whenReady ready: (State) -> Bool, timeout: Double? = nil, _ body: (inout State) throws -> R
+    ) rethrows -> R {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        while !ready(state) { pthread_cond_wait(condition, mutex) }
+        if let timeout {
+            var deadline = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let whole = max(0, timeout).rounded(.down)
+            deadline.tv_sec += Int(whole)
+            deadline.tv_nsec += Int((max(0, timeout) - whole) * 1e9)
+            if deadline.tv_nsec >= 1_000_000_000 {
+                deadline.tv_sec += 1
+                deadline.tv_nsec -= 1_000_000_000
+            }
+            while !ready(state) {
+                if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { break }
+            }
+        } else {
+            while !ready(state) { pthread_cond_wait(condition, mutex) }
+        }
         return try body(&state)
     }
 
     /// Wakes every thread waiting in `withLock(whenReady:)` so it re-checks its condition.
-    func broadcast() {
+    package func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
+
+/// A joinable pthread running one closure, for work that blocks (SQLite, `DeliveryEngine.submit`)
+/// and so must never occupy a thread of Swift's cooperative pool.
+package struct JoinableThread: @unchecked Sendable {
+    // Invariant: `handle` is joined exactly once, by whoever owns this value (for example
+    // `Spool.deinit`, `SpoolDeliveryWorker.stop`).
+    private let handle: pthread_t
+
+    private final class Start {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+
+    /// Starts `body` on a new thread; nil when the system refuses one.
+    package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
+        let start = Unmanaged.passRetained(Start(body))
+        var handle = pthread_t()
+        let result = pthread_create(
+            &handle, nil,
+            { raw in
+                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+                start.body()
+                return nil
+            }, start.toOpaque())
+        guard result == 0 else {
+            start.release()
+            return nil
+        }
+        return JoinableThread(handle: handle)
+    }
+
+    private init(handle: pthread_t) { self.handle = handle }
+
+    package func join() { pthread_join(handle, nil) }
+
+    /// Lets the thread free itself when it ends, for a thread nobody joins.
+    package func detach() { pthread_detach(handle) }
+
+    /// Whether the calling thread is this one (joining yourself would deadlock).
+    package var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
+}
+
