@@ -96,6 +96,9 @@ enum EventValidator {
                 case .integer(let id):
                     edits.append((index, .string(String(id))))
                     hasIdentity = true
+                case .bigInteger(let digits):
+                    edits.append((index, .string(digits)))
+                    hasIdentity = true
                 default:
                     throw EventValidationError(
                         path: "user.userId",
@@ -296,7 +299,7 @@ enum EventValidator {
                 }
             }
             return nil
-        case .null, .bool, .integer, .string:
+        case .null, .bool, .integer, .bigInteger, .string:
             return nil
         }
     }

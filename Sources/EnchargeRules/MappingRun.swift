@@ -45,9 +45,15 @@ public final class JSONLinesEventWriter: EventSink {
 public struct InputSpec: Sendable {
     public var path: String
     public var format: InputFormat
-    public init(path: String, format: InputFormat) {
+    /// The byte between CSV fields (`--delimiter`).
+    public var delimiter: UInt8
+    /// The array of records inside a `.json` document (`--records-path`).
+    public var recordsPath: JSONPointer?
+    public init(path: String, format: InputFormat, delimiter: UInt8 = UInt8(ascii: ","), recordsPath: JSONPointer? = nil) {
         self.path = path
         self.format = format
+        self.delimiter = delimiter
+        self.recordsPath = recordsPath
     }
 }
 
@@ -87,6 +93,7 @@ public final class MappingRun {
     public func run(inputs: [InputSpec]) -> MappingSummary {
         let start = monotonicSeconds()
         runInputs(inputs)
+        reportDuplicateKeyCounts()
         summary.seconds = monotonicSeconds() - start
         return summary
     }
@@ -94,7 +101,7 @@ public final class MappingRun {
     private func runInputs(_ inputs: [InputSpec]) {
         for input in inputs {
             let reader: RecordReader
-            do { reader = try RecordReader(path: input.path, format: input.format) } catch {
+            do { reader = try RecordReader(spec: input) } catch {
                 report(error.description)
                 summary.inputErrors.append(error.description)
                 summary.failed += 1
@@ -102,6 +109,7 @@ public final class MappingRun {
                 continue
             }
             var stop = false
+            let before = summary
             do {
                 try reader.forEach { body, line in
                     if shouldStop() {
@@ -109,7 +117,7 @@ public final class MappingRun {
                         stop = true
                         return false
                     }
-                    let source = "\(reader.displayName):\(line)"
+                    let source = reader.source(line)
                     summary.records += 1
                     let outcome: RecordOutcome
                     switch body {
@@ -131,16 +139,18 @@ public final class MappingRun {
                             return false
                         }
                     }
+                    if engine.state.jsonDuplicateKeys.hasNew { reportNewDuplicateKeys(source: source) }
                     if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
                     return true
                 }
             } catch {
-                let message = "\(reader.displayName): \(error)"
+                let message = Self.inputErrorLine(error, reader: reader)
                 report(message)
                 summary.inputErrors.append(message)
                 summary.failed += 1
                 if failFast { return }
             }
+            suggestRecordsPath(reader: reader, before: before)
             if stop { break }
         }
     }

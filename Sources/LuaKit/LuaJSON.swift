@@ -7,7 +7,10 @@ import JSONKit
 ///   objects carry `__json = "object"`;
 /// - a null object member is absent in Lua (so `if r.email then` works), but the table's own
 ///   metatable remembers it (`__jsonnulls`) and encoding writes it back as `null` unless the rule
-///   set the member; a null array element is `json.null` so positions and `#` hold.
+///   set the member; a null array element is `json.null` so positions and `#` hold;
+/// - an integer beyond 64 bits is a userdata holding its digits: `tostring` and `..` give the
+///   digits, `==` compares them, encoding writes them back exactly, and arithmetic raises an error
+///   (it is never rounded to a float).
 extension LuaState {
     static let jsonMarkerField = "__json"
     static let jsonNullsField = "__jsonnulls"
@@ -21,6 +24,7 @@ extension LuaState {
         push("object")
         rawSetField(LuaState.jsonMarkerField, in: -2)
         objectMetatableRef = makeReference()
+        installBigIntegerMetatable()
     }
 
     /// Parses JSON text and pushes the value it holds.
@@ -46,6 +50,9 @@ extension LuaState {
         case .null: encl_pushjsonnull(L)
         case .bool(let b): push(b)
         case .integer(let i): push(i)
+        case .bigInteger(let digits):
+            var digits = digits
+            digits.withUTF8 { pushBigInteger(digits: UnsafeRawBufferPointer($0)) }
         case .double(let d): push(d)
         case .string(let s): push(s)
         case .array(let elements):
@@ -136,6 +143,9 @@ extension LuaState {
             throw LuaConversionError(path: path, reason: "a userdata value cannot be sent as JSON")
         case LUA_TTABLE:
             return try tableToJSON(at: index, depth: depth, maxDepth: maxDepth, visiting: &visiting)
+        case LUA_TUSERDATA:
+            if let digits = bigIntegerDigits(at: index) { return .bigInteger(digits) }
+            throw LuaConversionError(path: path, reason: "a userdata value cannot be sent as JSON")
         default:
             let name = LuaType(rawValue: lua_type(L, index))?.name ?? "unknown"
             throw LuaConversionError(path: path, reason: "a \(name) value cannot be sent as JSON")
@@ -308,11 +318,16 @@ extension LuaState {
 /// Pushes parsed JSON straight onto a Lua stack (no intermediate tree). Containers sit at
 /// absolute stack slots; null object members leave their key on the stack until the object
 /// ends, when they go into the object's `__jsonnulls` metatable.
+///
+/// A key repeated in one object keeps its last value (as JSON parsers do) and is noted in the
+/// state's `jsonDuplicateKeys` for a warning. Finding repeats costs a lookup only when a cheap
+/// 64-bit fingerprint of the object's keys says the key may have been seen (the hot path).
 struct LuaJSONBuilder: JSONBuilder {
     let state: LuaState
     let L: OpaquePointer
-    /// Per open container: its stack slot, its next list index (arrays) or its null count (objects).
-    var slots: [(table: Int32, count: Int32)] = []
+    /// Per open container: its stack slot, its next list index (arrays) or its null count
+    /// (objects), the fingerprint of its keys so far, and whether the current key is a repeat.
+    var slots: [(table: Int32, count: Int32, keyBits: UInt64, repeated: Bool)] = []
     var lastWasNull = false
 
     init(state: LuaState) {
@@ -324,23 +339,54 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func beginObject() throws {
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 0, 4)
-        slots.append((lua_gettop(L), 0))
+        slots.append((lua_gettop(L), 0, 0, false))
         lastWasNull = false
     }
 
     mutating func key(_ utf8: UnsafeRawBufferPointer) throws {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
+        let last = slots.count - 1
+        let first = utf8.first ?? 0, final = utf8.last ?? 0
+        let bit: UInt64 = 1 &<< ((UInt64(truncatingIfNeeded: utf8.count) &* 7 &+ UInt64(first) &* 3 &+ UInt64(final)) & 63)
+        if slots[last].keyBits & bit != 0 && isRepeatedKey(in: slots[last]) {
+            slots[last].repeated = true
+            state.jsonDuplicateKeys.record(String(decoding: utf8, as: UTF8.self))
+        } else {
+            slots[last].repeated = false
+        }
+        slots[last].keyBits |= bit
+    }
+
+    /// Whether the key on top of the stack is already a member of the object: set in its table,
+    /// or one of the null members whose keys wait on the stack above it.
+    private func isRepeatedKey(in slot: (table: Int32, count: Int32, keyBits: UInt64, repeated: Bool)) -> Bool {
+        lua_pushvalue(L, -1)
+        let found = lua_rawget(L, slot.table) != LUA_TNIL
+        encl_pop(L, 1)
+        if found { return true }
+        let keyIndex = lua_gettop(L)
+        for nullKey in (slot.table + 1)..<(slot.table + 1 + slot.count) where lua_rawequal(L, nullKey, keyIndex) != 0 {
+            return true
+        }
+        return false
     }
 
     mutating func endMember() throws {
+        let last = slots.count - 1
         if lastWasNull {
+            if slots[last].repeated {
+                // A null after a value: the null is the last value, so the earlier one goes.
+                lua_pushvalue(L, -1)
+                lua_pushnil(L)
+                lua_rawset(L, slots[last].table)
+            }
             // Leave the key on the stack; remember it when the object closes.
-            slots[slots.count - 1].count += 1
+            slots[last].count += 1
             lastWasNull = false
             guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "too many null members") }
             return
         }
-        lua_rawset(L, slots[slots.count - 1].table)
+        lua_rawset(L, slots[last].table)
     }
 
     mutating func endObject() throws {
@@ -378,7 +424,7 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func beginArray() throws {
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 4, 0)
-        slots.append((lua_gettop(L), 0))
+        slots.append((lua_gettop(L), 0, 0, false))
         lastWasNull = false
     }
 
@@ -408,6 +454,7 @@ struct LuaJSONBuilder: JSONBuilder {
 
     mutating func bool(_ value: Bool) throws { lua_pushboolean(L, value ? 1 : 0) }
     mutating func integer(_ value: Int64) throws { lua_pushinteger(L, value) }
+    mutating func bigInteger(_ digits: UnsafeRawBufferPointer) throws { state.pushBigInteger(digits: digits) }
     mutating func double(_ value: Double) throws { lua_pushnumber(L, value) }
     mutating func string(_ utf8: UnsafeRawBufferPointer) throws {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)

@@ -60,6 +60,8 @@ public final class LuaState {
     var arrayMetatableRef: Int32 = 0
     var objectMetatableRef: Int32 = 0
     var jsonParser = JSONParser()
+    /// Keys decoding found repeated within one JSON object (records, `req.json`, `json.decode`).
+    public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
     /// Set by `call` when the protected call failed.
     public private(set) var lastTraceback: String?
 

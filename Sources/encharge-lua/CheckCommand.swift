@@ -15,13 +15,23 @@ struct CheckCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Format of the sample when its name does not say: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
+    @OptionGroup var inputFlags: InputFlags
     @OptionGroup var ruleFlags: RuleFlags
+
+    func validate() throws {
+        if let input {
+            try inputFlags.validate(formats: [format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: input) ?? .jsonl])
+        } else if inputFlags.delimiter != nil || inputFlags.recordsPath != nil {
+            throw ValidationError("--delimiter and --records-path apply to the --input sample; pass --input too")
+        }
+    }
 
     func run() throws {
         let code: Int32
+        let spec = input.map { InputSpec(path: $0, format: format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: $0) ?? .jsonl) }
+        let sample = try spec.map { try inputFlags.apply(to: [$0])[0] }
         do {
             let options = try ruleFlags.options(rulesPath: rules, lintGlobals: true)
-            let sample = input.map { InputSpec(path: $0, format: format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: $0) ?? .jsonl) }
             code = checkRule(options: options, sample: sample)
         } catch {
             Diagnostics.write("error: \(error.description)")

@@ -96,6 +96,8 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
+    @OptionGroup var inputFlags: InputFlags
+
     @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines.", valueName: "path"))
     var deadLetter = "dead-letter.jsonl"
 
@@ -115,12 +117,15 @@ struct RunCommand: ParsableCommand {
         for input in inputs where input != "-" && format == nil && InputFormat(path: input) == nil {
             throw ValidationError("cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
         }
+        let explicit = format.flatMap(InputFormat.init(rawValue:))
+        try inputFlags.validate(formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
     }
 
     func run() throws {
         let explicit = format.flatMap(InputFormat.init(rawValue:))
         let paths = inputs.isEmpty ? ["-"] : inputs
-        let specs = paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }
+        var specs = paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }
+        specs = try inputFlags.apply(to: specs)
         let job: RunJobConfiguration
         do {
             job = RunJobConfiguration(
@@ -152,5 +157,47 @@ extension String {
         while let f = view.first, scalars.contains(f) { view.removeFirst() }
         while let l = view.last, scalars.contains(l) { view.removeLast() }
         return String(view)
+    }
+}
+
+/// How inputs are read beyond their format: `--delimiter` (CSV) and `--records-path` (JSON).
+struct InputFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("CSV field separator: one character such as ';' or '|', or tab (default ',').", valueName: "char"))
+    var delimiter: String?
+
+    @Option(help: ArgumentHelp(
+        "Read the records from the array at this JSON pointer of a .json input, such as /data for a list response.",
+        valueName: "pointer"))
+    var recordsPath: String?
+
+    /// Checks the flags against the formats of the inputs they would apply to.
+    func validate(formats: [InputFormat]) throws {
+        if let delimiter {
+            do { _ = try RecordReader.delimiter(named: delimiter) } catch { throw ValidationError(error.description) }
+            guard formats.allSatisfy({ $0 == .csv }) else {
+                throw ValidationError("--delimiter applies to CSV input only; name the file .csv or pass --format csv")
+            }
+        }
+        if recordsPath != nil, !formats.allSatisfy({ $0 == .json }) {
+            throw ValidationError("--records-path applies to .json input only; name the file .json or pass --format json")
+        }
+    }
+
+    /// `specs` with the delimiter and records path set; a records path that is not a JSON pointer
+    /// is a usage error (exit 2) with a message that shows one.
+    func apply(to specs: [InputSpec]) throws -> [InputSpec] {
+        var specs = specs
+        do {
+            let byte = try delimiter.map(RecordReader.delimiter(named:)) ?? UInt8(ascii: ",")
+            let pointer = try recordsPath.map(JSONPointer.init(parsing:))
+            for i in specs.indices {
+                specs[i].delimiter = byte
+                specs[i].recordsPath = pointer
+            }
+        } catch {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(RunExitCode.usage)
+        }
+        return specs
     }
 }

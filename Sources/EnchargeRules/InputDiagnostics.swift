@@ -1,0 +1,44 @@
+import JSONKit
+
+/// What `MappingRun` says about how its inputs were read: keys repeated in one JSON object, a
+/// list response read as one record, and input errors in compiler form.
+extension MappingRun {
+    /// `in.jsonl:3: warning: key "email" appears more than once in one JSON object; …`, once per key.
+    func reportNewDuplicateKeys(source: String) {
+        for key in engine.state.takeNewJSONDuplicateKeys() {
+            report("\(source): warning: key \(Self.quotedKey(key)) appears more than once in one JSON object; the last value is used")
+        }
+    }
+
+    /// At the end of a run, the count for each key that was repeated more than once.
+    func reportDuplicateKeyCounts() {
+        for (key, repeats) in engine.state.jsonDuplicateKeys.counts where repeats > 1 {
+            report("warning: key \(Self.quotedKey(key)) was repeated \(repeats) times in JSON objects; the last value was used each time")
+        }
+    }
+
+    /// After a `.json` input that was one object holding exactly one array of objects, and whose
+    /// one record made no event (skipped, failed or empty): suggests reading the array instead.
+    func suggestRecordsPath(reader: RecordReader, before: MappingSummary) {
+        guard let suggestion = reader.suggestedRecordsPath, summary.records - before.records == 1,
+            summary.events == before.events
+        else { return }
+        report(
+            "warning: \(reader.displayName) is one JSON object whose member \(suggestion.pointer) is an array of "
+                + "\(suggestion.count) object\(suggestion.count == 1 ? "" : "s"), read as one record; to read each "
+                + "object as a record, pass --records-path \(suggestion.pointer)")
+    }
+
+    /// An error that stopped reading an input, as one line naming the input once.
+    static func inputErrorLine(_ error: any Error, reader: RecordReader) -> String {
+        let text = "\(error)"
+        return text.hasPrefix(reader.displayName + ":") ? text : "\(reader.displayName): \(text)"
+    }
+
+    /// A key as a JSON string, so control characters in untrusted input cannot forge output.
+    static func quotedKey(_ key: String) -> String {
+        var writer = JSONWriter()
+        writer.write(.string(key))
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
