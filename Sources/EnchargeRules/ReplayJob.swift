@@ -72,7 +72,8 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
             summary.records += 1
             summary.failed += 1
-            Diagnostics.write("\(error.description.cappedForDiagnostics()): error: not a dead-letter entry; the line is skipped and the rest replayed")
+            let position = "\(error.path):\(error.line ?? summary.records)"
+            Diagnostics.write("\(position): error: not a dead-letter entry (\(error.message.cappedForDiagnostics())); the line is skipped and the rest replayed")
         }) { entry in
             if interruptRequested.load(ordering: .relaxed) {
                 summary.interrupted = true

@@ -193,8 +193,8 @@ func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOp
     let entries = "\(count) entr\(count == 1 ? "y" : "ies")"
     let path = shellQuoted(deadLetters.path)
     if dryRun {
-        return "\(entries) written to \(path) record what a real run would fail; they are marked dry_run and "
-            + "replay refuses them, so fix the cause and run again without --dry-run"
+        return "\(entries) written to \(path) by this dry run, marked dry_run: what a real run would fail, not for "
+            + "replay; fix the cause, then run again without --dry-run"
     }
     var command = "encharge-lua replay \(path)"
     var flags = ""
@@ -243,7 +243,7 @@ func summaryLine(
     outcomes.append("\(s.skipped) skipped")
     outcomes.append("\(s.failed) failed")
     if s.refused > 0 { outcomes.append("\(s.refused) refused (dry run)") }
-    line += "\(s.records) \(noun): " + outcomes.joined(separator: ", ") + "; \(s.events) events"
+    line += "\(s.records) \(noun): " + outcomes.joined(separator: ", ") + "; \(s.events) event\(s.events == 1 ? "" : "s")"
     if !s.inputErrors.isEmpty {
         line += "; \(s.inputErrors.count) input\(s.inputErrors.count == 1 ? "" : "s") not read to the end"
     }
