@@ -29,12 +29,6 @@ extension MappingRun {
                 + "object as a record, pass --records-path \(suggestion.pointer)")
     }
 
-    /// An error that stopped reading an input, as one line naming the input once.
-    static func inputErrorLine(_ error: any Error, reader: RecordReader) -> String {
-        let text = "\(error)"
-        return text.hasPrefix(reader.displayName + ":") ? text : "\(reader.displayName): \(text)"
-    }
-
     /// A key as a JSON string, so control characters in untrusted input cannot forge output.
     static func quotedKey(_ key: String) -> String {
         var writer = JSONWriter()

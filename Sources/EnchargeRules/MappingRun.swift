@@ -55,18 +55,49 @@ public struct InputSpec: Sendable {
         self.delimiter = delimiter
         self.recordsPath = recordsPath
     }
+
+    /// Nil when the input can be opened for reading, else the one-line error to print
+    /// (`error: cannot read in.jsonl: No such file or directory; check the path`). Stdin always can.
+    public func unreadableMessage() -> String? {
+        guard path != "-" else { return nil }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            return "error: cannot read \(path): \(String(cString: strerror(errno))); check the path"
+        }
+        defer { close(descriptor) }
+        var info = stat()
+        if fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            return "error: cannot read \(path): it is a directory; check the path"
+        }
+        return nil
+    }
 }
 
-/// Counts of a run, for the summary line and the exit code.
+/// Counts of a run, for the summary line and the exit code. Every record read lands in exactly one
+/// outcome: `records == mapped + withoutEvents + skipped + failed + refused`.
 public struct MappingSummary: Sendable {
     public var records = 0
-    public var events = 0
+    /// Records that emitted at least one event.
+    public var mapped = 0
+    /// Records whose rule returned without emitting an event or calling `encharge.skip`.
+    public var withoutEvents = 0
     public var skipped = 0
     public var failed = 0
+    /// Dead-letter entries `replay` would not run again (written by a dry run).
+    public var refused = 0
+    /// Events emitted by all records.
+    public var events = 0
     public var seconds: Double = 0
     public var interrupted = false
+    /// Inputs that could not be read to their end, one error line each (these are not records).
     public var inputErrors: [String] = []
     public var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
+
+    /// Counts one record's events: a record with events is mapped, one without is counted apart.
+    mutating func countMapped(events count: Int) {
+        events += count
+        if count > 0 { mapped += 1 } else { withoutEvents += 1 }
+    }
 }
 
 /// The mapping half of `run`: reads every input, maps each record through the rule, hands the
@@ -102,9 +133,9 @@ public final class MappingRun {
         for input in inputs {
             let reader: RecordReader
             do { reader = try RecordReader(spec: input) } catch {
-                report(error.description)
-                summary.inputErrors.append(error.description)
-                summary.failed += 1
+                // `runJob` checked every input before the first record; this is an input that went
+                // away since, or whose --records-path or --delimiter does not fit it.
+                inputError(input.unreadableMessage() ?? "error: \(error.description)")
                 if failFast { return }
                 continue
             }
@@ -127,7 +158,7 @@ public final class MappingRun {
                     }
                     switch outcome {
                     case .mapped(let events):
-                        summary.events += events.count
+                        summary.countMapped(events: events.count)
                         if !events.isEmpty { sink.emit(events, source: source) }
                     case .skipped:
                         summary.skipped += 1
@@ -144,10 +175,7 @@ public final class MappingRun {
                     return true
                 }
             } catch {
-                let message = Self.inputErrorLine(error, reader: reader)
-                report(message)
-                summary.inputErrors.append(message)
-                summary.failed += 1
+                inputError(Self.inputErrorLine("\(error)", input: reader.displayName))
                 if failFast { return }
             }
             suggestRecordsPath(reader: reader, before: before)
@@ -155,9 +183,24 @@ public final class MappingRun {
         }
     }
 
+    private func inputError(_ line: String) {
+        report(line)
+        summary.inputErrors.append(line)
+    }
+
+    /// An input that stopped being readable part-way, in compiler form: `in.csv:3: error: ...` when
+    /// the reader's message starts with the input's position, else `in.csv: error: ...`.
+    static func inputErrorLine(_ message: String, input: String) -> String {
+        let message = message.cappedForDiagnostics()
+        if message.hasPrefix(input + ":"), let gap = message.range(of: ": ", range: message.index(message.startIndex, offsetBy: input.count)..<message.endIndex) {
+            return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+        }
+        return "\(input): error: \(message)"
+    }
+
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
         let shown = message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
-        report(Self.compilerStyle(message, source: source))
+        report(Self.compilerStyle(message.cappedForDiagnostics(), source: source))
         let record: JSONValue
         switch body {
         case .json(let bytes):

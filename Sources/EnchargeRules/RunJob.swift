@@ -12,7 +12,8 @@ public struct RunJobConfiguration: Sendable {
     public var rule: RuleOptions
     public var inputs: [InputSpec]
     public var dryRun: Bool
-    public var deadLetterPath: String
+    /// Nil: failed records are only reported on stderr (a dry run without `--dead-letter`).
+    public var deadLetterPath: String?
     public var failFast: Bool
     public var quiet: Bool
     /// Nil with `dryRun`.
@@ -21,7 +22,7 @@ public struct RunJobConfiguration: Sendable {
     public var drainTimeout: Double
 
     public init(
-        rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String, failFast: Bool,
+        rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String?, failFast: Bool,
         quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
     ) {
         self.rule = rule
@@ -123,9 +124,19 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
         Diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
         return RunExitCode.usage
     }
-    let context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath))
-    let deadLetters = DeadLetterWriter(path: configuration.deadLetterPath, context: context)
+    // Every input is checked before the first record, so a mistyped path stops the run before
+    // anything is sent rather than leaving half an import behind.
+    let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
+    guard unreadable.isEmpty else {
+        unreadable.forEach(Diagnostics.write)
+        return RunExitCode.usage
+    }
+    let context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
+        ?? .discarding(context: context)
+    guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
     let progress = ProgressLine(enabled: !configuration.quiet && isatty(2) != 0)
+    let start = monotonicSeconds()
 
     guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
     else { return RunExitCode.usage }
@@ -136,26 +147,75 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     run.failFast = configuration.failFast
     run.shouldStop = { interruptRequested.load(ordering: .relaxed) }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
-    let summary = run.run(inputs: configuration.inputs)
+    var summary = run.run(inputs: configuration.inputs)
     writer?.flush()
     let stats = delivery.map { drain($0, progress: progress, summary: summary, drainTimeout: configuration.drainTimeout) }
+    summary.seconds = monotonicSeconds() - start
     let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)
     progress.clear()
 
-    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted {
+    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
+        || !summary.inputErrors.isEmpty
+    {
         Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted))
-        let dead = deadLetters.count
-        if dead > 0 {
-            Diagnostics.write("\(dead) entr\(dead == 1 ? "y" : "ies") written to \(configuration.deadLetterPath); fix the cause and run `encharge-lua replay \(configuration.deadLetterPath)`")
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
+            Diagnostics.write(hint)
         }
     }
     if let stats, stats.deadLetterWriteFailures > 0 {
-        Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(configuration.deadLetterPath) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
+        Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
         return RunExitCode.someFailed
     }
     if interrupted { return RunExitCode.interrupted }
+    if !summary.inputErrors.isEmpty { return RunExitCode.usage }
     if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
     return RunExitCode.success
+}
+
+/// Opens (or checks the directory of) the dead-letter file before the first record, so an
+/// unwritable path is a configuration error instead of a surprise at the first failure.
+func prepareDeadLetters(_ deadLetters: DeadLetterWriter) -> Bool {
+    do {
+        try deadLetters.prepare()
+        return true
+    } catch {
+        Diagnostics.write("error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
+        return false
+    }
+}
+
+/// The line after a run or replay that says where its dead letters went and what to do with them;
+/// nil when nothing was kept (none written, or written to a non-file such as /dev/null). `rules` is
+/// the rule a replay of record entries needs (nil: unknown, shown as `--rules RULES`).
+func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOptions?, again: Bool = false) -> String? {
+    let count = deadLetters.count
+    guard count > 0, deadLetters.keepsEntries else { return nil }
+    let entries = "\(count) entr\(count == 1 ? "y" : "ies")"
+    let path = shellQuoted(deadLetters.path)
+    if dryRun {
+        return "\(entries) written to \(path) by this dry run, marked dry_run: what a real run would fail, not for "
+            + "replay; fix the cause, then run again without --dry-run"
+    }
+    var command = "encharge-lua replay \(path)"
+    var flags = ""
+    if deadLetters.recordCount > 0 {
+        command += " --rules " + (rules.map { shellQuoted($0.rulesPath) } ?? "RULES")
+        if let rules, !rules.settings.isEmpty { flags = " with the same --set and --settings flags" }
+    }
+    let written = again ? "failed again, written to" : "written to"
+    return "\(entries) \(written) \(path); fix the cause and run `\(command)`\(flags)"
+}
+
+/// Quotes `text` for a POSIX shell when it holds anything but plain path characters; a leading `-`
+/// gets `./` (for a relative path) so the command does not read it as a flag.
+func shellQuoted(_ text: String) -> String {
+    let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
+        scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            || "-_./:=@%+,".unicodeScalars.contains(scalar))
+    }
+    let path = text.hasPrefix("-") ? "./" + text : text
+    guard !plain else { return path }
+    return "'" + path.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }
 
 /// Waits for the delivery engine to send what is queued, keeping the progress line fresh; on an
@@ -171,14 +231,27 @@ func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSum
     return engine.finish(timeout: 0)
 }
 
-func summaryLine(_ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool) -> String {
-    var line = interrupted ? "interrupted: " : "done: "
-    line += "\(s.records) records, \(s.events) events, \(s.skipped) skipped, \(s.failed) failed"
+/// `done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events; 20 delivered, ... in 0.52 s
+/// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,
+/// refused dry-run entries) appear only when there are some.
+func summaryLine(
+    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, title: String = "", noun: String = "records"
+) -> String {
+    var line = title + (interrupted ? "interrupted: " : "done: ")
+    var outcomes = ["\(s.mapped) with events"]
+    if s.withoutEvents > 0 { outcomes.append("\(s.withoutEvents) with none") }
+    outcomes.append("\(s.skipped) skipped")
+    outcomes.append("\(s.failed) failed")
+    if s.refused > 0 { outcomes.append("\(s.refused) refused (dry run)") }
+    line += "\(s.records) \(noun): " + outcomes.joined(separator: ", ") + "; \(s.events) event\(s.events == 1 ? "" : "s")"
+    if !s.inputErrors.isEmpty {
+        line += "; \(s.inputErrors.count) input\(s.inputErrors.count == 1 ? "" : "s") not read to the end"
+    }
     if let stats {
         line += "; \(stats.delivered) delivered, \(stats.retries) retried, \(stats.deadLettered) dead-lettered"
         line += ", latency p50 \(milliseconds(stats.p50Latency)) p99 \(milliseconds(stats.p99Latency))"
     }
-    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) records/s)"
+    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun)/s)"
     return line
 }
 

@@ -80,8 +80,14 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Inputs are JSON lines (.jsonl, .ndjson), JSON (.json: an object or an array of objects) \
             or CSV (.csv, header row). Use - or no input for stdin (JSON lines unless --format says \
-            otherwise). Exit codes: 0 all delivered, 1 some records failed or events were \
-            dead-lettered, 2 usage, configuration or rule-load error, 130 interrupted.
+            otherwise). Every input is checked before the first record is read: if one is missing, \
+            a directory or unreadable, nothing runs and the exit code is 2. An input that fails part-way \
+            is reported, the other inputs still run, and the exit code is 2. Failed records and \
+            undeliverable events go to --dead-letter (default dead-letter.jsonl, created mode 0600 only \
+            when something fails); a --dry-run reports its failures on stderr and writes a file only \
+            when --dead-letter is given, with entries that replay refuses. Exit codes: 0 all delivered, \
+            1 some records failed or events were dead-lettered, 2 usage, configuration, rule-load or \
+            input error, 130 interrupted.
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_record(record, ctx).", valueName: "rules.lua"))
@@ -98,8 +104,8 @@ struct RunCommand: ParsableCommand {
 
     @OptionGroup var inputFlags: InputFlags
 
-    @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines.", valueName: "path"))
-    var deadLetter = "dead-letter.jsonl"
+    @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines (default: dead-letter.jsonl; with --dry-run, no file unless given).", valueName: "path"))
+    var deadLetter: String?
 
     @Flag(help: "Stop at the first record that fails.")
     var failFast = false
@@ -130,7 +136,7 @@ struct RunCommand: ParsableCommand {
         do {
             job = RunJobConfiguration(
                 rule: try ruleFlags.options(rulesPath: rules), inputs: specs, dryRun: dryRun,
-                deadLetterPath: deadLetter, failFast: failFast, quiet: quiet,
+                deadLetterPath: deadLetter ?? (dryRun ? nil : "dead-letter.jsonl"), failFast: failFast, quiet: quiet,
                 delivery: dryRun ? nil : try deliveryFlags.configuration(), drainTimeout: deliveryFlags.drainTimeout)
         } catch {
             Diagnostics.write("error: \(error.description)")

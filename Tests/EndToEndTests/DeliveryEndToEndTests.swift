@@ -189,7 +189,7 @@ final class MockIngestProcess {
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "stderr: \(stderr)")
-        // The summary: "interrupted: R records, E events, ...; D delivered, X retried, L dead-lettered".
+        // The summary: "interrupted: R records: ...; E events; D delivered, X retried, L dead-lettered".
         let numbers = Self.summaryNumbers(stderr)
         let delivered = mock.received().count
         let dead = tmp.lines("dead.jsonl").count
