@@ -124,6 +124,31 @@ struct DeliveryPartsTests {
         #expect(redactor.redact("nothing here") == "nothing here")
     }
 
+    @Test func redactsTheWriteKeyInAnyCase() {
+        let redactor = SecretRedactor(secret: "sk_abcdef123456")
+        #expect(redactor.redact("X-ENCHARGE-TOKEN: SK_ABCDEF123456") == "X-ENCHARGE-TOKEN: [redacted]")
+        #expect(redactor.redact("token Sk_AbCdEf123456.") == "token [redacted].")
+        #expect(redactor.redact("cut at SK_ABCD") == "cut at [redacted]")
+    }
+
+    /// The key base64-encoded on its own or inside a longer value (each of the three byte
+    /// alignments), in base64 and base64url, whole or cut short at the end of a body.
+    @Test(arguments: ["", "u", "us", "user:", "prefix-of-seven:"])
+    func redactsTheWriteKeyInBase64(prefix: String) {
+        let key = "wk_live_7f3a9c1e5b2d4680aabb?>??"
+        let redactor = SecretRedactor(secret: key)
+        let encoded = Data((prefix + key + "!").utf8).base64EncodedString()
+        let redacted = redactor.redact("Authorization: Basic \(encoded)")
+        #expect(!redacted.contains(encoded))
+        #expect(redacted.contains("[redacted]"))
+        // What is left around the marker is at most a few characters that mix in other bytes.
+        #expect(redacted.count < "Authorization: Basic ".count + encoded.count - 30)
+        let url = encoded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        #expect(!redactor.redact(url).contains(url))
+        #expect(redactor.redact("echo " + String(encoded.prefix(prefix.count * 4 / 3 + 12))).hasSuffix("[redacted]"))
+        #expect(redactor.redact(Data("unrelated text".utf8).base64EncodedString()) == Data("unrelated text".utf8).base64EncodedString())
+    }
+
     // MARK: Lane schedule
 
     @Test func aGroupWaitsUntilItHeadsAllItsLanes() {
