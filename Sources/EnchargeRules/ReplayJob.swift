@@ -59,12 +59,14 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     else { return RunExitCode.usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
     installInterruptHandlers()
+    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
     let start = monotonicSeconds()
     var summary = MappingSummary()
     var keptRecords = 0
     do {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath) { entry in
-            if interruptRequested.load(ordering: .relaxed) {
+            if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 summary.interrupted = true
                 return false
             }
@@ -113,19 +115,26 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         return RunExitCode.usage
     }
     writer?.flush()
-    let interrupted = summary.interrupted
-    let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
+    // An interrupt reached the engine through the watcher, with the drain timeout.
+    let stats = delivery?.finish(timeout: nil)
+    let stop = stats?.stop
+    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
     if keptRecords > 0 {
         Diagnostics.write("\(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(configuration.deadLetterPath)")
     }
-    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 {
-        Diagnostics.write("replay " + summaryLine(summary, stats: stats, interrupted: interrupted).replacingFirstWord())
+    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
+        Diagnostics.write(
+            "replay " + summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil).replacingFirstWord())
         if deadLetters.count > 0 {
             Diagnostics.write("\(deadLetters.count) entr\(deadLetters.count == 1 ? "y" : "ies") failed again, written to \(configuration.deadLetterPath)")
         }
     }
+    if let stop, !interrupted {
+        Diagnostics.write("error: \(stop.message(writeKeySource: configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"))")
+    }
     if interrupted { return RunExitCode.interrupted }
+    if stop != nil { return RunExitCode.usage }
     return summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 ? RunExitCode.someFailed : RunExitCode.success
 }
 

@@ -366,7 +366,8 @@ final class DeliveryCore: Sendable {
     ) {
         let id = attempt.tag
         state.running.remove(id)
-        state.latency.record(attempt.elapsed)
+        // An abandoned request got no answer: its time says nothing about the API's latency.
+        if attempt.outcome != .abandoned { state.latency.record(attempt.elapsed) }
         let attempts = state.schedule.recordAttempt(id)
         let group = state.schedule.group(id)
         switch policy.verdict(for: attempt.outcome) {

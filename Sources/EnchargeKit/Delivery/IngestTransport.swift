@@ -16,6 +16,10 @@ struct IngestAttempt {
         case redirect(status: Int, location: String)
         /// No usable answer: connection refused or reset, timeout, TLS failure, ... (message redacted).
         case failure(code: CURLcode, message: String)
+
+        /// What `IngestTransport.abandonAll` reports for a request it gave up on.
+        static let abandoned = Outcome.failure(
+            code: CURLE_ABORTED_BY_CALLBACK, message: "abandoned while waiting for an answer")
     }
 
     /// The caller's tag passed to `start`.
@@ -244,7 +248,7 @@ final class IngestTransport {
             abandoned.append(
                 IngestAttempt(
                     tag: slots[index].tag, elapsed: now - slots[index].startedAt,
-                    outcome: .failure(code: CURLE_ABORTED_BY_CALLBACK, message: "abandoned while waiting for an answer")))
+                    outcome: .abandoned))
         }
         running.removeAll()
         return abandoned
