@@ -65,6 +65,8 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     else { return RunExitCode.usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
     installInterruptHandlers()
+    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
     let start = monotonicSeconds()
     var summary = MappingSummary()
     var keptRecords = 0
@@ -75,7 +77,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             let position = "\(error.path):\(error.line ?? summary.records)"
             Diagnostics.write("\(position): error: not a dead-letter entry (\(error.message.cappedForDiagnostics())); the line is skipped and the rest replayed")
         }) { entry in
-            if interruptRequested.load(ordering: .relaxed) {
+            if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 summary.interrupted = true
                 return false
             }
@@ -128,8 +130,10 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         return RunExitCode.usage
     }
     writer?.flush()
-    let interrupted = summary.interrupted
-    let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
+    // An interrupt reached the engine through the watcher, with the drain timeout.
+    let stats = delivery?.finish(timeout: nil)
+    let stop = stats?.stop
+    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
     if keptRecords > 0 {
         Diagnostics.write("\(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
@@ -137,13 +141,17 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     if summary.refused > 0 {
         Diagnostics.write("error: \(summary.refused) entr\(summary.refused == 1 ? "y" : "ies") of \(configuration.inputPath) came from a --dry-run and \(summary.refused == 1 ? "was" : "were") not replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
-    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, title: "replay ", noun: "entries"))
+    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil, title: "replay ", noun: "entries"))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }
     }
+    if let stop, !interrupted {
+        Diagnostics.write("error: \(stop.message(writeKeySource: configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"))")
+    }
     if interrupted { return RunExitCode.interrupted }
+    if stop != nil { return RunExitCode.usage }
     let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0
     return unfinished ? RunExitCode.someFailed : RunExitCode.success
 }

@@ -47,10 +47,18 @@ public enum RunExitCode {
 /// Set by SIGINT/SIGTERM; read between records. An atomic store is async-signal-safe.
 let interruptRequested = Atomic<Bool>(false)
 
-/// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input.
+/// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input, and wake an
+/// `InterruptWatcher` (which interrupts the delivery engine) through `interruptPipe`.
 public func installInterruptHandlers() {
+    // Create the pipe now: a handler must not run a lazy global initializer.
+    guard interruptPipe.write >= 0 else { return }
     let handler: @convention(c) (Int32) -> Void = { _ in
+        let saved = errno
         interruptRequested.store(true, ordering: .relaxed)
+        interruptCount.add(1, ordering: .relaxed)
+        var byte: UInt8 = 1
+        _ = write(interruptPipe.write, &byte, 1)
+        errno = saved
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
@@ -143,30 +151,38 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
 
     installInterruptHandlers()
+    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
     let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters)
     run.failFast = configuration.failFast
-    run.shouldStop = { interruptRequested.load(ordering: .relaxed) }
+    // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
+    run.shouldStop = { interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
     var summary = run.run(inputs: configuration.inputs)
     writer?.flush()
-    let stats = delivery.map { drain($0, progress: progress, summary: summary, drainTimeout: configuration.drainTimeout) }
+    let stats = delivery.map { drain($0, progress: progress, summary: summary) }
     summary.seconds = monotonicSeconds() - start
-    let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)
+    let stop = stats?.stop
+    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     progress.clear()
 
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
-        || !summary.inputErrors.isEmpty
+        || !summary.inputErrors.isEmpty || stop != nil
     {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted))
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
             Diagnostics.write(hint)
         }
+    }
+    if let stop, !interrupted {
+        Diagnostics.write("error: \(stop.message(writeKeySource: configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"))")
     }
     if let stats, stats.deadLetterWriteFailures > 0 {
         Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
         return RunExitCode.someFailed
     }
     if interrupted { return RunExitCode.interrupted }
+    if stop != nil { return RunExitCode.usage }
     if !summary.inputErrors.isEmpty { return RunExitCode.usage }
     if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
     return RunExitCode.success
@@ -218,17 +234,17 @@ func shellQuoted(_ text: String) -> String {
     return "'" + path.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }
 
-/// Waits for the delivery engine to send what is queued, keeping the progress line fresh; on an
-/// interrupt no new request starts, requests on the wire get up to `drainTimeout`, and the rest
-/// is dead-lettered.
-func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary, drainTimeout: Double) -> DeliveryStats {
-    while !interruptRequested.load(ordering: .relaxed) {
+/// Waits for the delivery engine to send what is queued, keeping the progress line fresh. An
+/// interrupt reaches the engine through the `InterruptWatcher`: then no new request starts,
+/// requests on the wire get up to `--drain-timeout`, and the rest is dead-lettered.
+func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary) -> DeliveryStats {
+    while true {
         let stats = engine.stats()
-        if stats.queued == 0 && stats.inFlight == 0 { return engine.finish(timeout: nil) }
+        if stats.queued == 0 && stats.inFlight == 0 { break }
         progress.update(summary: summary, delivery: stats, reader: nil)
         usleep(50_000)
     }
-    return engine.finish(timeout: 0)
+    return engine.finish(timeout: nil)
 }
 
 /// `done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events; 20 delivered, ... in 0.52 s

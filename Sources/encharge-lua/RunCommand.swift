@@ -69,7 +69,8 @@ struct DeliveryFlags: ParsableArguments {
             endpoint: endpoint ?? environment["ENCHARGE_ENDPOINT"] ?? "https://ingest.encharge.io/v1/",
             writeKey: key, userAgent: DeliveryConfiguration.userAgent(version: enchargeLuaVersion),
             concurrency: concurrency, connectTimeout: connectTimeout, requestTimeout: requestTimeout,
-            maxAttempts: maxAttempts, backoffBase: backoffBase, backoffCap: backoffCap, caBundlePath: cacert)
+            maxAttempts: maxAttempts, backoffBase: backoffBase, backoffCap: backoffCap, caBundlePath: cacert,
+            writeKeySource: writeKeyFile.map { "--write-key-file \($0)" } ?? "ENCHARGE_WRITE_KEY")
     }
 }
 
