@@ -113,6 +113,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         return RunExitCode.usage
     }
     writer?.flush()
+    for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
     let interrupted = summary.interrupted
     let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
     summary.seconds = monotonicSeconds() - start

@@ -141,6 +141,7 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let stats = delivery.map { drain($0, progress: progress, summary: summary, drainTimeout: configuration.drainTimeout) }
     let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)
     progress.clear()
+    for warning in engine.warningLines() { Diagnostics.write(warning) }
 
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted {
         Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted))
