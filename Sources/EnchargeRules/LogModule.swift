@@ -89,7 +89,9 @@ extension RuleEngine {
     /// For `check`: globals assigned by the top level of the rules file are declarations;
     /// any other assignment to a global is reported as a warning with its line.
     func installGlobalsLint() {
-        state.newTable()
+        // Share _G's metatable (its __index reports removed globals) when it has one.
+        state.getGlobal("_G")
+        if !state.pushMetatable(of: -1) { state.newTable() }
         state.push(function: { [unowned self] state in
             // __newindex(t, k, v)
             let name = state.string(at: 2) ?? "?"
@@ -107,8 +109,6 @@ extension RuleEngine {
             return 0
         })
         state.rawSetField("__newindex", in: -2)
-        state.getGlobal("_G")
-        state.pushValue(at: -2)
         state.setMetatableOfValueBelow()
         state.top = 0
     }

@@ -130,6 +130,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         return RunExitCode.usage
     }
     writer?.flush()
+    for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
     // An interrupt reached the engine through the watcher, with the drain timeout.
     let stats = delivery?.finish(timeout: nil)
     let stop = stats?.stop

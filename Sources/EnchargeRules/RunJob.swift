@@ -165,6 +165,7 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let stop = stats?.stop
     let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     progress.clear()
+    for warning in engine.warningLines() { Diagnostics.write(warning) }
 
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
         || !summary.inputErrors.isEmpty || stop != nil

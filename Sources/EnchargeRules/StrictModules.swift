@@ -1,0 +1,96 @@
+import LuaKit
+
+/// Unknown names in the tables a rule is given answer with an error at the rule's line instead
+/// of `nil` (which would fail later as `attempt to call a nil value`):
+/// `encharge.identfy does not exist; did you mean encharge.identify?`, and the parts of Lua the
+/// sandbox removes say so: `io is not available in rules (sandbox)`.
+extension RuleEngine {
+    /// The host's modules: an unknown field is an error with a suggestion.
+    static let strictModules = ["encharge", "json", "log", "webhook", "crypto"]
+    /// Standard globals the sandbox removes.
+    static let sandboxRemovedGlobals: Set<String> = ["io", "debug", "dofile", "loadfile", "package", "collectgarbage"]
+    /// `os` functions the sandbox removes (it keeps time, date, clock and difftime).
+    static let sandboxRemovedOSFunctions: Set<String> = [
+        "execute", "exit", "remove", "rename", "tmpname", "getenv", "setlocale",
+    ]
+
+    func installStrictModules() {
+        for module in Self.strictModules + ["os"] {
+            guard state.getGlobal(module) == .table else {
+                state.pop()
+                continue
+            }
+            let removed = module == "os" ? Self.sandboxRemovedOSFunctions : []
+            state.newTable(fieldCount: 1)
+            state.push(function: { state in
+                // __index(t, k): only ever called for a key the table lacks.
+                guard let key = state.string(at: 2) else {
+                    state.pushNil()
+                    return 1
+                }
+                if removed.contains(key) { throw LuaRaise("\(module).\(key) is not available in rules (sandbox)") }
+                let known = state.stringKeys(ofTableAt: 1)
+                throw LuaRaise(Self.unknownFieldMessage(module: module, field: key, known: known))
+            })
+            state.rawSetField("__index", in: -2)
+            state.setMetatable(ofTableAt: -2)
+            state.pop()
+        }
+        // Reading a removed global raises; any other missing global still reads as nil.
+        state.getGlobal("_G")
+        state.newTable(fieldCount: 2)
+        state.push(function: { state in
+            if let key = state.string(at: 2), Self.sandboxRemovedGlobals.contains(key) {
+                throw LuaRaise("\(key) is not available in rules (sandbox)")
+            }
+            state.pushNil()
+            return 1
+        })
+        state.rawSetField("__index", in: -2)
+        state.setMetatable(ofTableAt: -2)
+        state.pop()
+    }
+
+    /// Problems `check` finds by reading the rule's source (unknown module fields, removed
+    /// functions), as `rules.lua:LINE: error: ...` lines.
+    public func sourceProblems() -> [String] {
+        let source: [UInt8]
+        if let given = options.source {
+            source = given
+        } else if let read = try? readFile(options.rulesPath) {
+            source = read
+        } else {
+            return []
+        }
+        var modules: [String: Set<String>] = [:]
+        for module in Self.strictModules + ["os"] {
+            if state.getGlobal(module) == .table { modules[module] = Set(state.stringKeys(ofTableAt: -1)) }
+            state.pop()
+        }
+        return RuleSourceLint.problems(
+            in: source, path: options.rulesPath, modules: modules, removedOS: Self.sandboxRemovedOSFunctions,
+            removedGlobals: Self.sandboxRemovedGlobals)
+    }
+
+    /// `encharge.identfy does not exist; did you mean encharge.identify?`, or the list of what
+    /// the table has when nothing is close.
+    static func unknownFieldMessage(module: String, field: String, known: [String]) -> String {
+        let base = "\(module).\(field) does not exist"
+        if let guess = closestName(to: field, among: known) { return "\(base); did you mean \(module).\(guess)?" }
+        let names = known.sorted().map { "\(module).\($0)" }.joined(separator: ", ")
+        return names.isEmpty ? base : "\(base) (there are \(names))"
+    }
+
+    /// The name nearest to `name` when it is a plausible typo (about one edit per three letters),
+    /// comparing without ASCII case; ties go to the alphabetically first.
+    static func closestName(to name: String, among candidates: [String]) -> String? {
+        var best: (name: String, distance: Int)?
+        for candidate in candidates.sorted() {
+            let distance = editDistance(name.lowercased(), candidate.lowercased())
+            if distance <= max(1, candidate.utf8.count / 3), distance < (best?.distance ?? Int.max) {
+                best = (candidate, distance)
+            }
+        }
+        return best?.name
+    }
+}
