@@ -60,9 +60,11 @@ public final class SpoolDeliveryWorker: Sendable {
             configuration: configuration, deadLetters: nil, context: DeadLetterContext(),
             onSettled: { tag, outcome in
                 switch outcome {
+                // The spool hears of a settlement before the counters do, so a worker that saw
+                // everything settled and then waits for the spool's writer reads no delivered row.
                 case .delivered:
-                    counters.settled { $0.consecutiveRefusals = 0 }
                     store.settle(.delivered(tag))
+                    counters.settled { $0.consecutiveRefusals = 0 }
                 case .dead(let error) where WriteKeyRefusalPolicy.refusesKey(error.status):
                     counters.settled { values in
                         values.consecutiveRefusals += 1
@@ -71,11 +73,11 @@ public final class SpoolDeliveryWorker: Sendable {
                     }
                     store.poke()
                 case .dead(let error):
-                    counters.settled { $0.dead += 1 }
                     store.settle(
                         .dead(
                             tag, reason: error.message, status: error.status, body: error.body,
                             attempts: error.attempts))
+                    counters.settled { $0.dead += 1 }
                 case .interrupted:
                     counters.settled { _ in }
                 }
