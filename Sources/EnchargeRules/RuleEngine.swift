@@ -73,6 +73,8 @@ public final class RuleEngine {
     public var ignoreSignatureTimestamps = false
     /// Set by `webhook.verify` when a signature does not check out (the request answers 401).
     var verificationFailure: String?
+    /// The last webhook request's dedup key, from `webhook.dedup(key)` or a verified Stripe event.
+    public internal(set) var dedupKey: String?
     var lintActive = false
 
     /// Loads the rules file and runs its top level.

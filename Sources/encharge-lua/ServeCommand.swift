@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a delivery id is remembered for dedup.", valueName: "seconds"))
     var dedupWindow = 86_400.0
 
+    @Option(help: ArgumentHelp("While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
+    var keyRetryInterval = 30.0
+
     @OptionGroup var ruleFlags: RuleFlags
     @OptionGroup var deliveryFlags: DeliveryFlags
 
@@ -73,6 +76,9 @@ struct ServeCommand: AsyncParsableCommand {
             guard secretFile != nil else { throw ValidationError("--verify needs --secret-file PATH with the signing secret") }
         }
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
+            throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
+        }
     }
 
     func run() async throws {
@@ -99,9 +105,13 @@ struct ServeCommand: AsyncParsableCommand {
         server.verifyOptions.hmac.header = hmacHeader.lowercased()
         server.dedupWindow = dedupWindow
         server.drainTimeout = deliveryFlags.drainTimeout
+        server.keyRetryInterval = keyRetryInterval
         do {
             try await runWebhookServer(configuration: server)
         } catch let error as RuleLoadError {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(2)
+        } catch let error as WebhookServerError {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)
         }
