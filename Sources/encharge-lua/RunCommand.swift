@@ -39,10 +39,14 @@ struct DeliveryFlags: ParsableArguments {
     var drainTimeout = 10.0
 
     func validate() throws {
-        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1024") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard connectTimeout > 0, requestTimeout > 0 else { throw ValidationError("timeouts must be more than 0 seconds") }
-        guard backoffBase >= 0, backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
+        try FlagChecks.integer(concurrency, "--concurrency", 1...1024)
+        try FlagChecks.integer(maxAttempts, "--max-attempts", 1...1000)
+        try FlagChecks.seconds(connectTimeout, "--connect-timeout")
+        try FlagChecks.seconds(requestTimeout, "--request-timeout")
+        try FlagChecks.seconds(backoffBase, "--backoff-base", allowingZero: true)
+        try FlagChecks.seconds(backoffCap, "--backoff-cap", allowingZero: true)
+        try FlagChecks.seconds(drainTimeout, "--drain-timeout", allowingZero: true)
+        guard backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
     }
 
     /// The delivery configuration, reading the write key; a missing key is a configuration
@@ -51,12 +55,7 @@ struct DeliveryFlags: ParsableArguments {
         let environment = ProcessEnvironment()
         var key: String
         if let writeKeyFile {
-            do {
-                key = String(decoding: try readFile(writeKeyFile, limit: 1 << 16), as: UTF8.self)
-            } catch {
-                throw RuleLoadError("cannot read the write key file: \(error.description)")
-            }
-            key = key.trimmingCharacters(in: " \t\r\n")
+            key = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
         } else {
             key = environment["ENCHARGE_WRITE_KEY"] ?? ""
         }
@@ -141,16 +140,5 @@ struct ProcessEnvironment {
     subscript(name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)
-    }
-}
-
-extension String {
-    /// Trims the given scalars from both ends (by scalar, so "\r\n" and a lone "\n" both go).
-    func trimmingCharacters(in set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        var view = Substring(self).unicodeScalars
-        while let f = view.first, scalars.contains(f) { view.removeFirst() }
-        while let l = view.last, scalars.contains(l) { view.removeLast() }
-        return String(view)
     }
 }
