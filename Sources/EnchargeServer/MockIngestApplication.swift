@@ -46,12 +46,19 @@ public func buildMockIngestApplication(
 }
 
 /// Runs the mock until SIGINT or SIGTERM, after printing exactly one line to standard output,
-/// `mock-ingest listening on http://HOST:PORT/v1/`, for scripts that need the port.
+/// `mock-ingest listening on http://HOST:PORT/v1/`, for scripts that need the port. A socket that
+/// cannot be bound throws `MockIngestError` (`.notListening`) naming the address and the reason.
 public func runMockIngest(configuration: MockIngestConfiguration) async throws {
     let app = try buildMockIngestApplication(configuration: configuration) { address in
         writeLineToStandardOutput("mock-ingest listening on \(address.ingestURL)")
     }
-    try await app.runService()
+    do {
+        try await app.runService()
+    } catch let error as IOError {
+        let address = MockIngestAddress(host: configuration.host, port: configuration.port)
+        let reason = error.errnoCode == EADDRINUSE ? "address already in use" : String(cString: strerror(error.errnoCode))
+        throw MockIngestError(.notListening, "cannot listen on \(address.baseURL.dropFirst("http://".count)): \(reason)")
+    }
 }
 
 /// Starts the mock on its configured address (use port 0 for a free one), runs `body` with the

@@ -25,8 +25,9 @@ struct MockIngestCommand: AsyncParsableCommand {
 
             EXAMPLES
               encharge-lua mock-ingest --port 8089 --record received.jsonl --verbose
-              ENCHARGE_WRITE_KEY=test encharge-lua run rules.lua in.jsonl --endpoint http://127.0.0.1:8089/v1/
-              encharge-lua mock-ingest --write-key-file key.txt --fail-rate 0.1 --rate-limit 50 --seed 7
+              ENCHARGE_WRITE_KEY=test encharge-lua run rules.lua in.jsonl \\
+                --endpoint http://127.0.0.1:8089/v1/
+              encharge-lua mock-ingest --write-key-file key.txt --fail-rate 0.1 --seed 7
             """)
 
     @OptionGroup(title: "Server") var server: MockIngestServerFlags

@@ -79,8 +79,18 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Inputs are JSON lines (.jsonl, .ndjson), JSON (.json: an object or an array of objects) \
             or CSV (.csv, header row). Use - or no input for stdin (JSON lines unless --format says \
-            otherwise). Exit codes: 0 all delivered, 1 some records failed or events were \
-            dead-lettered, 2 usage, configuration or rule-load error, 130 interrupted.
+            otherwise).
+
+            EXIT CODES
+              0    every record mapped and every event delivered
+              1    some records failed or events were dead-lettered
+              2    usage, configuration, input or rule-load error
+              130  interrupted (Ctrl-C or SIGTERM)
+
+            EXAMPLES
+              encharge-lua run rules.lua signups.jsonl --dry-run
+              ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
+              encharge-lua run rules.lua - --format json --write-key-file key.txt < export.json
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_record(record, ctx).", valueName: "rules.lua"))
@@ -104,8 +114,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress line and no summary unless something failed.")
     var quiet = false
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         if let format, InputFormat(rawValue: format) == nil {

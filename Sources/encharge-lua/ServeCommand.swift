@@ -17,6 +17,16 @@ struct ServeCommand: AsyncParsableCommand {
             sent; a background worker delivers them with the semantics of run. GET /healthz and \
             GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully; SIGHUP reloads \
             the rule (a broken rule is refused and the old one keeps serving).
+
+            EXIT CODES
+              0    stopped by SIGTERM or SIGINT
+              1    the server could not start (the port is in use) or failed
+              2    usage, configuration or rule-load error
+
+            EXAMPLES
+              ENCHARGE_WRITE_KEY=... encharge-lua serve examples/github/rules.lua --port 8080
+              encharge-lua serve rules.lua --verify stripe --secret-file whsec.txt \\
+                --write-key-file key.txt --spool /var/lib/encharge/spool.sqlite
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_webhook(req) or a routes table.", valueName: "rules.lua"))
@@ -52,8 +62,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Seconds a delivery id is remembered for dedup.", valueName: "seconds"))
     var dedupWindow = 86_400.0
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     /// Bytes in a size like `1MiB`, `256KiB` or `65536`; nil when it is not one or does not fit.
     static func parseSize(_ text: String) -> Int? {
