@@ -18,12 +18,21 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 }
 
 /// Lines for people, on stderr. One `fwrite` per line so lines from several threads never mix.
+///
+/// Every line is capped at `maxLineBytes` and has its control characters other than newline and
+/// tab escaped, so no message can move the cursor, recolour the terminal or hide text. Values a
+/// record, a request or a rule chose go through `escaped(_:)` at the call site, which escapes
+/// newlines too, so such a value can never start a line that looks like the tool's own.
 public enum Diagnostics {
+    /// The longest line written; the rest is replaced by `… (N bytes more)`.
+    public static let maxLineBytes = 4096
+
     public static func write(_ line: String) {
-        writeRaw(line.hasSuffix("\n") ? line : line + "\n")
+        let body = line.hasSuffix("\n") ? String(line.dropLast()) : line
+        writeRaw(capped(escaped(body, keepingLayout: true)) + "\n")
     }
 
-    /// Writes text as is (no newline added), for the progress line.
+    /// Writes text as is (no newline added, nothing escaped), for the progress line.
     public static func writeRaw(_ line: String) {
         var text = line
         text.withUTF8 { buffer in
@@ -34,6 +43,55 @@ public enum Diagnostics {
                 offset += n
             }
         }
+    }
+
+    /// `text` with every control character shown as an escape: `\n`, `\r`, `\t`, `\0`, and
+    /// `\u001b` for ESC and the rest of C0, DEL and C1. With `keepingLayout`, newline and tab stay
+    /// as they are (for the tool's own multi-line messages, such as a traceback).
+    public static func escaped(_ text: some StringProtocol, keepingLayout: Bool = false) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.contains(where: { needsEscape($0, keepingLayout: keepingLayout) }) else { return String(text) }
+        var result = ""
+        result.reserveCapacity(text.utf8.count + 16)
+        for scalar in scalars {
+            guard needsEscape(scalar, keepingLayout: keepingLayout) else {
+                result.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\0": result += "\\0"
+            default:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            }
+        }
+        return result
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar, keepingLayout: Bool) -> Bool {
+        let value = scalar.value
+        if keepingLayout && (scalar == "\n" || scalar == "\t") { return false }
+        return value < 0x20 || (0x7F...0x9F).contains(value)
+    }
+
+    /// `text` cut to at most `limit` bytes of UTF-8 (at a character boundary) followed by
+    /// `… (N bytes more)` naming what was left out; shorter text is returned as is.
+    public static func capped(_ text: String, limit: Int = maxLineBytes) -> String {
+        let total = text.utf8.count
+        guard total > limit else { return text }
+        var end = text.startIndex
+        var kept = 0
+        for index in text.indices {
+            let next = text.index(after: index)
+            let size = text.utf8.distance(from: index, to: next)
+            if kept + size > limit { break }
+            kept += size
+            end = next
+        }
+        return String(text[..<end]) + "… (\(total - kept) bytes more)"
     }
 }
 
@@ -61,7 +119,8 @@ extension RuleEngine {
         var parts: [String] = []
         let count = state.top
         if count > 0 {
-            for i in 1...count { parts.append(Self.describe(state, at: i)) }
+            // The values may come from a record: escaped so they cannot forge a line of output.
+            for i in 1...count { parts.append(Diagnostics.escaped(Self.describe(state, at: i))) }
         }
         var line = "\(currentSource): \(level): \(parts.joined(separator: " "))"
         if let position = state.position(level: 1) { line += " (\(position.source):\(position.line))" }

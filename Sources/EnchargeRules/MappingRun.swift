@@ -222,6 +222,7 @@ public final class MappingRun {
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
     /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`.
     public static func compilerStyle(_ message: String, source: String) -> String {
+        let message = Diagnostics.escaped(message)  // it may quote a record: no forged lines
         if message.hasPrefix(source + ": ") {
             return source + ": error: " + message.dropFirst(source.utf8.count + 2)
         }

@@ -4,7 +4,22 @@ import EnchargeRules
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.")
+        abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.",
+        discussion: """
+            Nothing is sent. Warnings (an undeclared global, a misspelled API name) are printed \
+            with their rules.lua line; with --input, each event the sample makes is printed as a \
+            JSON line on stdout and each failed record on stderr.
+
+            EXIT CODES
+              0    the rule loads (and the sample, if any, mapped without a failure)
+              1    the sample has failed records
+              2    usage error, or the rule does not compile or defines no entry point
+
+            EXAMPLES
+              encharge-lua check rules.lua
+              encharge-lua check rules.lua --input sample.jsonl
+              encharge-lua check rules.lua --input export.csv --set default_plan=starter
+            """)
 
     @Argument(help: ArgumentHelp("The rules file.", valueName: "rules.lua"))
     var rules: String
@@ -15,8 +30,8 @@ struct CheckCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Format of the sample when its name does not say: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
-    @OptionGroup var inputFlags: InputFlags
-    @OptionGroup var ruleFlags: RuleFlags
+    @OptionGroup(title: "Input") var inputFlags: InputFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
 
     func validate() throws {
         if let input {

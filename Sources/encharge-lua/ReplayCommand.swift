@@ -15,6 +15,17 @@ struct ReplayCommand: AsyncParsableCommand {
             With --spool PATH: the spool's \
             dead events are re-queued (serve delivers them) and its kept failed requests run \
             again through --rules.
+
+            EXIT CODES
+              0    every entry delivered (or re-queued)
+              1    some entries failed again
+              2    usage, configuration or rule-load error
+              130  interrupted (Ctrl-C or SIGTERM)
+
+            EXAMPLES
+              encharge-lua replay dead-letter.jsonl
+              encharge-lua replay dead-letter.jsonl --rules fixed.lua --dry-run
+              encharge-lua replay --spool encharge-spool.sqlite --rules fixed.lua
             """)
 
     @Argument(help: ArgumentHelp("A dead-letter file written by run.", valueName: "dead-letter.jsonl"))
@@ -35,8 +46,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "No summary unless something failed.")
     var quiet = false
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         guard (deadLetterFile == nil) != (spool == nil) else {

@@ -24,9 +24,12 @@ struct RuleFlags: ParsableArguments {
     var logLevel = "info"
 
     func validate() throws {
-        guard memoryLimit >= 1 else { throw ValidationError("--memory-limit must be at least 1 (MiB)") }
-        guard instructionLimit >= 1000 else { throw ValidationError("--instruction-limit must be at least 1000") }
-        guard timeLimit > 0 else { throw ValidationError("--time-limit must be more than 0 seconds") }
+        // 2^27 MiB is the 128 TiB of a 64-bit process's user address space; more cannot be meant.
+        try FlagChecks.integer(memoryLimit, "--memory-limit", 1...(1 << 27), unit: " MiB")
+        guard instructionLimit >= 1000 else {
+            throw ValidationError("--instruction-limit must be at least 1000, got \(instructionLimit)")
+        }
+        try FlagChecks.seconds(timeLimit, "--time-limit", maximum: 3600)
         guard LogLevel(name: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
         for pair in settingPairs where !pair.contains("=") {
             throw ValidationError("--set takes key=value, got '\(pair)'")

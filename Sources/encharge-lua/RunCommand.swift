@@ -39,10 +39,14 @@ struct DeliveryFlags: ParsableArguments {
     var drainTimeout = 10.0
 
     func validate() throws {
-        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1024") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard connectTimeout > 0, requestTimeout > 0 else { throw ValidationError("timeouts must be more than 0 seconds") }
-        guard backoffBase >= 0, backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
+        try FlagChecks.integer(concurrency, "--concurrency", 1...1024)
+        try FlagChecks.integer(maxAttempts, "--max-attempts", 1...1000)
+        try FlagChecks.seconds(connectTimeout, "--connect-timeout")
+        try FlagChecks.seconds(requestTimeout, "--request-timeout")
+        try FlagChecks.seconds(backoffBase, "--backoff-base", allowingZero: true)
+        try FlagChecks.seconds(backoffCap, "--backoff-cap", allowingZero: true)
+        try FlagChecks.seconds(drainTimeout, "--drain-timeout", allowingZero: true)
+        guard backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
     }
 
     /// The delivery configuration, reading the write key; a missing key is a configuration
@@ -51,12 +55,7 @@ struct DeliveryFlags: ParsableArguments {
         let environment = ProcessEnvironment()
         var key: String
         if let writeKeyFile {
-            do {
-                key = String(decoding: try readFile(writeKeyFile, limit: 1 << 16), as: UTF8.self)
-            } catch {
-                throw RuleLoadError("cannot read the write key file: \(error.description)")
-            }
-            key = key.trimmingCharacters(in: " \t\r\n")
+            key = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
         } else {
             key = environment["ENCHARGE_WRITE_KEY"] ?? ""
         }
@@ -81,14 +80,25 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Inputs are JSON lines (.jsonl, .ndjson), JSON (.json: an object or an array of objects) \
             or CSV (.csv, header row). Use - or no input for stdin (JSON lines unless --format says \
-            otherwise). Every input is checked before the first record is read: if one is missing, \
+            otherwise).
+
+            Every input is checked before the first record is read: if one is missing, \
             a directory or unreadable, nothing runs and the exit code is 2. An input that fails part-way \
             is reported, the other inputs still run, and the exit code is 2. Failed records and \
             undeliverable events go to --dead-letter (default dead-letter.jsonl, created mode 0600 only \
             when something fails); a --dry-run reports its failures on stderr and writes a file only \
-            when --dead-letter is given, with entries that replay refuses. Exit codes: 0 all delivered, \
-            1 some records failed or events were dead-lettered, 2 usage, configuration, rule-load or \
-            input error, 130 interrupted.
+            when --dead-letter is given, with entries that replay refuses.
+
+            EXIT CODES
+              0    every record mapped and every event delivered
+              1    some records failed or events were dead-lettered
+              2    usage, configuration, input or rule-load error
+              130  interrupted (Ctrl-C or SIGTERM)
+
+            EXAMPLES
+              encharge-lua run rules.lua signups.jsonl --dry-run
+              ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
+              encharge-lua run rules.lua - --format json --write-key-file key.txt < export.json
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_record(record, ctx).", valueName: "rules.lua"))
@@ -103,7 +113,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
-    @OptionGroup var inputFlags: InputFlags
+    @OptionGroup(title: "Input") var inputFlags: InputFlags
 
     @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines (default: dead-letter.jsonl; with --dry-run, no file unless given).", valueName: "path"))
     var deadLetter: String?
@@ -114,8 +124,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress line and no summary unless something failed.")
     var quiet = false
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         if let format, InputFormat(rawValue: format) == nil {
@@ -153,17 +163,6 @@ struct ProcessEnvironment {
     subscript(name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         return String(cString: value)
-    }
-}
-
-extension String {
-    /// Trims the given scalars from both ends (by scalar, so "\r\n" and a lone "\n" both go).
-    func trimmingCharacters(in set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        var view = Substring(self).unicodeScalars
-        while let f = view.first, scalars.contains(f) { view.removeFirst() }
-        while let l = view.last, scalars.contains(l) { view.removeLast() }
-        return String(view)
     }
 }
 

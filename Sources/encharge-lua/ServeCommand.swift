@@ -17,6 +17,16 @@ struct ServeCommand: AsyncParsableCommand {
             sent; a background worker delivers them with the semantics of run. GET /healthz and \
             GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully; SIGHUP reloads \
             the rule (a broken rule is refused and the old one keeps serving).
+
+            EXIT CODES
+              0    stopped by SIGTERM or SIGINT
+              1    the server could not start (the port is in use) or failed
+              2    usage, configuration or rule-load error
+
+            EXAMPLES
+              ENCHARGE_WRITE_KEY=... encharge-lua serve examples/github/rules.lua --port 8080
+              encharge-lua serve rules.lua --verify stripe --secret-file whsec.txt \\
+                --write-key-file key.txt --spool /var/lib/encharge/spool.sqlite
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_webhook(req) or a routes table.", valueName: "rules.lua"))
@@ -55,27 +65,34 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
     var keyRetryInterval = 30.0
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
+    /// Bytes in a size like `1MiB`, `256KiB` or `65536`; nil when it is not one or does not fit.
     static func parseSize(_ text: String) -> Int? {
         let lower = text.lowercased().replacingOccurrences(of: " ", with: "")
         for (suffix, factor) in [("mib", 1 << 20), ("mb", 1_000_000), ("kib", 1 << 10), ("kb", 1000), ("b", 1)] where lower.hasSuffix(suffix) {
-            return Int(lower.dropLast(suffix.count)).map { $0 * factor }
+            guard let count = Int(lower.dropLast(suffix.count)) else { return nil }
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: factor)
+            return overflow ? nil : bytes
         }
         return Int(lower)
     }
 
     func validate() throws {
-        guard let size = Self.parseSize(maxBody), size > 0 else { throw ValidationError("--max-body takes a size like 1MiB, 256KiB or 65536") }
-        _ = size
+        // Bodies are held in memory whole; 1 GiB is far above any webhook.
+        guard let size = Self.parseSize(maxBody), (1...(1 << 30)).contains(size) else {
+            throw ValidationError("--max-body takes a size from 1 byte to 1024MiB like 1MiB, 256KiB or 65536, got \(maxBody)")
+        }
+        try FlagChecks.port(port)
+        try FlagChecks.seconds(dedupWindow, "--dedup-window", allowingZero: true, maximum: 366 * 86_400)
         if let verify {
             guard WebhookScheme(rawValue: verify) != nil else {
                 throw ValidationError("--verify must be stripe, github, shopify, standard or hmac")
             }
             guard secretFile != nil else { throw ValidationError("--verify needs --secret-file PATH with the signing secret") }
         }
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let workers { try FlagChecks.integer(workers, "--workers", 1...1024) }
         guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
             throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
         }
@@ -118,15 +135,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     static func readSecret(_ path: String, what: String) throws(RuleLoadError) -> String {
-        do {
-            let text = String(decoding: try readFile(path, limit: 1 << 16), as: UTF8.self)
-            let trimmed = text.trimmingCharacters(in: " \t\r\n")
-            guard !trimmed.isEmpty else { throw RuleLoadError("\(what) \(path) is empty; put the secret in it") }
-            return trimmed
-        } catch let error as RuleLoadError {
-            throw error
-        } catch {
-            throw RuleLoadError("cannot read \(what): \(error)")
-        }
+        try SecretFile.read(path, flag: what)
     }
 }
