@@ -341,3 +341,14 @@ void encl_collect(lua_State *L) {
   lua_gc(L, LUA_GCCOLLECT);
   lim->armed = armed;
 }
+
+int encl_stuck_position(lua_State *L, char *buffer, size_t size) {
+  lua_Debug ar;
+  for (int level = 0; lua_getstack(L, level, &ar); level++) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      snprintf(buffer, size, "%s:%d", ar.short_src, ar.currentline);
+      return 1;
+    }
+  }
+  return 0;
+}

@@ -136,7 +136,14 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     run.failFast = configuration.failFast
     run.shouldStop = { interruptRequested.load(ordering: .relaxed) }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
+    let handover = AbandonedRunHandover(
+        run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
+        configuration: configuration)
+    let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
+        handover.finish(runningSeconds: seconds)
+    }
     let summary = run.run(inputs: configuration.inputs)
+    watchdog.stop()
     writer?.flush()
     let stats = delivery.map { drain($0, progress: progress, summary: summary, drainTimeout: configuration.drainTimeout) }
     let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)

@@ -159,6 +159,16 @@ public final class LuaState {
         return "\(position): \(text)"
     }
 
+    /// `file:line` of the rule where a call that a watchdog gave up (`LuaCallClock.abandon`) is
+    /// stuck, read from the watchdog thread; else the line the count hook last saw.
+    public func stuckCallPosition() -> String? {
+        var buffer = [CChar](repeating: 0, count: 128)
+        if encl_stuck_position(L, &buffer, buffer.count) != 0 {
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return lastSeenPosition
+    }
+
     static func memoryLimitText(_ bytes: Int) -> String {
         "memory limit of \(bytes >> 20) MiB exceeded; the rule builds too much data (raise --memory-limit if that is intended)"
     }

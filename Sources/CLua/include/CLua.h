@@ -90,6 +90,12 @@ void encl_call_end(encl_limits *limits);
 int64_t encl_call_started(const int64_t *call_started);
 int encl_call_abandon(int64_t *call_started, int64_t started);
 
+/// Writes "file:line" of the innermost Lua function on the stack of a call a watchdog gave up, for
+/// its report; 0 if there is none. Called from the watchdog thread while the state's own thread
+/// is stuck inside one C function: that function does not change the call chain read here, and
+/// "Sl" reads only the stack and the function prototypes, allocating nothing.
+int encl_stuck_position(lua_State *L, char *buffer, size_t size);
+
 /// Loads a text chunk only (binary chunks are refused).
 int encl_loadtext(lua_State *L, const char *buffer, size_t size, const char *chunkname);
 
