@@ -25,9 +25,16 @@ extension RuleEngine {
 
     private func argument(_ state: LuaState, _ index: Int32, path: String, function: String) throws -> JSONValue {
         do {
-            return try state.toJSON(at: index, path: path)
+            return try state.toJSON(at: index, path: path, maxBytes: RuleOptions.maxEventBytes)
         } catch {
             throw LuaRaise("\(function): \(error.description)")
+        }
+    }
+
+    /// Refuses an event past `--max-events-per-record` before converting anything.
+    private func checkEventCount(_ function: String) throws {
+        guard pending.count < options.maxEventsPerRecord else {
+            throw LuaRaise("\(function): more than \(options.maxEventsPerRecord) events for one record; emit fewer (or raise --max-events-per-record)")
         }
     }
 
@@ -35,6 +42,7 @@ extension RuleEngine {
         guard state.type(at: 1) == .table else {
             throw LuaRaise("identify: expected a user table like { email = ... }, got \(state.type(at: 1).name)")
         }
+        try checkEventCount("identify")
         let user = try argument(state, 1, path: "user", function: "identify")
         var warnings: [EventWarning] = []
         do {
@@ -53,6 +61,7 @@ extension RuleEngine {
         guard state.type(at: 2) == .table else {
             throw LuaRaise("track: the second argument must be a user table like { email = ... }, got \(state.type(at: 2).name)")
         }
+        try checkEventCount("track")
         let name = try argument(state, 1, path: "name", function: "track")
         let user = try argument(state, 2, path: "user", function: "track")
         let properties = state.isNoneOrNil(3) ? nil : try argument(state, 3, path: "properties", function: "track")
@@ -82,6 +91,7 @@ extension RuleEngine {
         guard state.type(at: 1) == .table else {
             throw LuaRaise("event: expected a table like { name = ..., user = ... }, got \(state.type(at: 1).name)")
         }
+        try checkEventCount("event")
         let value = try argument(state, 1, path: "", function: "event")
         var warnings: [EventWarning] = []
         do {

@@ -164,7 +164,7 @@ extension RuleEngine {
                 self.declaredGlobals.insert(name)
             }
             state.top = 3
-            state.rawSet(tableAt: 1)  // rawset(t, k, v)
+            try state.rawSet(tableAt: 1)  // rawset(t, k, v); a nil or NaN key raises
             return 0
         })
         state.rawSetField("__newindex", in: -2)

@@ -113,6 +113,9 @@ public final class MappingRun {
     /// Called now and then with the reader being read, for a progress line.
     public var onProgress: ((MappingSummary, RecordReader) -> Void)?
     public private(set) var summary = MappingSummary()
+    /// The record being mapped and its source, for `abandonCurrentRecord`.
+    private var current: (body: InputRecordBody, source: String)?
+    private var startedAt = 0.0
 
     public init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter) {
         self.engine = engine
@@ -122,10 +125,10 @@ public final class MappingRun {
 
     /// Maps every input in order. Returns the counts; per-record problems never throw.
     public func run(inputs: [InputSpec]) -> MappingSummary {
-        let start = monotonicSeconds()
+        startedAt = monotonicSeconds()
         runInputs(inputs)
         reportDuplicateKeyCounts()
-        summary.seconds = monotonicSeconds() - start
+        summary.seconds = monotonicSeconds() - startedAt
         return summary
     }
 
@@ -151,6 +154,8 @@ public final class MappingRun {
                     let source = reader.source(line)
                     summary.records += 1
                     let outcome: RecordOutcome
+                    current = (body, source)
+                    defer { current = nil }
                     switch body {
                     case .json(let bytes): outcome = engine.map(json: bytes, source: source)
                     case .value(let value): outcome = engine.map(value: value, source: source)
@@ -196,6 +201,17 @@ public final class MappingRun {
             return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
         }
         return "\(input): error: \(message)"
+    }
+
+    /// Fails the record whose rule call a `RuleWatchdog` gave up: reports it with `message` (the
+    /// rule line first), dead-letters it and returns the counts so far. Called on the watchdog
+    /// thread, when the thread that ran `run(inputs:)` will never touch this object again.
+    func abandonCurrentRecord(message: String) -> MappingSummary {
+        summary.seconds = monotonicSeconds() - startedAt
+        guard let (body, source) = current else { return summary }
+        summary.failed += 1
+        recordFailure(body: body, message: message, traceback: nil, source: source)
+        return summary
     }
 
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {

@@ -32,6 +32,11 @@ public struct RuleOptions: Sendable {
     /// The rule's text, read once; when set, engines load it instead of reading `rulesPath`
     /// again, so every Lua state of a server runs the same version of the rule.
     public var source: [UInt8]?
+    /// Events one record (or request) may emit; one more fails it (`--max-events-per-record`).
+    public var maxEventsPerRecord = 1000
+    /// Estimated JSON bytes one argument of `encharge.identify/track/event` may hold: about the
+    /// largest body the Ingest API takes for one event.
+    public static let maxEventBytes = 1 << 20
 
     public init(
         rulesPath: String, limits: LuaLimits = LuaLimits(), settings: JSONObject = JSONObject(),

@@ -158,7 +158,14 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
     run.shouldStop = { interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
+    let handover = AbandonedRunHandover(
+        run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
+        configuration: configuration)
+    let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
+        handover.finish(runningSeconds: seconds)
+    }
     var summary = run.run(inputs: configuration.inputs)
+    watchdog.stop()
     writer?.flush()
     let stats = delivery.map { drain($0, progress: progress, summary: summary) }
     summary.seconds = monotonicSeconds() - start
