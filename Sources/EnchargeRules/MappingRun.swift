@@ -95,7 +95,7 @@ public final class MappingRun {
         for input in inputs {
             let reader: RecordReader
             do { reader = try RecordReader(path: input.path, format: input.format) } catch {
-                report(error.description)
+                report("error: " + error.description)
                 summary.inputErrors.append(error.description)
                 summary.failed += 1
                 if failFast { return }
@@ -135,7 +135,7 @@ public final class MappingRun {
                     return true
                 }
             } catch {
-                let message = "\(reader.displayName): \(error)"
+                let message = "\(reader.displayName): error: \(error)"
                 report(message)
                 summary.inputErrors.append(message)
                 summary.failed += 1
@@ -162,7 +162,7 @@ public final class MappingRun {
         do {
             try deadLetters.writeRecordFailure(record: record, error: shown, traceback: traceback, source: source)
         } catch {
-            report("cannot write the dead-letter file: \(error)")
+            report("error: cannot write the dead-letter file: \(error)")
         }
     }
 

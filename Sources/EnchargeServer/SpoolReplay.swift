@@ -28,7 +28,7 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
         let failed = try spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
-                Diagnostics.write("\(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
+                Diagnostics.write("warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
             }
             return 0
         }

@@ -66,6 +66,25 @@ import Testing
         #expect(!result.stderr.contains("Error:"))
     }
 
+    @Test func anUnreadableInputIsReportedAsAnError() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try rule(tmp)
+        let result = try Binary.run(["run", rules, tmp.path + "/missing.jsonl", "--dry-run"], directory: tmp.path)
+        #expect(result.stderr.hasPrefix("error: cannot open \(tmp.path)/missing.jsonl: No such file or directory"), "\(result.stderr)")
+    }
+
+    @Test func mockIngestOnAPortInUseSaysSo() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let first = try MockIngestProcess([], in: tmp)
+        defer { first.stop() }
+        let port = try #require(first.endpoint.split(separator: ":").last?.split(separator: "/").first.map(String.init))
+        let second = try Binary.run(["mock-ingest", "--port", port])
+        #expect(second.status == 1)
+        #expect(second.stderr == "error: cannot listen on 127.0.0.1:\(port): address already in use\n")
+    }
+
     /// A record value with a newline and terminal escapes, echoed by `log` and by a rule error,
     /// cannot start a line of its own nor reach the terminal raw.
     @Test func recordValuesCannotForgeLinesOrEscapeSequences() throws {
