@@ -78,7 +78,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
                     sink.emit([event], source: source)
                 } catch {
                     summary.failed += 1
-                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(error)")
+                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
                     if let event = entry.event {
                         try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
                     }

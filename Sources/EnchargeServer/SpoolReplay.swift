@@ -59,10 +59,10 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
             case .unauthorized(let message):
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(message)")
+                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
             case .notFound:
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: no route for \(request.method) \(request.path) in the fixed rule")
+                Diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
             }
         }
         Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same delivery id (dropped)")

@@ -311,7 +311,7 @@ struct SpoolDeliveryService: Service {
 /// Runs `encharge-lua serve` until SIGTERM/SIGINT: stop accepting, finish in-flight requests,
 /// stop delivery cleanly. SIGHUP reloads the rule (a broken rule is refused, the old one serves).
 public func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
-    var logger = Logger(label: "encharge-lua.serve") { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
     let pool = try RulePool(options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
     let spool = try Spool(path: configuration.spoolPath)
