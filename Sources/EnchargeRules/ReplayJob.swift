@@ -117,7 +117,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
     summary.seconds = monotonicSeconds() - start
     if keptRecords > 0 {
-        Diagnostics.write("\(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(configuration.deadLetterPath)")
+        Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(configuration.deadLetterPath)")
     }
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 {
         Diagnostics.write("replay " + summaryLine(summary, stats: stats, interrupted: interrupted).replacingFirstWord())
