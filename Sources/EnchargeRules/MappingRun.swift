@@ -231,7 +231,7 @@ public final class MappingRun {
         do {
             try deadLetters.writeRecordFailure(record: record, error: shown, traceback: traceback, source: source)
         } catch {
-            report("cannot write the dead-letter file: \(error)")
+            report("error: cannot write the dead-letter file: \(error)")
         }
     }
 

@@ -95,7 +95,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
                     sink.emit([event], source: source)
                 } catch {
                     summary.failed += 1
-                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \("\(error)".cappedForDiagnostics())")
+                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
                     if let event = entry.event {
                         try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
                     }
@@ -137,7 +137,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
     if keptRecords > 0 {
-        Diagnostics.write("\(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
+        Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
     }
     if summary.refused > 0 {
         Diagnostics.write("error: \(summary.refused) entr\(summary.refused == 1 ? "y" : "ies") of \(configuration.inputPath) came from a --dry-run and \(summary.refused == 1 ? "was" : "were") not replayed, since a dry run sends nothing; run the input again without --dry-run to send it")

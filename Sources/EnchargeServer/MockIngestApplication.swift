@@ -26,7 +26,7 @@ public func buildMockIngestApplication(
     onListening: @escaping @Sendable (MockIngestAddress) async -> Void = { _ in }
 ) throws(MockIngestError) -> some ApplicationProtocol {
     try configuration.validate()
-    var logger = Logger(label: "mock-ingest") { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: "mock-ingest") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = configuration.logLevel
     var recorder: MockIngestRecorder?
     if let path = configuration.recordPath {

@@ -28,7 +28,7 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
         let failed = try spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
-                Diagnostics.write("\(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
+                Diagnostics.write("warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
             }
             return 0
         }
@@ -69,10 +69,10 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
             case .unauthorized(let message):
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(message)")
+                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
             case .notFound:
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: no route for \(request.method) \(request.path) in the fixed rule")
+                Diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
             }
         }
         Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)")

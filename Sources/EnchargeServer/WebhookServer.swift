@@ -352,7 +352,7 @@ public struct WebhookServerError: Error, CustomStringConvertible {
 /// Refuses to start (throws) when the rule does not load, another process owns the spool, the
 /// spool cannot be opened, or the port cannot be bound; nothing is delivered then.
 public func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
-    var logger = Logger(label: "encharge-lua.serve") { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
     let pool = try RulePool(options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
     defer { pool.stop() }

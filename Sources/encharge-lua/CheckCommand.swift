@@ -6,7 +6,7 @@ struct CheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.",
         discussion: """
-            Nothing is sent. Warnings (an undeclared global, a misspelled API name) are printed \
+            Nothing is sent. Warnings (such as an assignment to an undeclared global) are printed \
             with their rules.lua line; with --input, each event the sample makes is printed as a \
             JSON line on stdout and each failed record on stderr.
 

@@ -92,13 +92,13 @@ struct RunCommand: ParsableCommand {
             EXIT CODES
               0    every record mapped and every event delivered
               1    some records failed or events were dead-lettered
-              2    usage, configuration, input or rule-load error
+              2    usage, configuration or rule-load error
               130  interrupted (Ctrl-C or SIGTERM)
 
             EXAMPLES
               encharge-lua run rules.lua signups.jsonl --dry-run
               ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
-              encharge-lua run rules.lua - --format json --write-key-file key.txt < export.json
+              encharge-lua run rules.lua - --format json < export.json
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_record(record, ctx).", valueName: "rules.lua"))

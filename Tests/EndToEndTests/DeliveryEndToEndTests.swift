@@ -8,14 +8,20 @@ final class MockIngestProcess {
     let recordPath: String
     let directory: TemporaryDirectory
 
-    init(_ arguments: [String], in directory: TemporaryDirectory) throws {
+    /// `stderrPath`, when given, receives the mock's standard error (for `--verbose`).
+    init(_ arguments: [String], in directory: TemporaryDirectory, stderrPath: String? = nil) throws {
         self.directory = directory
         recordPath = directory.path + "/received-\(UUID().uuidString).jsonl"
         process.executableURL = URL(fileURLWithPath: Binary.path)
         process.arguments = ["mock-ingest", "--host", "127.0.0.1", "--port", "0", "--record", recordPath] + arguments
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let stderrPath {
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         // The first stdout line names the port.
         var line = Data()
