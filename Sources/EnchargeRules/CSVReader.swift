@@ -155,6 +155,7 @@ struct CSVReader {
             // Offsets count from `rowStart`, which stays valid when `fill()` moves the buffer.
             var multilineQuote: (offset: Int, line: Int)? = nil
             var quoteStart: (offset: Int, line: Int) = (0, 0)
+            var quoteSpansLines = false
             rowLoop: while true {
                 guard let b = try peek() else {
                     if inQuotes {
@@ -167,17 +168,23 @@ struct CSVReader {
                 sawAny = true
                 if inQuotes {
                     if b == 0x22 {
-                        if (try peek()) == 0x22 {
+                        let next = try peek()
+                        if next == 0x22 {
                             field.append(0x22)
                             position += 1
                         } else {
                             inQuotes = false
+                            if quoteSpansLines, let next, next != delimiter, next != 0x0A, next != 0x0D {
+                                // A quote that ran over lines and closed on a later row's quote.
+                                return resynchronize(after: quoteStart, message: "a quoted CSV field is not closed")
+                            }
                         }
                     } else {
                         var endsLine = b == 0x0A
                         if b == 0x0D { endsLine = (try peek()) != 0x0A }
                         if endsLine {
                             line += 1
+                            quoteSpansLines = true
                             if multilineQuote == nil { multilineQuote = quoteStart }
                         }
                         field.append(b)
@@ -185,6 +192,7 @@ struct CSVReader {
                 } else if b == 0x22 && field.isEmpty && !quotedField {
                     inQuotes = true
                     quotedField = true
+                    quoteSpansLines = false
                     quoteStart = (position - 1 - rowStart, line)
                 } else if b == delimiter {
                     fields.append(field)

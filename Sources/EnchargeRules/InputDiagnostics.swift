@@ -15,6 +15,10 @@ extension MappingRun {
         for (key, repeats) in engine.state.jsonDuplicateKeys.counts where repeats > 1 {
             report("warning: key \(Self.quotedKey(key)) was repeated \(repeats) times in JSON objects; the last value was used each time")
         }
+        let more = engine.state.jsonDuplicateKeys.untrackedRepeats
+        if more > 0 {
+            report("warning: \(more) more repeated key\(more == 1 ? "" : "s") in JSON objects, not listed one by one; the last value was used each time")
+        }
     }
 
     /// After a `.json` input that was one object holding exactly one array of objects, and whose
