@@ -139,7 +139,7 @@ public final class MappingRun {
                             return false
                         }
                     }
-                    if engine.state.jsonDuplicateKeys.hasNew { reportNewDuplicateKeys(source: source) }
+                    engine.reportNewDuplicateJSONKeys(source: source)
                     if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
                     return true
                 }
