@@ -11,7 +11,7 @@ import JSONKit
 ///
 /// Hand-written (not SwiftCSV or CSV.swift) because it streams over the same chunked reader with
 /// record numbers for `ctx.source`, which those libraries do not offer.
-struct CSVReader {
+struct CSVReader: RecordSource {
     let file: ChunkedFile
     let displayName: String
     let delimiter: UInt8

@@ -4,7 +4,7 @@ import JSONKit
 /// array at that JSON pointer. Arrays are split into elements by a small state machine over
 /// brackets and strings, without parsing them, so a large array streams in bounded memory; the
 /// path to it is walked the same way, skipping what lies before it without keeping it.
-struct JSONDocumentReader {
+struct JSONDocumentReader: RecordSource {
     let file: ChunkedFile
     let displayName: String
     let maxRecordBytes: Int
