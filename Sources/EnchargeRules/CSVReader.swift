@@ -74,7 +74,8 @@ struct CSVReader: RecordSource {
             }
             guard let names = header else {
                 if invalid {
-                    throw InputError("\(displayName):\(rowLine): error: the CSV header row is not valid UTF-8; save the file as UTF-8")
+                    throw InputError(
+                        "\(displayName):\(rowLine): error: the CSV header row is not valid UTF-8; save the file as UTF-8")
                 }
                 header = try readHeader(strings, line: rowLine)
                 continue
@@ -112,7 +113,9 @@ struct CSVReader: RecordSource {
         }
         if delimiter == UInt8(ascii: ","), names.count == 1 {
             for (separator, shown, flag) in [(";", ";", "';'"), ("\t", "\\t", "tab")] where names[0].contains(separator) {
-                warn("\(displayName):\(line): warning: the CSV header is one column holding '\(shown)'; if the file is separated by it, pass --delimiter \(flag)")
+                warn(
+                    "\(displayName):\(line): warning: the CSV header is one column holding '\(shown)'; "
+                        + "if the file is separated by it, pass --delimiter \(flag)")
                 break
             }
         }
@@ -159,7 +162,7 @@ struct CSVReader: RecordSource {
             rowLoop: while true {
                 guard let b = try peek() else {
                     if inQuotes {
-                        return resynchronize(after: multilineQuote ?? quoteStart, message: "a quoted CSV field is not closed")
+                        return resynchronize(after: quoteStart, message: "a quoted CSV field is not closed")
                     }
                     if sawAny { fields.append(field) }
                     break rowLoop
@@ -208,7 +211,7 @@ struct CSVReader: RecordSource {
                 }
                 if field.count > maxRecordBytes {
                     if inQuotes {
-                        return resynchronize(after: multilineQuote ?? quoteStart, message: "a quoted CSV field is not closed")
+                        return resynchronize(after: quoteStart, message: "a quoted CSV field is not closed")
                     }
                     return try skipOversizedRow(rowLine: rowLine)
                 }

@@ -8,7 +8,8 @@ extension RuleEngine {
         guard state.jsonDuplicateKeys.hasNew else { return }
         for key in state.takeNewJSONDuplicateKeys() {
             Diagnostics.write(
-                "\(source): warning: key \(MappingRun.quotedKey(key)) appears more than once in one JSON object; the last value is used")
+                "\(source): warning: key \(MappingRun.quotedKey(key)) appears more than once in one JSON object; "
+                    + "the last value is used")
         }
     }
 }
@@ -19,11 +20,15 @@ extension MappingRun {
     /// At the end of a run, the count for each key that was repeated more than once.
     func reportDuplicateKeyCounts() {
         for (key, repeats) in engine.state.jsonDuplicateKeys.counts where repeats > 1 {
-            report("warning: key \(Self.quotedKey(key)) was repeated \(repeats) times in JSON objects; the last value was used each time")
+            report(
+                "warning: key \(Self.quotedKey(key)) was repeated \(repeats) times in JSON objects; "
+                    + "the last value was used each time")
         }
         let more = engine.state.jsonDuplicateKeys.untrackedRepeats
         if more > 0 {
-            report("warning: \(more) more repeated key\(more == 1 ? "" : "s") in JSON objects, not listed one by one; the last value was used each time")
+            report(
+                "warning: \(more) more repeated key\(more == 1 ? "" : "s") in JSON objects, not listed one by one; "
+                    + "the last value was used each time")
         }
     }
 

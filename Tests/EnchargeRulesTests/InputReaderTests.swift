@@ -448,6 +448,16 @@ func largeRecordJSON(_ i: Int) -> String {
         ])
     }
 
+    /// The quote never closed is the one that fails, not an earlier multi-line field of its row.
+    @Test func unclosedQuoteAfterAMultilineFieldResumesAfterTheUnclosedOne() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("both.csv", "a,b,c\n1,\"x\ny\",\"open\n2,q,r\n")
+        #expect(try readRecords(path, .csv) == [
+            .malformed("a quoted CSV field is not closed (it starts at line 3)", raw: "1,\"x\ny\",\"open", line: 1),
+            .value(["a": "2", "b": "q", "c": "r"], line: 2),
+        ])
+    }
+
     @Test func legitimateMultilineFieldsAreNotMistakenForStrayQuotes() throws {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("multi.csv", "name,note\r\nAnn,\"two\r\nlines\"\r\nBob,\"x\"\r\n")
