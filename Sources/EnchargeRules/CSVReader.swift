@@ -11,7 +11,7 @@ import JSONKit
 ///
 /// Hand-written (not SwiftCSV or CSV.swift) because it streams over the same chunked reader with
 /// record numbers for `ctx.source`, which those libraries do not offer.
-struct CSVReader {
+struct CSVReader: RecordSource {
     let file: ChunkedFile
     let displayName: String
     let delimiter: UInt8
@@ -74,7 +74,8 @@ struct CSVReader {
             }
             guard let names = header else {
                 if invalid {
-                    throw InputError("\(displayName):\(rowLine): error: the CSV header row is not valid UTF-8; save the file as UTF-8")
+                    throw InputError(
+                        "\(displayName):\(rowLine): error: the CSV header row is not valid UTF-8; save the file as UTF-8")
                 }
                 header = try readHeader(strings, line: rowLine)
                 continue
@@ -112,7 +113,9 @@ struct CSVReader {
         }
         if delimiter == UInt8(ascii: ","), names.count == 1 {
             for (separator, shown, flag) in [(";", ";", "';'"), ("\t", "\\t", "tab")] where names[0].contains(separator) {
-                warn("\(displayName):\(line): warning: the CSV header is one column holding '\(shown)'; if the file is separated by it, pass --delimiter \(flag)")
+                warn(
+                    "\(displayName):\(line): warning: the CSV header is one column holding '\(shown)'; "
+                        + "if the file is separated by it, pass --delimiter \(flag)")
                 break
             }
         }
@@ -155,10 +158,11 @@ struct CSVReader {
             // Offsets count from `rowStart`, which stays valid when `fill()` moves the buffer.
             var multilineQuote: (offset: Int, line: Int)? = nil
             var quoteStart: (offset: Int, line: Int) = (0, 0)
+            var quoteSpansLines = false
             rowLoop: while true {
                 guard let b = try peek() else {
                     if inQuotes {
-                        return resynchronize(after: multilineQuote ?? quoteStart, message: "a quoted CSV field is not closed")
+                        return resynchronize(after: quoteStart, message: "a quoted CSV field is not closed")
                     }
                     if sawAny { fields.append(field) }
                     break rowLoop
@@ -167,17 +171,23 @@ struct CSVReader {
                 sawAny = true
                 if inQuotes {
                     if b == 0x22 {
-                        if (try peek()) == 0x22 {
+                        let next = try peek()
+                        if next == 0x22 {
                             field.append(0x22)
                             position += 1
                         } else {
                             inQuotes = false
+                            if quoteSpansLines, let next, next != delimiter, next != 0x0A, next != 0x0D {
+                                // A quote that ran over lines and closed on a later row's quote.
+                                return resynchronize(after: quoteStart, message: "a quoted CSV field is not closed")
+                            }
                         }
                     } else {
                         var endsLine = b == 0x0A
                         if b == 0x0D { endsLine = (try peek()) != 0x0A }
                         if endsLine {
                             line += 1
+                            quoteSpansLines = true
                             if multilineQuote == nil { multilineQuote = quoteStart }
                         }
                         field.append(b)
@@ -185,6 +195,7 @@ struct CSVReader {
                 } else if b == 0x22 && field.isEmpty && !quotedField {
                     inQuotes = true
                     quotedField = true
+                    quoteSpansLines = false
                     quoteStart = (position - 1 - rowStart, line)
                 } else if b == delimiter {
                     fields.append(field)
@@ -200,7 +211,7 @@ struct CSVReader {
                 }
                 if field.count > maxRecordBytes {
                     if inQuotes {
-                        return resynchronize(after: multilineQuote ?? quoteStart, message: "a quoted CSV field is not closed")
+                        return resynchronize(after: quoteStart, message: "a quoted CSV field is not closed")
                     }
                     return try skipOversizedRow(rowLine: rowLine)
                 }

@@ -1,19 +1,34 @@
 import JSONKit
 
+extension RuleEngine {
+    /// `in.jsonl:3: warning: key "email" appears more than once in one JSON object; …`, once per
+    /// key for the life of the engine, for keys that decoding (the record, `req.json`,
+    /// `json.decode`) found repeated since the last call.
+    public func reportNewDuplicateJSONKeys(source: String) {
+        guard state.jsonDuplicateKeys.hasNew else { return }
+        for key in state.takeNewJSONDuplicateKeys() {
+            Diagnostics.write(
+                "\(source): warning: key \(MappingRun.quotedKey(key)) appears more than once in one JSON object; "
+                    + "the last value is used")
+        }
+    }
+}
+
 /// What `MappingRun` says about how its inputs were read: keys repeated in one JSON object, a
 /// list response read as one record, and input errors in compiler form.
 extension MappingRun {
-    /// `in.jsonl:3: warning: key "email" appears more than once in one JSON object; …`, once per key.
-    func reportNewDuplicateKeys(source: String) {
-        for key in engine.state.takeNewJSONDuplicateKeys() {
-            report("\(source): warning: key \(Self.quotedKey(key)) appears more than once in one JSON object; the last value is used")
-        }
-    }
-
     /// At the end of a run, the count for each key that was repeated more than once.
     func reportDuplicateKeyCounts() {
         for (key, repeats) in engine.state.jsonDuplicateKeys.counts where repeats > 1 {
-            report("warning: key \(Self.quotedKey(key)) was repeated \(repeats) times in JSON objects; the last value was used each time")
+            report(
+                "warning: key \(Self.quotedKey(key)) was repeated \(repeats) times in JSON objects; "
+                    + "the last value was used each time")
+        }
+        let more = engine.state.jsonDuplicateKeys.untrackedRepeats
+        if more > 0 {
+            report(
+                "warning: \(more) more repeated key\(more == 1 ? "" : "s") in JSON objects, not listed one by one; "
+                    + "the last value was used each time")
         }
     }
 

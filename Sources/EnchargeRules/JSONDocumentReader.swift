@@ -4,7 +4,7 @@ import JSONKit
 /// array at that JSON pointer. Arrays are split into elements by a small state machine over
 /// brackets and strings, without parsing them, so a large array streams in bounded memory; the
 /// path to it is walked the same way, skipping what lies before it without keeping it.
-struct JSONDocumentReader {
+struct JSONDocumentReader: RecordSource {
     let file: ChunkedFile
     let displayName: String
     let maxRecordBytes: Int
@@ -53,7 +53,8 @@ struct JSONDocumentReader {
         // A single value: read it whole (bounded by maxRecordBytes).
         while try fill() {
             if buffer.count > maxRecordBytes {
-                _ = try body(.malformed(message: "document is larger than \(sizeText(maxRecordBytes)); use JSON lines for large inputs", raw: ""), line)
+                let message = "document is larger than \(sizeText(maxRecordBytes)); use JSON lines for large inputs"
+                _ = try body(.malformed(message: message, raw: ""), line)
                 return
             }
         }
@@ -179,7 +180,8 @@ struct JSONDocumentReader {
                 if recordsPath != nil { return }  // the rest of the document is not records
                 try skipWhitespace()
                 if position < buffer.count {
-                    _ = try body(.malformed(message: "unexpected text after the JSON array at line \(line); a .json file holds one value", raw: ""), line)
+                    let message = "unexpected text after the JSON array at line \(line); a .json file holds one value"
+                    _ = try body(.malformed(message: message, raw: ""), line)
                 }
                 return
             }
@@ -317,7 +319,8 @@ public struct JSONPointer: Sendable, Equatable, CustomStringConvertible {
             for c in raw {
                 if escape {
                     guard c == "0" || c == "1" else {
-                        throw InputError("the records path '\(text)' has '~\(c)'; in a JSON pointer write '~0' for '~' and '~1' for '/'")
+                        throw InputError(
+                            "the records path '\(text)' has '~\(c)'; in a JSON pointer write '~0' for '~' and '~1' for '/'")
                     }
                     token.append(c == "0" ? "~" : "/")
                     escape = false

@@ -141,6 +141,8 @@ extension RuleEngine {
         case .lightUserdata:
             if let json = try? state.toJSON(at: index) { return json.encoded() }
             return "userdata"
+        case .userdata:
+            return state.bigIntegerDigits(at: index) ?? "userdata"
         case let other: return other.name
         }
     }

@@ -161,6 +161,7 @@ public final class MappingRun {
                     case .value(let value): outcome = engine.map(value: value, source: source)
                     case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
                     }
+                    engine.reportNewDuplicateJSONKeys(source: source)
                     switch outcome {
                     case .mapped(let events):
                         summary.countMapped(events: events.count)
@@ -175,7 +176,6 @@ public final class MappingRun {
                             return false
                         }
                     }
-                    if engine.state.jsonDuplicateKeys.hasNew { reportNewDuplicateKeys(source: source) }
                     if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
                     return true
                 }

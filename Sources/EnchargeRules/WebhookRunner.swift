@@ -139,6 +139,7 @@ extension RuleEngine {
         }
         pushRequest(request)
         currentSource = "request \(request.id)"
+        defer { reportNewDuplicateJSONKeys(source: currentSource) }
         pending.removeAll(keepingCapacity: true)
         skipReason = nil
         verificationFailure = nil

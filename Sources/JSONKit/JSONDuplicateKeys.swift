@@ -1,9 +1,9 @@
 /// Keys that appeared more than once in one JSON object, for the warning that decoding could not
-/// be lossless (the last value is used). Counts objects, not occurrences; keys keep the order in
-/// which they were first seen.
+/// be lossless (the last value is used). Counts repeats (a key three times in one object is two);
+/// keys keep the order in which they were first repeated.
 public struct JSONDuplicateKeys: Sendable {
-    /// Each repeated key and the number of objects that repeated it.
-    public private(set) var counts: [(key: String, objects: Int)] = []
+    /// Each repeated key and how many times it was repeated.
+    public private(set) var counts: [(key: String, repeats: Int)] = []
     private var positions: [String: Int] = [:]
     /// Index into `counts` of the first key not yet handed out by `takeNew()`.
     private var reported = 0
@@ -13,13 +13,23 @@ public struct JSONDuplicateKeys: Sendable {
     /// True when a key was repeated for the first time since the last `takeNew()`.
     public var hasNew: Bool { reported < counts.count }
 
-    /// Notes one object that holds `key` more than once.
+    /// Repeats of keys past the first `maxKeys` distinct ones, which are not tracked one by one
+    /// (a long-running server must not grow with whatever keys requests make up).
+    public private(set) var untrackedRepeats = 0
+    /// Distinct keys tracked, and the longest key kept whole.
+    public static let maxKeys = 100
+    public static let maxKeyLength = 200
+
+    /// Notes one more occurrence of `key` in an object that already held it.
     public mutating func record(_ key: String) {
+        let key = key.utf8.count > Self.maxKeyLength ? String(key.prefix(Self.maxKeyLength)) + "…" : key
         if let i = positions[key] {
-            counts[i].objects += 1
-        } else {
+            counts[i].repeats += 1
+        } else if counts.count < Self.maxKeys {
             positions[key] = counts.count
-            counts.append((key: key, objects: 1))
+            counts.append((key: key, repeats: 1))
+        } else {
+            untrackedRepeats += 1
         }
     }
 

@@ -403,9 +403,12 @@ struct LuaJSONBuilder: JSONBuilder {
     var memoryCap: UnsafeMutablePointer<encl_limits>?
     var collected = false
     /// Per open container: its stack slot, its next list index (arrays) or its null count
-    /// (objects), the fingerprint of its keys so far, and whether the current key is a repeat.
-    var slots: [(table: Int32, count: Int32, keyBits: UInt64, repeated: Bool)] = []
+    /// (objects), and the fingerprint of its keys so far.
+    var slots: [(table: Int32, count: Int32, keyBits: UInt64)] = []
     var lastWasNull = false
+    /// Whether the latest key repeats one of its object. Only a null member reads it, and nothing
+    /// is parsed between a null's key and its end, so one flag serves every level.
+    var keyRepeats = false
 
     init(state: LuaState) {
         self.state = state
@@ -430,7 +433,7 @@ struct LuaJSONBuilder: JSONBuilder {
         try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 0, 4)
-        slots.append((lua_gettop(L), 0, 0, false))
+        slots.append((lua_gettop(L), 0, 0))
         lastWasNull = false
     }
 
@@ -439,18 +442,15 @@ struct LuaJSONBuilder: JSONBuilder {
         let last = slots.count - 1
         let first = utf8.first ?? 0, final = utf8.last ?? 0
         let bit: UInt64 = 1 &<< ((UInt64(truncatingIfNeeded: utf8.count) &* 7 &+ UInt64(first) &* 3 &+ UInt64(final)) & 63)
-        if slots[last].keyBits & bit != 0 && isRepeatedKey(in: slots[last]) {
-            slots[last].repeated = true
-            state.jsonDuplicateKeys.record(String(decoding: utf8, as: UTF8.self))
-        } else {
-            slots[last].repeated = false
-        }
-        slots[last].keyBits |= bit
+        let slot = slots[last]
+        keyRepeats = slot.keyBits & bit != 0 && isRepeatedKey(in: slot)
+        if keyRepeats { state.jsonDuplicateKeys.record(String(decoding: utf8, as: UTF8.self)) }
+        slots[last].keyBits = slot.keyBits | bit
     }
 
     /// Whether the key on top of the stack is already a member of the object: set in its table,
     /// or one of the null members whose keys wait on the stack above it.
-    private func isRepeatedKey(in slot: (table: Int32, count: Int32, keyBits: UInt64, repeated: Bool)) -> Bool {
+    private func isRepeatedKey(in slot: (table: Int32, count: Int32, keyBits: UInt64)) -> Bool {
         lua_pushvalue(L, -1)
         let found = lua_rawget(L, slot.table) != LUA_TNIL
         encl_pop(L, 1)
@@ -465,7 +465,7 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func endMember() throws {
         let last = slots.count - 1
         if lastWasNull {
-            if slots[last].repeated {
+            if keyRepeats {
                 // A null after a value: the null is the last value, so the earlier one goes.
                 lua_pushvalue(L, -1)
                 lua_pushnil(L)
@@ -516,7 +516,7 @@ struct LuaJSONBuilder: JSONBuilder {
         try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 4, 0)
-        slots.append((lua_gettop(L), 0, 0, false))
+        slots.append((lua_gettop(L), 0, 0))
         lastWasNull = false
     }
 

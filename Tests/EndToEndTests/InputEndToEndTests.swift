@@ -256,4 +256,24 @@ import Testing
         #expect(warnings.contains("warning: key \"plan\" was repeated 3 times in JSON objects; the last value was used each time"))
         #expect(warnings.filter { $0.contains("\"email\"") }.count == 2)
     }
+
+    @Test func serveKeepsBigIntegersAndWarnsAboutRepeatedKeysInRequestBodies() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try tmp.write("rules.lua", """
+            function on_webhook(req)
+              return { status = 200, body = json.encode(req.json) .. " " .. tostring(req.json.id) }
+            end
+            """)
+        let serve = try ServeProcess(
+            ["serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", "http://127.0.0.1:9/"],
+            in: tmp, environment: ["ENCHARGE_WRITE_KEY": "test-write-key"])
+        defer { serve.kill9() }
+        let reply = try serve.postJSON("/", #"{"id":12345678901234567890,"plan":"a","plan":"b"}"#)
+        #expect(reply.status == 200, "\(reply) \(serve.stderr)")
+        #expect(reply.text == #"{"id":12345678901234567890,"plan":"b"} 12345678901234567890"#)
+        #expect(eventually(timeout: 10) {
+            serve.stderr.contains(#"warning: key "plan" appears more than once in one JSON object; the last value is used"#)
+        }, "\(serve.stderr)")
+    }
 }
