@@ -225,10 +225,24 @@ import Testing
             output = tmp.path + "/hard.jsonl"
             try FileManager.default.linkItem(atPath: dead, toPath: output)
         }
-        let result = try Binary.run(
-            ["replay", "dead.jsonl", "--rules", rules, "--dry-run", "--dead-letter", output], directory: tmp.path)
-        #expect(result.status == 2)
-        #expect(result.stderr.contains("is the file being replayed (dead.jsonl); replay never appends to its input"))
+        // A replay that appends to its own input reads its own output forever; stop it after 20 s.
+        let replay = Process()
+        replay.executableURL = URL(fileURLWithPath: Binary.path)
+        replay.arguments = ["replay", "dead.jsonl", "--rules", rules, "--dry-run", "--dead-letter", output]
+        replay.currentDirectoryURL = URL(fileURLWithPath: tmp.path)
+        replay.standardOutput = FileHandle.nullDevice
+        let stderrPath = try tmp.write("stderr.txt", "")
+        replay.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        let exited = DispatchSemaphore(value: 0)
+        replay.terminationHandler = { _ in exited.signal() }
+        try replay.run()
+        if exited.wait(timeout: .now() + 20) == .timedOut {
+            replay.terminate()
+            exited.wait()
+            Issue.record("replay was still appending to its own input after 20 s")
+        }
+        #expect(replay.terminationStatus == 2)
+        #expect(tmp.read("stderr.txt").contains("is the file being replayed (dead.jsonl); replay never appends to its input"))
         #expect(tmp.read("dead.jsonl") == original)
     }
 
