@@ -182,8 +182,11 @@ public final class MappingRun {
     /// the reader's message starts with the input's position, else `in.csv: error: ...`.
     static func inputErrorLine(_ message: String, input: String) -> String {
         let message = message.cappedForDiagnostics()
-        if message.hasPrefix(input + ":"), let gap = message.range(of: ": ", range: message.index(message.startIndex, offsetBy: input.count)..<message.endIndex) {
-            return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+        if message.hasPrefix(input + ":") {
+            let afterInput = message.index(message.startIndex, offsetBy: input.count)
+            if let gap = message.range(of: ": ", range: afterInput..<message.endIndex) {
+                return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+            }
         }
         return "\(input): error: \(message)"
     }

@@ -138,7 +138,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         Diagnostics.write("error: \(summary.refused) entr\(summary.refused == 1 ? "y" : "ies") of \(configuration.inputPath) came from a --dry-run and \(summary.refused == 1 ? "was" : "were") not replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
     if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, title: "replay ", noun: "entries"))
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, title: "replay ", noun: ("entry", "entries")))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }

@@ -235,7 +235,8 @@ func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSum
 /// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,
 /// refused dry-run entries) appear only when there are some.
 func summaryLine(
-    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, title: String = "", noun: String = "records"
+    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, title: String = "",
+    noun: (one: String, many: String) = ("record", "records")
 ) -> String {
     var line = title + (interrupted ? "interrupted: " : "done: ")
     var outcomes = ["\(s.mapped) with events"]
@@ -243,7 +244,7 @@ func summaryLine(
     outcomes.append("\(s.skipped) skipped")
     outcomes.append("\(s.failed) failed")
     if s.refused > 0 { outcomes.append("\(s.refused) refused (dry run)") }
-    line += "\(s.records) \(noun): " + outcomes.joined(separator: ", ") + "; \(s.events) event\(s.events == 1 ? "" : "s")"
+    line += "\(s.records) \(s.records == 1 ? noun.one : noun.many): " + outcomes.joined(separator: ", ") + "; \(s.events) event\(s.events == 1 ? "" : "s")"
     if !s.inputErrors.isEmpty {
         line += "; \(s.inputErrors.count) input\(s.inputErrors.count == 1 ? "" : "s") not read to the end"
     }
@@ -251,7 +252,7 @@ func summaryLine(
         line += "; \(stats.delivered) delivered, \(stats.retries) retried, \(stats.deadLettered) dead-lettered"
         line += ", latency p50 \(milliseconds(stats.p50Latency)) p99 \(milliseconds(stats.p99Latency))"
     }
-    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun)/s)"
+    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun.many)/s)"
     return line
 }
 

@@ -162,6 +162,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: tmp.path + "/dead.jsonl"))
     }
 
+    @Test func inputThatFailsPartWayIsAnInputErrorNotAFailedRecord() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let (rules, _, _) = try failingRun(tmp)
+        let csv = tmp.path + "/bad.csv"
+        try Data([0x65, 0x6D, 0xFF, 0x0A, 0x61, 0x0A]).write(to: URL(fileURLWithPath: csv))  // header "em\xFF"
+        let good = try tmp.write("good.jsonl", "{\"email\":\"a@x.io\"}\n")
+        let result = try Binary.run(["run", rules, csv, good, "--dry-run"])
+        #expect(result.status == 2, "stderr: \(result.stderr)")
+        #expect(emails(result.stdout) == ["a@x.io"], "the other inputs still run")
+        #expect(result.stderr.contains("\(csv):1: error: "))
+        #expect(result.stderr.contains(
+            "done: 1 record: 1 with events, 0 skipped, 0 failed; 1 event; 1 input not read to the end in "))
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func elapsedTimeIncludesDelivery() throws {
         let tmp = try TemporaryDirectory()
