@@ -131,7 +131,8 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
         unreadable.forEach(Diagnostics.write)
         return RunExitCode.usage
     }
-    let context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
+    let context = DeadLetterContext(
+        rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
         ?? .discarding(context: context)
     guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
@@ -179,7 +180,8 @@ func prepareDeadLetters(_ deadLetters: DeadLetterWriter) -> Bool {
         try deadLetters.prepare()
         return true
     } catch {
-        Diagnostics.write("error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
+        Diagnostics.write(
+            "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
         return false
     }
 }
@@ -244,7 +246,8 @@ func summaryLine(
     outcomes.append("\(s.skipped) skipped")
     outcomes.append("\(s.failed) failed")
     if s.refused > 0 { outcomes.append("\(s.refused) refused (dry run)") }
-    line += "\(s.records) \(s.records == 1 ? noun.one : noun.many): " + outcomes.joined(separator: ", ") + "; \(s.events) event\(s.events == 1 ? "" : "s")"
+    line += "\(s.records) \(s.records == 1 ? noun.one : noun.many): " + outcomes.joined(separator: ", ")
+    line += "; \(s.events) event\(s.events == 1 ? "" : "s")"
     if !s.inputErrors.isEmpty {
         line += "; \(s.inputErrors.count) input\(s.inputErrors.count == 1 ? "" : "s") not read to the end"
     }
