@@ -58,18 +58,24 @@ public struct InputSpec: Sendable {
 
     /// Nil when the input can be opened for reading, else the one-line error to print
     /// (`error: cannot read in.jsonl: No such file or directory; check the path`). Stdin always can.
+    /// A regular file is opened and closed; a pipe or device is only checked with `access`, since
+    /// opening and closing a named pipe would end its writer's stream before the run reads it.
     public func unreadableMessage() -> String? {
         guard path != "-" else { return nil }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else {
-            return "error: cannot read \(path): \(String(cString: strerror(errno))); check the path"
-        }
-        defer { close(descriptor) }
+        func failure() -> String { "error: cannot read \(path): \(String(cString: strerror(errno))); check the path" }
         var info = stat()
-        if fstat(descriptor, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+        guard stat(path, &info) == 0 else { return failure() }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
             return "error: cannot read \(path): it is a directory; check the path"
+        case S_IFREG:
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return failure() }
+            close(descriptor)
+            return nil
+        default:
+            return access(path, R_OK) == 0 ? nil : failure()
         }
-        return nil
     }
 }
 
@@ -197,8 +203,11 @@ public final class MappingRun {
     /// the reader's message starts with the input's position, else `in.csv: error: ...`.
     static func inputErrorLine(_ message: String, input: String) -> String {
         let message = message.cappedForDiagnostics()
-        if message.hasPrefix(input + ":"), let gap = message.range(of: ": ", range: message.index(message.startIndex, offsetBy: input.count)..<message.endIndex) {
-            return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+        if message.hasPrefix(input + ":") {
+            let afterInput = message.index(message.startIndex, offsetBy: input.count)
+            if let gap = message.range(of: ": ", range: afterInput..<message.endIndex) {
+                return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+            }
         }
         return "\(input): error: \(message)"
     }

@@ -58,7 +58,9 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
     // By device and inode, so `./x`, an absolute path or a link to the input is caught too.
     guard !deadLetters.isSameFile(as: configuration.inputPath) else {
-        Diagnostics.write("error: --dead-letter \(deadLetters.path) is the file being replayed (\(configuration.inputPath)); replay never appends to its input, so pass another path")
+        Diagnostics.write(
+            "error: --dead-letter \(deadLetters.path) is the file being replayed (\(configuration.inputPath)); "
+                + "replay never appends to its input, so pass another path")
         return RunExitCode.usage
     }
     guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
@@ -75,7 +77,8 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             summary.records += 1
             summary.failed += 1
             let position = "\(error.path):\(error.line ?? summary.records)"
-            Diagnostics.write("\(position): error: not a dead-letter entry (\(error.message.cappedForDiagnostics())); the line is skipped and the rest replayed")
+            let reason = error.message.cappedForDiagnostics()
+            Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
         }) { entry in
             if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 summary.interrupted = true
@@ -140,10 +143,14 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
     }
     if summary.refused > 0 {
-        Diagnostics.write("error: \(summary.refused) entr\(summary.refused == 1 ? "y" : "ies") of \(configuration.inputPath) came from a --dry-run and \(summary.refused == 1 ? "was" : "were") not replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
+        let (entries, were) = summary.refused == 1 ? ("entry", "was") : ("entries", "were")
+        Diagnostics.write(
+            "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
+                + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
     if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil, title: "replay ", noun: "entries"))
+        let noun = (one: "entry", many: "entries")
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil, title: "replay ", noun: noun))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }

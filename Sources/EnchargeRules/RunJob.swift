@@ -139,7 +139,8 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
         unreadable.forEach(Diagnostics.write)
         return RunExitCode.usage
     }
-    let context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
+    let context = DeadLetterContext(
+        rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
         ?? .discarding(context: context)
     guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
@@ -203,7 +204,8 @@ func prepareDeadLetters(_ deadLetters: DeadLetterWriter) -> Bool {
         try deadLetters.prepare()
         return true
     } catch {
-        Diagnostics.write("error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
+        Diagnostics.write(
+            "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
         return false
     }
 }
@@ -259,7 +261,8 @@ func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSum
 /// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,
 /// refused dry-run entries) appear only when there are some.
 func summaryLine(
-    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, title: String = "", noun: String = "records"
+    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, title: String = "",
+    noun: (one: String, many: String) = ("record", "records")
 ) -> String {
     var line = title + (interrupted ? "interrupted: " : "done: ")
     var outcomes = ["\(s.mapped) with events"]
@@ -267,7 +270,8 @@ func summaryLine(
     outcomes.append("\(s.skipped) skipped")
     outcomes.append("\(s.failed) failed")
     if s.refused > 0 { outcomes.append("\(s.refused) refused (dry run)") }
-    line += "\(s.records) \(noun): " + outcomes.joined(separator: ", ") + "; \(s.events) event\(s.events == 1 ? "" : "s")"
+    line += "\(s.records) \(s.records == 1 ? noun.one : noun.many): " + outcomes.joined(separator: ", ")
+    line += "; \(s.events) event\(s.events == 1 ? "" : "s")"
     if !s.inputErrors.isEmpty {
         line += "; \(s.inputErrors.count) input\(s.inputErrors.count == 1 ? "" : "s") not read to the end"
     }
@@ -275,7 +279,7 @@ func summaryLine(
         line += "; \(stats.delivered) delivered, \(stats.retries) retried, \(stats.deadLettered) dead-lettered"
         line += ", latency p50 \(milliseconds(stats.p50Latency)) p99 \(milliseconds(stats.p99Latency))"
     }
-    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun)/s)"
+    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun.many)/s)"
     return line
 }
 

@@ -162,6 +162,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: tmp.path + "/dead.jsonl"))
     }
 
+    @Test func inputThatFailsPartWayIsAnInputErrorNotAFailedRecord() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let (rules, _, _) = try failingRun(tmp)
+        let csv = tmp.path + "/bad.csv"
+        try Data([0x65, 0x6D, 0xFF, 0x0A, 0x61, 0x0A]).write(to: URL(fileURLWithPath: csv))  // header "em\xFF"
+        let good = try tmp.write("good.jsonl", "{\"email\":\"a@x.io\"}\n")
+        let result = try Binary.run(["run", rules, csv, good, "--dry-run"])
+        #expect(result.status == 2, "stderr: \(result.stderr)")
+        #expect(emails(result.stdout) == ["a@x.io"], "the other inputs still run")
+        #expect(result.stderr.contains("\(csv):1: error: "))
+        #expect(result.stderr.contains(
+            "done: 1 record: 1 with events, 0 skipped, 0 failed; 1 event; 1 input not read to the end in "))
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func elapsedTimeIncludesDelivery() throws {
         let tmp = try TemporaryDirectory()
@@ -225,10 +240,24 @@ import Testing
             output = tmp.path + "/hard.jsonl"
             try FileManager.default.linkItem(atPath: dead, toPath: output)
         }
-        let result = try Binary.run(
-            ["replay", "dead.jsonl", "--rules", rules, "--dry-run", "--dead-letter", output], directory: tmp.path)
-        #expect(result.status == 2)
-        #expect(result.stderr.contains("is the file being replayed (dead.jsonl); replay never appends to its input"))
+        // A replay that appends to its own input reads its own output forever; stop it after 20 s.
+        let replay = Process()
+        replay.executableURL = URL(fileURLWithPath: Binary.path)
+        replay.arguments = ["replay", "dead.jsonl", "--rules", rules, "--dry-run", "--dead-letter", output]
+        replay.currentDirectoryURL = URL(fileURLWithPath: tmp.path)
+        replay.standardOutput = FileHandle.nullDevice
+        let stderrPath = try tmp.write("stderr.txt", "")
+        replay.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: stderrPath))
+        let exited = DispatchSemaphore(value: 0)
+        replay.terminationHandler = { _ in exited.signal() }
+        try replay.run()
+        if exited.wait(timeout: .now() + 20) == .timedOut {
+            replay.terminate()
+            exited.wait()
+            Issue.record("replay was still appending to its own input after 20 s")
+        }
+        #expect(replay.terminationStatus == 2)
+        #expect(tmp.read("stderr.txt").contains("is the file being replayed (dead.jsonl); replay never appends to its input"))
         #expect(tmp.read("dead.jsonl") == original)
     }
 

@@ -136,6 +136,8 @@ final class MockIngestProcess {
         #expect(entry["kind"] as? String == "event")
         #expect(entry["status"] as? Int == 401)
         #expect(entry["attempts"] as? Int == 1)
+        #expect(entry["dry_run"] as? Bool == false)
+        #expect((entry["run_id"] as? String)?.isEmpty == false)
         #expect(!tmp.read("dead.jsonl").contains(wrongKey))
         #expect(!failed.stderr.contains(wrongKey))
         #expect(mock.received().isEmpty)
