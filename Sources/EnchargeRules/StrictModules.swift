@@ -81,12 +81,18 @@ extension RuleEngine {
         return names.isEmpty ? base : "\(base) (there are \(names))"
     }
 
-    /// The name nearest to `name` when it is a plausible typo (about one edit per three letters),
-    /// comparing without ASCII case; ties go to the alphabetically first.
+    /// The name nearest to `name` when it is a plausible typo (about one edit per three letters, or
+    /// one name a prefix of the other), comparing without case; ties go to the alphabetically first.
     static func closestName(to name: String, among candidates: [String]) -> String? {
         var best: (name: String, distance: Int)?
+        let lowered = name.lowercased()
         for candidate in candidates.sorted() {
-            let distance = editDistance(name.lowercased(), candidate.lowercased())
+            let other = candidate.lowercased()
+            // One name spelt out or cut short of the other: log.warning for log.warn.
+            if other.count >= 3, lowered.count >= 3, lowered.hasPrefix(other) || other.hasPrefix(lowered) {
+                return candidate
+            }
+            let distance = editDistance(lowered, other)
             if distance <= max(1, candidate.utf8.count / 3), distance < (best?.distance ?? Int.max) {
                 best = (candidate, distance)
             }
