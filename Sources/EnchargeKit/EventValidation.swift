@@ -259,10 +259,26 @@ enum EventValidator {
             ? expected : nil
     }
 
-    /// A value as a warning shows it: a string quoted and shortened, anything else its kind.
-    private static func shownValue(_ value: JSONValue) -> String {
-        if case .string(let text) = value { return quoted(text) }
-        return value.kindDescription
+    /// A value as a warning shows it: a string quoted, shortened and with control characters
+    /// escaped (`\n`, `\u001b`, `\0`) so record data cannot forge output lines; anything else its kind.
+    static func shownValue(_ value: JSONValue) -> String {
+        guard case .string(let text) = value else { return value.kindDescription }
+        let shown = quoted(text)
+        guard shown.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return shown }
+        var escaped = ""
+        for scalar in shown.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: escaped += "\\n"
+            case 0x0D: escaped += "\\r"
+            case 0x09: escaped += "\\t"
+            case 0: escaped += "\\0"
+            case 0..<0x20, 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
     }
 
     private static func missingIdentity(in user: JSONObject, blank: String?) -> EventValidationError {

@@ -160,7 +160,8 @@ struct RuleSourceLint {
             let previous = k > 0 ? tokens[k - 1].text : ""
             if previous == "." || previous == ":" { continue }
             if k + 1 < tokens.count, tokens[k + 1].text == "=" {
-                reassigned.insert(tokens[k].text)
+                // `local json = ...` is a local and `{ json = 1 }` a table key, not the global.
+                if previous != "local" && previous != "{" && previous != "," { reassigned.insert(tokens[k].text) }
             } else if k + 3 < tokens.count, tokens[k + 1].text == "." || tokens[k + 1].text == ":",
                 tokens[k + 2].kind == .name,
                 tokens[k + 3].text == "=" || tokens[k + 3].text == "(" && previous == "function"

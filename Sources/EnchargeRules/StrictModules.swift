@@ -36,19 +36,28 @@ extension RuleEngine {
             state.setMetatable(ofTableAt: -2)
             state.pop()
         }
-        // Reading a removed global raises; any other missing global still reads as nil.
+        // Reading a removed global raises; any other missing global still reads as nil. In Lua, not
+        // Swift, so a rule that tests an unset global (`if DEBUG then`) per record pays no more than
+        // a Lua call.
+        let removed = Self.sandboxRemovedGlobals.sorted().map { "[\"\($0)\"] = true" }.joined(separator: ", ")
+        let chunk = """
+            local removed = { \(removed) }
+            return function(_, name)
+              if removed[name] then error(name .. " is not available in rules (sandbox)", 2) end
+            end
+            """
         state.getGlobal("_G")
-        state.newTable(fieldCount: 2)
-        state.push(function: { state in
-            if let key = state.string(at: 2), Self.sandboxRemovedGlobals.contains(key) {
-                throw LuaRaise("\(key) is not available in rules (sandbox)")
-            }
-            state.pushNil()
-            return 1
-        })
-        state.rawSetField("__index", in: -2)
-        state.setMetatable(ofTableAt: -2)
-        state.pop()
+        state.newTable(fieldCount: 1)
+        do {
+            try state.load(Array(chunk.utf8), chunkName: "=sandbox")
+            try state.call(arguments: 0, results: 1)
+            state.rawSetField("__index", in: -2)
+            state.setMetatable(ofTableAt: -2)
+        } catch {
+            // A fixed chunk of a few lines: it compiles and runs, or the state is out of memory
+            // at creation, which the first call of the rule reports anyway.
+        }
+        state.top = 0
     }
 
     /// Problems `check` finds by reading the rule's source (unknown module fields, removed
@@ -81,12 +90,18 @@ extension RuleEngine {
         return names.isEmpty ? base : "\(base) (there are \(names))"
     }
 
-    /// The name nearest to `name` when it is a plausible typo (about one edit per three letters),
-    /// comparing without ASCII case; ties go to the alphabetically first.
+    /// The name nearest to `name` when it is a plausible typo (about one edit per three letters, or
+    /// one name a prefix of the other), comparing without case; ties go to the alphabetically first.
     static func closestName(to name: String, among candidates: [String]) -> String? {
         var best: (name: String, distance: Int)?
+        let lowered = name.lowercased()
         for candidate in candidates.sorted() {
-            let distance = editDistance(name.lowercased(), candidate.lowercased())
+            let other = candidate.lowercased()
+            // One name spelt out or cut short of the other: log.warning for log.warn.
+            if other.count >= 3, lowered.count >= 3, lowered.hasPrefix(other) || other.hasPrefix(lowered) {
+                return candidate
+            }
+            let distance = editDistance(lowered, other)
             if distance <= max(1, candidate.utf8.count / 3), distance < (best?.distance ?? Int.max) {
                 best = (candidate, distance)
             }

@@ -123,6 +123,9 @@ func wireText(_ event: Event) -> String {
         (#"{"name":"n","user":{"email":"","userId":"u","ip":""},"sourceIp":""}"#, []),
         (#"{"name":"n","user":{"email":"a@b.co","ip":"1.2.3.4:80"}}"#, [.droppedAddress(field: "user.ip", value: "'1.2.3.4:80'")]),
         (#"{"name":"n","user":{"email":"a@b.co"},"sourceIp":7}"#, [.droppedAddress(field: "sourceIp", value: "an integer")]),
+        // Record data shown in a warning cannot forge output: control characters are escaped.
+        (#"{"name":"n","user":{"email":"a@b.co","ip":"1\nwarning: forged\u001b[2K\u0000"}}"#,
+         [.droppedAddress(field: "user.ip", value: #"'1\nwarning: forged\u001b[2K\0'"#)]),
         (#"{"name":"n","user":{"email":"a@b.co","userid":"7","Email":"x","IP":"1.2.3.4","Tags":"a","TAGS":1}}"#, [
             .reservedKeyCase(key: "Email", expected: "email"), .reservedKeyCase(key: "IP", expected: "ip"),
             .reservedKeyCase(key: "TAGS", expected: "tags"), .reservedKeyCase(key: "Tags", expected: "tags"),
@@ -352,8 +355,10 @@ func wireText(_ event: Event) -> String {
 
     static let invalidEmails = [
         "plain", "@example.com", "a@", "a@b", "a@b.", "a@.b", "a@@b.co", "a@b@c.co", "a b@c.co",
-        "a@b .co", "a@b.co\n", "a\t@b.co", "a@b..co",
+        "a@b .co", "a\t@b.co", "a@b..co",
     ]
+    // White space around an address ("a@b.co\n", common in CRM exports) is trimmed, not refused:
+    // see the normalized cases in EventWireEncodingTests.goodEvents.
 
     @Test(arguments: validEmails)
     func plausibleEmailIsAccepted(email: String) {

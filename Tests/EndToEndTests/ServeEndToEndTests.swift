@@ -936,7 +936,7 @@ final class ReplyLog: @unchecked Sendable {
                 local seen = {}
                 for _, v in pairs(encharge) do if type(v) == "string" then seen[#seen + 1] = v end end
                 for k, v in pairs(encharge.settings) do seen[#seen + 1] = k .. "=" .. tostring(v) end
-                seen[#seen + 1] = "getenv=" .. tostring(os.getenv and os.getenv("ENCHARGE_WRITE_KEY"))
+                seen[#seen + 1] = "getenv=" .. tostring(rawget(os, "getenv") and os.getenv("ENCHARGE_WRITE_KEY"))
                 return { status = 200, body = table.concat(seen, "\\n") }
               end
               if req.json.fail then error("failing on purpose") end
