@@ -15,8 +15,11 @@ struct ServeCommand: AsyncParsableCommand {
             Each request calls on_webhook(req), or routes["METHOD /path"] when the rule defines a \
             routes table. Its events are committed to the SQLite spool before the response is \
             sent; a background worker delivers them with the semantics of run. GET /healthz and \
-            GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully; SIGHUP reloads \
-            the rule (a broken rule is refused and the old one keeps serving).
+            GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully within \
+            --drain-timeout, leaving undelivered events pending in the spool (a second signal exits \
+            at once, 130); SIGHUP reloads the rule (a broken rule is refused and the old one keeps \
+            serving). One serve owns a spool at a time. While the Ingest API refuses the write key \
+            (401/403), delivery pauses and /healthz answers 503.
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_webhook(req) or a routes table.", valueName: "rules.lua"))
@@ -114,6 +117,9 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as WebhookServerError {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)
+        } catch {
+            Diagnostics.write("error: serve stopped: \(error)")
+            throw ExitCode.failure
         }
     }
 

@@ -20,8 +20,8 @@ struct ExitedProcess {
     ) throws -> ExitedProcess {
         let name = "run-\(UUID().uuidString)"
         let outPath = directory.path + "/\(name).out", errPath = directory.path + "/\(name).err"
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Binary.path)
         process.arguments = arguments
