@@ -419,8 +419,9 @@ struct ShutdownDeadline: Service {
                     Thread.detachNewThread {
                         // Half a second more, so a stop that ends right at the timeout ends cleanly.
                         Thread.sleep(forTimeInterval: drainTimeout + 0.5)
+                        let seconds = Int(exactly: drainTimeout).map(String.init) ?? "\(drainTimeout)"
                         Diagnostics.write(
-                            "warning: the drain timeout (\(drainTimeout) s) ran out; events not yet delivered stay pending in the spool for the next start")
+                            "warning: the drain timeout (\(seconds) s) ran out; events not yet delivered stay pending in the spool for the next start")
                         worker.recordSettlements()
                         exit(0)
                     }

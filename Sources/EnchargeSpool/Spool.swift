@@ -26,7 +26,11 @@ import JSONKit
 /// never on Swift's cooperative pool) and suspend until it committed them. The synchronous methods
 /// (`stats`, `requeueDeadEvents`, ...) run a short SQLite read or write on the calling thread.
 /// Several processes may open the same file (`replay --spool` next to a running server); a write
-/// waits up to 10 seconds for another process's.
+/// waits up to 10 seconds for another process's. Only one of them drains it: the holder of its
+/// `SpoolOwnerLock`.
+///
+/// Opening refuses a file that is not SQLite, a SQLite database that is not a spool, and a spool
+/// upgraded by a newer version; a new spool file is created with mode 0600.
 public final class Spool: Sendable {
     /// The database file.
     public let path: String

@@ -25,7 +25,9 @@ public final class SpoolOwnerLock: Sendable {
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
-            throw SpoolError(kind: .open, message: "cannot create the lock file \(path): \(reason)", path: spoolPath)
+            throw SpoolError(
+                kind: .open, message: "cannot create the lock file \(path): \(reason); check that its directory exists and is writable",
+                path: spoolPath)
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK

@@ -15,13 +15,17 @@ struct ServeCommand: AsyncParsableCommand {
             Each request calls on_webhook(req), or routes["METHOD /path"] when the rule defines a \
             routes table. Its events are committed to the SQLite spool before the response is \
             sent; a background worker delivers them with the semantics of run. GET /healthz and \
-            GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully; SIGHUP reloads \
-            the rule (a broken rule is refused and the old one keeps serving).
+            GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully within \
+            --drain-timeout, leaving undelivered events pending in the spool (a second signal exits \
+            at once, 130); SIGHUP reloads the rule (a broken rule is refused and the old one keeps \
+            serving). One serve owns a spool at a time. While the Ingest API refuses the write key \
+            (401/403), delivery pauses and /healthz answers 503.
 
             EXIT CODES
               0    stopped by SIGTERM or SIGINT
-              1    the server could not start (the port is in use) or failed
-              2    usage, configuration or rule-load error
+              1    the server failed while running
+              2    usage, configuration or rule-load error, the port is in use, or the spool is owned by another serve
+              130  a second SIGTERM or SIGINT stopped it at once
 
             EXAMPLES
               ENCHARGE_WRITE_KEY=... encharge-lua serve examples/github/rules.lua --port 8080
@@ -131,6 +135,9 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as WebhookServerError {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)
+        } catch {
+            Diagnostics.write("error: serve stopped: \(error)")
+            throw ExitCode.failure
         }
     }
 

@@ -76,7 +76,7 @@ import Testing
     @Test func anEmptyFileAndAnExistingSpoolOpen() async throws {
         let path = Fixture.spoolPath()
         defer { Fixture.remove(path) }
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         do {
             let spool = try Spool(path: path)
             _ = try await spool.accept(requestID: "r1", dedupKey: "k", events: [Fixture.track("p", seq: 1)], source: "test")

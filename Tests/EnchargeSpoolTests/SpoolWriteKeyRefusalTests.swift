@@ -38,10 +38,10 @@ struct SpoolWriteKeyRefusalTests {
                 refusalPolicy: WriteKeyRefusalPolicy(refusalsInARow: 3, retryInterval: 0.2),
                 onKeyRefusal: { notices.add($0) })
             worker.start()
-            #expect(try await Fixture.eventually { worker.refusedWriteKeyStatus == status })
+            #expect(await Fixture.eventually { worker.refusedWriteKeyStatus == status })
             // Paused: a few probes, one request each, and nothing given up on.
             let refusedSoFar = server.received.count
-            #expect(try await Fixture.eventually { server.received.count >= refusedSoFar + 2 })
+            #expect(await Fixture.eventually { server.received.count >= refusedSoFar + 2 })
             let stats = try spool.stats()
             #expect(stats.dead == 0)
             #expect(stats.pending == 20)
