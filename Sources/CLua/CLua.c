@@ -65,7 +65,16 @@ void encl_charge(lua_State *L, int64_t steps) {
   lim->instructions += steps;
   int trip = encl_budget_trip(lim);
   if (trip == ENCL_TRIP_NONE) return;
-  luaL_where(L, 1);
+  // The rule line: the nearest Lua function up the stack (the caller may be C, as in
+  // pcall(string.find, ...)).
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      encl_raise_budget(L, lim, trip);
+    }
+  }
+  lua_pushliteral(L, "");
   encl_raise_budget(L, lim, trip);
 }
 
