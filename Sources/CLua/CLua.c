@@ -192,8 +192,13 @@ static int encl_trampoline(lua_State *L) {
   }
   if (n < 0) return lua_error(L);
   if (armed && lim->used > lim->limit) {
-    lim->tripped = ENCL_TRIP_MEMORY;
-    return luaL_error(L, "not enough memory");
+    // Garbage counts in `used` until it is collected; collect before calling it a failure, as
+    // Lua's own emergency collection does for a refused allocation.
+    lua_gc(L, LUA_GCCOLLECT);
+    if (lim->used > lim->limit) {
+      lim->tripped = ENCL_TRIP_MEMORY;
+      return luaL_error(L, "not enough memory");
+    }
   }
   return n;
 }

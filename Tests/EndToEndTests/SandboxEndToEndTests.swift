@@ -251,7 +251,8 @@ import Testing
         let result = try runThreeRecords(tmp, rule: """
             function on_record(r, ctx)
               if r.id == 1 then local t = {} for i = 1, 1e9 do t[i] = {i} end end
-              for i = 1, 100 do local s = string.rep("x", 1000000 + i) end
+              local a = string.rep("x", 4e6) a = nil
+              local b = string.rep("y", 6e6)
               local ok, message = pcall(error, "an ordinary error")
               encharge.identify{ userId = r.id, note = message }
             end
