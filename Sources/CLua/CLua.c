@@ -234,7 +234,8 @@ static int encl_sandbox_pcall(lua_State *L) {
 // xpcall(f, handler, ...). Lua runs a message handler at the point of the error, and with hooks
 // off when the error was raised in a hook, so a handler that loops could never be stopped. Here
 // the handler runs after the stack has unwound, as an ordinary call under the budget; it receives
-// the error value and its first result is xpcall's second result. Exceeded limits skip it.
+// the error value and its first result is xpcall's second result (an error in the handler is
+// returned in its place). Exceeded limits skip it.
 static int encl_sandbox_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);
