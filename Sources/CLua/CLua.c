@@ -65,7 +65,16 @@ void encl_charge(lua_State *L, int64_t steps) {
   lim->instructions += steps;
   int trip = encl_budget_trip(lim);
   if (trip == ENCL_TRIP_NONE) return;
-  luaL_where(L, 1);
+  // The rule line: the nearest Lua function up the stack (the caller may be C, as in
+  // pcall(string.find, ...)).
+  lua_Debug ar;
+  for (int level = 1; lua_getstack(L, level, &ar); level++) {
+    if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
+      lua_pushfstring(L, "%s:%d: ", ar.short_src, ar.currentline);
+      encl_raise_budget(L, lim, trip);
+    }
+  }
+  lua_pushliteral(L, "");
   encl_raise_budget(L, lim, trip);
 }
 
@@ -183,8 +192,13 @@ static int encl_trampoline(lua_State *L) {
   }
   if (n < 0) return lua_error(L);
   if (armed && lim->used > lim->limit) {
-    lim->tripped = ENCL_TRIP_MEMORY;
-    return luaL_error(L, "not enough memory");
+    // Garbage counts in `used` until it is collected; collect before calling it a failure, as
+    // Lua's own emergency collection does for a refused allocation.
+    lua_gc(L, LUA_GCCOLLECT);
+    if (lim->used > lim->limit) {
+      lim->tripped = ENCL_TRIP_MEMORY;
+      return luaL_error(L, "not enough memory");
+    }
   }
   return n;
 }
@@ -220,7 +234,8 @@ static int encl_sandbox_pcall(lua_State *L) {
 // xpcall(f, handler, ...). Lua runs a message handler at the point of the error, and with hooks
 // off when the error was raised in a hook, so a handler that loops could never be stopped. Here
 // the handler runs after the stack has unwound, as an ordinary call under the budget; it receives
-// the error value and its first result is xpcall's second result. Exceeded limits skip it.
+// the error value and its first result is xpcall's second result (an error in the handler is
+// returned in its place). Exceeded limits skip it.
 static int encl_sandbox_xpcall(lua_State *L) {
   int n = lua_gettop(L);
   luaL_checktype(L, 2, LUA_TFUNCTION);

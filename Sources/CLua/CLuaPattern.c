@@ -93,6 +93,7 @@ static int encl_class_matches(int c, int cls) {
     case 'u': in = isupper(c); break;
     case 'w': in = isalnum(c); break;
     case 'x': in = isxdigit(c); break;
+    case 'z': in = c == 0; break;  // deprecated in the manual, still accepted by Lua 5.4
     default: return cls == c;
   }
   if (isupper(cls)) in = !in;

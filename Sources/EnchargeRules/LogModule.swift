@@ -136,7 +136,8 @@ extension RuleEngine {
         case .boolean: return state.boolean(at: index) ? "true" : "false"
         case .nil, .none: return "nil"
         case .table:
-            if let json = try? state.toJSON(at: index) { return json.encoded() }
+            // A bounded conversion: a table too large for a log line prints as "table".
+            if let json = try? state.toJSON(at: index, maxBytes: 64 << 10) { return json.encoded() }
             return "table"
         case .lightUserdata:
             if let json = try? state.toJSON(at: index) { return json.encoded() }

@@ -32,7 +32,7 @@ public final class RuleWatchdog: Sendable {
     /// Starts watching; nil `thread` (the system refused one) leaves the run unwatched, as before.
     public init(clock: LuaCallClock, timeLimit: Double, onOverrun: @escaping @Sendable (Double) -> Void) {
         let stop = stopRequested
-        let limitNanoseconds = Int64(timeLimit * Self.factor * 1e9)
+        let limitNanoseconds = Int64(min(timeLimit * Self.factor * 1e9, Double(Int64.max / 2)))
         // Polling a tenth of the limit notices an overrun at most 5% late.
         let interval = min(max(timeLimit * Self.factor / 20, 0.005), 0.25)
         thread = JoinableThread.start {

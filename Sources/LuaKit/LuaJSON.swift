@@ -15,14 +15,21 @@ extension LuaState {
     static let jsonMarkerField = "__json"
     static let jsonNullsField = "__jsonnulls"
 
+    /// The marker metatables every decoded array and empty object shares. `__metatable` hides
+    /// them from `getmetatable`: a rule that could reach one could add a `__gc` field, and the
+    /// next table the host marks with it would get a finalizer (see encl_sandbox_setmetatable).
     func installJSONMetatables() {
-        lua_createtable(L, 0, 1)
+        lua_createtable(L, 0, 2)
         push("array")
         rawSetField(LuaState.jsonMarkerField, in: -2)
+        push("json.array")
+        rawSetField("__metatable", in: -2)
         arrayMetatableRef = makeReference()
-        lua_createtable(L, 0, 1)
+        lua_createtable(L, 0, 2)
         push("object")
         rawSetField(LuaState.jsonMarkerField, in: -2)
+        push("json.object")
+        rawSetField("__metatable", in: -2)
         objectMetatableRef = makeReference()
         installBigIntegerMetatable()
     }
@@ -324,12 +331,17 @@ extension LuaState {
     public func installJSONModule() {
         lua_createtable(L, 0, 5)
         setFunction("decode") { state in
-            guard let result = try state.withStringBytes(at: 1, { bytes in
-                try state.pushJSON(parsing: bytes, underMemoryCap: true)
-            }) else {
+            let result: Void?
+            do {
+                result = try state.withStringBytes(at: 1, { bytes in
+                    try state.pushJSON(parsing: bytes, underMemoryCap: true)
+                })
+            } catch where state.limitsPointer.pointee.tripped == Int32(ENCL_TRIP_MEMORY.rawValue) {
+                throw LuaRaise("json.decode: \(LuaState.memoryLimitText(state.limits.memoryBytes))")
+            }
+            guard result != nil else {
                 throw LuaRaise("json.decode: expected a string, got \(state.type(at: 1).name)")
             }
-            _ = result
             return 1
         }
         setFunction("encode") { state in

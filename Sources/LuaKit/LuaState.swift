@@ -64,6 +64,8 @@ public final class LuaState {
     public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
     /// Set by `call` when the protected call failed.
     public private(set) var lastTraceback: String?
+    /// Bytes in use after the last full collection `call` made.
+    var usageAfterCollection = 0
     /// When the running call started, for a watchdog on another thread.
     public let callClock = LuaCallClock()
 
@@ -127,6 +129,11 @@ public final class LuaState {
     /// budgets armed. Leaves `results` values on the stack (or none after an error).
     public func call(arguments: Int32, results: Int32) throws(LuaError) {
         let p = limitsPointer
+        // Garbage an earlier call left (a failed record's, or its host work's) would otherwise
+        // count against this call: collect when the state holds most of the cap and has grown
+        // by an eighth of it since the last collection (so live data alone never triggers one).
+        let used = p.pointee.used, limit = p.pointee.limit
+        if used > limit / 4 * 3 && used > usageAfterCollection + limit / 8 { collect() }
         p.pointee.instruction_limit = limits.instructions
         p.pointee.deadline_ns = limits.seconds > 0 ? encl_now_ns() + Int64(limits.seconds * 1e9) : 0
         let status = encl_pcall(L, arguments, results)
@@ -151,8 +158,14 @@ public final class LuaState {
             kind = status == LUA_ERRMEM ? .memory : .runtime
             if kind == .memory { message = memoryMessage() }
         }
-        if kind == .memory { encl_collect(L) }
+        if kind == .memory { collect() }
         throw LuaError(kind: kind, message: message, traceback: lastTraceback)
+    }
+
+    /// A full collection, noting what is left for the next `call`'s check.
+    private func collect() {
+        encl_collect(L)
+        usageAfterCollection = limitsPointer.pointee.used
     }
 
     private func memoryMessage() -> String {
