@@ -58,7 +58,7 @@ struct CSVReader: RecordSource {
                 return
             case .malformed(let message, let raw):
                 guard header != nil else {
-                    throw InputError("\(displayName):1: error: the CSV header row cannot be read (\(message)); fix the header")
+                    throw InputError("\(displayName):1: the CSV header row cannot be read (\(message)); fix the header")
                 }
                 dataRow += 1
                 if !(try body(.malformed(message: message, raw: raw), dataRow)) { return }
@@ -75,7 +75,7 @@ struct CSVReader: RecordSource {
             guard let names = header else {
                 if invalid {
                     throw InputError(
-                        "\(displayName):\(rowLine): error: the CSV header row is not valid UTF-8; save the file as UTF-8")
+                        "\(displayName):\(rowLine): the CSV header row is not valid UTF-8; save the file as UTF-8")
                 }
                 header = try readHeader(strings, line: rowLine)
                 continue
@@ -106,7 +106,7 @@ struct CSVReader: RecordSource {
         for (i, name) in names.enumerated() where !name.isEmpty {
             if let earlier = seen[name] {
                 throw InputError(
-                    "\(displayName):\(line): error: the CSV header names column \(earlier + 1) and column \(i + 1) both "
+                    "\(displayName):\(line): the CSV header names column \(earlier + 1) and column \(i + 1) both "
                         + "'\(name)'; rename one so no column is lost")
             }
             seen[name] = i

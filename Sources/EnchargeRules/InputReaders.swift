@@ -33,7 +33,8 @@ public enum InputRecordBody {
     case malformed(message: String, raw: String)
 }
 
-/// An input that cannot be opened or read at all.
+/// An input that cannot be opened or read at all. The description carries no `error:`: whoever
+/// reports it adds that after the input's position (`in.csv:1: error: ...`).
 public struct InputError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ description: String) { self.description = description }

@@ -216,7 +216,7 @@ struct JSONDocumentReader: RecordSource {
     // MARK: The records path
 
     private func pathError(_ pointer: JSONPointer, _ problem: String) -> InputError {
-        InputError("\(displayName): error: the records path '\(pointer)' \(problem)")
+        InputError("\(displayName): the records path '\(pointer)' \(problem)")
     }
 
     /// What the value at `position` is, in words.

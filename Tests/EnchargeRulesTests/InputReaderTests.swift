@@ -415,7 +415,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("bad-header.csv", Array("a,".utf8) + [0xE9] + Array("\n1,2\n".utf8))
         let error = #expect(throws: InputError.self) { _ = try readRecords(path, .csv) }
-        #expect(error?.description == "\(path):1: error: the CSV header row is not valid UTF-8; save the file as UTF-8")
+        #expect(error?.description == "\(path):1: the CSV header row is not valid UTF-8; save the file as UTF-8")
     }
 
     @Test(arguments: ["", "a,b\n", "a,b", "\n\na,b\r\n\r\n"])
@@ -517,7 +517,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let path = try scratch.file("dup.csv", "id, email ,,name,,email\n1,a@x.io,,Ann,,b@x.io\n")
         let error = #expect(throws: InputError.self) { _ = try readRecords(path, .csv) }
         #expect(error?.description
-            == "\(path):1: error: the CSV header names column 2 and column 6 both 'email'; rename one so no column is lost")
+            == "\(path):1: the CSV header names column 2 and column 6 both 'email'; rename one so no column is lost")
     }
 
     @Test func oneColumnHeaderHoldingASemicolonWarnsOnceAndReadingGoesOn() throws {
@@ -601,7 +601,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("list.json", #"{"object":"list","count":3,"data":[{"a":1},{"a":2},{"a":3}]}"#)
         let error = #expect(throws: InputError.self) { _ = try readPath(path, pointer) }
-        #expect(error?.description == "\(path): error: the records path '\(pointer)' \(problem)")
+        #expect(error?.description == "\(path): the records path '\(pointer)' \(problem)")
     }
 
     @Test(arguments: [
