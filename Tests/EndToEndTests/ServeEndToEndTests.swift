@@ -968,11 +968,15 @@ final class ReplyLog: @unchecked Sendable {
             try post(#"{"email":"s5@example.com","seq":5}"#, bearer: token),
         ]
         #expect(replies.map(\.status) == [401, 401, 401, 500, 202], "\(replies)")
-        // Wait until the one accepted event was tried and given up on (the mock refuses the key).
-        let dead = eventually(timeout: 15) {
-            ((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_dead 1")
+        // Wait until the one accepted event was tried (the mock refuses the key). Issue 7: a refused
+        // key leaves the event pending in the spool instead of dead.
+        let tried = eventually(timeout: 15) {
+            let metrics = (try? serve.send("GET", "/metrics"))?.text ?? ""
+            return metrics.contains("encharge_delivery_latency_seconds{quantile=\"0.5\"} ")
+                && !metrics.contains("encharge_delivery_latency_seconds{quantile=\"0.5\"} 0.0\n")
         }
-        #expect(dead)
+        #expect(tried)
+        #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_dead 0"))
         let exit = serve.stop()
         #expect(exit == 0)
         let lines = serve.stdout.split(separator: "\n")
