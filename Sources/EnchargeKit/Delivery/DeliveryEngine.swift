@@ -71,9 +71,9 @@ public struct DeliveryStats: Sendable, Hashable {
 /// Stopping: `finish` waits for everything; `finish(timeout:)` and `interrupt(drainTimeout:)` bound
 /// the wait and then abandon requests on the wire. The engine also stops on its own when retrying
 /// cannot help any event (`DeliveryStop`: a refused write key, a redirect it must not follow). Once
-/// stopped, nothing new is sent, `submit` never blocks, and when no request is on the wire any
-/// more, every event left is dead-lettered in submit order, so per-person order holds in the
-/// dead-letter file too.
+/// stopped or interrupted, nothing new is sent, and when no request is on the wire any more, every
+/// event left (and every event submitted later) is dead-lettered in submit order, so per-person
+/// order holds in the dead-letter file too.
 ///
 /// Threads: the caller's thread runs `submit`/`finish`/`stats`; one dedicated delivery thread owns
 /// the libcurl handles and makes every request. They share only `DeliveryCore.state`, under its lock.
@@ -103,8 +103,8 @@ public final class DeliveryEngine: Sendable {
     }
 
     /// Enqueues the events one input record (or webhook request) emitted, in emission order. Blocks
-    /// while `maxQueuedEvents` events are queued (backpressure), until the engine stops (an
-    /// interrupt wakes it). After `finish` the events are dead-lettered at once as interrupted;
+    /// while `maxQueuedEvents` events are queued (backpressure); `interrupt(drainTimeout:)` and
+    /// `finish` wake it. After `finish` the events are dead-lettered at once as interrupted;
     /// after a stop they are dead-lettered in order after the events submitted before them.
     public func submit(_ events: [Event], source: String) {
         enqueue(events, source: source, tags: nil)
@@ -123,7 +123,9 @@ public final class DeliveryEngine: Sendable {
         let limit = core.configuration.maxQueuedEvents
         let concurrency = core.configuration.concurrency
         let waker = core.waker
-        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.halt != nil }) {
+        // An interrupt (which sets `abandonAt`) wakes a blocked submit at once; after a stop of its
+        // own the engine frees room within `requestTimeout`, and memory stays bounded meanwhile.
+        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.abandonAt != nil }) {
             state -> Bool in
             if state.firstSubmitAt == nil { state.firstSubmitAt = monotonicSeconds() }
             state.submitted += events.count
