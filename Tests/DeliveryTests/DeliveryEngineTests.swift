@@ -323,6 +323,22 @@ struct DeliveryEngineTests {
         }
     }
 
+    @Test func aFinishTimeoutAbandonsARequestLeftOnTheWireAfterARefusal() async throws {
+        try await ScriptedIngestServer.with(script: { request, _ in
+            request.seq == 4 ? ScriptedReply(delay: .seconds(3)) : .status(401)
+        }) { server, endpoint in
+            let groups = (1...4).map { [Self.track(email: "p\($0)@example.com", seq: $0)] }
+            let start = ContinuousClock.now
+            let result = try await Self.deliver(groups, endpoint: endpoint, finishTimeout: 0.3) {
+                $0.concurrency = 4
+                $0.requestTimeout = 60
+            }
+            #expect(ContinuousClock.now - start < .seconds(2), "the request still on the wire was waited for")
+            #expect(result.stats.stop == .writeKeyRefused(status: 401))
+            #expect(result.stats.deadLettered == 4)
+        }
+    }
+
     @Test func aSuccessBetweenRefusalsKeepsDeliveryGoing() async throws {
         // Every third request (in arrival order) succeeds: never three refusals in a row.
         let arrivals = Mutex(0)

@@ -305,8 +305,8 @@ final class DeliveryCore: Sendable {
                 state.sleeping = false
                 let now = monotonicSeconds()
                 for attempt in finished { apply(attempt, now: now, &state, &letters, &delivered) }
-                if let deadline = state.deadline, state.halt == nil, now >= deadline {
-                    state.halt = DeliveryError(kind: .interrupted, message: "interrupted")
+                if let deadline = state.deadline, state.abandonAt == nil, now >= deadline {
+                    if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
                     state.abandonAt = now
                 }
                 if let halt = state.halt {
@@ -330,12 +330,9 @@ final class DeliveryCore: Sendable {
                     return true
                 }
                 var wait = 1.0
-                if state.halt == nil {
-                    if let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
-                    if let deadline = state.deadline { wait = min(wait, deadline - now) }
-                } else if let abandonAt = state.abandonAt {
-                    wait = min(wait, abandonAt - now)
-                }
+                if state.halt == nil, let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
+                if let deadline = state.deadline, state.abandonAt == nil { wait = min(wait, deadline - now) }
+                if let abandonAt = state.abandonAt { wait = min(wait, abandonAt - now) }
                 timeout = abandon ? 0 : max(wait, 0)
                 state.sleeping = !abandon
                 return false
