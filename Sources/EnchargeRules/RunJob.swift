@@ -162,7 +162,8 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
         }
     }
     if let stop, !interrupted {
-        Diagnostics.write("error: \(stop.message(writeKeySource: configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"))")
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
     }
     if let stats, stats.deadLetterWriteFailures > 0 {
         Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(configuration.deadLetterPath) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")

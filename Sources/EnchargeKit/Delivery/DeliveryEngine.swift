@@ -450,6 +450,10 @@ final class DeliveryCore: Sendable {
         letters.append(PendingDeadLetter(event: event, error: error, source: group.source, tag: group.tag(at: index)))
     }
 
+    /// Kinds reported to `onSettled` as `.interrupted`: nothing in the event was refused, so a spool
+    /// keeps it pending for a later attempt.
+    static let settledAsInterrupted: Set<DeliveryError.Kind> = [.interrupted, .writeKeyRefused, .redirected]
+
     /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
     /// failures are counted in the stats.
     func write(_ letters: [PendingDeadLetter]) {
@@ -459,9 +463,8 @@ final class DeliveryCore: Sendable {
         for letter in letters {
             defer {
                 if let onSettled, let tag = letter.tag {
-                    // A stop's events were never refused for what they hold: a spool keeps them pending.
-                    let kept: Set<DeliveryError.Kind> = [.interrupted, .writeKeyRefused, .redirected]
-                    onSettled(tag, kept.contains(letter.error.kind) ? .interrupted(letter.error) : .dead(letter.error))
+                    let kept = Self.settledAsInterrupted.contains(letter.error.kind)
+                    onSettled(tag, kept ? .interrupted(letter.error) : .dead(letter.error))
                 }
             }
             guard let deadLetters else { continue }
