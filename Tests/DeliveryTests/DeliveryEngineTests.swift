@@ -327,15 +327,22 @@ struct DeliveryEngineTests {
         try await ScriptedIngestServer.with(script: { request, _ in
             request.seq == 4 ? ScriptedReply(delay: .seconds(3)) : .status(401)
         }) { server, endpoint in
-            let groups = (1...4).map { [Self.track(email: "p\($0)@example.com", seq: $0)] }
-            let start = ContinuousClock.now
-            let result = try await Self.deliver(groups, endpoint: endpoint, finishTimeout: 0.3) {
-                $0.concurrency = 4
-                $0.requestTimeout = 60
+            let engine = try DeliveryEngine(
+                configuration: Self.configuration(endpoint) {
+                    $0.concurrency = 4
+                    $0.requestTimeout = 60
+                }, deadLetters: DeadLetterWriter(path: Self.deadLetterPath()), context: .init())
+            let (stats, elapsed) = try await onThread { () -> (DeliveryStats, Duration) in
+                for seq in 1...4 { engine.submit([Self.track(email: "p\(seq)@example.com", seq: seq)], source: "s") }
+                while engine.stop == nil { usleep(1000) }
+                let start = ContinuousClock.now
+                let stats = engine.finish(timeout: 0.3)
+                return (stats, ContinuousClock.now - start)
             }
-            #expect(ContinuousClock.now - start < .seconds(2), "the request still on the wire was waited for")
-            #expect(result.stats.stop == .writeKeyRefused(status: 401))
-            #expect(result.stats.deadLettered == 4)
+            #expect(elapsed < .seconds(2), "the request still on the wire was waited for")
+            #expect(stats.stop == .writeKeyRefused(status: 401))
+            #expect(stats.deadLettered == 4)
+            #expect(server.received.count == 4)
         }
     }
 
