@@ -41,6 +41,10 @@ final class InterruptWatcher: Sendable {
     /// Starts watching (after `installInterruptHandlers`); `stop` ends it. With no engine (a dry
     /// run), only the second-signal exit applies.
     init(engine: DeliveryEngine?, drainTimeout: Double) {
+        guard interruptPipe.read >= 0 else {
+            thread = nil
+            return
+        }
         thread = JoinableThread.start { Self.watch(engine: engine, drainTimeout: drainTimeout) }
     }
 
