@@ -27,17 +27,24 @@ let interruptPipe: (read: Int32, write: Int32) = {
 ///   requests on the wire get `drainTimeout` seconds, then everything undelivered is dead-lettered;
 /// - the second abandons the requests on the wire at once, so the dead letters are written without
 ///   waiting on the network, and the job exits 130;
-/// - if the job has still not ended `exitGrace` seconds after the second signal (its thread is
-///   stuck, say reading a terminal), the process exits 130 from here.
+/// - if the job has still not ended after the second signal (its thread is stuck, say reading a
+///   terminal), the process exits 130 from here: `settledGrace` seconds after the engine has
+///   dead-lettered everything, or `exitGrace` seconds after the signal at the latest.
 final class InterruptWatcher: Sendable {
-    /// How long the job may take to wrap up after a second signal before the process exits anyway.
+    /// Longest wait after a second signal before the process exits anyway.
     static let exitGrace = 3.0
+    /// Time left to the job's own thread, once nothing is queued, to print its summary and return.
+    static let settledGrace = 1.0
 
     private let thread: JoinableThread?
 
     /// Starts watching (after `installInterruptHandlers`); `stop` ends it. With no engine (a dry
     /// run), only the second-signal exit applies.
     init(engine: DeliveryEngine?, drainTimeout: Double) {
+        guard interruptPipe.read >= 0 else {
+            thread = nil
+            return
+        }
         thread = JoinableThread.start { Self.watch(engine: engine, drainTimeout: drainTimeout) }
     }
 
@@ -52,22 +59,25 @@ final class InterruptWatcher: Sendable {
     private static func watch(engine: DeliveryEngine?, drainTimeout: Double) {
         var interrupted = false
         var secondAt: Double?
+        var settledAt: Double?
         while true {
             var descriptor = pollfd(fd: interruptPipe.read, events: Int16(POLLIN), revents: 0)
             var timeout: Int32 = -1
             if let secondAt {
-                let left = secondAt + exitGrace - monotonicSeconds()
-                timeout = Int32(max(0, (left * 1000).rounded(.up)))
+                // After a second signal: check every 50 ms whether the job is stuck.
+                let now = monotonicSeconds()
+                if settledAt == nil && (engine?.stats().queued ?? 0) == 0 { settledAt = now }
+                if now >= secondAt + exitGrace || settledAt.map({ now >= $0 + settledGrace }) == true {
+                    _exit(RunExitCode.interrupted)
+                }
+                timeout = 50
             }
             let ready = poll(&descriptor, 1, timeout)
             if ready < 0 {
                 if errno == EINTR { continue }
                 return
             }
-            if ready == 0 {
-                // The job is stuck after a second signal; what could be dead-lettered has been.
-                _exit(RunExitCode.interrupted)
-            }
+            if ready == 0 { continue }
             var bytes = [UInt8](repeating: 1, count: 64)
             let count = read(interruptPipe.read, &bytes, bytes.count)
             if count > 0 && bytes[..<count].contains(0) { return }

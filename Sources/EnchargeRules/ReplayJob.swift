@@ -156,7 +156,8 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         }
     }
     if let stop, !interrupted {
-        Diagnostics.write("error: \(stop.message(writeKeySource: configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"))")
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
     }
     if interrupted { return RunExitCode.interrupted }
     if stop != nil { return RunExitCode.usage }

@@ -51,13 +51,13 @@ let interruptRequested = Atomic<Bool>(false)
 /// `InterruptWatcher` (which interrupts the delivery engine) through `interruptPipe`.
 public func installInterruptHandlers() {
     // Create the pipe now: a handler must not run a lazy global initializer.
-    guard interruptPipe.write >= 0 else { return }
+    _ = interruptPipe
     let handler: @convention(c) (Int32) -> Void = { _ in
         let saved = errno
         interruptRequested.store(true, ordering: .relaxed)
         interruptCount.add(1, ordering: .relaxed)
         var byte: UInt8 = 1
-        _ = write(interruptPipe.write, &byte, 1)
+        if interruptPipe.write >= 0 { _ = write(interruptPipe.write, &byte, 1) }
         errno = saved
     }
     signal(SIGINT, handler)
@@ -184,7 +184,8 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
         }
     }
     if let stop, !interrupted {
-        Diagnostics.write("error: \(stop.message(writeKeySource: configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"))")
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
     }
     if let stats, stats.deadLetterWriteFailures > 0 {
         Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")

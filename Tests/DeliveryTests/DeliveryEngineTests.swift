@@ -323,6 +323,29 @@ struct DeliveryEngineTests {
         }
     }
 
+    @Test func aFinishTimeoutAbandonsARequestLeftOnTheWireAfterARefusal() async throws {
+        try await ScriptedIngestServer.with(script: { request, _ in
+            request.seq == 4 ? ScriptedReply(delay: .seconds(3)) : .status(401)
+        }) { server, endpoint in
+            let engine = try DeliveryEngine(
+                configuration: Self.configuration(endpoint) {
+                    $0.concurrency = 4
+                    $0.requestTimeout = 60
+                }, deadLetters: DeadLetterWriter(path: Self.deadLetterPath()), context: .init())
+            let (stats, elapsed) = try await onThread { () -> (DeliveryStats, Duration) in
+                for seq in 1...4 { engine.submit([Self.track(email: "p\(seq)@example.com", seq: seq)], source: "s") }
+                while engine.stop == nil { usleep(1000) }
+                let start = ContinuousClock.now
+                let stats = engine.finish(timeout: 0.3)
+                return (stats, ContinuousClock.now - start)
+            }
+            #expect(elapsed < .seconds(2), "the request still on the wire was waited for")
+            #expect(stats.stop == .writeKeyRefused(status: 401))
+            #expect(stats.deadLettered == 4)
+            #expect(server.received.count == 4)
+        }
+    }
+
     @Test func aSuccessBetweenRefusalsKeepsDeliveryGoing() async throws {
         // Every third request (in arrival order) succeeds: never three refusals in a row.
         let arrivals = Mutex(0)
@@ -468,20 +491,29 @@ struct DeliveryEngineTests {
     @Test func finishTimeoutInterruptsABackoff() async throws {
         try await ScriptedIngestServer.with(script: { _, _ in .status(429, body: "slow down", retryAfter: "30") }) {
             server, endpoint in
+            let path = Self.deadLetterPath()
+            let engine = try DeliveryEngine(
+                configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init())
             let start = ContinuousClock.now
-            let result = try await Self.deliver(
-                [[Self.track(email: "ann@example.com", seq: 1), Self.track(email: "ann@example.com", seq: 2)]],
-                endpoint: endpoint, finishTimeout: 0.3)
+            try await onThread {
+                engine.submit(
+                    [Self.track(email: "ann@example.com", seq: 1), Self.track(email: "ann@example.com", seq: 2)],
+                    source: "input.jsonl:1")
+                // The deadline must fall in the backoff, not while the first attempt is on the wire.
+                while engine.stats().retries == 0 { usleep(1000) }
+                _ = engine.finish(timeout: 0.3)
+            }
             // Honouring Retry-After: 30 would take 30 s; the bound is loose for loaded CI machines.
             #expect(ContinuousClock.now - start < .seconds(15))
             #expect(server.received.count == 1)
-            #expect(result.deadLetters.count == 2)
-            let first = try #require(result.deadLetters.first)
+            let deadLetters = try DeadLetterEntry.read(path: path)
+            #expect(deadLetters.count == 2)
+            let first = try #require(deadLetters.first)
             #expect(first.reason == "interrupted")
             #expect(first.status == 429)
             #expect(first.body == "slow down")
             #expect(first.attempts == 1)
-            #expect(result.deadLetters.last?.attempts == 0)
+            #expect(deadLetters.last?.attempts == 0)
         }
     }
 

@@ -972,6 +972,7 @@ final class ReplyLog: @unchecked Sendable {
         let paused = eventually(timeout: 15) { serve.stderr.contains("refused the write key (HTTP 401)") }
         #expect(paused)
         #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_depth 1"))
+        #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_dead 0"))
         let exit = serve.stop()
         #expect(exit == 0)
         let lines = serve.stdout.split(separator: "\n")

@@ -71,9 +71,9 @@ public struct DeliveryStats: Sendable, Hashable {
 /// Stopping: `finish` waits for everything; `finish(timeout:)` and `interrupt(drainTimeout:)` bound
 /// the wait and then abandon requests on the wire. The engine also stops on its own when retrying
 /// cannot help any event (`DeliveryStop`: a refused write key, a redirect it must not follow). Once
-/// stopped, nothing new is sent, `submit` never blocks, and when no request is on the wire any
-/// more, every event left is dead-lettered in submit order, so per-person order holds in the
-/// dead-letter file too.
+/// stopped or interrupted, nothing new is sent, and when no request is on the wire any more, every
+/// event left (and every event submitted later) is dead-lettered in submit order, so per-person
+/// order holds in the dead-letter file too.
 ///
 /// Threads: the caller's thread runs `submit`/`finish`/`stats`; one dedicated delivery thread owns
 /// the libcurl handles and makes every request. They share only `DeliveryCore.state`, under its lock.
@@ -103,8 +103,8 @@ public final class DeliveryEngine: Sendable {
     }
 
     /// Enqueues the events one input record (or webhook request) emitted, in emission order. Blocks
-    /// while `maxQueuedEvents` events are queued (backpressure), until the engine stops (an
-    /// interrupt wakes it). After `finish` the events are dead-lettered at once as interrupted;
+    /// while `maxQueuedEvents` events are queued (backpressure); `interrupt(drainTimeout:)` and
+    /// `finish` wake it. After `finish` the events are dead-lettered at once as interrupted;
     /// after a stop they are dead-lettered in order after the events submitted before them.
     public func submit(_ events: [Event], source: String) {
         enqueue(events, source: source, tags: nil)
@@ -123,7 +123,9 @@ public final class DeliveryEngine: Sendable {
         let limit = core.configuration.maxQueuedEvents
         let concurrency = core.configuration.concurrency
         let waker = core.waker
-        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.halt != nil }) {
+        // An interrupt (which sets `abandonAt`) wakes a blocked submit at once; after a stop of its
+        // own the engine frees room within `requestTimeout`, and memory stays bounded meanwhile.
+        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.abandonAt != nil }) {
             state -> Bool in
             if state.firstSubmitAt == nil { state.firstSubmitAt = monotonicSeconds() }
             state.submitted += events.count
@@ -303,8 +305,8 @@ final class DeliveryCore: Sendable {
                 state.sleeping = false
                 let now = monotonicSeconds()
                 for attempt in finished { apply(attempt, now: now, &state, &letters, &delivered) }
-                if let deadline = state.deadline, state.halt == nil, now >= deadline {
-                    state.halt = DeliveryError(kind: .interrupted, message: "interrupted")
+                if let deadline = state.deadline, state.abandonAt == nil, now >= deadline {
+                    if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
                     state.abandonAt = now
                 }
                 if let halt = state.halt {
@@ -328,12 +330,9 @@ final class DeliveryCore: Sendable {
                     return true
                 }
                 var wait = 1.0
-                if state.halt == nil {
-                    if let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
-                    if let deadline = state.deadline { wait = min(wait, deadline - now) }
-                } else if let abandonAt = state.abandonAt {
-                    wait = min(wait, abandonAt - now)
-                }
+                if state.halt == nil, let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
+                if let deadline = state.deadline, state.abandonAt == nil { wait = min(wait, deadline - now) }
+                if let abandonAt = state.abandonAt { wait = min(wait, abandonAt - now) }
                 timeout = abandon ? 0 : max(wait, 0)
                 state.sleeping = !abandon
                 return false
@@ -451,6 +450,10 @@ final class DeliveryCore: Sendable {
         letters.append(PendingDeadLetter(event: event, error: error, source: group.source, tag: group.tag(at: index)))
     }
 
+    /// Kinds reported to `onSettled` as `.interrupted`: nothing in the event was refused, so a spool
+    /// keeps it pending for a later attempt.
+    static let settledAsInterrupted: Set<DeliveryError.Kind> = [.interrupted, .writeKeyRefused, .redirected]
+
     /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
     /// failures are counted in the stats.
     func write(_ letters: [PendingDeadLetter]) {
@@ -460,9 +463,8 @@ final class DeliveryCore: Sendable {
         for letter in letters {
             defer {
                 if let onSettled, let tag = letter.tag {
-                    // A stop's events were never refused for what they hold: a spool keeps them pending.
-                    let kept: Set<DeliveryError.Kind> = [.interrupted, .writeKeyRefused, .redirected]
-                    onSettled(tag, kept.contains(letter.error.kind) ? .interrupted(letter.error) : .dead(letter.error))
+                    let kept = Self.settledAsInterrupted.contains(letter.error.kind)
+                    onSettled(tag, kept ? .interrupted(letter.error) : .dead(letter.error))
                 }
             }
             guard let deadLetters else { continue }

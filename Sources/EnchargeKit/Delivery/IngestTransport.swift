@@ -269,7 +269,8 @@ final class IngestTransport {
                 var status = 0
                 _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
                 if (300...399).contains(status), let location = redirectURL(easy) {
-                    if status == 307 || status == 308, endpointOrigin != nil, Self.origin(of: location) == endpointOrigin {
+                    let sameOrigin = endpointOrigin != nil && Self.origin(of: location) == endpointOrigin
+                    if status == 307 || status == 308, sameOrigin {
                         if slot.redirects < Self.maxRedirects {
                             curl_multi_remove_handle(multi, easy)
                             follow(index, to: location)

@@ -30,7 +30,9 @@ struct SecretRedactor: Sendable {
             guard end - start >= 4 else { continue }
             let standard = Array(encoded[start..<end])
             needles.append(Needle(bytes: standard, ignoringCase: false))
-            let url = standard.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: "-") : $0 == UInt8(ascii: "/") ? UInt8(ascii: "_") : $0 }
+            let url = standard.map { byte -> UInt8 in
+                byte == UInt8(ascii: "+") ? UInt8(ascii: "-") : byte == UInt8(ascii: "/") ? UInt8(ascii: "_") : byte
+            }
             if url != standard { needles.append(Needle(bytes: url, ignoringCase: false)) }
         }
         self.needles = needles
