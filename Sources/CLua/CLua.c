@@ -112,8 +112,9 @@ encl_limits *encl_limits_of(lua_State *L) {
   return (encl_limits *)ud;
 }
 
-// Message handler: turns any error value into a string of at most ENCL_MESSAGE_MAX bytes and
-// keeps a traceback aside. A `__tostring` runs under the memory cap, as any rule code does.
+// Message handler: turns any error value into a string of at most ENCL_MESSAGE_MAX bytes (plus a
+// `… (N bytes more)` marker when cut) and keeps a traceback aside. A `__tostring` runs under the
+// memory cap, as any rule code does.
 static int encl_msgh(lua_State *L) {
   encl_limits *lim = encl_limits_of(L);
   int armed = lim->armed;
@@ -139,8 +140,12 @@ static int encl_msgh(lua_State *L) {
   luaL_traceback(L, L, NULL, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
   if (len > ENCL_MESSAGE_MAX) {
-    lua_pushlstring(L, msg, ENCL_MESSAGE_MAX);
-    lua_pushfstring(L, "... (error message cut from %I bytes)", (LUAI_UACINT)len);
+    // Cut at a UTF-8 character boundary, with the marker the host's own caps use (they add up
+    // the count when they cut the text again), so the user sees one count of what is left out.
+    size_t kept = ENCL_MESSAGE_MAX;
+    while (kept > 0 && ((unsigned char)msg[kept] & 0xC0) == 0x80) kept--;
+    lua_pushlstring(L, msg, kept);
+    lua_pushfstring(L, "\xE2\x80\xA6 (%I bytes more)", (LUAI_UACINT)(len - kept));
     lua_concat(L, 2);
   } else {
     lua_pushlstring(L, msg, len);

@@ -1,3 +1,4 @@
+import EnchargeKit
 import JSONKit
 import LuaKit
 
@@ -78,20 +79,10 @@ public enum Diagnostics {
     }
 
     /// `text` cut to at most `limit` bytes of UTF-8 (at a character boundary) followed by
-    /// `… (N bytes more)` naming what was left out; shorter text is returned as is.
+    /// `… (N bytes more)` naming what was left out; shorter text is returned as is. The same cut
+    /// as `cappedForDiagnostics`, so a message cut before keeps one marker with the whole count.
     public static func capped(_ text: String, limit: Int = maxLineBytes) -> String {
-        let total = text.utf8.count
-        guard total > limit else { return text }
-        var end = text.startIndex
-        var kept = 0
-        for index in text.indices {
-            let next = text.index(after: index)
-            let size = text.utf8.distance(from: index, to: next)
-            if kept + size > limit { break }
-            kept += size
-            end = next
-        }
-        return String(text[..<end]) + "… (\(total - kept) bytes more)"
+        text.cappedForDiagnostics(maxBytes: limit)
     }
 }
 
@@ -155,16 +146,17 @@ extension RuleEngine {
         state.getGlobal("_G")
         if !state.pushMetatable(of: -1) { state.newTable() }
         state.push(function: { [unowned self] state in
-            // __newindex(t, k, v)
-            let name = state.string(at: 2) ?? "?"
-            if self.lintActive {
-                if !self.declaredGlobals.contains(name) {
-                    let position = state.position(level: 1).map { "\($0.source):\($0.line)" } ?? self.options.rulesPath
-                    let warning = "\(position): warning: assignment to undeclared global '\(name)' (declare it with 'local', or at the top level of the file)"
-                    if !self.warnings.contains(warning) { self.warnings.append(warning) }
+            // __newindex(t, k, v); only a string key names a global (rawset refuses a nil or NaN key).
+            if let name = state.string(at: 2) {
+                if self.lintActive {
+                    if !self.declaredGlobals.contains(name) {
+                        let position = state.position(level: 1).map { "\($0.source):\($0.line)" } ?? self.options.rulesPath
+                        let warning = "\(position): warning: assignment to undeclared global '\(name)' (declare it with 'local', or at the top level of the file)"
+                        if !self.warnings.contains(warning) { self.warnings.append(warning) }
+                    }
+                } else {
+                    self.declaredGlobals.insert(name)
                 }
-            } else {
-                self.declaredGlobals.insert(name)
             }
             state.top = 3
             try state.rawSet(tableAt: 1)  // rawset(t, k, v); a nil or NaN key raises

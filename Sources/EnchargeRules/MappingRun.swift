@@ -245,23 +245,26 @@ public final class MappingRun {
     }
 
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
-    /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`.
+    /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`. A long message is cut so the
+    /// whole line fits `Diagnostics.maxLineBytes` and still ends with the record it names.
     public static func compilerStyle(_ message: String, source: String) -> String {
         let message = Diagnostics.escaped(message)  // it may quote a record: no forged lines
+        let head: String, text: Substring, tail: String
         if message.hasPrefix(source + ": ") {
-            return source + ": error: " + message.dropFirst(source.utf8.count + 2)
-        }
-        // A Lua position prefix "file:line: "?
-        if let colon = message.firstIndex(of: ":"),
+            (head, text, tail) = (source + ": error: ", message.dropFirst(source.utf8.count + 2), "")
+        } else if let colon = message.firstIndex(of: ":"),  // a Lua position prefix "file:line: "?
             let second = message[message.index(after: colon)...].firstIndex(of: ":"),
             message[message.index(after: colon)..<second].allSatisfy(\.isNumber),
             message.index(after: colon) < second
         {
-            let position = message[..<second]
             let rest = message[message.index(after: second)...].drop { $0 == " " }
-            return "\(position): error: \(rest) (record \(source))"
+            (head, text, tail) = ("\(message[..<second]): error: ", rest, " (record \(source))")
+        } else {
+            (head, text, tail) = ("\(source): error: ", message[...], "")
         }
-        return "\(source): error: \(message)"
+        // Room for the `… (N bytes more)` marker; a line still too long is cut by Diagnostics.write.
+        let room = max(Diagnostics.maxLineBytes - head.utf8.count - tail.utf8.count - 32, 256)
+        return head + String(text).cappedForDiagnostics(maxBytes: room) + tail
     }
 
     func report(_ line: String) {

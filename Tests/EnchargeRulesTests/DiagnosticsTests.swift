@@ -26,4 +26,15 @@ import Testing
         // "é" is two bytes and would straddle the limit: it is left out whole.
         #expect(Diagnostics.capped(long) == String(repeating: "a", count: 4095) + "… (12 bytes more)")
     }
+
+    @Test func textCutTwiceKeepsOneMarkerWithTheWholeCount() {
+        let once = String(repeating: "a", count: 100).cappedForDiagnostics(maxBytes: 50)
+        #expect(once == String(repeating: "a", count: 50) + "… (50 bytes more)")
+        // Cut again shorter, and with text around it: the marker counts both cuts.
+        #expect(Diagnostics.capped(once, limit: 40) == String(repeating: "a", count: 40) + "… (60 bytes more)")
+        #expect(Diagnostics.capped("x: " + once + " (record in.jsonl:2)", limit: 43)
+            == "x: " + String(repeating: "a", count: 40) + "… (80 bytes more)")
+        // Text already within the limit but for its marker is left as it is.
+        #expect(Diagnostics.capped(once, limit: 50) == once)
+    }
 }

@@ -218,7 +218,17 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
             _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e7) end}))")
         } throws: { error in
             let e = error as! LuaError
-            return e.message.utf8.count < 4200 && e.message.hasSuffix("... (error message cut from 30000000 bytes)")
+            return e.message.utf8.count < 4200 && e.message.hasSuffix("… (\(30_000_000 - 4096) bytes more)")
+        }
+    }
+
+    @Test func aHugeErrorMessageIsCutAtACharacter() throws {
+        let state = try LuaState()
+        // Byte 4096 is the second byte of an "é": the cut keeps 4095 bytes and counts the rest.
+        #expect {
+            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return 'a' .. string.rep('é', 3000) end}))")
+        } throws: { error in
+            (error as! LuaError).message == "a" + String(repeating: "é", count: 2047) + "… (1906 bytes more)"
         }
     }
 
