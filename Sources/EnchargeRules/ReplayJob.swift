@@ -150,7 +150,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     }
     if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
         let noun = (one: "entry", many: "entries")
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil, title: "replay ", noun: noun))
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }

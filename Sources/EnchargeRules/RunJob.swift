@@ -178,7 +178,7 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
         || !summary.inputErrors.isEmpty || stop != nil
     {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted || stop != nil))
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
             Diagnostics.write(hint)
         }
@@ -262,10 +262,10 @@ func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSum
 /// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,
 /// refused dry-run entries) appear only when there are some.
 func summaryLine(
-    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, title: String = "",
+    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, stopped: Bool = false, title: String = "",
     noun: (one: String, many: String) = ("record", "records")
 ) -> String {
-    var line = title + (interrupted ? "interrupted: " : "done: ")
+    var line = title + (interrupted ? "interrupted: " : stopped ? "stopped: " : "done: ")
     var outcomes = ["\(s.mapped) with events"]
     if s.withoutEvents > 0 { outcomes.append("\(s.withoutEvents) with none") }
     outcomes.append("\(s.skipped) skipped")

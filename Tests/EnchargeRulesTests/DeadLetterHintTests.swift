@@ -68,4 +68,14 @@ import Testing
         #expect(summaryLine(summary, stats: nil, interrupted: false) == "done: 7 records: 1 with events, 2 with none, "
             + "1 skipped, 2 failed, 1 refused (dry run); 3 events in 2.00 s (4 records/s)")
     }
+
+    /// A run the delivery engine stopped (a refused write key, a redirect) is neither done nor
+    /// interrupted by the user.
+    @Test func summaryOfAStoppedRunSaysStopped() {
+        var summary = MappingSummary()
+        summary.records = 1
+        summary.countMapped(events: 1)
+        #expect(summaryLine(summary, stats: nil, interrupted: false, stopped: true).hasPrefix("stopped: 1 record: "))
+        #expect(summaryLine(summary, stats: nil, interrupted: true, stopped: true).hasPrefix("interrupted: "))
+    }
 }
