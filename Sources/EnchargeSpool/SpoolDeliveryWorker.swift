@@ -129,7 +129,10 @@ public final class SpoolDeliveryWorker: Sendable {
     public func stats() -> (delivered: Int, retried: Int, dead: Int, inFlight: Int, p50: Double, p99: Double) {
         let (engine, base, dead) = core.counters.withLock { ($0.engine, $0.retired, $0.dead) }
         let now = engine?.stats() ?? DeliveryStats()
-        return (base.delivered + now.delivered, base.retries + now.retries, dead, now.inFlight, now.p50Latency, now.p99Latency)
+        return (
+            base.delivered + now.delivered, base.retries + now.retries, dead, now.inFlight, now.p50Latency,
+            now.p99Latency
+        )
     }
 
     /// The last error reading the spool (the worker retries every second), or why delivery is
