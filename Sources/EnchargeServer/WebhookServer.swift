@@ -328,10 +328,24 @@ func buildWebhookApplication(
 struct SpoolDeliveryService: Service {
     let worker: SpoolDeliveryWorker
     let drainTimeout: Double
+    let notice: DrainTimeoutNotice
 
     func run() async throws {
         try? await gracefulShutdown()
-        await worker.shutdown(timeout: drainTimeout)
+        if await worker.shutdown(timeout: drainTimeout) { notice.write(drainTimeout: drainTimeout) }
+    }
+}
+
+/// The warning that the drain timeout ran out, written once: by the delivery service when the
+/// engine abandoned requests at the timeout, or by `ShutdownDeadline` when the stop overran it.
+final class DrainTimeoutNotice: Sendable {
+    private let written = Atomic<Bool>(false)
+
+    func write(drainTimeout: Double) {
+        guard !written.exchange(true, ordering: .relaxed) else { return }
+        let seconds = Int(exactly: drainTimeout).map(String.init) ?? "\(drainTimeout)"
+        Diagnostics.write(
+            "warning: the drain timeout (\(seconds) s) ran out; events not yet delivered stay pending in the spool for the next start")
     }
 }
 
@@ -381,11 +395,12 @@ public func runWebhookServer(configuration: WebhookServerConfiguration) async th
         worker.start()
     }
     let reloader = SignalReloader(pool: pool, logger: logger)
-    let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout)
+    let notice = DrainTimeoutNotice()
+    let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
         configuration: .init(
-            services: [deadline, app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout), reloader],
+            services: [deadline, app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice), reloader],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()
@@ -406,11 +421,13 @@ public func runWebhookServer(configuration: WebhookServerConfiguration) async th
 struct ShutdownDeadline: Service {
     let worker: SpoolDeliveryWorker
     let drainTimeout: Double
+    let notice: DrainTimeoutNotice
 
     func run() async throws {
         let signals = SignalCount()
         let worker = self.worker
         let drainTimeout = self.drainTimeout
+        let notice = self.notice
         let sources = [SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
@@ -419,9 +436,7 @@ struct ShutdownDeadline: Service {
                     Thread.detachNewThread {
                         // Half a second more, so a stop that ends right at the timeout ends cleanly.
                         Thread.sleep(forTimeInterval: drainTimeout + 0.5)
-                        let seconds = Int(exactly: drainTimeout).map(String.init) ?? "\(drainTimeout)"
-                        Diagnostics.write(
-                            "warning: the drain timeout (\(seconds) s) ran out; events not yet delivered stay pending in the spool for the next start")
+                        notice.write(drainTimeout: drainTimeout)
                         worker.recordSettlements()
                         exit(0)
                     }

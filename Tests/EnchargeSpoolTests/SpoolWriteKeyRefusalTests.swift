@@ -34,8 +34,11 @@ struct SpoolWriteKeyRefusalTests {
             }
             let notices = Notices()
             let worker = try SpoolDeliveryWorker(
-                spool: spool, configuration: Fixture.configuration(endpoint) { $0.maxAttempts = 1 },
-                refusalPolicy: WriteKeyRefusalPolicy(refusalsInARow: 3, retryInterval: 0.2),
+                spool: spool, configuration: Fixture.configuration(endpoint) {
+                    $0.maxAttempts = 1
+                    $0.refusalsBeforeStop = 3
+                },
+                refusalPolicy: WriteKeyRefusalPolicy(retryInterval: 0.2),
                 onKeyRefusal: { notices.add($0) })
             worker.start()
             #expect(await Fixture.eventually { worker.refusedWriteKeyStatus == status })
@@ -54,7 +57,7 @@ struct SpoolWriteKeyRefusalTests {
             #expect(notices.all == [status, nil])
             #expect(server.accepted.compactMap(\.seq) == Array(0..<20), "delivered once each, in order")
             #expect(try spool.stats().dead == 0)
-            try await onThread { worker.stop(timeout: 5) }
+            _ = try await onThread { worker.stop(timeout: 5) }
         }
     }
 
@@ -73,8 +76,11 @@ struct SpoolWriteKeyRefusalTests {
             }
             let notices = Notices()
             let worker = try SpoolDeliveryWorker(
-                spool: spool, configuration: Fixture.configuration(endpoint) { $0.maxAttempts = 1 },
-                refusalPolicy: WriteKeyRefusalPolicy(refusalsInARow: 3, retryInterval: 30),
+                spool: spool, configuration: Fixture.configuration(endpoint) {
+                    $0.maxAttempts = 1
+                    $0.refusalsBeforeStop = 3
+                },
+                refusalPolicy: WriteKeyRefusalPolicy(retryInterval: 30),
                 onKeyRefusal: { notices.add($0) })
             worker.start()
             #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
@@ -82,7 +88,7 @@ struct SpoolWriteKeyRefusalTests {
             #expect(server.accepted.count == 5, "nothing delivered twice")
             #expect(try spool.stats().dead == 0)
             #expect(notices.all.isEmpty)
-            try await onThread { worker.stop(timeout: 5) }
+            _ = try await onThread { worker.stop(timeout: 5) }
         }
     }
 }

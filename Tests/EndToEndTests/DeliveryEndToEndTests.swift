@@ -218,8 +218,9 @@ final class MockIngestProcess {
 
     static func summaryNumbers(_ text: String) -> [String: Int] {
         var result: [String: Int] = [:]
+        // `done: 12 records: 10 with events, ...; 20 events; ...`: the colon after "records" goes too.
         let words = text.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ")
-            .split(separator: " ").map(String.init)
+            .replacingOccurrences(of: ":", with: " ").split(whereSeparator: \.isWhitespace).map(String.init)
         for (i, word) in words.enumerated() where i > 0 {
             if let n = Int(words[i - 1]), result[word] == nil { result[word] = n }
         }
