@@ -13,10 +13,31 @@ import Darwin
 public struct DeadLetterContext: Sendable, Hashable {
     /// SHA-256 of the rules file that produced the entries, lower-case hex; nil when unknown.
     public var rulesSHA256: String?
+    /// Names the process run that wrote the entry, so the entries of several runs appended to one file
+    /// can be told apart (`20261130T061804Z-9f3c2a1b`).
+    public var runID: String
+    /// True for entries of a `--dry-run`: they record what would have failed, nothing was sent, and
+    /// `replay` refuses them.
+    public var dryRun: Bool
 
-    public init(rulesSHA256: String? = nil) {
+    public init(rulesSHA256: String? = nil, runID: String = DeadLetterContext.processRunID, dryRun: Bool = false) {
         self.rulesSHA256 = rulesSHA256
+        self.runID = runID
+        self.dryRun = dryRun
     }
+
+    /// One id per process run: the UTC start time and 32 random bits.
+    public static let processRunID: String = {
+        var now = time_t(0)
+        time(&now)
+        var parts = tm()
+        gmtime_r(&now, &parts)
+        let stamp = DeadLetterWriter.digits(parts.tm_year + 1900, 4) + DeadLetterWriter.digits(parts.tm_mon + 1, 2)
+            + DeadLetterWriter.digits(parts.tm_mday, 2) + "T" + DeadLetterWriter.digits(parts.tm_hour, 2)
+            + DeadLetterWriter.digits(parts.tm_min, 2) + DeadLetterWriter.digits(parts.tm_sec, 2) + "Z"
+        let random = String(UInt32.random(in: .min ... .max), radix: 16)
+        return stamp + "-" + String(repeating: "0", count: 8 - random.count) + random
+    }()
 }
 
 /// A failure to write or read the dead-letter file.
@@ -39,22 +60,28 @@ public struct DeadLetterError: Error, Sendable, Hashable, CustomStringConvertibl
 }
 
 /// Appends dead-letter entries, one JSON object per line, to a file. Safe to share between threads;
-/// the file is created (or opened for appending) on the first entry, so a clean run leaves none, and
-/// each line reaches the file with one `write` before the call returns.
+/// a missing file is created (mode 0600: entries hold people's data) on the first entry, so a clean
+/// run leaves none, and each line reaches the file with one `write` before the call returns. Call
+/// `prepare()` before the first record so that an unwritable path stops a job before it reads input.
 ///
 /// Event entries: `{"kind":"event","event":{...},"reason":"...","status":429,"body":"...",
-/// "attempts":8,"source":"signups.jsonl:42","rules_sha256":"...","at":"2026-11-27T04:12:36.123Z"}`.
-/// Record entries: `{"kind":"record","record":...,"error":"rules.lua:14: ...","traceback":"...",
-/// "source":"...","rules_sha256":"...","at":"..."}`. Absent optional fields are left out.
+/// "attempts":8,"source":"signups.jsonl:42","rules_sha256":"...","run_id":"...","dry_run":false,
+/// "at":"2026-11-27T04:12:36.123Z"}`. Record entries: `{"kind":"record","record":...,"error":
+/// "rules.lua:14: ...","traceback":"...","source":"...",...}`. Absent optional fields are left out;
+/// `reason`, `body`, `error` and `traceback` are capped at `DeadLetterWriter.textLimit` bytes.
 public final class DeadLetterWriter: Sendable {
     /// The file entries go to.
     public let path: String
     /// Used by entries written without a context of their own.
     public let context: DeadLetterContext
+    /// The longest `reason`, `body`, `error` or `traceback` kept, in UTF-8 bytes; the rest is cut with
+    /// `… (N bytes more)`, so a hostile record cannot fill the file through its error message.
+    public static let textLimit = 4096
 
     private struct FileState {
         var descriptor: Int32 = -1
-        var count = 0
+        var events = 0
+        var records = 0
     }
 
     private let file = Mutex(FileState())
@@ -64,6 +91,11 @@ public final class DeadLetterWriter: Sendable {
         self.context = context
     }
 
+    /// A writer whose entries go nowhere but its counts: a dry run without `--dead-letter`.
+    public static func discarding(context: DeadLetterContext) -> DeadLetterWriter {
+        DeadLetterWriter(path: "/dev/null", context: context)
+    }
+
     deinit {
         file.withLock { state in
             if state.descriptor >= 0 { close(state.descriptor) }
@@ -71,7 +103,57 @@ public final class DeadLetterWriter: Sendable {
     }
 
     /// Entries written by this writer so far.
-    public var count: Int { file.withLock { $0.count } }
+    public var count: Int { file.withLock { $0.events + $0.records } }
+    /// Record entries (failed records, kept for a replay through a fixed rule) written so far.
+    public var recordCount: Int { file.withLock { $0.records } }
+
+    /// Checks, before any entry, that entries can be written. An existing file is opened for appending
+    /// now and kept open; a missing one is not created (a clean run leaves no file), but its directory
+    /// must exist and be writable, so the first entry's `open(O_CREAT)` can only fail for reasons that
+    /// arise during the run.
+    public func prepare() throws(DeadLetterError) {
+        let failure: DeadLetterError? = file.withLock { state in
+            if state.descriptor >= 0 { return nil }
+            let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            if descriptor >= 0 {
+                state.descriptor = descriptor
+                return nil
+            }
+            guard errno == ENOENT else { return Self.fileError(path, "cannot open for appending") }
+            let directory = Self.directory(of: path)
+            var info = stat()
+            guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                return DeadLetterError(path: path, message: "the directory \(directory) does not exist")
+            }
+            guard access(directory, W_OK | X_OK) == 0 else {
+                return Self.fileError(path, "cannot create a file in \(directory)")
+            }
+            return nil
+        }
+        if let failure { throw failure }
+    }
+
+    /// True when the dead-letter file exists and is the file at `otherPath` (same device and inode),
+    /// however either is spelled: `./x`, an absolute path, a symbolic or a hard link.
+    public func isSameFile(as otherPath: String) -> Bool {
+        var other = stat()
+        guard stat(otherPath, &other) == 0 else { return false }
+        var mine = stat()
+        let found: Bool = file.withLock { state in
+            state.descriptor >= 0 ? fstat(state.descriptor, &mine) == 0 : stat(path, &mine) == 0
+        }
+        return found && mine.st_dev == other.st_dev && mine.st_ino == other.st_ino
+    }
+
+    /// False when the path names something other than a regular file that exists or will be created,
+    /// such as `/dev/null`: entries sent there cannot be replayed.
+    public var keepsEntries: Bool {
+        var info = stat()
+        let found: Bool = file.withLock { state in
+            state.descriptor >= 0 ? fstat(state.descriptor, &info) == 0 : stat(path, &info) == 0
+        }
+        return !found || (info.st_mode & S_IFMT) == S_IFREG
+    }
 
     /// Records an event that could not be delivered. `reason`, `body` and `source` must already be
     /// free of secrets (the delivery engine redacts the write key before calling this).
@@ -82,15 +164,15 @@ public final class DeadLetterWriter: Sendable {
         var writer = JSONWriter(capacity: 512)
         writer.writeRaw("{\"kind\":\"event\",\"event\":")
         writer.write(event.jsonValue)
-        Self.member("reason", reason, &writer)
+        Self.member("reason", reason.cappedForDiagnostics(maxBytes: Self.textLimit), &writer)
         if let status {
             writer.writeRaw(",\"status\":")
             writer.writeInteger(Int64(status))
         }
-        if let body { Self.member("body", body, &writer) }
+        if let body { Self.member("body", body.cappedForDiagnostics(maxBytes: Self.textLimit), &writer) }
         writer.writeRaw(",\"attempts\":")
         writer.writeInteger(Int64(attempts))
-        try append(closing: &writer, source: source, context: context)
+        try append(closing: &writer, source: source, context: context, isRecord: false)
     }
 
     /// Records an input record (or webhook request) whose rule failed, with the error message and
@@ -101,9 +183,9 @@ public final class DeadLetterWriter: Sendable {
         var writer = JSONWriter(capacity: 512)
         writer.writeRaw("{\"kind\":\"record\",\"record\":")
         writer.write(record)
-        Self.member("error", error, &writer)
-        if let traceback { Self.member("traceback", traceback, &writer) }
-        try append(closing: &writer, source: source, context: context)
+        Self.member("error", error.cappedForDiagnostics(maxBytes: Self.textLimit), &writer)
+        if let traceback { Self.member("traceback", traceback.cappedForDiagnostics(maxBytes: Self.textLimit), &writer) }
+        try append(closing: &writer, source: source, context: context, isRecord: true)
     }
 
     private static func member(_ key: StaticString, _ value: String, _ writer: inout JSONWriter) {
@@ -114,22 +196,25 @@ public final class DeadLetterWriter: Sendable {
     }
 
     private func append(
-        closing writer: inout JSONWriter, source: String, context: DeadLetterContext?
+        closing writer: inout JSONWriter, source: String, context: DeadLetterContext?, isRecord: Bool
     ) throws(DeadLetterError) {
+        let context = context ?? self.context
         Self.member("source", source, &writer)
-        if let sha = (context ?? self.context).rulesSHA256 { Self.member("rules_sha256", sha, &writer) }
+        if let sha = context.rulesSHA256 { Self.member("rules_sha256", sha, &writer) }
+        Self.member("run_id", context.runID, &writer)
+        writer.writeRaw(context.dryRun ? ",\"dry_run\":true" : ",\"dry_run\":false")
         Self.member("at", Self.timestamp(), &writer)
         writer.writeRaw("}\n")
         let line = writer.bytes
         let outcome: DeadLetterError? = file.withLock { state in
             if state.descriptor < 0 {
-                let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+                let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
                 guard descriptor >= 0 else { return Self.fileError(path, "cannot open for appending") }
                 state.descriptor = descriptor
             }
             let written = line.withUnsafeBytes { Self.writeAll(state.descriptor, $0) }
             guard written else { return Self.fileError(path, "cannot append a dead-letter entry") }
-            state.count += 1
+            if isRecord { state.records += 1 } else { state.events += 1 }
             return nil
         }
         if let outcome { throw outcome }
@@ -137,6 +222,12 @@ public final class DeadLetterWriter: Sendable {
 
     private static func fileError(_ path: String, _ what: String) -> DeadLetterError {
         DeadLetterError(path: path, message: "\(what): \(String(cString: strerror(errno)))")
+    }
+
+    /// `a/b/c.jsonl` → `a/b`, `c.jsonl` → `.`, `/c.jsonl` → `/`.
+    static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Writes every byte, retrying short writes and EINTR.
@@ -153,6 +244,12 @@ public final class DeadLetterWriter: Sendable {
         return true
     }
 
+    /// `value` in decimal, zero-padded to `width` digits.
+    static func digits(_ value: Int32, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+
     /// The current UTC time as ISO 8601 with milliseconds, `2026-11-27T04:12:36.123Z`.
     static func timestamp() -> String {
         var now = timespec()
@@ -160,13 +257,9 @@ public final class DeadLetterWriter: Sendable {
         var seconds = time_t(now.tv_sec)
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
-            + "\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        return "\(digits(parts.tm_year + 1900, 4))-\(digits(parts.tm_mon + 1, 2))-\(digits(parts.tm_mday, 2))T"
+            + "\(digits(parts.tm_hour, 2)):\(digits(parts.tm_min, 2)):\(digits(parts.tm_sec, 2))."
+            + "\(digits(Int32(now.tv_nsec / 1_000_000), 3))Z"
     }
 }
 
@@ -194,6 +287,10 @@ public struct DeadLetterEntry: Sendable, Hashable {
     public var attempts: Int?
     public var source: String?
     public var rulesSHA256: String?
+    /// The run that wrote the entry; nil in files written before run ids existed.
+    public var runID: String?
+    /// True when a `--dry-run` wrote the entry: nothing was sent, so there is nothing to replay.
+    public var dryRun: Bool
     /// When it was written, ISO 8601 UTC.
     public var at: String?
     /// The whole line as parsed, for fields a later version adds.
@@ -219,6 +316,8 @@ public struct DeadLetterEntry: Sendable, Hashable {
         attempts = object["attempts"].flatMap(Self.integer)
         source = object["source"]?.stringValue
         rulesSHA256 = object["rules_sha256"]?.stringValue
+        runID = object["run_id"]?.stringValue
+        dryRun = object["dry_run"] == .bool(true)
         at = object["at"]?.stringValue
         switch kind {
         case .event where event == nil:
@@ -235,9 +334,19 @@ public struct DeadLetterEntry: Sendable, Hashable {
     }
 
     /// Streams the entries of a dead-letter file in order, skipping blank lines; `body` may stop
-    /// early by returning false. Errors name the file and line.
+    /// early by returning false. Errors name the file and line; the first line that is not an entry
+    /// ends the stream with its error.
     public static func forEach(
         inFile path: String, _ body: (DeadLetterEntry) throws -> Bool
+    ) throws {
+        try forEach(inFile: path, invalidLine: { error throws in throw error }, body)
+    }
+
+    /// Streams the entries of a dead-letter file as `forEach(inFile:_:)` does, but hands each line
+    /// that is not an entry to `invalidLine` (with its line number) and goes on with the next, so one
+    /// corrupt line costs only itself. Failing to open or read the file still throws.
+    public static func forEach(
+        inFile path: String, invalidLine: (DeadLetterError) throws -> Void, _ body: (DeadLetterEntry) throws -> Bool
     ) throws {
         guard let stream = fopen(path, "r") else {
             throw DeadLetterError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
@@ -262,9 +371,11 @@ public struct DeadLetterEntry: Sendable, Hashable {
             do {
                 entry = try DeadLetterEntry(json: try JSONValue(parsing: bytes))
             } catch let error as DeadLetterError {
-                throw DeadLetterError(path: path, line: lineNumber, message: error.message)
+                try invalidLine(DeadLetterError(path: path, line: lineNumber, message: error.message))
+                continue
             } catch {
-                throw DeadLetterError(path: path, line: lineNumber, message: "\(error)")
+                try invalidLine(DeadLetterError(path: path, line: lineNumber, message: "\(error)"))
+                continue
             }
             guard try body(entry) else { return }
         }

@@ -1,6 +1,12 @@
+/// Why a date string cannot be read: it does not match the format, or the format itself is wrong.
+public struct DateReadError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+}
+
 /// ISO 8601 dates as Encharge reads them (`2020-03-06T14:24:03Z`, `2020-03-06T14:24:03.522Z`),
-/// made from epoch seconds, epoch milliseconds or a date string. Pure arithmetic on the proleptic
-/// Gregorian calendar in UTC: no Foundation, no locale, no time zone database.
+/// made from epoch seconds, epoch milliseconds or a date string, optionally read with a
+/// `strptime`-like format and in a named time zone. Pure arithmetic on the proleptic Gregorian
+/// calendar: no Foundation, no locale; zones come from `ZoneInfo`.
 public enum EnchargeDate {
     /// Epoch values at or above this magnitude are read as milliseconds (1e11 s is the year 5138).
     public static let millisecondThreshold: Double = 1e11
@@ -32,13 +38,49 @@ public enum EnchargeDate {
     /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM[:SS[.fff]]` (or a space for `T`), with `Z`, `±HH:MM`,
     /// `±HHMM` or no zone (read as UTC); a string of digits is an epoch number.
     public static func epochMilliseconds(parsing text: String) -> Int64? {
-        let b = Array(text.utf8.drop { $0 == 0x20 }.reversed().drop { $0 == 0x20 }.reversed())
-        guard !b.isEmpty else { return nil }
-        if b.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }),
-            !b.dropFirst().contains(UInt8(ascii: "-")), let value = Double(String(decoding: b, as: UTF8.self))
-        {
-            return epochMilliseconds(fromEpoch: value)
+        try? epochMilliseconds(parsing: text, format: nil, zone: nil)
+    }
+
+    /// Reads a date string. Without `format`: an epoch number or ISO 8601 as above. With `format`:
+    /// `strptime`-like directives (see `WallClock.parse(_:format:)`). A date that states its offset
+    /// (`Z`, `+02:00`, `%z`) is read with it; a date without one is wall-clock time in `zone`, or
+    /// UTC when no zone is given.
+    public static func epochMilliseconds(
+        parsing text: String, format: String?, zone: ZoneInfo?
+    ) throws(DateReadError) -> Int64 {
+        let wall: WallClock
+        if let format {
+            wall = try WallClock.parse(text, format: format)
+        } else {
+            let b = Array(text.utf8.drop { $0 == 0x20 }.reversed().drop { $0 == 0x20 }.reversed())
+            if !b.isEmpty,
+                b.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }),
+                !b.dropFirst().contains(UInt8(ascii: "-")), let value = Double(String(decoding: b, as: UTF8.self))
+            {
+                guard let ms = epochMilliseconds(fromEpoch: value) else {
+                    throw DateReadError(description: "\(value) is not a usable epoch time")
+                }
+                return ms
+            }
+            guard let parsed = isoWallClock(b) else {
+                throw DateReadError(description: "cannot read '\(text.prefix(60))' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z, or pass a format)")
+            }
+            wall = parsed
         }
+        let seconds: Int64
+        if let offset = wall.offsetSeconds {
+            seconds = wall.localSeconds - Int64(offset)
+        } else if let zone {
+            seconds = zone.utcSeconds(fromLocal: wall.localSeconds)
+        } else {
+            seconds = wall.localSeconds
+        }
+        return seconds * 1000 + Int64(wall.milliseconds)
+    }
+
+    /// The ISO 8601 forms `epochMilliseconds(parsing:)` reads, as wall-clock time.
+    static func isoWallClock(_ b: [UInt8]) -> WallClock? {
+        guard !b.isEmpty else { return nil }
         var i = 0
         func digits(_ n: Int) -> Int? {
             guard i + n <= b.count else { return nil }
@@ -58,7 +100,8 @@ public enum EnchargeDate {
         guard let year = digits(4), expect("-"), let month = digits(2), expect("-"), let day = digits(2),
             (1...12).contains(month), day >= 1, day <= daysInMonth(year, month)
         else { return nil }
-        var hour = 0, minute = 0, second = 0, millis = 0, offsetMinutes = 0
+        var hour = 0, minute = 0, second = 0, millis = 0
+        var offsetMinutes: Int?
         if i < b.count {
             guard b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == 0x20 else { return nil }
             i += 1
@@ -83,6 +126,7 @@ public enum EnchargeDate {
             }
             if i < b.count {
                 if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
+                    offsetMinutes = 0
                     i += 1
                 } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
                     let sign = b[i] == UInt8(ascii: "-") ? -1 : 1
@@ -99,9 +143,11 @@ public enum EnchargeDate {
         }
         guard i == b.count else { return nil }
         let days = daysFromCivil(Int64(year), month, day)
-        let seconds = days * 86400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offsetMinutes * 60)
-        return seconds * 1000 + Int64(millis)
+        return WallClock(
+            localSeconds: days * 86400 + Int64(hour * 3600 + minute * 60 + second), milliseconds: millis,
+            offsetSeconds: offsetMinutes.map { $0 * 60 })
     }
+
 
     static func pad(_ value: Int, _ width: Int) -> String {
         let s = String(value)

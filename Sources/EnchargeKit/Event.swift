@@ -30,6 +30,13 @@ extension Event {
     /// `encharge.event{...}` and the mock Ingest API receive). Unknown top-level keys are
     /// rejected, with a suggestion when one looks like a typo.
     public init(validating json: JSONValue) throws(EventValidationError) {
+        var ignored: [EventWarning] = []
+        try self.init(validating: json, warnings: &ignored)
+    }
+
+    /// `init(validating:)` that appends what it normalized with a warning (a tag with a comma, a
+    /// dropped address, a reserved key in the wrong case) to `warnings`.
+    public init(validating json: JSONValue, warnings: inout [EventWarning]) throws(EventValidationError) {
         guard case .object(let object) = json else {
             throw EventValidationError(
                 path: "", message: "an event must be an object with name and user, got \(json.kindDescription)")
@@ -49,14 +56,22 @@ extension Event {
         }
         self.init(
             checkedName: try EventValidator.name(name),
-            user: try EventValidator.user(user),
+            user: try EventValidator.user(user, warnings: &warnings),
             properties: try EventValidator.properties(properties),
-            sourceIp: try EventValidator.sourceIp(sourceIp))
+            sourceIp: EventValidator.sourceIp(sourceIp, warnings: &warnings))
     }
 
     /// `encharge.identify(user)`: an event named `"identify"` that creates or updates the person.
     public static func identify(user: JSONValue) throws(EventValidationError) -> Event {
-        Event(checkedName: "identify", user: try EventValidator.user(user), properties: nil, sourceIp: nil)
+        var ignored: [EventWarning] = []
+        return try identify(user: user, warnings: &ignored)
+    }
+
+    /// `identify(user:)` that appends its warnings to `warnings`.
+    public static func identify(user: JSONValue, warnings: inout [EventWarning]) throws(EventValidationError) -> Event {
+        Event(
+            checkedName: "identify", user: try EventValidator.user(user, warnings: &warnings), properties: nil,
+            sourceIp: nil)
     }
 
     /// `encharge.track(name, user, properties?, opts?)`, where `opts` may carry `sourceIp`.
@@ -64,11 +79,20 @@ extension Event {
     public static func track(
         name: JSONValue, user: JSONValue, properties: JSONValue?, sourceIp: JSONValue?
     ) throws(EventValidationError) -> Event {
+        var ignored: [EventWarning] = []
+        return try track(name: name, user: user, properties: properties, sourceIp: sourceIp, warnings: &ignored)
+    }
+
+    /// `track(name:user:properties:sourceIp:)` that appends its warnings to `warnings`.
+    public static func track(
+        name: JSONValue, user: JSONValue, properties: JSONValue?, sourceIp: JSONValue?,
+        warnings: inout [EventWarning]
+    ) throws(EventValidationError) -> Event {
         Event(
             checkedName: try EventValidator.name(name),
-            user: try EventValidator.user(user),
+            user: try EventValidator.user(user, warnings: &warnings),
             properties: try EventValidator.properties(properties),
-            sourceIp: try EventValidator.sourceIp(sourceIp))
+            sourceIp: EventValidator.sourceIp(sourceIp, warnings: &warnings))
     }
 
     /// The per-person ordering key: `userId` if present, else the lower-cased `email`

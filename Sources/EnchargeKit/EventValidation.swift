@@ -45,8 +45,10 @@ enum EventValidator {
     }
 
     /// Checks the user object and returns it normalized: `tags` as one trimmed `"a, b"` string (or
-    /// removed when there are none), `userId` as a string, a null `email`/`userId` removed.
-    static func user(_ value: JSONValue?) throws(EventValidationError) -> JSONObject {
+    /// removed when there are none), `userId` as a string, `email` trimmed, a null or blank
+    /// `email`/`userId` and a blank or unusable `ip` removed. What it fixes silently or with a
+    /// warning (appended to `warnings`) is what the Ingest API accepts anyway.
+    static func user(_ value: JSONValue?, warnings: inout [EventWarning]) throws(EventValidationError) -> JSONObject {
         let object: JSONObject
         switch value {
         case nil, .null?:
@@ -58,6 +60,7 @@ enum EventValidator {
         }
 
         var hasIdentity = false
+        var blankIdentity: String?
         // Replacements by member index (nil removes the member); empty, so unallocated, when the
         // object is already in wire form.
         var edits: [(index: Int, value: JSONValue?)] = []
@@ -70,14 +73,17 @@ enum EventValidator {
                 case .null:
                     edits.append((index, nil))
                 case .string(let email):
-                    if email.isEmpty {
-                        throw EventValidationError(
-                            path: "user.email", message: "must not be empty; leave email out when there is no address")
+                    let trimmed = trimmingWhitespace(email)
+                    if trimmed.isEmpty {
+                        edits.append((index, nil))
+                        blankIdentity = blankIdentity ?? "email"
+                        continue
                     }
-                    guard looksLikeEmailAddress(email) else {
+                    guard looksLikeEmailAddress(trimmed) else {
                         throw EventValidationError(
                             path: "user.email", message: "\(quoted(email)) does not look like an email address")
                     }
+                    if trimmed.utf8.count != email.utf8.count { edits.append((index, .string(trimmed))) }
                     hasIdentity = true
                 default:
                     throw EventValidationError(
@@ -89,12 +95,19 @@ enum EventValidator {
                     edits.append((index, nil))
                 case .string(let id):
                     if isBlank(id) {
-                        throw EventValidationError(
-                            path: "user.userId", message: "must not be empty; leave userId out when there is none")
+                        edits.append((index, nil))
+                        blankIdentity = blankIdentity ?? "userId"
+                        continue
                     }
                     hasIdentity = true
                 case .integer(let id):
                     edits.append((index, .string(String(id))))
+                    hasIdentity = true
+                case .bigInteger(let digits):
+                    edits.append((index, .string(digits)))
+                    hasIdentity = true
+                case .double(let id):
+                    edits.append((index, .string(try integralId(id))))
                     hasIdentity = true
                 default:
                     throw EventValidationError(
@@ -113,31 +126,31 @@ enum EventValidator {
                         edits.append((index, .string(trimmed)))
                     }
                 case .array(let tags):
-                    let joined = try joinedTags(tags)
+                    let joined = try joinedTags(tags, warnings: &warnings)
                     edits.append((index, joined.isEmpty ? nil : .string(joined)))
+                case .object(let tags) where tags.isEmpty:
+                    // An empty Lua table: no tags, as `[]` and `""` are.
+                    edits.append((index, nil))
                 default:
                     throw EventValidationError(
                         path: "user.tags",
                         message: "expected a string or an array of strings, got \(member.value.kindDescription)")
                 }
             case .ip:
-                switch member.value {
-                case .null:
-                    break
-                case .string(let ip):
-                    guard isIPAddress(ip) else {
-                        throw EventValidationError(path: "user.ip", message: "\(quoted(ip)) is not an IPv4 or IPv6 address")
-                    }
-                default:
-                    throw EventValidationError(
-                        path: "user.ip", message: "expected a string, got \(member.value.kindDescription)")
-                }
+                if case .null = member.value { break }
+                if case .string(let ip) = member.value, isIPAddress(ip) { break }
+                edits.append((index, nil))
+                if case .string(let ip) = member.value, isBlank(ip) { break }
+                warnings.append(.droppedAddress(field: "user.ip", value: shownValue(member.value)))
             case .custom:
+                if let expected = reservedSpelling(of: member.key) {
+                    warnings.append(.reservedKeyCase(key: member.key, expected: expected))
+                }
                 try requireFiniteNumbers(member.value, root: "user", key: member.key)
             }
         }
 
-        guard hasIdentity else { throw missingIdentity(in: object) }
+        guard hasIdentity else { throw missingIdentity(in: object, blank: blankIdentity) }
         if edits.isEmpty { return object }
 
         var normalized: [(key: String, value: JSONValue)] = []
@@ -154,6 +167,19 @@ enum EventValidator {
         return JSONObject(sortedMembers: normalized)
     }
 
+    /// An id given as a float (Lua arithmetic makes `123.0`): its integer digits when it is
+    /// integral and exact, else an error that says it is a float.
+    private static func integralId(_ id: Double) throws(EventValidationError) -> String {
+        // 2^63 is exactly representable; every integral double below it in magnitude fits Int64.
+        if id.isFinite, id == id.rounded(.towardZero), abs(id) < 9_223_372_036_854_775_808.0 {
+            return String(Int64(id))
+        }
+        let shown = id.isFinite ? "\(id)" : "a non-finite float"
+        throw EventValidationError(
+            path: "user.userId",
+            message: "expected a string or an integer, got the float \(shown); pass a string or math.tointeger(x)")
+    }
+
     static func properties(_ value: JSONValue?) throws(EventValidationError) -> JSONObject? {
         switch value {
         case nil, .null?:
@@ -168,17 +194,18 @@ enum EventValidator {
         }
     }
 
-    static func sourceIp(_ value: JSONValue?) throws(EventValidationError) -> String? {
+    /// `sourceIp` as sent: nil when absent, null, blank or not an address (the last with a warning).
+    static func sourceIp(_ value: JSONValue?, warnings: inout [EventWarning]) -> String? {
         switch value {
         case nil, .null?:
             return nil
-        case .string(let ip)?:
-            guard isIPAddress(ip) else {
-                throw EventValidationError(path: "sourceIp", message: "\(quoted(ip)) is not an IPv4 or IPv6 address")
-            }
+        case .string(let ip)? where isIPAddress(ip):
             return ip
+        case .string(let ip)? where isBlank(ip):
+            return nil
         case let other?:
-            throw EventValidationError(path: "sourceIp", message: "expected a string, got \(other.kindDescription)")
+            warnings.append(.droppedAddress(field: "sourceIp", value: shownValue(other)))
+            return nil
         }
     }
 
@@ -215,8 +242,48 @@ enum EventValidator {
         }
     }
 
-    private static func missingIdentity(in user: JSONObject) -> EventValidationError {
-        let base = "user needs email or userId"
+    /// The right spelling of a member with a meaning (`email`, `userId`, `tags`, `ip`) when `key`
+    /// is one of them in another case, else nil. Length first: most custom fields stop there.
+    @inline(__always)
+    private static func reservedSpelling(of key: String) -> String? {
+        let expected: String
+        switch key.utf8.count {
+        case 5: expected = "email"
+        case 6: expected = "userId"
+        case 4: expected = "tags"
+        case 2: expected = "ip"
+        default: return nil
+        }
+        // Equal ignoring ASCII case (the exact spelling never gets here); allocates nothing.
+        return key.utf8.elementsEqual(expected.utf8, by: { ($0 | 0x20) == ($1 | 0x20) && $0 & 0xC0 == 0x40 })
+            ? expected : nil
+    }
+
+    /// A value as a warning shows it: a string quoted, shortened and with control characters
+    /// escaped (`\n`, `\u001b`, `\0`) so record data cannot forge output lines; anything else its kind.
+    static func shownValue(_ value: JSONValue) -> String {
+        guard case .string(let text) = value else { return value.kindDescription }
+        let shown = quoted(text)
+        guard shown.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return shown }
+        var escaped = ""
+        for scalar in shown.unicodeScalars {
+            switch scalar.value {
+            case 0x0A: escaped += "\\n"
+            case 0x0D: escaped += "\\r"
+            case 0x09: escaped += "\\t"
+            case 0: escaped += "\\0"
+            case 0..<0x20, 0x7F:
+                let hex = String(scalar.value, radix: 16)
+                escaped += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped
+    }
+
+    private static func missingIdentity(in user: JSONObject, blank: String?) -> EventValidationError {
+        var base = "user needs email or userId"
+        if let blank { base += " (\(blank) is blank)" }
         for member in user {
             if case .null = member.value { continue }
             let suggestion =
@@ -229,22 +296,20 @@ enum EventValidator {
         return EventValidationError(path: "", message: base)
     }
 
-    /// Joins tag strings with ", ", each trimmed; a tag must be a non-empty string without commas
-    /// (Encharge splits the joined string at commas).
-    private static func joinedTags(_ tags: [JSONValue]) throws(EventValidationError) -> String {
+    /// Joins tag strings with ", ", each trimmed, blank ones left out. A tag holding a comma is
+    /// kept as written with a warning: Encharge splits the joined string at commas.
+    private static func joinedTags(
+        _ tags: [JSONValue], warnings: inout [EventWarning]
+    ) throws(EventValidationError) -> String {
         var joined = ""
         for (i, tag) in tags.enumerated() {
             guard case .string(let raw) = tag else {
                 throw EventValidationError(path: "user.tags[\(i)]", message: "expected a string, got \(tag.kindDescription)")
             }
             let trimmed = trimmingWhitespace(raw)
-            if trimmed.isEmpty { throw EventValidationError(path: "user.tags[\(i)]", message: "must not be empty") }
-            if trimmed.utf8.contains(UInt8(ascii: ",")) {
-                throw EventValidationError(
-                    path: "user.tags[\(i)]",
-                    message: "\(quoted(trimmed)) contains a comma; give each tag as its own element")
-            }
-            if i > 0 { joined += ", " }
+            if trimmed.isEmpty { continue }
+            if trimmed.utf8.contains(UInt8(ascii: ",")) { warnings.append(.tagWithComma) }
+            if !joined.isEmpty { joined += ", " }
             joined += trimmed
         }
         return joined
@@ -296,7 +361,7 @@ enum EventValidator {
                 }
             }
             return nil
-        case .null, .bool, .integer, .string:
+        case .null, .bool, .integer, .bigInteger, .string:
             return nil
         }
     }

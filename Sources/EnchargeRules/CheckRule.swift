@@ -2,8 +2,10 @@ import EnchargeKit
 import JSONKit
 
 /// `encharge-lua check`: compiles the rule, confirms its entry points, reports assignments to
-/// undeclared globals, and with a sample prints the events it makes. Returns the exit code:
-/// 0 fine (warnings allowed), 1 the sample had failing records, 2 the rule cannot be used.
+/// undeclared globals and uses of names that do not exist (`encharge.identfy`, `io.open`), and
+/// with a sample prints the events it makes. Returns the exit code: 0 fine (warnings allowed),
+/// 1 the rule uses a name that does not exist or the sample had failing records (no "ok" then),
+/// 2 the rule cannot be used.
 public func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
     let engine: RuleEngine
     do { engine = try RuleEngine(options: options) } catch {
@@ -21,7 +23,9 @@ public func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
         Diagnostics.write(message)
         return 2
     }
-    var code: Int32 = 0
+    let problems = engine.sourceProblems()
+    for problem in problems { Diagnostics.write(problem) }
+    var failedSample = 0
     if let sample {
         let writer = JSONLinesEventWriter()
         let deadLetters = DeadLetterWriter(path: "/dev/null")
@@ -29,12 +33,21 @@ public func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
         let summary = run.run(inputs: [sample])
         writer.flush()
         Diagnostics.write("sample: \(summary.records) records, \(summary.events) events, \(summary.skipped) skipped, \(summary.failed) failed")
-        if summary.failed > 0 { code = 1 }
+        failedSample = summary.failed
     }
-    for warning in engine.warnings { Diagnostics.write(warning) }
+    for warning in engine.warnings + engine.warningLines() { Diagnostics.write(warning) }
+    let warningCount = engine.warnings.count + engine.warningLines().count
+    let warningNote = warningCount == 0 ? "" : "; \(warningCount) warning\(warningCount == 1 ? "" : "s")"
+    if !problems.isEmpty || failedSample > 0 {
+        var parts: [String] = []
+        if !problems.isEmpty { parts.append("\(problems.count) error\(problems.count == 1 ? "" : "s") in the rule") }
+        if failedSample > 0 { parts.append("\(failedSample) sample record\(failedSample == 1 ? "" : "s") failed") }
+        Diagnostics.write("\(options.rulesPath): error: \(parts.joined(separator: " and ")); fix these before running the rule")
+        return 1
+    }
     let points = (entryPoints + (hasRoutes ? ["routes"] : [])).joined(separator: ", ")
-    Diagnostics.write("\(options.rulesPath): ok (\(points)\(engine.warnings.isEmpty ? "" : "; \(engine.warnings.count) warning\(engine.warnings.count == 1 ? "" : "s")"))")
-    return code
+    Diagnostics.write("\(options.rulesPath): ok (\(points)\(warningNote))")
+    return 0
 }
 
 func editDistance(_ a: String, _ b: String) -> Int {

@@ -2,7 +2,8 @@ import EnchargeKit
 import JSONKit
 import LuaKit
 
-/// The `encharge` table a rule sees: `identify`, `track`, `event`, `skip`, `iso8601`, `settings`.
+/// The `encharge` table a rule sees: `identify`, `track`, `event`, `skip`, `iso8601`, `client_ip`,
+/// `settings`.
 extension RuleEngine {
     func installEnchargeModule() {
         state.defineModule("encharge", functions: [
@@ -13,7 +14,8 @@ extension RuleEngine {
                 self.skipReason = state.string(at: 1) ?? "skipped"
                 return 0
             }),
-            ("iso8601", { state in try RuleEngine.iso8601(state) }),
+            ("iso8601", { [unowned self] state in try self.iso8601(state) }),
+            ("client_ip", { state in try RuleEngine.clientIP(state) }),
         ])
         state.getGlobal("encharge")
         state.push(json: .object(options.settings))
@@ -23,9 +25,16 @@ extension RuleEngine {
 
     private func argument(_ state: LuaState, _ index: Int32, path: String, function: String) throws -> JSONValue {
         do {
-            return try state.toJSON(at: index, path: path)
+            return try state.toJSON(at: index, path: path, maxBytes: RuleOptions.maxEventBytes)
         } catch {
             throw LuaRaise("\(function): \(error.description)")
+        }
+    }
+
+    /// Refuses an event past `--max-events-per-record` before converting anything.
+    private func checkEventCount(_ function: String) throws {
+        guard pending.count < options.maxEventsPerRecord else {
+            throw LuaRaise("\(function): more than \(options.maxEventsPerRecord) events for one record; emit fewer (or raise --max-events-per-record)")
         }
     }
 
@@ -33,9 +42,12 @@ extension RuleEngine {
         guard state.type(at: 1) == .table else {
             throw LuaRaise("identify: expected a user table like { email = ... }, got \(state.type(at: 1).name)")
         }
+        try checkEventCount("identify")
         let user = try argument(state, 1, path: "user", function: "identify")
+        var warnings: [EventWarning] = []
         do {
-            pending.append(try Event.identify(user: user))
+            pending.append(try Event.identify(user: user, warnings: &warnings))
+            if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("identify: \(error.description)")
         }
@@ -49,6 +61,7 @@ extension RuleEngine {
         guard state.type(at: 2) == .table else {
             throw LuaRaise("track: the second argument must be a user table like { email = ... }, got \(state.type(at: 2).name)")
         }
+        try checkEventCount("track")
         let name = try argument(state, 1, path: "name", function: "track")
         let user = try argument(state, 2, path: "user", function: "track")
         let properties = state.isNoneOrNil(3) ? nil : try argument(state, 3, path: "properties", function: "track")
@@ -63,8 +76,11 @@ extension RuleEngine {
             }
             sourceIp = options["sourceIp"]
         }
+        var warnings: [EventWarning] = []
         do {
-            pending.append(try Event.track(name: name, user: user, properties: properties, sourceIp: sourceIp))
+            pending.append(
+                try Event.track(name: name, user: user, properties: properties, sourceIp: sourceIp, warnings: &warnings))
+            if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("track: \(error.description)")
         }
@@ -75,18 +91,78 @@ extension RuleEngine {
         guard state.type(at: 1) == .table else {
             throw LuaRaise("event: expected a table like { name = ..., user = ... }, got \(state.type(at: 1).name)")
         }
+        try checkEventCount("event")
         let value = try argument(state, 1, path: "", function: "event")
+        var warnings: [EventWarning] = []
         do {
-            pending.append(try Event(validating: value))
+            pending.append(try Event(validating: value, warnings: &warnings))
+            if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("event: \(error.description)")
         }
         return 0
     }
 
-    /// `encharge.iso8601(x)`: epoch seconds, epoch milliseconds (>= 1e11) or a date string → ISO 8601
-    /// in UTC; nil stays nil so an absent field stays absent.
-    static func iso8601(_ state: LuaState) throws -> Int32 {
+    /// Counts what validation normalized, with the rule line that emitted the event.
+    private func note(_ warnings: [EventWarning]) {
+        let line = state.position(level: 1).map { "\($0.source):\($0.line)" }
+        for warning in warnings { runWarnings.note(warning, ruleLine: line, source: currentSource) }
+    }
+
+    /// `encharge.client_ip(req)`: the first valid address in `req.headers["x-forwarded-for"]`
+    /// (the client as the nearest proxy was told), else `req.remote_ip` (the peer), else nil.
+    /// Entries may carry a port (`203.0.113.7:5123`, `[2001:db8::1]:443`); invalid ones are
+    /// passed over. The header is whatever the client or proxies wrote: trust it no more than them.
+    static func clientIP(_ state: LuaState) throws -> Int32 {
+        guard state.type(at: 1) == .table else {
+            throw LuaRaise("client_ip: expected the request table (req), got \(state.type(at: 1).name)")
+        }
+        if state.rawGetField("headers", in: 1) == .table,
+            state.rawGetField("x-forwarded-for", in: -1) == .string, let header = state.string(at: -1),
+            let address = ClientAddress.firstValid(inForwardedFor: header)
+        {
+            state.push(address)
+            return 1
+        }
+        state.top = 1
+        if state.rawGetField("remote_ip", in: 1) == .string, let peer = state.string(at: -1),
+            let address = ClientAddress.address(fromEntry: peer)
+        {
+            state.push(address)
+            return 1
+        }
+        state.pushNil()
+        return 1
+    }
+
+    /// `encharge.iso8601(x, opts?)`: epoch seconds, epoch milliseconds (>= 1e11) or a date string
+    /// → ISO 8601 in UTC; nil stays nil so an absent field stays absent. `opts.format` reads the
+    /// string `strptime`-style (`"%m/%d/%Y %H:%M"`); `opts.tz` is the zone of a date that states
+    /// no offset (`"Europe/Berlin"`, `"+02:00"`), which is otherwise read as UTC.
+    func iso8601(_ state: LuaState) throws -> Int32 {
+        var format: String?
+        var zone: ZoneInfo?
+        switch state.type(at: 2) {
+        case .nil, .none:
+            break
+        case .table:
+            for key in state.stringKeys(ofTableAt: 2) where key != "format" && key != "tz" {
+                throw LuaRaise("iso8601: unknown option '\(key)' (the options are format and tz)")
+            }
+            switch state.rawGetField("format", in: 2) {
+            case .nil: break
+            case .string: format = state.string(at: -1)
+            case let other: throw LuaRaise("iso8601: format must be a string like \"%m/%d/%Y %H:%M\", got \(other.name)")
+            }
+            switch state.rawGetField("tz", in: 2) {
+            case .nil: break
+            case .string: zone = try self.zone(named: state.string(at: -1) ?? "")
+            case let other: throw LuaRaise("iso8601: tz must be a time zone name like \"Europe/Berlin\", got \(other.name)")
+            }
+            state.top = 1
+        case let other:
+            throw LuaRaise("iso8601: the second argument must be an options table like { format = ..., tz = ... }, got \(other.name)")
+        }
         switch state.type(at: 1) {
         case .nil, .none:
             state.pushNil()
@@ -100,13 +176,27 @@ extension RuleEngine {
             return 1
         case .string:
             let text = state.string(at: 1) ?? ""
-            guard let ms = EnchargeDate.epochMilliseconds(parsing: text) else {
-                throw LuaRaise("iso8601: cannot read '\(text.prefix(60))' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z)")
+            do {
+                let ms = try EnchargeDate.epochMilliseconds(parsing: text, format: format, zone: zone)
+                state.push(EnchargeDate.format(epochMilliseconds: ms))
+            } catch {
+                throw LuaRaise("iso8601: \(error.description)")
             }
-            state.push(EnchargeDate.format(epochMilliseconds: ms))
             return 1
         default:
             throw LuaRaise("iso8601: expected a number or a string, got \(state.type(at: 1).name)")
+        }
+    }
+
+    /// A time zone, read from the tz database once per engine.
+    private func zone(named name: String) throws -> ZoneInfo {
+        if let zone = zones[name] { return zone }
+        do {
+            let zone = try ZoneInfo.named(name)
+            zones[name] = zone
+            return zone
+        } catch {
+            throw LuaRaise("iso8601: \(error.description)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import EnchargeKit
 import JSONKit
 import LuaKit
 
@@ -18,12 +19,21 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 }
 
 /// Lines for people, on stderr. One `fwrite` per line so lines from several threads never mix.
+///
+/// Every line is capped at `maxLineBytes` and has its control characters other than newline and
+/// tab escaped, so no message can move the cursor, recolour the terminal or hide text. Values a
+/// record, a request or a rule chose go through `escaped(_:)` at the call site, which escapes
+/// newlines too, so such a value can never start a line that looks like the tool's own.
 public enum Diagnostics {
+    /// The longest line written; the rest is replaced by `… (N bytes more)`.
+    public static let maxLineBytes = 4096
+
     public static func write(_ line: String) {
-        writeRaw(line.hasSuffix("\n") ? line : line + "\n")
+        let body = line.hasSuffix("\n") ? String(line.dropLast()) : line
+        writeRaw(capped(escaped(body, keepingLayout: true)) + "\n")
     }
 
-    /// Writes text as is (no newline added), for the progress line.
+    /// Writes text as is (no newline added, nothing escaped), for the progress line.
     public static func writeRaw(_ line: String) {
         var text = line
         text.withUTF8 { buffer in
@@ -34,6 +44,45 @@ public enum Diagnostics {
                 offset += n
             }
         }
+    }
+
+    /// `text` with every control character shown as an escape: `\n`, `\r`, `\t`, `\0`, and
+    /// `\u001b` for ESC and the rest of C0, DEL and C1. With `keepingLayout`, newline and tab stay
+    /// as they are (for the tool's own multi-line messages, such as a traceback).
+    public static func escaped(_ text: some StringProtocol, keepingLayout: Bool = false) -> String {
+        let scalars = text.unicodeScalars
+        guard scalars.contains(where: { needsEscape($0, keepingLayout: keepingLayout) }) else { return String(text) }
+        var result = ""
+        result.reserveCapacity(text.utf8.count + 16)
+        for scalar in scalars {
+            guard needsEscape(scalar, keepingLayout: keepingLayout) else {
+                result.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            case "\0": result += "\\0"
+            default:
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+            }
+        }
+        return result
+    }
+
+    private static func needsEscape(_ scalar: Unicode.Scalar, keepingLayout: Bool) -> Bool {
+        let value = scalar.value
+        if keepingLayout && (scalar == "\n" || scalar == "\t") { return false }
+        return value < 0x20 || (0x7F...0x9F).contains(value)
+    }
+
+    /// `text` cut to at most `limit` bytes of UTF-8 (at a character boundary) followed by
+    /// `… (N bytes more)` naming what was left out; shorter text is returned as is. The same cut
+    /// as `cappedForDiagnostics`, so a message cut before keeps one marker with the whole count.
+    public static func capped(_ text: String, limit: Int = maxLineBytes) -> String {
+        text.cappedForDiagnostics(maxBytes: limit)
     }
 }
 
@@ -61,7 +110,8 @@ extension RuleEngine {
         var parts: [String] = []
         let count = state.top
         if count > 0 {
-            for i in 1...count { parts.append(Self.describe(state, at: i)) }
+            // The values may come from a record: escaped so they cannot forge a line of output.
+            for i in 1...count { parts.append(Diagnostics.escaped(Self.describe(state, at: i))) }
         }
         var line = "\(currentSource): \(level): \(parts.joined(separator: " "))"
         if let position = state.position(level: 1) { line += " (\(position.source):\(position.line))" }
@@ -77,11 +127,14 @@ extension RuleEngine {
         case .boolean: return state.boolean(at: index) ? "true" : "false"
         case .nil, .none: return "nil"
         case .table:
-            if let json = try? state.toJSON(at: index) { return json.encoded() }
+            // A bounded conversion: a table too large for a log line prints as "table".
+            if let json = try? state.toJSON(at: index, maxBytes: 64 << 10) { return json.encoded() }
             return "table"
         case .lightUserdata:
             if let json = try? state.toJSON(at: index) { return json.encoded() }
             return "userdata"
+        case .userdata:
+            return state.bigIntegerDigits(at: index) ?? "userdata"
         case let other: return other.name
         }
     }
@@ -89,26 +142,27 @@ extension RuleEngine {
     /// For `check`: globals assigned by the top level of the rules file are declarations;
     /// any other assignment to a global is reported as a warning with its line.
     func installGlobalsLint() {
-        state.newTable()
+        // Share _G's metatable (its __index reports removed globals) when it has one.
+        state.getGlobal("_G")
+        if !state.pushMetatable(of: -1) { state.newTable() }
         state.push(function: { [unowned self] state in
-            // __newindex(t, k, v)
-            let name = state.string(at: 2) ?? "?"
-            if self.lintActive {
-                if !self.declaredGlobals.contains(name) {
-                    let position = state.position(level: 1).map { "\($0.source):\($0.line)" } ?? self.options.rulesPath
-                    let warning = "\(position): warning: assignment to undeclared global '\(name)' (declare it with 'local', or at the top level of the file)"
-                    if !self.warnings.contains(warning) { self.warnings.append(warning) }
+            // __newindex(t, k, v); only a string key names a global (rawset refuses a nil or NaN key).
+            if let name = state.string(at: 2) {
+                if self.lintActive {
+                    if !self.declaredGlobals.contains(name) {
+                        let position = state.position(level: 1).map { "\($0.source):\($0.line)" } ?? self.options.rulesPath
+                        let warning = "\(position): warning: assignment to undeclared global '\(name)' (declare it with 'local', or at the top level of the file)"
+                        if !self.warnings.contains(warning) { self.warnings.append(warning) }
+                    }
+                } else {
+                    self.declaredGlobals.insert(name)
                 }
-            } else {
-                self.declaredGlobals.insert(name)
             }
             state.top = 3
-            state.rawSet(tableAt: 1)  // rawset(t, k, v)
+            try state.rawSet(tableAt: 1)  // rawset(t, k, v); a nil or NaN key raises
             return 0
         })
         state.rawSetField("__newindex", in: -2)
-        state.getGlobal("_G")
-        state.pushValue(at: -2)
         state.setMetatableOfValueBelow()
         state.top = 0
     }

@@ -45,22 +45,65 @@ public final class JSONLinesEventWriter: EventSink {
 public struct InputSpec: Sendable {
     public var path: String
     public var format: InputFormat
-    public init(path: String, format: InputFormat) {
+    /// The byte between CSV fields (`--delimiter`).
+    public var delimiter: UInt8
+    /// The array of records inside a `.json` document (`--records-path`).
+    public var recordsPath: JSONPointer?
+    public init(path: String, format: InputFormat, delimiter: UInt8 = UInt8(ascii: ","), recordsPath: JSONPointer? = nil) {
         self.path = path
         self.format = format
+        self.delimiter = delimiter
+        self.recordsPath = recordsPath
+    }
+
+    /// Nil when the input can be opened for reading, else the one-line error to print
+    /// (`error: cannot read in.jsonl: No such file or directory; check the path`). Stdin always can.
+    /// A regular file is opened and closed; a pipe or device is only checked with `access`, since
+    /// opening and closing a named pipe would end its writer's stream before the run reads it.
+    public func unreadableMessage() -> String? {
+        guard path != "-" else { return nil }
+        func failure() -> String { "error: cannot read \(path): \(String(cString: strerror(errno))); check the path" }
+        var info = stat()
+        guard stat(path, &info) == 0 else { return failure() }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            return "error: cannot read \(path): it is a directory; check the path"
+        case S_IFREG:
+            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+            guard descriptor >= 0 else { return failure() }
+            close(descriptor)
+            return nil
+        default:
+            return access(path, R_OK) == 0 ? nil : failure()
+        }
     }
 }
 
-/// Counts of a run, for the summary line and the exit code.
+/// Counts of a run, for the summary line and the exit code. Every record read lands in exactly one
+/// outcome: `records == mapped + withoutEvents + skipped + failed + refused`.
 public struct MappingSummary: Sendable {
     public var records = 0
-    public var events = 0
+    /// Records that emitted at least one event.
+    public var mapped = 0
+    /// Records whose rule returned without emitting an event or calling `encharge.skip`.
+    public var withoutEvents = 0
     public var skipped = 0
     public var failed = 0
+    /// Dead-letter entries `replay` would not run again (written by a dry run).
+    public var refused = 0
+    /// Events emitted by all records.
+    public var events = 0
     public var seconds: Double = 0
     public var interrupted = false
+    /// Inputs that could not be read to their end, one error line each (these are not records).
     public var inputErrors: [String] = []
     public var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
+
+    /// Counts one record's events: a record with events is mapped, one without is counted apart.
+    mutating func countMapped(events count: Int) {
+        events += count
+        if count > 0 { mapped += 1 } else { withoutEvents += 1 }
+    }
 }
 
 /// The mapping half of `run`: reads every input, maps each record through the rule, hands the
@@ -76,6 +119,9 @@ public final class MappingRun {
     /// Called now and then with the reader being read, for a progress line.
     public var onProgress: ((MappingSummary, RecordReader) -> Void)?
     public private(set) var summary = MappingSummary()
+    /// The record being mapped and its source, for `abandonCurrentRecord`.
+    private var current: (body: InputRecordBody, source: String)?
+    private var startedAt = 0.0
 
     public init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter) {
         self.engine = engine
@@ -85,23 +131,25 @@ public final class MappingRun {
 
     /// Maps every input in order. Returns the counts; per-record problems never throw.
     public func run(inputs: [InputSpec]) -> MappingSummary {
-        let start = monotonicSeconds()
+        startedAt = monotonicSeconds()
         runInputs(inputs)
-        summary.seconds = monotonicSeconds() - start
+        reportDuplicateKeyCounts()
+        summary.seconds = monotonicSeconds() - startedAt
         return summary
     }
 
     private func runInputs(_ inputs: [InputSpec]) {
         for input in inputs {
             let reader: RecordReader
-            do { reader = try RecordReader(path: input.path, format: input.format) } catch {
-                report(error.description)
-                summary.inputErrors.append(error.description)
-                summary.failed += 1
+            do { reader = try RecordReader(spec: input) } catch {
+                // `runJob` checked every input before the first record; this is an input that went
+                // away since, or whose --records-path or --delimiter does not fit it.
+                inputError(input.unreadableMessage() ?? "error: \(error.description)")
                 if failFast { return }
                 continue
             }
             var stop = false
+            let before = summary
             do {
                 try reader.forEach { body, line in
                     if shouldStop() {
@@ -109,17 +157,20 @@ public final class MappingRun {
                         stop = true
                         return false
                     }
-                    let source = "\(reader.displayName):\(line)"
+                    let source = reader.source(line)
                     summary.records += 1
                     let outcome: RecordOutcome
+                    current = (body, source)
+                    defer { current = nil }
                     switch body {
                     case .json(let bytes): outcome = engine.map(json: bytes, source: source)
                     case .value(let value): outcome = engine.map(value: value, source: source)
                     case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
                     }
+                    engine.reportNewDuplicateJSONKeys(source: source)
                     switch outcome {
                     case .mapped(let events):
-                        summary.events += events.count
+                        summary.countMapped(events: events.count)
                         if !events.isEmpty { sink.emit(events, source: source) }
                     case .skipped:
                         summary.skipped += 1
@@ -135,19 +186,46 @@ public final class MappingRun {
                     return true
                 }
             } catch {
-                let message = "\(reader.displayName): \(error)"
-                report(message)
-                summary.inputErrors.append(message)
-                summary.failed += 1
+                inputError(Self.inputErrorLine("\(error)", input: reader.displayName))
                 if failFast { return }
             }
+            suggestRecordsPath(reader: reader, before: before)
             if stop { break }
         }
     }
 
+    private func inputError(_ line: String) {
+        report(line)
+        summary.inputErrors.append(line)
+    }
+
+    /// An input that stopped being readable part-way, in compiler form: `in.csv:3: error: ...` when
+    /// the reader's message starts with the input's position, else `in.csv: error: ...`.
+    static func inputErrorLine(_ message: String, input: String) -> String {
+        let message = message.cappedForDiagnostics()
+        if message.hasPrefix(input + ":") {
+            let afterInput = message.index(message.startIndex, offsetBy: input.count)
+            if let gap = message.range(of: ": ", range: afterInput..<message.endIndex) {
+                return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+            }
+        }
+        return "\(input): error: \(message)"
+    }
+
+    /// Fails the record whose rule call a `RuleWatchdog` gave up: reports it with `message` (the
+    /// rule line first), dead-letters it and returns the counts so far. Called on the watchdog
+    /// thread, when the thread that ran `run(inputs:)` will never touch this object again.
+    func abandonCurrentRecord(message: String) -> MappingSummary {
+        summary.seconds = monotonicSeconds() - startedAt
+        guard let (body, source) = current else { return summary }
+        summary.failed += 1
+        recordFailure(body: body, message: message, traceback: nil, source: source)
+        return summary
+    }
+
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
         let shown = message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
-        report(Self.compilerStyle(message, source: source))
+        report(Self.compilerStyle(message.cappedForDiagnostics(), source: source))
         let record: JSONValue
         switch body {
         case .json(let bytes):
@@ -162,27 +240,31 @@ public final class MappingRun {
         do {
             try deadLetters.writeRecordFailure(record: record, error: shown, traceback: traceback, source: source)
         } catch {
-            report("cannot write the dead-letter file: \(error)")
+            report("error: cannot write the dead-letter file: \(error)")
         }
     }
 
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
-    /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`.
+    /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`. A long message is cut so the
+    /// whole line fits `Diagnostics.maxLineBytes` and still ends with the record it names.
     public static func compilerStyle(_ message: String, source: String) -> String {
+        let message = Diagnostics.escaped(message)  // it may quote a record: no forged lines
+        let head: String, text: Substring, tail: String
         if message.hasPrefix(source + ": ") {
-            return source + ": error: " + message.dropFirst(source.utf8.count + 2)
-        }
-        // A Lua position prefix "file:line: "?
-        if let colon = message.firstIndex(of: ":"),
+            (head, text, tail) = (source + ": error: ", message.dropFirst(source.utf8.count + 2), "")
+        } else if let colon = message.firstIndex(of: ":"),  // a Lua position prefix "file:line: "?
             let second = message[message.index(after: colon)...].firstIndex(of: ":"),
             message[message.index(after: colon)..<second].allSatisfy(\.isNumber),
             message.index(after: colon) < second
         {
-            let position = message[..<second]
             let rest = message[message.index(after: second)...].drop { $0 == " " }
-            return "\(position): error: \(rest) (record \(source))"
+            (head, text, tail) = ("\(message[..<second]): error: ", rest, " (record \(source))")
+        } else {
+            (head, text, tail) = ("\(source): error: ", message[...], "")
         }
-        return "\(source): error: \(message)"
+        // Room for the `… (N bytes more)` marker; a line still too long is cut by Diagnostics.write.
+        let room = max(Diagnostics.maxLineBytes - head.utf8.count - tail.utf8.count - 32, 256)
+        return head + String(text).cappedForDiagnostics(maxBytes: room) + tail
     }
 
     func report(_ line: String) {

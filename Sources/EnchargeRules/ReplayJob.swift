@@ -7,15 +7,15 @@ public struct ReplayJobConfiguration: Sendable {
     public var inputPath: String
     /// The fixed rule for record entries; nil leaves record entries as they are.
     public var rule: RuleOptions?
-    /// Where what fails again goes.
-    public var deadLetterPath: String
+    /// Where what fails again goes; nil: nowhere but stderr (a dry run without `--dead-letter`).
+    public var deadLetterPath: String?
     public var dryRun: Bool
     public var quiet: Bool
     public var delivery: DeliveryConfiguration?
     public var drainTimeout: Double
 
     public init(
-        inputPath: String, rule: RuleOptions?, deadLetterPath: String, dryRun: Bool, quiet: Bool,
+        inputPath: String, rule: RuleOptions?, deadLetterPath: String?, dryRun: Bool, quiet: Bool,
         delivery: DeliveryConfiguration?, drainTimeout: Double
     ) {
         self.inputPath = inputPath
@@ -35,14 +35,12 @@ public struct ReplayJobConfiguration: Sendable {
 }
 
 /// Sends event entries again as they are and re-runs record entries through the fixed rule.
-/// Everything that fails again goes to a new dead-letter file. Returns the exit code (as `run`).
+/// Everything that fails again goes to a new dead-letter file; entries a dry run wrote are refused
+/// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
+/// reported with its number and skipped. Returns the exit code (as `run`).
 public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
-    guard configuration.deadLetterPath != configuration.inputPath else {
-        Diagnostics.write("error: --dead-letter must differ from the file being replayed; replay never edits its input")
-        return RunExitCode.usage
-    }
     var engine: RuleEngine? = nil
-    var context = DeadLetterContext()
+    var rulesSHA256: String? = nil
     if let rule = configuration.rule {
         do { engine = try RuleEngine(options: rule) } catch {
             Diagnostics.write("error: \(error.description)")
@@ -52,33 +50,55 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             Diagnostics.write("error: \(rule.rulesPath) defines no on_record(record, ctx) function")
             return RunExitCode.usage
         }
-        context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: rule.rulesPath))
+        rulesSHA256 = sha256Hex(ofFile: rule.rulesPath)
     }
-    let deadLetters = DeadLetterWriter(path: configuration.deadLetterPath, context: context)
+    let context = DeadLetterContext(rulesSHA256: rulesSHA256, dryRun: configuration.dryRun)
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
+        ?? .discarding(context: context)
+    guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
+    // By device and inode, so `./x`, an absolute path or a link to the input is caught too.
+    guard !deadLetters.isSameFile(as: configuration.inputPath) else {
+        Diagnostics.write(
+            "error: --dead-letter \(deadLetters.path) is the file being replayed (\(configuration.inputPath)); "
+                + "replay never appends to its input, so pass another path")
+        return RunExitCode.usage
+    }
     guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
     else { return RunExitCode.usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
     installInterruptHandlers()
+    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
     let start = monotonicSeconds()
     var summary = MappingSummary()
     var keptRecords = 0
     do {
-        try DeadLetterEntry.forEach(inFile: configuration.inputPath) { entry in
-            if interruptRequested.load(ordering: .relaxed) {
+        try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
+            summary.records += 1
+            summary.failed += 1
+            let position = "\(error.path):\(error.line ?? summary.records)"
+            let reason = error.message.cappedForDiagnostics()
+            Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
+        }) { entry in
+            if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 summary.interrupted = true
                 return false
             }
             summary.records += 1
+            if entry.dryRun {
+                summary.refused += 1
+                return true
+            }
             let source = entry.source ?? "\(configuration.inputPath):\(summary.records)"
             switch entry.kind {
             case .event:
                 do {
                     let event = try Event(validating: entry.event ?? .null)
-                    summary.events += 1
+                    summary.countMapped(events: 1)
                     sink.emit([event], source: source)
                 } catch {
                     summary.failed += 1
-                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(error)")
+                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
                     if let event = entry.event {
                         try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
                     }
@@ -95,13 +115,13 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
                 if case .string(let text) = record, let parsed = try? JSONValue(parsing: text) { value = parsed }
                 switch engine.map(value: value, source: source) {
                 case .mapped(let events):
-                    summary.events += events.count
+                    summary.countMapped(events: events.count)
                     if !events.isEmpty { sink.emit(events, source: source) }
                 case .skipped:
                     summary.skipped += 1
                 case .failed(let message, let traceback):
                     summary.failed += 1
-                    Diagnostics.write(MappingRun.compilerStyle(message, source: source))
+                    Diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
                     try? deadLetters.writeRecordFailure(record: record, error: message, traceback: traceback, source: source)
                 }
             }
@@ -113,33 +133,34 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         return RunExitCode.usage
     }
     writer?.flush()
-    let interrupted = summary.interrupted
-    let stats = delivery?.finish(timeout: interrupted ? configuration.drainTimeout : nil)
+    for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
+    // An interrupt reached the engine through the watcher, with the drain timeout.
+    let stats = delivery?.finish(timeout: nil)
+    let stop = stats?.stop
+    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
     if keptRecords > 0 {
-        Diagnostics.write("\(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(configuration.deadLetterPath)")
+        Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
     }
-    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 {
-        Diagnostics.write("replay " + summaryLine(summary, stats: stats, interrupted: interrupted).replacingFirstWord())
-        if deadLetters.count > 0 {
-            Diagnostics.write("\(deadLetters.count) entr\(deadLetters.count == 1 ? "y" : "ies") failed again, written to \(configuration.deadLetterPath)")
+    if summary.refused > 0 {
+        let (entries, were) = summary.refused == 1 ? ("entry", "was") : ("entries", "were")
+        Diagnostics.write(
+            "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
+                + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
+    }
+    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
+        let noun = (one: "entry", many: "entries")
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun))
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
+            Diagnostics.write(hint)
         }
     }
+    if let stop, !interrupted {
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
+    }
     if interrupted { return RunExitCode.interrupted }
-    return summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 ? RunExitCode.someFailed : RunExitCode.success
-}
-
-extension String {
-    /// "done: 3 records, ..." → "3 entries, ..." for the replay summary.
-    func replacingFirstWord() -> String {
-        var s = self
-        if let colon = s.firstIndex(of: ":") { s = String(s[s.index(after: colon)...].drop { $0 == " " }) }
-        if s.hasPrefix("interrupted") { return s }
-        return s.replacingRecords()
-    }
-
-    func replacingRecords() -> String {
-        guard let range = range(of: " records,") else { return self }
-        return replacingCharacters(in: range, with: " entries,")
-    }
+    if stop != nil { return RunExitCode.usage }
+    let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0
+    return unfinished ? RunExitCode.someFailed : RunExitCode.success
 }

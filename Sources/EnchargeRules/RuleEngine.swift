@@ -32,6 +32,11 @@ public struct RuleOptions: Sendable {
     /// The rule's text, read once; when set, engines load it instead of reading `rulesPath`
     /// again, so every Lua state of a server runs the same version of the rule.
     public var source: [UInt8]?
+    /// Events one record (or request) may emit; one more fails it (`--max-events-per-record`).
+    public var maxEventsPerRecord = 1000
+    /// Estimated JSON bytes one argument of `encharge.identify/track/event` may hold: about the
+    /// largest body the Ingest API takes for one event.
+    public static let maxEventBytes = 1 << 20
 
     public init(
         rulesPath: String, limits: LuaLimits = LuaLimits(), settings: JSONObject = JSONObject(),
@@ -61,11 +66,20 @@ public final class RuleEngine {
     public internal(set) var currentSource = ""
     /// Warnings found while loading or running (`check`), compiler style.
     public internal(set) var warnings: [String] = []
+    /// Counted warnings about what the rule's records and requests did (a tag with a comma, a
+    /// dropped address, an ignored return value), reported once at the end of a run.
+    public internal(set) var runWarnings = RuleWarnings()
+    /// `rules.lua:3`, where `on_record` is defined, for the ignored-return warning.
+    var onRecordLine: String?
+    /// Time zones `encharge.iso8601` has read, by name.
+    var zones: [String: ZoneInfo] = [:]
     var declaredGlobals: Set<String> = []
     /// For replays of kept requests: `webhook.verify` checks signatures but not timestamps.
     public var ignoreSignatureTimestamps = false
     /// Set by `webhook.verify` when a signature does not check out (the request answers 401).
     var verificationFailure: String?
+    /// The last webhook request's dedup key, from `webhook.dedup(key)` or a verified Stripe event.
+    public internal(set) var dedupKey: String?
     var lintActive = false
 
     /// Loads the rules file and runs its top level.
@@ -81,6 +95,7 @@ public final class RuleEngine {
         installEnchargeModule()
         installLogModule()
         installWebhookModules()
+        installStrictModules()
         if options.lintGlobals { installGlobalsLint() }
         do {
             if let source = options.source {
@@ -102,6 +117,7 @@ public final class RuleEngine {
         }
         lintActive = options.lintGlobals
         if state.getGlobal("on_record") == .function {
+            onRecordLine = state.definitionLine(ofFunctionAt: -1).map { "\(options.rulesPath):\($0)" }
             onRecordRef = state.makeReference()
         } else {
             state.pop()
@@ -133,6 +149,16 @@ public final class RuleEngine {
     /// Names of global functions the rule defines, for did-you-mean on a missing entry point.
     public func globalFunctionNames() -> [String] {
         declaredGlobals.sorted()
+    }
+
+    /// The counted warnings so far, as `warning:` lines; a run prints them once at its end.
+    public func warningLines() -> [String] { runWarnings.lines() }
+
+    /// Returns the counted warnings and starts counting afresh (for a long-running server that
+    /// reports now and then).
+    public func takeRunWarnings() -> RuleWarnings {
+        defer { runWarnings = RuleWarnings() }
+        return runWarnings
     }
 
     /// Bytes the rule's Lua state holds, and its peak.
@@ -185,12 +211,17 @@ public final class RuleEngine {
         pending.removeAll(keepingCapacity: true)
         skipReason = nil
         do {
-            try state.call(arguments: 2, results: 0)
+            try state.call(arguments: 2, results: 1)
         } catch {
             state.top = 0
             pending.removeAll(keepingCapacity: true)
             return .failed(message: error.message, traceback: error.traceback)
         }
+        if !state.isNoneOrNil(-1) {
+            // `return { ... }`, the Segment/RudderStack habit: nothing reads it.
+            runWarnings.count(.ignoredReturn, ruleLine: onRecordLine, source: source)
+        }
+        state.top = 0
         if let skipReason { return .skipped(skipReason) }
         return .mapped(pending)
     }

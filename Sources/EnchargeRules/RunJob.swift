@@ -12,7 +12,8 @@ public struct RunJobConfiguration: Sendable {
     public var rule: RuleOptions
     public var inputs: [InputSpec]
     public var dryRun: Bool
-    public var deadLetterPath: String
+    /// Nil: failed records are only reported on stderr (a dry run without `--dead-letter`).
+    public var deadLetterPath: String?
     public var failFast: Bool
     public var quiet: Bool
     /// Nil with `dryRun`.
@@ -21,7 +22,7 @@ public struct RunJobConfiguration: Sendable {
     public var drainTimeout: Double
 
     public init(
-        rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String, failFast: Bool,
+        rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String?, failFast: Bool,
         quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
     ) {
         self.rule = rule
@@ -46,10 +47,18 @@ public enum RunExitCode {
 /// Set by SIGINT/SIGTERM; read between records. An atomic store is async-signal-safe.
 let interruptRequested = Atomic<Bool>(false)
 
-/// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input.
+/// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input, and wake an
+/// `InterruptWatcher` (which interrupts the delivery engine) through `interruptPipe`.
 public func installInterruptHandlers() {
+    // Create the pipe now: a handler must not run a lazy global initializer.
+    _ = interruptPipe
     let handler: @convention(c) (Int32) -> Void = { _ in
+        let saved = errno
         interruptRequested.store(true, ordering: .relaxed)
+        interruptCount.add(1, ordering: .relaxed)
+        var byte: UInt8 = 1
+        if interruptPipe.write >= 0 { _ = write(interruptPipe.write, &byte, 1) }
+        errno = saved
     }
     signal(SIGINT, handler)
     signal(SIGTERM, handler)
@@ -123,62 +132,155 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
         Diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
         return RunExitCode.usage
     }
-    let context = DeadLetterContext(rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath))
-    let deadLetters = DeadLetterWriter(path: configuration.deadLetterPath, context: context)
+    // Every input is checked before the first record, so a mistyped path stops the run before
+    // anything is sent rather than leaving half an import behind.
+    let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
+    guard unreadable.isEmpty else {
+        unreadable.forEach(Diagnostics.write)
+        return RunExitCode.usage
+    }
+    let context = DeadLetterContext(
+        rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
+        ?? .discarding(context: context)
+    guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
     let progress = ProgressLine(enabled: !configuration.quiet && isatty(2) != 0)
+    let start = monotonicSeconds()
 
     guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
     else { return RunExitCode.usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
 
     installInterruptHandlers()
+    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
     let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters)
     run.failFast = configuration.failFast
-    run.shouldStop = { interruptRequested.load(ordering: .relaxed) }
+    // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
+    run.shouldStop = { interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
-    let summary = run.run(inputs: configuration.inputs)
+    let handover = AbandonedRunHandover(
+        run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
+        configuration: configuration)
+    let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
+        handover.finish(runningSeconds: seconds)
+    }
+    var summary = run.run(inputs: configuration.inputs)
+    watchdog.stop()
     writer?.flush()
-    let stats = delivery.map { drain($0, progress: progress, summary: summary, drainTimeout: configuration.drainTimeout) }
-    let interrupted = summary.interrupted || interruptRequested.load(ordering: .relaxed)
+    let stats = delivery.map { drain($0, progress: progress, summary: summary) }
+    summary.seconds = monotonicSeconds() - start
+    let stop = stats?.stop
+    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     progress.clear()
+    for warning in engine.warningLines() { Diagnostics.write(warning) }
 
-    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted))
-        let dead = deadLetters.count
-        if dead > 0 {
-            Diagnostics.write("\(dead) entr\(dead == 1 ? "y" : "ies") written to \(configuration.deadLetterPath); fix the cause and run `encharge-lua replay \(configuration.deadLetterPath)`")
+    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
+        || !summary.inputErrors.isEmpty || stop != nil
+    {
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil))
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
+            Diagnostics.write(hint)
         }
     }
+    if let stop, !interrupted {
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
+    }
     if let stats, stats.deadLetterWriteFailures > 0 {
-        Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(configuration.deadLetterPath) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
+        Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
         return RunExitCode.someFailed
     }
     if interrupted { return RunExitCode.interrupted }
+    if stop != nil { return RunExitCode.usage }
+    if !summary.inputErrors.isEmpty { return RunExitCode.usage }
     if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
     return RunExitCode.success
 }
 
-/// Waits for the delivery engine to send what is queued, keeping the progress line fresh; on an
-/// interrupt no new request starts, requests on the wire get up to `drainTimeout`, and the rest
-/// is dead-lettered.
-func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary, drainTimeout: Double) -> DeliveryStats {
-    while !interruptRequested.load(ordering: .relaxed) {
+/// Opens (or checks the directory of) the dead-letter file before the first record, so an
+/// unwritable path is a configuration error instead of a surprise at the first failure.
+func prepareDeadLetters(_ deadLetters: DeadLetterWriter) -> Bool {
+    do {
+        try deadLetters.prepare()
+        return true
+    } catch {
+        Diagnostics.write(
+            "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
+        return false
+    }
+}
+
+/// The line after a run or replay that says where its dead letters went and what to do with them;
+/// nil when nothing was kept (none written, or written to a non-file such as /dev/null). `rules` is
+/// the rule a replay of record entries needs (nil: unknown, shown as `--rules RULES`).
+func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOptions?, again: Bool = false) -> String? {
+    let count = deadLetters.count
+    guard count > 0, deadLetters.keepsEntries else { return nil }
+    let entries = "\(count) entr\(count == 1 ? "y" : "ies")"
+    let path = shellQuoted(deadLetters.path)
+    if dryRun {
+        return "\(entries) written to \(path) by this dry run, marked dry_run: what a real run would fail, not for "
+            + "replay; fix the cause, then run again without --dry-run"
+    }
+    var command = "encharge-lua replay \(path)"
+    var flags = ""
+    if deadLetters.recordCount > 0 {
+        command += " --rules " + (rules.map { shellQuoted($0.rulesPath) } ?? "RULES")
+        if let rules, !rules.settings.isEmpty { flags = " with the same --set and --settings flags" }
+    }
+    let written = again ? "failed again, written to" : "written to"
+    return "\(entries) \(written) \(path); fix the cause and run `\(command)`\(flags)"
+}
+
+/// Quotes `text` for a POSIX shell when it holds anything but plain path characters; a leading `-`
+/// gets `./` (for a relative path) so the command does not read it as a flag.
+func shellQuoted(_ text: String) -> String {
+    let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
+        scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+            || "-_./:=@%+,".unicodeScalars.contains(scalar))
+    }
+    let path = text.hasPrefix("-") ? "./" + text : text
+    guard !plain else { return path }
+    return "'" + path.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
+}
+
+/// Waits for the delivery engine to send what is queued, keeping the progress line fresh. An
+/// interrupt reaches the engine through the `InterruptWatcher`: then no new request starts,
+/// requests on the wire get up to `--drain-timeout`, and the rest is dead-lettered.
+func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary) -> DeliveryStats {
+    while true {
         let stats = engine.stats()
-        if stats.queued == 0 && stats.inFlight == 0 { return engine.finish(timeout: nil) }
+        if stats.queued == 0 && stats.inFlight == 0 { break }
         progress.update(summary: summary, delivery: stats, reader: nil)
         usleep(50_000)
     }
-    return engine.finish(timeout: 0)
+    return engine.finish(timeout: nil)
 }
 
-func summaryLine(_ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool) -> String {
-    var line = interrupted ? "interrupted: " : "done: "
-    line += "\(s.records) records, \(s.events) events, \(s.skipped) skipped, \(s.failed) failed"
+/// `done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events; 20 delivered, ... in 0.52 s
+/// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,
+/// refused dry-run entries) appear only when there are some.
+func summaryLine(
+    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, stopped: Bool = false, title: String = "",
+    noun: (one: String, many: String) = ("record", "records")
+) -> String {
+    var line = title + (interrupted ? "interrupted: " : stopped ? "stopped: " : "done: ")
+    var outcomes = ["\(s.mapped) with events"]
+    if s.withoutEvents > 0 { outcomes.append("\(s.withoutEvents) with none") }
+    outcomes.append("\(s.skipped) skipped")
+    outcomes.append("\(s.failed) failed")
+    if s.refused > 0 { outcomes.append("\(s.refused) refused (dry run)") }
+    line += "\(s.records) \(s.records == 1 ? noun.one : noun.many): " + outcomes.joined(separator: ", ")
+    line += "; \(s.events) event\(s.events == 1 ? "" : "s")"
+    if !s.inputErrors.isEmpty {
+        line += "; \(s.inputErrors.count) input\(s.inputErrors.count == 1 ? "" : "s") not read to the end"
+    }
     if let stats {
         line += "; \(stats.delivered) delivered, \(stats.retries) retried, \(stats.deadLettered) dead-lettered"
         line += ", latency p50 \(milliseconds(stats.p50Latency)) p99 \(milliseconds(stats.p99Latency))"
     }
-    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) records/s)"
+    line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun.many)/s)"
     return line
 }
 

@@ -14,10 +14,13 @@ public struct WebhookRequest: Sendable {
     public var headers: [(String, String)]
     public var body: [UInt8]
     public var remoteIP: String?
+    /// The dedup key the server found before the rule ran (a verified Stripe event id), kept with
+    /// a failed request so `replay --spool` can tell whether the sender's retry was delivered since.
+    public var dedupKey: String?
 
     public init(
         id: String, method: String, path: String, query: [(String, String)], headers: [(String, String)],
-        body: [UInt8], remoteIP: String?
+        body: [UInt8], remoteIP: String?, dedupKey: String? = nil
     ) {
         self.id = id
         self.method = method
@@ -26,6 +29,7 @@ public struct WebhookRequest: Sendable {
         self.headers = headers
         self.body = body
         self.remoteIP = remoteIP
+        self.dedupKey = dedupKey
     }
 
     /// The first value of a header (name lower-case).
@@ -56,6 +60,7 @@ public struct WebhookRequest: Sendable {
             ("body_base64", .string(WebhookCrypto.base64Encode(body))),
         ]
         if let remoteIP { members.append(("remote_ip", .string(remoteIP))) }
+        if let dedupKey { members.append(("dedup_key", .string(dedupKey))) }
         return .object(JSONObject(members))
     }
 
@@ -71,7 +76,8 @@ public struct WebhookRequest: Sendable {
                 return (a, b)
             }
         }
-        self.init(id: id, method: method, path: path, query: pairs(o["query"]), headers: pairs(o["headers"]), body: body, remoteIP: o["remote_ip"]?.stringValue)
+        self.init(id: id, method: method, path: path, query: pairs(o["query"]), headers: pairs(o["headers"]), body: body, remoteIP: o["remote_ip"]?.stringValue,
+            dedupKey: o["dedup_key"]?.stringValue)
     }
 }
 
@@ -113,6 +119,7 @@ extension RuleEngine {
     /// a `routes` table, else `on_webhook(req)`.
     public func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
         state.top = 0
+        dedupKey = nil
         let routeKey = "\(request.method) \(request.path)"
         if state.getGlobal("routes") == .table {
             let type = state.rawGetField(routeKey, in: -1)
@@ -132,6 +139,7 @@ extension RuleEngine {
         }
         pushRequest(request)
         currentSource = "request \(request.id)"
+        defer { reportNewDuplicateJSONKeys(source: currentSource) }
         pending.removeAll(keepingCapacity: true)
         skipReason = nil
         verificationFailure = nil
@@ -172,8 +180,9 @@ extension RuleEngine {
             }
             if pushed { state.rawSetField("json", in: -2) }
         }
-        if request.isForm {
-            state.push(json: .object(Self.multiMap(parseForm(request.body), joinRepeated: false)))
+        // The server answered 400 to a form body that does not decode; none reaches here.
+        if request.isForm, let pairs = try? parseForm(request.body) {
+            state.push(json: .object(Self.multiMap(pairs, joinRepeated: false)))
             state.rawSetField("form", in: -2)
         }
     }
@@ -229,6 +238,7 @@ extension RuleEngine {
     func installWebhookModules() {
         state.defineModule("webhook", functions: [
             ("verify", { [unowned self] state in try self.verify(state) }),
+            ("dedup", { [unowned self] state in try self.dedup(state) }),
         ])
         state.defineModule("crypto", functions: [
             ("hmac_sha256", { state in
@@ -300,32 +310,133 @@ extension RuleEngine {
             verificationFailure = error.description
             throw LuaRaise("webhook.verify: \(error.description)")
         }
+        // A verified Stripe event is deduplicated on its id, unless the rule chose its own key.
+        if scheme == .stripe, dedupKey == nil, let id = try? StripeEventID.find(in: body) { dedupKey = id }
         state.push(true)
         return 1
     }
+
+    /// `webhook.dedup(key)`: the request's dedup key, replacing the delivery id of its headers. A
+    /// key already stored within the dedup window makes the request a duplicate once the rule
+    /// returns: it answers 200 and its events are dropped.
+    private func dedup(_ state: LuaState) throws -> Int32 {
+        let key: String
+        if let text = state.string(at: 1) {
+            key = text
+        } else if let number = state.integer(at: 1) {
+            key = String(number)
+        } else {
+            throw LuaRaise("webhook.dedup: the key must be a string or an integer, got \(state.type(at: 1).name)")
+        }
+        guard !key.isEmpty else { throw LuaRaise("webhook.dedup: the key is empty; pass the sender's event or delivery id") }
+        guard key.utf8.count <= Self.maxDedupKeyBytes else {
+            throw LuaRaise("webhook.dedup: the key is \(key.utf8.count) bytes; keep it under \(Self.maxDedupKeyBytes) (an event id, not the body)")
+        }
+        dedupKey = key
+        return 0
+    }
+
+    /// Longest key `webhook.dedup` takes: ids, not documents, go into the dedup table.
+    static let maxDedupKeyBytes = 512
 }
 
-/// `a=1&b=x%20y` → pairs (`+` is a space).
-func parseForm(_ body: [UInt8]) -> [(String, String)] {
-    func decode(_ part: ArraySlice<UInt8>) -> String {
+/// Finds the event id (`evt_...`) of a Stripe event body: the string `id` member of the top-level
+/// object, read in one pass that builds nothing (so the server validates and reads it at once).
+public enum StripeEventID {
+    /// The body's top-level `id` string; nil when there is none. Throws when the body is not JSON.
+    public static func find(in body: [UInt8]) throws(JSONParseError) -> String? {
+        var parser = JSONParser()
+        var builder = Finder()
+        do {
+            try body.withUnsafeBytes { try parser.parse($0, into: &builder) }
+        } catch let error as JSONParseError {
+            throw error
+        } catch {
+            throw JSONParseError(offset: 0, reason: "\(error)")
+        }
+        return builder.id.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Tracks the depth and captures the string value of `id` at depth 1.
+    struct Finder: JSONBuilder {
+        var depth = 0
+        var atID = false
+        var id: String?
+
+        mutating func beginObject() throws { depth += 1 }
+        mutating func key(_ utf8: UnsafeRawBufferPointer) throws {
+            if depth == 1 { atID = utf8.elementsEqual("id".utf8) }
+        }
+        mutating func endMember() throws { if depth == 1 { atID = false } }
+        mutating func endObject() throws { depth -= 1 }
+        mutating func beginArray() throws { depth += 1 }
+        mutating func endElement() throws {}
+        mutating func endArray() throws { depth -= 1 }
+        mutating func null() throws {}
+        mutating func bool(_ value: Bool) throws {}
+        mutating func integer(_ value: Int64) throws {}
+        mutating func double(_ value: Double) throws {}
+        mutating func string(_ utf8: UnsafeRawBufferPointer) throws {
+            if depth == 1 && atID { id = String(decoding: utf8, as: UTF8.self) }
+        }
+    }
+}
+
+/// A form body (`application/x-www-form-urlencoded`) that cannot be decoded without loss.
+public struct FormDecodingError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// `a=1&b=x%20y` → pairs (`+` is a space). A `%` not followed by two hex digits, or escapes that
+/// decode to bytes that are not UTF-8, are errors: guessing would hand the rule U+FFFD or a
+/// control character the sender never meant.
+public func parseForm(_ body: [UInt8]) throws(FormDecodingError) -> [(String, String)] {
+    func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+    /// Printable ASCII as is, anything else as `\xNN`, so the message cannot carry control bytes.
+    func visible(_ bytes: ArraySlice<UInt8>) -> String {
+        bytes.map { (0x21...0x7E).contains($0) ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
+    }
+    func decode(_ part: ArraySlice<UInt8>) throws(FormDecodingError) -> String {
         var out: [UInt8] = []
+        out.reserveCapacity(part.count)
         var i = part.startIndex
         while i < part.endIndex {
             let b = part[i]
-            if b == UInt8(ascii: "+") { out.append(0x20) }
-            else if b == UInt8(ascii: "%"), i + 2 < part.endIndex, let v = UInt8(String(decoding: part[(i + 1)...(i + 2)], as: UTF8.self), radix: 16) {
-                out.append(v)
+            if b == UInt8(ascii: "+") {
+                out.append(0x20)
+            } else if b == UInt8(ascii: "%") {
+                guard i + 2 < part.endIndex, let high = hexValue(part[i + 1]), let low = hexValue(part[i + 2]) else {
+                    let shown = visible(part[i..<min(part.endIndex, i + 3)])
+                    throw FormDecodingError(
+                        description: "the form body has a bad percent-escape '\(shown)' at byte \(i); a % must be followed by two hex digits (write % itself as %25)")
+                }
+                out.append(high << 4 | low)
                 i += 2
-            } else { out.append(b) }
+            } else {
+                out.append(b)
+            }
             i += 1
         }
-        return String(decoding: out, as: UTF8.self)
-    }
-    return body.split(separator: UInt8(ascii: "&")).compactMap { pair in
-        guard !pair.isEmpty else { return nil }
-        if let eq = pair.firstIndex(of: UInt8(ascii: "=")) {
-            return (decode(pair[pair.startIndex..<eq]), decode(pair[(eq + 1)...]))
+        guard let text = String(validating: out, as: UTF8.self) else {
+            throw FormDecodingError(
+                description: "the form field at byte \(part.startIndex) ('\(visible(part.prefix(48)))') decodes to bytes that are not UTF-8; percent-encode text as UTF-8")
         }
-        return (decode(pair), "")
+        return text
     }
+    var pairs: [(String, String)] = []
+    for pair in body.split(separator: UInt8(ascii: "&")) where !pair.isEmpty {
+        if let eq = pair.firstIndex(of: UInt8(ascii: "=")) {
+            pairs.append((try decode(pair[pair.startIndex..<eq]), try decode(pair[(eq + 1)...])))
+        } else {
+            pairs.append((try decode(pair), ""))
+        }
+    }
+    return pairs
 }

@@ -26,7 +26,7 @@ public func buildMockIngestApplication(
     onListening: @escaping @Sendable (MockIngestAddress) async -> Void = { _ in }
 ) throws(MockIngestError) -> some ApplicationProtocol {
     try configuration.validate()
-    var logger = Logger(label: "mock-ingest") { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: "mock-ingest") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = configuration.logLevel
     var recorder: MockIngestRecorder?
     if let path = configuration.recordPath {
@@ -46,12 +46,19 @@ public func buildMockIngestApplication(
 }
 
 /// Runs the mock until SIGINT or SIGTERM, after printing exactly one line to standard output,
-/// `mock-ingest listening on http://HOST:PORT/v1/`, for scripts that need the port.
+/// `mock-ingest listening on http://HOST:PORT/v1/`, for scripts that need the port. A socket that
+/// cannot be bound throws `MockIngestError` (`.notListening`) naming the address and the reason.
 public func runMockIngest(configuration: MockIngestConfiguration) async throws {
     let app = try buildMockIngestApplication(configuration: configuration) { address in
         writeLineToStandardOutput("mock-ingest listening on \(address.ingestURL)")
     }
-    try await app.runService()
+    do {
+        try await app.runService()
+    } catch let error as IOError {
+        let address = MockIngestAddress(host: configuration.host, port: configuration.port)
+        let reason = error.errnoCode == EADDRINUSE ? "address already in use" : String(cString: strerror(error.errnoCode))
+        throw MockIngestError(.notListening, "cannot listen on \(address.baseURL.dropFirst("http://".count)): \(reason)")
+    }
 }
 
 /// Starts the mock on its configured address (use port 0 for a free one), runs `body` with the
@@ -96,6 +103,9 @@ func buildMockIngestRouter(
     configuration: MockIngestConfiguration, recorder: MockIngestRecorder?
 ) -> Router<MockIngestRequestContext> {
     let router = Router(context: MockIngestRequestContext.self)
+    if configuration.verbose {
+        router.add(middleware: MockIngestRequestLog())
+    }
     let health: @Sendable (Request, MockIngestRequestContext) async throws -> Response = { _, _ in
         jsonResponse(.ok, ["status": "ok"])
     }
@@ -104,6 +114,9 @@ func buildMockIngestRouter(
     let endpoint = MockIngestEndpoint(configuration: configuration, recorder: recorder)
     // The router ignores a trailing slash, so this serves both `/v1` and `/v1/`.
     router.post("/v1", use: endpoint.ingest)
+    for method: HTTPRequest.Method in [.get, .put, .patch, .delete] {
+        router.on("/v1", method: method, use: endpoint.wrongMethod)
+    }
     return router
 }
 
@@ -120,9 +133,14 @@ struct MockIngestRequestContext: RequestContext {
 }
 
 /// `POST /v1/`: fault injection first, then the checks of the Ingest contract in the order a
-/// client would fix them (token, content type, JSON, event).
+/// client would fix them (token, content type, size, JSON, event).
+///
+/// By default only what the Ingest API documentation states is enforced (`MockIngestContract`),
+/// and the body is recorded byte for byte as received; with `strict`, the tool's own
+/// `Event(validating:)` runs too, so a test can tell the API's rules from the tool's.
 struct MockIngestEndpoint: Sendable {
     let writeKey: [UInt8]?
+    let strict: Bool
     let latency: Duration
     let maxBodyBytes: Int
     let rateLimit: Int?
@@ -131,6 +149,7 @@ struct MockIngestEndpoint: Sendable {
 
     init(configuration: MockIngestConfiguration, recorder: MockIngestRecorder?) {
         writeKey = configuration.writeKey.map { Array($0.utf8) }
+        strict = configuration.strict
         latency = configuration.latency
         maxBodyBytes = configuration.maxBodyBytes
         rateLimit = configuration.rateLimit
@@ -151,15 +170,12 @@ struct MockIngestEndpoint: Sendable {
         case .none:
             break
         case .rateLimited:
-            context.logger.debug("429 rate limited")
             throw MockIngestRejection(
                 .tooManyRequests, "rate limit of \(rateLimit ?? 0) requests per second exceeded",
                 headers: [.retryAfter: "1"])
         case .fail:
-            context.logger.debug("500 injected failure")
             throw MockIngestRejection(.internalServerError, "injected failure (--fail-rate)")
         case .drop:
-            context.logger.debug("dropping the connection")
             // Read the body first: closing a socket with unread input sends a reset, and the point
             // is a clean close with no answer (curl: "Empty reply from server").
             _ = try? await request.body.collect(upTo: maxBodyBytes)
@@ -167,13 +183,12 @@ struct MockIngestEndpoint: Sendable {
             throw MockIngestConnectionDropped()
         }
 
-        if let writeKey {
-            guard let token = request.headers[Self.tokenField] else {
-                throw MockIngestRejection(.unauthorized, "missing X-Encharge-Token header")
-            }
-            guard constantTimeEquals(Array(token.utf8), writeKey) else {
-                throw MockIngestRejection(.unauthorized, "invalid X-Encharge-Token")
-            }
+        // The API requires the token on every request; without --write-key any value is accepted.
+        guard let token = request.headers[Self.tokenField], !token.isEmpty else {
+            throw MockIngestRejection(.unauthorized, "missing X-Encharge-Token header")
+        }
+        if let writeKey, !constantTimeEquals(Array(token.utf8), writeKey) {
+            throw MockIngestRejection(.unauthorized, "invalid X-Encharge-Token")
         }
         guard isJSONContentType(request.headers[.contentType]) else {
             throw MockIngestRejection(.unsupportedMediaType, "Content-Type must be application/json")
@@ -190,22 +205,51 @@ struct MockIngestEndpoint: Sendable {
         } catch {
             throw MockIngestRejection(.badRequest, error.description)
         }
-        let event: Event
-        do {
-            event = try Event(validating: json)
-        } catch {
-            throw MockIngestRejection(.badRequest, error.description)
+        if let violation = MockIngestContract.violation(in: json) {
+            throw MockIngestRejection(.badRequest, violation)
+        }
+        if strict {
+            do {
+                _ = try Event(validating: json)
+            } catch {
+                throw MockIngestRejection(.badRequest, error.description)
+            }
         }
         if let recorder {
             do {
-                try recorder.append(event.wireJSON())
+                try recorder.append(Array(body.readableBytesView))
             } catch {
                 context.logger.error("\(error.description)")
                 throw MockIngestRejection(.internalServerError, "could not record the event")
             }
         }
-        context.logger.debug("200 accepted")
         return jsonResponse(.ok, ["success": true])
+    }
+
+    /// Any other method on `/v1/`: the API takes only POST.
+    @Sendable func wrongMethod(_ request: Request, context: MockIngestRequestContext) async throws -> Response {
+        throw MockIngestRejection(.methodNotAllowed, "the Ingest API takes POST", headers: [.allow: "POST"])
+    }
+}
+
+/// What the Ingest API documentation states about an event, and nothing more: a JSON object
+/// with a string `name` and a `user` object holding an `email` or a `userId`.
+enum MockIngestContract {
+    /// Why `json` breaks the documented contract, or nil when it keeps it.
+    static func violation(in json: JSONValue) -> String? {
+        guard case .object(let event) = json else { return "the body must be a JSON object, not \(json.kindDescription)" }
+        guard case .string(let name)? = event["name"], !name.isEmpty else { return "name: a non-empty string is required" }
+        guard case .object(let user)? = event["user"] else { return "user: an object is required" }
+        if isPresent(user["email"]) || isPresent(user["userId"]) { return nil }
+        return "user: email or userId is required"
+    }
+
+    private static func isPresent(_ value: JSONValue?) -> Bool {
+        switch value {
+        case .string(let text)?: return !text.isEmpty
+        case .integer?, .double?: return true
+        default: return false
+        }
     }
 }
 
@@ -225,7 +269,6 @@ struct MockIngestRejection: HTTPResponseError, CustomStringConvertible {
     var description: String { "\(status.code) \(message)" }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        context.logger.debug("\(description)")
         return jsonResponse(status, ["error": ["message": .string(message)]], headers: headers)
     }
 }

@@ -3,16 +3,24 @@ public import Logging
 /// How `encharge-lua mock-ingest` listens, what it enforces and which faults it injects.
 ///
 /// The defaults are a well-behaved stand-in for `https://ingest.encharge.io/v1/` on
-/// `127.0.0.1:8089`: no write key required, nothing recorded, no faults.
+/// `127.0.0.1:8089`: any `X-Encharge-Token` accepted (but one is required), only the documented
+/// contract enforced, nothing recorded, no faults.
 public struct MockIngestConfiguration: Sendable {
     /// The address to bind; `127.0.0.1` keeps the mock off the network.
     public var host: String
     /// The port to bind; 0 asks the system for a free one (reported through `onListening`).
     public var port: Int
-    /// When set, every ingest request must carry it in `X-Encharge-Token` (401 otherwise).
-    /// A secret: it is never logged nor shown in `description`.
+    /// When set, every ingest request must carry it in `X-Encharge-Token` (401 otherwise); when
+    /// nil, any non-empty token is accepted. A request without the header is always 401, as the
+    /// real API answers. A secret: it is never logged nor shown in `description`.
     public var writeKey: String?
-    /// A file to which each accepted event is appended as one line of wire JSON.
+    /// Also apply the tool's own `Event(validating:)`, which is stricter than the documented API
+    /// (tag commas, field types, formats); off by default so tests can catch over-strictness.
+    public var strict: Bool
+    /// Write one line per request to standard error: method, path, status and body bytes.
+    public var verbose: Bool
+    /// A file to which the body of each accepted request is appended byte for byte, followed by a
+    /// newline (one line per event for clients that send compact JSON, as encharge-lua does).
     public var recordPath: String?
     /// The probability (0...1) that an ingest request is answered 500.
     public var failRate: Double
@@ -28,13 +36,15 @@ public struct MockIngestConfiguration: Sendable {
     public var seed: UInt64?
     /// The largest request body accepted (413 above it).
     public var maxBodyBytes: Int
-    /// The level of the log written to standard error; per-request lines are `.debug`.
+    /// The level of Hummingbird's own log on standard error.
     public var logLevel: Logger.Level
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8089,
         writeKey: String? = nil,
+        strict: Bool = false,
+        verbose: Bool = false,
         recordPath: String? = nil,
         failRate: Double = 0,
         dropRate: Double = 0,
@@ -47,6 +57,8 @@ public struct MockIngestConfiguration: Sendable {
         self.host = host
         self.port = port
         self.writeKey = writeKey
+        self.strict = strict
+        self.verbose = verbose
         self.recordPath = recordPath
         self.failRate = failRate
         self.dropRate = dropRate
@@ -67,7 +79,7 @@ public struct MockIngestConfiguration: Sendable {
         if let rateLimit, rateLimit < 1 {
             throw invalid("the rate limit must be at least 1 request per second, got \(rateLimit)")
         }
-        if latency < .zero { throw invalid("the latency must not be negative") }
+        if latency < .zero || latency > .seconds(600) { throw invalid("the latency must be between 0 and 600 seconds") }
         if maxBodyBytes < 1 { throw invalid("the body size limit must be positive") }
         if let writeKey, writeKey.isEmpty { throw invalid("the write key must not be empty") }
     }
@@ -78,6 +90,7 @@ extension MockIngestConfiguration: CustomStringConvertible, CustomReflectable {
     public var description: String {
         var parts = ["host: \(host)", "port: \(port)"]
         if writeKey != nil { parts.append("writeKey: <redacted>") }
+        if strict { parts.append("strict") }
         if let recordPath { parts.append("recordPath: \(recordPath)") }
         if failRate > 0 { parts.append("failRate: \(failRate)") }
         if dropRate > 0 { parts.append("dropRate: \(dropRate)") }

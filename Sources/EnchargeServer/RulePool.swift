@@ -2,6 +2,13 @@ import EnchargeRules
 import Foundation
 import Synchronization
 
+/// What the pool hands back for one request: the rule's outcome and the dedup key the rule set
+/// (`webhook.dedup(key)` or a verified Stripe event id), nil when it set none.
+public struct WebhookRun: Sendable {
+    public var outcome: WebhookOutcome
+    public var dedupKey: String?
+}
+
 /// N rule engines, each confined to its own thread, serving webhook requests. A request waits for
 /// a free engine only while fewer than `maxWaiting` requests wait; beyond that the caller gets
 /// nil and answers 503, so overload never grows memory.
@@ -11,7 +18,7 @@ import Synchronization
 public final class RulePool: Sendable {
     struct Job {
         let request: WebhookRequest
-        let continuation: CheckedContinuation<WebhookOutcome, Never>
+        let continuation: CheckedContinuation<WebhookRun, Never>
     }
 
     struct State {
@@ -57,7 +64,7 @@ public final class RulePool: Sendable {
     public var load: Int { busy.load(ordering: .relaxed) }
 
     /// Runs the rule for `request` on a free engine; nil when the pool is saturated.
-    public func run(_ request: WebhookRequest) async -> WebhookOutcome? {
+    public func run(_ request: WebhookRequest) async -> WebhookRun? {
         guard busy.add(1, ordering: .relaxed).newValue <= size + maxWaiting else {
             busy.subtract(1, ordering: .relaxed)
             return nil
@@ -137,7 +144,7 @@ public final class RulePool: Sendable {
             }
             let outcome = engine?.handleWebhook(job.request)
                 ?? .failed(message: "\(options.rulesPath): the rule could not be loaded", traceback: nil)
-            job.continuation.resume(returning: outcome)
+            job.continuation.resume(returning: WebhookRun(outcome: outcome, dedupKey: engine?.dedupKey))
         }
     }
 }

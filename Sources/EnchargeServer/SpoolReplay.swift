@@ -28,7 +28,7 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
         let failed = try spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
-                Diagnostics.write("\(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
+                Diagnostics.write("warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
             }
             return 0
         }
@@ -39,33 +39,43 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 again += 1
                 continue
             }
-            // The delivery id guards against sending one delivery twice (a sender's retry may have
-            // succeeded since, or the same delivery may be kept twice).
+            // The dedup key guards against sending one delivery twice (the sender's retry may have
+            // succeeded since, or the same delivery may be kept twice): the key found when the
+            // request was kept (a verified Stripe event id), else the headers' delivery id; the
+            // fixed rule's own key (`webhook.dedup`, `webhook.verify("stripe", ...)`) is checked
+            // when its events are stored.
             let headers = request.headerDictionary
-            let dedupKey = headers["webhook-id"] ?? headers["x-github-delivery"] ?? headers["x-shopify-webhook-id"]
-            if let dedupKey, try spool.hasSeen(dedupKey: dedupKey, window: .infinity) {
+            let keptKey = request.dedupKey ?? headers["webhook-id"] ?? headers["x-github-delivery"]
+                ?? headers["x-shopify-webhook-id"]
+            if let keptKey, try spool.hasSeen(dedupKey: keptKey, window: .infinity) {
                 try spool.deleteFailedRequest(kept.requestID)
                 duplicates += 1
                 continue
             }
             switch engine.handleWebhook(request) {
             case .handled(let events, _):
-                _ = try await spool.accept(requestID: kept.requestID, dedupKey: dedupKey, events: events, source: "request \(kept.requestID)")
+                let key = engine.dedupKey ?? keptKey
+                let result = try await spool.accept(
+                    requestID: kept.requestID, dedupKey: key, events: events, source: "request \(kept.requestID)")
                 try spool.deleteFailedRequest(kept.requestID)
-                replayed += 1
+                if result == .duplicate {
+                    duplicates += 1
+                } else {
+                    replayed += 1
+                }
             case .failed(let message, let traceback):
                 again += 1
                 Diagnostics.write(MappingRun.compilerStyle(message, source: "request \(kept.requestID)"))
                 try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
             case .unauthorized(let message):
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(message)")
+                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
             case .notFound:
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: no route for \(request.method) \(request.path) in the fixed rule")
+                Diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
             }
         }
-        Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same delivery id (dropped)")
+        Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)")
         return again > 0 ? 1 : 0
     } catch {
         Diagnostics.write("error: \(error)")

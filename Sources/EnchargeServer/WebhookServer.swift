@@ -29,7 +29,11 @@ public struct WebhookServerConfiguration: Sendable {
     public var authToken: String?
     public var dedupWindow: Double = 86_400
     public var delivery: DeliveryConfiguration
+    /// Seconds the stop after SIGTERM/SIGINT may take before the process exits anyway (what is
+    /// not delivered stays pending in the spool).
     public var drainTimeout: Double = 10
+    /// Seconds between attempts while the Ingest API refuses the write key (delivery is paused).
+    public var keyRetryInterval: Double = 30
 
     public init(rule: RuleOptions, delivery: DeliveryConfiguration) {
         self.rule = rule
@@ -165,30 +169,48 @@ struct WebhookEndpoint: Sendable {
                 return Self.error(.unauthorized, "signature verification failed", id: id)
             }
         }
-        // 4. Malformed input never reaches the rule.
+        // 4. Malformed input never reaches the rule. A verified Stripe body is read for its event
+        // id in the same pass that validates it.
+        var stripeEventID: String?
         if webhook.isJSON {
-            do { try JSONParser.validate(body) } catch {
+            do {
+                if configuration.verifyScheme == .stripe {
+                    stripeEventID = try StripeEventID.find(in: body)
+                } else {
+                    try JSONParser.validate(body)
+                }
+            } catch {
                 return Self.error(.badRequest, "the body is not valid JSON: \(error.description)", id: id)
             }
         } else if !body.isEmpty, webhook.isForm || (webhook.header("content-type")?.lowercased().hasPrefix("text/") ?? false) {
             guard String(validating: body, as: UTF8.self) != nil else {
                 return Self.error(.badRequest, "the body is not valid UTF-8", id: id)
             }
+            if webhook.isForm {
+                do { _ = try parseForm(body) } catch {
+                    return Self.error(.badRequest, error.description, id: id)
+                }
+            }
         }
-        // 5. Dedup on the delivery id.
-        let dedupKey = WebhookVerifier.deliveryID(configuration.verifyScheme, headers: webhook.headerDictionary)
+        // 5. Dedup on the delivery id of the headers, before the rule runs. Keys found in the body
+        // (a Stripe event id) or set by the rule (`webhook.dedup`) are checked when the events are
+        // stored, inside the spool's transaction, so no request pays an extra SQLite read for them.
+        let headerKey = WebhookVerifier.deliveryID(configuration.verifyScheme, headers: webhook.headerDictionary)
             ?? webhook.header("webhook-id") ?? webhook.header("x-github-delivery") ?? webhook.header("x-shopify-webhook-id")
-        if let dedupKey, (try? spool.hasSeen(dedupKey: dedupKey, window: configuration.dedupWindow)) == true {
+        if stripeEventID == nil, let headerKey, (try? spool.hasSeen(dedupKey: headerKey, window: configuration.dedupWindow)) == true {
             metrics.values.withLock { $0.duplicates += 1 }
             return Self.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
         }
         // 6. The rule, on a free Lua state.
-        guard let outcome = await pool.run(webhook) else {
+        guard let run = await pool.run(webhook) else {
             metrics.values.withLock { $0.overloaded += 1 }
             var response = Self.error(.serviceUnavailable, "every rule worker is busy; retry shortly", id: id)
             response.headers[.retryAfter] = "1"
             return response
         }
+        // The rule's own key wins, then the verified Stripe event id, then the headers' delivery id.
+        let dedupKey = run.dedupKey ?? stripeEventID ?? headerKey
+        let outcome = run.outcome
         switch outcome {
         case .notFound:
             return Self.error(.notFound, "no route for \(route)", id: id)
@@ -198,8 +220,10 @@ struct WebhookEndpoint: Sendable {
         case .failed(let message, let traceback):
             metrics.values.withLock { $0.ruleErrors += 1 }
             logger.error("rule error", metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
+            var kept = webhook
+            kept.dedupKey = dedupKey
             do {
-                try await spool.keepFailedRequest(requestID: id, request: webhook.jsonValue, error: message, traceback: traceback)
+                try await spool.keepFailedRequest(requestID: id, request: kept.jsonValue, error: message, traceback: traceback)
             } catch {
                 logger.error("cannot keep the failed request", metadata: ["request_id": "\(id)", "error": "\(error)"])
             }
@@ -263,6 +287,9 @@ func buildWebhookApplication(
     let metrics = ServerMetrics()
     let router = Router(context: WebhookContext.self)
     router.get("/healthz") { _, _ -> Response in
+        if let status = worker.refusedWriteKeyStatus {
+            return WebhookEndpoint.json(.serviceUnavailable, [("status", .string(refusedKeyMessage(status)))])
+        }
         do {
             _ = try spool.stats()
             return WebhookEndpoint.json(.ok, [("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath))])
@@ -296,38 +323,139 @@ func buildWebhookApplication(
         logger: logger)
 }
 
-/// Drains the spool in the background for as long as the server runs.
+/// Drains the spool in the background for as long as the server runs. The worker is started once
+/// the server listens (a server that cannot bind its port delivers nothing).
 struct SpoolDeliveryService: Service {
     let worker: SpoolDeliveryWorker
     let drainTimeout: Double
+    let notice: DrainTimeoutNotice
 
     func run() async throws {
-        worker.start()
         try? await gracefulShutdown()
-        await worker.shutdown(timeout: drainTimeout)
+        if await worker.shutdown(timeout: drainTimeout) { notice.write(drainTimeout: drainTimeout) }
     }
 }
 
+/// The warning that the drain timeout ran out, written once: by the delivery service when the
+/// engine abandoned requests at the timeout, or by `ShutdownDeadline` when the stop overran it.
+final class DrainTimeoutNotice: Sendable {
+    private let written = Atomic<Bool>(false)
+
+    func write(drainTimeout: Double) {
+        guard !written.exchange(true, ordering: .relaxed) else { return }
+        let seconds = Int(exactly: drainTimeout).map(String.init) ?? "\(drainTimeout)"
+        Diagnostics.write(
+            "warning: the drain timeout (\(seconds) s) ran out; events not yet delivered stay pending in the spool for the next start")
+    }
+}
+
+/// The log line and `/healthz` reason while the Ingest API refuses the write key.
+func refusedKeyMessage(_ status: Int) -> String {
+    "the Ingest API refused the write key (HTTP \(status)); check ENCHARGE_WRITE_KEY"
+}
+
+/// Why `serve` could not start: one sentence (printed after `error: `).
+public struct WebhookServerError: Error, CustomStringConvertible {
+    public var description: String
+}
+
 /// Runs `encharge-lua serve` until SIGTERM/SIGINT: stop accepting, finish in-flight requests,
-/// stop delivery cleanly. SIGHUP reloads the rule (a broken rule is refused, the old one serves).
+/// stop delivery cleanly, within `drainTimeout` (a second signal exits at once). SIGHUP reloads
+/// the rule (a broken rule is refused, the old one serves).
+///
+/// Refuses to start (throws) when the rule does not load, another process owns the spool, the
+/// spool cannot be opened, or the port cannot be bound; nothing is delivered then.
 public func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
-    var logger = Logger(label: "encharge-lua.serve") { StreamLogHandler.standardError(label: $0) }
+    var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
     let pool = try RulePool(options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
-    let spool = try Spool(path: configuration.spoolPath)
-    let worker = try SpoolDeliveryWorker(spool: spool, configuration: configuration.delivery)
+    defer { pool.stop() }
+    let owner: SpoolOwnerLock
+    let spool: Spool
+    do {
+        owner = try SpoolOwnerLock(spoolPath: configuration.spoolPath)
+        spool = try Spool(path: configuration.spoolPath)
+    } catch {
+        throw WebhookServerError(description: error.description)
+    }
+    let worker = try SpoolDeliveryWorker(
+        spool: spool, configuration: configuration.delivery,
+        refusalPolicy: WriteKeyRefusalPolicy(retryInterval: configuration.keyRetryInterval)
+    ) { [logger] status in
+        if let status {
+            Diagnostics.write("error: " + refusedKeyMessage(status))
+        } else {
+            logger.info("the Ingest API accepted the write key; delivery resumed")
+        }
+    }
     let app = buildWebhookApplication(
         configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger
     ) { port in
         writeServeLine("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))")
+        worker.start()
     }
     let reloader = SignalReloader(pool: pool, logger: logger)
+    let notice = DrainTimeoutNotice()
+    let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
+    // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
         configuration: .init(
-            services: [app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout), reloader],
+            services: [deadline, app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice), reloader],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-    try await group.run()
-    pool.stop()
+    do {
+        try await group.run()
+    } catch let error as IOError {
+        let reason = String(cString: strerror(error.errnoCode))
+        throw WebhookServerError(
+            description: "cannot listen on \(configuration.host):\(configuration.port): \(reason.prefix(1).lowercased() + reason.dropFirst())")
+    } catch let error as SocketAddressError {
+        throw WebhookServerError(description: "cannot listen on \(configuration.host):\(configuration.port): \(error)")
+    }
+    withExtendedLifetime(owner) {}
+}
+
+/// Bounds the stop. After the first SIGTERM/SIGINT the stop may take `drainTimeout` seconds (and
+/// one more for the spool to record what was settled); then the process exits 0 anyway, and the
+/// events not delivered stay pending in the spool for the next start. A second signal exits at
+/// once with 130. Listed first in the service group, so it stops last.
+struct ShutdownDeadline: Service {
+    let worker: SpoolDeliveryWorker
+    let drainTimeout: Double
+    let notice: DrainTimeoutNotice
+
+    func run() async throws {
+        let signals = SignalCount()
+        let worker = self.worker
+        let drainTimeout = self.drainTimeout
+        let notice = self.notice
+        let sources = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                let count = signals.value.add(1, ordering: .relaxed).newValue
+                if count == 1 {
+                    Thread.detachNewThread {
+                        // Half a second more, so a stop that ends right at the timeout ends cleanly.
+                        Thread.sleep(forTimeInterval: drainTimeout + 0.5)
+                        notice.write(drainTimeout: drainTimeout)
+                        worker.recordSettlements()
+                        exit(0)
+                    }
+                } else {
+                    Diagnostics.write("warning: stopping now (second signal); events not yet delivered stay pending in the spool")
+                    exit(130)
+                }
+            }
+            source.resume()
+            return source
+        }
+        try? await gracefulShutdown()
+        for source in sources { source.cancel() }
+    }
+
+    /// Signals received, shared by the handlers of SIGTERM and SIGINT.
+    final class SignalCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
 }
 
 /// Reloads the rule on SIGHUP.

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 import EnchargeKit
 import GRDB
 import JSONKit
@@ -18,7 +26,11 @@ import JSONKit
 /// never on Swift's cooperative pool) and suspend until it committed them. The synchronous methods
 /// (`stats`, `requeueDeadEvents`, ...) run a short SQLite read or write on the calling thread.
 /// Several processes may open the same file (`replay --spool` next to a running server); a write
-/// waits up to 10 seconds for another process's.
+/// waits up to 10 seconds for another process's. Only one of them drains it: the holder of its
+/// `SpoolOwnerLock`.
+///
+/// Opening refuses a file that is not SQLite, a SQLite database that is not a spool, and a spool
+/// upgraded by a newer version; a new spool file is created with mode 0600.
 public final class Spool: Sendable {
     /// The database file.
     public let path: String
@@ -33,6 +45,9 @@ public final class Spool: Sendable {
     /// `init(path:)` with a replaceable clock (Unix seconds), for tests of the dedup window.
     init(path: String, clock: @escaping @Sendable () -> Double) throws(SpoolError) {
         self.path = path
+        // The spool holds people's data: owner-only. SQLite gives its -wal and -shm files the
+        // database file's mode, so they are created 0600 too.
+        try Self.createPrivately(path)
         let pool: DatabasePool
         do {
             var configuration = Configuration()
@@ -42,7 +57,12 @@ public final class Spool: Sendable {
             // GRDB turns WAL on with synchronous=NORMAL (a commit is durable once checkpointed);
             // the spool answers a webhook only after its commit, so each commit must reach the disk.
             try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try pool.read { db in try SpoolSchema.checkIsSpool(db, path: path) }
             try SpoolSchema.migrator.migrate(pool)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+            throw SpoolError(
+                kind: .open, message: "is not a SQLite database, so not a spool; pass a spool or a new file to --spool",
+                path: path)
         } catch {
             throw .wrapping(error, kind: .open, path: path, doing: "cannot open the spool")
         }
@@ -52,6 +72,17 @@ public final class Spool: Sendable {
         }
         self.store = store
         self.writer = writer
+    }
+
+    /// Creates the file with mode 0600 when it does not exist yet; an existing file keeps its mode.
+    private static func createPrivately(_ path: String) throws(SpoolError) {
+        let fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            close(fd)
+        } else if errno != EEXIST {
+            let reason = String(cString: strerror(errno))
+            throw SpoolError(kind: .open, message: "cannot create the spool: \(reason); check the directory", path: path)
+        }
     }
 
     deinit {

@@ -66,4 +66,29 @@ enum SpoolSchema {
         }
         return migrator
     }
+
+    /// Refuses a database that is not a spool (other tables, no spool migration) or that a newer
+    /// version of encharge-lua upgraded (a migration this version does not know); an empty
+    /// database is a new spool.
+    static func checkIsSpool(_ db: Database, path: String) throws {
+        let tables = try String.fetchAll(
+            db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        if tables.isEmpty { return }
+        let migrator = Self.migrator
+        let applied = tables.contains("grdb_migrations") ? try migrator.appliedIdentifiers(db) : []
+        guard applied.contains("v1") else {
+            let shown = tables.prefix(5).joined(separator: ", ")
+            throw SpoolError(
+                kind: .open,
+                message: "is a SQLite database but not an encharge-lua spool (its tables: \(shown)); pass a spool or a new file to --spool",
+                path: path)
+        }
+        let unknown = applied.subtracting(migrator.migrations).sorted()
+        guard unknown.isEmpty else {
+            throw SpoolError(
+                kind: .open,
+                message: "was written by a newer version of encharge-lua (schema \(unknown.joined(separator: ", "))); upgrade encharge-lua to open it",
+                path: path)
+        }
+    }
 }

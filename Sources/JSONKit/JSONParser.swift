@@ -30,8 +30,19 @@ public protocol JSONBuilder {
     mutating func null() throws
     mutating func bool(_ value: Bool) throws
     mutating func integer(_ value: Int64) throws
+    /// An integer outside the 64-bit range, as its ASCII digits (with a leading `-` when
+    /// negative). A builder keeps the digits or refuses the value; it never rounds them.
+    mutating func bigInteger(_ digits: UnsafeRawBufferPointer) throws
     mutating func double(_ value: Double) throws
     mutating func string(_ utf8: UnsafeRawBufferPointer) throws
+}
+
+extension JSONBuilder {
+    /// Refuses the value, for builders that have no way to hold it exactly.
+    public mutating func bigInteger(_ digits: UnsafeRawBufferPointer) throws {
+        let text = String(decoding: digits, as: UTF8.self)
+        throw JSONParseError(offset: 0, reason: "integer \(text) does not fit in 64 bits; quote it as a string")
+    }
 }
 
 /// A strict RFC 8259 parser: rejects invalid UTF-8, lone surrogates, control characters in
@@ -231,16 +242,25 @@ public struct JSONParser {
             }
             while position < end, base[position] >= 0x30, base[position] <= 0x39 { position += 1 }
         }
-        if !isFloat && !overflow {
-            if negative {
-                if magnitude <= UInt64(Int64.max) + 1 {
-                    try builder.integer(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))
+        if !isFloat {
+            if !overflow {
+                if negative {
+                    if magnitude <= UInt64(Int64.max) + 1 {
+                        try builder.integer(magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude))
+                        return
+                    }
+                } else if magnitude <= UInt64(Int64.max) {
+                    try builder.integer(Int64(magnitude))
                     return
                 }
-            } else if magnitude <= UInt64(Int64.max) {
-                try builder.integer(Int64(magnitude))
-                return
             }
+            // Beyond 64 bits: the digits as written, never a rounded float.
+            do {
+                try builder.bigInteger(UnsafeRawBufferPointer(start: base + start, count: position - start))
+            } catch let error as JSONParseError where error.offset == 0 {
+                throw JSONParseError(offset: start, reason: error.reason)
+            }
+            return
         }
         let text = String(decoding: UnsafeBufferPointer(start: base + start, count: position - start), as: UTF8.self)
         guard let value = Double(text), value.isFinite else {
@@ -438,6 +458,9 @@ public struct JSONValueBuilder: JSONBuilder {
     @inlinable public mutating func null() throws { value = .null }
     @inlinable public mutating func bool(_ v: Bool) throws { value = .bool(v) }
     @inlinable public mutating func integer(_ v: Int64) throws { value = .integer(v) }
+    @inlinable public mutating func bigInteger(_ digits: UnsafeRawBufferPointer) throws {
+        value = .bigInteger(String(decoding: digits, as: UTF8.self))
+    }
     @inlinable public mutating func double(_ v: Double) throws { value = .double(v) }
     @inlinable public mutating func string(_ utf8: UnsafeRawBufferPointer) throws {
         value = .string(String(decoding: utf8, as: UTF8.self))
@@ -480,6 +503,7 @@ public struct JSONValidatingBuilder: JSONBuilder {
     @inlinable public mutating func null() throws {}
     @inlinable public mutating func bool(_ value: Bool) throws {}
     @inlinable public mutating func integer(_ value: Int64) throws {}
+    @inlinable public mutating func bigInteger(_ digits: UnsafeRawBufferPointer) throws {}
     @inlinable public mutating func double(_ value: Double) throws {}
     @inlinable public mutating func string(_ utf8: UnsafeRawBufferPointer) throws {}
 }

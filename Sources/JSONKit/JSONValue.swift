@@ -4,6 +4,9 @@ public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)
     case integer(Int64)
+    /// An integer outside the 64-bit range, kept as the decimal digits the text held (with a
+    /// leading `-` when negative) so it is written back exactly instead of rounded to a float.
+    case bigInteger(String)
     case double(Double)
     case string(String)
     case array([JSONValue])
@@ -30,7 +33,7 @@ public enum JSONValue: Sendable, Hashable {
         switch self {
         case .null: "null"
         case .bool: "a boolean"
-        case .integer: "an integer"
+        case .integer, .bigInteger: "an integer"
         case .double: "a number"
         case .string: "a string"
         case .array: "an array"

@@ -18,6 +18,7 @@ public struct JSONWriter {
         case .null: writeRaw("null")
         case .bool(let b): writeRaw(b ? "true" : "false")
         case .integer(let i): writeInteger(i)
+        case .bigInteger(let digits): bytes.append(contentsOf: digits.utf8)
         case .double(let d): writeDouble(d)
         case .string(let s): writeString(s)
         case .array(let elements):

@@ -7,25 +7,41 @@ import JSONKit
 ///   objects carry `__json = "object"`;
 /// - a null object member is absent in Lua (so `if r.email then` works), but the table's own
 ///   metatable remembers it (`__jsonnulls`) and encoding writes it back as `null` unless the rule
-///   set the member; a null array element is `json.null` so positions and `#` hold.
+///   set the member; a null array element is `json.null` so positions and `#` hold;
+/// - an integer beyond 64 bits is a userdata holding its digits: `tostring` and `..` give the
+///   digits, `==` compares them, encoding writes them back exactly, and arithmetic raises an error
+///   (it is never rounded to a float).
 extension LuaState {
     static let jsonMarkerField = "__json"
     static let jsonNullsField = "__jsonnulls"
 
+    /// The marker metatables every decoded array and empty object shares. `__metatable` hides
+    /// them from `getmetatable`: a rule that could reach one could add a `__gc` field, and the
+    /// next table the host marks with it would get a finalizer (see encl_sandbox_setmetatable).
     func installJSONMetatables() {
-        lua_createtable(L, 0, 1)
+        lua_createtable(L, 0, 2)
         push("array")
         rawSetField(LuaState.jsonMarkerField, in: -2)
+        push("json.array")
+        rawSetField("__metatable", in: -2)
         arrayMetatableRef = makeReference()
-        lua_createtable(L, 0, 1)
+        lua_createtable(L, 0, 2)
         push("object")
         rawSetField(LuaState.jsonMarkerField, in: -2)
+        push("json.object")
+        rawSetField("__metatable", in: -2)
         objectMetatableRef = makeReference()
+        installBigIntegerMetatable()
     }
 
-    /// Parses JSON text and pushes the value it holds.
-    public func pushJSON(parsing bytes: UnsafeRawBufferPointer, maxDepth: Int = 512) throws(JSONParseError) {
+    /// Parses JSON text and pushes the value it holds. With `underMemoryCap` (`json.decode`, a
+    /// request body) the tables it builds count against the state's memory cap: past it, the
+    /// parse stops with a memory error and the call is marked as over its limit.
+    public func pushJSON(
+        parsing bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, underMemoryCap: Bool = false
+    ) throws(JSONParseError) {
         var builder = LuaJSONBuilder(state: self)
+        if underMemoryCap { builder.memoryCap = limitsPointer }
         jsonParser.maxDepth = maxDepth
         let base = top
         do {
@@ -46,6 +62,9 @@ extension LuaState {
         case .null: encl_pushjsonnull(L)
         case .bool(let b): push(b)
         case .integer(let i): push(i)
+        case .bigInteger(let digits):
+            var digits = digits
+            digits.withUTF8 { pushBigInteger(digits: UnsafeRawBufferPointer($0)) }
         case .double(let d): push(d)
         case .string(let s): push(s)
         case .array(let elements):
@@ -94,21 +113,62 @@ extension LuaState {
     /// Converts the Lua value at `index` to JSON. Rejects what JSON cannot hold: functions,
     /// userdata, NaN and infinities, cycles, tables mixing list items and named keys, sparse
     /// lists, non-string keys and invalid UTF-8; `path` prefixes the location in errors.
-    public func toJSON(at index: Int32, path: String = "", maxDepth: Int = 128) throws(LuaConversionError) -> JSONValue {
+    ///
+    /// The conversion runs in Swift, outside the allocator and the count hook, so it is bounded
+    /// here by the same caps: the estimated size of the result may not pass `maxBytes` nor the
+    /// state's memory cap, and every `LuaConversionBudget.checkInterval` values it charges the
+    /// call's instruction budget and checks its deadline. A table shared many times (a DAG) is
+    /// counted each time it is reached, as the JSON repeats it. Past the memory cap, the
+    /// instruction budget or the deadline, the call is marked as over its limit, so `pcall`
+    /// cannot swallow the error.
+    public func toJSON(
+        at index: Int32, path: String = "", maxDepth: Int = 128, maxBytes: Int? = nil
+    ) throws(LuaConversionError) -> JSONValue {
         var visiting: [UnsafeRawPointer] = []
+        var budget = LuaConversionBudget(memoryCap: limits.memoryBytes, maxBytes: maxBytes)
         do {
-            return try toJSON(at: lua_absindex(L, index), depth: 0, maxDepth: maxDepth, visiting: &visiting)
+            return try toJSON(at: lua_absindex(L, index), depth: 0, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
         } catch {
             throw error.under(path)
         }
     }
 
+    /// Charges one converted value of about `bytes` bytes.
+    @inline(__always)
+    private func charge(_ budget: inout LuaConversionBudget, bytes: Int) throws(LuaConversionError) {
+        budget.bytesLeft &-= bytes
+        budget.valuesUntilCheck &-= 1
+        if budget.bytesLeft < 0 || budget.valuesUntilCheck == 0 { try checkBudget(&budget) }
+    }
+
+    private func checkBudget(_ budget: inout LuaConversionBudget) throws(LuaConversionError) {
+        let p = limitsPointer
+        if budget.bytesLeft < 0 {
+            guard budget.boundByMemoryCap else {
+                throw LuaConversionError(path: "", reason: "value is larger than \(budget.maxBytes) bytes, the most one event may hold; send less")
+            }
+            p.pointee.tripped = Int32(ENCL_TRIP_MEMORY.rawValue)
+            throw LuaConversionError(path: "", reason: LuaState.memoryLimitText(limits.memoryBytes))
+        }
+        budget.valuesUntilCheck = LuaConversionBudget.checkInterval
+        p.pointee.instructions += Int64(LuaConversionBudget.checkInterval)
+        if p.pointee.instruction_limit > 0 && p.pointee.instructions > p.pointee.instruction_limit {
+            p.pointee.tripped = Int32(ENCL_TRIP_INSTRUCTIONS.rawValue)
+            throw LuaConversionError(path: "", reason: "instruction limit of \(p.pointee.instruction_limit) exceeded (converting a very large table?)")
+        }
+        if p.pointee.deadline_ns > 0 && encl_now_ns() > p.pointee.deadline_ns {
+            p.pointee.tripped = Int32(ENCL_TRIP_DEADLINE.rawValue)
+            throw LuaConversionError(path: "", reason: "time limit exceeded (converting a very large table?)")
+        }
+    }
+
     private func toJSON(
-        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
+        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], budget: inout LuaConversionBudget
     ) throws(LuaConversionError) -> JSONValue {
         // Errors carry the path below this value; each level prefixes its own key or index on
         // the way out, so no path string is built for values that convert fine (the hot path).
         let path = ""
+        try charge(&budget, bytes: LuaConversionBudget.valueBytes)
         switch lua_type(L, index) {
         case LUA_TNIL, LUA_TNONE:
             return .null
@@ -126,6 +186,7 @@ extension LuaState {
         case LUA_TSTRING:
             var length = 0
             let p = encl_tolstring(L, index, &length)!
+            try charge(&budget, bytes: length)
             let bytes = UnsafeRawBufferPointer(start: p, count: length)
             guard let s = String(validating: bytes, as: UTF8.self) else {
                 throw LuaConversionError(path: path, reason: "string is not valid UTF-8")
@@ -135,7 +196,10 @@ extension LuaState {
             if encl_isjsonnull(L, index) != 0 { return .null }
             throw LuaConversionError(path: path, reason: "a userdata value cannot be sent as JSON")
         case LUA_TTABLE:
-            return try tableToJSON(at: index, depth: depth, maxDepth: maxDepth, visiting: &visiting)
+            return try tableToJSON(at: index, depth: depth, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
+        case LUA_TUSERDATA:
+            if let digits = bigIntegerDigits(at: index) { return .bigInteger(digits) }
+            throw LuaConversionError(path: path, reason: "a userdata value cannot be sent as JSON")
         default:
             let name = LuaType(rawValue: lua_type(L, index))?.name ?? "unknown"
             throw LuaConversionError(path: path, reason: "a \(name) value cannot be sent as JSON")
@@ -143,7 +207,7 @@ extension LuaState {
     }
 
     private func tableToJSON(
-        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer]
+        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], budget: inout LuaConversionBudget
     ) throws(LuaConversionError) -> JSONValue {
         let path = ""
         guard depth < maxDepth else {
@@ -190,7 +254,8 @@ extension LuaState {
                 sawOtherKey = true
                 arrayCount += 1
                 maxIndex = max(maxIndex, k)
-                let value = try convertChild("[\(k - 1)]", depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
+                let value = try convertChild(
+                    "[\(k - 1)]", depth: depth, maxDepth: maxDepth, visiting: &visiting, budget: &budget, base: base)
                 elements.append((Int(k), value))
             } else if lua_type(L, -2) == LUA_TSTRING {
                 sawStringKey = true
@@ -200,7 +265,11 @@ extension LuaState {
                     top = base
                     throw LuaConversionError(path: path, reason: "a key is not valid UTF-8")
                 }
-                let value = try convertChild(key, depth: depth, maxDepth: maxDepth, visiting: &visiting, base: base)
+                do { try charge(&budget, bytes: length + LuaConversionBudget.valueBytes) } catch {
+                    top = base
+                    throw error
+                }
+                let value = try convertChild(key, depth: depth, maxDepth: maxDepth, visiting: &visiting, budget: &budget, base: base)
                 members.append((key: key, value: value))
             } else {
                 let name = LuaType(rawValue: lua_type(L, -2))?.name ?? "unknown"
@@ -244,10 +313,11 @@ extension LuaState {
     }
 
     private func convertChild(
-        _ component: @autoclosure () -> String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], base: Int32
+        _ component: @autoclosure () -> String, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer],
+        budget: inout LuaConversionBudget, base: Int32
     ) throws(LuaConversionError) -> JSONValue {
         do {
-            return try toJSON(at: lua_absindex(L, -1), depth: depth + 1, maxDepth: maxDepth, visiting: &visiting)
+            return try toJSON(at: lua_absindex(L, -1), depth: depth + 1, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
         } catch {
             top = base
             throw error.under(component())
@@ -261,12 +331,17 @@ extension LuaState {
     public func installJSONModule() {
         lua_createtable(L, 0, 5)
         setFunction("decode") { state in
-            guard let result = try state.withStringBytes(at: 1, { bytes in
-                try state.pushJSON(parsing: bytes)
-            }) else {
+            let result: Void?
+            do {
+                result = try state.withStringBytes(at: 1, { bytes in
+                    try state.pushJSON(parsing: bytes, underMemoryCap: true)
+                })
+            } catch where state.limitsPointer.pointee.tripped == Int32(ENCL_TRIP_MEMORY.rawValue) {
+                throw LuaRaise("json.decode: \(LuaState.memoryLimitText(state.limits.memoryBytes))")
+            }
+            guard result != nil else {
                 throw LuaRaise("json.decode: expected a string, got \(state.type(at: 1).name)")
             }
-            _ = result
             return 1
         }
         setFunction("encode") { state in
@@ -305,15 +380,47 @@ extension LuaState {
     }
 }
 
+/// What one `toJSON` conversion may still spend (see `LuaState.toJSON(at:path:maxDepth:maxBytes:)`).
+struct LuaConversionBudget {
+    /// Values converted between two checks of the instruction budget and the deadline: a clock
+    /// read per this many values keeps the hot path cheap.
+    static let checkInterval = 1024
+    /// What one value costs in the Swift tree besides its string bytes, about a `JSONValue` and
+    /// its share of an array or member list.
+    static let valueBytes = 32
+
+    let maxBytes: Int
+    let boundByMemoryCap: Bool
+    var bytesLeft: Int
+    var valuesUntilCheck = checkInterval
+
+    init(memoryCap: Int, maxBytes: Int?) {
+        self.maxBytes = min(maxBytes ?? memoryCap, memoryCap)
+        boundByMemoryCap = self.maxBytes == memoryCap
+        bytesLeft = self.maxBytes
+    }
+}
+
 /// Pushes parsed JSON straight onto a Lua stack (no intermediate tree). Containers sit at
 /// absolute stack slots; null object members leave their key on the stack until the object
 /// ends, when they go into the object's `__jsonnulls` metatable.
+///
+/// A key repeated in one object keeps its last value (as JSON parsers do) and is noted in the
+/// state's `jsonDuplicateKeys` for a warning. Finding repeats costs a lookup only when a cheap
+/// 64-bit fingerprint of the object's keys says the key may have been seen (the hot path).
 struct LuaJSONBuilder: JSONBuilder {
     let state: LuaState
     let L: OpaquePointer
-    /// Per open container: its stack slot, its next list index (arrays) or its null count (objects).
-    var slots: [(table: Int32, count: Int32)] = []
+    /// When set, each new table checks the state's memory cap (see `pushJSON(parsing:)`).
+    var memoryCap: UnsafeMutablePointer<encl_limits>?
+    var collected = false
+    /// Per open container: its stack slot, its next list index (arrays) or its null count
+    /// (objects), and the fingerprint of its keys so far.
+    var slots: [(table: Int32, count: Int32, keyBits: UInt64)] = []
     var lastWasNull = false
+    /// Whether the latest key repeats one of its object. Only a null member reads it, and nothing
+    /// is parsed between a null's key and its end, so one flag serves every level.
+    var keyRepeats = false
 
     init(state: LuaState) {
         self.state = state
@@ -321,26 +428,68 @@ struct LuaJSONBuilder: JSONBuilder {
         slots.reserveCapacity(16)
     }
 
+    /// Allocations from Swift are never refused (a refusal would raise across Swift frames), so
+    /// the cap is checked here, once per table; garbage is collected once before giving up.
+    private mutating func checkMemory() throws {
+        guard let cap = memoryCap, cap.pointee.used > cap.pointee.limit else { return }
+        if !collected {
+            collected = true
+            encl_collect(L)
+            if cap.pointee.used <= cap.pointee.limit { return }
+        }
+        cap.pointee.tripped = Int32(ENCL_TRIP_MEMORY.rawValue)
+        throw JSONParseError(offset: 0, reason: LuaState.memoryLimitText(Int(cap.pointee.limit)))
+    }
+
     mutating func beginObject() throws {
+        try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 0, 4)
-        slots.append((lua_gettop(L), 0))
+        slots.append((lua_gettop(L), 0, 0))
         lastWasNull = false
     }
 
     mutating func key(_ utf8: UnsafeRawBufferPointer) throws {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
+        let last = slots.count - 1
+        let first = utf8.first ?? 0, final = utf8.last ?? 0
+        let bit: UInt64 = 1 &<< ((UInt64(truncatingIfNeeded: utf8.count) &* 7 &+ UInt64(first) &* 3 &+ UInt64(final)) & 63)
+        let slot = slots[last]
+        keyRepeats = slot.keyBits & bit != 0 && isRepeatedKey(in: slot)
+        if keyRepeats { state.jsonDuplicateKeys.record(String(decoding: utf8, as: UTF8.self)) }
+        slots[last].keyBits = slot.keyBits | bit
+    }
+
+    /// Whether the key on top of the stack is already a member of the object: set in its table,
+    /// or one of the null members whose keys wait on the stack above it.
+    private func isRepeatedKey(in slot: (table: Int32, count: Int32, keyBits: UInt64)) -> Bool {
+        lua_pushvalue(L, -1)
+        let found = lua_rawget(L, slot.table) != LUA_TNIL
+        encl_pop(L, 1)
+        if found { return true }
+        let keyIndex = lua_gettop(L)
+        for nullKey in (slot.table + 1)..<(slot.table + 1 + slot.count) where lua_rawequal(L, nullKey, keyIndex) != 0 {
+            return true
+        }
+        return false
     }
 
     mutating func endMember() throws {
+        let last = slots.count - 1
         if lastWasNull {
+            if keyRepeats {
+                // A null after a value: the null is the last value, so the earlier one goes.
+                lua_pushvalue(L, -1)
+                lua_pushnil(L)
+                lua_rawset(L, slots[last].table)
+            }
             // Leave the key on the stack; remember it when the object closes.
-            slots[slots.count - 1].count += 1
+            slots[last].count += 1
             lastWasNull = false
             guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "too many null members") }
             return
         }
-        lua_rawset(L, slots[slots.count - 1].table)
+        lua_rawset(L, slots[last].table)
     }
 
     mutating func endObject() throws {
@@ -376,9 +525,10 @@ struct LuaJSONBuilder: JSONBuilder {
     }
 
     mutating func beginArray() throws {
+        try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 4, 0)
-        slots.append((lua_gettop(L), 0))
+        slots.append((lua_gettop(L), 0, 0))
         lastWasNull = false
     }
 
@@ -408,6 +558,7 @@ struct LuaJSONBuilder: JSONBuilder {
 
     mutating func bool(_ value: Bool) throws { lua_pushboolean(L, value ? 1 : 0) }
     mutating func integer(_ value: Int64) throws { lua_pushinteger(L, value) }
+    mutating func bigInteger(_ digits: UnsafeRawBufferPointer) throws { state.pushBigInteger(digits: digits) }
     mutating func double(_ value: Double) throws { lua_pushnumber(L, value) }
     mutating func string(_ utf8: UnsafeRawBufferPointer) throws {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)

@@ -60,8 +60,14 @@ public final class LuaState {
     var arrayMetatableRef: Int32 = 0
     var objectMetatableRef: Int32 = 0
     var jsonParser = JSONParser()
+    /// Keys decoding found repeated within one JSON object (records, `req.json`, `json.decode`).
+    public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
     /// Set by `call` when the protected call failed.
     public private(set) var lastTraceback: String?
+    /// Bytes in use after the last full collection `call` made.
+    var usageAfterCollection = 0
+    /// When the running call started, for a watchdog on another thread.
+    public let callClock = LuaCallClock()
 
     /// Creates a state with the sandboxed standard library (see `Sandbox.swift`).
     /// - Parameter moduleDirectory: where `require("name")` looks for `name.lua`; nil disables it.
@@ -70,6 +76,7 @@ public final class LuaState {
         limitsPointer = .allocate(capacity: 1)
         limitsPointer.initialize(to: encl_limits())
         limitsPointer.pointee.limit = max(limits.memoryBytes, 1 << 20)
+        limitsPointer.pointee.call_started = callClock.storage
         guard let state = encl_newstate(limitsPointer) else {
             limitsPointer.deallocate()
             throw LuaError(kind: .memory, message: "cannot create a Lua state (out of memory)")
@@ -87,6 +94,16 @@ public final class LuaState {
     /// Bytes the state holds now, and the most it ever held.
     public var memoryInUse: Int { limitsPointer.pointee.used }
     public var peakMemory: Int { limitsPointer.pointee.peak }
+
+    /// `file:line` the count hook last saw the rule at during the current (or last) call, or nil.
+    /// A watchdog that gave a call up reads it; the line is within about 1,000 instructions of
+    /// where the rule called the function that overran.
+    public var lastSeenPosition: String? {
+        let p = limitsPointer
+        guard p.pointee.last_line > 0 else { return nil }
+        let source = withUnsafeBytes(of: p.pointee.last_source) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return "\(source):\(p.pointee.last_line)"
+    }
 
     // MARK: - Loading and calling
 
@@ -112,6 +129,11 @@ public final class LuaState {
     /// budgets armed. Leaves `results` values on the stack (or none after an error).
     public func call(arguments: Int32, results: Int32) throws(LuaError) {
         let p = limitsPointer
+        // Garbage an earlier call left (a failed record's, or its host work's) would otherwise
+        // count against this call: collect when the state holds most of the cap and has grown
+        // by an eighth of it since the last collection (so live data alone never triggers one).
+        let used = p.pointee.used, limit = p.pointee.limit
+        if used > limit / 4 * 3 && used > usageAfterCollection + limit / 8 { collect() }
         p.pointee.instruction_limit = limits.instructions
         p.pointee.deadline_ns = limits.seconds > 0 ? encl_now_ns() + Int64(limits.seconds * 1e9) : 0
         let status = encl_pcall(L, arguments, results)
@@ -128,23 +150,42 @@ public final class LuaState {
         switch UInt32(tripped) {
         case ENCL_TRIP_MEMORY.rawValue:
             kind = .memory
-            message = memoryMessage()
+            // Host code past the cap (a conversion, json.decode) raised with the rule line already.
+            if !message.contains(LuaState.memoryLimitText(limits.memoryBytes)) { message = memoryMessage() }
         case ENCL_TRIP_INSTRUCTIONS.rawValue: kind = .instructions
         case ENCL_TRIP_DEADLINE.rawValue: kind = .deadline
         default:
             kind = status == LUA_ERRMEM ? .memory : .runtime
             if kind == .memory { message = memoryMessage() }
         }
-        if kind == .memory { encl_collect(L) }
+        if kind == .memory { collect() }
         throw LuaError(kind: kind, message: message, traceback: lastTraceback)
     }
 
+    /// A full collection, noting what is left for the next `call`'s check.
+    private func collect() {
+        encl_collect(L)
+        usageAfterCollection = limitsPointer.pointee.used
+    }
+
     private func memoryMessage() -> String {
-        let p = limitsPointer
-        let text = "memory limit of \(limits.memoryBytes >> 20) MiB exceeded; the rule builds too much data (raise --memory-limit if that is intended)"
-        guard p.pointee.last_line > 0 else { return text }
-        let source = withUnsafeBytes(of: p.pointee.last_source) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        return "\(source):\(p.pointee.last_line): \(text)"
+        let text = LuaState.memoryLimitText(limits.memoryBytes)
+        guard let position = lastSeenPosition else { return text }
+        return "\(position): \(text)"
+    }
+
+    /// `file:line` of the rule where a call that a watchdog gave up (`LuaCallClock.abandon`) is
+    /// stuck, read from the watchdog thread; else the line the count hook last saw.
+    public func stuckCallPosition() -> String? {
+        var buffer = [CChar](repeating: 0, count: 128)
+        if encl_stuck_position(L, &buffer, buffer.count) != 0 {
+            return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        return lastSeenPosition
+    }
+
+    static func memoryLimitText(_ bytes: Int) -> String {
+        "memory limit of \(bytes >> 20) MiB exceeded; the rule builds too much data (raise --memory-limit if that is intended)"
     }
 
     /// Keeps the value on top in the registry and pops it; returns the reference.
@@ -346,12 +387,55 @@ func readWholeFile(_ path: String) throws(FileError) -> [UInt8] {
 
 extension LuaState {
     /// `t[k] = v` without metamethods, for the table at `index` and key, value on top (popped).
-    public func rawSet(tableAt index: Int32) {
-        lua_rawset(L, lua_absindex(L, index))
+    /// A nil or NaN key, which `lua_rawset` would raise on across Swift frames, throws instead, with
+    /// Lua's own message, so a Swift function can raise it through the trampoline.
+    public func rawSet(tableAt index: Int32) throws(LuaRaise) {
+        switch lua_type(L, -2) {
+        case LUA_TNIL, LUA_TNONE:
+            throw LuaRaise("index is nil")
+        case LUA_TNUMBER where lua_isinteger(L, -2) == 0 && encl_tonumber(L, -2).isNaN:
+            throw LuaRaise("index is NaN")
+        default:
+            lua_rawset(L, lua_absindex(L, index))
+        }
     }
 
     /// Pops the table on top and makes it the metatable of the value below it.
     public func setMetatableOfValueBelow() {
         lua_setmetatable(L, -2)
     }
+}
+
+/// When the running protected call of one `LuaState` started, readable and abandonable from any
+/// thread: the hook a watchdog needs to notice a C call that no budget can interrupt.
+public final class LuaCallClock: Sendable {
+    // Invariant: allocated here, freed in deinit; the LuaState that points its limits at it holds
+    // this object, so it outlives the lua_State. Every access goes through CLua's atomics.
+    nonisolated(unsafe) let storage: UnsafeMutablePointer<Int64>
+
+    init() {
+        storage = .allocate(capacity: 1)
+        storage.initialize(to: 0)
+    }
+
+    deinit { storage.deallocate() }
+
+    /// CLOCK_MONOTONIC nanoseconds at which the running call started, or nil when no call runs.
+    public var runningSince: Int64? {
+        let started = encl_call_started(storage)
+        return started > 0 ? started : nil
+    }
+
+    /// Whether the call that started at `started` was given up by a watchdog.
+    public var isAbandoned: Bool { encl_call_started(storage) == Int64(ENCL_CALL_ABANDONED) }
+
+    /// Gives up the call that started at `started`, if it is still running. From then on the
+    /// thread running it never returns to Swift (it parks when the C call ends), so the caller
+    /// owns whatever that thread was working on. False if the call ended meanwhile.
+    public func abandon(startedAt started: Int64) -> Bool {
+        encl_call_abandon(storage, started) != 0
+    }
+
+    /// Nanoseconds on the clock `runningSince` uses.
+    public static func now() -> Int64 { encl_now_ns() }
 }

@@ -4,7 +4,22 @@ import EnchargeRules
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.")
+        abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.",
+        discussion: """
+            Nothing is sent. Warnings (such as an assignment to an undeclared global) are printed \
+            with their rules.lua line; with --input, each event the sample makes is printed as a \
+            JSON line on stdout and each failed record on stderr.
+
+            EXIT CODES
+              0    the rule loads (and the sample, if any, mapped without a failure)
+              1    the sample has failed records
+              2    usage error, or the rule does not compile or defines no entry point
+
+            EXAMPLES
+              encharge-lua check rules.lua
+              encharge-lua check rules.lua --input sample.jsonl
+              encharge-lua check rules.lua --input export.csv --set default_plan=starter
+            """)
 
     @Argument(help: ArgumentHelp("The rules file.", valueName: "rules.lua"))
     var rules: String
@@ -15,13 +30,23 @@ struct CheckCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Format of the sample when its name does not say: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
-    @OptionGroup var ruleFlags: RuleFlags
+    @OptionGroup(title: "Input") var inputFlags: InputFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+
+    func validate() throws {
+        if let input {
+            try inputFlags.validate(formats: [format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: input) ?? .jsonl])
+        } else if inputFlags.delimiter != nil || inputFlags.recordsPath != nil {
+            throw ValidationError("--delimiter and --records-path apply to the --input sample; pass --input too")
+        }
+    }
 
     func run() throws {
         let code: Int32
+        let spec = input.map { InputSpec(path: $0, format: format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: $0) ?? .jsonl) }
+        let sample = try spec.map { try inputFlags.apply(to: [$0])[0] }
         do {
             let options = try ruleFlags.options(rulesPath: rules, lintGlobals: true)
-            let sample = input.map { InputSpec(path: $0, format: format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: $0) ?? .jsonl) }
             code = checkRule(options: options, sample: sample)
         } catch {
             Diagnostics.write("error: \(error.description)")

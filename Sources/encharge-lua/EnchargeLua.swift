@@ -16,7 +16,8 @@ struct EnchargeLua: AsyncParsableCommand {
         version: enchargeLuaVersion,
         subcommands: [RunCommand.self, ServeCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self])
 
-    /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say.
+    /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say, and every
+    /// error reads `error: ...` like the tool's other messages (not ArgumentParser's `Error: `).
     static func main() async {
         do {
             var command = try parseAsRoot()
@@ -27,17 +28,21 @@ struct EnchargeLua: AsyncParsableCommand {
             }
         } catch {
             let code = exitCode(for: error)
-            if code == .validationFailure {
-                let message = fullMessage(for: error)
-                Diagnostics.write(message)
-                Glibc.exit(2)
-            }
-            exit(withError: error)
+            let message = fullMessage(for: error)
+            // Help and --version go to stdout as ArgumentParser prints them; so does a bare ExitCode.
+            guard code != .success, !message.isEmpty else { exit(withError: error) }
+            Diagnostics.write(styled(message))
+            Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }
-}
 
-/// A failure already reported on stderr; ends the process with `code`.
-struct Exit: Error {
-    let code: Int32
+    /// ArgumentParser's `Error: Missing ...` as `error: missing ...`; the usage lines stay.
+    static func styled(_ message: String) -> String {
+        guard message.hasPrefix("Error: ") else { return "error: " + message }
+        var rest = message.dropFirst("Error: ".count)
+        if let first = rest.first, first.isUppercase, rest.dropFirst().first?.isLowercase == true {
+            rest = Substring(first.lowercased() + rest.dropFirst())
+        }
+        return "error: " + rest
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnchargeRules
 import EnchargeServer
 
 /// `encharge-lua mock-ingest`: a local stand-in for the Encharge Ingest API.
@@ -7,23 +8,93 @@ struct MockIngestCommand: AsyncParsableCommand {
         commandName: "mock-ingest",
         abstract: "Run a local stand-in for the Encharge Ingest API that enforces its contract and can inject faults.",
         discussion: """
-            Serves POST /v1/ like https://ingest.encharge.io/v1/ (write key, Content-Type, event \
-            validation) plus GET / and GET /healthz for readiness. On start it prints one line, \
-            "mock-ingest listening on http://HOST:PORT/v1/"; stop it with Ctrl-C or SIGTERM.
+            Serves POST /v1/ like https://ingest.encharge.io/v1/ plus GET / and GET /healthz for \
+            readiness. On start it prints one line, "mock-ingest listening on http://HOST:PORT/v1/"; \
+            stop it with Ctrl-C or SIGTERM.
+
+            By default it enforces what the Ingest API documentation states, and no more: an \
+            X-Encharge-Token header (401 without one, or when it differs from --write-key), \
+            Content-Type application/json (415), a JSON object with a string "name" and a "user" \
+            object holding "email" or "userId" (400). --record keeps each accepted body byte for \
+            byte. --strict adds encharge-lua's own event validation, which is stricter than the API.
+
+            EXIT CODES
+              0   stopped by Ctrl-C or SIGTERM
+              1   the server could not start (a port in use, an unwritable --record file)
+              2   usage error
+
+            EXAMPLES
+              encharge-lua mock-ingest --port 8089 --record received.jsonl --verbose
+              ENCHARGE_WRITE_KEY=test encharge-lua run rules.lua in.jsonl \\
+                --endpoint http://127.0.0.1:8089/v1/
+              encharge-lua mock-ingest --write-key-file key.txt --fail-rate 0.1 --seed 7
             """)
 
+    @OptionGroup(title: "Server") var server: MockIngestServerFlags
+    @OptionGroup(title: "Faults") var faults: MockIngestFaultFlags
+
+    func validate() throws {
+        try FlagChecks.port(server.port)
+        try FlagChecks.fraction(faults.failRate, "--fail-rate")
+        try FlagChecks.fraction(faults.dropRate, "--drop-rate")
+        if let rateLimit = faults.rateLimit { try FlagChecks.integer(rateLimit, "--rate-limit", 1...1_000_000) }
+        try FlagChecks.integer(faults.latencyMs, "--latency-ms", 0...600_000)
+        if server.writeKey != nil && server.writeKeyFile != nil {
+            throw ValidationError("give either --write-key or --write-key-file, not both")
+        }
+        if let key = server.writeKey, key.isEmpty { throw ValidationError("--write-key must not be empty") }
+        guard !server.host.isEmpty else { throw ValidationError("--host must not be empty") }
+    }
+
+    func run() async throws {
+        var configuration = MockIngestConfiguration(
+            host: server.host, port: server.port, writeKey: server.writeKey, strict: server.strict,
+            verbose: server.verbose, recordPath: server.record, failRate: faults.failRate,
+            dropRate: faults.dropRate, rateLimit: faults.rateLimit, latency: .milliseconds(faults.latencyMs),
+            seed: faults.seed)
+        if let path = server.writeKeyFile {
+            do {
+                configuration.writeKey = try SecretFile.read(path, flag: "--write-key-file")
+            } catch {
+                Diagnostics.write("error: \(error.description)")
+                throw ExitCode(2)
+            }
+        }
+        do {
+            try await runMockIngest(configuration: configuration)
+        } catch let error as MockIngestError {
+            Diagnostics.write("error: \(error.message)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+/// Where `mock-ingest` listens and what it checks and keeps.
+struct MockIngestServerFlags: ParsableArguments {
     @Option(help: "The address to listen on.")
     var host = "127.0.0.1"
 
     @Option(help: "The port to listen on; 0 picks a free one.")
     var port = 8089
 
-    @Option(help: ArgumentHelp("Require this value in X-Encharge-Token (401 otherwise).", valueName: "key"))
+    @Option(help: ArgumentHelp("Require this value in X-Encharge-Token (401 otherwise); without it any token is accepted.", valueName: "key"))
     var writeKey: String?
 
-    @Option(help: ArgumentHelp("Append each accepted event to this file as a JSON line.", valueName: "file"))
+    @Option(help: ArgumentHelp("Read the value --write-key would take from this file.", valueName: "path"))
+    var writeKeyFile: String?
+
+    @Flag(help: "Also apply encharge-lua's own event validation, which is stricter than the documented API.")
+    var strict = false
+
+    @Option(help: ArgumentHelp("Append each accepted request body, byte for byte, to this file (one line each).", valueName: "file"))
     var record: String?
 
+    @Flag(help: "Log one line per request on stderr: method, path, status and body bytes (never the token).")
+    var verbose = false
+}
+
+/// The faults `mock-ingest` injects.
+struct MockIngestFaultFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Answer this fraction of requests (0...1) with 500.", valueName: "p"))
     var failRate = 0.0
 
@@ -38,22 +109,4 @@ struct MockIngestCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Seed the random fault draws so a run can be repeated.", valueName: "s"))
     var seed: UInt64?
-
-    var mockConfiguration: MockIngestConfiguration {
-        MockIngestConfiguration(
-            host: host, port: port, writeKey: writeKey, recordPath: record, failRate: failRate,
-            dropRate: dropRate, rateLimit: rateLimit, latency: .milliseconds(latencyMs), seed: seed)
-    }
-
-    func validate() throws {
-        do {
-            try mockConfiguration.validate()
-        } catch {
-            throw ValidationError(error.message)
-        }
-    }
-
-    func run() async throws {
-        try await runMockIngest(configuration: mockConfiguration)
-    }
 }

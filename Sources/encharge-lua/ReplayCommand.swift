@@ -9,9 +9,23 @@ struct ReplayCommand: AsyncParsableCommand {
         discussion: """
             With a dead-letter file: event entries are sent as they are; record entries are run through --rules and their \
             events sent. What fails again goes to a new dead-letter file (default: \
-            NAME.retry.jsonl); the input file is never edited. With --spool PATH: the spool's \
+            NAME.retry.jsonl; with --dry-run, none unless --dead-letter is given); the input file is \
+            never written, even under another name or through a link. Entries written by a --dry-run \
+            are refused (exit 1), and a line that is not an entry is reported and skipped (exit 1). \
+            With --spool PATH: the spool's \
             dead events are re-queued (serve delivers them) and its kept failed requests run \
             again through --rules.
+
+            EXIT CODES
+              0    every entry delivered (or re-queued)
+              1    some entries failed again
+              2    usage, configuration or rule-load error
+              130  interrupted (Ctrl-C or SIGTERM)
+
+            EXAMPLES
+              encharge-lua replay dead-letter.jsonl
+              encharge-lua replay dead-letter.jsonl --rules fixed.lua --dry-run
+              encharge-lua replay --spool encharge-spool.sqlite --rules fixed.lua
             """)
 
     @Argument(help: ArgumentHelp("A dead-letter file written by run.", valueName: "dead-letter.jsonl"))
@@ -32,8 +46,8 @@ struct ReplayCommand: AsyncParsableCommand {
     @Flag(help: "No summary unless something failed.")
     var quiet = false
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         guard (deadLetterFile == nil) != (spool == nil) else {
@@ -60,7 +74,7 @@ struct ReplayCommand: AsyncParsableCommand {
         do {
             job = ReplayJobConfiguration(
                 inputPath: deadLetterFile, rule: try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) },
-                deadLetterPath: deadLetter ?? ReplayJobConfiguration.defaultOutput(for: deadLetterFile),
+                deadLetterPath: deadLetter ?? (dryRun ? nil : ReplayJobConfiguration.defaultOutput(for: deadLetterFile)),
                 dryRun: dryRun, quiet: quiet, delivery: dryRun ? nil : try deliveryFlags.configuration(),
                 drainTimeout: deliveryFlags.drainTimeout)
         } catch {

@@ -20,13 +20,20 @@ struct RuleFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds one call of a rule may take.", valueName: "seconds"))
     var timeLimit = 2.0
 
+    @Option(help: ArgumentHelp("Events one record or request may emit; more fail it.", valueName: "n"))
+    var maxEventsPerRecord = 1000
+
     @Option(help: ArgumentHelp("Lowest log.* level printed: debug, info, warn or error.", valueName: "level"))
     var logLevel = "info"
 
     func validate() throws {
-        guard memoryLimit >= 1 else { throw ValidationError("--memory-limit must be at least 1 (MiB)") }
-        guard instructionLimit >= 1000 else { throw ValidationError("--instruction-limit must be at least 1000") }
-        guard timeLimit > 0 else { throw ValidationError("--time-limit must be more than 0 seconds") }
+        // 2^27 MiB is the 128 TiB of a 64-bit process's user address space; more cannot be meant.
+        try FlagChecks.integer(memoryLimit, "--memory-limit", 1...(1 << 27), unit: " MiB")
+        guard instructionLimit >= 1000 else {
+            throw ValidationError("--instruction-limit must be at least 1000, got \(instructionLimit)")
+        }
+        try FlagChecks.seconds(timeLimit, "--time-limit", maximum: 3600)
+        guard maxEventsPerRecord >= 1 else { throw ValidationError("--max-events-per-record must be at least 1") }
         guard LogLevel(name: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
         for pair in settingPairs where !pair.contains("=") {
             throw ValidationError("--set takes key=value, got '\(pair)'")
@@ -43,9 +50,11 @@ struct RuleFlags: ParsableArguments {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             values[String(parts[0])] = .string(parts.count > 1 ? String(parts[1]) : "")
         }
-        return RuleOptions(
+        var options = RuleOptions(
             rulesPath: rulesPath,
             limits: LuaLimits(memoryBytes: memoryLimit << 20, instructions: instructionLimit, seconds: timeLimit),
             settings: values, logLevel: LogLevel(name: logLevel) ?? .info, lintGlobals: lintGlobals)
+        options.maxEventsPerRecord = maxEventsPerRecord
+        return options
     }
 }

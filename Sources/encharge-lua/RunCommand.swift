@@ -39,10 +39,14 @@ struct DeliveryFlags: ParsableArguments {
     var drainTimeout = 10.0
 
     func validate() throws {
-        guard (1...1024).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 1024") }
-        guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1") }
-        guard connectTimeout > 0, requestTimeout > 0 else { throw ValidationError("timeouts must be more than 0 seconds") }
-        guard backoffBase >= 0, backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
+        try FlagChecks.integer(concurrency, "--concurrency", 1...1024)
+        try FlagChecks.integer(maxAttempts, "--max-attempts", 1...1000)
+        try FlagChecks.seconds(connectTimeout, "--connect-timeout")
+        try FlagChecks.seconds(requestTimeout, "--request-timeout")
+        try FlagChecks.seconds(backoffBase, "--backoff-base", allowingZero: true)
+        try FlagChecks.seconds(backoffCap, "--backoff-cap", allowingZero: true)
+        try FlagChecks.seconds(drainTimeout, "--drain-timeout", allowingZero: true)
+        guard backoffCap >= backoffBase else { throw ValidationError("--backoff-cap must be at least --backoff-base") }
     }
 
     /// The delivery configuration, reading the write key; a missing key is a configuration
@@ -51,12 +55,7 @@ struct DeliveryFlags: ParsableArguments {
         let environment = ProcessEnvironment()
         var key: String
         if let writeKeyFile {
-            do {
-                key = String(decoding: try readFile(writeKeyFile, limit: 1 << 16), as: UTF8.self)
-            } catch {
-                throw RuleLoadError("cannot read the write key file: \(error.description)")
-            }
-            key = key.trimmingCharacters(in: " \t\r\n")
+            key = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
         } else {
             key = environment["ENCHARGE_WRITE_KEY"] ?? ""
         }
@@ -69,7 +68,8 @@ struct DeliveryFlags: ParsableArguments {
             endpoint: endpoint ?? environment["ENCHARGE_ENDPOINT"] ?? "https://ingest.encharge.io/v1/",
             writeKey: key, userAgent: DeliveryConfiguration.userAgent(version: enchargeLuaVersion),
             concurrency: concurrency, connectTimeout: connectTimeout, requestTimeout: requestTimeout,
-            maxAttempts: maxAttempts, backoffBase: backoffBase, backoffCap: backoffCap, caBundlePath: cacert)
+            maxAttempts: maxAttempts, backoffBase: backoffBase, backoffCap: backoffCap, caBundlePath: cacert,
+            writeKeySource: writeKeyFile.map { "--write-key-file \($0)" } ?? "ENCHARGE_WRITE_KEY")
     }
 }
 
@@ -80,8 +80,25 @@ struct RunCommand: ParsableCommand {
         discussion: """
             Inputs are JSON lines (.jsonl, .ndjson), JSON (.json: an object or an array of objects) \
             or CSV (.csv, header row). Use - or no input for stdin (JSON lines unless --format says \
-            otherwise). Exit codes: 0 all delivered, 1 some records failed or events were \
-            dead-lettered, 2 usage, configuration or rule-load error, 130 interrupted.
+            otherwise).
+
+            Every input is checked before the first record is read: if one is missing, \
+            a directory or unreadable, nothing runs and the exit code is 2. An input that fails part-way \
+            is reported, the other inputs still run, and the exit code is 2. Failed records and \
+            undeliverable events go to --dead-letter (default dead-letter.jsonl, created mode 0600 only \
+            when something fails); a --dry-run reports its failures on stderr and writes a file only \
+            when --dead-letter is given, with entries that replay refuses.
+
+            EXIT CODES
+              0    every record mapped and every event delivered
+              1    some records failed or events were dead-lettered
+              2    usage, configuration or rule-load error
+              130  interrupted (Ctrl-C or SIGTERM)
+
+            EXAMPLES
+              encharge-lua run rules.lua signups.jsonl --dry-run
+              ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
+              encharge-lua run rules.lua - --format json < export.json
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_record(record, ctx).", valueName: "rules.lua"))
@@ -96,8 +113,10 @@ struct RunCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
-    @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines.", valueName: "path"))
-    var deadLetter = "dead-letter.jsonl"
+    @OptionGroup(title: "Input") var inputFlags: InputFlags
+
+    @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines (default: dead-letter.jsonl; with --dry-run, no file unless given).", valueName: "path"))
+    var deadLetter: String?
 
     @Flag(help: "Stop at the first record that fails.")
     var failFast = false
@@ -105,8 +124,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "No progress line and no summary unless something failed.")
     var quiet = false
 
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         if let format, InputFormat(rawValue: format) == nil {
@@ -115,17 +134,20 @@ struct RunCommand: ParsableCommand {
         for input in inputs where input != "-" && format == nil && InputFormat(path: input) == nil {
             throw ValidationError("cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
         }
+        let explicit = format.flatMap(InputFormat.init(rawValue:))
+        try inputFlags.validate(formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
     }
 
     func run() throws {
         let explicit = format.flatMap(InputFormat.init(rawValue:))
         let paths = inputs.isEmpty ? ["-"] : inputs
-        let specs = paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }
+        var specs = paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }
+        specs = try inputFlags.apply(to: specs)
         let job: RunJobConfiguration
         do {
             job = RunJobConfiguration(
                 rule: try ruleFlags.options(rulesPath: rules), inputs: specs, dryRun: dryRun,
-                deadLetterPath: deadLetter, failFast: failFast, quiet: quiet,
+                deadLetterPath: deadLetter ?? (dryRun ? nil : "dead-letter.jsonl"), failFast: failFast, quiet: quiet,
                 delivery: dryRun ? nil : try deliveryFlags.configuration(), drainTimeout: deliveryFlags.drainTimeout)
         } catch {
             Diagnostics.write("error: \(error.description)")
@@ -144,13 +166,44 @@ struct ProcessEnvironment {
     }
 }
 
-extension String {
-    /// Trims the given scalars from both ends (by scalar, so "\r\n" and a lone "\n" both go).
-    func trimmingCharacters(in set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        var view = Substring(self).unicodeScalars
-        while let f = view.first, scalars.contains(f) { view.removeFirst() }
-        while let l = view.last, scalars.contains(l) { view.removeLast() }
-        return String(view)
+/// How inputs are read beyond their format: `--delimiter` (CSV) and `--records-path` (JSON).
+struct InputFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("CSV field separator: one character such as ';' or '|', or tab (default ',').", valueName: "char"))
+    var delimiter: String?
+
+    @Option(help: ArgumentHelp(
+        "Read the records from the array at this JSON pointer of a .json input, such as /data for a list response.",
+        valueName: "pointer"))
+    var recordsPath: String?
+
+    /// Checks the flags against the formats of the inputs they would apply to.
+    func validate(formats: [InputFormat]) throws {
+        if let delimiter {
+            do { _ = try RecordReader.delimiter(named: delimiter) } catch { throw ValidationError(error.description) }
+            guard formats.allSatisfy({ $0 == .csv }) else {
+                throw ValidationError("--delimiter applies to CSV input only; name the file .csv or pass --format csv")
+            }
+        }
+        if recordsPath != nil, !formats.allSatisfy({ $0 == .json }) {
+            throw ValidationError("--records-path applies to .json input only; name the file .json or pass --format json")
+        }
+    }
+
+    /// `specs` with the delimiter and records path set; a records path that is not a JSON pointer
+    /// is a usage error (exit 2) with a message that shows one.
+    func apply(to specs: [InputSpec]) throws -> [InputSpec] {
+        var specs = specs
+        do {
+            let byte = try delimiter.map(RecordReader.delimiter(named:)) ?? UInt8(ascii: ",")
+            let pointer = try recordsPath.map(JSONPointer.init(parsing:))
+            for i in specs.indices {
+                specs[i].delimiter = byte
+                specs[i].recordsPath = pointer
+            }
+        } catch {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(RunExitCode.usage)
+        }
+        return specs
     }
 }

@@ -15,108 +15,72 @@ struct ServeCommand: AsyncParsableCommand {
             Each request calls on_webhook(req), or routes["METHOD /path"] when the rule defines a \
             routes table. Its events are committed to the SQLite spool before the response is \
             sent; a background worker delivers them with the semantics of run. GET /healthz and \
-            GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully; SIGHUP reloads \
-            the rule (a broken rule is refused and the old one keeps serving).
+            GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully within \
+            --drain-timeout, leaving undelivered events pending in the spool (a second signal exits \
+            at once, 130); SIGHUP reloads the rule (a broken rule is refused and the old one keeps \
+            serving). One serve owns a spool at a time. While the Ingest API refuses the write key \
+            (401/403), delivery pauses and /healthz answers 503.
+
+            EXIT CODES
+              0    stopped by SIGTERM or SIGINT
+              1    the server failed while running
+              2    usage, configuration or rule-load error, a port in use, or a spool
+                   that another serve owns
+              130  a second SIGTERM or SIGINT stopped it at once
+
+            EXAMPLES
+              ENCHARGE_WRITE_KEY=... encharge-lua serve examples/github/rules.lua
+              encharge-lua serve rules.lua --verify stripe --secret-file whsec.txt \\
+                --write-key-file key.txt --spool /var/lib/encharge/spool.sqlite
             """)
 
     @Argument(help: ArgumentHelp("The rules file, defining on_webhook(req) or a routes table.", valueName: "rules.lua"))
     var rules: String
 
-    @Option(help: "The address to listen on.")
-    var host = "127.0.0.1"
-
-    @Option(help: "The port to listen on; 0 picks a free one (printed on start).")
-    var port = 8080
-
-    @Option(help: ArgumentHelp("The SQLite spool file (created if missing).", valueName: "path"))
-    var spool = "encharge-spool.sqlite"
-
-    @Option(help: ArgumentHelp("Largest request body, e.g. 1MiB, 256KiB or a byte count; larger answers 413.", valueName: "size"))
-    var maxBody = "1MiB"
-
-    @Option(help: ArgumentHelp("Lua states serving requests at once (default: number of cores).", valueName: "n"))
-    var workers: Int?
-
-    @Option(help: ArgumentHelp("Check this signature scheme on every request before the rule runs: stripe, github, shopify, standard or hmac.", valueName: "scheme"))
-    var verify: String?
-
-    @Option(help: ArgumentHelp("File holding the signing secret for --verify.", valueName: "path"))
-    var secretFile: String?
-
-    @Option(help: ArgumentHelp("Header carrying the signature for --verify hmac.", valueName: "name"))
-    var hmacHeader = "x-signature"
-
-    @Option(help: ArgumentHelp("Require `Authorization: Bearer <token>` with the token in this file.", valueName: "path"))
-    var authTokenFile: String?
-
-    @Option(help: ArgumentHelp("Seconds a delivery id is remembered for dedup.", valueName: "seconds"))
-    var dedupWindow = 86_400.0
-
-    @OptionGroup var ruleFlags: RuleFlags
-    @OptionGroup var deliveryFlags: DeliveryFlags
-
-    static func parseSize(_ text: String) -> Int? {
-        let lower = text.lowercased().replacingOccurrences(of: " ", with: "")
-        for (suffix, factor) in [("mib", 1 << 20), ("mb", 1_000_000), ("kib", 1 << 10), ("kb", 1000), ("b", 1)] where lower.hasSuffix(suffix) {
-            return Int(lower.dropLast(suffix.count)).map { $0 * factor }
-        }
-        return Int(lower)
-    }
-
-    func validate() throws {
-        guard let size = Self.parseSize(maxBody), size > 0 else { throw ValidationError("--max-body takes a size like 1MiB, 256KiB or 65536") }
-        _ = size
-        if let verify {
-            guard WebhookScheme(rawValue: verify) != nil else {
-                throw ValidationError("--verify must be stripe, github, shopify, standard or hmac")
-            }
-            guard secretFile != nil else { throw ValidationError("--verify needs --secret-file PATH with the signing secret") }
-        }
-        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
-    }
+    @OptionGroup(title: "Server") var serverFlags: ServerFlags
+    @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
+    @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func run() async throws {
         var server: WebhookServerConfiguration
         do {
             server = WebhookServerConfiguration(
                 rule: try ruleFlags.options(rulesPath: rules), delivery: try deliveryFlags.configuration(forServe: true))
-            if let secretFile {
+            if let secretFile = serverFlags.secretFile {
                 server.verifySecret = try Self.readSecret(secretFile, what: "--secret-file")
             }
-            if let authTokenFile {
+            if let authTokenFile = serverFlags.authTokenFile {
                 server.authToken = try Self.readSecret(authTokenFile, what: "--auth-token-file")
             }
         } catch {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)
         }
-        server.host = host
-        server.port = port
-        server.spoolPath = spool
-        server.maxBodyBytes = Self.parseSize(maxBody) ?? (1 << 20)
-        server.workers = workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        server.verifyScheme = verify.flatMap(WebhookScheme.init(rawValue:))
-        server.verifyOptions.hmac.header = hmacHeader.lowercased()
-        server.dedupWindow = dedupWindow
+        server.host = serverFlags.host
+        server.port = serverFlags.port
+        server.spoolPath = serverFlags.spool
+        server.maxBodyBytes = ServerFlags.parseSize(serverFlags.maxBody) ?? (1 << 20)
+        server.workers = serverFlags.workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        server.verifyScheme = serverFlags.verify.flatMap(WebhookScheme.init(rawValue:))
+        server.verifyOptions.hmac.header = serverFlags.hmacHeader.lowercased()
+        server.dedupWindow = serverFlags.dedupWindow
         server.drainTimeout = deliveryFlags.drainTimeout
+        server.keyRetryInterval = serverFlags.keyRetryInterval
         do {
             try await runWebhookServer(configuration: server)
         } catch let error as RuleLoadError {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)
+        } catch let error as WebhookServerError {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(2)
+        } catch {
+            Diagnostics.write("error: serve stopped: \(error)")
+            throw ExitCode.failure
         }
     }
 
     static func readSecret(_ path: String, what: String) throws(RuleLoadError) -> String {
-        do {
-            let text = String(decoding: try readFile(path, limit: 1 << 16), as: UTF8.self)
-            let trimmed = text.trimmingCharacters(in: " \t\r\n")
-            guard !trimmed.isEmpty else { throw RuleLoadError("\(what) \(path) is empty; put the secret in it") }
-            return trimmed
-        } catch let error as RuleLoadError {
-            throw error
-        } catch {
-            throw RuleLoadError("cannot read \(what): \(error)")
-        }
+        try SecretFile.read(path, flag: what)
     }
 }

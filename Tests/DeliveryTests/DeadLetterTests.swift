@@ -102,4 +102,87 @@ import Testing
         }
         #expect(error?.description.hasPrefix("/nonexistent-dir-for-test/dead.jsonl: cannot open") == true)
     }
+
+    @Test func entriesCarryTheRunIDAndTheDryRunFlag() throws {
+        let path = Self.path()
+        let dry = DeadLetterWriter(path: path, context: DeadLetterContext(runID: "run-1", dryRun: true))
+        try dry.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
+        let real = DeadLetterWriter(path: path)
+        try real.writeRecordFailure(record: 2, error: "e", traceback: nil, source: "s")
+        let entries = try DeadLetterEntry.read(path: path)
+        #expect(entries.map(\.runID) == ["run-1", DeadLetterContext.processRunID])
+        #expect(entries.map(\.dryRun) == [true, false])
+        #expect(DeadLetterContext.processRunID.wholeMatch(of: /\d{8}T\d{6}Z-[0-9a-f]{8}/) != nil)
+        // Files written before run ids existed read as real entries.
+        let old = try DeadLetterEntry(json: ["kind": "record", "record": 1])
+        #expect(old.runID == nil && !old.dryRun)
+    }
+
+    @Test func filesAreCreatedOwnerOnly() throws {
+        let path = Self.path()
+        try DeadLetterWriter(path: path).writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
+        var info = stat()
+        try #require(stat(path, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
+    }
+
+    @Test func prepareChecksThePathWithoutCreatingTheFile() throws {
+        let path = Self.path()
+        let writer = DeadLetterWriter(path: path)
+        try writer.prepare()
+        #expect(!FileManager.default.fileExists(atPath: path), "a clean run still leaves no file")
+        try writer.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
+        #expect(writer.count == 1)
+
+        let missing = #expect(throws: DeadLetterError.self) {
+            try DeadLetterWriter(path: "/nonexistent-dir-for-test/dead.jsonl").prepare()
+        }
+        #expect(missing?.message == "the directory /nonexistent-dir-for-test does not exist")
+        let directory = (path as NSString).deletingLastPathComponent
+        let isDirectory = #expect(throws: DeadLetterError.self) { try DeadLetterWriter(path: directory).prepare() }
+        #expect(isDirectory?.message.hasPrefix("cannot open for appending: Is a directory") == true)
+    }
+
+    @Test func sameFileIsFoundByDeviceAndInode() throws {
+        let path = Self.path()
+        try "x\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: path)
+        let writer = DeadLetterWriter(path: directory + "/link")
+        try writer.prepare()
+        #expect(writer.isSameFile(as: directory + "/./dead.jsonl"))
+        #expect(!DeadLetterWriter(path: directory + "/other.jsonl").isSameFile(as: path))
+        #expect(!DeadLetterWriter.discarding(context: DeadLetterContext()).keepsEntries)
+        #expect(writer.keepsEntries)
+    }
+
+    @Test func corruptLinesAreHandedOverAndTheRestIsRead() throws {
+        let path = Self.path()
+        let good = "{\"kind\":\"record\",\"record\":1}"
+        try "\(good)\nnot json\n{\"kind\":\"nope\"}\n\(good)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        var bad: [Int] = []
+        var read = 0
+        try DeadLetterEntry.forEach(inFile: path, invalidLine: { bad.append($0.line ?? 0) }) { _ in
+            read += 1
+            return true
+        }
+        #expect(bad == [2, 3])
+        #expect(read == 2)
+    }
+
+    @Test func longTextIsCappedInEntries() throws {
+        let path = Self.path()
+        let writer = DeadLetterWriter(path: path)
+        let long = String(repeating: "é", count: 3000)  // 6000 bytes
+        try writer.writeRecordFailure(record: 1, error: long, traceback: long, source: "s")
+        let event = try Event.identify(user: ["email": "a@x.io"])
+        try writer.writeEventFailure(event: event, reason: long, body: long, attempts: 1, source: "s")
+        let entries = try DeadLetterEntry.read(path: path)
+        let texts = [entries[0].error, entries[0].traceback, entries[1].reason, entries[1].body].compactMap { $0 }
+        #expect(texts.count == 4)
+        for text in texts {
+            #expect(text == String(repeating: "é", count: 2048) + "… (1904 bytes more)")
+        }
+        #expect("short".cappedForDiagnostics() == "short")
+    }
 }

@@ -25,7 +25,7 @@ struct DeliveryPartsTests {
     @Test(arguments: [
         (200, "delivered"), (201, "delivered"), (204, "delivered"),
         (408, "retry"), (425, "retry"), (429, "retry"), (500, "retry"), (502, "retry"), (503, "retry"), (599, "retry"),
-        (301, "terminal"), (400, "terminal"), (401, "terminal"), (403, "terminal"), (404, "terminal"),
+        (301, "terminal"), (400, "terminal"), (401, "refused"), (403, "refused"), (404, "terminal"),
         (409, "terminal"), (413, "terminal"), (422, "terminal"),
     ])
     func classifiesStatuses(status: Int, expected: String) {
@@ -37,7 +37,38 @@ struct DeliveryPartsTests {
             #expect(expected == "terminal")
             #expect(error.status == status)
             #expect(error.body == "b")
+        case .refused(let refusedStatus, let error):
+            #expect(expected == "refused")
+            #expect(refusedStatus == status)
+            #expect(error.kind == .writeKeyRefused)
+            #expect(error.message == "the Ingest API refused the write key (HTTP \(status))")
+            #expect(error.body == "b")
+        case .redirected:
+            Issue.record("a response without a redirect URL is not a redirect")
         }
+    }
+
+    @Test func aRedirectThatWasNotFollowedStopsDelivery() {
+        let verdict = Self.policy.verdict(for: .redirect(status: 308, location: "https://other.example/v1/"))
+        let stop = DeliveryStop.redirected(status: 308, location: "https://other.example/v1/")
+        #expect(
+            verdict
+                == .redirected(
+                    stop,
+                    DeliveryError(
+                        kind: .redirected,
+                        message: "the endpoint redirects to https://other.example/v1/; pass that as --endpoint",
+                        status: 308)))
+    }
+
+    @Test(arguments: [
+        ("https://ingest.encharge.io/v1/", "https://ingest.encharge.io:443"),
+        ("HTTPS://Ingest.Encharge.IO:443/other", "https://ingest.encharge.io:443"),
+        ("http://127.0.0.1:8089/v1/", "http://127.0.0.1:8089"),
+        ("http://127.0.0.1/v1/", "http://127.0.0.1:80"),
+    ])
+    func originsCompareSchemeHostAndPort(url: String, origin: String) {
+        #expect(IngestTransport.origin(of: url) == origin)
     }
 
     @Test func connectionErrorsRetryButUntrustedServersDoNot() {
@@ -91,6 +122,31 @@ struct DeliveryPartsTests {
         #expect(redactor.redact("...body cut at sk_abcd") == "...body cut at [redacted]")
         #expect(redactor.redact("ends with sk_") == "ends with sk_")
         #expect(redactor.redact("nothing here") == "nothing here")
+    }
+
+    @Test func redactsTheWriteKeyInAnyCase() {
+        let redactor = SecretRedactor(secret: "sk_abcdef123456")
+        #expect(redactor.redact("X-ENCHARGE-TOKEN: SK_ABCDEF123456") == "X-ENCHARGE-TOKEN: [redacted]")
+        #expect(redactor.redact("token Sk_AbCdEf123456.") == "token [redacted].")
+        #expect(redactor.redact("cut at SK_ABCD") == "cut at [redacted]")
+    }
+
+    /// The key base64-encoded on its own or inside a longer value (each of the three byte
+    /// alignments), in base64 and base64url, whole or cut short at the end of a body.
+    @Test(arguments: ["", "u", "us", "user:", "prefix-of-seven:"])
+    func redactsTheWriteKeyInBase64(prefix: String) {
+        let key = "wk_live_7f3a9c1e5b2d4680aabb?>??"
+        let redactor = SecretRedactor(secret: key)
+        let encoded = Data((prefix + key + "!").utf8).base64EncodedString()
+        let redacted = redactor.redact("Authorization: Basic \(encoded)")
+        #expect(!redacted.contains(encoded))
+        #expect(redacted.contains("[redacted]"))
+        // What is left around the marker is at most a few characters that mix in other bytes.
+        #expect(redacted.count < "Authorization: Basic ".count + encoded.count - 30)
+        let url = encoded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        #expect(!redactor.redact(url).contains(url))
+        #expect(redactor.redact("echo " + String(encoded.prefix(prefix.count * 4 / 3 + 12))).hasSuffix("[redacted]"))
+        #expect(redactor.redact(Data("unrelated text".utf8).base64EncodedString()) == Data("unrelated text".utf8).base64EncodedString())
     }
 
     // MARK: Lane schedule

@@ -35,15 +35,21 @@ struct ScriptedReply: Sendable {
     var retryAfter: String?
     /// Waits this long before answering.
     var delay: Duration = .zero
+    /// A `Location` header, for redirects.
+    var location: String?
 
     static let ok = ScriptedReply()
     static func status(_ status: Int, body: String = #"{"error":"scripted"}"#, retryAfter: String? = nil) -> ScriptedReply {
         ScriptedReply(status: status, body: body, retryAfter: retryAfter)
     }
+    static func redirect(_ status: Int, to location: String) -> ScriptedReply {
+        ScriptedReply(status: status, body: "", location: location)
+    }
 }
 
-/// A real HTTP/1.1 server on 127.0.0.1 with a free port, answering `POST /v1/` by a script and
-/// recording every request in arrival order and every accepted (2xx) one in acceptance order.
+/// A real HTTP/1.1 server on 127.0.0.1 with a free port, answering `POST /v1/` (and any other
+/// POST path, for redirects) by a script and recording every request in arrival order and every
+/// accepted (2xx) one in acceptance order.
 final class ScriptedIngestServer: Sendable {
     /// Decides the reply to `request`, its `attempt`-th arrival (1-based, counted per identical body).
     typealias Script = @Sendable (_ request: ReceivedRequest, _ attempt: Int) -> ScriptedReply
@@ -74,6 +80,7 @@ final class ScriptedIngestServer: Sendable {
         let server = ScriptedIngestServer(script: script)
         let router = Router(context: ConnectionRequestContext.self)
         router.post("/v1") { request, context in try await server.handle(request, context) }
+        router.post("**") { request, context in try await server.handle(request, context) }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "scripted-ingest")
         logger.logLevel = .critical
@@ -129,6 +136,7 @@ final class ScriptedIngestServer: Sendable {
         }
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter = reply.retryAfter { headers[.retryAfter] = retryAfter }
+        if let location = reply.location { headers[.location] = location }
         return Response(
             status: HTTPResponse.Status(code: reply.status), headers: headers,
             body: ResponseBody(byteBuffer: ByteBuffer(string: reply.body)))

@@ -1,5 +1,5 @@
 @testable import EnchargeRules
-import EnchargeKit
+@testable import EnchargeKit
 import Foundation
 import Testing
 
@@ -182,5 +182,116 @@ func foundationMilliseconds(_ text: String) -> Int64? {
         }
         #expect(checked == 80_718)
         #expect(mismatches.prefix(5) == [])
+    }
+}
+
+/// Dates read with a format and in a named zone (`encharge.iso8601(s, { format =, tz = })`).
+@Suite struct EnchargeDateZoneTests {
+    static let zones = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "America/Sao_Paulo", "Pacific/Chatham"]
+
+    /// Every hour over years of transitions (and far past the files' last explicit transition,
+    /// where the POSIX footer rule applies): our offsets equal Foundation's, an independent reading
+    /// of the same tz database.
+    @Test(arguments: zones)
+    func offsetsMatchFoundationThroughTheYears(name: String) throws {
+        let zone = try ZoneInfo.named(name)
+        let oracle = try #require(TimeZone(identifier: name))
+        var mismatches: [String] = []
+        for start in [Int64(946_684_800), 2_208_988_800, 4_102_444_800] {  // 2000, 2040, 2100
+            var t = start
+            while t < start + 3 * 366 * 86400 {
+                let ours = zone.offset(atUTC: t)
+                let theirs = oracle.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(t)))
+                if ours != theirs { mismatches.append("\(t): \(ours) vs \(theirs)") }
+                t += 3600
+            }
+        }
+        #expect(mismatches.prefix(5) == [])
+    }
+
+    /// Wall-clock times in a zone become the instant Foundation's calendar gives for them,
+    /// including the hours around each change of offset.
+    @Test(arguments: zones)
+    func wallClockTimesMatchFoundationsCalendar(name: String) throws {
+        let zone = try ZoneInfo.named(name)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = try #require(TimeZone(identifier: name))
+        var mismatches: [String] = []
+        var local: Int64 = 1_577_836_800  // 2020-01-01T00:00 on the wall clock
+        while local < 1_577_836_800 + 2 * 366 * 86400 {
+            let days = local / 86400
+            let (y, m, d) = EnchargeDate.civilFromDays(days)
+            let secondOfDay = Int(local - days * 86400)
+            let components = DateComponents(
+                year: Int(y), month: m, day: d, hour: secondOfDay / 3600, minute: secondOfDay / 60 % 60)
+            let ours = zone.utcSeconds(fromLocal: local)
+            let instant = try #require(calendar.date(from: components))
+            let theirs = Int64(instant.timeIntervalSince1970)
+            // Foundation moves a time in a gap forward by the gap, as we do; it matches in overlaps
+            // only up to its choice of fold, so compare wall clocks that exist once.
+            let existsOnce = calendar.dateComponents([.hour, .minute], from: instant).hour == secondOfDay / 3600
+            if existsOnce && ours != theirs && zone.offset(atUTC: ours) == zone.offset(atUTC: theirs) {
+                mismatches.append("\(components): \(ours) vs \(theirs)")
+            }
+            local += 1800
+        }
+        #expect(mismatches.prefix(5) == [])
+    }
+
+    @Test func changesOfOffsetAreReadAsDocumented() throws {
+        let berlin = try ZoneInfo.named("Europe/Berlin")
+        func local(_ text: String) -> Int64 { EnchargeDate.epochMilliseconds(parsing: text + "Z")! / 1000 }
+        // 2021-03-28 02:30 never happens in Berlin: read with the offset before (+1), 01:30Z.
+        #expect(berlin.utcSeconds(fromLocal: local("2021-03-28T02:30:00")) == local("2021-03-28T01:30:00"))
+        // 2021-10-31 02:30 happens twice: the first (+2, summer time), 00:30Z.
+        #expect(berlin.utcSeconds(fromLocal: local("2021-10-31T02:30:00")) == local("2021-10-31T00:30:00"))
+    }
+
+    @Test func fixedOffsetsAndUTCNeedNoDatabase() throws {
+        #expect(try ZoneInfo.named("+05:30", directory: "/nonexistent").offset(atUTC: 0) == 19800)
+        #expect(try ZoneInfo.named("-0800", directory: "/nonexistent").offset(atUTC: 0) == -28800)
+        #expect(try ZoneInfo.named("UTC", directory: "/nonexistent").offset(atUTC: 0) == 0)
+        #expect(throws: ZoneInfoError.self) { try ZoneInfo.named("Europe/Berlin", directory: "/nonexistent") }
+    }
+
+    @Test func footerRulesParse() throws {
+        let us = try #require(PosixTimeZoneRule("EST5EDT,M3.2.0,M11.1.0"))
+        #expect(us.offset(atUTC: 1_593_604_800) == -14400)  // 2020-07-01
+        #expect(us.offset(atUTC: 1_577_836_800) == -18000)  // 2020-01-01
+        let fixed = try #require(PosixTimeZoneRule("<+0330>-3:30"))
+        #expect(fixed.offset(atUTC: 0) == 12600)
+        #expect(PosixTimeZoneRule("CET-1CEST,M3.5.0") == nil)
+    }
+
+    /// (text, format, expected UTC text) with no zone given: naive times are UTC.
+    static let formatted: [(text: String, format: String, iso: String)] = [
+        ("03/06/2020 14:24", "%m/%d/%Y %H:%M", "2020-03-06T14:24:00Z"),
+        ("3/6/20 2:24 pm", "%m/%d/%y %I:%M %p", "2020-03-06T14:24:00Z"),
+        ("12/31/69 12:00 AM", "%D %I:%M %p", "1969-12-31T00:00:00Z"),
+        ("06.03.2020", "%d.%m.%Y", "2020-03-06T00:00:00Z"),
+        ("Friday, 6 March 2020 14:24:03.5", "%A, %e %B %Y %T.%f", "2020-03-06T14:24:03.500Z"),
+        ("6-MAR-2020 14:24:03 +0100", "%d-%b-%Y %H:%M:%S %z", "2020-03-06T13:24:03Z"),
+        ("2020-03-06T14:24:03-05:30", "%FT%T%z", "2020-03-06T19:54:03Z"),
+        ("2020-03-06 14:24 UTC", "%Y-%m-%d %H:%M %Z", "2020-03-06T14:24:00Z"),
+        ("2020 066", "%Y %j", "2020-03-06T00:00:00Z"),
+        ("100% 2020", "100%% %Y", "2020-01-01T00:00:00Z"),
+        ("20200306142403", "%Y%m%d%H%M%S", "2020-03-06T14:24:03Z"),
+    ]
+
+    @Test(arguments: formatted)
+    func formatDirectivesReadCommonExportDates(text: String, format: String, iso: String) throws {
+        let ms = try EnchargeDate.epochMilliseconds(parsing: text, format: format, zone: nil)
+        #expect(EnchargeDate.format(epochMilliseconds: ms) == iso)
+    }
+
+    @Test func aNaiveDateIsReadInTheZoneOnlyWhenOneIsGiven() throws {
+        let berlin = try ZoneInfo.named("Europe/Berlin")
+        #expect(try EnchargeDate.epochMilliseconds(parsing: "2020-07-01 12:00", format: nil, zone: berlin)
+            == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T10:00:00Z"))
+        #expect(try EnchargeDate.epochMilliseconds(parsing: "2020-07-01 12:00", format: nil, zone: nil)
+            == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00Z"))
+        // A stated offset wins over the zone.
+        #expect(try EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00+00:00", format: nil, zone: berlin)
+            == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00Z"))
     }
 }

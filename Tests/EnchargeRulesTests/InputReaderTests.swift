@@ -424,18 +424,114 @@ func largeRecordJSON(_ i: Int) -> String {
         #expect(try readRecords(try scratch.file("none.csv", text), .csv) == [])
     }
 
-    @Test func unclosedCSVQuoteIsMalformed() throws {
+    /// The row with the stray quote fails alone; reading resumes on the line after the quote.
+    @Test func unclosedCSVQuoteFailsItsRowAndReadingResumesOnTheNextLine() throws {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("open.csv", "a,b\n1,2\n3,\"open\nstill open\n")
-        let records = try readRecords(path, .csv)
-        #expect(records.count == 2)
-        #expect(records.first == .value(["a": "1", "b": "2"], line: 1))
-        guard case .malformed(let message, _, let line)? = records.last else {
-            Issue.record("expected a malformed record last, got \(records)")
-            return
+        #expect(try readRecords(path, .csv) == [
+            .value(["a": "1", "b": "2"], line: 1),
+            .malformed("a quoted CSV field is not closed (it starts at line 3)", raw: "3,\"open", line: 2),
+            .value(["a": "still open"], line: 3),
+        ])
+    }
+
+    /// A stray quote that closes on a later row's quote shifts that row's cells; the bad row is
+    /// found by its cell count and reading resumes after the stray quote's line.
+    @Test func strayQuoteClosedByALaterQuoteIsFoundAndTheRowsBetweenAreRead() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("stray.csv", "name,note\n\"Smith, J,a\nAnn,b\nBob,\"c, d\"\nCy,e\n")
+        #expect(try readRecords(path, .csv) == [
+            .malformed("a quoted CSV field is not closed (it starts at line 2)", raw: "\"Smith, J,a", line: 1),
+            .value(["name": "Ann", "note": "b"], line: 2),
+            .value(["name": "Bob", "note": "c, d"], line: 3),
+            .value(["name": "Cy", "note": "e"], line: 4),
+        ])
+    }
+
+    /// The quote never closed is the one that fails, not an earlier multi-line field of its row.
+    @Test func unclosedQuoteAfterAMultilineFieldResumesAfterTheUnclosedOne() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("both.csv", "a,b,c\n1,\"x\ny\",\"open\n2,q,r\n")
+        #expect(try readRecords(path, .csv) == [
+            .malformed("a quoted CSV field is not closed (it starts at line 3)", raw: "1,\"x\ny\",\"open", line: 1),
+            .value(["a": "2", "b": "q", "c": "r"], line: 2),
+        ])
+    }
+
+    @Test func legitimateMultilineFieldsAreNotMistakenForStrayQuotes() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("multi.csv", "name,note\r\nAnn,\"two\r\nlines\"\r\nBob,\"x\"\r\n")
+        #expect(try readRecords(path, .csv) == [
+            .value(["name": "Ann", "note": "two\r\nlines"], line: 1),
+            .value(["name": "Bob", "note": "x"], line: 2),
+        ])
+    }
+
+    @Test func unclosedQuoteOverTheSizeLimitFailsItsRowOnlyAcrossChunks() throws {
+        let scratch = try ScratchDirectory()
+        var text = "id,note\n1,\"never closed\n"
+        for i in 2...40_000 { text += "\(i),row \(i)\n" }
+        let records = try readRecords(try scratch.file("big-open.csv", text), .csv, maxRecordBytes: 64 << 10)
+        #expect(records.count == 40_000)
+        #expect(records.first == .malformed("a quoted CSV field is not closed (it starts at line 2)", raw: "1,\"never closed", line: 1))
+        #expect(records.last == .value(["id": "40000", "note": "row 40000"], line: 40_000))
+        #expect(records.filter(\.isMalformed).count == 1)
+    }
+
+    @Test func bareCarriageReturnEndsARowAndCRLFIsOneLineEnd() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("mac.csv", "a,b\r1,2\r\n3,\"x\ry\"\r\r4,\"z\"")
+        #expect(try readRecords(path, .csv) == [
+            .value(["a": "1", "b": "2"], line: 1),
+            .value(["a": "3", "b": "x\ry"], line: 2),
+            .value(["a": "4", "b": "z"], line: 3),
+        ])
+    }
+
+    @Test(arguments: [(UInt8(ascii: ";"), ";"), (0x09, "\t"), (UInt8(ascii: "|"), "|")])
+    func delimiterSeparatesFieldsAndQuotesStillProtectIt(delimiter: UInt8, separator: String) throws {
+        let scratch = try ScratchDirectory()
+        let text = ["id", "name", "note"].joined(separator: separator) + "\n"
+            + ["1", "\"Smith\(separator) J\"", "a,b"].joined(separator: separator) + "\n"
+        let reader = try RecordReader(path: try scratch.file("d.csv", text), format: .csv, delimiter: delimiter)
+        var records: [JSONValue] = []
+        try reader.forEach { body, _ in
+            if case .value(let value) = body { records.append(value) }
+            return true
         }
-        #expect(message == "a quoted CSV field is not closed (it starts at line 3)")
-        #expect(line == 2)
+        #expect(records == [["id": "1", "name": .string("Smith\(separator) J"), "note": "a,b"]])
+    }
+
+    @Test(arguments: [("tab", UInt8(0x09)), ("\\t", 0x09), ("\t", 0x09), (";", UInt8(ascii: ";")), ("|", UInt8(ascii: "|"))])
+    func delimiterNames(text: String, byte: UInt8) throws {
+        #expect(try RecordReader.delimiter(named: text) == byte)
+    }
+
+    @Test(arguments: ["", ";;", "\"", "\n", "é"])
+    func delimiterThatIsNotOneCharacterIsRefused(text: String) throws {
+        #expect(throws: InputError.self) { try RecordReader.delimiter(named: text) }
+    }
+
+    @Test func duplicateHeaderNamesAreAnInputErrorNamingBothColumns() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("dup.csv", "id, email ,,name,,email\n1,a@x.io,,Ann,,b@x.io\n")
+        let error = #expect(throws: InputError.self) { _ = try readRecords(path, .csv) }
+        #expect(error?.description
+            == "\(path):1: the CSV header names column 2 and column 6 both 'email'; rename one so no column is lost")
+    }
+
+    @Test func oneColumnHeaderHoldingASemicolonWarnsOnceAndReadingGoesOn() throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("semi.csv", "email;name\na@x.io;Ann\n")
+        let reader = try RecordReader(path: path, format: .csv)
+        var warnings: [String] = []
+        reader.warn = { warnings.append($0) }
+        var count = 0
+        try reader.forEach { _, _ in count += 1; return true }
+        #expect(count == 1)
+        #expect(warnings == [
+            "\(path):1: warning: the CSV header is one column holding ';'; if the file is separated by it, pass --delimiter ';'",
+        ])
     }
 
     @Test func csvAcrossChunkBoundariesKeepsEveryRowAndItsNumber() throws {
@@ -453,5 +549,90 @@ func largeRecordJSON(_ i: Int) -> String {
             .value(["id": .string("\(i)"), "note": .string(note(i)), "pad": .string(String(repeating: "p", count: 20 + i % 13))], line: i)
         }
         expectSameRecords(records, expected)
+    }
+
+    // MARK: JSON records path
+
+    func readPath(_ path: String, _ pointer: String, maxRecordBytes: Int? = nil) throws -> (RecordReader, [ReadRecord]) {
+        let reader = try RecordReader(path: path, format: .json, recordsPath: try JSONPointer(parsing: pointer))
+        if let maxRecordBytes { reader.maxRecordBytes = maxRecordBytes }
+        var records: [ReadRecord] = []
+        try reader.forEach { body, n in
+            switch body {
+            case .json(let bytes): records.append(.json(String(decoding: bytes, as: UTF8.self), line: n))
+            case .value(let value): records.append(.value(value, line: n))
+            case .malformed(let message, let raw): records.append(.malformed(message, raw: raw, line: n))
+            }
+            return true
+        }
+        return (reader, records)
+    }
+
+    @Test func recordsPathStreamsTheArrayPastALargeSiblingInBoundedRecords() throws {
+        let scratch = try ScratchDirectory()
+        let count = 30_000
+        // A sibling far larger than the record limit comes first, with brackets inside strings.
+        let sibling = "[" + (0..<60_000).map { #"{"x":"]}\"[{","n":\#($0)}"# }.joined(separator: ",") + "]"
+        let text = #"{"object":"list","meta":"# + sibling + #", "data" :\#n ["#
+            + (0..<count).map(largeRecordJSON).joined(separator: ",\n") + "],\n\"has_more\":false}"
+        #expect(text.utf8.count > 4 << 20)
+        let (reader, records) = try readPath(try scratch.file("list.json", text), "/data", maxRecordBytes: 64 << 10)
+        expectSameRecords(records, (0..<count).map { .json(largeRecordJSON($0), line: $0) })
+        #expect(reader.source(7) == "\(reader.displayName):/data/7")
+    }
+
+    @Test func emptyRecordsPathIsTheWholeDocumentNumberedByIndex() throws {
+        let scratch = try ScratchDirectory()
+        let (reader, records) = try readPath(try scratch.file("a.json", "[{\"a\":1},\n{\"b\":2}]"), "")
+        #expect(records == [.json(#"{"a":1}"#, line: 0), .json(#"{"b":2}"#, line: 1)])
+        #expect(reader.source(1) == "\(reader.displayName):/1")
+    }
+
+    @Test(arguments: [
+        ("/missing", "matches nothing: the document has no member 'missing'"),
+        ("/data/3", "matches nothing: '/data' has 3 elements"),
+        ("/data/x", "matches nothing: '/data' is an array and 'x' is not an index"),
+        ("/data/01", "matches nothing: '/data' is an array and '01' is not an index"),
+        ("/object/x", "matches nothing: '/object' is a string, so it has no 'x'"),
+        ("/count", "is a number, not an array; point it at the array of records"),
+        ("/data/0", "is an object, not an array; point it at the array of records"),
+    ])
+    func recordsPathWithoutAnArrayIsAnInputErrorNamingIt(pointer: String, problem: String) throws {
+        let scratch = try ScratchDirectory()
+        let path = try scratch.file("list.json", #"{"object":"list","count":3,"data":[{"a":1},{"a":2},{"a":3}]}"#)
+        let error = #expect(throws: InputError.self) { _ = try readPath(path, pointer) }
+        #expect(error?.description == "\(path): the records path '\(pointer)' \(problem)")
+    }
+
+    @Test(arguments: [
+        ("", []), ("/data", ["data"]), ("/a~1b/~0c/0", ["a/b", "~c", "0"]), ("/", [""]), ("//x", ["", "x"]),
+        ("/~01", ["~1"]),
+    ])
+    func jsonPointerUnescapesAndPrintsBack(text: String, tokens: [String]) throws {
+        let pointer = try JSONPointer(parsing: text)
+        #expect(pointer.tokens == tokens)
+        #expect(pointer.description == text)
+    }
+
+    @Test(arguments: ["data", "/a~2", "/a~"])
+    func invalidJSONPointerIsRefusedWithAnExample(text: String) throws {
+        let error = #expect(throws: InputError.self) { try JSONPointer(parsing: text) }
+        #expect(error?.description.hasPrefix("the records path '\(text)'") == true)
+    }
+
+    @Test(arguments: [
+        (#"{"object":"list","data":[{"id":1},{"id":2}],"has_more":false}"#, "/data", 2),
+        (#"{"a/b":[{}],"tags":["x"],"n":{"deep":[{"id":1}]}}"#, "/a~1b", 1),
+        (#"{"a":[{"id":1}],"b":[{"id":2}]}"#, nil, 0),
+        (#"{"a":[{"id":1}, 2]}"#, nil, 0),
+        (#"{"a":[]}"#, nil, 0),
+        (#"{"email":"a@x.io"}"#, nil, 0),
+    ] as [(String, String?, Int)])
+    func singleObjectHoldingOneArrayOfObjectsSuggestsItsPath(text: String, pointer: String?, count: Int) throws {
+        let scratch = try ScratchDirectory()
+        let reader = try RecordReader(path: try scratch.file("one.json", text), format: .json)
+        try reader.forEach { _, _ in true }
+        #expect(reader.suggestedRecordsPath?.pointer == pointer)
+        if pointer != nil { #expect(reader.suggestedRecordsPath?.count == count) }
     }
 }

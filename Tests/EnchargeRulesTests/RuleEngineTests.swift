@@ -55,7 +55,7 @@ import Testing
         (#"encharge.track("x", { email = "a@x.io" }, nil, { sourceIP = "1.2.3.4" })"#, "track: unknown option 'sourceIP' (the only option is sourceIp)"),
         (#"encharge.identify("a@x.io")"#, "identify: expected a user table like { email = ... }, got string"),
         (#"encharge.event{ name = "x", user = { email = "a@x.io" }, propreties = {} }"#, "event: unknown key 'propreties' (did you mean 'properties'?)"),
-        (#"encharge.iso8601("yesterday")"#, "iso8601: cannot read 'yesterday' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z)"),
+        (#"encharge.iso8601("yesterday")"#, "iso8601: cannot read 'yesterday' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z, or pass a format)"),
     ])
     func invalidEventsFailTheRecordAtTheirLine(call: String, message: String) throws {
         let e = try engine("function on_record(r)\n  \(call)\nend")

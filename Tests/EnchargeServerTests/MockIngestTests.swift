@@ -2,6 +2,7 @@ import EnchargeKit
 @testable import EnchargeServer
 import Foundation
 import JSONKit
+import Logging
 import Testing
 
 #if canImport(Glibc)
@@ -47,6 +48,9 @@ import Darwin
         "properties": ["plan": "pro", "seats": 3],
     ]
 
+    /// What every client of the real API sends: the content type and a token.
+    static let jsonWithToken = [("Content-Type", "application/json"), ("X-Encharge-Token", "any-token")]
+
     static func configuration(_ edit: (inout MockIngestConfiguration) -> Void = { _ in }) -> MockIngestConfiguration {
         var c = MockIngestConfiguration(port: 0, seed: 42, logLevel: .warning)
         edit(&c)
@@ -58,7 +62,7 @@ import Darwin
     /// server's handlers need; every read times out after 10 s.
     static func request(
         _ address: MockIngestAddress, method: String = "POST", path: String = "/v1/",
-        headers: [(String, String)] = [("Content-Type", "application/json")], body: String = ""
+        headers: [(String, String)] = Self.jsonWithToken, body: String = ""
     ) async -> Outcome {
         var text = "\(method) \(path) HTTP/1.1\r\nHost: \(address.host):\(address.port)\r\nConnection: close\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }
@@ -152,7 +156,8 @@ import Darwin
     @Test func validEventsAre200AndRecordedInArrivalOrder() async throws {
         let record = Self.temporaryPath("record.jsonl")
         defer { try? FileManager.default.removeItem(atPath: record) }
-        let second: JSONValue = ["name": "identify", "user": ["userId": "42", "firstName": "Ada"]]
+        // Key order, spacing and escapes as a client wrote them: the record keeps the bytes.
+        let second = #"{ "user": {"userId": "42", "firstName": "Ad\u0061"},   "name": "identify" }"#
         try await withMockIngest(configuration: Self.configuration { $0.recordPath = record }) { address in
             let first = await Self.request(address, path: "/v1/", body: Self.event.encoded())
             #expect(first.response?.status == 200)
@@ -160,13 +165,32 @@ import Darwin
             #expect(first.response?.headers["content-type"] == "application/json")
             // `/v1` without the slash is the same endpoint; parameters on the media type are fine.
             let next = await Self.request(
-                address, path: "/v1", headers: [("Content-Type", "Application/JSON; charset=utf-8")],
-                body: second.encoded(pretty: true))
+                address, path: "/v1",
+                headers: [("Content-Type", "Application/JSON; charset=utf-8"), ("X-Encharge-Token", "t")], body: second)
             #expect(next.response?.status == 200)
         }
         let lines = try String(contentsOfFile: record, encoding: .utf8).split(separator: "\n").map(String.init)
-        let expected = try [Self.event, second].map { String(decoding: try Event(validating: $0).wireJSON(), as: UTF8.self) }
-        #expect(lines == expected)
+        #expect(lines == [Self.event.encoded(), second])
+    }
+
+    @Test func aTokenIsRequiredEvenWithoutAWriteKey() async throws {
+        try await withMockIngest(configuration: Self.configuration()) { address in
+            for headers in [[("Content-Type", "application/json")], [("Content-Type", "application/json"), ("X-Encharge-Token", "")]] {
+                let response = try #require(await Self.request(address, headers: headers, body: Self.event.encoded()).response)
+                #expect(response.status == 401)
+                #expect(response.errorMessage == "missing X-Encharge-Token header")
+            }
+        }
+    }
+
+    @Test func otherMethodsOnTheEndpointAre405() async throws {
+        try await withMockIngest(configuration: Self.configuration()) { address in
+            for method in ["GET", "PUT", "DELETE"] {
+                let response = try #require(await Self.request(address, method: method, path: "/v1/").response)
+                #expect(response.status == 405, "\(method)")
+                #expect(response.headers["allow"] == "POST")
+            }
+        }
     }
 
     @Test(arguments: [
@@ -195,7 +219,7 @@ import Darwin
     @Test(arguments: [nil, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"])
     func otherContentTypesAre415(_ contentType: String?) async throws {
         try await withMockIngest(configuration: Self.configuration()) { address in
-            let headers = contentType.map { [("Content-Type", $0)] } ?? []
+            let headers = (contentType.map { [("Content-Type", $0)] } ?? []) + [("X-Encharge-Token", "t")]
             let response = try #require(await Self.request(address, headers: headers, body: Self.event.encoded()).response)
             #expect(response.status == 415)
             #expect(response.errorMessage == "Content-Type must be application/json")
@@ -214,15 +238,39 @@ import Darwin
     }
 
     @Test(arguments: [
-        #"{"name": "Signed up", "user": {}}"#,
-        #"{"name": "Signed up", "user": {"email": "a@b.c", "tags": ["a", 2]}}"#,
-        #"{"user": {"email": "a@b.c"}}"#,
-        #"[1, 2]"#,
+        (#"{"name": "Signed up", "user": {}}"#, "user: email or userId is required"),
+        (#"{"name": "Signed up", "user": {"email": ""}}"#, "user: email or userId is required"),
+        (#"{"name": "Signed up", "user": "a@b.c"}"#, "user: an object is required"),
+        (#"{"user": {"email": "a@b.c"}}"#, "name: a non-empty string is required"),
+        (#"{"name": 7, "user": {"email": "a@b.c"}}"#, "name: a non-empty string is required"),
+        (#"[1, 2]"#, "the body must be a JSON object, not an array"),
     ])
-    func invalidEventsAre400WithTheValidationMessage(_ body: String) async throws {
+    func eventsBreakingTheDocumentedContractAre400(_ body: String, _ message: String) async throws {
+        for strict in [false, true] {
+            try await withMockIngest(configuration: Self.configuration { $0.strict = strict }) { address in
+                let response = try #require(await Self.request(address, body: body).response)
+                #expect(response.status == 400)
+                #expect(response.errorMessage == message)
+            }
+        }
+    }
+
+    /// What the documentation does not forbid is accepted by default and recorded as sent; only
+    /// `strict` applies the tool's own validator, so a test can tell one from the other.
+    @Test(arguments: [
+        #"{"name": "Signed up", "user": {"email": "a@b.c", "tags": ["a", 2]}}"#,
+        #"{"name": "Signed up", "user": {"email": "not an address"}}"#,
+    ])
+    func onlyStrictModeAppliesTheToolsOwnValidation(_ body: String) async throws {
+        let record = Self.temporaryPath("lenient.jsonl")
+        defer { try? FileManager.default.removeItem(atPath: record) }
         let json = try JSONValue(parsing: body)
         let error = try #require(throws: EventValidationError.self) { try Event(validating: json) }
-        try await withMockIngest(configuration: Self.configuration()) { address in
+        try await withMockIngest(configuration: Self.configuration { $0.recordPath = record }) { address in
+            #expect(await Self.request(address, body: body).response?.status == 200)
+        }
+        #expect(try String(contentsOfFile: record, encoding: .utf8) == body + "\n")
+        try await withMockIngest(configuration: Self.configuration { $0.strict = true }) { address in
             let response = try #require(await Self.request(address, body: body).response)
             #expect(response.status == 400)
             #expect(response.errorMessage == error.description)
@@ -359,5 +407,39 @@ import Darwin
                 try await withMockIngest(configuration: Self.configuration { $0.port = address.port }) { _ in }
             }
         }
+    }
+}
+
+/// What a sender chose cannot forge a line of the server logs.
+@Suite struct EscapingLogHandlerTests {
+    /// Keeps the events it is handed, for inspection.
+    final class CapturedEvents: @unchecked Sendable {
+        // Invariant: `events` is only touched under `lock`.
+        private let lock = NSLock()
+        private var stored: [LogEvent] = []
+        func append(_ event: LogEvent) { lock.lock(); stored.append(event); lock.unlock() }
+        var events: [LogEvent] { lock.lock(); defer { lock.unlock() }; return stored }
+    }
+
+    struct CapturingHandler: LogHandler {
+        let captured: CapturedEvents
+        var logLevel: Logger.Level = .trace
+        var metadata: Logger.Metadata = [:]
+        var metadataProvider: Logger.MetadataProvider?
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { captured.append(event) }
+    }
+
+    @Test func messagesAndMetadataAreEscaped() throws {
+        let captured = CapturedEvents()
+        let logger = Logger(label: "t") { _ in EscapingLogHandler(wrapping: CapturingHandler(captured: captured)) }
+        logger.error("rule error: bad x\nforged\u{1B}[2J", metadata: ["error": "a\nb\0", "list": ["\u{1B}"]])
+        let event = try #require(captured.events.first)
+        #expect(event.message.description == #"rule error: bad x\nforged\u001b[2J"#)
+        #expect(event.metadata?["error"] == .string(#"a\nb\0"#))
+        #expect(event.metadata?["list"] == .array([.string(#"\u001b"#)]))
     }
 }

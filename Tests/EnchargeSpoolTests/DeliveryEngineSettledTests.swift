@@ -69,7 +69,7 @@ struct DeliveryEngineSettledTests {
     }
 
     @Test func interruptedEventsAreReportedAsInterruptedNotDead() async throws {
-        // seq 1 stays on the wire for a second; `finish` runs out of time while it does.
+        // seq 1 stays on the wire for a second; `finish` runs out of time while it does and abandons it.
         let script: LoopbackIngest.Script = { request, _ in request.seq == 1 ? IngestReply(delay: .seconds(1)) : .ok }
         try await LoopbackIngest.with(script: script) { server, endpoint in
             let settled = Settled()
@@ -85,9 +85,9 @@ struct DeliveryEngineSettledTests {
             }
             let outcomes = settled.byTag
             #expect(settled.all.count == 5)
-            #expect(outcomes[1] == .delivered, "the request on the wire finishes")
+            // Issue 7: the deadline bounds the wait, so the request still on the wire is abandoned.
             #expect(server.received.count == 1, "nothing starts after the deadline")
-            for tag: Int64 in 2...5 {
+            for tag: Int64 in 1...5 {
                 guard case .interrupted(let error)? = outcomes[tag] else {
                     Issue.record("tag \(tag): \(String(describing: outcomes[tag]))")
                     continue

@@ -97,7 +97,7 @@ struct SpoolCrashTests {
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
             #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
-            try await onThread { worker.stop(timeout: 5) }
+            _ = try await onThread { worker.stop(timeout: 5) }
             #expect(try spool.stats().delivered == 2 * total)
             let accepted = server.accepted
             #expect(Set(accepted.compactMap(\.seq)) == Set(0..<total))

@@ -19,13 +19,17 @@ struct Binary {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The process outlived `timeout` and was killed.
+        var timedOut = false
     }
 
-    /// Runs the binary with `arguments` in `directory` (default: the package root).
+    /// Runs the binary with `arguments` in `directory` (default: the package root). With a
+    /// `timeout`, a process still running after that many seconds is killed (SIGKILL), so a
+    /// test of something that used to hang fails instead of hanging the suite.
     @discardableResult
     static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-        directory: String = packageRoot, removing: [String] = []
+        directory: String = packageRoot, removing: [String] = [], timeout: Double? = nil
     ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
@@ -40,6 +44,16 @@ struct Binary {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let killed = DataBox(), finished = DataBox()
+        if let timeout {
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
+                if finished.get().isEmpty {
+                    killed.set(Data([1]))
+                    kill(pid, SIGKILL)
+                }
+            }
+        }
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         // Read both pipes fully before waiting so a large output cannot block the child.
@@ -55,9 +69,10 @@ struct Binary {
         group.wait()
         let stderrData = stderrBox.get()
         process.waitUntilExit()
+        finished.set(Data([1]))
         return Result(
             status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self))
+            stderr: String(decoding: stderrData, as: UTF8.self), timedOut: !killed.get().isEmpty)
     }
 }
 

@@ -8,14 +8,20 @@ final class MockIngestProcess {
     let recordPath: String
     let directory: TemporaryDirectory
 
-    init(_ arguments: [String], in directory: TemporaryDirectory) throws {
+    /// `stderrPath`, when given, receives the mock's standard error (for `--verbose`).
+    init(_ arguments: [String], in directory: TemporaryDirectory, stderrPath: String? = nil) throws {
         self.directory = directory
         recordPath = directory.path + "/received-\(UUID().uuidString).jsonl"
         process.executableURL = URL(fileURLWithPath: Binary.path)
         process.arguments = ["mock-ingest", "--host", "127.0.0.1", "--port", "0", "--record", recordPath] + arguments
         let out = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        if let stderrPath {
+            FileManager.default.createFile(atPath: stderrPath, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         // The first stdout line names the port.
         var line = Data()
@@ -118,18 +124,21 @@ final class MockIngestProcess {
         let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
         defer { mock.stop() }
         let (rules, input) = try orderedInput(tmp, records: 20, people: 5)
-        // A wrong key: the mock answers 401, a terminal 4xx.
+        // A wrong key: the mock answers 401, a terminal 4xx. Issue 7: a refused key stops the run
+        // (exit 2) once three answers in a row refused it; every event emitted is dead-lettered.
         let wrongKey = "wrong-key-9d2e"
         let failed = try Binary.run(
             ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
             environment: ["ENCHARGE_WRITE_KEY": wrongKey])
-        #expect(failed.status == 1)
+        #expect(failed.status == 2)
         let dead = tmp.lines("dead.jsonl")
-        #expect(dead.count == 40)
+        #expect(dead.count == Self.summaryNumbers(failed.stderr)["events"] && dead.count > 0)
         let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]
         #expect(entry["kind"] as? String == "event")
         #expect(entry["status"] as? Int == 401)
         #expect(entry["attempts"] as? Int == 1)
+        #expect(entry["dry_run"] as? Bool == false)
+        #expect((entry["run_id"] as? String)?.isEmpty == false)
         #expect(!tmp.read("dead.jsonl").contains(wrongKey))
         #expect(!failed.stderr.contains(wrongKey))
         #expect(mock.received().isEmpty)
@@ -140,9 +149,9 @@ final class MockIngestProcess {
             environment: ["ENCHARGE_WRITE_KEY": Self.key])
         #expect(replayed.status == 0, "stderr: \(replayed.stderr)")
         let events = mock.received()
-        #expect(events.count == 40)
+        #expect(events.count == dead.count)
         #expect(checkOrder(events))
-        #expect(tmp.lines("dead.jsonl").count == 40, "replay never edits its input")
+        #expect(tmp.lines("dead.jsonl").count == dead.count, "replay never edits its input")
     }
 
     @Test(.timeLimit(.minutes(2)))
@@ -189,7 +198,7 @@ final class MockIngestProcess {
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         #expect(process.terminationStatus == 130, "stderr: \(stderr)")
-        // The summary: "interrupted: R records, E events, ...; D delivered, X retried, L dead-lettered".
+        // The summary: "interrupted: R records: ...; E events; D delivered, X retried, L dead-lettered".
         let numbers = Self.summaryNumbers(stderr)
         let delivered = mock.received().count
         let dead = tmp.lines("dead.jsonl").count
@@ -209,8 +218,9 @@ final class MockIngestProcess {
 
     static func summaryNumbers(_ text: String) -> [String: Int] {
         var result: [String: Int] = [:]
+        // `done: 12 records: 10 with events, ...; 20 events; ...`: the colon after "records" goes too.
         let words = text.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ")
-            .split(separator: " ").map(String.init)
+            .replacingOccurrences(of: ":", with: " ").split(whereSeparator: \.isWhitespace).map(String.init)
         for (i, word) in words.enumerated() where i > 0 {
             if let n = Int(words[i - 1]), result[word] == nil { result[word] = n }
         }

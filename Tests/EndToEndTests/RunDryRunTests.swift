@@ -13,7 +13,7 @@ import Testing
         #expect(result.status == 1, "one record of the example is deliberately bad")
         #expect(result.stdout == (try golden("signups.jsonl.events")))
         #expect(result.stderr.contains("examples/signups/rules.lua:40: error: identify: user.email: 'not-an-email' does not look like an email address (record examples/signups/signups.jsonl:8)"))
-        #expect(result.stderr.contains("done: 12 records, 20 events, 1 skipped, 1 failed"))
+        #expect(result.stderr.contains("done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events"))
         let dead = tmp.lines("dead.jsonl")
         try #require(dead.count == 1)
         let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]

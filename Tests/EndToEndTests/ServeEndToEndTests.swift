@@ -922,7 +922,7 @@ final class ReplyLog: @unchecked Sendable {
     func writeKeyAndSecretsNeverAppearInServeOutput() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        // The mock expects another key: every delivery fails terminally (401) and is kept dead.
+        // The mock expects another key: delivery pauses on the refused key (401), the event kept pending.
         let mock = try MockIngestProcess(["--write-key", "the-key-the-mock-expects"], in: tmp)
         defer { mock.stop() }
         let signing = "hmac-signing-secret-0f3b7e"
@@ -936,7 +936,7 @@ final class ReplyLog: @unchecked Sendable {
                 local seen = {}
                 for _, v in pairs(encharge) do if type(v) == "string" then seen[#seen + 1] = v end end
                 for k, v in pairs(encharge.settings) do seen[#seen + 1] = k .. "=" .. tostring(v) end
-                seen[#seen + 1] = "getenv=" .. tostring(os.getenv and os.getenv("ENCHARGE_WRITE_KEY"))
+                seen[#seen + 1] = "getenv=" .. tostring(rawget(os, "getenv") and os.getenv("ENCHARGE_WRITE_KEY"))
                 return { status = 200, body = table.concat(seen, "\\n") }
               end
               if req.json.fail then error("failing on purpose") end
@@ -968,11 +968,11 @@ final class ReplyLog: @unchecked Sendable {
             try post(#"{"email":"s5@example.com","seq":5}"#, bearer: token),
         ]
         #expect(replies.map(\.status) == [401, 401, 401, 500, 202], "\(replies)")
-        // Wait until the one accepted event was tried and given up on (the mock refuses the key).
-        let dead = eventually(timeout: 15) {
-            ((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_dead 1")
-        }
-        #expect(dead)
+        // Wait until the one accepted event was tried and delivery paused (the mock refuses the key).
+        let paused = eventually(timeout: 15) { serve.stderr.contains("refused the write key (HTTP 401)") }
+        #expect(paused)
+        #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_depth 1"))
+        #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_dead 0"))
         let exit = serve.stop()
         #expect(exit == 0)
         let lines = serve.stdout.split(separator: "\n")

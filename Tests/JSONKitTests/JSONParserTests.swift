@@ -35,6 +35,7 @@ struct RecordingBuilder: JSONBuilder {
     mutating func null() { events.append("null") }
     mutating func bool(_ value: Bool) { events.append("bool \(value)") }
     mutating func integer(_ value: Int64) { events.append("integer \(value)") }
+    mutating func bigInteger(_ digits: UnsafeRawBufferPointer) { events.append("bigInteger \(String(decoding: digits, as: UTF8.self))") }
     mutating func double(_ value: Double) { events.append("double \(value)") }
     mutating func string(_ utf8: UnsafeRawBufferPointer) { events.append("string \(String(decoding: utf8, as: UTF8.self))") }
 }
@@ -51,10 +52,11 @@ struct RecordingBuilder: JSONBuilder {
         ("12345678901234567", "12345678901234567"),
         ("9223372036854775807", "9223372036854775807"),
         ("-9223372036854775808", "-9223372036854775808"),
-        // Integers beyond Int64 become doubles instead of failing or wrapping.
-        ("9223372036854775808", "9.223372036854776e+18"),
-        ("-9223372036854775809", "-9.223372036854776e+18"),
-        ("123456789012345678901234567890", "1.2345678901234568e+29"),
+        // Integers beyond Int64 keep their digits: never rounded to a float, never wrapped.
+        ("9223372036854775808", "9223372036854775808"),
+        ("-9223372036854775809", "-9223372036854775809"),
+        ("123456789012345678901234567890", "123456789012345678901234567890"),
+        ("{\"id\":12345678901234567890}", "{\"id\":12345678901234567890}"),
         // Floats stay floats, in Swift's shortest round-trip spelling.
         ("10.0", "10.0"),
         ("0.0", "0.0"),
@@ -122,7 +124,46 @@ struct RecordingBuilder: JSONBuilder {
         #expect(try JSONValue(parsing: "10.0") == .double(10))
         #expect(try JSONValue(parsing: "1e2") == .double(100))
         #expect(try JSONValue(parsing: "-9223372036854775808") == .integer(.min))
-        #expect(try JSONValue(parsing: "9223372036854775808") == .double(9_223_372_036_854_775_808))
+        #expect(try JSONValue(parsing: "9223372036854775808") == .bigInteger("9223372036854775808"))
+        #expect(try JSONValue(parsing: "-12345678901234567890") == .bigInteger("-12345678901234567890"))
+        #expect(try JSONValue(parsing: "12345678901234567890.0") == .double(12_345_678_901_234_567_890))
+        #expect(try JSONValue(parsing: "1e30") == .double(1e30))
+    }
+
+    @Test func bigIntegersReachTheBuilderAsTheirDigits() throws {
+        var parser = JSONParser()
+        var builder = RecordingBuilder()
+        let text = Array("[18446744073709551616,-9223372036854775809,9223372036854775807]".utf8)
+        try text.withUnsafeBytes { try parser.parse($0, into: &builder) }
+        #expect(builder.events == [
+            "[", "bigInteger 18446744073709551616", "endElement", "bigInteger -9223372036854775809", "endElement",
+            "integer 9223372036854775807", "endElement", "]",
+        ])
+    }
+
+    /// A builder with no way to hold a big integer refuses it at its offset; it never rounds it.
+    @Test func builderWithoutBigIntegersRefusesThemWithTheirDigitsAndOffset() throws {
+        struct IntegersOnly: JSONBuilder {
+            var integers: [Int64] = []
+            mutating func beginObject() {}
+            mutating func key(_ utf8: UnsafeRawBufferPointer) {}
+            mutating func endMember() {}
+            mutating func endObject() {}
+            mutating func beginArray() {}
+            mutating func endElement() {}
+            mutating func endArray() {}
+            mutating func null() {}
+            mutating func bool(_ value: Bool) {}
+            mutating func integer(_ value: Int64) { integers.append(value) }
+            mutating func double(_ value: Double) {}
+            mutating func string(_ utf8: UnsafeRawBufferPointer) {}
+        }
+        var parser = JSONParser()
+        var builder = IntegersOnly()
+        let text = Array("[1, 12345678901234567890]".utf8)
+        let error = #expect(throws: JSONParseError.self) { try text.withUnsafeBytes { try parser.parse($0, into: &builder) } }
+        #expect(error == JSONParseError(offset: 4, reason: "integer 12345678901234567890 does not fit in 64 bits; quote it as a string"))
+        #expect(builder.integers == [1])
     }
 
     @Test func escapedAndRawStringsDecodeToTheSameText() throws {

@@ -9,6 +9,7 @@ import Testing
         (.integer(1_000_000), "1000000"),
         (.integer(.max), "9223372036854775807"),
         (.integer(.min), "-9223372036854775808"),
+        (.bigInteger("-9223372036854775809"), "-9223372036854775809"),
         (.integer(.min + 1), "-9223372036854775807"),
         (.double(10), "10.0"),
         (.double(-0.0), "-0.0"),
@@ -161,5 +162,34 @@ import Testing
         #expect(Array(value.encoded().utf8) == Array("{\"\(decomposed)\":1,\"\(precomposed)\":2}".utf8))
         let only = JSONObject([(precomposed, 1)] as [(String, JSONValue)])
         #expect(only[decomposed] == nil)
+    }
+}
+
+@Suite struct JSONDuplicateKeysTests {
+    @Test func countsRepeatsPerKeyAndHandsOutEachNewKeyOnce() {
+        var keys = JSONDuplicateKeys()
+        keys.record("email")
+        keys.record("id")
+        keys.record("email")
+        #expect(keys.counts.map(\.key) == ["email", "id"])
+        #expect(keys.counts.map(\.repeats) == [2, 1])
+        #expect(keys.hasNew)
+        #expect(keys.takeNew() == ["email", "id"])
+        #expect(!keys.hasNew)
+        keys.record("id")
+        #expect(!keys.hasNew)
+        keys.record("name")
+        #expect(keys.takeNew() == ["name"])
+    }
+
+    @Test func staysBoundedWhateverKeysTheInputMakesUp() {
+        var keys = JSONDuplicateKeys()
+        for i in 0..<(JSONDuplicateKeys.maxKeys + 50) { keys.record("key\(i)") }
+        keys.record(String(repeating: "k", count: 10_000))
+        #expect(keys.counts.count == JSONDuplicateKeys.maxKeys)
+        #expect(keys.untrackedRepeats == 51)
+        var bounded = JSONDuplicateKeys()
+        bounded.record(String(repeating: "k", count: 10_000))
+        #expect(bounded.counts[0].key == String(repeating: "k", count: JSONDuplicateKeys.maxKeyLength) + "…")
     }
 }

@@ -24,6 +24,11 @@ import Testing
         (#"{"n":{"deep":[{"k":null}]}}"#, #"{"n":{"deep":[{"k":null}]}}"#),
         (#"{"s":"é\n\"q\""}"#, #"{"s":"é\n\"q\""}"#),
         (#"[0.1,1e-7,-0.0]"#, #"[0.1,1e-07,-0.0]"#),
+        (#"{"id":12345678901234567890}"#, #"{"id":12345678901234567890}"#),
+        (#"[-9223372036854775809,18446744073709551616]"#, #"[-9223372036854775809,18446744073709551616]"#),
+        (#"{"a":1,"a":2}"#, #"{"a":2}"#),
+        (#"{"a":1,"a":null}"#, #"{"a":null}"#),
+        (#"{"a":null,"a":3}"#, #"{"a":3}"#),
     ])
     func decodeEncodeIsLossless(input: String, expected: String) throws {
         #expect(try roundTrip(input) == expected)
@@ -108,5 +113,72 @@ import Testing
         let value: JSONValue = ["b": [1, 2.5, "x", nil, true], "a": ["nested": nil], "e": [:], "l": []]
         state.push(json: value)
         #expect(try state.toJSON(at: -1) == value)
+    }
+
+    // MARK: Integers beyond 64 bits
+
+    @Test func bigIntegerKeepsItsDigitsThroughTostringConcatAndEquality() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let script = """
+            local r = json.decode('{"a":12345678901234567890,"b":12345678901234567890,"c":-99999999999999999999}')
+            return { s = tostring(r.a), c = "id:" .. r.a .. ":" .. 1, eq = r.a == r.b, ne = r.a == r.c,
+              t = type(r.a), back = r.c }
+            """
+        let result = try evaluate(state, script)
+        #expect(result == [
+            "s": "12345678901234567890", "c": "id:12345678901234567890:1", "eq": true, "ne": false, "t": "userdata",
+            "back": .bigInteger("-99999999999999999999"),
+        ])
+    }
+
+    @Test(arguments: ["r.a + 1", "-r.a", "r.a < 5", "r.a // 2", "#r.a", "r.a.x", "r.a & 1"])
+    func arithmeticOnABigIntegerRaisesInsteadOfRounding(expression: String) throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let error = #expect(throws: LuaError.self) {
+            _ = try evaluate(state, "local r = json.decode('{\"a\":12345678901234567890}') return \(expression)")
+        }
+        #expect(error?.message.contains("test:1: integer 12345678901234567890 does not fit in 64 bits") == true, "\(String(describing: error))")
+    }
+
+    @Test func bigIntegerMetatableIsHiddenFromRules() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let result = try evaluate(state, "local r = json.decode('[12345678901234567890]') return getmetatable(r[1])")
+        #expect(result == "integer")
+    }
+
+    @Test func pushedBigIntegerValueConvertsBack() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let value: JSONValue = ["id": .bigInteger("123456789012345678901234567890"), "n": [.bigInteger("-9223372036854775809")]]
+        state.push(json: value)
+        #expect(try state.toJSON(at: -1) == value)
+    }
+
+    // MARK: Repeated keys
+
+    @Test func repeatedKeysAreCountedOncePerRepeatAndReportedOnceAsNew() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        _ = try evaluate(state, #"return json.decode('{"a":1,"b":{"a":1,"a":2},"a":3,"c":[{"d":1,"d":2}]}')"#)
+        #expect(state.jsonDuplicateKeys.counts.map { "\($0.key)=\($0.repeats)" } == ["a=2", "d=1"])
+        #expect(state.takeNewJSONDuplicateKeys() == ["a", "d"])
+        #expect(state.takeNewJSONDuplicateKeys() == [])
+        _ = try evaluate(state, #"return json.decode('{"d":1,"d":2,"e":1,"e":2}')"#)
+        #expect(state.takeNewJSONDuplicateKeys() == ["e"])
+        #expect(state.jsonDuplicateKeys.counts.map { "\($0.key)=\($0.repeats)" } == ["a=2", "d=2", "e=1"])
+    }
+
+    /// Many distinct keys (so the fingerprint collides often) are never reported as repeats.
+    @Test func distinctKeysAreNeverReportedAsRepeats() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let members = (0..<300).map { #""k\#($0)":\#($0)"# } + (0..<40).map { #""\#(String(repeating: "x", count: $0 + 1))":null"# }
+        let text = "{" + members.joined(separator: ",") + "}"
+        try Array(text.utf8).withUnsafeBytes { try state.pushJSON(parsing: $0) }
+        #expect(try state.toJSON(at: -1) == (try JSONValue(parsing: text)))
+        #expect(state.jsonDuplicateKeys.counts.isEmpty)
     }
 }

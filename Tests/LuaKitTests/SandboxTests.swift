@@ -160,3 +160,161 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
         #expect(ENCL_HOOK_STEP == 1000)
     }
 }
+
+/// What issue 8 found: Lua code or host work that ran outside every budget.
+@Suite struct SandboxBudgetTests {
+    @Test(arguments: [
+        "setmetatable({}, {__gc = function() while true do end end})",
+        "setmetatable({}, {__gc = true})",
+        "local mt = {__gc = false} setmetatable({}, mt) mt.__gc = function() while true do end end",
+        "setmetatable({}, setmetatable({}, {__index = function() return 1 end})) return 'no raw __gc is fine'",
+    ])
+    func finalizersAreRefused(source: String) throws {
+        let state = try LuaState(limits: LuaLimits(instructions: 1_000_000, seconds: 5))
+        if source.hasSuffix("is fine'") {
+            #expect(try evaluate(state, source) == .string("no raw __gc is fine"))
+            return
+        }
+        #expect {
+            _ = try evaluate(state, source)
+        } throws: { ($0 as! LuaError).message.hasPrefix("test:1: setmetatable: a __gc finalizer is not allowed in rules") }
+        #expect(try evaluate(state, "return getmetatable(setmetatable({}, {x = 1})).x") == .integer(1))
+    }
+
+    @Test func theHostsSharedMetatablesCannotBeGivenAFinalizer() throws {
+        let state = try LuaState(limits: LuaLimits(instructions: 1_000_000, seconds: 5))
+        state.installJSONModule()
+        #expect(try evaluate(state, "return getmetatable(json.array{})") == .string("json.array"))
+        #expect(try evaluate(state, "return getmetatable(json.decode('{}'))") == .string("json.object"))
+        #expect(try evaluate(state, "return json.encode({json.array{}, json.object{}})") == .string("[[],{}]"))
+    }
+
+    @Test(arguments: [
+        "return xpcall(error, function() while true do end end)",
+        "local function f() while true do end end return xpcall(f, function() while true do end end)",
+        "return xpcall(function() local t = {} for i = 1, 1e9 do t[i] = i end end, function() while true do end end)",
+    ])
+    func xpcallHandlersRunUnderTheBudget(source: String) throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 16 << 20, instructions: 2_000_000, seconds: 5))
+        let start = ContinuousClock.now
+        #expect(throws: LuaError.self) { _ = try evaluate(state, source) }
+        #expect(ContinuousClock.now - start < .seconds(4))
+        #expect(try evaluate(state, "return 'alive'") == .string("alive"))
+    }
+
+    @Test func xpcallStillReturnsLikeTheStandardOne() throws {
+        let state = try LuaState()
+        #expect(try evaluate(state, "return {xpcall(function(a, b) return a + b, 'x' end, print, 1, 2)}")
+            == .array([.bool(true), .integer(3), .string("x")]))
+        #expect(try evaluate(state, "local ok, m = xpcall(error, function(e) return 'handled ' .. e end, 'boom') return {ok, m}")
+            == .array([.bool(false), .string("handled boom")]))
+        #expect(try evaluate(state, "local ok, m = xpcall(error, function(e) error('again') end, 'boom') return {ok, m}")
+            == .array([.bool(false), .string("test:1: again")]))
+    }
+
+    @Test func aHugeErrorMessageIsCut() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 64 << 20, instructions: 0, seconds: 10))
+        #expect {
+            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e7) end}))")
+        } throws: { error in
+            let e = error as! LuaError
+            return e.message.utf8.count < 4200 && e.message.hasSuffix("… (\(30_000_000 - 4096) bytes more)")
+        }
+    }
+
+    @Test func aHugeErrorMessageIsCutAtACharacter() throws {
+        let state = try LuaState()
+        // Byte 4096 is the second byte of an "é": the cut keeps 4095 bytes and counts the rest.
+        #expect {
+            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return 'a' .. string.rep('é', 3000) end}))")
+        } throws: { error in
+            (error as! LuaError).message == "a" + String(repeating: "é", count: 2047) + "… (1906 bytes more)"
+        }
+    }
+
+    @Test func aTostringForAnErrorRunsUnderTheMemoryCap() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 16 << 20, instructions: 0, seconds: 10))
+        #expect {
+            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e8) end}))")
+        } throws: { ($0 as! LuaError).kind == .memory }
+        #expect(state.peakMemory < 32 << 20)
+    }
+
+    @Test func aSharedSubtableDAGIsBoundedByTheMemoryCap() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 16 << 20, instructions: 0, seconds: 30))
+        state.installJSONModule()
+        let start = ContinuousClock.now
+        #expect {
+            _ = try evaluate(state, "local t = {1} for i = 1, 24 do t = {t, t} end\nreturn json.encode(t)")
+        } throws: { error in
+            let e = error as! LuaError
+            return e.kind == .memory && e.message.hasPrefix("test:2: json.encode: ") && e.message.contains("memory limit of 16 MiB exceeded")
+        }
+        #expect(ContinuousClock.now - start < .seconds(15))
+        // pcall cannot swallow it either.
+        #expect(throws: LuaError.self) {
+            _ = try evaluate(state, "local t = {1} for i = 1, 24 do t = {t, t} end\nreturn pcall(json.encode, t)")
+        }
+        #expect(try evaluate(state, "return json.encode({1, {2}})") == .string("[1,[2]]"))
+    }
+
+    @Test func aConversionChecksTheDeadline() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 1 << 30, instructions: 0, seconds: 0.5))
+        state.installJSONModule()
+        let start = ContinuousClock.now
+        #expect {
+            _ = try evaluate(state, "local t = {1} for i = 1, 26 do t = {t, t} end\nreturn json.encode(t)")
+        } throws: { ($0 as! LuaError).kind == .deadline }
+        #expect(ContinuousClock.now - start < .seconds(5))
+    }
+
+    @Test func toJSONHonoursAByteCap() throws {
+        let state = try LuaState()
+        try state.load(Array("return {name = string.rep('x', 2000)}".utf8), chunkName: "=test")
+        try state.call(arguments: 0, results: 1)
+        #expect(throws: LuaConversionError.self) { _ = try state.toJSON(at: -1, maxBytes: 1000) }
+        #expect(try state.toJSON(at: -1, maxBytes: 4000).objectValue?["name"]?.stringValue?.count == 2000)
+    }
+
+    @Test func jsonDecodeBuildsUnderTheMemoryCap() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 16 << 20, instructions: 0, seconds: 20))
+        state.installJSONModule()
+        #expect {
+            _ = try evaluate(state, "local text = '[' .. string.rep('{},', 1e6) .. '{}]'\nreturn #json.decode(text)")
+        } throws: { error in
+            let e = error as! LuaError
+            return e.kind == .memory && e.message.hasPrefix("test:2: json.decode:")
+        }
+        #expect(state.peakMemory < 24 << 20)
+        #expect(try evaluate(state, "return #json.decode('[' .. string.rep('{},', 1000) .. '{}]')") == .integer(1001))
+    }
+
+    @Test func anAllocationTheEmergencyCollectionRescuesIsNoMemoryError() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 16 << 20, instructions: 0, seconds: 20))
+        // 200 MB of garbage strings under a 16 MiB cap: allocations are refused now and then and
+        // succeed after Lua's emergency collection; a later pcall'd error must stay an ordinary one.
+        let source = """
+            for i = 1, 200 do local s = string.rep('x', 1000000 + i) end
+            local ok, message = pcall(error, 'expected')
+            return message
+            """
+        #expect(try evaluate(state, source) == .string("expected"))
+    }
+
+    @Test func rawSetRefusesNilAndNaNKeysWithoutRaising() throws {
+        let state = try LuaState()
+        state.newTable()
+        state.pushNil()
+        state.push(Int64(1))
+        #expect { try state.rawSet(tableAt: -3) } throws: { ($0 as! LuaRaise).message == "index is nil" }
+        state.top = 1
+        state.push(Double.nan)
+        state.push(Int64(1))
+        #expect { try state.rawSet(tableAt: -3) } throws: { ($0 as! LuaRaise).message == "index is NaN" }
+        state.top = 1
+        state.push("key")
+        state.push(Int64(1))
+        try state.rawSet(tableAt: -3)
+        #expect(state.rawGetField("key", in: 1) == .number)
+    }
+}

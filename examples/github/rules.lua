@@ -25,6 +25,10 @@
 
 local SECRET = encharge.settings.github_secret
 
+-- This rule only tracks (no encharge.identify): a track event attaches to a person who already
+-- exists in Encharge with that email or userId, so stars from people Encharge does not know yet
+-- add no one. To create them, emit encharge.identify(person(payload.sender)) before the track.
+--
 -- Whom the events are about. Webhook payloads rarely carry an email; then the person is keyed by
 -- the GitHub account id. (If your app's user ids could collide with GitHub's, prefix it:
 -- "github:" .. sender.id.) githubLogin and githubUrl become custom fields on the person.

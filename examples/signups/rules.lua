@@ -11,7 +11,7 @@
 -- The same rule handles JSON lines and CSV: CSV cells are always strings and empty cells are absent,
 -- so numbers and booleans are read with a little tolerance below.
 
--- Settings come from `--set key=value` (or a settings file/env), always as strings.
+-- Settings come from `--set key=value` (always strings) or `--settings file.json`.
 local DEFAULT_PLAN = encharge.settings.default_plan or "free"
 local TRIAL_DAYS = tonumber(encharge.settings.trial_days) or 14
 

@@ -28,9 +28,11 @@
 -- `encharge-lua replay --spool encharge-spool.sqlite --rules examples/stripe/rules.lua
 -- --set stripe_secret=...` runs it again once the rule is fixed).
 --
--- Stripe retries a delivery that did not get a 2xx, and sends no delivery-id header that serve
--- could deduplicate on, so a retried event is mapped again: the events below carry Stripe's event
--- id (stripeEventId) so duplicates can be recognised in Encharge.
+-- Stripe retries a delivery that did not get a 2xx. It sends no delivery-id header; once
+-- webhook.verify("stripe", ...) accepts a request, serve deduplicates on the event id in the body
+-- (evt_...): a retry of an event that was stored is answered 200 {"duplicate": true} and its events
+-- are dropped, and `replay --spool` drops a kept request whose event was stored since. The events
+-- below also carry the event id (stripeEventId), to trace them back to Stripe.
 
 local SECRET = encharge.settings.stripe_secret
 

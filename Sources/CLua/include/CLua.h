@@ -36,9 +36,15 @@ typedef struct encl_limits {
   int64_t deadline_ns;      // CLOCK_MONOTONIC deadline of the current call, 0 = none
   int last_line;            // line the count hook last saw running (0 = none yet)
   char last_source[64];     // chunk short name at that point
+  int64_t *call_started;    // optional: the watchdog's view of the current call (see encl_call_begin)
 } encl_limits;
 
 #define ENCL_HOOK_STEP 1000
+/// Longest error message a protected call returns; longer ones are cut (a `__tostring` can build
+/// any string the memory cap allows).
+#define ENCL_MESSAGE_MAX 4096
+/// `*call_started` once a watchdog has given the call up.
+#define ENCL_CALL_ABANDONED (-1)
 
 /// A Swift function callable from Lua. It must never raise: on error it pushes a message and
 /// returns -1 (the trampoline adds the caller's `file:line:` prefix and raises) or -2 (raise the
@@ -60,8 +66,35 @@ void encl_pushtraceback(lua_State *L);
 void encl_pushswiftfunction(lua_State *L, encl_swift_function fn, void *context, int index);
 
 /// `pcall` and `xpcall` for the sandbox: like the standard ones, except that an error from an
-/// exceeded limit is raised again, so a rule cannot catch its way past its budget.
+/// exceeded limit is raised again, so a rule cannot catch its way past its budget, and that
+/// xpcall's handler runs after unwinding, under the budget. Also wraps `setmetatable` (no
+/// `__gc`), `string.rep` and the pattern functions (see encl_open_patterns).
 void encl_open_sandboxed_pcall(lua_State *L);
+
+/// Adds `steps` units of work done inside a C function to the instruction count and raises, at the
+/// calling rule line, when the instruction budget or the deadline is spent. For C loops no hook
+/// can interrupt (the pattern matcher).
+void encl_charge(lua_State *L, int64_t steps);
+
+/// Replaces `find`, `match`, `gmatch` and `gsub` in the string table at `index` with versions
+/// whose matcher charges its steps (see CLuaPattern.c). Called by encl_open_sandboxed_pcall.
+void encl_open_patterns(lua_State *L, int index);
+
+/// The watchdog protocol over `limits->call_started` (all atomic). encl_pcall stores the start
+/// time of the outermost call and clears it at the end; a watchdog on another thread reads it
+/// with encl_call_started and gives an overrunning call up with encl_call_abandon (which fails
+/// if the call ended meanwhile). A thread whose call was given up parks for ever when the call
+/// returns, so it never touches what the watchdog now owns.
+int encl_call_begin(encl_limits *limits);
+void encl_call_end(encl_limits *limits);
+int64_t encl_call_started(const int64_t *call_started);
+int encl_call_abandon(int64_t *call_started, int64_t started);
+
+/// Writes "file:line" of the innermost Lua function on the stack of a call a watchdog gave up, for
+/// its report; 0 if there is none. Called from the watchdog thread while the state's own thread
+/// is stuck inside one C function: that function does not change the call chain read here, and
+/// "Sl" reads only the stack and the function prototypes, allocating nothing.
+int encl_stuck_position(lua_State *L, char *buffer, size_t size);
 
 /// Loads a text chunk only (binary chunks are refused).
 int encl_loadtext(lua_State *L, const char *buffer, size_t size, const char *chunkname);

@@ -23,6 +23,12 @@ public struct DeliveryConfiguration: Sendable {
     public var caBundlePath: String?
     /// `submit` blocks while this many events are queued or in flight.
     public var maxQueuedEvents: Int
+    /// After this many 401/403 answers in a row (no 2xx between them) the engine stops: see
+    /// `DeliveryStop.writeKeyRefused`.
+    public var refusalsBeforeStop: Int
+    /// Where the write key came from, named in messages that ask the user to check it: the
+    /// environment variable (`ENCHARGE_WRITE_KEY`) or `--write-key-file PATH`. Never the key itself.
+    public var writeKeySource: String
 
     public init(
         endpoint: String,
@@ -36,7 +42,9 @@ public struct DeliveryConfiguration: Sendable {
         backoffCap: Double = 30,
         maxRetryAfter: Double = 300,
         caBundlePath: String? = nil,
-        maxQueuedEvents: Int = 10_000
+        maxQueuedEvents: Int = 10_000,
+        refusalsBeforeStop: Int = 3,
+        writeKeySource: String = "ENCHARGE_WRITE_KEY"
     ) {
         self.endpoint = endpoint
         self.writeKey = writeKey
@@ -50,6 +58,8 @@ public struct DeliveryConfiguration: Sendable {
         self.maxRetryAfter = maxRetryAfter
         self.caBundlePath = caBundlePath
         self.maxQueuedEvents = maxQueuedEvents
+        self.refusalsBeforeStop = refusalsBeforeStop
+        self.writeKeySource = writeKeySource
     }
 
     /// Version string for `User-Agent: encharge-lua/<version>`.
@@ -79,6 +89,7 @@ public struct DeliveryConfiguration: Sendable {
             throw fail("backoff values must not be negative")
         }
         guard maxQueuedEvents >= 1 else { throw fail("maxQueuedEvents must be at least 1") }
+        guard refusalsBeforeStop >= 1 else { throw fail("refusalsBeforeStop must be at least 1") }
     }
 }
 
@@ -94,8 +105,13 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
         case exhausted
         /// The request could not be made for a reason retrying cannot fix (bad URL, TLS trust).
         case transport
-        /// `finish(timeout:)` ran out of time, or the event came after `finish`.
+        /// `finish(timeout:)` ran out of time, `interrupt(drainTimeout:)` was called, or the event came
+        /// after `finish`.
         case interrupted
+        /// The API answered 401 or 403: the write key is wrong or revoked (see `DeliveryStop`).
+        case writeKeyRefused
+        /// The endpoint redirects somewhere the engine must not follow (see `DeliveryStop`).
+        case redirected
     }
 
     public var kind: Kind
@@ -123,5 +139,46 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
             text += ": \(oneLine)"
         }
         return text
+    }
+}
+
+/// Why a delivery engine stopped sending on its own: a cause no retry can fix and that holds for
+/// every event, so sending the rest would only turn each of them into a dead letter. Once stopped,
+/// an engine sends nothing more: events on the wire finish, and every other event (those submitted
+/// later too) is settled with an error of the matching kind, dead-lettered in submit order, or
+/// reported to `onSettled` as `.interrupted` (so a spool keeps it pending).
+public enum DeliveryStop: Sendable, Hashable, CustomStringConvertible {
+    /// `refusalsBeforeStop` answers in a row were 401 or 403 (the status of the last one), with no
+    /// 2xx between them.
+    case writeKeyRefused(status: Int)
+    /// The endpoint answered with a redirect that is not followed: to another scheme, host or port
+    /// (the write key would go with it), or a 301/302/303 (which would turn the POST into a GET).
+    /// `location` is the absolute URL it redirects to.
+    case redirected(status: Int, location: String)
+
+    /// What happened, for a dead-letter reason: `the Ingest API refused the write key (HTTP 401)`.
+    public var description: String {
+        switch self {
+        case .writeKeyRefused(let status): "the Ingest API refused the write key (HTTP \(status))"
+        case .redirected(_, let location): "the endpoint redirects to \(location); pass that as --endpoint"
+        }
+    }
+
+    /// What happened and what to do, for a person: the refusal names where the key came from
+    /// (`writeKeySource`, such as `ENCHARGE_WRITE_KEY`).
+    public func message(writeKeySource: String) -> String {
+        switch self {
+        case .writeKeyRefused: "\(description); check \(writeKeySource)"
+        case .redirected: description
+        }
+    }
+
+    /// The error every event left behind by this stop is settled with (an event that was sent also
+    /// gets the status and body of its own last answer).
+    var error: DeliveryError {
+        switch self {
+        case .writeKeyRefused: DeliveryError(kind: .writeKeyRefused, message: description)
+        case .redirected: DeliveryError(kind: .redirected, message: description)
+        }
     }
 }

@@ -29,11 +29,20 @@ public struct DeliveryStats: Sendable, Hashable {
     public var p99Latency: Double
     /// Delivered events per second since the first submit (until `finish` completed).
     public var eventsPerSecond: Double
+    /// Why the engine stopped sending on its own, if it did (a refused write key, a redirect it
+    /// must not follow); nil while it delivers normally.
+    public var stop: DeliveryStop?
+
+    /// The HTTP status (401 or 403) when the engine stopped because the write key was refused.
+    public var writeKeyRefused: Int? {
+        if case .writeKeyRefused(let status)? = stop { return status }
+        return nil
+    }
 
     public init(
         submitted: Int = 0, delivered: Int = 0, inFlight: Int = 0, queued: Int = 0, retries: Int = 0,
         deadLettered: Int = 0, deadLetterWriteFailures: Int = 0, lastDeadLetterError: String? = nil,
-        p50Latency: Double = 0, p99Latency: Double = 0, eventsPerSecond: Double = 0
+        p50Latency: Double = 0, p99Latency: Double = 0, eventsPerSecond: Double = 0, stop: DeliveryStop? = nil
     ) {
         self.submitted = submitted
         self.delivered = delivered
@@ -46,6 +55,7 @@ public struct DeliveryStats: Sendable, Hashable {
         self.p50Latency = p50Latency
         self.p99Latency = p99Latency
         self.eventsPerSecond = eventsPerSecond
+        self.stop = stop
     }
 }
 
@@ -57,6 +67,13 @@ public struct DeliveryStats: Sendable, Hashable {
 /// the same identity key go in submit order, even while an earlier one is being retried; everyone
 /// else goes in parallel (see `DeliverySchedule`). When an event is dead-lettered the events after
 /// it still go out.
+///
+/// Stopping: `finish` waits for everything; `finish(timeout:)` and `interrupt(drainTimeout:)` bound
+/// the wait and then abandon requests on the wire. The engine also stops on its own when retrying
+/// cannot help any event (`DeliveryStop`: a refused write key, a redirect it must not follow). Once
+/// stopped or interrupted, nothing new is sent, and when no request is on the wire any more, every
+/// event left (and every event submitted later) is dead-lettered in submit order, so per-person
+/// order holds in the dead-letter file too.
 ///
 /// Threads: the caller's thread runs `submit`/`finish`/`stats`; one dedicated delivery thread owns
 /// the libcurl handles and makes every request. They share only `DeliveryCore.state`, under its lock.
@@ -86,8 +103,9 @@ public final class DeliveryEngine: Sendable {
     }
 
     /// Enqueues the events one input record (or webhook request) emitted, in emission order. Blocks
-    /// while `maxQueuedEvents` events are queued (backpressure). After `finish` the events are
-    /// dead-lettered at once as interrupted.
+    /// while `maxQueuedEvents` events are queued (backpressure); `interrupt(drainTimeout:)` and
+    /// `finish` wake it. After `finish` the events are dead-lettered at once as interrupted;
+    /// after a stop they are dead-lettered in order after the events submitted before them.
     public func submit(_ events: [Event], source: String) {
         enqueue(events, source: source, tags: nil)
     }
@@ -105,7 +123,10 @@ public final class DeliveryEngine: Sendable {
         let limit = core.configuration.maxQueuedEvents
         let concurrency = core.configuration.concurrency
         let waker = core.waker
-        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing }) { state -> Bool in
+        // An interrupt (which sets `abandonAt`) wakes a blocked submit at once; after a stop of its
+        // own the engine frees room within `requestTimeout`, and memory stays bounded meanwhile.
+        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.abandonAt != nil }) {
+            state -> Bool in
             if state.firstSubmitAt == nil { state.firstSubmitAt = monotonicSeconds() }
             state.submitted += events.count
             if state.closing {
@@ -114,7 +135,9 @@ public final class DeliveryEngine: Sendable {
             }
             state.queued += events.count
             let ready = state.schedule.add(events, source: source, tags: tags)
-            if ready && state.sleeping && state.threadAlive && state.running.count < concurrency {
+            // Stopped, the thread dead-letters the new group once nothing is on the wire.
+            let wanted = state.halt != nil || (ready && state.running.count < concurrency)
+            if wanted && state.sleeping && state.threadAlive {
                 state.sleeping = false
                 waker.wake()
             }
@@ -129,9 +152,9 @@ public final class DeliveryEngine: Sendable {
     }
 
     /// Stops taking new work and waits until every queued event is delivered or dead-lettered. With
-    /// a `timeout` (seconds), once it passes no new request starts, requests on the wire finish (at
-    /// most `requestTimeout`), and every event left is dead-lettered with reason "interrupted".
-    /// Returns the final stats; calling it again returns them again.
+    /// a `timeout` (seconds), once it passes no new request starts, requests on the wire are
+    /// abandoned (their events too may have reached the API), and every event left is dead-lettered
+    /// with reason "interrupted". Returns the final stats; calling it again returns them again.
     public func finish(timeout: Double?) -> DeliveryStats {
         let waker = core.waker
         core.state.withLock { state in
@@ -154,6 +177,29 @@ public final class DeliveryEngine: Sendable {
         if join { thread.join() }
         return stats()
     }
+
+    /// Stops sending now, for an interrupt (Ctrl-C): no new request starts, `submit` no longer
+    /// blocks, requests on the wire get up to `drainTimeout` seconds and are then abandoned, and
+    /// every event not delivered is dead-lettered with reason "interrupted". It does not wait: call
+    /// `finish` for that. Calling it again can only shorten the drain (a second Ctrl-C passes 0).
+    public func interrupt(drainTimeout: Double) {
+        let waker = core.waker
+        core.state.withLock { state in
+            let now = monotonicSeconds()
+            if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
+            let abandonAt = now + max(0, drainTimeout.isNaN ? 0 : drainTimeout)
+            state.abandonAt = min(state.abandonAt ?? abandonAt, abandonAt)
+            if state.threadAlive && state.sleeping {
+                state.sleeping = false
+                waker.wake()
+            }
+        }
+        // Every submit blocked on backpressure now sees `halt`.
+        core.state.broadcast()
+    }
+
+    /// Why the engine stopped sending on its own, if it did; see `DeliveryStop`.
+    public var stop: DeliveryStop? { core.state.withLock { $0.stop } }
 
     /// A thread-safe snapshot of the counters.
     public func stats() -> DeliveryStats {
@@ -189,8 +235,15 @@ struct EngineState {
     var closing = false
     /// When `finish`'s timeout runs out (monotonic seconds).
     var deadline: Double?
-    /// The deadline passed: nothing new starts, everything left is dead-lettered.
-    var interrupted = false
+    /// Set when the engine stops (interrupt, deadline passed, `stop`): nothing new starts, and every
+    /// event not delivered is dead-lettered with this error once nothing is on the wire.
+    var halt: DeliveryError?
+    /// Why the engine stopped on its own, if it did.
+    var stop: DeliveryStop?
+    /// When requests still on the wire are abandoned (monotonic seconds), once halted.
+    var abandonAt: Double?
+    /// 401/403 answers since the last 2xx.
+    var refusalsInARow = 0
     /// The delivery thread may still be woken (its curl handles exist).
     var threadAlive = true
     /// The delivery thread is (about to be) blocked in poll and needs a wakeup for new work.
@@ -209,7 +262,7 @@ struct EngineState {
             submitted: submitted, delivered: delivered, inFlight: running.count, queued: queued, retries: retries,
             deadLettered: deadLettered, deadLetterWriteFailures: deadLetterWriteFailures,
             lastDeadLetterError: lastDeadLetterError, p50Latency: latency.quantile(0.5),
-            p99Latency: latency.quantile(0.99), eventsPerSecond: rate)
+            p99Latency: latency.quantile(0.99), eventsPerSecond: rate, stop: stop)
     }
 }
 
@@ -247,17 +300,29 @@ final class DeliveryCore: Sendable {
         var delivered: [Int64] = []
         while true {
             var timeout = 0.0
+            var abandon = false
             let exit = state.withLock { state -> Bool in
                 state.sleeping = false
                 let now = monotonicSeconds()
                 for attempt in finished { apply(attempt, now: now, &state, &letters, &delivered) }
-                if let deadline = state.deadline, !state.interrupted, now >= deadline {
-                    interrupt(&state, &letters)
+                if let deadline = state.deadline, state.abandonAt == nil, now >= deadline {
+                    if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
+                    state.abandonAt = now
                 }
-                state.schedule.endBackoffs(now: now)
-                while state.running.count < capacity, let next = state.schedule.takeReady() {
-                    state.running.insert(next.group)
-                    outgoing.append(next)
+                if let halt = state.halt {
+                    if state.running.isEmpty {
+                        for group in state.schedule.removeAll() {
+                            deadLetterRemaining(of: group, from: group.next, halt, &state, &letters)
+                        }
+                    } else if let abandonAt = state.abandonAt, now >= abandonAt {
+                        abandon = true
+                    }
+                } else {
+                    state.schedule.endBackoffs(now: now)
+                    while state.running.count < capacity, let next = state.schedule.takeReady() {
+                        state.running.insert(next.group)
+                        outgoing.append(next)
+                    }
                 }
                 if state.closing && state.schedule.isEmpty {
                     state.threadAlive = false
@@ -265,10 +330,11 @@ final class DeliveryCore: Sendable {
                     return true
                 }
                 var wait = 1.0
-                if let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
-                if let deadline = state.deadline, !state.interrupted { wait = min(wait, deadline - now) }
-                timeout = max(wait, 0)
-                state.sleeping = true
+                if state.halt == nil, let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
+                if let deadline = state.deadline, state.abandonAt == nil { wait = min(wait, deadline - now) }
+                if let abandonAt = state.abandonAt { wait = min(wait, abandonAt - now) }
+                timeout = abandon ? 0 : max(wait, 0)
+                state.sleeping = !abandon
                 return false
             }
             if !finished.isEmpty || !letters.isEmpty { state.broadcast() }
@@ -280,6 +346,10 @@ final class DeliveryCore: Sendable {
             write(letters)
             letters.removeAll(keepingCapacity: true)
             if exit { break }
+            if abandon {
+                finished = transport.abandonAll()
+                continue
+            }
             for (group, event) in outgoing { transport.start(tag: group, body: event.wireJSON()) }
             outgoing.removeAll(keepingCapacity: true)
             finished = transport.poll(timeout: timeout)
@@ -295,20 +365,21 @@ final class DeliveryCore: Sendable {
     ) {
         let id = attempt.tag
         state.running.remove(id)
-        state.latency.record(attempt.elapsed)
+        // An abandoned request got no answer: its time says nothing about the API's latency.
+        if attempt.outcome != .abandoned { state.latency.record(attempt.elapsed) }
         let attempts = state.schedule.recordAttempt(id)
         let group = state.schedule.group(id)
         switch policy.verdict(for: attempt.outcome) {
         case .delivered:
             state.delivered += 1
             state.queued -= 1
+            state.refusalsInARow = 0
             if let tag = group.tag(at: group.next) { delivered.append(tag) }
         case .retry(let retryAfter, var failure):
             failure.attempts = attempts
-            if state.interrupted {
-                failure.kind = .interrupted
-                failure.message = "interrupted"
-                deadLetter(group, group.next, failure, &state, &letters)
+            if var halt = state.halt {
+                (halt.status, halt.body, halt.attempts) = (failure.status, failure.body, attempts)
+                deadLetter(group, group.next, halt, &state, &letters)
             } else if attempts >= policy.maxAttempts {
                 failure.message = "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(failure.message)"
                 deadLetter(group, group.next, failure, &state, &letters)
@@ -321,30 +392,44 @@ final class DeliveryCore: Sendable {
         case .terminal(var failure):
             failure.attempts = attempts
             deadLetter(group, group.next, failure, &state, &letters)
+        case .refused(let status, var failure):
+            failure.attempts = attempts
+            deadLetter(group, group.next, failure, &state, &letters)
+            state.refusalsInARow += 1
+            if state.refusalsInARow >= configuration.refusalsBeforeStop {
+                halt(.writeKeyRefused(status: status), &state)
+            }
+        case .redirected(let stop, var failure):
+            failure.attempts = attempts
+            deadLetter(group, group.next, failure, &state, &letters)
+            halt(stop, &state)
         }
-        if state.interrupted {
-            if let rest = state.schedule.remove(id) { deadLetterRemaining(of: rest, from: rest.next + 1, &state, &letters) }
+        if let halt = state.halt {
+            if let rest = state.schedule.remove(id) {
+                deadLetterRemaining(of: rest, from: rest.next + 1, halt, &state, &letters)
+            }
         } else {
             state.schedule.advance(id)
         }
     }
 
-    /// The deadline passed: every event not on the wire is dead-lettered now; groups on the wire
-    /// follow when their attempt ends.
-    private func interrupt(_ state: inout EngineState, _ letters: inout [PendingDeadLetter]) {
-        state.interrupted = true
-        for group in state.schedule.removeAll(except: state.running) {
-            deadLetterRemaining(of: group, from: group.next, &state, &letters)
-        }
+    /// Stops the engine on its own for `stop`, unless it already stopped: nothing new starts, and
+    /// requests on the wire finish (within `requestTimeout`) unless an interrupt abandons them.
+    private func halt(_ stop: DeliveryStop, _ state: inout EngineState) {
+        guard state.halt == nil else { return }
+        state.halt = stop.error
+        state.stop = stop
     }
 
+    /// Dead-letters `group.events[start...]` with `halt`; the event that was being retried keeps
+    /// its last failure's status, body and attempts.
     private func deadLetterRemaining(
-        of group: DeliverySchedule.Group, from start: Int, _ state: inout EngineState,
+        of group: DeliverySchedule.Group, from start: Int, _ halt: DeliveryError, _ state: inout EngineState,
         _ letters: inout [PendingDeadLetter]
     ) {
         guard start < group.events.count else { return }
         for index in start..<group.events.count {
-            var error = DeliveryError(kind: .interrupted, message: "interrupted")
+            var error = halt
             if index == group.next {
                 error.attempts = group.attempts
                 error.status = group.lastFailure?.status
@@ -365,6 +450,10 @@ final class DeliveryCore: Sendable {
         letters.append(PendingDeadLetter(event: event, error: error, source: group.source, tag: group.tag(at: index)))
     }
 
+    /// Kinds reported to `onSettled` as `.interrupted`: nothing in the event was refused, so a spool
+    /// keeps it pending for a later attempt.
+    static let settledAsInterrupted: Set<DeliveryError.Kind> = [.interrupted, .writeKeyRefused, .redirected]
+
     /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
     /// failures are counted in the stats.
     func write(_ letters: [PendingDeadLetter]) {
@@ -374,8 +463,8 @@ final class DeliveryCore: Sendable {
         for letter in letters {
             defer {
                 if let onSettled, let tag = letter.tag {
-                    let interrupted = letter.error.kind == .interrupted
-                    onSettled(tag, interrupted ? .interrupted(letter.error) : .dead(letter.error))
+                    let kept = Self.settledAsInterrupted.contains(letter.error.kind)
+                    onSettled(tag, kept ? .interrupted(letter.error) : .dead(letter.error))
                 }
             }
             guard let deadLetters else { continue }

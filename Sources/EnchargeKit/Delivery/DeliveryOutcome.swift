@@ -6,9 +6,11 @@ public enum DeliveryOutcome: Sendable, Hashable {
     /// or every attempt failed. The error carries the reason, the last HTTP status and response
     /// body, and the attempts made.
     case dead(DeliveryError)
-    /// Not delivered because `finish(timeout:)` ran out of time or the event was submitted after
-    /// `finish`; the error (kind `.interrupted`) carries the last failure, if an attempt was made.
-    /// The API never answered 2xx for it, so sending it again later is safe.
+    /// Not delivered because `finish(timeout:)` ran out of time, `interrupt(drainTimeout:)` was
+    /// called, the event was submitted after `finish`, or the engine stopped on its own (a refused
+    /// write key, a redirect it must not follow: error kind `.writeKeyRefused` or `.redirected`, see
+    /// `DeliveryStop`). The error carries the last failure, if an attempt was made. The API never
+    /// answered 2xx for it, so sending it again later (with the cause fixed) is safe.
     case interrupted(DeliveryError)
 }
 

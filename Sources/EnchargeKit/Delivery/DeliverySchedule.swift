@@ -141,22 +141,25 @@ struct DeliverySchedule {
         }
     }
 
-    /// Empties the schedule for an interrupt: returns every group that is not `running`, with its
-    /// unsent events, and keeps only the running ones (each to be dropped when its attempt ends).
-    mutating func removeAll(except running: Set<Int>) -> [Group] {
-        var removed: [Group] = []
-        for (id, group) in groups where !running.contains(id) {
-            removed.append(group)
-            groups[id] = nil
-        }
+    /// Empties the schedule once the engine stopped and nothing is on the wire: returns every group
+    /// with its unsent events, in submit order (so dead letters keep per-person order).
+    mutating func removeAll() -> [Group] {
+        let removed = groups.keys.sorted().map { groups[$0]! }
+        groups.removeAll()
         for lane in lanes.indices { lanes[lane].removeAll() }
         ready.removeAll()
         backingOff.removeAll()
         return removed
     }
 
-    /// Drops a group after an interrupt, returning it with its unsent events.
+    /// Drops a running group whose attempt ended after the engine stopped, returning it with its
+    /// unsent events. Nothing else becomes ready: a stopped engine starts nothing.
     mutating func remove(_ id: Int) -> Group? {
-        groups.removeValue(forKey: id)
+        guard let group = groups.removeValue(forKey: id) else { return nil }
+        for lane in group.lanes {
+            let removed = lanes[lane].popFirst()
+            assert(removed == id, "a running group is at the head of its lanes")
+        }
+        return group
     }
 }

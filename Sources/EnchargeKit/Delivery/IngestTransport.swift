@@ -9,9 +9,17 @@ struct IngestAttempt {
     enum Outcome: Equatable {
         /// The server answered: status, trimmed `Retry-After` text if any, and the first bytes of the body
         /// (the write key already redacted).
+        /// A 2xx carries no body and no `Retry-After`: nothing reads them.
         case response(status: Int, retryAfter: String?, body: String)
+        /// A redirect that was not followed (another origin, or not 307/308): its status and the
+        /// absolute URL it points to (redacted).
+        case redirect(status: Int, location: String)
         /// No usable answer: connection refused or reset, timeout, TLS failure, ... (message redacted).
         case failure(code: CURLcode, message: String)
+
+        /// What `IngestTransport.abandonAll` reports for a request it gave up on.
+        static let abandoned = Outcome.failure(
+            code: CURLE_ABORTED_BY_CALLBACK, message: "abandoned while waiting for an answer")
     }
 
     /// The caller's tag passed to `start`.
@@ -35,6 +43,11 @@ struct IngestWaker: @unchecked Sendable {
 /// The libcurl side of the Ingest client: one multi handle and a fixed pool of reused easy handles
 /// (so connections stay alive between requests), each POSTing one event body to the endpoint.
 ///
+/// Redirects: a 307 or 308 to the endpoint's own origin (scheme, host and port) is followed here,
+/// with the same method, body and headers, up to `maxRedirects` times. Any other redirect comes
+/// back as `.redirect`: libcurl's own following is off because it would send the `X-Encharge-Token`
+/// header to another host too.
+///
 /// Not Sendable: every method except `waker.wake()` must be called from the one delivery thread that
 /// owns it, which also frees it.
 final class IngestTransport {
@@ -46,7 +59,12 @@ final class IngestTransport {
         let errorBuffer: UnsafeMutablePointer<CChar>
         var tag = 0
         var startedAt = 0.0
+        /// Same-origin redirects followed for the current request; its URL is not the endpoint when > 0.
+        var redirects = 0
     }
+
+    /// Same-origin redirects followed for one request before it fails.
+    static let maxRedirects = 5
 
     let capacity: Int
     private let multi: UnsafeMutableRawPointer
@@ -57,6 +75,9 @@ final class IngestTransport {
     /// Attempts that failed before libcurl took them (add_handle errors), returned by the next poll.
     private var pending: [IngestAttempt] = []
     private let redactor: SecretRedactor
+    private let endpoint: String
+    /// `scheme://host:port` of the endpoint; redirects elsewhere are never followed.
+    private let endpointOrigin: String?
 
     var inFlight: Int { capacity - idle.count }
     var waker: IngestWaker { IngestWaker(multi: multi) }
@@ -68,6 +89,8 @@ final class IngestTransport {
         guard curlGlobalInitResult == CURLE_OK else { throw failure("global initialisation failed") }
         redactor = SecretRedactor(secret: configuration.writeKey)
         capacity = configuration.concurrency
+        endpoint = configuration.endpoint
+        endpointOrigin = Self.origin(of: configuration.endpoint)
 
         var list: UnsafeMutablePointer<curl_slist>? = nil
         for header in [
@@ -163,7 +186,14 @@ final class IngestTransport {
         let slot = slots[index]
         ccurl_response_reset(slot.response)
         slot.errorBuffer[0] = 0
-        var code = ccurl_easy_setopt_off_t(slot.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        var code = CURLE_OK
+        if slot.redirects > 0 {
+            slots[index].redirects = 0
+            code = ccurl_easy_setopt_string(slot.easy, CURLOPT_URL, endpoint)
+        }
+        if code == CURLE_OK {
+            code = ccurl_easy_setopt_off_t(slot.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
+        }
         if code == CURLE_OK {
             // COPYPOSTFIELDS: libcurl keeps its own copy, so `body` need not outlive this call.
             code = body.withUnsafeBytes { bytes in
@@ -205,6 +235,25 @@ final class IngestTransport {
         return finished
     }
 
+    /// Gives up on every request on the wire (and any failed start not yet reported), without
+    /// waiting for the network: their connections are closed and each comes back as a failure.
+    /// The server may still have accepted some of them.
+    func abandonAll() -> [IngestAttempt] {
+        var abandoned = pending
+        pending.removeAll()
+        let now = monotonicSeconds()
+        for (easy, index) in running {
+            curl_multi_remove_handle(multi, easy)
+            idle.append(index)
+            abandoned.append(
+                IngestAttempt(
+                    tag: slots[index].tag, elapsed: now - slots[index].startedAt,
+                    outcome: .abandoned))
+        }
+        running.removeAll()
+        return abandoned
+    }
+
     private func collect(into finished: inout [IngestAttempt]) {
         var remaining: Int32 = 0
         while let message = curl_multi_info_read(multi, &remaining) {
@@ -219,7 +268,25 @@ final class IngestTransport {
             if code == CURLE_OK {
                 var status = 0
                 _ = ccurl_easy_getinfo_long(easy, CURLINFO_RESPONSE_CODE, &status)
-                outcome = .response(status: status, retryAfter: retryAfter(slot), body: body(slot))
+                if (300...399).contains(status), let location = redirectURL(easy) {
+                    let sameOrigin = endpointOrigin != nil && Self.origin(of: location) == endpointOrigin
+                    if status == 307 || status == 308, sameOrigin {
+                        if slot.redirects < Self.maxRedirects {
+                            curl_multi_remove_handle(multi, easy)
+                            follow(index, to: location)
+                            continue
+                        }
+                        outcome = .failure(
+                            code: CURLE_TOO_MANY_REDIRECTS, message: "more than \(Self.maxRedirects) redirects")
+                    } else {
+                        outcome = .redirect(status: status, location: redactor.redact(location))
+                    }
+                } else if (200...299).contains(status) {
+                    // Nobody reads a success's body, so it is neither decoded nor scanned for the key.
+                    outcome = .response(status: status, retryAfter: nil, body: "")
+                } else {
+                    outcome = .response(status: status, retryAfter: retryAfter(slot), body: body(slot))
+                }
             } else {
                 outcome = .failure(code: code, message: self.message(slot, code))
             }
@@ -227,6 +294,57 @@ final class IngestTransport {
             idle.append(index)
             finished.append(IngestAttempt(tag: slot.tag, elapsed: elapsed, outcome: outcome))
         }
+    }
+
+    /// Sends the request of slot `index` (already removed from the multi handle) again to
+    /// `location`, same method, body and headers; a failure to restart is reported by the next poll.
+    private func follow(_ index: Int, to location: String) {
+        slots[index].redirects += 1
+        let slot = slots[index]
+        ccurl_response_reset(slot.response)
+        slot.errorBuffer[0] = 0
+        var code = ccurl_easy_setopt_string(slot.easy, CURLOPT_URL, location)
+        if code == CURLE_OK {
+            let added = curl_multi_add_handle(multi, slot.easy)
+            if added == CURLM_OK {
+                running[slot.easy] = index
+                return
+            }
+            code = CURLE_FAILED_INIT
+        }
+        idle.append(index)
+        pending.append(
+            IngestAttempt(
+                tag: slot.tag, elapsed: monotonicSeconds() - slot.startedAt,
+                outcome: .failure(code: code, message: "cannot follow the redirect: \(message(slot, code))")))
+    }
+
+    /// The absolute URL a 3xx answer points to (libcurl resolves a relative `Location`), if it sent one.
+    private func redirectURL(_ easy: UnsafeMutableRawPointer) -> String? {
+        var pointer: UnsafeMutablePointer<CChar>? = nil
+        guard ccurl_easy_getinfo_string(easy, CURLINFO_REDIRECT_URL, &pointer) == CURLE_OK, let pointer else {
+            return nil
+        }
+        let url = String(cString: pointer)
+        return url.isEmpty ? nil : url
+    }
+
+    /// `scheme://host:port` of an absolute URL, lower-cased, with the scheme's default port filled
+    /// in; nil when libcurl cannot parse it.
+    static func origin(of url: String) -> String? {
+        guard let handle = curl_url() else { return nil }
+        defer { curl_url_cleanup(handle) }
+        guard curl_url_set(handle, CURLUPART_URL, url, 0) == CURLUE_OK else { return nil }
+        func part(_ which: CURLUPart, _ flags: UInt32 = 0) -> String? {
+            var value: UnsafeMutablePointer<CChar>? = nil
+            guard curl_url_get(handle, which, &value, flags) == CURLUE_OK, let value else { return nil }
+            defer { curl_free(value) }
+            return String(cString: value)
+        }
+        guard let scheme = part(CURLUPART_SCHEME), let host = part(CURLUPART_HOST),
+            let port = part(CURLUPART_PORT, UInt32(CURLU_DEFAULT_PORT))
+        else { return nil }
+        return "\(scheme.lowercased())://\(host.lowercased()):\(port)"
     }
 
     private func body(_ slot: Slot) -> String {

@@ -15,11 +15,16 @@ enum AttemptVerdict: Equatable {
     case retry(after: Double?, DeliveryError)
     /// Retrying cannot help.
     case terminal(DeliveryError)
+    /// 401 or 403: the write key was refused; retrying cannot help, and enough of these in a row
+    /// stop the engine (`DeliveryStop.writeKeyRefused`).
+    case refused(status: Int, DeliveryError)
+    /// A redirect the transport does not follow; it stops the engine (`DeliveryStop.redirected`).
+    case redirected(DeliveryStop, DeliveryError)
 }
 
 /// Classifies attempts and spaces retries: 2xx delivers; connection errors, timeouts, 408, 425,
-/// 429 and 5xx retry with exponential backoff and full jitter (or after `Retry-After`); anything
-/// else is terminal.
+/// 429 and 5xx retry with exponential backoff and full jitter (or after `Retry-After`); 401 and 403
+/// refuse the write key; a redirect that was not followed stops delivery; anything else is terminal.
 struct RetryPolicy: Sendable {
     var maxAttempts: Int
     var backoffBase: Double
@@ -54,6 +59,12 @@ struct RetryPolicy: Sendable {
         switch outcome {
         case .response(let status, let retryAfter, let body):
             if (200...299).contains(status) { return .delivered }
+            if status == 401 || status == 403 {
+                let stop = DeliveryStop.writeKeyRefused(status: status)
+                return .refused(
+                    status: status,
+                    DeliveryError(kind: .writeKeyRefused, message: stop.description, status: status, body: body))
+            }
             if Self.isRetryable(status: status) {
                 let after = retryAfter.flatMap { Self.retryAfterSeconds($0, now: now) }.map { min($0, maxRetryAfter) }
                 return .retry(after: after, DeliveryError(kind: .exhausted, message: "HTTP \(status)", status: status, body: body))
@@ -62,6 +73,9 @@ struct RetryPolicy: Sendable {
                 DeliveryError(
                     kind: .rejected, message: "HTTP \(status): the Ingest API rejected the event", status: status,
                     body: body))
+        case .redirect(let status, let location):
+            let stop = DeliveryStop.redirected(status: status, location: location)
+            return .redirected(stop, DeliveryError(kind: .redirected, message: stop.description, status: status))
         case .failure(let code, let message):
             if Self.isTerminal(curlCode: code) {
                 return .terminal(DeliveryError(kind: .transport, message: "request failed: \(message)"))

@@ -1,0 +1,57 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Makes one process the owner of a spool: the one whose delivery worker drains it. Two workers
+/// on one spool would both send its pending events (a second `serve` on the same file delivered
+/// 29% of the events twice), so a second owner is refused.
+///
+/// It is an exclusive `flock` on `SPOOL.lock` beside the spool, held while this value lives (the
+/// kernel drops it when the process dies, even by `kill -9`, so a crash never leaves a stale
+/// lock). The file holds the owner's pid, for the message. `replay --spool` takes no lock: it only
+/// writes to the spool, and the owner delivers what it added.
+public final class SpoolOwnerLock: Sendable {
+    /// The lock file.
+    public let path: String
+    private let descriptor: Int32
+
+    /// Takes the lock, or throws a `SpoolError` naming the process that holds it.
+    public init(spoolPath: String) throws(SpoolError) {
+        path = spoolPath + ".lock"
+        let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw SpoolError(
+                kind: .open, message: "cannot create the lock file \(path): \(reason); check that its directory exists and is writable",
+                path: spoolPath)
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let reason = String(cString: strerror(errno))
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+            close(fd)
+            guard busy else {
+                throw SpoolError(kind: .open, message: "cannot lock \(path): \(reason)", path: spoolPath)
+            }
+            let pid = Int(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).filter(\.isNumber))
+            let owner = pid.map { "another encharge-lua serve (pid \($0))" } ?? "another encharge-lua serve"
+            throw SpoolError(
+                kind: .open,
+                message: "is in use by \(owner); stop that one first, or give this one its own --spool",
+                path: spoolPath)
+        }
+        let text = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        descriptor = fd
+    }
+
+    deinit {
+        close(descriptor)
+    }
+}

@@ -1,0 +1,81 @@
+import EnchargeKit
+@testable import EnchargeRules
+import Foundation
+import JSONKit
+import Testing
+
+/// The line after a run that says how to replay its dead letters, and the summary above it.
+@Suite struct DeadLetterHintTests {
+    func writer(records: Int, events: Int) throws -> (DeadLetterWriter, ScratchDirectory) {
+        let directory = try ScratchDirectory()
+        let writer = DeadLetterWriter(path: directory.path + "/dead.jsonl")
+        for _ in 0..<records { try writer.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s") }
+        let event = try Event.identify(user: ["email": "a@x.io"])
+        for _ in 0..<events { try writer.writeEventFailure(event: event, reason: "r", attempts: 1, source: "s") }
+        return (writer, directory)
+    }
+
+    @Test(arguments: [
+        ("dead.jsonl", "dead.jsonl"),
+        ("out/dead-letter_2.jsonl", "out/dead-letter_2.jsonl"),
+        ("my dead.jsonl", "'my dead.jsonl'"),
+        ("it's.jsonl", #"'it'\''s.jsonl'"#),
+        ("$HOME.jsonl", "'$HOME.jsonl'"),
+        ("-x.jsonl", "./-x.jsonl"),
+    ])
+    func pathsAreQuotedForAShell(path: String, quoted: String) {
+        #expect(shellQuoted(path) == quoted)
+    }
+
+    @Test func eventEntriesNeedNoRules() throws {
+        let (writer, directory) = try writer(records: 0, events: 2)
+        let hint = deadLetterHint(writer, dryRun: false, rules: RuleOptions(rulesPath: "rules.lua"))
+        #expect(hint == "2 entries written to \(directory.path)/dead.jsonl; fix the cause and run "
+            + "`encharge-lua replay \(directory.path)/dead.jsonl`")
+    }
+
+    @Test func recordEntriesNameTheRulesAndTheSettingsTheyNeed() throws {
+        let (writer, directory) = try writer(records: 1, events: 1)
+        var settings = JSONObject()
+        settings["plan"] = "gold"
+        let hint = deadLetterHint(
+            writer, dryRun: false, rules: RuleOptions(rulesPath: "my rules.lua", settings: settings), again: true)
+        #expect(hint == "2 entries failed again, written to \(directory.path)/dead.jsonl; fix the cause and run "
+            + "`encharge-lua replay \(directory.path)/dead.jsonl --rules 'my rules.lua'` with the same --set and "
+            + "--settings flags")
+        #expect(deadLetterHint(writer, dryRun: false, rules: nil)?.contains("--rules RULES`") == true)
+    }
+
+    @Test func nothingWrittenOrNotAFileMeansNoHint() throws {
+        let (empty, _) = try writer(records: 0, events: 0)
+        #expect(deadLetterHint(empty, dryRun: false, rules: nil) == nil)
+        let devNull = DeadLetterWriter(path: "/dev/null")
+        try devNull.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
+        #expect(deadLetterHint(devNull, dryRun: false, rules: nil) == nil)
+    }
+
+    @Test func summaryShowsOutcomesThatAddUp() {
+        var summary = MappingSummary()
+        summary.records = 7
+        summary.countMapped(events: 3)
+        summary.countMapped(events: 0)
+        summary.countMapped(events: 0)
+        summary.skipped = 1
+        summary.failed = 2
+        summary.refused = 1
+        #expect(summary.mapped + summary.withoutEvents + summary.skipped + summary.failed + summary.refused == 7)
+        summary.seconds = 2
+        #expect(summaryLine(summary, stats: nil, interrupted: false) == "done: 7 records: 1 with events, 2 with none, "
+            + "1 skipped, 2 failed, 1 refused (dry run); 3 events in 2.00 s (4 records/s)")
+    }
+
+    /// A run the delivery engine stopped (a refused write key, a redirect) is neither done nor
+    /// interrupted by the user.
+    @Test func summaryOfAStoppedRunSaysStopped() {
+        var summary = MappingSummary()
+        summary.records = 1
+        summary.countMapped(events: 1)
+        #expect(summaryLine(summary, stats: nil, interrupted: false, stopped: true).hasPrefix("stopped: 1 record: "))
+        #expect(summaryLine(summary, stats: nil, interrupted: true, stopped: true).hasPrefix("interrupted: "))
+    }
+}
