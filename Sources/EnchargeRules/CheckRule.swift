@@ -44,8 +44,9 @@ public func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
         Diagnostics.write("sample: " + outcomeCounts(summary))
         failedSample = summary.failed
     }
-    for warning in engine.warnings + engine.warningLines() { Diagnostics.write(warning) }
-    let warningCount = engine.warnings.count + engine.warningLines().count
+    let warnings = engine.handlerGlobalWarnings() + engine.warnings + engine.warningLines()
+    for warning in warnings { Diagnostics.write(warning) }
+    let warningCount = warnings.count
     let warningNote = warningCount == 0 ? "" : "; \(warningCount) warning\(warningCount == 1 ? "" : "s")"
     if !problems.isEmpty || failedSample > 0 {
         Diagnostics.write(checkFailureLine(rulesPath: options.rulesPath, problems: problems.count, failedSample: failedSample))
@@ -54,6 +55,23 @@ public func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
     let points = (entryPoints + (hasRoutes ? ["routes"] : [])).joined(separator: ", ")
     Diagnostics.write("\(options.rulesPath): ok (\(points)\(warningNote))")
     return 0
+}
+
+extension RuleEngine {
+    /// Globals the per-record and per-request functions assign, read from the rule's source
+    /// (`HandlerGlobalsLint`); an assignment the sample run also reported as undeclared is then
+    /// dropped from `warnings`, so each shows once.
+    func handlerGlobalWarnings() -> [String] {
+        guard let source = options.source ?? (try? readFile(options.rulesPath)) else { return [] }
+        let found = HandlerGlobalsLint.warnings(in: source, path: options.rulesPath)
+        warnings.removeAll { warning in
+            guard let range = warning.range(of: ": warning: assignment to undeclared global '") else { return false }
+            let name = warning[range.upperBound...].prefix { $0 != "'" }
+            let position = warning[..<range.lowerBound]
+            return found.contains { $0.hasPrefix(position + ": warning: ") && $0.contains("the global '\(name)';") }
+        }
+        return found
+    }
 }
 
 /// `rules.lua: error: 1 error in the rule and 1 sample record failed; fix these before running the rule`.
