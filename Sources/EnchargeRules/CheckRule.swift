@@ -63,14 +63,20 @@ extension RuleEngine {
     /// dropped from `warnings`, so each shows once.
     func handlerGlobalWarnings() -> [String] {
         guard let source = options.source ?? (try? readFile(options.rulesPath)) else { return [] }
-        let found = HandlerGlobalsLint.warnings(in: source, path: options.rulesPath)
+        let found = HandlerGlobalsLint.assignments(in: source)
         warnings.removeAll { warning in
-            guard let range = warning.range(of: ": warning: assignment to undeclared global '") else { return false }
+            // `rules.lua:4: warning: assignment to undeclared global 'x' ...`, where Lua shortens a
+            // long path to `...end/of/rules.lua`.
+            guard let range = warning.range(of: ": warning: assignment to undeclared global '"),
+                let colon = warning[..<range.lowerBound].lastIndex(of: ":"),
+                let line = Int(warning[warning.index(after: colon)..<range.lowerBound])
+            else { return false }
+            let file = warning[..<colon]
+            let sameFile = file.hasPrefix("...") ? options.rulesPath.hasSuffix(file.dropFirst(3)) : file == options.rulesPath
             let name = warning[range.upperBound...].prefix { $0 != "'" }
-            let position = warning[..<range.lowerBound]
-            return found.contains { $0.hasPrefix(position + ": warning: ") && $0.contains("the global '\(name)';") }
+            return sameFile && found.contains { $0.line == line && $0.name == name }
         }
-        return found
+        return found.map { $0.warning(path: options.rulesPath) }
     }
 }
 

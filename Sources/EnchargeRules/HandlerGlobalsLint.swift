@@ -14,12 +14,25 @@ struct HandlerGlobalsLint {
     /// The entry points called per record or request.
     static let entryPoints: Set<String> = ["on_record", "on_webhook"]
 
-    /// `path:LINE: warning: on_record assigns the global 'count'; ...` lines, in source order.
-    static func warnings(in source: [UInt8], path: String) -> [String] {
+    /// One global assigned inside a handler.
+    struct Assignment: Equatable {
+        var line: Int
+        /// `on_record`, `on_webhook`, `routes["POST /x"]`.
+        var handler: String
+        var name: String
+
+        /// `path:LINE: warning: on_record assigns the global 'count'; ...`.
+        func warning(path: String) -> String {
+            "\(path):\(line): warning: \(handler) assigns the global '\(name)'; \(HandlerGlobalsLint.advice)"
+        }
+    }
+
+    /// Each global a handler assigns, in source order (once per line and name).
+    static func assignments(in source: [UInt8]) -> [Assignment] {
         guard let tokens = RuleSourceLint.tokens(source) else { return [] }
         var scanner = HandlerGlobalsLint(tokens: tokens)
         scanner.scan()
-        return scanner.found.map { "\(path):\($0.line): warning: \($0.handler) assigns the global '\($0.name)'; \(advice)" }
+        return scanner.found
     }
 
     /// A block and the names it declares.
@@ -43,7 +56,7 @@ struct HandlerGlobalsLint {
     private var blocks = [Block(locals: [])]
     private var brackets: [Bracket] = []
     private var pendingLocals: Set<String> = []
-    private(set) var found: [(line: Int, handler: String, name: String)] = []
+    private(set) var found: [Assignment] = []
 
     private init(tokens: [RuleSourceLint.Token]) { self.tokens = tokens }
 
@@ -53,7 +66,7 @@ struct HandlerGlobalsLint {
 
     private mutating func report(_ line: Int, _ name: String) {
         guard let handler, !found.contains(where: { $0.line == line && $0.name == name }) else { return }
-        found.append((line, handler, name))
+        found.append(Assignment(line: line, handler: handler, name: name))
     }
 
     private mutating func scan() {

@@ -5,21 +5,14 @@ import Testing
 /// `HandlerGlobalsLint`: which assignments inside per-record and per-request functions are
 /// globals, read from the source alone.
 @Suite struct HandlerGlobalsLintTests {
-    /// The warnings for `source` as `LINE handler name`.
+    /// The assignments found in `source`, as `LINE handler name`.
     func found(_ source: String) -> [String] {
-        HandlerGlobalsLint.warnings(in: Array(source.utf8), path: "r.lua").map { line in
-            let position = line.dropFirst("r.lua:".count).prefix { $0 != ":" }
-            let rest = line.drop { $0 != " " }.dropFirst("warning: ".count + 1)
-            let handler = rest.components(separatedBy: " assigns the global '")[0]
-            let name = rest.components(separatedBy: " assigns the global '")[1].prefix { $0 != "'" }
-            return "\(position) \(handler) \(name)"
-        }
+        HandlerGlobalsLint.assignments(in: Array(source.utf8)).map { "\($0.line) \($0.handler) \($0.name)" }
     }
 
     @Test func theWarningReadsAsACompilerLine() {
-        let warnings = HandlerGlobalsLint.warnings(
-            in: Array("count = 0\nfunction on_record(r)\n  count = count + 1\nend\n".utf8), path: "rules.lua")
-        #expect(warnings == [
+        let found = HandlerGlobalsLint.assignments(in: Array("count = 0\nfunction on_record(r)\n  count = count + 1\nend\n".utf8))
+        #expect(found.map { $0.warning(path: "rules.lua") } == [
             "rules.lua:3: warning: on_record assigns the global 'count'; globals persist across calls within one "
                 + "worker and are not shared between workers — use a local, or keep state outside the rule"
         ])

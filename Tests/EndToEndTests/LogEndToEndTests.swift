@@ -33,7 +33,7 @@ import Testing
         #expect(logged[1].hasSuffix(" bytes more) (rules.lua:4)"))
         // What is shown and what is counted add up to the string.
         let line = logged[1]
-        let shown = line.utf8.filter { $0 == UInt8(ascii: "x") }.count
+        let shown = line.dropFirst("in.jsonl:1: info: ".count).prefix { $0 == "x" }.count
         let count = try #require(line.split(separator: "(").dropLast().last?.split(separator: " ").first.flatMap { Int($0) })
         #expect(shown + count == 50_000_000)
     }
