@@ -4,6 +4,9 @@
 /// each keeps its own), so `check` warns: `rules.lua:12: warning: on_record assigns the global
 /// 'count'; ...`. Assignments at the top level of the file are fine.
 ///
+/// A function the top level defines by name (a helper) counts for each handler that calls it,
+/// directly or through other helpers: `bump (called from on_record) assigns the global 'total'`.
+///
 /// Scopes are tracked from `RuleSourceLint.tokens`: locals (of the block or an enclosing one, so
 /// upvalues too), parameters and loop variables are not globals, and fields (`t.x = 1`) and table
 /// keys (`{ x = 1 }`) are not assignments to a global. `_G.x = 1` and `_G["x"] = 1` are.
@@ -42,6 +45,8 @@ struct HandlerGlobalsLint {
         var isFunction = false
         /// The handler this block is part of (`on_record`, `routes["POST /x"]`), if any.
         var handler: String?
+        /// Else the function defined by name at the top level (a helper) it is part of, if any.
+        var helper: String?
         /// The enclosing function's open brackets, restored at the function's `end`.
         var savedBrackets: [Bracket] = []
     }
@@ -63,10 +68,50 @@ struct HandlerGlobalsLint {
     private func text(_ k: Int) -> String { k >= 0 && k < tokens.count ? tokens[k].text : "" }
     private func isLocal(_ name: String) -> Bool { blocks.contains { $0.locals.contains(name) } }
     private var handler: String? { blocks.last(where: \.isFunction)?.handler }
+    private var helper: String? { blocks.last(where: \.isFunction)?.helper }
+    /// Globals each helper assigns, and the names handlers and helpers use (calls among them).
+    private var helperAssignments: [String: [(line: Int, name: String)]] = [:]
+    private var handlerUses: [(handler: String, names: Set<String>)] = []
+    private var helperUses: [String: Set<String>] = [:]
 
     private mutating func report(_ line: Int, _ name: String) {
-        guard let handler, !found.contains(where: { $0.line == line && $0.name == name }) else { return }
-        found.append(Assignment(line: line, handler: handler, name: name))
+        if let handler {
+            guard !found.contains(where: { $0.line == line && $0.name == name }) else { return }
+            found.append(Assignment(line: line, handler: handler, name: name))
+        } else if let helper {
+            helperAssignments[helper, default: []].append((line, name))
+        }
+    }
+
+    /// Notes that the running handler or helper uses `name` (perhaps calling a helper).
+    private mutating func noteUse(_ name: String) {
+        if let handler {
+            if handlerUses.last?.handler != handler { handlerUses.append((handler, [])) }
+            handlerUses[handlerUses.count - 1].names.insert(name)
+        } else if let helper {
+            helperUses[helper, default: []].insert(name)
+        }
+    }
+
+    /// Adds what the helpers a handler calls (directly or through other helpers) assign:
+    /// `bump (called from on_record) assigns the global 'total'`.
+    private mutating func addHelperAssignments() {
+        for (handler, names) in handlerUses {
+            var reached: [String] = []
+            var queue = names.filter { helperAssignments[$0] != nil || helperUses[$0] != nil }.sorted()
+            while let helper = queue.popLast() {
+                guard !reached.contains(helper) else { continue }
+                reached.append(helper)
+                queue += (helperUses[helper] ?? []).filter { helperAssignments[$0] != nil || helperUses[$0] != nil }
+            }
+            for helper in reached {
+                for (line, name) in helperAssignments[helper] ?? []
+                where !found.contains(where: { $0.line == line && $0.name == name }) {
+                    found.append(Assignment(line: line, handler: "\(helper) (called from \(handler))", name: name))
+                }
+            }
+        }
+        found.sort { $0.line < $1.line }
     }
 
     private mutating func scan() {
@@ -117,7 +162,8 @@ struct HandlerGlobalsLint {
             case (.symbol, ")"), (.symbol, "]"), (.symbol, "}"):
                 if !brackets.isEmpty { brackets.removeLast() }
             case (.name, let name):
-                guard handler != nil, brackets.isEmpty, ![".", ":", "::", "goto", "local"].contains(text(k - 1)) else { break }
+                if handler != nil || helper != nil, ![".", ":"].contains(text(k - 1)) { noteUse(name) }
+                guard handler != nil || helper != nil, brackets.isEmpty, ![".", ":", "::", "goto", "local"].contains(text(k - 1)) else { break }
                 if name == "_G" && !isLocal(name) {
                     // _G.count = 1, _G["count"] = 1
                     if text(k + 1) == ".", tokens.indices.contains(k + 2), tokens[k + 2].kind == .name, text(k + 3) == "=" {
@@ -136,6 +182,7 @@ struct HandlerGlobalsLint {
             }
             k += 1
         }
+        addHelperAssignments()
     }
 
     /// At the `,` after the first target of `a, b.c, d[1] = ...`: whether the list ends in `=`.
@@ -177,6 +224,7 @@ struct HandlerGlobalsLint {
         }
         let isLocalFunction = text(k - 1) == "local"
         var newHandler = handler
+        var newHelper = helper
         if chain.count == 1, isLocalFunction {
             blocks[blocks.count - 1].locals.insert(chain[0])
         } else if chain.count == 1, !isLocal(chain[0]) {
@@ -186,20 +234,31 @@ struct HandlerGlobalsLint {
         } else if chain.isEmpty {
             newHandler = newHandler ?? anonymousHandler(at: k)
         }
+        // A function the top level names (`function f`, `local function f`, `f = function`) is a
+        // helper: what it assigns counts for the handlers that call it.
+        if newHandler == nil, newHelper == nil, blocks.count == 1 {
+            if chain.count == 1 {
+                newHelper = chain[0]
+            } else if chain.isEmpty, brackets.isEmpty, text(k - 1) == "=", tokens.indices.contains(k - 2),
+                tokens[k - 2].kind == .name, ![".", ":"].contains(text(k - 3))
+            {
+                newHelper = tokens[k - 2].text
+            }
+        }
         var parameters: Set<String> = method ? ["self"] : []
-        guard text(j) == "(" else {
-            blocks.append(Block(locals: parameters, isFunction: true, handler: newHandler, savedBrackets: brackets))
-            brackets = []
-            return k
-        }
-        j += 1
-        while j < tokens.count, text(j) != ")" {
-            if tokens[j].kind == .name { parameters.insert(tokens[j].text) }
+        var end = k
+        if text(j) == "(" {
             j += 1
+            while j < tokens.count, text(j) != ")" {
+                if tokens[j].kind == .name { parameters.insert(tokens[j].text) }
+                j += 1
+            }
+            end = j
         }
-        blocks.append(Block(locals: parameters, isFunction: true, handler: newHandler, savedBrackets: brackets))
+        blocks.append(
+            Block(locals: parameters, isFunction: true, handler: newHandler, helper: newHelper, savedBrackets: brackets))
         brackets = []
-        return j
+        return end
     }
 
     /// The handler an anonymous function at `k` is: `on_record = function`, `routes["POST /x"] =

@@ -77,6 +77,17 @@ import Testing
            --[[ e = 1 ]]
          end
          """, []),
+        // Helpers the top level names count where a handler calls them, also through another helper.
+        ("""
+         local function bump(n) total = (total or 0) + n end
+         function remember(r) last = r; bump(1) end
+         reset = function() total = 0 end
+         function unused() never = 1 end
+         function on_record(r)
+           remember(r)
+         end
+         reset()
+         """, ["1 bump (called from on_record) total", "2 remember (called from on_record) last"]),
     ] as [(String, [String])])
     func reportsExactlyTheGlobalsAHandlerAssigns(source: String, expected: [String]) {
         #expect(found(source) == expected)
