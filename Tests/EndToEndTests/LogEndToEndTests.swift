@@ -38,6 +38,30 @@ import Testing
         #expect(shown + count == 50_000_000)
     }
 
+    /// Thousands of large tables after the cut are counted, not converted to JSON one by one (about
+    /// a millisecond each, which used to add up to a watchdog overrun).
+    @Test func tablesPastTheCutAreCountedNotConverted() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        _ = try tmp.write("rules.lua", """
+            function on_record(r)
+              local row = {} for i = 1, 5000 do row[i] = "value " .. i end
+              local rows = {} for i = 1, 20000 do rows[i] = row end
+              log.info(string.rep("x", 5000), table.unpack(rows))
+              encharge.identify{ userId = r.id }
+            end
+            """)
+        _ = try tmp.write("in.jsonl", "{\"id\":1}\n")
+        let result = try Binary.run(
+            ["run", "rules.lua", "in.jsonl", "--dry-run", "--time-limit", "2"], directory: tmp.path, timeout: 60)
+        #expect(!result.timedOut)
+        #expect(result.status == 0, "\(result.stderr.prefix(300))")
+        let line = try #require(result.stderr.split(separator: "\n").first { $0.hasPrefix("in.jsonl:1: info: xxx") })
+        #expect(line.utf8.count <= 4096)
+        let shown = line.dropFirst("in.jsonl:1: info: ".count).prefix { $0 == "x" }.count
+        #expect(line.hasSuffix("… (\(5000 - shown) bytes and 20000 values more) (rules.lua:4)"), "\(line.suffix(80))")
+    }
+
     @Test func loggedValuesAreEscapedAndInvalidBytesShowAsReplacements() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
