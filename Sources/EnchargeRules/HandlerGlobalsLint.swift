@@ -18,7 +18,7 @@ struct HandlerGlobalsLint {
     static let entryPoints: Set<String> = ["on_record", "on_webhook"]
 
     /// One global assigned inside a handler.
-    struct Assignment: Equatable {
+    struct Assignment {
         var line: Int
         /// `on_record`, `on_webhook`, `routes["POST /x"]`.
         var handler: String
