@@ -1,6 +1,10 @@
 import EnchargeKit
 import JSONKit
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `encharge-lua check`: compiles the rule, confirms its entry points, reports assignments to
 /// undeclared globals and uses of names that do not exist (`encharge.identfy`, `io.open`), and
 /// with a sample prints the events it makes. Returns the exit code: 0 fine (warnings allowed),
@@ -30,24 +34,82 @@ public func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
         let writer = JSONLinesEventWriter()
         let deadLetters = DeadLetterWriter(path: "/dev/null")
         let run = MappingRun(engine: engine, sink: writer, deadLetters: deadLetters)
+        let handover = AbandonedCheckHandover(run: run, engine: engine, writer: writer, problems: problems.count)
+        let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: options.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        }
         let summary = run.run(inputs: [sample])
+        watchdog.stop()
         writer.flush()
-        Diagnostics.write("sample: \(summary.records) records, \(summary.events) events, \(summary.skipped) skipped, \(summary.failed) failed")
+        Diagnostics.write("sample: " + outcomeCounts(summary))
         failedSample = summary.failed
     }
-    for warning in engine.warnings + engine.warningLines() { Diagnostics.write(warning) }
-    let warningCount = engine.warnings.count + engine.warningLines().count
+    let warnings = engine.handlerGlobalWarnings() + engine.warnings + engine.warningLines()
+    for warning in warnings { Diagnostics.write(warning) }
+    let warningCount = warnings.count
     let warningNote = warningCount == 0 ? "" : "; \(warningCount) warning\(warningCount == 1 ? "" : "s")"
     if !problems.isEmpty || failedSample > 0 {
-        var parts: [String] = []
-        if !problems.isEmpty { parts.append("\(problems.count) error\(problems.count == 1 ? "" : "s") in the rule") }
-        if failedSample > 0 { parts.append("\(failedSample) sample record\(failedSample == 1 ? "" : "s") failed") }
-        Diagnostics.write("\(options.rulesPath): error: \(parts.joined(separator: " and ")); fix these before running the rule")
+        Diagnostics.write(checkFailureLine(rulesPath: options.rulesPath, problems: problems.count, failedSample: failedSample))
         return 1
     }
     let points = (entryPoints + (hasRoutes ? ["routes"] : [])).joined(separator: ", ")
     Diagnostics.write("\(options.rulesPath): ok (\(points)\(warningNote))")
     return 0
+}
+
+extension RuleEngine {
+    /// Globals the per-record and per-request functions assign, read from the rule's source
+    /// (`HandlerGlobalsLint`); an assignment the sample run also reported as undeclared is then
+    /// dropped from `warnings`, so each shows once.
+    func handlerGlobalWarnings() -> [String] {
+        guard let source = options.source ?? (try? readFile(options.rulesPath)) else { return [] }
+        let found = HandlerGlobalsLint.assignments(in: source)
+        warnings.removeAll { warning in
+            // `rules.lua:4: warning: assignment to undeclared global 'x' ...`, where Lua shortens a
+            // long path to `...end/of/rules.lua`.
+            guard let range = warning.range(of: ": warning: assignment to undeclared global '"),
+                let colon = warning[..<range.lowerBound].lastIndex(of: ":"),
+                let line = Int(warning[warning.index(after: colon)..<range.lowerBound])
+            else { return false }
+            let file = warning[..<colon]
+            let sameFile = file.hasPrefix("...") ? options.rulesPath.hasSuffix(file.dropFirst(3)) : file == options.rulesPath
+            let name = warning[range.upperBound...].prefix { $0 != "'" }
+            return sameFile && found.contains { $0.line == line && $0.name == name }
+        }
+        return found.map { $0.warning(path: options.rulesPath) }
+    }
+}
+
+/// `rules.lua: error: 1 error in the rule and 1 sample record failed; fix these before running the rule`.
+func checkFailureLine(rulesPath: String, problems: Int, failedSample: Int) -> String {
+    var parts: [String] = []
+    if problems > 0 { parts.append("\(problems) error\(problems == 1 ? "" : "s") in the rule") }
+    if failedSample > 0 { parts.append("\(failedSample) sample record\(failedSample == 1 ? "" : "s") failed") }
+    return "\(rulesPath): error: \(parts.joined(separator: " and ")); fix these before running the rule"
+}
+
+/// What `check --input` hands to its watchdog, as `run` does with `AbandonedRunHandover`: after
+/// the watchdog gave the rule's call up, the checking thread never returns from that call, so the
+/// watchdog thread may take these objects over.
+struct AbandonedCheckHandover: @unchecked Sendable {
+    // Invariant: touched by the watchdog thread only after `LuaCallClock.abandon` succeeded, when
+    // the checking thread can no longer touch them.
+    let run: MappingRun
+    let engine: RuleEngine
+    let writer: JSONLinesEventWriter
+    /// Errors already reported from the rule's source.
+    let problems: Int
+
+    /// Reports the sample record whose call overran with the rule line, prints what earlier records
+    /// emitted and the sample summary, and ends the process with exit code 1.
+    func finish(runningSeconds: Double) -> Never {
+        let summary = run.abandonCurrentRecord(message: engine.overrunMessage(runningSeconds: runningSeconds, job: "check"))
+        writer.flush()
+        Diagnostics.write("sample: " + outcomeCounts(summary))
+        Diagnostics.write(checkFailureLine(rulesPath: engine.options.rulesPath, problems: problems, failedSample: summary.failed))
+        // exit() would run the C library's atexit work while the stuck thread still runs Lua.
+        _exit(1)
+    }
 }
 
 func editDistance(_ a: String, _ b: String) -> Int {

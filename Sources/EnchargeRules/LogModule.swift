@@ -107,15 +107,25 @@ extension RuleEngine {
 
     private func log(_ state: LuaState, level: LogLevel) {
         guard level >= options.logLevel else { return }
-        var parts: [String] = []
+        let prefix = "\(currentSource): \(level): "
+        let suffix = state.position(level: 1).map { " (\($0.source):\($0.line))" } ?? ""
+        // The values may come from a record: escaped so they cannot forge a line of output. Only
+        // what fits the line is read, so a huge string is never copied, and the rule line stays.
+        var message = BoundedLogText(budget: Diagnostics.maxLineBytes - prefix.utf8.count - suffix.utf8.count - 64)
         let count = state.top
         if count > 0 {
-            // The values may come from a record: escaped so they cannot forge a line of output.
-            for i in 1...count { parts.append(Diagnostics.escaped(Self.describe(state, at: i))) }
+            for i in 1...count {
+                if i > 1 && !message.isFull { message.append(" ") }
+                if state.withStringBytes(at: i, { message.append(bytes: $0) }) != nil { continue }
+                let type = state.type(at: i)
+                if message.isFull && (type == .table || type == .userdata || type == .lightUserdata) {
+                    message.omitValue()  // not converted: nothing of it would be shown
+                } else {
+                    message.append(Self.describe(state, at: i))
+                }
+            }
         }
-        var line = "\(currentSource): \(level): \(parts.joined(separator: " "))"
-        if let position = state.position(level: 1) { line += " (\(position.source):\(position.line))" }
-        Diagnostics.write(line)
+        Diagnostics.write(prefix + message.text + suffix)
     }
 
     static func describe(_ state: LuaState, at index: Int32) -> String {
@@ -165,5 +175,57 @@ extension RuleEngine {
         state.rawSetField("__newindex", in: -2)
         state.setMetatableOfValueBelow()
         state.top = 0
+    }
+}
+
+/// The message of one `log.*` line: at most `budget` bytes of escaped text, then
+/// `… (N bytes more)` counting the bytes of the values left out, which are never read, and
+/// `… (N bytes and M values more)` once tables after the cut were not even converted.
+struct BoundedLogText {
+    private(set) var shown = ""
+    private var omitted = 0
+    private var omittedValues = 0
+    let budget: Int
+
+    init(budget: Int) { self.budget = max(budget, 0) }
+
+    /// Whether anything was left out, so nothing more will be shown.
+    var isFull: Bool { omitted > 0 || omittedValues > 0 || shown.utf8.count >= budget }
+
+    /// The message, with the count of what was left out.
+    var text: String {
+        if omittedValues > 0 {
+            return shown + "… (\(omitted) bytes and \(omittedValues) value\(omittedValues == 1 ? "" : "s") more)"
+        }
+        return omitted == 0 ? shown : shown + "… (\(omitted) bytes more)"
+    }
+
+    /// Counts a value after the cut that was not converted to text.
+    mutating func omitValue() { omittedValues += 1 }
+
+    /// Appends `bytes` (UTF-8, possibly invalid: each bad byte shows as U+FFFD) escaped, as far
+    /// as the budget goes; reads at most about `budget` of them.
+    mutating func append(bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < bytes.count, omitted == 0, omittedValues == 0 {
+            let lead = bytes[offset]
+            var length = lead < 0x80 ? 1 : lead >= 0xF0 && lead < 0xF5 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC2 ? 2 : 1
+            if offset + length > bytes.count
+                || !bytes[(offset + 1)..<(offset + length)].allSatisfy({ $0 & 0xC0 == 0x80 })
+            {
+                length = 1
+            }
+            let character = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), as: UTF8.self)
+            let piece = Diagnostics.escaped(character)
+            guard shown.utf8.count + piece.utf8.count <= budget else { break }
+            shown += piece
+            offset += length
+        }
+        omitted += bytes.count - offset
+    }
+
+    mutating func append(_ text: String) {
+        var text = text
+        text.withUTF8 { append(bytes: UnsafeRawBufferPointer($0)) }
     }
 }

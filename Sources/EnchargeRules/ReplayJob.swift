@@ -70,34 +70,43 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
     defer { watcher.stop() }
     let start = monotonicSeconds()
-    var summary = MappingSummary()
+    let progress = ReplayProgress()
+    let watchdog = engine.map { engine in
+        let handover = AbandonedReplayHandover(
+            progress: progress, engine: engine, writer: writer, delivery: delivery, deadLetters: deadLetters,
+            configuration: configuration, start: start)
+        return RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        }
+    }
+    defer { watchdog?.stop() }
     var keptRecords = 0
     do {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
-            summary.records += 1
-            summary.failed += 1
-            let position = "\(error.path):\(error.line ?? summary.records)"
+            progress.summary.records += 1
+            progress.summary.failed += 1
+            let position = "\(error.path):\(error.line ?? progress.summary.records)"
             let reason = error.message.cappedForDiagnostics()
             Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
         }) { entry in
             if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
-                summary.interrupted = true
+                progress.summary.interrupted = true
                 return false
             }
-            summary.records += 1
+            progress.summary.records += 1
             if entry.dryRun {
-                summary.refused += 1
+                progress.summary.refused += 1
                 return true
             }
-            let source = entry.source ?? "\(configuration.inputPath):\(summary.records)"
+            let source = entry.source ?? "\(configuration.inputPath):\(progress.summary.records)"
             switch entry.kind {
             case .event:
                 do {
                     let event = try Event(validating: entry.event ?? .null)
-                    summary.countMapped(events: 1)
+                    progress.summary.countMapped(events: 1)
                     sink.emit([event], source: source)
                 } catch {
-                    summary.failed += 1
+                    progress.summary.failed += 1
                     Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
                     if let event = entry.event {
                         try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
@@ -107,20 +116,23 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
                 let record = entry.record ?? .null
                 guard let engine else {
                     keptRecords += 1
-                    summary.failed += 1
+                    progress.summary.failed += 1
                     try? deadLetters.writeRecordFailure(record: record, error: entry.error ?? "not replayed", traceback: entry.traceback, source: source)
                     return true
                 }
                 var value = record
                 if case .string(let text) = record, let parsed = try? JSONValue(parsing: text) { value = parsed }
-                switch engine.map(value: value, source: source) {
+                progress.current = (record, source)
+                let outcome = engine.map(value: value, source: source)
+                progress.current = nil
+                switch outcome {
                 case .mapped(let events):
-                    summary.countMapped(events: events.count)
+                    progress.summary.countMapped(events: events.count)
                     if !events.isEmpty { sink.emit(events, source: source) }
                 case .skipped:
-                    summary.skipped += 1
+                    progress.summary.skipped += 1
                 case .failed(let message, let traceback):
-                    summary.failed += 1
+                    progress.summary.failed += 1
                     Diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
                     try? deadLetters.writeRecordFailure(record: record, error: message, traceback: traceback, source: source)
                 }
@@ -132,6 +144,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         _ = delivery?.finish(timeout: 0)
         return RunExitCode.usage
     }
+    var summary = progress.summary
     writer?.flush()
     for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
     // An interrupt reached the engine through the watcher, with the drain timeout.

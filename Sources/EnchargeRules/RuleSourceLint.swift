@@ -12,6 +12,8 @@ struct RuleSourceLint {
         var kind: Kind
         var text: String
         var line: Int
+        /// A string literal's text between its quotes, as written (escapes are not decoded).
+        var value: String? = nil
     }
 
     static let keywords: Set<String> = [
@@ -104,6 +106,7 @@ struct RuleSourceLint {
             }
             if b == UInt8(ascii: "\"") || b == UInt8(ascii: "'") {
                 let startLine = line
+                let start = i
                 i += 1
                 var closed = false
                 while i < n {
@@ -122,7 +125,8 @@ struct RuleSourceLint {
                     i += 1
                 }
                 guard closed else { return nil }
-                tokens.append(Token(kind: .literal, text: "\"\"", line: startLine))
+                let value = String(decoding: source[(start + 1)..<(i - 1)], as: UTF8.self)
+                tokens.append(Token(kind: .literal, text: "\"\"", line: startLine, value: value))
                 continue
             }
             if b == UInt8(ascii: "["), let level = longBracketLevel(at: i) {

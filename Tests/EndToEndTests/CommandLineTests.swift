@@ -118,11 +118,12 @@ import Testing
         let result = try Binary.run(["run", "rules.lua", "in.jsonl", "--dry-run"], directory: tmp.path)
         let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("aaaa") })
         #expect(line.utf8.count < 4200)
-        #expect(line.hasSuffix(" bytes more)"))
-        // What was cut is counted exactly: the whole line less the 4096 bytes shown.
+        // Issue 8: a log line keeps its rule line after the cut (it used to be cut off with the rest).
+        #expect(line.hasSuffix(" bytes more) (rules.lua:1)"))
+        // What was cut is counted exactly: the 10,000 bytes less those shown.
         #expect(line.hasPrefix("in.jsonl:1: info: aaa"))
-        let whole = "in.jsonl:1: info: ".utf8.count + 10000 + " (rules.lua:1)".utf8.count
-        #expect(line.hasSuffix("… (\(whole - 4096) bytes more)"), "\(line.suffix(60))")
+        let shown = line.dropFirst("in.jsonl:1: info: ".count).prefix { $0 == "a" }.count
+        #expect(line.hasSuffix("… (\(10000 - shown) bytes more) (rules.lua:1)"), "\(line.suffix(60))")
     }
 
     // MARK: Secret files

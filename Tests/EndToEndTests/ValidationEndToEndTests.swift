@@ -67,7 +67,7 @@ import Testing
         let sample = try tmp.write("sample.jsonl", "{\"email\":\"a@x.io\"}\n{\"email\":\"nope\"}\n")
         let result = try Binary.run(["check", "rules.lua", "--input", sample], directory: tmp.path)
         #expect(result.status == 1)
-        #expect(result.stderr.contains("sample: 2 records, 1 events, 0 skipped, 1 failed"))
+        #expect(result.stderr.contains("sample: 2 records: 1 with events, 0 skipped, 1 failed; 1 event\n"))
         #expect(result.stderr.contains("rules.lua: error: 1 sample record failed; fix these before running the rule"))
         #expect(!result.stderr.contains("ok ("))
     }

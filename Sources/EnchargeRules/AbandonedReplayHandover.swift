@@ -1,0 +1,67 @@
+import EnchargeKit
+import JSONKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension RuleEngine {
+    /// What a job says when its `RuleWatchdog` gave a rule call up: the rule line (when known),
+    /// how long the call ran and that `job` (`check`, `replay`) stops there.
+    func overrunMessage(runningSeconds: Double, job: String) -> String {
+        let position = stuckRulePosition ?? options.rulesPath
+        return "\(position): a call of the rule ran for \(formatSeconds(runningSeconds)), over "
+            + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(options.limits.seconds)), inside a "
+            + "library function no limit can interrupt; the \(job) stops here, so change the rule near this line"
+    }
+}
+
+/// The counts of a replay and the record entry being mapped again, shared with its watchdog.
+final class ReplayProgress {
+    var summary = MappingSummary()
+    /// The record entry whose rule call is running, for `AbandonedReplayHandover`.
+    var current: (record: JSONValue, source: String)?
+}
+
+/// What `replay` hands to its watchdog, as `run` does with `AbandonedRunHandover`: after the
+/// watchdog gave the rule's call up, the replaying thread never returns from that call, so the
+/// watchdog thread may take these objects over.
+struct AbandonedReplayHandover: @unchecked Sendable {
+    // Invariant: touched by the watchdog thread only after `LuaCallClock.abandon` succeeded, when
+    // the replaying thread can no longer touch them.
+    let progress: ReplayProgress
+    let engine: RuleEngine
+    let writer: JSONLinesEventWriter?
+    let delivery: DeliveryEngine?
+    let deadLetters: DeadLetterWriter
+    let configuration: ReplayJobConfiguration
+    let start: Double
+
+    /// Reports the entry whose call overran, writes it to the new dead-letter file, delivers or
+    /// prints what earlier entries emitted, prints the summary and ends the process with exit code 1.
+    func finish(runningSeconds: Double) -> Never {
+        let message = engine.overrunMessage(runningSeconds: runningSeconds, job: "replay")
+        var summary = progress.summary
+        if let (record, source) = progress.current {
+            summary.failed += 1
+            Diagnostics.write(MappingRun.compilerStyle(message, source: source))
+            do {
+                try deadLetters.writeRecordFailure(record: record, error: message, traceback: nil, source: source)
+            } catch {
+                Diagnostics.write("error: cannot write the dead-letter file: \(error)")
+            }
+        } else {
+            Diagnostics.write("\(configuration.inputPath): error: \(message)")
+        }
+        writer?.flush()
+        let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false), summary: summary) }
+        summary.seconds = monotonicSeconds() - start
+        let noun = (one: "entry", many: "entries")
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, title: "replay ", noun: noun))
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
+            Diagnostics.write(hint)
+        }
+        // exit() would run the C library's atexit work while the stuck thread still runs Lua.
+        _exit(RunExitCode.someFailed)
+    }
+}
