@@ -301,4 +301,23 @@ extension ServeEndToEndTests {
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.stderr.contains("warning: 1 tag contained a comma"), "\(replay.stderr)")
     }
+
+    @Test(.timeLimit(.minutes(2)))
+    func globalsPersistAcrossRequestsWithinAWorkerAsTheDocsSay() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try startMock(tmp)
+        defer { mock.stop() }
+        let rules = try tmp.write("rules.lua", """
+            function on_webhook(req)
+              seen = (seen or 0) + 1
+              return { status = 200, body = tostring(seen) }
+            end
+            """)
+        let serve = try startServe(rules, tmp, mock, ["--workers", "1"])
+        defer { serve.kill9() }
+        #expect(try (1...3).map { _ in try serve.postJSON("/", "{}").text } == ["1", "2", "3"])
+        let docs = try String(contentsOfFile: Binary.packageRoot + "/docs/serve.md", encoding: .utf8)
+        #expect(docs.contains("**persist across requests within one worker**, and\n**differ between workers**"))
+    }
 }
