@@ -200,12 +200,13 @@ public final class RulePool: Sendable {
             let wanted = state.generation
             let options = state.options
             condition.unlock()
-            // A load that fails (a file changed since it was checked) keeps the engine this worker
-            // had, and is tried again on the next request.
-            if wanted != generation || engine == nil, let fresh = try? RuleEngine(options: options) {
-                watchdog?.stop()
-                engine = fresh
-                watchdog = watch(fresh, running)
+            // A load that fails keeps the engine this worker had (none: tried again next request).
+            if wanted != generation || engine == nil {
+                if let fresh = try? RuleEngine(options: options) {
+                    watchdog?.stop()
+                    engine = fresh
+                    watchdog = watch(fresh, running)
+                }
                 generation = wanted
             }
             running.job.withLock { $0 = job }
