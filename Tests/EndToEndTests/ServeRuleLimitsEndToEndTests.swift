@@ -200,6 +200,7 @@ extension ServeEndToEndTests {
         defer { mock.stop() }
         let rules = try tmp.write("rules.lua", """
             function on_webhook(req)
+              if req.headers["x-limit"] == "req.json" then return #req.json end
               if req.json.emit_first then encharge.track("Paid", { email = req.json.email }, { seq = 1 }) end
               if req.json.limit == "memory" then local t = {} for i = 1, 1e9 do t[i] = { i } end end
               if req.json.limit == "instructions" then while true do end end
@@ -212,6 +213,14 @@ extension ServeEndToEndTests {
             let reply = try serve.postJSON("/", #"{"email":"l@example.com","limit":"\#(limit)"}"#)
             #expect(reply.status == 500, "\(limit): \(reply)")
         }
+        // req.json itself decodes under the cap: 330,000 empty objects are over 16 MiB as tables.
+        var array = Array("[".utf8)
+        while array.count < 1_000_000 { array.append(contentsOf: Array("{},".utf8)) }
+        array.append(contentsOf: Array("{}]".utf8))
+        let decoded = try serve.send(
+            "POST", "/", headers: [("Content-Type", "application/json"), ("X-Limit", "req.json")], body: array)
+        #expect(decoded.status == 500, "\(decoded)")
+        #expect(serve.stderr.contains("req.json: memory limit of 16 MiB exceeded"), "\(serve.stderr)")
         #expect(try keptRequestCount(tmp) == 0, "\(serve.stderr)")
         // Events were emitted before the limit: those requests are kept, their events not sent.
         let emitted = try serve.postJSON("/", #"{"email":"l@example.com","limit":"memory","emit_first":true}"#)
