@@ -85,8 +85,8 @@ public final class RulePool: Sendable {
     /// Requests running or waiting for an engine.
     public var load: Int { busy.load(ordering: .relaxed) }
 
-    /// Rule calls a watchdog gave up (stuck in one library call past 2× the time limit); each
-    /// left a parked thread behind and was answered 500 by a fresh worker's pool.
+    /// Rule calls a watchdog gave up (stuck in one library call past 2× the time limit); each one's
+    /// request was answered 500, its thread left behind, and a new worker took its place.
     public var watchdogOverruns: Int { overruns.load(ordering: .relaxed) }
 
     /// The counted warnings of every worker since the last call, and counting starts afresh.
@@ -144,7 +144,10 @@ public final class RulePool: Sendable {
         if limit > 0 {
             let wait = limit * RuleWatchdog.factor + 1
             guard done.wait(timeout: .now() + wait) == .success else {
-                throw RuleLoadError("\(options.rulesPath): loading the rules file ran for over \(formatSeconds(wait)), past \(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; change its top level")
+                throw RuleLoadError(
+                    "\(options.rulesPath): loading the rules file ran for over \(formatSeconds(wait)), past "
+                        + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library "
+                        + "function no limit can interrupt; change its top level")
             }
         } else {
             done.wait()
@@ -217,7 +220,8 @@ public final class RulePool: Sendable {
             }
             let dedupKey = engine?.dedupKey
             // Always there: the watchdog takes a job only from a call it gave up, which never returns.
-            running.job.withLock { $0.take() }?.continuation.resume(returning: WebhookRun(outcome: outcome, dedupKey: dedupKey))
+            running.job.withLock { $0.take() }?.continuation.resume(
+                returning: WebhookRun(outcome: outcome, dedupKey: dedupKey))
         }
     }
 
@@ -229,7 +233,10 @@ public final class RulePool: Sendable {
         let stuck = StuckEngine(engine: engine)
         return RuleWatchdog(clock: engine.callClock, timeLimit: limit) { [self] seconds in
             let position = stuck.engine.stuckRulePosition ?? stuck.engine.options.rulesPath
-            let message = "\(position): a call of the rule ran for \(formatSeconds(seconds)), over \(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; the request was kept and its worker replaced, so change the rule near this line"
+            let message =
+                "\(position): a call of the rule ran for \(formatSeconds(seconds)), over \(Int(RuleWatchdog.factor))× "
+                + "the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; the "
+                + "request was kept and its worker replaced, so change the rule near this line"
             let number = overruns.add(1, ordering: .relaxed).newValue
             startWorker(name: "rules-r\(number)")
             onOverrun(message)

@@ -248,8 +248,11 @@ struct WebhookEndpoint: Sendable {
                 if !dropped.isEmpty {
                     metrics.values.withLock { $0.keptRequestsDropped += dropped.count }
                     let cap = configuration.keptRequestCap
-                    logger.warning(
-                        "dropped the \(dropped.count) oldest kept request\(dropped.count == 1 ? "" : "s") (\(dropped.joined(separator: ", "))) to stay within --max-kept-requests \(cap.maxCount) and --max-kept-bytes \(cap.maxBytes); replay kept requests sooner, or raise the caps")
+                    let count = "\(dropped.count) oldest kept request\(dropped.count == 1 ? "" : "s")"
+                    let text = "dropped the \(count) (\(dropped.joined(separator: ", "))) to stay within "
+                        + "--max-kept-requests \(cap.maxCount) and --max-kept-bytes \(cap.maxBytes); replay kept "
+                        + "requests sooner, or raise the caps"
+                    logger.warning("\(text)")
                 }
             } catch {
                 logger.error("cannot keep the failed request", metadata: ["request_id": "\(id)", "error": "\(error)"])
