@@ -92,6 +92,9 @@ public enum WebhookOutcome: Sendable {
     case notFound
     /// The rule raised (or emitted an invalid event): answer 500, keep the request for replay.
     case failed(message: String, traceback: String?)
+    /// The rule ran out of its memory, instruction or time budget before emitting any event:
+    /// answer 500 but keep nothing, so that requests nobody signed cannot fill the disk.
+    case overBudget(message: String, traceback: String?)
 }
 
 /// A response a rule returned: a status, or `{ status =, headers =, body = }`.
@@ -147,8 +150,18 @@ extension RuleEngine {
             try state.call(arguments: 1, results: 1)
         } catch {
             state.top = 0
+            let emitted = !pending.isEmpty
             pending.removeAll(keepingCapacity: true)
-            if let verificationFailure { return .unauthorized(verificationFailure) }
+            // 401 only when the failed verification is what ended the call: a rule that caught it
+            // with pcall and then failed otherwise gets the 500 of that other error.
+            if let verificationFailure, error.kind == .runtime,
+                error.message.contains(Self.verificationMessage(verificationFailure))
+            {
+                return .unauthorized(verificationFailure)
+            }
+            if !emitted, [.memory, .instructions, .deadline].contains(error.kind) {
+                return .overBudget(message: error.message, traceback: error.traceback)
+            }
             return .failed(message: error.message, traceback: error.traceback)
         }
         let response = readResponse(events: pending.count)
@@ -174,11 +187,11 @@ extension RuleEngine {
         state.rawSetField("query", in: -2)
         state.push(json: .object(Self.multiMap(request.headers, joinRepeated: true)))
         state.rawSetField("headers", in: -2)
+        // `req.json` is decoded on first use, under the memory cap, so a rule that checks the
+        // signature first pays nothing for a body nobody signed.
         if request.isJSON, !request.body.isEmpty {
-            let pushed: Bool = request.body.withUnsafeBytes { bytes in
-                (try? state.pushJSON(parsing: bytes)) != nil
-            }
-            if pushed { state.rawSetField("json", in: -2) }
+            pushLazyJSONMetatable()
+            state.setMetatable(ofTableAt: -2)
         }
         // The server answered 400 to a form body that does not decode; none reaches here.
         if request.isForm, let pairs = try? parseForm(request.body) {
@@ -186,6 +199,47 @@ extension RuleEngine {
             state.rawSetField("form", in: -2)
         }
     }
+
+    /// Pushes the metatable of a request with a JSON body (made once per engine): its `__index`
+    /// decodes `req.body` when the rule first reads `req.json`, and stores the result in `req`.
+    private func pushLazyJSONMetatable() {
+        if let ref = requestMetatableRef {
+            state.pushReference(ref)
+            return
+        }
+        state.newTable(fieldCount: 2)
+        state.push(function: { state in
+            guard state.string(at: 2) == "json", state.type(at: 1) == .table else {
+                state.pushNil()
+                return 1
+            }
+            guard state.rawGetField("body", in: 1) == .string else {
+                state.pushNil()
+                return 1
+            }
+            do {
+                let decoded: Void? = try state.withStringBytes(at: -1) { bytes in
+                    try state.pushJSON(parsing: bytes, underMemoryCap: true)
+                }
+                guard decoded != nil else { throw LuaRaise("req.json: the body is not a string") }
+            } catch let error as JSONParseError {
+                // Past the memory cap the reason says so (and the call is marked as over it).
+                let memory = error.reason.hasPrefix("memory limit")
+                throw LuaRaise("req.json: " + (memory ? error.reason : "the body cannot be decoded: \(error.description)"))
+            }
+            state.pushValue(at: -1)
+            state.rawSetField("json", in: 1)
+            return 1
+        })
+        state.rawSetField("__index", in: -2)
+        state.push("request")
+        state.rawSetField("__metatable", in: -2)
+        state.pushValue(at: -1)
+        requestMetatableRef = state.makeReference()
+    }
+
+    /// The text `webhook.verify` raises for a signature that does not check out.
+    static func verificationMessage(_ failure: String) -> String { "webhook.verify: \(failure)" }
 
     /// Repeated keys: a list (query, form) or one ", "-joined string (headers).
     static func multiMap(_ pairs: [(String, String)], joinRepeated: Bool) -> JSONObject {
@@ -308,7 +362,7 @@ extension RuleEngine {
             try WebhookVerifier.verify(scheme, headers: headers, body: body, secret: secret, options: options)
         } catch {
             verificationFailure = error.description
-            throw LuaRaise("webhook.verify: \(error.description)")
+            throw LuaRaise(Self.verificationMessage(error.description))
         }
         // A verified Stripe event is deduplicated on its id, unless the rule chose its own key.
         if scheme == .stripe, dedupKey == nil, let id = try? StripeEventID.find(in: body) { dedupKey = id }

@@ -34,6 +34,10 @@ public struct WebhookServerConfiguration: Sendable {
     public var drainTimeout: Double = 10
     /// Seconds between attempts while the Ingest API refuses the write key (delivery is paused).
     public var keyRetryInterval: Double = 30
+    /// Failed requests kept for replay, at most (the oldest are dropped past it).
+    public var keptRequestCap = SpoolKeptRequestCap()
+    /// Seconds between log lines of the rule's counted warnings (when there are any).
+    public var ruleWarningInterval: Double = 60
 
     public init(rule: RuleOptions, delivery: DeliveryConfiguration) {
         self.rule = rule
@@ -50,6 +54,7 @@ final class ServerMetrics: Sendable {
         var eventsEmitted = 0
         var duplicates = 0
         var overloaded = 0
+        var keptRequestsDropped = 0
     }
     let values = Mutex(Values())
 
@@ -57,7 +62,7 @@ final class ServerMetrics: Sendable {
         values.withLock { $0.requests["\(route)|\(status)", default: 0] += 1 }
     }
 
-    func text(spool: SpoolStats?, delivery: SpoolDeliveryWorkerStats?) -> String {
+    func text(spool: SpoolStats?, delivery: SpoolDeliveryWorkerStats?, watchdogOverruns: Int = 0) -> String {
         let v = values.withLock { $0 }
         var out = "# HELP encharge_requests_total Webhook requests by route and status.\n# TYPE encharge_requests_total counter\n"
         for (key, count) in v.requests.sorted(by: { $0.key < $1.key }) {
@@ -68,6 +73,12 @@ final class ServerMetrics: Sendable {
         out += counter("encharge_events_emitted_total", "Events emitted by rules and spooled.", v.eventsEmitted)
         out += counter("encharge_duplicate_requests_total", "Requests answered from the dedup window.", v.duplicates)
         out += counter("encharge_overloaded_total", "Requests answered 503 because every Lua state was busy.", v.overloaded)
+        out += counter(
+            "encharge_rule_watchdog_total", "Rule calls stuck in a library call past 2x the time limit; each replaced its worker.",
+            watchdogOverruns)
+        out += counter(
+            "encharge_kept_requests_dropped_total", "Oldest kept failed requests deleted to stay within the cap.",
+            v.keptRequestsDropped)
         if let d = delivery {
             out += counter("encharge_events_delivered_total", "Events the Ingest API accepted.", d.delivered)
             out += counter("encharge_events_retried_total", "Delivery retries.", d.retried)
@@ -217,13 +228,32 @@ struct WebhookEndpoint: Sendable {
         case .unauthorized(let message):
             logger.info("webhook.verify rejected the request", metadata: ["request_id": "\(id)", "reason": "\(message)"])
             return Self.error(.unauthorized, "signature verification failed", id: id)
+        case .overBudget(let message, let traceback):
+            // Nothing was emitted and the same body fails the same way: keeping it would only let
+            // requests nobody signed fill the disk.
+            metrics.values.withLock { $0.ruleErrors += 1 }
+            logger.error(
+                "rule error; the request was not kept (it ran out of a limit before emitting any event)",
+                metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
+            return Self.error(.internalServerError, "the rule failed on a limit; the request was not kept", id: id)
         case .failed(let message, let traceback):
             metrics.values.withLock { $0.ruleErrors += 1 }
             logger.error("rule error", metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
             var kept = webhook
             kept.dedupKey = dedupKey
             do {
-                try await spool.keepFailedRequest(requestID: id, request: kept.jsonValue, error: message, traceback: traceback)
+                let dropped = try await spool.keepFailedRequest(
+                    requestID: id, request: kept.jsonValue, error: message, traceback: traceback,
+                    cap: configuration.keptRequestCap)
+                if !dropped.isEmpty {
+                    metrics.values.withLock { $0.keptRequestsDropped += dropped.count }
+                    let cap = configuration.keptRequestCap
+                    let count = "\(dropped.count) oldest kept request\(dropped.count == 1 ? "" : "s")"
+                    let text = "dropped the \(count) (\(dropped.joined(separator: ", "))) to stay within "
+                        + "--max-kept-requests \(cap.maxCount) and --max-kept-bytes \(cap.maxBytes); replay kept "
+                        + "requests sooner, or raise the caps"
+                    logger.warning("\(text)")
+                }
             } catch {
                 logger.error("cannot keep the failed request", metadata: ["request_id": "\(id)", "error": "\(error)"])
             }
@@ -292,7 +322,10 @@ func buildWebhookApplication(
         }
         do {
             _ = try spool.stats()
-            return WebhookEndpoint.json(.ok, [("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath))])
+            return WebhookEndpoint.json(.ok, [
+                ("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath)),
+                ("rule_watchdog_overruns", .integer(Int64(pool.watchdogOverruns))),
+            ])
         } catch {
             return WebhookEndpoint.json(.serviceUnavailable, [("status", .string("spool unavailable: \(error)"))])
         }
@@ -301,7 +334,8 @@ func buildWebhookApplication(
         let s = worker.stats()
         let text = metrics.text(
             spool: try? spool.stats(),
-            delivery: SpoolDeliveryWorkerStats(delivered: s.delivered, retried: s.retried, dead: s.dead, inFlight: s.inFlight, p50: s.p50, p99: s.p99))
+            delivery: SpoolDeliveryWorkerStats(delivered: s.delivered, retried: s.retried, dead: s.dead, inFlight: s.inFlight, p50: s.p50, p99: s.p99),
+            watchdogOverruns: pool.watchdogOverruns)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
     let endpoint = WebhookEndpoint(configuration: configuration, pool: pool, spool: spool, metrics: metrics, logger: logger)
@@ -368,7 +402,11 @@ public struct WebhookServerError: Error, CustomStringConvertible {
 public func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
     var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
-    let pool = try RulePool(options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
+    let pool = try RulePool(
+        options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting
+    ) { [logger] message in
+        logger.error("rule worker replaced", metadata: ["error": "\(message)"])
+    }
     defer { pool.stop() }
     let owner: SpoolOwnerLock
     let spool: Spool
@@ -396,11 +434,13 @@ public func runWebhookServer(configuration: WebhookServerConfiguration) async th
     }
     let reloader = SignalReloader(pool: pool, logger: logger)
     let notice = DrainTimeoutNotice()
+    let warnings = RuleWarningReporter(pool: pool, interval: configuration.ruleWarningInterval)
     let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
+    let delivery = SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
         configuration: .init(
-            services: [deadline, app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice), reloader],
+            services: [deadline, warnings, app, delivery, reloader],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()
@@ -455,6 +495,24 @@ struct ShutdownDeadline: Service {
     /// Signals received, shared by the handlers of SIGTERM and SIGINT.
     final class SignalCount: Sendable {
         let value = Atomic<Int>(0)
+    }
+}
+
+/// Writes the rule's counted warnings (`warning: 3 tags contained a comma; ...`) every `interval`
+/// seconds when there are any, and once more when the server stops (after the last request).
+struct RuleWarningReporter: Service {
+    let pool: RulePool
+    let interval: Double
+
+    func run() async throws {
+        repeat {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+            report()
+        } while !Task.isShuttingDownGracefully && !Task.isCancelled
+    }
+
+    private func report() {
+        for line in pool.takeRunWarnings().lines() { Diagnostics.write(line) }
     }
 }
 

@@ -115,10 +115,13 @@ public final class Spool: Sendable {
     }
 
     /// Keeps a raw request whose rule failed, for replay after the rule is fixed; a second failure
-    /// of the same `requestID` replaces the first. Durable when it returns, like `accept`.
+    /// of the same `requestID` replaces the first. Durable when it returns, like `accept`. With a
+    /// `cap`, the oldest kept requests beyond it are deleted in the same transaction; returns
+    /// their ids, oldest first.
+    @discardableResult
     public func keepFailedRequest(
-        requestID: String, request: JSONValue, error: String, traceback: String?
-    ) async throws(SpoolError) {
+        requestID: String, request: JSONValue, error: String, traceback: String?, cap: SpoolKeptRequestCap? = nil
+    ) async throws(SpoolError) -> [String] {
         var writer = JSONWriter(capacity: 1024)
         writer.write(request)
         let text = String(decoding: writer.bytes, as: UTF8.self)
@@ -126,11 +129,11 @@ public final class Spool: Sendable {
             store.enqueue { queue in
                 queue.failures.append(
                     FailedRequestWrite(
-                        requestID: requestID, request: text, error: error, traceback: traceback,
+                        requestID: requestID, request: text, error: error, traceback: traceback, cap: cap,
                         continuation: continuation))
             }
         }
-        try result.get()
+        return try result.get()
     }
 
     /// What the spool holds now.

@@ -20,7 +20,9 @@ struct FailedRequestWrite {
     var request: String
     var error: String
     var traceback: String?
-    var continuation: CheckedContinuation<Result<Void, SpoolError>, Never>
+    var cap: SpoolKeptRequestCap?
+    /// Hears the ids of older kept requests the cap dropped, oldest first.
+    var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
 }
 
 /// How the delivery worker settled one stored event.
@@ -134,8 +136,9 @@ final class SpoolStore: Sendable {
             results.fail(.wrapping(error, kind: .storage, path: path, doing: "cannot commit to the spool"))
         }
         for (accept, result) in zip(work.accepts, results.accepts) { accept.continuation.resume(returning: result!) }
-        for (failure, error) in zip(work.failures, results.failures) {
-            failure.continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
+        for (index, failure) in work.failures.enumerated() {
+            failure.continuation.resume(
+                returning: results.failures[index].map { .failure($0) } ?? .success(results.droppedFailures[index]))
         }
         if results.addedEvents { poke() }
         queue.withLock { queue in
@@ -164,12 +167,15 @@ final class SpoolStore: Sendable {
     private struct BatchResults {
         var accepts: [Result<SpoolAcceptResult, SpoolError>?]
         var failures: [SpoolError?]
+        /// Per failure: the kept requests its cap dropped.
+        var droppedFailures: [[String]]
         /// Some request added pending events (the worker should look).
         var addedEvents = false
 
         init(accepts: Int, failures: Int) {
             self.accepts = Array(repeating: nil, count: accepts)
             self.failures = Array(repeating: nil, count: failures)
+            droppedFailures = Array(repeating: [], count: failures)
         }
 
         mutating func fail(_ error: SpoolError) {
@@ -206,6 +212,7 @@ final class SpoolStore: Sendable {
             do {
                 try keepFailure.execute(
                     arguments: [failure.requestID, failure.request, failure.error, failure.traceback, now])
+                if let cap = failure.cap { results.droppedFailures[index] = try Self.trimKeptRequests(to: cap, db) }
             } catch {
                 results.failures[index] = .wrapping(
                     error, kind: .storage, path: path, doing: "cannot keep failed request \(failure.requestID)")
@@ -213,6 +220,34 @@ final class SpoolStore: Sendable {
         }
         try Self.apply(work.settlements, now: now, db)
         try pruneDedup(now: now, db)
+    }
+
+    /// Deletes the oldest kept requests until the rest fit `cap` (the newest always stays);
+    /// returns the ids deleted, oldest first.
+    private static func trimKeptRequests(to cap: SpoolKeptRequestCap, _ db: Database) throws -> [String] {
+        let totals = try Row.fetchOne(
+            db, sql: "SELECT count(*), coalesce(sum(length(CAST(request AS BLOB))), 0) FROM failed_request")
+        guard let totals, totals[0] as Int > cap.maxCount || totals[1] as Int > cap.maxBytes else { return [] }
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT rowid, request_id, length(CAST(request AS BLOB)) FROM failed_request
+                ORDER BY failed_at DESC, rowid DESC
+                """)
+        var kept = 0, bytes = 0
+        var dropped: [(Int64, String)] = []
+        for row in rows {
+            let size: Int = row[2]
+            if kept == 0 || (kept < cap.maxCount && bytes + size <= cap.maxBytes) {
+                kept += 1
+                bytes += size
+            } else {
+                dropped.append((row[0], row[1]))
+            }
+        }
+        let delete = try db.cachedStatement(sql: "DELETE FROM failed_request WHERE rowid = ?")
+        for (rowid, _) in dropped { try delete.execute(arguments: [rowid]) }
+        return dropped.reversed().map(\.1)
     }
 
     /// Stores one request unless its dedup key is still fresh.

@@ -38,6 +38,12 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
     var keyRetryInterval = 30.0
 
+    @Option(help: ArgumentHelp("Failed requests kept for replay at most; past it the oldest are dropped.", valueName: "n"))
+    var maxKeptRequests = 10_000
+
+    @Option(help: ArgumentHelp("Bytes of failed requests kept for replay at most, e.g. 256MiB; past it the oldest are dropped.", valueName: "size"))
+    var maxKeptBytes = "256MiB"
+
     /// Bytes in a size like `1MiB`, `256KiB` or `65536`; nil when it is not one or does not fit.
     static func parseSize(_ text: String) -> Int? {
         let lower = text.lowercased().replacingOccurrences(of: " ", with: "")
@@ -63,6 +69,10 @@ struct ServerFlags: ParsableArguments {
             guard secretFile != nil else { throw ValidationError("--verify needs --secret-file PATH with the signing secret") }
         }
         if let workers { try FlagChecks.integer(workers, "--workers", 1...1024) }
+        try FlagChecks.integer(maxKeptRequests, "--max-kept-requests", 1...100_000_000)
+        guard let keptBytes = Self.parseSize(maxKeptBytes), keptBytes >= 1 else {
+            throw ValidationError("--max-kept-bytes takes a size like 256MiB, 64KiB or 65536, got \(maxKeptBytes)")
+        }
         guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
             throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
         }
