@@ -66,6 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
         server.dedupWindow = serverFlags.dedupWindow
         server.drainTimeout = deliveryFlags.drainTimeout
         server.keyRetryInterval = serverFlags.keyRetryInterval
+        server.maxSpoolEvents = serverFlags.maxSpoolEvents
+        server.headerTimeout = serverFlags.headerTimeout
         do {
             try await runWebhookServer(configuration: server)
         } catch let error as RuleLoadError {
