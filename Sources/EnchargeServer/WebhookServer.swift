@@ -72,7 +72,7 @@ final class ServerMetrics: Sendable {
         out += counter("encharge_rule_errors_total", "Requests whose rule raised an error.", v.ruleErrors)
         out += counter("encharge_events_emitted_total", "Events emitted by rules and spooled.", v.eventsEmitted)
         out += counter("encharge_duplicate_requests_total", "Requests answered from the dedup window.", v.duplicates)
-        out += counter("encharge_overloaded_total", "Requests answered 503 because every Lua state was busy.", v.overloaded)
+        out += counter("encharge_overloaded_total", "Requests answered 503 because every Lua state was busy or the spool was full.", v.overloaded)
         if let d = delivery {
             out += counter("encharge_events_delivered_total", "Events the Ingest API accepted.", d.delivered)
             out += counter("encharge_events_retried_total", "Delivery retries.", d.retried)
@@ -321,7 +321,7 @@ struct WebhookEndpoint: Sendable {
                 // that disagrees with its body would desynchronise a keep-alive connection.
                 if Self.isServerOwnedHeader(field) {
                     logger.warning(
-                        "warning: the rule's response header \(field.canonicalName) was dropped; the server sets framing and hop-by-hop headers itself",
+                        "warning: the rule's response header \(name) was dropped; the server sets framing and hop-by-hop headers itself",
                         metadata: ["request_id": "\(id)"])
                     continue
                 }
@@ -481,6 +481,9 @@ public func runWebhookServer(configuration: WebhookServerConfiguration) async th
         writeServeLine("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))")
         worker.start()
     }
+    // A file-size limit (RLIMIT_FSIZE) must fail the spool's commit (answered 503, reported on
+    // /healthz) like a full disk, not kill the server.
+    signal(SIGXFSZ, SIG_IGN)
     let reloader = SignalReloader(pool: pool, logger: logger)
     let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout)
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.

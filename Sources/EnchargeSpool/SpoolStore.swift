@@ -141,6 +141,7 @@ final class SpoolStore: Sendable {
             // lost too; their events stay pending and are sent again after a restart (at least once).
             results.fail(.wrapping(error, kind: .storage, path: path, doing: "cannot commit to the spool"))
         }
+        // The counts first: a caller's next request must see the events this batch added.
         if let error = results.commitError {
             commitFailure.withLock { $0 = error.message }
         } else {
