@@ -402,7 +402,8 @@ func buildWebhookApplication(
             idleTimeout: .seconds(30),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 200))),
         configuration: ApplicationConfiguration(
-            address: .hostname(configuration.host, port: port), serverName: "encharge-lua"),
+            address: .hostname(configuration.host, port: port), serverName: "encharge-lua",
+            availableConnectionsDelegate: ConnectionLimit.forDescriptorLimit()),
         onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
         logger: logger)
 }

@@ -294,3 +294,42 @@ final class KeepAliveConnection {
         #expect(health.text.contains("the spool cannot commit"), "\(health)")
     }
 }
+
+extension ServeHardeningEndToEndTests {
+    /// CPU seconds (user + system) a process used so far, from /proc.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // After the command: state is field 3, utime 14 and stime 15 (1-based over the whole line).
+        let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Under a low open-file limit, connections beyond what it allows wait instead of making the
+    /// accept loop fail and retry; the server says so once, stays idle, and serves again once
+    /// clients leave.
+    @Test(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
+    func runningOutOfDescriptorsWaitsAndWarnsOnce() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try tmp.write("rules.lua", "function on_webhook(req) return 200 end\n")
+        let serve = try startServe(rules, tmp, launcher: ["/usr/bin/prlimit", "--nofile=150", "--"])
+        defer { serve.kill9() }
+        #expect(try serve.send("GET", "/healthz").status == 200)
+        var held: [KeepAliveConnection] = []
+        for _ in 0..<160 { held.append(try KeepAliveConnection(port: serve.port)) }
+        let warning = "warning: serve holds"
+        #expect(eventually(timeout: 10) { serve.stderrCount(warning) == 1 }, "\(serve.stderr)")
+        let before = Self.cpuSeconds(serve.process.processIdentifier)
+        Thread.sleep(forTimeInterval: 1)
+        let used = Self.cpuSeconds(serve.process.processIdentifier) - before
+        #expect(used < 0.5, "serve used \(used) s of CPU in 1 s while out of connections")
+        held.removeAll()
+        let reply = try serve.send("GET", "/healthz")
+        #expect(reply.status == 200, "\(reply)")
+        #expect(serve.stderrCount(warning) == 1)
+        #expect(serve.process.isRunning)
+    }
+}
