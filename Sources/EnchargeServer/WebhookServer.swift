@@ -371,6 +371,9 @@ func buildWebhookApplication(
     // Reads only in-memory state (the spool's counts are kept by its writer thread), so a busy
     // disk never blocks the cooperative pool here.
     router.get("/healthz") { _, _ -> Response in
+        // A failed commit is reported for 5 s; after that a probe commit checks again, so the
+        // probe sees a disk that recovered even while no request arrives.
+        if let failure = spool.lastCommitFailure, failure.age >= 5 { await spool.probeCommit() }
         if let reason = healthProblem(configuration: configuration, spool: spool, worker: worker, workers: workers) {
             return WebhookEndpoint.json(.serviceUnavailable, [("status", .string(reason))])
         }
@@ -413,7 +416,7 @@ func healthProblem(
     configuration: WebhookServerConfiguration, spool: Spool, worker: SpoolDeliveryWorker, workers: WorkerAvailability
 ) -> String? {
     if let status = worker.refusedWriteKeyStatus { return refusedKeyMessage(status) }
-    if let failure = spool.lastCommitFailure { return "the spool cannot commit: \(failure)" }
+    if let failure = spool.lastCommitFailure { return "the spool cannot commit: \(failure.reason)" }
     let pending = spool.cachedStats.pending
     if pending >= configuration.maxSpoolEvents {
         return "the spool holds \(pending) undelivered events, the cap is \(configuration.maxSpoolEvents) (--max-spool-events)"

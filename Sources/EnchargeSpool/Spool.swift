@@ -148,8 +148,21 @@ public final class Spool: Sendable {
     /// about a second of this process's next commit.
     public var cachedStats: SpoolStats { store.cachedStats.withLock { $0 } }
 
-    /// Why the spool's last commit failed (e.g. the disk is full), nil once a commit succeeded.
-    public var lastCommitFailure: String? { store.commitFailure.withLock { $0 } }
+    /// Why the spool's last commit failed (e.g. the disk is full) and how many seconds ago, nil
+    /// once a commit succeeded.
+    public var lastCommitFailure: (reason: String, age: Double)? {
+        let now = store.clock()
+        return store.commitFailure.withLock { $0.map { ($0.reason, now - $0.at) } }
+    }
+
+    /// Tries one small durable commit on the writer thread (after what is queued), updating
+    /// `lastCommitFailure`: lets a server that stopped committing see the disk recover while no
+    /// request arrives.
+    public func probeCommit() async {
+        await withCheckedContinuation { continuation in
+            store.enqueue { $0.probes.append(continuation) }
+        }
+    }
 
     /// Puts every dead event back in line, after everything pending now (spool order among them
     /// kept), and returns how many. A running `SpoolDeliveryWorker`, in this process or another,

@@ -34,6 +34,8 @@ struct WriteQueue {
     var accepts: [AcceptWrite] = []
     var failures: [FailedRequestWrite] = []
     var settlements: [Settlement] = []
+    /// Callers of `Spool.probeCommit`, told once a durable transaction was tried.
+    var probes: [CheckedContinuation<Void, Never>] = []
     /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
     var settlementsQueued: UInt64 = 0
     var settlementsDone: UInt64 = 0
@@ -42,7 +44,7 @@ struct WriteQueue {
     /// Transactions the writer has run (each one fsync when it stored a request).
     var transactions = 0
 
-    var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty }
+    var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty && probes.isEmpty }
 }
 
 /// A row of a pending event, as the delivery worker reads it.
@@ -71,8 +73,8 @@ final class SpoolStore: Sendable {
     let cachedStats = Mutex(SpoolStats(pending: 0, delivered: 0, dead: 0, failedRequests: 0))
     /// When `cachedStats` was last recounted (writer thread only).
     private let lastRecount = Mutex(-Double.infinity)
-    /// Why the last commit failed, nil once one succeeds.
-    let commitFailure = Mutex<String?>(nil)
+    /// Why the last commit failed and when (clock seconds), nil once one succeeds.
+    let commitFailure = Mutex<(reason: String, at: Double)?>(nil)
 
     init(path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Double) {
         self.path = path
@@ -118,6 +120,7 @@ final class SpoolStore: Sendable {
                 swap(&taken.accepts, &queue.accepts)
                 swap(&taken.failures, &queue.failures)
                 swap(&taken.settlements, &queue.settlements)
+                swap(&taken.probes, &queue.probes)
                 taken.settlementsQueued = queue.settlementsQueued
                 return taken
             }
@@ -133,7 +136,7 @@ final class SpoolStore: Sendable {
         var results = BatchResults(accepts: work.accepts.count, failures: work.failures.count)
         let now = clock()
         do {
-            try transaction(durable: !work.accepts.isEmpty || !work.failures.isEmpty) { db in
+            try transaction(durable: !work.accepts.isEmpty || !work.failures.isEmpty || !work.probes.isEmpty) { db in
                 try write(work, now: now, &results, db)
             }
         } catch {
@@ -143,7 +146,7 @@ final class SpoolStore: Sendable {
         }
         // The counts first: a caller's next request must see the events this batch added.
         if let error = results.commitError {
-            commitFailure.withLock { $0 = error.message }
+            commitFailure.withLock { $0 = (error.message, now) }
         } else {
             commitFailure.withLock { $0 = nil }
             let counted = results
@@ -159,6 +162,7 @@ final class SpoolStore: Sendable {
         for (failure, error) in zip(work.failures, results.failures) {
             failure.continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
         }
+        for probe in work.probes { probe.resume() }
         if results.addedEvents { poke() }
         queue.withLock { queue in
             queue.transactions += 1
@@ -278,6 +282,10 @@ final class SpoolStore: Sendable {
             }
         }
         (results.deliveredCount, results.deadCount) = try Self.apply(work.settlements, now: now, db)
+        // A probe writes a page (the same value back), so its commit reaches the disk like a request's.
+        if !work.probes.isEmpty {
+            try db.execute(sql: "UPDATE counter SET value = value WHERE name = 'delivered'")
+        }
         try pruneDedup(now: now, db)
     }
 

@@ -275,7 +275,7 @@ final class KeepAliveConnection {
         let rules = try tmp.write("rules.lua", """
             function on_webhook(req) encharge.track("Big", { email = "a@example.com" }, { pad = req.json.pad }) end
             """)
-        let serve = try startServe(rules, tmp, launcher: ["/usr/bin/prlimit", "--fsize=400000", "--"])
+        let serve = try startServe(rules, tmp, launcher: ["/usr/bin/prlimit", "--fsize=400000:unlimited", "--"])
         defer { serve.kill9() }
         #expect(try serve.send("GET", "/healthz").status == 200)
         let pad = String(repeating: "x", count: 20_000)
@@ -292,6 +292,16 @@ final class KeepAliveConnection {
         let health = try serve.send("GET", "/healthz")
         #expect(health.status == 503)
         #expect(health.text.contains("the spool cannot commit"), "\(health)")
+        // The disk recovers (the limit is lifted); /healthz sees it without waiting for a request.
+        let lift = Process()
+        lift.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        lift.arguments = ["--pid", "\(serve.process.processIdentifier)", "--fsize=unlimited:unlimited"]
+        try lift.run()
+        lift.waitUntilExit()
+        try #require(lift.terminationStatus == 0, "prlimit could not lift the limit")
+        #expect(eventually(timeout: 20) { (try? serve.send("GET", "/healthz").status) == 200 }, "/healthz stayed 503")
+        let after = try serve.postJSON("/", #"{"pad":"x"}"#)
+        #expect(after.status == 202, "\(after) \(serve.stderr.suffix(1500))")
     }
 }
 
