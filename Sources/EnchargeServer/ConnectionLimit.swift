@@ -12,7 +12,7 @@ import HummingbirdCore
 /// Caps open client connections below the process's file-descriptor limit, so connections alone
 /// can never exhaust it: the spool, its SQLite readers and delivery keep the descriptors they
 /// need, and clients beyond the cap wait in the listen backlog (the server stops accepting rather
-/// than failing `accept` in a loop). Warns once each time the cap is reached.
+/// than failing `accept` in a loop). Warns the first time the cap is reached.
 struct ConnectionLimit: AvailableConnectionsDelegate {
     /// Descriptors kept for everything but client connections (stdio, event loops, SQLite, curl).
     static let reserved = 64
@@ -44,13 +44,10 @@ struct ConnectionLimit: AvailableConnectionsDelegate {
             Diagnostics.write(
                 "warning: serve holds \(open) connections, all the open-file limit allows (ulimit -n); new connections wait until some close; raise the limit if this is regular load")
         }
-        // Warn again only after the load clearly eased.
-        if warned && open < maximum * 9 / 10 { warned = false }
     }
 
     mutating func connectionClosed() {
         open -= 1
-        if warned && open < maximum * 9 / 10 { warned = false }
     }
 
     func isAcceptingNewConnections() -> Bool {

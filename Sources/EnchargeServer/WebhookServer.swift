@@ -168,10 +168,9 @@ struct WebhookEndpoint: Sendable {
         let ruled = RuledFlag()
         var response = await respond(request, context: context, id: id, route: route, ruled: ruled)
         response.headers[Self.requestIDField] = id
-        // Label by route only where routes are bounded (a routes table, answered); anything a
-        // client can vary freely shares one label so the metric set cannot grow without bound.
-        // Only a request the rule answered (`ruled`) is labelled with its route; refusals before
-        // the rule (size, auth, signature, malformed, duplicate, overload) share "unmatched".
+        // Label by route only where routes are bounded: a routes table, and a request the rule
+        // answered (`ruled`). Refusals without it (size, auth, signature, malformed, duplicate,
+        // overload) share "unmatched", so clients cannot grow the metric set.
         let status = Int(response.status.code)
         let label = pool.routesDefined && ruled.value && status != 404 ? route : (pool.routesDefined ? "unmatched" : "on_webhook")
         metrics.request(route: label, status: status)
