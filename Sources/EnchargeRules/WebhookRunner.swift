@@ -140,6 +140,8 @@ extension RuleEngine {
                 return .failed(message: "\(options.rulesPath): defines neither on_webhook(req) nor a routes table", traceback: nil)
             }
         }
+        // A bad answer is reported at the line defining the function that gave it.
+        let answerSite = "\(options.rulesPath):\(state.definitionLine(ofFunctionAt: 1) ?? 0)"
         pushRequest(request)
         currentSource = "request \(request.id)"
         defer { reportNewDuplicateJSONKeys(source: currentSource) }
@@ -164,11 +166,22 @@ extension RuleEngine {
             }
             return .failed(message: error.message, traceback: error.traceback)
         }
-        let response = readResponse(events: pending.count)
+        let response: WebhookResponse?
+        do {
+            response = try readResponse(events: pending.count)
+        } catch {
+            state.top = 0
+            pending.removeAll(keepingCapacity: true)
+            return .failed(message: "\(answerSite): \(error.message)", traceback: nil)
+        }
         state.top = 0
         if let status = response?.status, !(200...599).contains(status) {
             pending.removeAll(keepingCapacity: true)
-            return .failed(message: "\(options.rulesPath): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)", traceback: nil)
+            return .failed(message: "\(answerSite): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)", traceback: nil)
+        }
+        if let response, response.status == 204 || response.status == 304, !response.body.isEmpty {
+            pending.removeAll(keepingCapacity: true)
+            return .failed(message: "\(answerSite): the rule returned a body with status \(response.status), which has none; drop the body or return another status", traceback: nil)
         }
         // encharge.skip in a webhook rule: answer as asked, send nothing.
         if skipReason != nil { return .handled(events: [], response: response) }
@@ -256,13 +269,29 @@ extension RuleEngine {
         })
     }
 
-    private func readResponse(events: Int) -> WebhookResponse? {
+    /// Why a rule's answer cannot be sent: it is not what the rule meant, so it is not coerced.
+    struct BadAnswer: Error {
+        var message: String
+    }
+
+    /// The status at the top of the stack: an integer (a float only when it is one exactly).
+    private func answerStatus(_ what: String) throws(BadAnswer) -> Int {
+        guard state.type(at: -1) == .number, let status = state.integer(at: -1), let value = Int(exactly: status) else {
+            let shown = state.type(at: -1) == .number ? state.number(at: -1).map { "\($0)" } ?? "a number" : "a \(state.type(at: -1).name)"
+            throw BadAnswer(message: "the rule returned \(what) \(shown); return an integer status from 200 to 599")
+        }
+        return value
+    }
+
+    private func readResponse(events: Int) throws(BadAnswer) -> WebhookResponse? {
         switch state.type(at: -1) {
+        case .nil, .none:
+            return nil
         case .number:
-            return WebhookResponse(status: Int(state.integer(at: -1) ?? 202))
+            return WebhookResponse(status: try answerStatus("status"))
         case .table:
             var response = WebhookResponse(status: 200)
-            if state.rawGetField("status", in: -1) == .number { response.status = Int(state.integer(at: -1) ?? 200) }
+            if state.rawGetField("status", in: -1) != .nil { response.status = try answerStatus("status =") }
             state.pop()
             if state.rawGetField("headers", in: -1) == .table, let headers = try? state.toJSON(at: -1), case .object(let o) = headers {
                 response.headers = o.members.compactMap { m in m.value.stringValue.map { (m.key, $0) } }
@@ -279,12 +308,15 @@ extension RuleEngine {
                         response.headers.append(("content-type", "application/json"))
                     }
                 }
-            default: break
+            case .nil: break
+            case let other:
+                throw BadAnswer(message: "the rule returned body = a \(other.name); return a string or a table as the body")
             }
             state.pop()
             return response
-        default:
-            return nil
+        case let other:
+            throw BadAnswer(
+                message: "the rule returned a \(other.name); return a status number, a table {status =, headers =, body =} or nothing")
         }
     }
 
