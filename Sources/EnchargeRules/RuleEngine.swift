@@ -81,6 +81,8 @@ public final class RuleEngine {
     /// The last webhook request's dedup key, from `webhook.dedup(key)` or a verified Stripe event.
     public internal(set) var dedupKey: String?
     var lintActive = false
+    /// The metatable that decodes `req.json` on first use (see `handleWebhook`), made once.
+    var requestMetatableRef: Int32?
 
     /// Loads the rules file and runs its top level.
     public init(options: RuleOptions) throws(RuleLoadError) {

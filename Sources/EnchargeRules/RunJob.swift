@@ -291,7 +291,8 @@ func outcomeCounts(_ s: MappingSummary, noun: (one: String, many: String) = ("re
 
 func milliseconds(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
 
-func formatSeconds(_ seconds: Double) -> String {
+/// Seconds with two decimals, as messages show them: `2.05 s`.
+public func formatSeconds(_ seconds: Double) -> String {
     let tenths = Int((seconds * 100).rounded())
     return "\(tenths / 100).\(tenths % 100 < 10 ? "0" : "")\(tenths % 100) s"
 }

@@ -16,9 +16,22 @@ public struct WebhookRun: Sendable {
 /// Lua runs only on the pool's threads, never on a Swift concurrency thread, so no `await`
 /// happens while a Lua call is on the stack.
 public final class RulePool: Sendable {
-    struct Job {
+    struct Job: Sendable {
         let request: WebhookRequest
         let continuation: CheckedContinuation<WebhookRun, Never>
+    }
+
+    /// The job a worker is running, shared with its engine's watchdog: whichever of the two takes
+    /// it answers it (the watchdog only after the worker's call was given up).
+    final class RunningJob: Sendable {
+        let job = Mutex<Job?>(nil)
+    }
+
+    /// An engine whose call a watchdog gave up, handed to the watchdog thread.
+    struct StuckEngine: @unchecked Sendable {
+        // Invariant: read by the watchdog thread only after `LuaCallClock.abandon` succeeded, when
+        // the worker thread that owns the engine is parked for good and never touches it again.
+        let engine: RuleEngine
     }
 
     struct State {
@@ -39,10 +52,16 @@ public final class RulePool: Sendable {
     public let routesDefined: Bool
     public let maxWaiting: Int
     private let busy = Atomic<Int>(0)
+    private let overruns = Atomic<Int>(0)
+    private let collectedWarnings = Mutex(RuleWarnings())
+    /// Told each time a watchdog gives a stuck call up (the message names the rule line).
+    private let onOverrun: @Sendable (String) -> Void
 
     /// Loads the rule once on the caller's thread (so a broken rule fails here, with exit 2), then
     /// starts `size` worker threads that each load their own engine.
-    public init(options: RuleOptions, size: Int, maxWaiting: Int) throws(RuleLoadError) {
+    public init(
+        options: RuleOptions, size: Int, maxWaiting: Int, onOverrun: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws(RuleLoadError) {
         let options = try Self.snapshot(options)
         let probe = try RuleEngine(options: options)
         guard probe.servesWebhooks else {
@@ -52,16 +71,31 @@ public final class RulePool: Sendable {
         self.maxWaiting = max(1, maxWaiting)
         state = State(options: options)
         routesDefined = probe.definesTable("routes")
-        for index in 0..<self.size {
-            let thread = Thread { [self] in self.work() }
-            thread.name = "rules-\(index)"
-            thread.stackSize = 8 << 20
-            thread.start()
-        }
+        self.onOverrun = onOverrun
+        for index in 0..<self.size { startWorker(name: "rules-\(index)") }
+    }
+
+    private func startWorker(name: String) {
+        let thread = Thread { [self] in self.work() }
+        thread.name = name
+        thread.stackSize = 8 << 20
+        thread.start()
     }
 
     /// Requests running or waiting for an engine.
     public var load: Int { busy.load(ordering: .relaxed) }
+
+    /// Rule calls a watchdog gave up (stuck in one library call past 2× the time limit); each one's
+    /// request was answered 500, its thread left behind, and a new worker took its place.
+    public var watchdogOverruns: Int { overruns.load(ordering: .relaxed) }
+
+    /// The counted warnings of every worker since the last call, and counting starts afresh.
+    public func takeRunWarnings() -> RuleWarnings {
+        collectedWarnings.withLock { warnings in
+            defer { warnings = RuleWarnings() }
+            return warnings
+        }
+    }
 
     /// Runs the rule for `request` on a free engine; nil when the pool is saturated.
     public func run(_ request: WebhookRequest) async -> WebhookRun? {
@@ -86,14 +120,44 @@ public final class RulePool: Sendable {
         condition.unlock()
         options.source = nil
         options = try Self.snapshot(options)
-        let probe = try RuleEngine(options: options)
-        guard probe.servesWebhooks else {
-            throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table")
-        }
+        try Self.probe(options)
         condition.lock()
         state.options = options
         state.generation += 1
         condition.unlock()
+    }
+
+    /// Loads `options` once on a thread of its own and checks it serves webhooks. A top level
+    /// stuck in one library call past 2× the time limit is refused, and its thread is left
+    /// behind, so that the next reload still runs.
+    static func probe(_ options: RuleOptions) throws(RuleLoadError) {
+        let result = Mutex<Result<Bool, RuleLoadError>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            let loaded = Result { () throws(RuleLoadError) -> Bool in try RuleEngine(options: options).servesWebhooks }
+            result.withLock { $0 = loaded }
+            done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+        let limit = options.limits.seconds
+        if limit > 0 {
+            let wait = limit * RuleWatchdog.factor + 1
+            guard done.wait(timeout: .now() + wait) == .success else {
+                throw RuleLoadError(
+                    "\(options.rulesPath): loading the rules file ran for over \(formatSeconds(wait)), past "
+                        + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library "
+                        + "function no limit can interrupt; change its top level")
+            }
+        } else {
+            done.wait()
+        }
+        switch result.withLock({ $0 }) {
+        case .success(true): return
+        case .success(false), nil:
+            throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table")
+        case .failure(let error): throw error
+        }
     }
 
     /// Reads the rule's text once, so every worker loads exactly the version that was checked.
@@ -114,14 +178,15 @@ public final class RulePool: Sendable {
         condition.unlock()
     }
 
+    /// One worker: takes jobs and runs them on its own engine, watched by a `RuleWatchdog`. When
+    /// the watchdog gives a call up, this thread is parked for good inside that call; the watchdog
+    /// answers the job 500 and starts a new worker, which loads a new Lua state.
     private func work() {
-        condition.lock()
-        var options = state.options
-        var generation = state.generation
-        condition.unlock()
-        // The first load cannot fail: the same file loaded in init (a file changed since then is
-        // reported and the worker keeps trying on the next request).
-        var engine = try? RuleEngine(options: options)
+        let running = RunningJob()
+        var engine: RuleEngine?
+        var watchdog: RuleWatchdog?
+        var generation = -1
+        defer { watchdog?.stop() }
         while true {
             condition.lock()
             while state.head >= state.jobs.count && !state.stopping { condition.wait() }
@@ -136,15 +201,47 @@ public final class RulePool: Sendable {
                 state.head = 0
             }
             let wanted = state.generation
-            options = state.options
+            let options = state.options
             condition.unlock()
+            // A load that fails keeps the engine this worker had (none: tried again next request).
             if wanted != generation || engine == nil {
-                if let fresh = try? RuleEngine(options: options) { engine = fresh }
+                if let fresh = try? RuleEngine(options: options) {
+                    watchdog?.stop()
+                    engine = fresh
+                    watchdog = watch(fresh, running)
+                }
                 generation = wanted
             }
+            running.job.withLock { $0 = job }
             let outcome = engine?.handleWebhook(job.request)
                 ?? .failed(message: "\(options.rulesPath): the rule could not be loaded", traceback: nil)
-            job.continuation.resume(returning: WebhookRun(outcome: outcome, dedupKey: engine?.dedupKey))
+            if let warnings = engine?.takeRunWarnings(), !warnings.isEmpty {
+                collectedWarnings.withLock { $0.merge(warnings) }
+            }
+            let dedupKey = engine?.dedupKey
+            // Always there: the watchdog takes a job only from a call it gave up, which never returns.
+            running.job.withLock { $0.take() }?.continuation.resume(
+                returning: WebhookRun(outcome: outcome, dedupKey: dedupKey))
+        }
+    }
+
+    /// A watchdog for `engine` (none without a time limit): a call stuck past 2× the limit answers
+    /// its request 500 (kept for replay), is counted and reported, and a new worker takes over.
+    private func watch(_ engine: RuleEngine, _ running: RunningJob) -> RuleWatchdog? {
+        let limit = engine.options.limits.seconds
+        guard limit > 0 else { return nil }
+        let stuck = StuckEngine(engine: engine)
+        return RuleWatchdog(clock: engine.callClock, timeLimit: limit) { [self] seconds in
+            let position = stuck.engine.stuckRulePosition ?? stuck.engine.options.rulesPath
+            let message =
+                "\(position): a call of the rule ran for \(formatSeconds(seconds)), over \(Int(RuleWatchdog.factor))× "
+                + "the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; the "
+                + "request was kept and its worker replaced, so change the rule near this line"
+            let number = overruns.add(1, ordering: .relaxed).newValue
+            startWorker(name: "rules-r\(number)")
+            onOverrun(message)
+            running.job.withLock { $0.take() }?.continuation.resume(
+                returning: WebhookRun(outcome: .failed(message: message, traceback: nil), dedupKey: nil))
         }
     }
 }

@@ -63,10 +63,10 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 } else {
                     replayed += 1
                 }
-            case .failed(let message, let traceback):
+            case .failed(let message, let traceback), .overBudget(let message, let traceback):
                 again += 1
                 Diagnostics.write(MappingRun.compilerStyle(message, source: "request \(kept.requestID)"))
-                try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
+                _ = try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
             case .unauthorized(let message):
                 again += 1
                 Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
@@ -75,6 +75,7 @@ public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 Diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
             }
         }
+        for warning in engine.warningLines() { Diagnostics.write(warning) }
         Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)")
         return again > 0 ? 1 : 0
     } catch {

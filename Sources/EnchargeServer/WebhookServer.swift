@@ -34,6 +34,15 @@ public struct WebhookServerConfiguration: Sendable {
     public var drainTimeout: Double = 10
     /// Seconds between attempts while the Ingest API refuses the write key (delivery is paused).
     public var keyRetryInterval: Double = 30
+    /// Failed requests kept for replay, at most (the oldest are dropped past it).
+    public var keptRequestCap = SpoolKeptRequestCap()
+    /// Seconds between log lines of the rule's counted warnings (when there are any).
+    public var ruleWarningInterval: Double = 60
+    /// Undelivered events the spool may hold; at this many, requests are answered 503 with Retry-After.
+    public var maxSpoolEvents = 1_000_000
+    /// Seconds a client has to send a request's headers, from connecting or from the previous
+    /// response; a slower connection is closed.
+    public var headerTimeout: Double = 10
 
     public init(rule: RuleOptions, delivery: DeliveryConfiguration) {
         self.rule = rule
@@ -50,6 +59,7 @@ final class ServerMetrics: Sendable {
         var eventsEmitted = 0
         var duplicates = 0
         var overloaded = 0
+        var keptRequestsDropped = 0
     }
     let values = Mutex(Values())
 
@@ -57,7 +67,7 @@ final class ServerMetrics: Sendable {
         values.withLock { $0.requests["\(route)|\(status)", default: 0] += 1 }
     }
 
-    func text(spool: SpoolStats?, delivery: SpoolDeliveryWorkerStats?) -> String {
+    func text(spool: SpoolStats?, delivery: SpoolDeliveryWorkerStats?, watchdogOverruns: Int = 0) -> String {
         let v = values.withLock { $0 }
         var out = "# HELP encharge_requests_total Webhook requests by route and status.\n# TYPE encharge_requests_total counter\n"
         for (key, count) in v.requests.sorted(by: { $0.key < $1.key }) {
@@ -67,7 +77,13 @@ final class ServerMetrics: Sendable {
         out += counter("encharge_rule_errors_total", "Requests whose rule raised an error.", v.ruleErrors)
         out += counter("encharge_events_emitted_total", "Events emitted by rules and spooled.", v.eventsEmitted)
         out += counter("encharge_duplicate_requests_total", "Requests answered from the dedup window.", v.duplicates)
-        out += counter("encharge_overloaded_total", "Requests answered 503 because every Lua state was busy.", v.overloaded)
+        out += counter("encharge_overloaded_total", "Requests answered 503 because every Lua state was busy or the spool was full.", v.overloaded)
+        out += counter(
+            "encharge_rule_watchdog_total", "Rule calls stuck in a library call past 2x the time limit; each replaced its worker.",
+            watchdogOverruns)
+        out += counter(
+            "encharge_kept_requests_dropped_total", "Oldest kept failed requests deleted to stay within the cap.",
+            v.keptRequestsDropped)
         if let d = delivery {
             out += counter("encharge_events_delivered_total", "Events the Ingest API accepted.", d.delivered)
             out += counter("encharge_events_retried_total", "Delivery retries.", d.retried)
@@ -107,10 +123,50 @@ struct WebhookContext: RequestContext {
     }
 }
 
+/// Whether the rule answered a request (so its route names the metric series); one request's task only.
+final class RuledFlag {
+    var value = false
+}
+
+/// How long every rule worker has been busy without one coming free, for `/healthz`.
+final class WorkerAvailability: Sendable {
+    let size: Int
+    /// Requests inside the pool (running or waiting), when they last reached `size`, and when a
+    /// request last left it (seconds of system uptime).
+    private let state = Mutex((inside: 0, allBusySince: 0.0, lastFreed: 0.0))
+
+    init(size: Int) {
+        self.size = size
+    }
+
+    /// Runs `body` (a request on the pool), counted.
+    func run<T>(_ body: () async -> T) async -> T {
+        state.withLock { state in
+            state.inside += 1
+            if state.inside == size { state.allBusySince = ProcessInfo.processInfo.systemUptime }
+        }
+        let result = await body()
+        state.withLock { state in
+            state.inside -= 1
+            state.lastFreed = ProcessInfo.processInfo.systemUptime
+        }
+        return result
+    }
+
+    /// Seconds since a worker was last free, or nil while one is free now.
+    func stalledSeconds() -> Double? {
+        state.withLock { state in
+            guard state.inside >= size else { return nil }
+            return ProcessInfo.processInfo.systemUptime - max(state.allBusySince, state.lastFreed)
+        }
+    }
+}
+
 /// Handles one webhook request end to end: limits, auth, signature, dedup, the rule, the spool.
 struct WebhookEndpoint: Sendable {
     let configuration: WebhookServerConfiguration
     let pool: RulePool
+    let workers: WorkerAvailability
     let spool: Spool
     let metrics: ServerMetrics
     let logger: Logger
@@ -120,17 +176,21 @@ struct WebhookEndpoint: Sendable {
     func handle(_ request: Request, context: WebhookContext) async -> Response {
         let id = Self.makeRequestID()
         let route = "\(request.method.rawValue) \(request.uri.path)"
-        var response = await respond(request, context: context, id: id, route: route)
+        let ruled = RuledFlag()
+        var response = await respond(request, context: context, id: id, route: route, ruled: ruled)
         response.headers[Self.requestIDField] = id
-        // Label by route only where routes are bounded (a routes table, answered); anything a
-        // client can vary freely shares one label so the metric set cannot grow without bound.
+        // Label by route only where routes are bounded: a routes table, and a request the rule
+        // answered (`ruled`). Refusals without it (size, auth, signature, malformed, duplicate,
+        // overload) share "unmatched", so clients cannot grow the metric set.
         let status = Int(response.status.code)
-        let label = pool.routesDefined && status != 404 && status != 413 && status != 400 && status != 401 ? route : (pool.routesDefined ? "unmatched" : "on_webhook")
+        let label = pool.routesDefined && ruled.value && status != 404 ? route : (pool.routesDefined ? "unmatched" : "on_webhook")
         metrics.request(route: label, status: status)
         return response
     }
 
-    private func respond(_ request: Request, context: WebhookContext, id: String, route: String) async -> Response {
+    private func respond(
+        _ request: Request, context: WebhookContext, id: String, route: String, ruled: RuledFlag
+    ) async -> Response {
         // 1. Size: refuse from Content-Length before reading; cap what a chunked body may send.
         if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
             return Self.error(.contentTooLarge, "the body is larger than \(configuration.maxBodyBytes) bytes", id: id)
@@ -195,14 +255,26 @@ struct WebhookEndpoint: Sendable {
         // 5. Dedup on the delivery id of the headers, before the rule runs. Keys found in the body
         // (a Stripe event id) or set by the rule (`webhook.dedup`) are checked when the events are
         // stored, inside the spool's transaction, so no request pays an extra SQLite read for them.
+        // With --verify, only the verified scheme's own id counts (none for stripe and hmac): an
+        // unsigned header anyone can set must not turn a real event into a "duplicate".
         let headerKey = WebhookVerifier.deliveryID(configuration.verifyScheme, headers: webhook.headerDictionary)
-            ?? webhook.header("webhook-id") ?? webhook.header("x-github-delivery") ?? webhook.header("x-shopify-webhook-id")
-        if stripeEventID == nil, let headerKey, (try? spool.hasSeen(dedupKey: headerKey, window: configuration.dedupWindow)) == true {
+        if stripeEventID == nil, let headerKey,
+            (try? await spool.hasSeenAsync(dedupKey: headerKey, window: configuration.dedupWindow)) == true
+        {
             metrics.values.withLock { $0.duplicates += 1 }
             return Self.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
         }
-        // 6. The rule, on a free Lua state.
-        guard let run = await pool.run(webhook) else {
+        // 6. A full spool refuses before the rule runs: the sender retries once delivery caught up.
+        if spool.cachedStats.pending >= configuration.maxSpoolEvents {
+            metrics.values.withLock { $0.overloaded += 1 }
+            var response = Self.error(
+                .serviceUnavailable, "the spool holds \(configuration.maxSpoolEvents) undelivered events; retry later",
+                id: id)
+            response.headers[.retryAfter] = "30"
+            return response
+        }
+        // 7. The rule, on a free Lua state.
+        guard let run = await workers.run({ await pool.run(webhook) }) else {
             metrics.values.withLock { $0.overloaded += 1 }
             var response = Self.error(.serviceUnavailable, "every rule worker is busy; retry shortly", id: id)
             response.headers[.retryAfter] = "1"
@@ -217,13 +289,33 @@ struct WebhookEndpoint: Sendable {
         case .unauthorized(let message):
             logger.info("webhook.verify rejected the request", metadata: ["request_id": "\(id)", "reason": "\(message)"])
             return Self.error(.unauthorized, "signature verification failed", id: id)
+        case .overBudget(let message, let traceback):
+            // Nothing was emitted and the same body fails the same way: keeping it would only let
+            // requests nobody signed fill the disk.
+            metrics.values.withLock { $0.ruleErrors += 1 }
+            logger.error(
+                "rule error; the request was not kept (it ran out of a limit before emitting any event)",
+                metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
+            return Self.error(.internalServerError, "the rule failed on a limit; the request was not kept", id: id)
         case .failed(let message, let traceback):
+            ruled.value = true
             metrics.values.withLock { $0.ruleErrors += 1 }
             logger.error("rule error", metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
             var kept = webhook
             kept.dedupKey = dedupKey
             do {
-                try await spool.keepFailedRequest(requestID: id, request: kept.jsonValue, error: message, traceback: traceback)
+                let dropped = try await spool.keepFailedRequest(
+                    requestID: id, request: kept.jsonValue, error: message, traceback: traceback,
+                    cap: configuration.keptRequestCap)
+                if !dropped.isEmpty {
+                    metrics.values.withLock { $0.keptRequestsDropped += dropped.count }
+                    let cap = configuration.keptRequestCap
+                    let count = "\(dropped.count) oldest kept request\(dropped.count == 1 ? "" : "s")"
+                    let text = "dropped the \(count) (\(dropped.joined(separator: ", "))) to stay within "
+                        + "--max-kept-requests \(cap.maxCount) and --max-kept-bytes \(cap.maxBytes); replay kept "
+                        + "requests sooner, or raise the caps"
+                    logger.warning("\(text)")
+                }
             } catch {
                 logger.error("cannot keep the failed request", metadata: ["request_id": "\(id)", "error": "\(error)"])
             }
@@ -246,18 +338,36 @@ struct WebhookEndpoint: Sendable {
                 metrics.values.withLock { $0.duplicates += 1 }
                 return Self.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
             }
+            ruled.value = true
             metrics.values.withLock { $0.eventsEmitted += events.count }
             guard let ruleResponse else {
                 return Self.json(.accepted, [("accepted", .integer(Int64(events.count)))])
             }
             var fields = HTTPFields()
             for (name, value) in ruleResponse.headers {
-                if let field = HTTPField.Name(name) { fields[field] = value }
+                guard let field = HTTPField.Name(name) else { continue }
+                // Framing and hop-by-hop headers belong to the server: a rule's Content-Length
+                // that disagrees with its body would desynchronise a keep-alive connection.
+                if Self.isServerOwnedHeader(field) {
+                    logger.warning(
+                        "warning: the rule's response header \(name) was dropped; the server sets framing and hop-by-hop headers itself",
+                        metadata: ["request_id": "\(id)"])
+                    continue
+                }
+                fields[field] = value
             }
             return Response(
                 status: HTTPResponse.Status(code: (200...599).contains(ruleResponse.status) ? ruleResponse.status : 500), headers: fields,
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: ruleResponse.body)))
         }
+    }
+
+    /// Headers a rule may not set: message framing and hop-by-hop headers (RFC 9110 7.6.1).
+    static func isServerOwnedHeader(_ name: HTTPField.Name) -> Bool {
+        let lower = name.canonicalName.lowercased()
+        return lower.hasPrefix("proxy-") || [
+            "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+        ].contains(lower)
     }
 
     static func makeRequestID() -> String {
@@ -286,25 +396,31 @@ func buildWebhookApplication(
 ) -> some ApplicationProtocol {
     let metrics = ServerMetrics()
     let router = Router(context: WebhookContext.self)
+    let workers = WorkerAvailability(size: configuration.workers)
+    // Reads only in-memory state (the spool's counts are kept by its writer thread), so a busy
+    // disk never blocks the cooperative pool here.
     router.get("/healthz") { _, _ -> Response in
-        if let status = worker.refusedWriteKeyStatus {
-            return WebhookEndpoint.json(.serviceUnavailable, [("status", .string(refusedKeyMessage(status)))])
+        // A failed commit is reported for 5 s; after that a probe commit checks again, so the
+        // probe sees a disk that recovered even while no request arrives.
+        if let failure = spool.lastCommitFailure, failure.age >= 5 { await spool.probeCommit() }
+        if let reason = healthProblem(configuration: configuration, spool: spool, worker: worker, workers: workers) {
+            return WebhookEndpoint.json(.serviceUnavailable, [("status", .string(reason))])
         }
-        do {
-            _ = try spool.stats()
-            return WebhookEndpoint.json(.ok, [("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath))])
-        } catch {
-            return WebhookEndpoint.json(.serviceUnavailable, [("status", .string("spool unavailable: \(error)"))])
-        }
+        return WebhookEndpoint.json(.ok, [
+            ("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath)),
+            ("rule_watchdog_overruns", .integer(Int64(pool.watchdogOverruns))),
+        ])
     }
     router.get("/metrics") { _, _ -> Response in
         let s = worker.stats()
         let text = metrics.text(
-            spool: try? spool.stats(),
-            delivery: SpoolDeliveryWorkerStats(delivered: s.delivered, retried: s.retried, dead: s.dead, inFlight: s.inFlight, p50: s.p50, p99: s.p99))
+            spool: spool.cachedStats,
+            delivery: SpoolDeliveryWorkerStats(delivered: s.delivered, retried: s.retried, dead: s.dead, inFlight: s.inFlight, p50: s.p50, p99: s.p99),
+            watchdogOverruns: pool.watchdogOverruns)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
-    let endpoint = WebhookEndpoint(configuration: configuration, pool: pool, spool: spool, metrics: metrics, logger: logger)
+    let endpoint = WebhookEndpoint(
+        configuration: configuration, pool: pool, workers: workers, spool: spool, metrics: metrics, logger: logger)
     for method in [HTTPRequest.Method.post, .put, .patch, .delete, .get] {
         router.on("/", method: method) { request, context in await endpoint.handle(request, context: context) }
         router.on("/**", method: method) { request, context in await endpoint.handle(request, context: context) }
@@ -312,15 +428,37 @@ func buildWebhookApplication(
     let port = configuration.port
     return Application(
         router: router,
-        // Slow or half-open clients are closed after 30 s without a byte; header limits answer
-        // oversized headers with an error instead of buffering them.
+        // Slow or half-open clients are closed after 30 s without a byte, and when a request's
+        // headers take longer than --header-timeout; header limits answer oversized headers with
+        // an error instead of buffering them.
         server: .http1(configuration: .init(
+            additionalChannelHandlers: [
+                HeaderTimeoutHandler(timeout: .nanoseconds(Int64(configuration.headerTimeout * 1_000_000_000)))
+            ],
             idleTimeout: .seconds(30),
             httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 200))),
         configuration: ApplicationConfiguration(
-            address: .hostname(configuration.host, port: port), serverName: "encharge-lua"),
+            address: .hostname(configuration.host, port: port), serverName: "encharge-lua",
+            availableConnectionsDelegate: ConnectionLimit.forDescriptorLimit()),
         onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
         logger: logger)
+}
+
+/// Why `/healthz` answers 503, or nil when the server can take and keep requests.
+func healthProblem(
+    configuration: WebhookServerConfiguration, spool: Spool, worker: SpoolDeliveryWorker, workers: WorkerAvailability
+) -> String? {
+    if let status = worker.refusedWriteKeyStatus { return refusedKeyMessage(status) }
+    if let failure = spool.lastCommitFailure { return "the spool cannot commit: \(failure.reason)" }
+    let pending = spool.cachedStats.pending
+    if pending >= configuration.maxSpoolEvents {
+        return "the spool holds \(pending) undelivered events, the cap is \(configuration.maxSpoolEvents) (--max-spool-events)"
+    }
+    let limit = configuration.rule.limits.seconds
+    if let stalled = workers.stalledSeconds(), stalled > limit {
+        return "no rule worker has been free for \(Int(stalled)) s, longer than the time limit (\(limit) s)"
+    }
+    return nil
 }
 
 /// Drains the spool in the background for as long as the server runs. The worker is started once
@@ -368,7 +506,11 @@ public struct WebhookServerError: Error, CustomStringConvertible {
 public func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
     var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
-    let pool = try RulePool(options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
+    let pool = try RulePool(
+        options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting
+    ) { [logger] message in
+        logger.error("rule worker replaced", metadata: ["error": "\(message)"])
+    }
     defer { pool.stop() }
     let owner: SpoolOwnerLock
     let spool: Spool
@@ -394,13 +536,18 @@ public func runWebhookServer(configuration: WebhookServerConfiguration) async th
         writeServeLine("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))")
         worker.start()
     }
+    // A file-size limit (RLIMIT_FSIZE) must fail the spool's commit (answered 503, reported on
+    // /healthz) like a full disk, not kill the server.
+    signal(SIGXFSZ, SIG_IGN)
     let reloader = SignalReloader(pool: pool, logger: logger)
     let notice = DrainTimeoutNotice()
+    let warnings = RuleWarningReporter(pool: pool, interval: configuration.ruleWarningInterval)
     let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
+    let delivery = SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
         configuration: .init(
-            services: [deadline, app, SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice), reloader],
+            services: [deadline, warnings, app, delivery, reloader],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()
@@ -455,6 +602,24 @@ struct ShutdownDeadline: Service {
     /// Signals received, shared by the handlers of SIGTERM and SIGINT.
     final class SignalCount: Sendable {
         let value = Atomic<Int>(0)
+    }
+}
+
+/// Writes the rule's counted warnings (`warning: 3 tags contained a comma; ...`) every `interval`
+/// seconds when there are any, and once more when the server stops (after the last request).
+struct RuleWarningReporter: Service {
+    let pool: RulePool
+    let interval: Double
+
+    func run() async throws {
+        repeat {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(interval)) }
+            report()
+        } while !Task.isShuttingDownGracefully && !Task.isCancelled
+    }
+
+    private func report() {
+        for line in pool.takeRunWarnings().lines() { Diagnostics.write(line) }
     }
 }
 

@@ -67,6 +67,7 @@ public final class Spool: Sendable {
             throw .wrapping(error, kind: .open, path: path, doing: "cannot open the spool")
         }
         let store = SpoolStore(path: path, pool: pool, clock: clock)
+        store.recountStats()
         guard let writer = JoinableThread.start({ store.runWriter() }) else {
             throw SpoolError(kind: .open, message: "cannot start the spool's writer thread", path: path)
         }
@@ -115,10 +116,13 @@ public final class Spool: Sendable {
     }
 
     /// Keeps a raw request whose rule failed, for replay after the rule is fixed; a second failure
-    /// of the same `requestID` replaces the first. Durable when it returns, like `accept`.
+    /// of the same `requestID` replaces the first. Durable when it returns, like `accept`. With a
+    /// `cap`, the oldest kept requests beyond it are deleted in the same transaction; returns
+    /// their ids, oldest first.
+    @discardableResult
     public func keepFailedRequest(
-        requestID: String, request: JSONValue, error: String, traceback: String?
-    ) async throws(SpoolError) {
+        requestID: String, request: JSONValue, error: String, traceback: String?, cap: SpoolKeptRequestCap? = nil
+    ) async throws(SpoolError) -> [String] {
         var writer = JSONWriter(capacity: 1024)
         writer.write(request)
         let text = String(decoding: writer.bytes, as: UTF8.self)
@@ -126,33 +130,40 @@ public final class Spool: Sendable {
             store.enqueue { queue in
                 queue.failures.append(
                     FailedRequestWrite(
-                        requestID: requestID, request: text, error: error, traceback: traceback,
+                        requestID: requestID, request: text, error: error, traceback: traceback, cap: cap,
                         continuation: continuation))
             }
         }
-        try result.get()
+        return try result.get()
     }
 
-    /// What the spool holds now.
+    /// What the spool holds now, read from the file (a short read on the calling thread).
     public func stats() throws(SpoolError) -> SpoolStats {
         do {
-            return try store.pool.read { db in
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
-                               (SELECT value FROM counter WHERE name = 'delivered'),
-                               (SELECT COUNT(*) FROM event WHERE state = 'dead'),
-                               (SELECT COUNT(*) FROM failed_request),
-                               (SELECT accepted_at FROM request WHERE id =
-                                   (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
-                        """)!
-                return SpoolStats(
-                    pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
-                    oldestPendingAcceptedAt: row[4])
-            }
+            return try store.readStats()
         } catch {
             throw .wrapping(error, kind: .storage, path: path, doing: "cannot read the spool's counts")
+        }
+    }
+
+    /// What the spool holds, as the writer thread last counted it: never touches SQLite, so async
+    /// code may call it. Exact for this process's own writes; other processes' changes show within
+    /// about a second of this process's next commit.
+    public var cachedStats: SpoolStats { store.cachedStats.withLock { $0 } }
+
+    /// Why the spool's last commit failed (e.g. the disk is full) and how many seconds ago, nil
+    /// once a commit succeeded.
+    public var lastCommitFailure: (reason: String, age: Double)? {
+        let now = store.clock()
+        return store.commitFailure.withLock { $0.map { ($0.reason, now - $0.at) } }
+    }
+
+    /// Tries one small durable commit on the writer thread (after what is queued), updating
+    /// `lastCommitFailure`: lets a server that stopped committing see the disk recover while no
+    /// request arrives.
+    public func probeCommit() async {
+        await withCheckedContinuation { continuation in
+            store.enqueue { $0.probes.append(continuation) }
         }
     }
 
@@ -178,7 +189,10 @@ public final class Spool: Sendable {
         } catch {
             throw .wrapping(error, kind: .storage, path: path, doing: "cannot requeue dead events")
         }
-        if count > 0 { store.poke() }
+        if count > 0 {
+            store.recountStats()
+            store.poke()
+        }
         return count
     }
 

@@ -20,7 +20,9 @@ struct FailedRequestWrite {
     var request: String
     var error: String
     var traceback: String?
-    var continuation: CheckedContinuation<Result<Void, SpoolError>, Never>
+    var cap: SpoolKeptRequestCap?
+    /// Hears the ids of older kept requests the cap dropped, oldest first.
+    var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
 }
 
 /// How the delivery worker settled one stored event.
@@ -34,6 +36,8 @@ struct WriteQueue {
     var accepts: [AcceptWrite] = []
     var failures: [FailedRequestWrite] = []
     var settlements: [Settlement] = []
+    /// Callers of `Spool.probeCommit`, told once a durable transaction was tried.
+    var probes: [CheckedContinuation<Void, Never>] = []
     /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
     var settlementsQueued: UInt64 = 0
     var settlementsDone: UInt64 = 0
@@ -42,7 +46,7 @@ struct WriteQueue {
     /// Transactions the writer has run (each one fsync when it stored a request).
     var transactions = 0
 
-    var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty }
+    var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty && probes.isEmpty }
 }
 
 /// A row of a pending event, as the delivery worker reads it.
@@ -65,6 +69,14 @@ final class SpoolStore: Sendable {
     let clock: @Sendable () -> Double
     /// When expired dedup keys were last deleted (used by the writer thread only).
     private let lastPrune = Mutex(0.0)
+    /// The spool's counts, kept by the writer thread after each commit (recounted from the file at
+    /// most once a second, which also picks up other processes' changes), so the server reads them
+    /// without touching SQLite.
+    let cachedStats = Mutex(SpoolStats(pending: 0, delivered: 0, dead: 0, failedRequests: 0))
+    /// When `cachedStats` was last recounted (writer thread only).
+    private let lastRecount = Mutex(-Double.infinity)
+    /// Why the last commit failed and when (clock seconds), nil once one succeeds.
+    let commitFailure = Mutex<(reason: String, at: Double)?>(nil)
 
     init(path: String, pool: DatabasePool, clock: @escaping @Sendable () -> Double) {
         self.path = path
@@ -110,6 +122,7 @@ final class SpoolStore: Sendable {
                 swap(&taken.accepts, &queue.accepts)
                 swap(&taken.failures, &queue.failures)
                 swap(&taken.settlements, &queue.settlements)
+                swap(&taken.probes, &queue.probes)
                 taken.settlementsQueued = queue.settlementsQueued
                 return taken
             }
@@ -125,7 +138,7 @@ final class SpoolStore: Sendable {
         var results = BatchResults(accepts: work.accepts.count, failures: work.failures.count)
         let now = clock()
         do {
-            try transaction(durable: !work.accepts.isEmpty || !work.failures.isEmpty) { db in
+            try transaction(durable: !work.accepts.isEmpty || !work.failures.isEmpty || !work.probes.isEmpty) { db in
                 try write(work, now: now, &results, db)
             }
         } catch {
@@ -133,16 +146,67 @@ final class SpoolStore: Sendable {
             // lost too; their events stay pending and are sent again after a restart (at least once).
             results.fail(.wrapping(error, kind: .storage, path: path, doing: "cannot commit to the spool"))
         }
-        for (accept, result) in zip(work.accepts, results.accepts) { accept.continuation.resume(returning: result!) }
-        for (failure, error) in zip(work.failures, results.failures) {
-            failure.continuation.resume(returning: error.map { .failure($0) } ?? .success(()))
+        // The counts first: a caller's next request must see the events this batch added.
+        if let error = results.commitError {
+            commitFailure.withLock { $0 = (error.message, now) }
+        } else {
+            commitFailure.withLock { $0 = nil }
+            let counted = results
+            cachedStats.withLock { stats in
+                stats.pending += counted.addedEventCount - counted.deliveredCount - counted.deadCount
+                stats.delivered += counted.deliveredCount
+                stats.dead += counted.deadCount
+                stats.failedRequests += counted.keptFailures
+            }
+            recountIfDue()
         }
+        for (accept, result) in zip(work.accepts, results.accepts) { accept.continuation.resume(returning: result!) }
+        for (index, failure) in work.failures.enumerated() {
+            failure.continuation.resume(
+                returning: results.failures[index].map { .failure($0) } ?? .success(results.droppedFailures[index]))
+        }
+        for probe in work.probes { probe.resume() }
         if results.addedEvents { poke() }
         queue.withLock { queue in
             queue.transactions += 1
             queue.settlementsDone = max(queue.settlementsDone, work.settlementsQueued)
         }
         if !work.settlements.isEmpty { queue.broadcast() }
+    }
+
+    /// Recounts `cachedStats` from the file when the last recount is a second old.
+    private func recountIfDue() {
+        let now = clock()
+        let due = lastRecount.withLock { last -> Bool in
+            guard now - last >= 1 || now < last else { return false }
+            last = now
+            return true
+        }
+        if due { recountStats() }
+    }
+
+    /// Recounts `cachedStats` from the file; leaves it as it was when the read fails.
+    func recountStats() {
+        if let stats = try? readStats() { cachedStats.withLock { $0 = stats } }
+    }
+
+    /// The spool's counts, read from the file.
+    func readStats() throws -> SpoolStats {
+        try pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
+                           (SELECT value FROM counter WHERE name = 'delivered'),
+                           (SELECT COUNT(*) FROM event WHERE state = 'dead'),
+                           (SELECT COUNT(*) FROM failed_request),
+                           (SELECT accepted_at FROM request WHERE id =
+                               (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
+                    """)!
+            return SpoolStats(
+                pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
+                oldestPendingAcceptedAt: row[4])
+        }
     }
 
     /// Runs `body` in one immediate transaction on the writer connection. Every user of that
@@ -164,18 +228,26 @@ final class SpoolStore: Sendable {
     private struct BatchResults {
         var accepts: [Result<SpoolAcceptResult, SpoolError>?]
         var failures: [SpoolError?]
+        /// Per failure: the kept requests its cap dropped.
+        var droppedFailures: [[String]]
         /// Some request added pending events (the worker should look).
         var addedEvents = false
+        /// What the batch changed, for `cachedStats`.
+        var addedEventCount = 0, deliveredCount = 0, deadCount = 0, keptFailures = 0
+        /// Why the whole transaction failed, if it did.
+        var commitError: SpoolError?
 
         init(accepts: Int, failures: Int) {
             self.accepts = Array(repeating: nil, count: accepts)
             self.failures = Array(repeating: nil, count: failures)
+            droppedFailures = Array(repeating: [], count: failures)
         }
 
         mutating func fail(_ error: SpoolError) {
             accepts = accepts.map { _ in .failure(error) }
             failures = failures.map { _ in error }
             addedEvents = false
+            commitError = error
         }
     }
 
@@ -190,7 +262,10 @@ final class SpoolStore: Sendable {
                     return .commit
                 }
                 results.accepts[index] = .success(outcome)
-                if outcome == .accepted && !accept.events.isEmpty { results.addedEvents = true }
+                if outcome == .accepted && !accept.events.isEmpty {
+                    results.addedEvents = true
+                    results.addedEventCount += accept.events.count
+                }
             } catch {
                 results.accepts[index] = .failure(
                     .wrapping(error, kind: .storage, path: path, doing: "cannot store request \(accept.requestID)"))
@@ -206,13 +281,47 @@ final class SpoolStore: Sendable {
             do {
                 try keepFailure.execute(
                     arguments: [failure.requestID, failure.request, failure.error, failure.traceback, now])
+                if let cap = failure.cap { results.droppedFailures[index] = try Self.trimKeptRequests(to: cap, db) }
+                results.keptFailures += 1
             } catch {
                 results.failures[index] = .wrapping(
                     error, kind: .storage, path: path, doing: "cannot keep failed request \(failure.requestID)")
             }
         }
-        try Self.apply(work.settlements, now: now, db)
+        (results.deliveredCount, results.deadCount) = try Self.apply(work.settlements, now: now, db)
+        // A probe writes a page (the same value back), so its commit reaches the disk like a request's.
+        if !work.probes.isEmpty {
+            try db.execute(sql: "UPDATE counter SET value = value WHERE name = 'delivered'")
+        }
         try pruneDedup(now: now, db)
+    }
+
+    /// Deletes the oldest kept requests until the rest fit `cap` (the newest always stays);
+    /// returns the ids deleted, oldest first.
+    private static func trimKeptRequests(to cap: SpoolKeptRequestCap, _ db: Database) throws -> [String] {
+        let totals = try Row.fetchOne(
+            db, sql: "SELECT count(*), coalesce(sum(length(CAST(request AS BLOB))), 0) FROM failed_request")
+        guard let totals, totals[0] as Int > cap.maxCount || totals[1] as Int > cap.maxBytes else { return [] }
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT rowid, request_id, length(CAST(request AS BLOB)) FROM failed_request
+                ORDER BY failed_at DESC, rowid DESC
+                """)
+        var kept = 0, bytes = 0
+        var dropped: [(Int64, String)] = []
+        for row in rows {
+            let size: Int = row[2]
+            if kept == 0 || (kept < cap.maxCount && bytes + size <= cap.maxBytes) {
+                kept += 1
+                bytes += size
+            } else {
+                dropped.append((row[0], row[1]))
+            }
+        }
+        let delete = try db.cachedStatement(sql: "DELETE FROM failed_request WHERE rowid = ?")
+        for (rowid, _) in dropped { try delete.execute(arguments: [rowid]) }
+        return dropped.reversed().map(\.1)
     }
 
     /// Stores one request unless its dedup key is still fresh.
@@ -238,9 +347,11 @@ final class SpoolStore: Sendable {
     }
 
     /// Deletes delivered events (counting them) and the requests they emptied; marks dead ones.
-    private static func apply(_ settlements: [Settlement], now: Double, _ db: Database) throws {
-        guard !settlements.isEmpty else { return }
+    /// Returns how many were delivered and how many marked dead.
+    private static func apply(_ settlements: [Settlement], now: Double, _ db: Database) throws -> (Int, Int) {
+        guard !settlements.isEmpty else { return (0, 0) }
         var delivered = 0
+        var dead = 0
         var touched: [Int64] = []
         let deleteEvent = try db.cachedStatement(sql: "DELETE FROM event WHERE id = ? RETURNING request")
         let markDead = try db.cachedStatement(
@@ -258,6 +369,7 @@ final class SpoolStore: Sendable {
                 }
             case .dead(let id, let reason, let status, let body, let attempts):
                 try markDead.execute(arguments: [reason, status, body, attempts, now, id])
+                dead += db.changesCount
             }
         }
         if delivered > 0 {
@@ -267,6 +379,7 @@ final class SpoolStore: Sendable {
         let deleteRequest = try db.cachedStatement(
             sql: "DELETE FROM request WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM event WHERE request = ?1)")
         for request in Set(touched) { try deleteRequest.execute(arguments: [request]) }
+        return (delivered, dead)
     }
 
     /// Deletes dedup keys whose window ended, at most once a minute.

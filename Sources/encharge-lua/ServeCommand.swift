@@ -66,6 +66,10 @@ struct ServeCommand: AsyncParsableCommand {
         server.dedupWindow = serverFlags.dedupWindow
         server.drainTimeout = deliveryFlags.drainTimeout
         server.keyRetryInterval = serverFlags.keyRetryInterval
+        server.keptRequestCap.maxCount = serverFlags.maxKeptRequests
+        server.keptRequestCap.maxBytes = ServerFlags.parseSize(serverFlags.maxKeptBytes) ?? (256 << 20)
+        server.maxSpoolEvents = serverFlags.maxSpoolEvents
+        server.headerTimeout = serverFlags.headerTimeout
         do {
             try await runWebhookServer(configuration: server)
         } catch let error as RuleLoadError {

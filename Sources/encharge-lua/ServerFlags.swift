@@ -38,6 +38,18 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
     var keyRetryInterval = 30.0
 
+    @Option(help: ArgumentHelp("Failed requests kept for replay at most; past it the oldest are dropped.", valueName: "n"))
+    var maxKeptRequests = 10_000
+
+    @Option(help: ArgumentHelp("Bytes of failed requests kept for replay at most, e.g. 256MiB; past it the oldest are dropped.", valueName: "size"))
+    var maxKeptBytes = "256MiB"
+
+    @Option(help: ArgumentHelp("Undelivered events the spool may hold; at this many, requests are answered 503 with Retry-After until delivery catches up.", valueName: "n"))
+    var maxSpoolEvents = 1_000_000
+
+    @Option(help: ArgumentHelp("Seconds a client has to send a request's headers (from connecting or from the previous response); slower connections are closed.", valueName: "seconds"))
+    var headerTimeout = 10.0
+
     /// Bytes in a size like `1MiB`, `256KiB` or `65536`; nil when it is not one or does not fit.
     static func parseSize(_ text: String) -> Int? {
         let lower = text.lowercased().replacingOccurrences(of: " ", with: "")
@@ -63,6 +75,14 @@ struct ServerFlags: ParsableArguments {
             guard secretFile != nil else { throw ValidationError("--verify needs --secret-file PATH with the signing secret") }
         }
         if let workers { try FlagChecks.integer(workers, "--workers", 1...1024) }
+        try FlagChecks.integer(maxKeptRequests, "--max-kept-requests", 1...100_000_000)
+        guard let keptBytes = Self.parseSize(maxKeptBytes), keptBytes >= 1 else {
+            throw ValidationError("--max-kept-bytes takes a size like 256MiB, 64KiB or 65536, got \(maxKeptBytes)")
+        }
+        try FlagChecks.integer(maxSpoolEvents, "--max-spool-events", 1...1_000_000_000)
+        guard headerTimeout.isFinite, headerTimeout > 0, headerTimeout <= 3600 else {
+            throw ValidationError("--header-timeout takes a number of seconds above 0 and at most 3600, got \(headerTimeout)")
+        }
         guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
             throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
         }

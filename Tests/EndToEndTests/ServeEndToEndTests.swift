@@ -17,14 +17,17 @@ final class ServeProcess {
 
     /// Starts `encharge-lua ARGUMENTS` and waits (up to 30 s) for the line
     /// `encharge-lua serve listening on http://127.0.0.1:PORT/ (spool PATH)`.
-    init(_ arguments: [String], in directory: TemporaryDirectory, environment: [String: String]) throws {
+    /// `launcher` runs the binary through another program (e.g. `prlimit --fsize=N`).
+    init(
+        _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String], launcher: [String] = []
+    ) throws {
         let name = "serve-\(UUID().uuidString)"
         stdoutPath = directory.path + "/\(name).out"
         stderrPath = directory.path + "/\(name).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Binary.path)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? Binary.path)
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [URL(fileURLWithPath: Binary.path).path] + arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "ENCHARGE_ENDPOINT")

@@ -1,0 +1,56 @@
+@testable import EnchargeServer
+import Foundation
+import Testing
+
+/// `/healthz` reports stalled rule workers from this count: every worker busy and none freed for
+/// longer than the time limit.
+@Suite struct WorkerAvailabilityTests {
+    /// A gate a test opens once, releasing the tasks waiting on it.
+    actor Gate {
+        private var waiters: [CheckedContinuation<Void, Never>] = []
+        private var opened = false
+
+        func wait() async {
+            if opened { return }
+            await withCheckedContinuation { waiters.append($0) }
+        }
+
+        func open() {
+            opened = true
+            for waiter in waiters { waiter.resume() }
+            waiters.removeAll()
+        }
+    }
+
+    @Test func stalledOnlyWhileEveryWorkerIsBusyAndNoneCameFree() async throws {
+        let workers = WorkerAvailability(size: 2)
+        let gate = Gate()
+        #expect(workers.stalledSeconds() == nil)
+        let first = Task { await workers.run { await gate.wait() } }
+        try await waitUntil { workers.stalledSeconds() == nil }
+        let second = Task { await workers.run { await gate.wait() } }
+        try await waitUntil { workers.stalledSeconds() != nil }
+        try await Task.sleep(for: .milliseconds(300))
+        let stalled = try #require(workers.stalledSeconds())
+        #expect(stalled >= 0.25)
+        await gate.open()
+        await first.value
+        await second.value
+        #expect(workers.stalledSeconds() == nil)
+        // Busy again: the clock starts from now, not from the first stall.
+        let third = Task { await workers.run { try? await Task.sleep(for: .seconds(10)) } }
+        let fourth = Task { await workers.run { try? await Task.sleep(for: .seconds(10)) } }
+        try await waitUntil { workers.stalledSeconds() != nil }
+        #expect(try #require(workers.stalledSeconds()) < 0.25)
+        third.cancel()
+        fourth.cancel()
+    }
+
+    private func waitUntil(_ condition: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(10)
+        while !condition() {
+            guard Date() < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
