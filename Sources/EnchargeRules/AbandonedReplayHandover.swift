@@ -57,7 +57,7 @@ struct AbandonedReplayHandover: @unchecked Sendable {
         let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false), summary: summary) }
         summary.seconds = monotonicSeconds() - start
         let noun = (one: "entry", many: "entries")
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, title: "replay ", noun: noun))
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, stopped: true, title: "replay ", noun: noun))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }

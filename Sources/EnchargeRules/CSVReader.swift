@@ -112,7 +112,7 @@ struct CSVReader: RecordSource {
             seen[name] = i
         }
         if delimiter == UInt8(ascii: ","), names.count == 1 {
-            for (separator, shown, flag) in [(";", ";", "';'"), ("\t", "\\t", "tab")] where names[0].contains(separator) {
+            for (separator, shown, flag) in [(";", ";", "';'"), ("\t", "\\t", "tab"), ("|", "|", "'|'")] where names[0].contains(separator) {
                 warn(
                     "\(displayName):\(line): warning: the CSV header is one column holding '\(shown)'; "
                         + "if the file is separated by it, pass --delimiter \(flag)")

@@ -79,7 +79,7 @@ struct AbandonedRunHandover: @unchecked Sendable {
         writer?.flush()
         let stats = delivery.map { drain($0, progress: progress, summary: summary) }
         progress.clear()
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false))
+        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, stopped: true))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
             Diagnostics.write(hint)
         }

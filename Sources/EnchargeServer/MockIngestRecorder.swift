@@ -19,7 +19,7 @@ final class MockIngestRecorder: Sendable {
     private let descriptor: Mutex<Int32>
 
     init(path: String) throws(MockIngestError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
         if fd < 0 {
             throw MockIngestError(.recordFile, "cannot open record file \(path): \(Self.errnoText())")
         }

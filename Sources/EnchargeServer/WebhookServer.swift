@@ -448,7 +448,9 @@ func buildWebhookApplication(
 func healthProblem(
     configuration: WebhookServerConfiguration, spool: Spool, worker: SpoolDeliveryWorker, workers: WorkerAvailability
 ) -> String? {
-    if let status = worker.refusedWriteKeyStatus { return refusedKeyMessage(status) }
+    if let status = worker.refusedWriteKeyStatus {
+        return refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource)
+    }
     if let failure = spool.lastCommitFailure { return "the spool cannot commit: \(failure.reason)" }
     let pending = spool.cachedStats.pending
     if pending >= configuration.maxSpoolEvents {
@@ -488,8 +490,9 @@ final class DrainTimeoutNotice: Sendable {
 }
 
 /// The log line and `/healthz` reason while the Ingest API refuses the write key.
-func refusedKeyMessage(_ status: Int) -> String {
-    "the Ingest API refused the write key (HTTP \(status)); check ENCHARGE_WRITE_KEY"
+/// `writeKeySource` names where the key came from (`ENCHARGE_WRITE_KEY` or `--write-key-file PATH`).
+func refusedKeyMessage(_ status: Int, writeKeySource: String) -> String {
+    "the Ingest API refused the write key (HTTP \(status)); check \(writeKeySource)"
 }
 
 /// Why `serve` could not start: one sentence (printed after `error: `).
@@ -525,7 +528,7 @@ public func runWebhookServer(configuration: WebhookServerConfiguration) async th
         refusalPolicy: WriteKeyRefusalPolicy(retryInterval: configuration.keyRetryInterval)
     ) { [logger] status in
         if let status {
-            Diagnostics.write("error: " + refusedKeyMessage(status))
+            Diagnostics.write("error: " + refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource))
         } else {
             logger.info("the Ingest API accepted the write key; delivery resumed")
         }

@@ -12,7 +12,7 @@ struct CheckCommand: ParsableCommand {
 
             EXIT CODES
               0    the rule loads (and the sample, if any, mapped without a failure)
-              1    the sample has failed records
+              1    the rule uses a name that does not exist, or the sample has failed records
               2    usage error, or the rule does not compile or defines no entry point
 
             EXAMPLES
@@ -27,23 +27,20 @@ struct CheckCommand: ParsableCommand {
     @Option(help: ArgumentHelp("A sample input (JSON lines, JSON or CSV) to map and print.", valueName: "sample"))
     var input: String?
 
-    @Option(help: ArgumentHelp("Format of the sample when its name does not say: jsonl, json or csv.", valueName: "format"))
-    var format: String?
-
     @OptionGroup(title: "Input") var inputFlags: InputFlags
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
 
     func validate() throws {
         if let input {
-            try inputFlags.validate(formats: [format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: input) ?? .jsonl])
-        } else if inputFlags.delimiter != nil || inputFlags.recordsPath != nil {
-            throw ValidationError("--delimiter and --records-path apply to the --input sample; pass --input too")
+            try inputFlags.validate(formats: [inputFlags.explicitFormat ?? InputFormat(path: input) ?? .jsonl])
+        } else if inputFlags.format != nil || inputFlags.delimiter != nil || inputFlags.recordsPath != nil {
+            throw ValidationError("--format, --delimiter and --records-path apply to the --input sample; pass --input too")
         }
     }
 
     func run() throws {
         let code: Int32
-        let spec = input.map { InputSpec(path: $0, format: format.flatMap(InputFormat.init(rawValue:)) ?? InputFormat(path: $0) ?? .jsonl) }
+        let spec = input.map { InputSpec(path: $0, format: inputFlags.explicitFormat ?? InputFormat(path: $0) ?? .jsonl) }
         let sample = try spec.map { try inputFlags.apply(to: [$0])[0] }
         do {
             let options = try ruleFlags.options(rulesPath: rules, lintGlobals: true)

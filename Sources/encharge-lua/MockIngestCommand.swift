@@ -20,8 +20,8 @@ struct MockIngestCommand: AsyncParsableCommand {
 
             EXIT CODES
               0   stopped by Ctrl-C or SIGTERM
-              1   the server could not start (a port in use, an unwritable --record file)
-              2   usage error
+              1   the server failed while running
+              2   usage or configuration error, a port in use, an unwritable --record file
 
             EXAMPLES
               encharge-lua mock-ingest --port 8089 --record received.jsonl --verbose
@@ -63,8 +63,10 @@ struct MockIngestCommand: AsyncParsableCommand {
         do {
             try await runMockIngest(configuration: configuration)
         } catch let error as MockIngestError {
+            // Like `serve`: a server that cannot start (port in use, --record unwritable) is a
+            // configuration error.
             Diagnostics.write("error: \(error.message)")
-            throw ExitCode.failure
+            throw ExitCode(2)
         }
     }
 }

@@ -19,7 +19,8 @@ struct ReplayCommand: AsyncParsableCommand {
             EXIT CODES
               0    every entry delivered (or re-queued)
               1    some entries failed again
-              2    usage, configuration or rule-load error
+              2    usage, configuration or rule-load error, or the Ingest API refused the
+                   write key or redirects elsewhere
               130  interrupted (Ctrl-C or SIGTERM)
 
             EXAMPLES

@@ -92,7 +92,8 @@ struct RunCommand: ParsableCommand {
             EXIT CODES
               0    every record mapped and every event delivered
               1    some records failed or events were dead-lettered
-              2    usage, configuration or rule-load error
+              2    usage, configuration, input or rule-load error, or the Ingest API refused
+                   the write key or redirects elsewhere (the rest is dead-lettered)
               130  interrupted (Ctrl-C or SIGTERM)
 
             EXAMPLES
@@ -110,9 +111,6 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "Print each validated event as a JSON line on stdout instead of sending it.")
     var dryRun = false
 
-    @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
-    var format: String?
-
     @OptionGroup(title: "Input") var inputFlags: InputFlags
 
     @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines (default: dead-letter.jsonl; with --dry-run, no file unless given).", valueName: "path"))
@@ -128,18 +126,15 @@ struct RunCommand: ParsableCommand {
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
-        if let format, InputFormat(rawValue: format) == nil {
-            throw ValidationError("--format must be jsonl, json or csv")
-        }
-        for input in inputs where input != "-" && format == nil && InputFormat(path: input) == nil {
+        for input in inputs where input != "-" && inputFlags.format == nil && InputFormat(path: input) == nil {
             throw ValidationError("cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
         }
-        let explicit = format.flatMap(InputFormat.init(rawValue:))
+        let explicit = inputFlags.explicitFormat
         try inputFlags.validate(formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
     }
 
     func run() throws {
-        let explicit = format.flatMap(InputFormat.init(rawValue:))
+        let explicit = inputFlags.explicitFormat
         let paths = inputs.isEmpty ? ["-"] : inputs
         var specs = paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }
         specs = try inputFlags.apply(to: specs)
@@ -166,8 +161,12 @@ struct ProcessEnvironment {
     }
 }
 
-/// How inputs are read beyond their format: `--delimiter` (CSV) and `--records-path` (JSON).
+/// How inputs are read: `--format` when the name does not tell, `--delimiter` (CSV) and
+/// `--records-path` (JSON).
 struct InputFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
+    var format: String?
+
     @Option(help: ArgumentHelp("CSV field separator: one character such as ';' or '|', or tab (default ',').", valueName: "char"))
     var delimiter: String?
 
@@ -175,6 +174,15 @@ struct InputFlags: ParsableArguments {
         "Read the records from the array at this JSON pointer of a .json input, such as /data for a list response.",
         valueName: "pointer"))
     var recordsPath: String?
+
+    /// The format `--format` names, if any.
+    var explicitFormat: InputFormat? { format.flatMap(InputFormat.init(rawValue:)) }
+
+    func validate() throws {
+        if let format, InputFormat(rawValue: format) == nil {
+            throw ValidationError("--format must be jsonl, json or csv, got '\(format)'")
+        }
+    }
 
     /// Checks the flags against the formats of the inputs they would apply to.
     func validate(formats: [InputFormat]) throws {

@@ -83,7 +83,7 @@ import Testing
         defer { first.stop() }
         let port = try #require(first.endpoint.split(separator: ":").last?.split(separator: "/").first.map(String.init))
         let second = try Binary.run(["mock-ingest", "--port", port])
-        #expect(second.status == 1)
+        #expect(second.status == 2)
         #expect(second.stderr == "error: cannot listen on 127.0.0.1:\(port): address already in use\n")
     }
 
@@ -192,6 +192,17 @@ import Testing
         #expect(lines.contains { $0.hasPrefix("mock-ingest: POST /v1/ 401 (") }, "\(lines)")
         #expect(!tmp.read("mock.log").contains("mock-file-key-3"))
         #expect(!tmp.read("mock.log").contains("wrong"))
+    }
+
+    /// The record file holds people's data, like a dead-letter file: owner-only.
+    @Test func mockIngestCreatesItsRecordFileOwnerOnly() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", "k"], in: tmp)
+        mock.stop()
+        var info = stat()
+        #expect(stat(mock.recordPath, &info) == 0)
+        #expect(info.st_mode & 0o777 == 0o600)
     }
 
     @Test func mockIngestRefusesBothKeyFlags() throws {

@@ -55,13 +55,13 @@ import Testing
         #expect(result.stderr.contains("--delimiter"))
     }
 
-    @Test(arguments: [";", "\t"])
+    @Test(arguments: [";", "\t", "|"])
     func oneColumnHeaderHoldingASeparatorWarnsAboutTheDelimiter(separator: String) throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let csv = try tmp.write("people.csv", "email\(separator)v\na@x.io\(separator)1\n")
         let result = try dryRun(tmp, [csv])
-        let flag = separator == "\t" ? "tab" : "';'"
+        let flag = separator == "\t" ? "tab" : "'\(separator)'"
         #expect(result.stderr.contains(
             "\(csv):1: warning: the CSV header is one column holding '\(separator == "\t" ? "\\t" : separator)'; if the file is separated by it, pass --delimiter \(flag)"),
             "\(result.stderr)")

@@ -64,7 +64,7 @@ import Testing
         #expect(result.stdout == #"{"name":"identify","user":{"userId":"1"}}"# + "\n")
         #expect(result.stderr.contains("rules.lua:3: error: a call of the rule ran for "))
         #expect(result.stderr.contains("the replay stops here, so change the rule near this line (record \(input):2)\n"))
-        #expect(result.stderr.contains("replay done: 2 entries: 1 with events, 0 skipped, 1 failed; 1 event"))
+        #expect(result.stderr.contains("replay stopped: 2 entries: 1 with events, 0 skipped, 1 failed; 1 event"))
         let kept = try entries(retry)
         try #require(kept.count == 1)
         #expect(kept[0]["source"] as? String == "\(input):2")

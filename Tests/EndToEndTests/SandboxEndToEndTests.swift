@@ -124,7 +124,7 @@ import Testing
         #expect(result.stderr.contains("rules.lua:4: error: a call of the rule ran for "))
         #expect(result.stderr.contains("over 2× the time limit of 0.50 s"))
         #expect(result.stderr.contains("(record \(tmp.path)/in.jsonl:2)"))
-        #expect(result.stderr.contains("done: 2 records: 1 with events, 0 skipped, 1 failed; 1 event in "))
+        #expect(result.stderr.contains("stopped: 2 records: 1 with events, 0 skipped, 1 failed; 1 event in "))
         let dead = try deadLetters(tmp)
         try #require(dead.count == 1)
         #expect(dead[0]["source"] as? String == "\(tmp.path)/in.jsonl:2")

@@ -212,6 +212,26 @@ extension ServeEndToEndTests {
         expectNoSecrets(serve, [])
     }
 
+    /// The pause names where the key came from, as `run` and `replay` do: with `--write-key-file`
+    /// the user fixes that file, not the environment variable.
+    @Test(.timeLimit(.minutes(2)))
+    func aRefusedKeyFromAFileNamesTheFile() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let refusing = try MockIngestProcess(["--write-key", "the-key-the-account-has-now"], in: tmp)
+        defer { refusing.stop() }
+        let rules = try tmp.write("rules.lua", Self.paidRule)
+        let keyFile = try tmp.write("key.txt", Self.writeKey + "\n")
+        chmod(keyFile, 0o600)
+        let serve = try startServe(rules, tmp, refusing, ["--key-retry-interval", "0.3", "--write-key-file", keyFile])
+        defer { serve.kill9() }
+        #expect(try serve.postJSON("/", #"{"email":"refused@example.com","seq":1}"#).status == 202)
+        let reason = "the Ingest API refused the write key (HTTP 401); check --write-key-file \(keyFile)"
+        #expect(eventually(timeout: 15) { serve.stderr.contains("error: " + reason) }, "\(serve.stderr)")
+        #expect(try serve.send("GET", "/healthz").json?["status"] as? String == reason)
+        expectNoSecrets(serve, [])
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func theDrainTimeoutBoundsTheStopAgainstAHangingIngestAPI() throws {
         let tmp = try TemporaryDirectory()
