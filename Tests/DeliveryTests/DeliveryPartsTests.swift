@@ -131,6 +131,14 @@ struct DeliveryPartsTests {
         #expect(redactor.redact("cut at SK_ABCD") == "cut at [redacted]")
     }
 
+    /// The key's bytes as hex, as a server dumping headers might echo them, in either case.
+    @Test func redactsTheWriteKeyInHex() {
+        let redactor = SecretRedactor(secret: "sk_abcdef123456")
+        let hex = "sk_abcdef123456".utf8.map { String($0, radix: 16) }.joined()
+        #expect(redactor.redact("header bytes: \(hex) end") == "header bytes: [redacted] end")
+        #expect(redactor.redact("HEADER BYTES: \(hex.uppercased())") == "HEADER BYTES: [redacted]")
+    }
+
     /// The key base64-encoded on its own or inside a longer value (each of the three byte
     /// alignments), in base64 and base64url, whole or cut short at the end of a body.
     @Test(arguments: ["", "u", "us", "user:", "prefix-of-seven:"])

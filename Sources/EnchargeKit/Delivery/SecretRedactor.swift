@@ -1,7 +1,7 @@
 /// Removes the write key from text that could carry it back: libcurl's error messages and response
 /// bodies (a server or proxy may echo request headers, upper-cased, or inside a base64 blob).
 ///
-/// Removed: the key in any ASCII case, and its base64 and base64url forms at each of the three byte
+/// Removed: the key in any ASCII case, its hex form (either case), and its base64 and base64url forms at each of the three byte
 /// alignments (so a key base64-encoded inside a longer value, such as `Basic base64(user:key)`, is
 /// found too). A body cut at its first bytes may end with only the start of one of these, so a
 /// trailing prefix of 4 bytes or more is removed as well.
@@ -20,7 +20,12 @@ struct SecretRedactor: Sendable {
     init(secret: String) {
         let key = Array(secret.utf8)
         var needles: [Needle] = []
-        if !key.isEmpty { needles.append(Needle(bytes: key.map(Self.lowercased), ignoringCase: true)) }
+        if !key.isEmpty {
+            needles.append(Needle(bytes: key.map(Self.lowercased), ignoringCase: true))
+            // A server that logs or echoes headers as hex bytes (in either case).
+            let digits = Array("0123456789abcdef".utf8)
+            needles.append(Needle(bytes: key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, ignoringCase: true))
+        }
         // Inside a longer base64 text the key starts 0, 1 or 2 bytes into a 3-byte block. For each
         // alignment, keep only the characters whose 6 bits all come from the key.
         for offset in 0..<3 {
