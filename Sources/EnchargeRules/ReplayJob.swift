@@ -13,10 +13,12 @@ public struct ReplayJobConfiguration: Sendable {
     public var quiet: Bool
     public var delivery: DeliveryConfiguration?
     public var drainTimeout: Double
+    /// Only entries written by these runs (`--run-id`); empty: every entry.
+    public var runIDs: Set<String>
 
     public init(
         inputPath: String, rule: RuleOptions?, deadLetterPath: String?, dryRun: Bool, quiet: Bool,
-        delivery: DeliveryConfiguration?, drainTimeout: Double
+        delivery: DeliveryConfiguration?, drainTimeout: Double, runIDs: Set<String> = []
     ) {
         self.inputPath = inputPath
         self.rule = rule
@@ -25,6 +27,7 @@ public struct ReplayJobConfiguration: Sendable {
         self.quiet = quiet
         self.delivery = delivery
         self.drainTimeout = drainTimeout
+        self.runIDs = runIDs
     }
 
     /// `dead-letter.jsonl` → `dead-letter.retry.jsonl`.
@@ -35,7 +38,8 @@ public struct ReplayJobConfiguration: Sendable {
 }
 
 /// Sends event entries again as they are and re-runs record entries through the fixed rule.
-/// Everything that fails again goes to a new dead-letter file; entries a dry run wrote are refused
+/// Everything that fails again is appended to the output dead-letter file under this replay's run id,
+/// and so is every entry not read when the replay stops early (refused key, redirect, interrupt); entries a dry run wrote are refused
 /// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
 /// reported with its number and skipped. Returns the exit code (as `run`).
 public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
@@ -56,6 +60,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
         ?? .discarding(context: context)
     guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
+    defer { deadLetters.removeIfUnused() }
     // By device and inode, so `./x`, an absolute path or a link to the input is caught too.
     guard !deadLetters.isSameFile(as: configuration.inputPath) else {
         Diagnostics.write(
@@ -81,6 +86,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     }
     defer { watchdog?.stop() }
     var keptRecords = 0
+    var unread = 0
     do {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
             progress.summary.records += 1
@@ -89,9 +95,16 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             let reason = error.message.cappedForDiagnostics()
             Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
         }) { entry in
-            if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
+            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            if progress.summary.interrupted || interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
+                // Stopped: what is not read yet goes to the output file as it is, so replaying that
+                // file (as the hint says) sends everything.
                 progress.summary.interrupted = true
-                return false
+                unread += 1
+                do { try deadLetters.writeUnread(entry) } catch {
+                    Diagnostics.write("error: cannot write the dead-letter file: \(error)")
+                }
+                return true
             }
             progress.summary.records += 1
             if entry.dryRun {
@@ -161,9 +174,15 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
                 + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
-    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
+    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil
+        || unread > 0
+    {
         let noun = (one: "entry", many: "entries")
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun))
+        var line = summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
+        if unread > 0 {
+            line += "; \(unread) more entr\(unread == 1 ? "y" : "ies") not read, carried over unread to \(deadLetters.path)"
+        }
+        Diagnostics.write(line)
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }
@@ -174,6 +193,6 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     }
     if interrupted { return RunExitCode.interrupted }
     if stop != nil { return RunExitCode.usage }
-    let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0
+    let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || unread > 0
     return unfinished ? RunExitCode.someFailed : RunExitCode.success
 }
