@@ -95,6 +95,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             let reason = error.message.cappedForDiagnostics()
             Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
         }) { entry in
+            progress.entriesSeen += 1
             if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
             if progress.summary.interrupted || interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 // Stopped: what is not read yet goes to the output file as it is, so replaying that
@@ -179,9 +180,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     {
         let noun = (one: "entry", many: "entries")
         var line = summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
-        if unread > 0 {
-            line += "; \(unread) more entr\(unread == 1 ? "y" : "ies") not read, carried over unread to \(deadLetters.path)"
-        }
+        line += unreadSummary(unread, deadLetters: deadLetters)
         Diagnostics.write(line)
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
@@ -195,4 +194,32 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     if stop != nil { return RunExitCode.usage }
     let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || unread > 0
     return unfinished ? RunExitCode.someFailed : RunExitCode.success
+}
+
+/// `; 211 more entries not read, carried over unread to dead.retry.jsonl`, or nothing: the end of
+/// the summary line of a replay that stopped before reading all its input.
+func unreadSummary(_ unread: Int, deadLetters: DeadLetterWriter) -> String {
+    guard unread > 0 else { return "" }
+    return "; \(unread) more entr\(unread == 1 ? "y" : "ies") not read, carried over unread to \(deadLetters.path)"
+}
+
+/// Copies the entries of `configuration.inputPath` after the first `seen` (those the replay did not
+/// get to) to the output dead-letter file, as the replay loop does once it stops; for a replay whose
+/// watchdog gave a rule call up. Returns how many were copied.
+func carryOverUnread(after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter) -> Int {
+    var index = 0
+    var copied = 0
+    do {
+        try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { _ in }) { entry in
+            index += 1
+            guard index > seen else { return true }
+            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            try deadLetters.writeUnread(entry)
+            copied += 1
+            return true
+        }
+    } catch {
+        Diagnostics.write("error: cannot carry the unread entries of \(configuration.inputPath) over: \(error)")
+    }
+    return copied
 }
