@@ -86,7 +86,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     }
     defer { watchdog?.stop() }
     var keptRecords = 0
-    var unread = 0
+    var readBeforeStop: Int? = nil
     do {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
             progress.summary.records += 1
@@ -97,15 +97,10 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         }) { entry in
             progress.entriesSeen += 1
             if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
-            if progress.summary.interrupted || interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
-                // Stopped: what is not read yet goes to the output file as it is, so replaying that
-                // file (as the hint says) sends everything.
+            if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 progress.summary.interrupted = true
-                unread += 1
-                do { try deadLetters.writeUnread(entry) } catch {
-                    Diagnostics.write("error: cannot write the dead-letter file: \(error)")
-                }
-                return true
+                readBeforeStop = progress.entriesSeen - 1
+                return false
             }
             progress.summary.records += 1
             if entry.dryRun {
@@ -163,6 +158,9 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
     // An interrupt reached the engine through the watcher, with the drain timeout.
     let stats = delivery?.finish(timeout: nil)
+    // Stopped: what was not read goes to the output file as it is, after the events dead-lettered
+    // above (so per-person order holds), and replaying that file as the hint says sends everything.
+    let unread = readBeforeStop.map { carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters) } ?? 0
     let stop = stats?.stop
     let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
@@ -204,8 +202,8 @@ func unreadSummary(_ unread: Int, deadLetters: DeadLetterWriter) -> String {
 }
 
 /// Copies the entries of `configuration.inputPath` after the first `seen` (those the replay did not
-/// get to) to the output dead-letter file, as the replay loop does once it stops; for a replay whose
-/// watchdog gave a rule call up. Returns how many were copied.
+/// get to, within `--run-id`) to the output dead-letter file, once a replay stopped (refused key,
+/// redirect, interrupt, watchdog). Returns how many were copied.
 func carryOverUnread(after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter) -> Int {
     var index = 0
     var copied = 0

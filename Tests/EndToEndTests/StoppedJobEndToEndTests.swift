@@ -28,7 +28,8 @@ import Testing
         let total = 15_000
         var lines = ""
         for i in 0..<total {
-            lines += "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i)\"}},"
+            lines += "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i % 100)\"},"
+                + "\"properties\":{\"seq\":\(i)}},"
                 + "\"reason\":\"HTTP 500\",\"attempts\":8,\"source\":\"in.jsonl:\(i + 1)\",\"run_id\":\"R0\",\"dry_run\":false}\n"
         }
         let dead = try tmp.write("dead.jsonl", lines)
@@ -40,6 +41,8 @@ import Testing
         #expect(wrong.stderr.contains("; \(total - read) more entries not read, carried over unread to "))
         let retry = tmp.lines("dead.retry.jsonl")
         #expect(retry.count == total, "every entry, read or not, is in the retry file")
+        let order = RefusedKeyEndToEndTests()
+        #expect(order.inPerPersonOrder(order.events(retry)), "unread entries come after the dead-lettered ones")
         #expect(wrong.stderr.contains("\(total) entries failed again, written to"), "stderr: \(wrong.stderr)")
         #expect(mock.received().isEmpty)
 
@@ -47,8 +50,10 @@ import Testing
         let replay = try Binary.run(try hintCommand(wrong.stderr) + ["--endpoint", mock.endpoint],
             environment: ["ENCHARGE_WRITE_KEY": Self.key])
         #expect(replay.status == 0, "stderr: \(replay.stderr)")
-        let users = mock.received().compactMap { ($0["user"] as? [String: Any])?["userId"] as? String }
-        #expect(users.count == total && Set(users).count == total)
+        let received = mock.received()
+        let sequence = received.compactMap { ($0["properties"] as? [String: Any])?["seq"] as? Int }
+        #expect(sequence.count == total && Set(sequence).count == total, "every entry once")
+        #expect(order.inPerPersonOrder(received))
     }
 
     @Test(.timeLimit(.minutes(2)))
