@@ -87,6 +87,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     defer { watchdog?.stop() }
     var keptRecords = 0
     var readBeforeStop: Int? = nil
+    var ofTheRuns = 0
     do {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
             progress.summary.records += 1
@@ -97,6 +98,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         }) { entry in
             progress.entriesSeen += 1
             if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            ofTheRuns += 1
             if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 progress.summary.interrupted = true
                 readBeforeStop = progress.entriesSeen - 1
@@ -164,6 +166,12 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let stop = stats?.stop
     let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
+    if !configuration.runIDs.isEmpty && ofTheRuns == 0 {
+        let ids = configuration.runIDs.sorted().joined(separator: ", ")
+        Diagnostics.write(
+            "warning: no entry of \(configuration.inputPath) was written by run \(Diagnostics.escaped(ids)); check the "
+                + "--run-id against the \"run_id\" of its entries")
+    }
     if keptRecords > 0 {
         Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
     }

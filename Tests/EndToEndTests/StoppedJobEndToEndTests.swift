@@ -116,6 +116,11 @@ import Testing
         #expect(replay.stdout.split(separator: "\n").count == 1, "stdout: \(replay.stdout)")
         let all = try Binary.run(["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run"], directory: tmp.path)
         #expect(all.stdout.split(separator: "\n").count == 2, "without --run-id, every entry")
+        let none = try Binary.run(["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run", "--run-id", "nope"],
+            directory: tmp.path)
+        #expect(none.stdout.isEmpty)
+        #expect(none.stderr.contains("warning: no entry of dead-letter.jsonl was written by run nope; check the "
+            + "--run-id against the \"run_id\" of its entries\n"), "stderr: \(none.stderr)")
     }
 
     @Test(arguments: ["/proc/encharge-x.jsonl", "/sys/encharge-x.jsonl"])
