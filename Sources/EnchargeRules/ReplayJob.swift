@@ -39,7 +39,8 @@ public struct ReplayJobConfiguration: Sendable {
 
 /// Sends event entries again as they are and re-runs record entries through the fixed rule.
 /// Everything that fails again is appended to the output dead-letter file under this replay's run id,
-/// and so is every entry not read when the replay stops early (refused key, redirect, interrupt); entries a dry run wrote are refused
+/// and so is every entry not read when the replay stops early (refused key, redirect, interrupt);
+/// entries a dry run wrote are refused
 /// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
 /// reported with its number and skipped. Returns the exit code (as `run`).
 public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
@@ -162,7 +163,9 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let stats = delivery?.finish(timeout: nil)
     // Stopped: what was not read goes to the output file as it is, after the events dead-lettered
     // above (so per-person order holds), and replaying that file as the hint says sends everything.
-    let unread = readBeforeStop.map { carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters) } ?? 0
+    let unread = readBeforeStop.map {
+        carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters)
+    } ?? 0
     let stop = stats?.stop
     let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
@@ -185,7 +188,8 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         || unread > 0
     {
         let noun = (one: "entry", many: "entries")
-        var line = summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
+        var line = summaryLine(
+            summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
         line += unreadSummary(unread, deadLetters: deadLetters)
         Diagnostics.write(line)
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
