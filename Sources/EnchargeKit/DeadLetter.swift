@@ -82,6 +82,10 @@ public final class DeadLetterWriter: Sendable {
         var descriptor: Int32 = -1
         var events = 0
         var records = 0
+        /// `prepare()` created the file (it did not exist before this job).
+        var created = false
+        /// The file held bytes when `prepare()` opened it: entries of earlier runs, maybe.
+        var heldEarlierEntries = false
     }
 
     private let file = Mutex(FileState())
@@ -107,30 +111,51 @@ public final class DeadLetterWriter: Sendable {
     /// Record entries (failed records, kept for a replay through a fixed rule) written so far.
     public var recordCount: Int { file.withLock { $0.records } }
 
-    /// Checks, before any entry, that entries can be written. An existing file is opened for appending
-    /// now and kept open; a missing one is not created (a clean run leaves no file), but its directory
-    /// must exist and be writable, so the first entry's `open(O_CREAT)` can only fail for reasons that
-    /// arise during the run.
+    /// True when the file already held entries (of earlier runs) when `prepare()` opened it, so a replay
+    /// of this job's entries needs `--run-id`.
+    public var holdsEarlierEntries: Bool { file.withLock { $0.heldEarlierEntries } }
+
+    /// Opens the file for appending before any entry, creating it (mode 0600) when missing, so a path
+    /// that cannot take entries (a missing or read-only directory, `/proc`, `/sys`) stops a job before
+    /// it reads input. A file created here and still empty at the end is removed by `removeIfUnused()`.
     public func prepare() throws(DeadLetterError) {
         let failure: DeadLetterError? = file.withLock { state in
             if state.descriptor >= 0 { return nil }
-            let descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-            if descriptor >= 0 {
-                state.descriptor = descriptor
-                return nil
+            var descriptor = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+            if descriptor < 0 && errno == ENOENT {
+                let directory = Self.directory(of: path)
+                var info = stat()
+                guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                    return DeadLetterError(path: path, message: "the directory \(directory) does not exist")
+                }
+                descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
+                guard descriptor >= 0 else { return Self.fileError(path, "cannot create") }
+                state.created = true
             }
-            guard errno == ENOENT else { return Self.fileError(path, "cannot open for appending") }
-            let directory = Self.directory(of: path)
+            guard descriptor >= 0 else { return Self.fileError(path, "cannot open for appending") }
             var info = stat()
-            guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
-                return DeadLetterError(path: path, message: "the directory \(directory) does not exist")
+            if fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size > 0 {
+                state.heldEarlierEntries = true
             }
-            guard access(directory, W_OK | X_OK) == 0 else {
-                return Self.fileError(path, "cannot create a file in \(directory)")
-            }
+            state.descriptor = descriptor
             return nil
         }
         if let failure { throw failure }
+    }
+
+    /// Removes the file again when `prepare()` created it and no entry was written, so a clean job
+    /// leaves no file behind. Call once, at the end of the job.
+    public func removeIfUnused() {
+        file.withLock { state in
+            guard state.created, state.events + state.records == 0 else { return }
+            var info = stat()
+            if state.descriptor >= 0, fstat(state.descriptor, &info) == 0, info.st_size == 0 {
+                unlink(path)
+                close(state.descriptor)
+                state.descriptor = -1
+                state.created = false
+            }
+        }
     }
 
     /// True when the dead-letter file exists and is the file at `otherPath` (same device and inode),
@@ -188,6 +213,19 @@ public final class DeadLetterWriter: Sendable {
         try append(closing: &writer, source: source, context: context, isRecord: true)
     }
 
+    /// Copies an entry this job did not get to (a replay that stopped early) as it is, but under this
+    /// job's run id (the earlier one is kept as `carried_from_run_id`), so the `--run-id` in the hint
+    /// after the job selects it too.
+    public func writeUnread(_ entry: DeadLetterEntry) throws(DeadLetterError) {
+        var object = entry.json
+        if let earlier = object["run_id"], object["carried_from_run_id"] == nil { object["carried_from_run_id"] = earlier }
+        object["run_id"] = .string(context.runID)
+        var writer = JSONWriter(capacity: 512)
+        writer.write(.object(object))
+        writer.writeRaw("\n")
+        try appendLine(writer.bytes, isRecord: entry.kind == .record)
+    }
+
     private static func member(_ key: StaticString, _ value: String, _ writer: inout JSONWriter) {
         writer.writeRaw(",\"")
         writer.writeRaw(key)
@@ -205,7 +243,10 @@ public final class DeadLetterWriter: Sendable {
         writer.writeRaw(context.dryRun ? ",\"dry_run\":true" : ",\"dry_run\":false")
         Self.member("at", Self.timestamp(), &writer)
         writer.writeRaw("}\n")
-        let line = writer.bytes
+        try appendLine(writer.bytes, isRecord: isRecord)
+    }
+
+    private func appendLine(_ line: [UInt8], isRecord: Bool) throws(DeadLetterError) {
         let outcome: DeadLetterError? = file.withLock { state in
             if state.descriptor < 0 {
                 let descriptor = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)

@@ -21,6 +21,8 @@ final class ReplayProgress {
     var summary = MappingSummary()
     /// The record entry whose rule call is running, for `AbandonedReplayHandover`.
     var current: (record: JSONValue, source: String)?
+    /// Entries of the input handed to the replay so far (the current one included).
+    var entriesSeen = 0
 }
 
 /// What `replay` hands to its watchdog, as `run` does with `AbandonedRunHandover`: after the
@@ -53,11 +55,14 @@ struct AbandonedReplayHandover: @unchecked Sendable {
         } else {
             Diagnostics.write("\(configuration.inputPath): error: \(message)")
         }
+        let unread = carryOverUnread(after: progress.entriesSeen, configuration: configuration, deadLetters: deadLetters)
         writer?.flush()
         let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false), summary: summary) }
         summary.seconds = monotonicSeconds() - start
         let noun = (one: "entry", many: "entries")
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, stopped: true, title: "replay ", noun: noun))
+        Diagnostics.write(
+            summaryLine(summary, stats: stats, interrupted: false, stopped: true, title: "replay ", noun: noun)
+                + unreadSummary(unread, deadLetters: deadLetters))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }

@@ -97,9 +97,29 @@ public struct MappingSummary: Sendable {
     public var interrupted = false
     /// Inputs that could not be read to their end, one error line each (these are not records).
     public var inputErrors: [String] = []
+    /// When the run stopped early (`shouldStop`): the source of the first record not read, if any.
+    public var firstUnreadSource: String?
+    /// When the run stopped early: the inputs after it that were never opened.
+    public var unopenedInputs: [String] = []
     public var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
 
     /// Counts one record's events: a record with events is mapped, one without is counted apart.
+    /// After a stop, the line that says where the input was left unread, so the rest can be run
+    /// again without the records already read (whose events were sent or dead-lettered); nil when
+    /// every input was read.
+    public func unreadInputMessage() -> String? {
+        var parts: [String] = []
+        if let firstUnreadSource { parts.append("the first record not read is \(firstUnreadSource)") }
+        if !unopenedInputs.isEmpty {
+            let names = unopenedInputs.map { Diagnostics.escaped($0) }
+            let list = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " and " + names.last!
+            parts.append("\(list) \(names.count == 1 ? "was" : "were") not opened")
+        }
+        guard !parts.isEmpty else { return nil }
+        return "error: the run stopped before reading all input: " + parts.joined(separator: ", and ")
+            + "; after fixing the cause, run again from there"
+    }
+
     mutating func countMapped(events count: Int) {
         events += count
         if count > 0 { mapped += 1 } else { withoutEvents += 1 }
@@ -139,7 +159,7 @@ public final class MappingRun {
     }
 
     private func runInputs(_ inputs: [InputSpec]) {
-        for input in inputs {
+        for (index, input) in inputs.enumerated() {
             let reader: RecordReader
             do { reader = try RecordReader(spec: input) } catch {
                 // `runJob` checked every input before the first record; this is an input that went
@@ -154,6 +174,8 @@ public final class MappingRun {
                 try reader.forEach { body, line in
                     if shouldStop() {
                         summary.interrupted = true
+                        summary.firstUnreadSource = reader.source(line)
+                        summary.unopenedInputs = inputs[(index + 1)...].map { $0.path == "-" ? "stdin" : $0.path }
                         stop = true
                         return false
                     }

@@ -13,10 +13,12 @@ public struct ReplayJobConfiguration: Sendable {
     public var quiet: Bool
     public var delivery: DeliveryConfiguration?
     public var drainTimeout: Double
+    /// Only entries written by these runs (`--run-id`); empty: every entry.
+    public var runIDs: Set<String>
 
     public init(
         inputPath: String, rule: RuleOptions?, deadLetterPath: String?, dryRun: Bool, quiet: Bool,
-        delivery: DeliveryConfiguration?, drainTimeout: Double
+        delivery: DeliveryConfiguration?, drainTimeout: Double, runIDs: Set<String> = []
     ) {
         self.inputPath = inputPath
         self.rule = rule
@@ -25,6 +27,7 @@ public struct ReplayJobConfiguration: Sendable {
         self.quiet = quiet
         self.delivery = delivery
         self.drainTimeout = drainTimeout
+        self.runIDs = runIDs
     }
 
     /// `dead-letter.jsonl` → `dead-letter.retry.jsonl`.
@@ -35,7 +38,9 @@ public struct ReplayJobConfiguration: Sendable {
 }
 
 /// Sends event entries again as they are and re-runs record entries through the fixed rule.
-/// Everything that fails again goes to a new dead-letter file; entries a dry run wrote are refused
+/// Everything that fails again is appended to the output dead-letter file under this replay's run id,
+/// and so is every entry not read when the replay stops early (refused key, redirect, interrupt);
+/// entries a dry run wrote are refused
 /// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
 /// reported with its number and skipped. Returns the exit code (as `run`).
 public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
@@ -56,6 +61,7 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
         ?? .discarding(context: context)
     guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
+    defer { deadLetters.removeIfUnused() }
     // By device and inode, so `./x`, an absolute path or a link to the input is caught too.
     guard !deadLetters.isSameFile(as: configuration.inputPath) else {
         Diagnostics.write(
@@ -81,6 +87,8 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     }
     defer { watchdog?.stop() }
     var keptRecords = 0
+    var readBeforeStop: Int? = nil
+    var ofTheRuns = 0
     do {
         try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
             progress.summary.records += 1
@@ -89,8 +97,12 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             let reason = error.message.cappedForDiagnostics()
             Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
         }) { entry in
+            progress.entriesSeen += 1
+            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            ofTheRuns += 1
             if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
                 progress.summary.interrupted = true
+                readBeforeStop = progress.entriesSeen - 1
                 return false
             }
             progress.summary.records += 1
@@ -149,9 +161,20 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
     // An interrupt reached the engine through the watcher, with the drain timeout.
     let stats = delivery?.finish(timeout: nil)
+    // Stopped: what was not read goes to the output file as it is, after the events dead-lettered
+    // above (so per-person order holds), and replaying that file as the hint says sends everything.
+    let unread = readBeforeStop.map {
+        carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters)
+    } ?? 0
     let stop = stats?.stop
     let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
+    if !configuration.runIDs.isEmpty && ofTheRuns == 0 {
+        let ids = configuration.runIDs.sorted().joined(separator: ", ")
+        Diagnostics.write(
+            "warning: no entry of \(configuration.inputPath) was written by run \(Diagnostics.escaped(ids)); check the "
+                + "--run-id against the \"run_id\" of its entries")
+    }
     if keptRecords > 0 {
         Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
     }
@@ -161,9 +184,14 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
                 + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
-    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil {
+    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil
+        || unread > 0
+    {
         let noun = (one: "entry", many: "entries")
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun))
+        var line = summaryLine(
+            summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
+        line += unreadSummary(unread, deadLetters: deadLetters)
+        Diagnostics.write(line)
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
             Diagnostics.write(hint)
         }
@@ -174,6 +202,34 @@ public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     }
     if interrupted { return RunExitCode.interrupted }
     if stop != nil { return RunExitCode.usage }
-    let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0
+    let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || unread > 0
     return unfinished ? RunExitCode.someFailed : RunExitCode.success
+}
+
+/// `; 211 more entries not read, carried over unread to dead.retry.jsonl`, or nothing: the end of
+/// the summary line of a replay that stopped before reading all its input.
+func unreadSummary(_ unread: Int, deadLetters: DeadLetterWriter) -> String {
+    guard unread > 0 else { return "" }
+    return "; \(unread) more entr\(unread == 1 ? "y" : "ies") not read, carried over unread to \(deadLetters.path)"
+}
+
+/// Copies the entries of `configuration.inputPath` after the first `seen` (those the replay did not
+/// get to, within `--run-id`) to the output dead-letter file, once a replay stopped (refused key,
+/// redirect, interrupt, watchdog). Returns how many were copied.
+func carryOverUnread(after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter) -> Int {
+    var index = 0
+    var copied = 0
+    do {
+        try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { _ in }) { entry in
+            index += 1
+            guard index > seen else { return true }
+            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            try deadLetters.writeUnread(entry)
+            copied += 1
+            return true
+        }
+    } catch {
+        Diagnostics.write("error: cannot carry the unread entries of \(configuration.inputPath) over: \(error)")
+    }
+    return copied
 }

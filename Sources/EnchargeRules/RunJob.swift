@@ -144,6 +144,7 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
         ?? .discarding(context: context)
     guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
+    defer { deadLetters.removeIfUnused() }
     let progress = ProgressLine(enabled: !configuration.quiet && isatty(2) != 0)
     let start = monotonicSeconds()
 
@@ -183,6 +184,7 @@ public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
             Diagnostics.write(hint)
         }
     }
+    if let unread = summary.unreadInputMessage(), interrupted || stop != nil { Diagnostics.write(unread) }
     if let stop, !interrupted {
         let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
         Diagnostics.write("error: \(stop.message(writeKeySource: source))")
@@ -213,7 +215,9 @@ func prepareDeadLetters(_ deadLetters: DeadLetterWriter) -> Bool {
 
 /// The line after a run or replay that says where its dead letters went and what to do with them;
 /// nil when nothing was kept (none written, or written to a non-file such as /dev/null). `rules` is
-/// the rule a replay of record entries needs (nil: unknown, shown as `--rules RULES`).
+/// the rule a replay of record entries needs (nil: unknown, shown as `--rules RULES`). When the file
+/// already held entries of earlier runs, the command names this run with `--run-id`, so pasting it
+/// never sends an earlier run's entries again.
 func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOptions?, again: Bool = false) -> String? {
     let count = deadLetters.count
     guard count > 0, deadLetters.keepsEntries else { return nil }
@@ -224,6 +228,7 @@ func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOp
             + "replay; fix the cause, then run again without --dry-run"
     }
     var command = "encharge-lua replay \(path)"
+    if deadLetters.holdsEarlierEntries { command += " --run-id " + shellQuoted(deadLetters.context.runID) }
     var flags = ""
     if deadLetters.recordCount > 0 {
         command += " --rules " + (rules.map { shellQuoted($0.rulesPath) } ?? "RULES")

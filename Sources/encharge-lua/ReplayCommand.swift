@@ -8,9 +8,12 @@ struct ReplayCommand: AsyncParsableCommand {
         abstract: "Send dead-lettered events again, and re-map failed records through a fixed rule.",
         discussion: """
             With a dead-letter file: event entries are sent as they are; record entries are run through --rules and their \
-            events sent. What fails again goes to a new dead-letter file (default: \
-            NAME.retry.jsonl; with --dry-run, none unless --dead-letter is given); the input file is \
-            never written, even under another name or through a link. Entries written by a --dry-run \
+            events sent. What fails again is appended, under this replay's run id, to a dead-letter file \
+            (default: NAME.retry.jsonl, created when missing; with --dry-run, none unless --dead-letter is \
+            given); if the replay stops early (refused key, redirect, interrupt), the entries it did not \
+            read are appended there too, so replaying that file with the printed --run-id sends them all. \
+            The input file is never written, even under another name or through a link. --run-id ID \
+            replays only the entries a given run wrote (each entry has a "run_id"). Entries written by a --dry-run \
             are refused (exit 1), and a line that is not an entry is reported and skipped (exit 1). \
             With --spool PATH: the spool's \
             dead events are re-queued (serve delivers them) and its kept failed requests run \
@@ -26,6 +29,7 @@ struct ReplayCommand: AsyncParsableCommand {
             EXAMPLES
               encharge-lua replay dead-letter.jsonl
               encharge-lua replay dead-letter.jsonl --rules fixed.lua --dry-run
+              encharge-lua replay dead-letter.retry.jsonl --run-id 20261130T061804Z-9f3c2a1b
               encharge-lua replay --spool encharge-spool.sqlite --rules fixed.lua
             """)
 
@@ -38,8 +42,12 @@ struct ReplayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The fixed rules file, for record entries.", valueName: "rules.lua"))
     var rules: String?
 
-    @Option(help: ArgumentHelp("Where entries that fail again go.", valueName: "path"))
+    @Option(help: ArgumentHelp("Where entries that fail again are appended.", valueName: "path"))
     var deadLetter: String?
+
+    @Option(help: ArgumentHelp(
+        "Replay only the entries written by this run (their \"run_id\"); repeat for several runs.", valueName: "id"))
+    var runId: [String] = []
 
     @Flag(help: "Print the events instead of sending them.")
     var dryRun = false
@@ -53,6 +61,9 @@ struct ReplayCommand: AsyncParsableCommand {
     func validate() throws {
         guard (deadLetterFile == nil) != (spool == nil) else {
             throw ValidationError("give either a dead-letter file or --spool PATH")
+        }
+        if spool != nil && !runId.isEmpty {
+            throw ValidationError("--run-id applies to a dead-letter file, not to --spool")
         }
         if spool != nil && dryRun {
             throw ValidationError("--dry-run does not apply to --spool (replaying a spool only re-queues; serve delivers)")
@@ -77,7 +88,7 @@ struct ReplayCommand: AsyncParsableCommand {
                 inputPath: deadLetterFile, rule: try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) },
                 deadLetterPath: deadLetter ?? (dryRun ? nil : ReplayJobConfiguration.defaultOutput(for: deadLetterFile)),
                 dryRun: dryRun, quiet: quiet, delivery: dryRun ? nil : try deliveryFlags.configuration(),
-                drainTimeout: deliveryFlags.drainTimeout)
+                drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId))
         } catch {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(RunExitCode.usage)

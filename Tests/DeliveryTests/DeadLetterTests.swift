@@ -126,13 +126,19 @@ import Testing
         #expect(info.st_mode & 0o777 == 0o600)
     }
 
-    @Test func prepareChecksThePathWithoutCreatingTheFile() throws {
+    @Test func prepareOpensTheFileAndACleanJobRemovesIt() throws {
         let path = Self.path()
         let writer = DeadLetterWriter(path: path)
         try writer.prepare()
+        #expect(FileManager.default.fileExists(atPath: path), "opened for appending before the first record")
+        writer.removeIfUnused()
         #expect(!FileManager.default.fileExists(atPath: path), "a clean run still leaves no file")
-        try writer.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
-        #expect(writer.count == 1)
+        let used = DeadLetterWriter(path: path)
+        try used.prepare()
+        try used.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
+        used.removeIfUnused()
+        #expect(used.count == 1 && FileManager.default.fileExists(atPath: path))
+        #expect(throws: DeadLetterError.self) { try DeadLetterWriter(path: "/proc/encharge-dead.jsonl").prepare() }
 
         let missing = #expect(throws: DeadLetterError.self) {
             try DeadLetterWriter(path: "/nonexistent-dir-for-test/dead.jsonl").prepare()

@@ -1,0 +1,150 @@
+import Foundation
+import Testing
+
+/// What a stopped `run` or `replay` leaves behind (issue 7, "nothing duplicated, nothing silently
+/// lost"): a stopped replay carries the entries it did not read over to its output file, a stopped
+/// run names the first record it did not read, the hint after a job selects only that job's
+/// entries with `--run-id`, and an unwritable `--dead-letter` stops a job before its first record.
+@Suite(.serialized) struct StoppedJobEndToEndTests {
+    static let key = "e2e-stopped-right-key-5d1e"
+    static let wrongKey = "e2e-stopped-wrong-key-a20b"
+
+    /// The command between backticks in a hint (`run `encharge-lua replay ...``), as arguments.
+    func hintCommand(_ stderr: String) throws -> [String] {
+        let parts = stderr.components(separatedBy: "`")
+        try #require(parts.count >= 3, "a hint with a command: \(stderr)")
+        let words = parts[1].split(separator: " ").map(String.init)
+        try #require(words.first == "encharge-lua")
+        return Array(words.dropFirst())
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aStoppedReplayCarriesTheEntriesItDidNotReadOverToItsOutput() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
+        defer { mock.stop() }
+        // More entries than the delivery queue holds, so the refused key stops the replay part-way.
+        let total = 15_000
+        var lines = ""
+        for i in 0..<total {
+            lines += "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i % 100)\"},"
+                + "\"properties\":{\"seq\":\(i)}},"
+                + "\"reason\":\"HTTP 500\",\"attempts\":8,\"source\":\"in.jsonl:\(i + 1)\",\"run_id\":\"R0\",\"dry_run\":false}\n"
+        }
+        let dead = try tmp.write("dead.jsonl", lines)
+        let wrong = try Binary.run(
+            ["replay", dead, "--endpoint", mock.endpoint], environment: ["ENCHARGE_WRITE_KEY": Self.wrongKey])
+        #expect(wrong.status == 2, "stderr: \(wrong.stderr)")
+        let read = try #require(DeliveryEndToEndTests.summaryNumbers(wrong.stderr)["entries"])
+        #expect(read < total, "the replay stopped part-way: \(wrong.stderr)")
+        #expect(wrong.stderr.contains("; \(total - read) more entries not read, carried over unread to "))
+        let retry = tmp.lines("dead.retry.jsonl")
+        #expect(retry.count == total, "every entry, read or not, is in the retry file")
+        let order = RefusedKeyEndToEndTests()
+        #expect(order.inPerPersonOrder(order.events(retry)), "unread entries come after the dead-lettered ones")
+        #expect(wrong.stderr.contains("\(total) entries failed again, written to"), "stderr: \(wrong.stderr)")
+        #expect(mock.received().isEmpty)
+
+        // The hint's command, with the right key, sends every entry once.
+        let replay = try Binary.run(try hintCommand(wrong.stderr) + ["--endpoint", mock.endpoint],
+            environment: ["ENCHARGE_WRITE_KEY": Self.key])
+        #expect(replay.status == 0, "stderr: \(replay.stderr)")
+        let received = mock.received()
+        let sequence = received.compactMap { ($0["properties"] as? [String: Any])?["seq"] as? Int }
+        #expect(sequence.count == total && Set(sequence).count == total, "every entry once")
+        #expect(order.inPerPersonOrder(received))
+    }
+
+    @Test(.timeLimit(.minutes(2)))
+    func aStoppedRunNamesTheFirstRecordItDidNotReadAndTheInputsItDidNotOpen() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
+        defer { mock.stop() }
+        let rules = try tmp.write("rules.lua", """
+            function on_record(r) encharge.identify{ userId = r.uid } encharge.track("Step", { userId = r.uid }) end
+            """)
+        var lines = ""
+        for i in 0..<20_000 { lines += "{\"uid\":\"u\(i)\"}\n" }
+        let input = try tmp.write("in.jsonl", lines)
+        let later = try tmp.write("later.jsonl", "{\"uid\":\"x\"}\n")
+        let run = try Binary.run(
+            ["run", rules, input, later, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
+            environment: ["ENCHARGE_WRITE_KEY": Self.wrongKey])
+        #expect(run.status == 2, "stderr: \(run.stderr)")
+        let records = try #require(DeliveryEndToEndTests.summaryNumbers(run.stderr)["records"])
+        #expect(records < 20_000)
+        #expect(run.stderr.contains(
+            "error: the run stopped before reading all input: the first record not read is \(input):\(records + 1), "
+                + "and \(later) was not opened; after fixing the cause, run again from there\n"), "stderr: \(run.stderr)")
+        // The dead letters (for a replay) and the rest of the input (for a run from there) do not overlap.
+        let lineNumbers = tmp.lines("dead.jsonl").compactMap { line -> Int? in
+            let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            return (entry?["source"] as? String).flatMap { Int($0.split(separator: ":").last ?? "") }
+        }
+        #expect(Set(lineNumbers) == Set(1...records), "every read record's events, and only those")
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func theHintSelectsThisRunsEntriesWhenTheFileHoldsEarlierOnes() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
+        defer { mock.stop() }
+        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
+        let fixed = try tmp.write("fixed.lua", "function on_record(r) encharge.identify{ email = r.mail } end")
+        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n")
+        let environment = ["ENCHARGE_WRITE_KEY": Self.key]
+        let first = try Binary.run(["run", rules, input, "--endpoint", mock.endpoint], environment: environment,
+            directory: tmp.path)
+        #expect(first.status == 1)
+        #expect(try hintCommand(first.stderr) == ["replay", "dead-letter.jsonl", "--rules", rules],
+            "a fresh file needs no --run-id")
+        let second = try Binary.run(["run", rules, input, "--endpoint", mock.endpoint], environment: environment,
+            directory: tmp.path)
+        #expect(second.status == 1)
+        #expect(tmp.lines("dead-letter.jsonl").count == 2)
+        let command = try hintCommand(second.stderr)
+        #expect(command.contains("--run-id"), "stderr: \(second.stderr)")
+        #expect(second.stderr.contains("1 entry written to dead-letter.jsonl"))
+
+        // The pasted command (with the fixed rule) replays the second run's entry only.
+        let replay = try Binary.run(
+            command.map { $0 == rules ? fixed : $0 } + ["--dry-run"], environment: environment, directory: tmp.path)
+        #expect(replay.status == 0, "stderr: \(replay.stderr)")
+        #expect(replay.stdout.split(separator: "\n").count == 1, "stdout: \(replay.stdout)")
+        let all = try Binary.run(["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run"], directory: tmp.path)
+        #expect(all.stdout.split(separator: "\n").count == 2, "without --run-id, every entry")
+        let none = try Binary.run(["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run", "--run-id", "nope"],
+            directory: tmp.path)
+        #expect(none.stdout.isEmpty)
+        #expect(none.stderr.contains("warning: no entry of dead-letter.jsonl was written by run nope; check the "
+            + "--run-id against the \"run_id\" of its entries\n"), "stderr: \(none.stderr)")
+    }
+
+    @Test(arguments: ["/proc/encharge-x.jsonl", "/sys/encharge-x.jsonl"])
+    func anUnwritableDeadLetterPathStopsTheRunBeforeTheFirstRecord(path: String) throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
+        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n")
+        let run = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", path])
+        #expect(run.status == 2, "stderr: \(run.stderr)")
+        #expect(run.stderr.hasPrefix("error: cannot write the dead-letter file \(path): "), "stderr: \(run.stderr)")
+        #expect(run.stdout.isEmpty, "no record was mapped")
+    }
+
+    @Test func aDeadLetterFileCreatedUpFrontIsRemovedWhenNothingFailed() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
+        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n")
+        let run = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
+        #expect(run.status == 0, "stderr: \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: tmp.path + "/dead.jsonl"))
+        let sink = try Binary.run(["run", rules, tmp.write("bad.jsonl", "{}\n"), "--dry-run", "--dead-letter", "/dev/null"])
+        #expect(sink.status == 1)
+        #expect(!sink.stderr.contains("written to"), "no hint for /dev/null: \(sink.stderr)")
+    }
+}
