@@ -13,6 +13,22 @@ struct EnchargeLua: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "encharge-lua",
         abstract: "Turn your own records and webhooks into Encharge events with a few lines of Lua.",
+        discussion: """
+            Each command's --help lists its flags, its exit codes and examples.
+
+            EXIT CODES
+              0    success
+              1    some records or entries failed, or events were dead-lettered
+              2    usage, configuration, input or rule-load error
+              130  interrupted (Ctrl-C or SIGTERM)
+
+            EXAMPLES
+              encharge-lua run rules.lua signups.jsonl --dry-run
+              encharge-lua check rules.lua --input signups.csv
+              ENCHARGE_WRITE_KEY=... encharge-lua serve rules.lua --port 8080
+              encharge-lua replay dead-letter.jsonl --rules rules.lua
+              encharge-lua mock-ingest --port 8089 --record received.jsonl
+            """,
         version: enchargeLuaVersion,
         subcommands: [RunCommand.self, ServeCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self])
 

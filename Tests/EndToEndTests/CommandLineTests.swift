@@ -222,4 +222,14 @@ import Testing
         #expect(result.stdout[examples.upperBound...].contains("encharge-lua \(command) "))
         if command != "mock-ingest" { #expect(result.stdout.contains("\nRULE:\n")) }
     }
+
+    @Test func theTopLevelHelpHasExitCodesAndExamples() throws {
+        let result = try Binary.run(["--help"])
+        #expect(result.status == 0)
+        #expect(result.stdout.contains("\nEXIT CODES\n"))
+        let examples = try #require(result.stdout.range(of: "\nEXAMPLES\n"))
+        for command in ["run", "check", "serve", "replay", "mock-ingest"] {
+            #expect(result.stdout[examples.upperBound...].contains("encharge-lua \(command) "))
+        }
+    }
 }
