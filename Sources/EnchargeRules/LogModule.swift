@@ -107,7 +107,8 @@ extension RuleEngine {
 
     private func log(_ state: LuaState, level: LogLevel) {
         guard level >= options.logLevel else { return }
-        let prefix = "\(currentSource): \(level): "
+        // `log.warn` prints `warning:` like every other warning of the tool.
+        let prefix = "\(currentSource): \(level == .warn ? "warning" : "\(level)"): "
         let suffix = state.position(level: 1).map { " (\($0.source):\($0.line))" } ?? ""
         // The values may come from a record: escaped so they cannot forge a line of output. Only
         // what fits the line is read, so a huge string is never copied, and the rule line stays.

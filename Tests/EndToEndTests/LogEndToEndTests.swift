@@ -69,6 +69,6 @@ import Testing
         _ = try tmp.write("in.jsonl", "{\"id\":1}\n")
         let result = try Binary.run(["run", "rules.lua", "in.jsonl", "--dry-run"], directory: tmp.path, timeout: 60)
         #expect(result.status == 0)
-        #expect(result.stderr.contains(#"in.jsonl:1: warn: a\u001b[31mb\nc 1.5 {"x":1} nil "# + "\u{FFFD}z é (rules.lua:1)\n"))
+        #expect(result.stderr.contains(#"in.jsonl:1: warning: a\u001b[31mb\nc 1.5 {"x":1} nil "# + "\u{FFFD}z é (rules.lua:1)\n"))
     }
 }
