@@ -238,7 +238,7 @@ struct CSVReader: RecordSource {
             position += buffer[position] == 0x0D && position + 1 < buffer.count && buffer[position + 1] == 0x0A ? 2 : 1
         }
         line = quote.line + 1
-        return .malformed(message: "\(message) (it starts at line \(quote.line))", raw: raw)
+        return .malformed(message: "\(message) (the quote opens on file line \(quote.line))", raw: raw)
     }
 
     /// Fails a row with a field over the size limit and skips to the end of its line.

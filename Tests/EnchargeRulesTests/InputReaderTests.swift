@@ -430,7 +430,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let path = try scratch.file("open.csv", "a,b\n1,2\n3,\"open\nstill open\n")
         #expect(try readRecords(path, .csv) == [
             .value(["a": "1", "b": "2"], line: 1),
-            .malformed("a quoted CSV field is not closed (it starts at line 3)", raw: "3,\"open", line: 2),
+            .malformed("a quoted CSV field is not closed (the quote opens on file line 3)", raw: "3,\"open", line: 2),
             .value(["a": "still open"], line: 3),
         ])
     }
@@ -441,7 +441,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("stray.csv", "name,note\n\"Smith, J,a\nAnn,b\nBob,\"c, d\"\nCy,e\n")
         #expect(try readRecords(path, .csv) == [
-            .malformed("a quoted CSV field is not closed (it starts at line 2)", raw: "\"Smith, J,a", line: 1),
+            .malformed("a quoted CSV field is not closed (the quote opens on file line 2)", raw: "\"Smith, J,a", line: 1),
             .value(["name": "Ann", "note": "b"], line: 2),
             .value(["name": "Bob", "note": "c, d"], line: 3),
             .value(["name": "Cy", "note": "e"], line: 4),
@@ -453,7 +453,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("both.csv", "a,b,c\n1,\"x\ny\",\"open\n2,q,r\n")
         #expect(try readRecords(path, .csv) == [
-            .malformed("a quoted CSV field is not closed (it starts at line 3)", raw: "1,\"x\ny\",\"open", line: 1),
+            .malformed("a quoted CSV field is not closed (the quote opens on file line 3)", raw: "1,\"x\ny\",\"open", line: 1),
             .value(["a": "2", "b": "q", "c": "r"], line: 2),
         ])
     }
@@ -473,7 +473,7 @@ func largeRecordJSON(_ i: Int) -> String {
         for i in 2...40_000 { text += "\(i),row \(i)\n" }
         let records = try readRecords(try scratch.file("big-open.csv", text), .csv, maxRecordBytes: 64 << 10)
         #expect(records.count == 40_000)
-        #expect(records.first == .malformed("a quoted CSV field is not closed (it starts at line 2)", raw: "1,\"never closed", line: 1))
+        #expect(records.first == .malformed("a quoted CSV field is not closed (the quote opens on file line 2)", raw: "1,\"never closed", line: 1))
         #expect(records.last == .value(["id": "40000", "note": "row 40000"], line: 40_000))
         #expect(records.filter(\.isMalformed).count == 1)
     }

@@ -105,7 +105,7 @@ import Testing
         #expect(result.status == 1)
         #expect(lines(result.stdout).count == 999)
         #expect(result.stderr.contains("done: 1000 records: 999 with events, 0 skipped, 1 failed; 999 events in "), "\(result.stderr)")
-        #expect(result.stderr.contains("\(csv):10: error: a quoted CSV field is not closed (it starts at line 11)"))
+        #expect(result.stderr.contains("\(csv):10: error: a quoted CSV field is not closed (the quote opens on file line 11)"))
         let dead = tmp.lines("dead.jsonl")
         try #require(dead.count == 1)
         let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]
