@@ -35,9 +35,12 @@ struct DeliveryEngineTests {
     static func configuration(
         _ endpoint: String, _ tweak: (inout DeliveryConfiguration) -> Void = { _ in }
     ) -> DeliveryConfiguration {
+        // Generous timeouts: on a 2-core CI machine the other suites' processes can stall the
+        // loopback server for seconds, and a timed-out request that the server did accept is
+        // rightly sent again (at least once), which these exact-count tests would read as a bug.
         var configuration = DeliveryConfiguration(
             endpoint: endpoint, writeKey: writeKey, userAgent: DeliveryConfiguration.userAgent(version: "9.9.9"),
-            concurrency: 4, connectTimeout: 2, requestTimeout: 5, maxAttempts: 5, backoffBase: 0.001,
+            concurrency: 4, connectTimeout: 10, requestTimeout: 60, maxAttempts: 5, backoffBase: 0.001,
             backoffCap: 0.01)
         tweak(&configuration)
         return configuration

@@ -42,7 +42,7 @@ enum Fixture {
     ) -> DeliveryConfiguration {
         var configuration = DeliveryConfiguration(
             endpoint: endpoint, writeKey: writeKey, userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
-            concurrency: 4, connectTimeout: 2, requestTimeout: 5, maxAttempts: 4, backoffBase: 0.001,
+            concurrency: 4, connectTimeout: 10, requestTimeout: 60, maxAttempts: 4, backoffBase: 0.001,
             backoffCap: 0.01)
         tweak(&configuration)
         return configuration
