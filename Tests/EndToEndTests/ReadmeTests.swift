@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// The README says what the tool does: its quick start quotes the example as it is and the output
-/// the command prints, and it names no file the repository lacks.
+/// the command prints, and it names no file the repository lacks. Its sections come in issue 9's
+/// order, and each command's page in docs/ covers every flag its `--help` lists.
 @Suite struct ReadmeTests {
     let readme: String
 
@@ -36,7 +37,8 @@ import Testing
             atPath: Binary.packageRoot + "/examples/signups", toPath: tmp.path + "/examples/signups")
         let command = "encharge-lua run examples/signups/rules.lua examples/signups/signups.jsonl --dry-run"
         #expect(readme.contains(command))
-        let result = try Binary.run(Array(command.split(separator: " ").dropFirst().map(String.init)), directory: tmp.path)
+        let arguments = command.split(separator: " ").dropFirst().map(String.init)
+        let result = try Binary.run(arguments, directory: tmp.path)
         let rate = /in [0-9.]+ s \([0-9]+ records\/s\)/
         let printed = result.stderr.split(separator: "\n").map { String($0).replacing(rate, with: "in T") }
         let quoted = try block(after: "stderr names it in compiler form").map { $0.replacing(rate, with: "in T") }
@@ -49,6 +51,55 @@ import Testing
         for match in readme.matches(of: path) {
             let file = String(match.output)
             #expect(FileManager.default.fileExists(atPath: Binary.packageRoot + "/" + file), "\(file)")
+        }
+    }
+
+    @Test func theReadmeSectionsComeInTheAgreedOrder() {
+        let headings = readme.split(separator: "\n").filter { $0.hasPrefix("## ") }.map { String($0.dropFirst(3)) }
+        let agreed = [
+            "Requirements and install", "Set-up (two commands)", "Quick start (five minutes)", "The Lua API",
+            "Commands", "More",
+        ]
+        #expect(headings == agreed)
+        #expect(readme.contains("install -m 755 .build/release/encharge-lua /usr/local/bin/"))
+        for package in ["liblua5.4-dev", "libcurl4-openssl-dev"] {
+            #expect(readme.contains(package))
+        }
+    }
+
+    /// The pages whose relative links must lead to files.
+    static let pages = [
+        "README.md", "ARCHITECTURE.md", "docs/run.md", "docs/check.md", "docs/replay.md", "docs/serve.md",
+        "docs/mock-ingest.md", "docs/benchmarks.md",
+    ]
+
+    /// Every relative link of the README, ARCHITECTURE.md and the pages in docs/ leads to a file.
+    @Test(arguments: pages)
+    func relativeLinksLeadToFiles(page: String) throws {
+        let text = try String(contentsOfFile: Binary.packageRoot + "/" + page, encoding: .utf8)
+        let folder = (page as NSString).deletingLastPathComponent
+        let link = /\]\(([^)#:\s]+)(?:#[^)]*)?\)/
+        for match in text.matches(of: link) {
+            let path = Binary.packageRoot + "/" + folder + "/" + String(match.output.1)
+            let target = (path as NSString).standardizingPath
+            #expect(FileManager.default.fileExists(atPath: target), "\(page): \(match.output.1)")
+        }
+    }
+
+    /// The full flag reference lives in docs/: each page names every flag of its command's `--help`.
+    @Test(arguments: ["run", "check", "replay", "serve", "mock-ingest"])
+    func theCommandsPageNamesEveryFlagOfItsHelp(command: String) throws {
+        let page = try String(contentsOfFile: Binary.packageRoot + "/docs/\(command).md", encoding: .utf8)
+        let help = try Binary.run([command, "--help"])
+        #expect(help.status == 0)
+        let option = /^ {2}(?:-[a-z], )?(--[a-z][a-z0-9-]*)/
+        let flags = help.stdout.split(separator: "\n").compactMap { line in
+            (try? option.prefixMatch(in: line)).flatMap { $0 }.map { String($0.output.1) }
+        }.filter { $0 != "--help" && $0 != "--version" }
+        #expect(flags.count >= 10)
+        for flag in flags {
+            let named = try Regex(NSRegularExpression.escapedPattern(for: flag) + "(?![a-z0-9-])")
+            #expect(page.contains(named), "docs/\(command).md does not name \(flag)")
         }
     }
 
