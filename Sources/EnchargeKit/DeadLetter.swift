@@ -1,5 +1,6 @@
 import JSONKit
 import Synchronization
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -28,13 +29,9 @@ public struct DeadLetterContext: Sendable, Hashable {
 
     /// One id per process run: the UTC start time and 32 random bits.
     public static let processRunID: String = {
-        var now = time_t(0)
-        time(&now)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        let stamp = DeadLetterWriter.digits(parts.tm_year + 1900, 4) + DeadLetterWriter.digits(parts.tm_mon + 1, 2)
-            + DeadLetterWriter.digits(parts.tm_mday, 2) + "T" + DeadLetterWriter.digits(parts.tm_hour, 2)
-            + DeadLetterWriter.digits(parts.tm_min, 2) + DeadLetterWriter.digits(parts.tm_sec, 2) + "Z"
+        // `2026-11-30T06:18:04Z` in ISO 8601's basic form, `20261130T061804Z`.
+        let seconds = Int64(SystemClock.wallSeconds().rounded(.down))
+        let stamp = EnchargeDate.format(epochMilliseconds: seconds * 1000).filter { $0 != "-" && $0 != ":" }
         let random = String(UInt32.random(in: .min ... .max), radix: 16)
         return stamp + "-" + String(repeating: "0", count: 8 - random.count) + random
     }()
@@ -253,7 +250,7 @@ public final class DeadLetterWriter: Sendable {
                 guard descriptor >= 0 else { return Self.fileError(path, "cannot open for appending") }
                 state.descriptor = descriptor
             }
-            let written = line.withUnsafeBytes { Self.writeAll(state.descriptor, $0) }
+            let written = line.withUnsafeBytes { FileDescriptor(rawValue: state.descriptor).writeAll($0) }
             guard written else { return Self.fileError(path, "cannot append a dead-letter entry") }
             if isRecord { state.records += 1 } else { state.events += 1 }
             return nil
@@ -271,36 +268,11 @@ public final class DeadLetterWriter: Sendable {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    /// Writes every byte, retrying short writes and EINTR.
-    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += n
-        }
-        return true
-    }
-
-    /// `value` in decimal, zero-padded to `width` digits.
-    static func digits(_ value: Int32, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
-    /// The current UTC time as ISO 8601 with milliseconds, `2026-11-27T04:12:36.123Z`.
+    /// The current UTC time as ISO 8601 with milliseconds, always three digits of them,
+    /// `2026-11-27T04:12:36.123Z`.
     static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = time_t(now.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return "\(digits(parts.tm_year + 1900, 4))-\(digits(parts.tm_mon + 1, 2))-\(digits(parts.tm_mday, 2))T"
-            + "\(digits(parts.tm_hour, 2)):\(digits(parts.tm_min, 2)):\(digits(parts.tm_sec, 2))."
-            + "\(digits(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        let milliseconds = Int64((SystemClock.wallSeconds() * 1000).rounded(.down))
+        return EnchargeDate.format(epochMilliseconds: milliseconds, alwaysWithMilliseconds: true)
     }
 }
 
