@@ -30,7 +30,7 @@ let package = Package(
         // A deterministic, lossless JSON value, parser and encoder; knows neither Lua nor Encharge.
         .target(name: "JSONKit"),
         // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
-        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit"]),
+        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"]),
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
         .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"]),
         // The Lua modules a rule sees, the rule runner and the input readers.
