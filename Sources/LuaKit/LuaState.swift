@@ -77,7 +77,7 @@ public final class LuaState {
     /// When the running call started, for a watchdog on another thread.
     public let callClock = LuaCallClock()
 
-    /// Creates a state with the sandboxed standard library (see `Sandbox.swift`).
+    /// Creates a state with the sandboxed standard library (see `LuaState+Sandbox.swift`).
     /// - Parameter moduleDirectory: where `require("name")` looks for `name.lua`; nil disables it.
     public init(limits: LuaLimits = LuaLimits(), moduleDirectory: String? = nil) throws {
         self.limits = limits
