@@ -16,7 +16,9 @@ final class ScratchDirectory {
         // Tests create only plain files and directories one level down.
         if let directory = opendir(path) {
             while let entry = readdir(directory) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
+                }
                 if name == "." || name == ".." { continue }
                 let child = path + "/" + name
                 if unlink(child) != 0 { rmdir(child) }
