@@ -24,12 +24,15 @@ let package = Package(
         .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
         // C: libcurl headers plus typed setters for its variadic calls.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+        // Platform plumbing with package access: clocks, write-all and output writers, whole-file reads,
+        // trim, hex, constant-time compare, edit distance, a joinable thread and a condition lock.
+        .target(name: "SystemKit"),
         // A deterministic, lossless JSON value, parser and encoder; knows neither Lua nor Encharge.
         .target(name: "JSONKit"),
         // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
-        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit"]),
+        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"]),
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
-        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit"]),
+        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"]),
         // The Lua modules a rule sees, the rule runner and the input readers.
         .target(
             name: "EnchargeRules",
@@ -39,11 +42,13 @@ let package = Package(
             ]),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
         // knows neither Lua nor Encharge.
-        .target(name: "WebhookSignatures", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "WebhookSignatures",
+            dependencies: ["SystemKit", .product(name: "Crypto", package: "swift-crypto")]),
         // The durable SQLite spool of accepted webhook events and its delivery worker.
         .target(
             name: "EnchargeSpool",
-            dependencies: ["EnchargeKit", "JSONKit", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")]),
         // HTTP serving: the mock Ingest API and the webhook server.
         .target(
             name: "EnchargeServer",
@@ -59,6 +64,7 @@ let package = Package(
                 "EnchargeRules", "EnchargeKit", "EnchargeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        .testTarget(name: "SystemKitTests", dependencies: ["SystemKit"]),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
         .testTarget(name: "EnchargeKitTests", dependencies: ["EnchargeKit"]),
@@ -67,7 +73,7 @@ let package = Package(
             name: "DeliveryTests",
             dependencies: ["EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
-        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures"]),
+        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit"]),
         .testTarget(
             name: "EnchargeSpoolTests",
             dependencies: ["EnchargeSpool", "EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),

@@ -13,6 +13,12 @@ public enum EnchargeDate {
 
     /// Formats a Unix time in milliseconds: `.mmm` only when there are milliseconds.
     public static func format(epochMilliseconds ms: Int64) -> String {
+        format(epochMilliseconds: ms, alwaysWithMilliseconds: false)
+    }
+
+    /// Formats a Unix time in milliseconds; with `alwaysWithMilliseconds`, `.000` is written too, so
+    /// every stamp has the same width (dead-letter `at`).
+    package static func format(epochMilliseconds ms: Int64, alwaysWithMilliseconds: Bool) -> String {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = Int(ms - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
@@ -24,7 +30,7 @@ public enum EnchargeDate {
         out += pad(Int(abs(y)), 4)
         out += "-" + pad(m, 2) + "-" + pad(d, 2)
         out += "T" + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if millis != 0 { out += "." + pad(millis, 3) }
+        if millis != 0 || alwaysWithMilliseconds { out += "." + pad(millis, 3) }
         return out + "Z"
     }
 

@@ -1,4 +1,5 @@
 import JSONKit
+import SystemKit
 
 /// Why an event does not meet the Encharge Ingest contract, with the place in the event that is
 /// wrong: `user.tags[2]: expected a string, got an integer`.
@@ -400,7 +401,7 @@ enum EventValidator {
 
     @inline(__always)
     static func isWhitespace(_ byte: UInt8) -> Bool {
-        byte == 0x20 || (byte >= 0x09 && byte <= 0x0D)
+        ASCIIWhitespace.all.contains(byte)
     }
 
     static func isBlank(_ text: String) -> Bool {
@@ -408,14 +409,11 @@ enum EventValidator {
         return isWhitespace(first) && !text.utf8.contains { !isWhitespace($0) }
     }
 
-    /// `text` without leading and trailing ASCII white space; the same string when there is none.
+    /// `text` without leading and trailing ASCII white space (space and 0x09-0x0D); the same string
+    /// when there is none.
     static func trimmingWhitespace(_ text: String) -> String {
-        let utf8 = text.utf8
-        guard let first = utf8.first, let last = utf8.last else { return text }
+        guard let first = text.utf8.first, let last = text.utf8.last else { return text }
         if !isWhitespace(first) && !isWhitespace(last) { return text }
-        guard let start = utf8.firstIndex(where: { !isWhitespace($0) }) else { return "" }
-        // Both bounds sit next to ASCII white space, so they are character boundaries.
-        let end = utf8.index(after: utf8.lastIndex(where: { !isWhitespace($0) })!)
-        return String(text[start..<end])
+        return String(text.trimming(.all))
     }
 }

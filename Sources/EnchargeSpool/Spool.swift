@@ -7,6 +7,7 @@ import Darwin
 #endif
 
 import EnchargeKit
+import SystemKit
 import GRDB
 import JSONKit
 
@@ -39,7 +40,7 @@ public final class Spool: Sendable {
 
     /// Opens or creates the spool at `path` (its directory must exist) and upgrades its schema.
     public convenience init(path: String) throws(SpoolError) {
-        try self.init(path: path, clock: unixSeconds)
+        try self.init(path: path, clock: SystemClock.wallSeconds)
     }
 
     /// `init(path:)` with a replaceable clock (Unix seconds), for tests of the dedup window.

@@ -1,4 +1,5 @@
 import EnchargeKit
+import SystemKit
 import JSONKit
 import Synchronization
 

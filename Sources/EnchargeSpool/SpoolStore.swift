@@ -1,4 +1,5 @@
 import EnchargeKit
+import SystemKit
 import GRDB
 import JSONKit
 import Synchronization

@@ -140,30 +140,3 @@ extension JSONValue {
         return String(decoding: writer.bytes, as: UTF8.self)
     }
 }
-
-/// Checks that bytes are well-formed UTF-8 (RFC 3629).
-public func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
-    var i = 0
-    let n = bytes.count
-    while i < n {
-        let b0 = bytes[i]
-        if b0 < 0x80 { i += 1; continue }
-        let length: Int
-        var lo: UInt8 = 0x80
-        var hi: UInt8 = 0xBF
-        switch b0 {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lo = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; hi = 0x9F
-        case 0xF0: length = 4; lo = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; hi = 0x8F
-        default: return false
-        }
-        guard n - i >= length, bytes[i + 1] >= lo, bytes[i + 1] <= hi else { return false }
-        for k in 2..<max(2, length) where bytes[i + k] < 0x80 || bytes[i + k] > 0xBF { return false }
-        i += length
-    }
-    return true
-}

@@ -36,7 +36,8 @@ extension LuaState {
 
     /// Parses JSON text and pushes the value it holds. With `underMemoryCap` (`json.decode`, a
     /// request body) the tables it builds count against the state's memory cap: past it, the
-    /// parse stops with a memory error and the call is marked as over its limit.
+    /// parse stops with a memory error and the call is marked as over its limit. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising). (The
+    /// memory cap of `underMemoryCap` is checked in Swift and thrown, never raised.)
     public func pushJSON(
         parsing bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, underMemoryCap: Bool = false
     ) throws(JSONParseError) {
@@ -55,7 +56,7 @@ extension LuaState {
         }
     }
 
-    /// Pushes a JSON value with the same conventions as `pushJSON(parsing:)`.
+    /// Pushes a JSON value with the same conventions as `pushJSON(parsing:)`. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func push(json value: JSONValue) {
         lua_checkstack(L, 4)
         switch value {
@@ -120,7 +121,8 @@ extension LuaState {
     /// call's instruction budget and checks its deadline. A table shared many times (a DAG) is
     /// counted each time it is reached, as the JSON repeats it. Past the memory cap, the
     /// instruction budget or the deadline, the call is marked as over its limit, so `pcall`
-    /// cannot swallow the error.
+    /// cannot swallow the error. Never raises. (It reads raw, so no metamethod runs, and its limits are
+    /// checked in Swift and thrown as `LuaConversionError`.)
     public func toJSON(
         at index: Int32, path: String = "", maxDepth: Int = 128, maxBytes: Int? = nil
     ) throws(LuaConversionError) -> JSONValue {
@@ -327,7 +329,8 @@ extension LuaState {
     // MARK: - The `json` module
 
     /// Defines the global `json` table: `decode`, `encode(v, {pretty=, sort_keys=})`, `null`,
-    /// `array(t)`, `object(t)`.
+    /// `array(t)`, `object(t)`. Allocates (see Raising), and runs `__newindex` of the globals table
+    /// if a rule gave it one, which can raise: call it while the state is set up.
     public func installJSONModule() {
         lua_createtable(L, 0, 5)
         setFunction("decode") { state in

@@ -1,9 +1,6 @@
 import CLua
 import JSONKit
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemKit
 
 /// The kind of a Lua value.
 public enum LuaType: Int32, Sendable {
@@ -48,9 +45,20 @@ public typealias LuaFunction = (LuaState) throws -> Int32
 /// One sandboxed `lua_State` with a memory cap, an instruction budget and a deadline per call.
 ///
 /// Not `Sendable`: a state is used by one thread at a time. Concurrency means several states.
+///
+/// Raising: Lua reports errors with `longjmp`, which must never cross Swift frames, so each stack
+/// primitive's documentation says whether it can raise. Swift code always runs with the allocator
+/// disarmed (CLua arms it only inside `encl_pcall` while Lua code runs, and `encl_trampoline`
+/// disarms it while a Swift function runs), and a disarmed allocator only fails when the system
+/// itself is out of memory, which outside a protected call ends in `encl_panic` (abort), never in
+/// a longjmp into Swift. So "can raise only on out-of-memory while armed" means "never from
+/// Swift". Primitives that could run a metamethod say when that is possible. None checks stack
+/// space: Lua guarantees `LUA_MINSTACK` (20) free slots to a Swift function; push more only after
+/// `lua_checkstack`.
 public final class LuaState {
-    /// The raw state. Owned by this object; closed in `deinit`.
-    public let L: OpaquePointer
+    /// The raw state: LuaKit's alone (not API, so that only the primitives below, each documented
+    /// for whether it can raise, touch it). Owned by this object; closed in `deinit`.
+    let L: OpaquePointer
     /// Allocator/hook accounting shared with C. Owned by this object, freed after `lua_close`.
     let limitsPointer: UnsafeMutablePointer<encl_limits>
     public var limits: LuaLimits {
@@ -69,7 +77,7 @@ public final class LuaState {
     /// When the running call started, for a watchdog on another thread.
     public let callClock = LuaCallClock()
 
-    /// Creates a state with the sandboxed standard library (see `Sandbox.swift`).
+    /// Creates a state with the sandboxed standard library (see `LuaState+Sandbox.swift`).
     /// - Parameter moduleDirectory: where `require("name")` looks for `name.lua`; nil disables it.
     public init(limits: LuaLimits = LuaLimits(), moduleDirectory: String? = nil) throws {
         self.limits = limits
@@ -108,6 +116,7 @@ public final class LuaState {
     // MARK: - Loading and calling
 
     /// Compiles a text chunk and leaves the function on the stack. Binary chunks are refused.
+    /// Never raises: the parser runs in Lua's protected mode; its errors throw `LuaError`.
     public func load(_ source: [UInt8], chunkName: String) throws(LuaError) {
         let status = loadText(source, chunkName: chunkName)
         guard status == LUA_OK else {
@@ -116,17 +125,18 @@ public final class LuaState {
         }
     }
 
-    /// Reads and compiles a Lua file; the chunk name makes errors read `path:line:`.
+    /// Reads and compiles a Lua file; the chunk name makes errors read `path:line:`. Never raises.
     public func load(file path: String) throws(LuaError) {
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(path) } catch {
-            throw LuaError(kind: .io, message: "cannot read \(path): \(error.message)")
+        do { bytes = try readSourceFile(path) } catch {
+            throw LuaError(kind: .io, message: "cannot read \(path): \(error.reason)")
         }
         try load(bytes, chunkName: "@" + path)
     }
 
     /// Calls the function below `arguments` values on the stack in protected mode with the
-    /// budgets armed. Leaves `results` values on the stack (or none after an error).
+    /// budgets armed. Leaves `results` values on the stack (or none after an error). Never raises:
+    /// every Lua error, budget trip and out-of-memory becomes a thrown `LuaError`.
     public func call(arguments: Int32, results: Int32) throws(LuaError) {
         let p = limitsPointer
         // Garbage an earlier call left (a failed record's, or its host work's) would otherwise
@@ -184,23 +194,29 @@ public final class LuaState {
         return lastSeenPosition
     }
 
+    /// The most a rule file or module may hold.
+    static let fileSizeLimit = 16 << 20
+
     static func memoryLimitText(_ bytes: Int) -> String {
         "memory limit of \(bytes >> 20) MiB exceeded; the rule builds too much data (raise --memory-limit if that is intended)"
     }
 
-    /// Keeps the value on top in the registry and pops it; returns the reference.
+    /// Keeps the value on top in the registry and pops it; returns the reference. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func makeReference() -> Int32 { luaL_ref(L, encl_registryindex()) }
 
-    /// Copies the value at `from` over the slot `to`.
+    /// Copies the value at `from` over the slot `to`. Never raises.
     public func copy(from: Int32, to: Int32) { lua_copy(L, from, to) }
 
+    /// Frees a reference from `makeReference`. Never raises. (It only overwrites registry slots that
+    /// `makeReference` created.)
     public func releaseReference(_ ref: Int32) { luaL_unref(L, encl_registryindex(), ref) }
 
+    /// Pushes the value a reference from `makeReference` keeps. Never raises.
     public func pushReference(_ ref: Int32) { lua_rawgeti(L, encl_registryindex(), lua_Integer(ref)) }
 
     // MARK: - Swift functions
 
-    /// Pushes a Lua function that calls `function`.
+    /// Pushes a Lua function that calls `function`. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func push(function: @escaping LuaFunction) {
         functions.append(function)
         // The context is this object, unretained: the lua_State (and so every closure that
@@ -209,13 +225,17 @@ public final class LuaState {
         encl_pushswiftfunction(L, luaStateDispatch, context, Int32(functions.count - 1))
     }
 
-    /// Sets `table[name] = function` on the table at the top of the stack.
+    /// Sets `table[name] = function` on the table at the top of the stack. Allocates (see Raising),
+    /// and runs the table's `__newindex` if it has one, which can raise: use it only on tables
+    /// without a metatable (LuaKit's own module tables).
     public func setFunction(_ name: String, _ function: @escaping LuaFunction) {
         push(function: function)
         lua_setfield(L, -2, name)
     }
 
-    /// Creates (or replaces) a global table `name` with the given functions.
+    /// Creates (or replaces) a global table `name` with the given functions. Allocates (see
+    /// Raising), and runs `__newindex` of the globals table if a rule gave it one, which can raise:
+    /// call it while the state is set up, before any rule code runs.
     public func defineModule(_ name: String, functions: [(String, LuaFunction)]) {
         lua_createtable(L, 0, Int32(functions.count))
         for (key, function) in functions { setFunction(key, function) }
@@ -224,18 +244,25 @@ public final class LuaState {
 
     // MARK: - Stack
 
+    /// The index of the top slot (the number of values on the stack); setting it pops or pushes
+    /// nils. Never raises. (`lua_settop` raises only when it closes a to-be-closed variable, and only
+    /// Lua code creates those, never in a Swift function's frame.)
     public var top: Int32 {
         get { lua_gettop(L) }
         set { lua_settop(L, newValue) }
     }
 
+    /// Pops `n` values. Never raises. (As `top`.)
     public func pop(_ n: Int32 = 1) { encl_pop(L, n) }
 
+    /// The type of the value at `index` (`.none` past the top). Never raises.
     public func type(at index: Int32) -> LuaType { LuaType(rawValue: lua_type(L, index)) ?? .none }
 
+    /// Whether `index` is past the top or holds nil. Never raises.
     public func isNoneOrNil(_ index: Int32) -> Bool { encl_isnoneornil(L, index) != 0 }
 
-    /// The string at `index` (numbers are not converted), or nil.
+    /// The string at `index` (numbers are not converted), or nil. Never raises. (Without a conversion
+    /// `lua_tolstring` allocates nothing.)
     public func string(at index: Int32) -> String? {
         guard lua_type(L, index) == LUA_TSTRING else { return nil }
         var length = 0
@@ -243,7 +270,7 @@ public final class LuaState {
         return String(decoding: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self)
     }
 
-    /// Calls `body` with the bytes of the string at `index` (valid only during the call).
+    /// Calls `body` with the bytes of the string at `index` (valid only during the call). Never raises.
     public func withStringBytes<R>(at index: Int32, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R? {
         guard lua_type(L, index) == LUA_TSTRING else { return nil }
         var length = 0
@@ -251,20 +278,27 @@ public final class LuaState {
         return try body(UnsafeRawBufferPointer(start: p, count: length))
     }
 
+    /// The integer at `index`: an integer, or a float with an exact integer value; nil for anything
+    /// else, strings included. Never raises.
     public func integer(at index: Int32) -> Int64? {
         var isInteger: Int32 = 0
         let value = encl_tointeger(L, index, &isInteger)
         return isInteger != 0 && lua_type(L, index) == LUA_TNUMBER ? value : nil
     }
 
+    /// The number at `index` as a Double, or nil when it is not a number (strings are not
+    /// converted). Never raises.
     public func number(at index: Int32) -> Double? {
         lua_type(L, index) == LUA_TNUMBER ? encl_tonumber(L, index) : nil
     }
 
+    /// Whether the value at `index` is a number with the integer subtype. Never raises.
     public func isInteger(at index: Int32) -> Bool { lua_isinteger(L, index) != 0 }
 
+    /// Lua truthiness of the value at `index`: false only for nil and false. Never raises.
     public func boolean(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
 
+    /// Pushes `value` as a Lua string. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func push(_ value: String) {
         var value = value
         value.withUTF8 { buffer in
@@ -272,18 +306,26 @@ public final class LuaState {
         }
     }
 
+    /// Pushes `bytes` as a Lua string (any bytes, not only UTF-8). Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func push(bytes: UnsafeRawBufferPointer) {
         _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
     }
 
+    /// Pushes an integer. Never raises.
     public func push(_ value: Int64) { lua_pushinteger(L, value) }
+    /// Pushes a float. Never raises.
     public func push(_ value: Double) { lua_pushnumber(L, value) }
+    /// Pushes a boolean. Never raises.
     public func push(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
+    /// Pushes nil. Never raises.
     public func pushNil() { lua_pushnil(L) }
+    /// Pushes a copy of the value at `index`. Never raises.
     public func pushValue(at index: Int32) { lua_pushvalue(L, index) }
+    /// Pushes a new table with room for `arrayCount` elements and `fieldCount` fields. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func newTable(arrayCount: Int32 = 0, fieldCount: Int32 = 0) { lua_createtable(L, arrayCount, fieldCount) }
 
-    /// `t[key] = value` without metamethods, for the table at `table` and the value on top.
+    /// `t[key] = value` without metamethods, for the table at `table` and the value on top (popped).
+    /// Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising). (A string key is never nil or NaN, the other ways `lua_rawset` raises.)
     public func rawSetField(_ key: String, in table: Int32) {
         let absolute = lua_absindex(L, table)
         push(key)
@@ -291,7 +333,7 @@ public final class LuaState {
         lua_rawset(L, absolute)
     }
 
-    /// Pushes `t[key]` without metamethods.
+    /// Pushes `t[key]` without metamethods. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising). (The key string.)
     @discardableResult
     public func rawGetField(_ key: String, in table: Int32) -> LuaType {
         let absolute = lua_absindex(L, table)
@@ -299,8 +341,12 @@ public final class LuaState {
         return LuaType(rawValue: lua_rawget(L, absolute)) ?? .nil
     }
 
+    /// Pops the value on top into the global `name`. Allocates (see Raising), and runs `__newindex`
+    /// of the globals table if a rule gave it one, which can raise: call it while the state is set
+    /// up, before any rule code runs.
     public func setGlobal(_ name: String) { lua_setglobal(L, name) }
 
+    /// Pushes the global `name`, read raw (no `__index` runs), and returns its type. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     @discardableResult
     public func getGlobal(_ name: String) -> LuaType {
         encl_pushglobaltable(L)
@@ -311,7 +357,7 @@ public final class LuaState {
     }
 
     /// `file:line` of the Lua function `level` levels up the stack (1 = the caller of a Swift
-    /// function), or nil when that level is not Lua code.
+    /// function), or nil when that level is not Lua code. Never raises.
     public func position(level: Int32 = 1) -> (source: String, line: Int)? {
         var ar = lua_Debug()
         guard lua_getstack(L, level, &ar) != 0, lua_getinfo(L, "Sl", &ar) != 0, ar.currentline > 0 else {
@@ -357,38 +403,31 @@ private func luaStateDispatch(_ L: OpaquePointer?, _ context: UnsafeMutableRawPo
     }
 }
 
-struct FileError: Error {
-    let message: String
+/// Why a rule file or module cannot be read, in words that follow its path
+/// (`No such file or directory`, `it is a directory`).
+struct SourceFileError: Error {
+    let reason: String
 }
 
-/// Reads a whole (small) file: rule files and modules.
-func readWholeFile(_ path: String) throws(FileError) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw FileError(message: String(cString: strerror(errno))) }
-    defer { close(fd) }
-    var info = stat()
-    if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
-        throw FileError(message: "it is a directory")
-    }
-    var result: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 {
-            if errno == EINTR { continue }
-            throw FileError(message: String(cString: strerror(errno)))
+/// Reads a rule file or module whole, at most `LuaState.fileSizeLimit` bytes.
+func readSourceFile(_ path: String) throws(SourceFileError) -> [UInt8] {
+    do {
+        // `./-` keeps a file named `-` a file; FileReader reads standard input for `-`.
+        return try FileReader.read(path == "-" ? "./-" : path, limit: LuaState.fileSizeLimit)
+    } catch {
+        switch error.kind {
+        case .cannotOpen(let reason), .readFailed(let reason): throw SourceFileError(reason: reason)
+        case .directory: throw SourceFileError(reason: "it is a directory")
+        case .tooLarge: throw SourceFileError(reason: "file is larger than 16 MiB")
         }
-        if n == 0 { break }
-        result.append(contentsOf: chunk[0..<n])
-        if result.count > 16 << 20 { throw FileError(message: "file is larger than 16 MiB") }
     }
-    return result
 }
 
 extension LuaState {
     /// `t[k] = v` without metamethods, for the table at `index` and key, value on top (popped).
     /// A nil or NaN key, which `lua_rawset` would raise on across Swift frames, throws instead, with
-    /// Lua's own message, so a Swift function can raise it through the trampoline.
+    /// Lua's own message, so a Swift function can raise it through the trampoline. Otherwise it
+    /// allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func rawSet(tableAt index: Int32) throws(LuaRaise) {
         switch lua_type(L, -2) {
         case LUA_TNIL, LUA_TNONE:
@@ -400,7 +439,7 @@ extension LuaState {
         }
     }
 
-    /// Pops the table on top and makes it the metatable of the value below it.
+    /// Pops the table on top and makes it the metatable of the value below it. Never raises.
     public func setMetatableOfValueBelow() {
         lua_setmetatable(L, -2)
     }

@@ -1,4 +1,5 @@
 import Crypto
+import SystemKit
 
 /// The hashing and encoding primitives behind the signature schemes, also offered to rules through
 /// Lua's `crypto` module so that a rule can check a scheme this target does not know.
@@ -15,49 +16,17 @@ public enum WebhookCrypto {
 
     /// HMAC-SHA256 of `message` under `key`, in lower-case hex.
     public static func hmacSHA256Hex(key: [UInt8], message: [UInt8]) -> String {
-        hexEncode(hmacSHA256(key: key, message: message))
+        Hex.encode(hmacSHA256(key: key, message: message))
     }
 
     /// HMAC-SHA1 of `message` under `key`, in lower-case hex.
     public static func hmacSHA1Hex(key: [UInt8], message: [UInt8]) -> String {
-        hexEncode(hmacSHA1(key: key, message: message))
+        Hex.encode(hmacSHA1(key: key, message: message))
     }
 
     /// SHA-256 of `data`, in lower-case hex.
     public static func sha256Hex(_ data: [UInt8]) -> String {
-        hexEncode(Array(SHA256.hash(data: data)))
-    }
-
-    /// Lower-case hex of `bytes`.
-    public static func hexEncode(_ bytes: some Collection<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// The bytes that `text` spells in hex (either case), or `nil` when it has an odd length or a
-    /// character that is not a hex digit.
-    public static func hexDecode(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = text.utf8
-        guard utf8.count % 2 == 0 else { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(utf8.count / 2)
-        var high: UInt8? = nil
-        for char in utf8 {
-            guard let nibble = hexValue(char) else { return nil }
-            if let h = high {
-                out.append(h << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
-            }
-        }
-        return out
+        Hex.encode(Array(SHA256.hash(data: data)))
     }
 
     /// Standard base64 (RFC 4648 §4, `+/`, with `=` padding) of `bytes`.
@@ -124,15 +93,6 @@ public enum WebhookCrypto {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0") + 52
         case UInt8(ascii: "+"): 62
         case UInt8(ascii: "/"): 63
-        default: nil
-        }
-    }
-
-    private static func hexValue(_ char: UInt8) -> UInt8? {
-        switch char {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): char - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): char - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): char - UInt8(ascii: "A") + 10
         default: nil
         }
     }

@@ -1,12 +1,5 @@
 import Crypto
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import SystemKit
 
 /// Checks that a webhook request was signed by its provider, before any rule sees the body.
 ///
@@ -61,17 +54,9 @@ public enum WebhookVerifier {
 
     /// Whether `a` and `b` hold the same bytes, in time that depends on their lengths only, never on
     /// where they first differ. Lengths that differ give `false` after the same full walk.
+    /// SystemKit's `ConstantTime.equals`, for the webhook server and the `crypto` module.
     public static func constantTimeEquals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-        let countA = a.count
-        let countB = b.count
-        var difference: UInt8 = countA == countB ? 0 : 1
-        var iteratorA = a.makeIterator()
-        var iteratorB = b.makeIterator()
-        for _ in 0..<max(countA, countB) {
-            // Running past the shorter one depends on the lengths, which are not secret.
-            difference |= (iteratorA.next() ?? 0) ^ (iteratorB.next() ?? 0)
-        }
-        return difference == 0
+        ConstantTime.equals(a, b)
     }
 }
 
@@ -99,7 +84,7 @@ struct SignedRequest {
 
     /// Checks that a signed timestamp is within the tolerance of now.
     func checkTolerance(_ timestamp: Int, headerName: String) throws(WebhookVerificationError) {
-        let now = options.now ?? WebhookVerifier.currentTime()
+        let now = options.now ?? SystemClock.wallSeconds()
         let skew = Double(timestamp) - now
         guard abs(skew) <= options.tolerance else {
             let direction = skew < 0 ? "old" : "in the future"
@@ -121,15 +106,8 @@ extension WebhookVerifier {
             value = headers.first { $0.key.lowercased() == name }?.value
         }
         guard let value else { return nil }
-        let trimmed = trimmingWhitespace(value[...])
+        let trimmed = value.trimming(.spacesAndTabs)
         return trimmed.isEmpty ? nil : String(trimmed)
-    }
-
-    static func trimmingWhitespace(_ text: Substring) -> Substring {
-        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = text.firstIndex(where: { !isSpace($0) }) else { return text[text.endIndex...] }
-        let last = text.lastIndex(where: { !isSpace($0) })!
-        return text[first...last]
     }
 
     /// A Unix timestamp written as decimal digits only (no sign, no fraction, no exponent), as both
@@ -150,13 +128,6 @@ extension WebhookVerifier {
 
     private static func lowerASCII(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
-    }
-
-    /// Seconds since 1970 from the system clock.
-    static func currentTime() -> Double {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1_000_000_000
     }
 
     /// HMAC-SHA256 over the concatenation of `parts`, fed piece by piece so that the body is never

@@ -379,8 +379,12 @@ struct RecordingBuilder: JSONBuilder {
         ([0xE2, 0x82, 0x41], false),
     ]
 
+    /// The parser's own check (the one the tool runs), on the bytes inside a JSON string.
     @Test(arguments: cases)
-    func isValidUTF8FollowsRFC3629(bytes: [UInt8], valid: Bool) {
-        #expect(bytes.withUnsafeBytes { isValidUTF8($0) } == valid)
+    func parserUTF8FollowsRFC3629(bytes: [UInt8], valid: Bool) {
+        let document = [UInt8(ascii: "\"")] + bytes + [UInt8(ascii: "\"")]
+        let parsed = try? JSONValue(parsing: document)
+        #expect((parsed != nil) == valid)
+        if valid { #expect(parsed == .string(String(decoding: bytes, as: UTF8.self))) }
     }
 }

@@ -6,6 +6,8 @@ import Musl
 import Darwin
 #endif
 
+import SystemKit
+
 /// A snapshot of a delivery engine's counters, for a progress line or the end-of-run summary.
 public struct DeliveryStats: Sendable, Hashable {
     /// Events passed to `submit`.
@@ -79,7 +81,9 @@ public struct DeliveryStats: Sendable, Hashable {
 /// the libcurl handles and makes every request. They share only `DeliveryCore.state`, under its lock.
 public final class DeliveryEngine: Sendable {
     private let core: DeliveryCore
-    private let thread: DeliveryThread
+    /// Runs `DeliveryCore.run` and owns the transport; joined exactly once, by the `finish` call
+    /// that claims `EngineState.joined`.
+    private let thread: JoinableThread
 
     /// Validates the configuration, sets up libcurl and starts the delivery thread.
     ///
@@ -95,7 +99,14 @@ public final class DeliveryEngine: Sendable {
         core = DeliveryCore(
             configuration: configuration, deadLetters: deadLetters, context: context, onSettled: onSettled,
             waker: transport.waker)
-        thread = try DeliveryThread.start(core: core, transport: transport)
+        let core = self.core
+        do {
+            // The closure takes the only reference to the transport, so it is freed on the delivery
+            // thread when `run` returns.
+            thread = try JoinableThread { core.run(transport: transport) }
+        } catch {
+            throw DeliveryError(kind: .configuration, message: "cannot start the delivery thread (error \(error.code))")
+        }
     }
 
     deinit {
@@ -127,7 +138,7 @@ public final class DeliveryEngine: Sendable {
         // own the engine frees room within `requestTimeout`, and memory stays bounded meanwhile.
         let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.abandonAt != nil }) {
             state -> Bool in
-            if state.firstSubmitAt == nil { state.firstSubmitAt = monotonicSeconds() }
+            if state.firstSubmitAt == nil { state.firstSubmitAt = SystemClock.monotonicSeconds() }
             state.submitted += events.count
             if state.closing {
                 state.deadLettered += events.count
@@ -160,7 +171,7 @@ public final class DeliveryEngine: Sendable {
         core.state.withLock { state in
             state.closing = true
             if let timeout {
-                let deadline = monotonicSeconds() + max(0, timeout.isNaN ? 0 : timeout)
+                let deadline = SystemClock.monotonicSeconds() + max(0, timeout.isNaN ? 0 : timeout)
                 state.deadline = min(state.deadline ?? deadline, deadline)
             }
             if state.threadAlive && state.sleeping {
@@ -185,7 +196,7 @@ public final class DeliveryEngine: Sendable {
     public func interrupt(drainTimeout: Double) {
         let waker = core.waker
         core.state.withLock { state in
-            let now = monotonicSeconds()
+            let now = SystemClock.monotonicSeconds()
             if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
             let abandonAt = now + max(0, drainTimeout.isNaN ? 0 : drainTimeout)
             state.abandonAt = min(state.abandonAt ?? abandonAt, abandonAt)
@@ -203,7 +214,7 @@ public final class DeliveryEngine: Sendable {
 
     /// A thread-safe snapshot of the counters.
     public func stats() -> DeliveryStats {
-        core.state.withLock { $0.stats(now: monotonicSeconds()) }
+        core.state.withLock { $0.stats(now: SystemClock.monotonicSeconds()) }
     }
 }
 
@@ -303,7 +314,7 @@ final class DeliveryCore: Sendable {
             var abandon = false
             let exit = state.withLock { state -> Bool in
                 state.sleeping = false
-                let now = monotonicSeconds()
+                let now = SystemClock.monotonicSeconds()
                 for attempt in finished { apply(attempt, now: now, &state, &letters, &delivered) }
                 if let deadline = state.deadline, state.abandonAt == nil, now >= deadline {
                     if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
@@ -484,42 +495,4 @@ final class DeliveryCore: Sendable {
             }
         }
     }
-}
-
-/// The delivery thread: a pthread that runs `DeliveryCore.run` and owns the transport.
-struct DeliveryThread: @unchecked Sendable {
-    // Invariant: `handle` is joined exactly once, by the `finish` call that claims `EngineState.joined`.
-    private let handle: pthread_t
-
-    /// What the new thread receives; it takes the only reference, so the transport is freed on that
-    /// thread when `run` returns.
-    private final class Start {
-        let core: DeliveryCore
-        let transport: IngestTransport
-        init(core: DeliveryCore, transport: IngestTransport) {
-            self.core = core
-            self.transport = transport
-        }
-    }
-
-    static func start(core: DeliveryCore, transport: IngestTransport) throws(DeliveryError) -> DeliveryThread {
-        let start = Unmanaged.passRetained(Start(core: core, transport: transport))
-        var handle = pthread_t()
-        let result = pthread_create(
-            &handle, nil,
-            { raw in
-                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-                start.core.run(transport: start.transport)
-                return nil
-            }, start.toOpaque())
-        guard result == 0 else {
-            start.release()
-            throw DeliveryError(kind: .configuration, message: "cannot start the delivery thread (error \(result))")
-        }
-        return DeliveryThread(handle: handle)
-    }
-
-    private init(handle: pthread_t) { self.handle = handle }
-
-    func join() { pthread_join(handle, nil) }
 }

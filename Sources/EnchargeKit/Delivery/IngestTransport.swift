@@ -1,4 +1,5 @@
 import CCurl
+import SystemKit
 
 /// Runs curl_global_init once per process, before the first handle exists (Swift initializes
 /// globals lazily and exactly once).
@@ -182,7 +183,7 @@ final class IngestTransport {
         precondition(!idle.isEmpty, "IngestTransport.start without a free slot")
         let index = idle.removeLast()
         slots[index].tag = tag
-        slots[index].startedAt = monotonicSeconds()
+        slots[index].startedAt = SystemClock.monotonicSeconds()
         let slot = slots[index]
         ccurl_response_reset(slot.response)
         slot.errorBuffer[0] = 0
@@ -241,7 +242,7 @@ final class IngestTransport {
     func abandonAll() -> [IngestAttempt] {
         var abandoned = pending
         pending.removeAll()
-        let now = monotonicSeconds()
+        let now = SystemClock.monotonicSeconds()
         for (easy, index) in running {
             curl_multi_remove_handle(multi, easy)
             idle.append(index)
@@ -263,7 +264,7 @@ final class IngestTransport {
             let code = ccurl_msg_result(message)
             // `message` is invalid once the handle is removed, so everything is read before that.
             let slot = slots[index]
-            let elapsed = monotonicSeconds() - slot.startedAt
+            let elapsed = SystemClock.monotonicSeconds() - slot.startedAt
             let outcome: IngestAttempt.Outcome
             if code == CURLE_OK {
                 var status = 0
@@ -315,7 +316,7 @@ final class IngestTransport {
         idle.append(index)
         pending.append(
             IngestAttempt(
-                tag: slot.tag, elapsed: monotonicSeconds() - slot.startedAt,
+                tag: slot.tag, elapsed: SystemClock.monotonicSeconds() - slot.startedAt,
                 outcome: .failure(code: code, message: "cannot follow the redirect: \(message(slot, code))")))
     }
 

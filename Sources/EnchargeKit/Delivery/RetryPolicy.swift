@@ -1,4 +1,5 @@
 import CCurl
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -97,7 +98,7 @@ struct RetryPolicy: Sendable {
     /// A `Retry-After` value in seconds from now: delta-seconds (`120`) or an HTTP-date
     /// (`Wed, 21 Oct 2015 07:28:00 GMT`, and the obsolete forms libcurl's parser knows). Nil when unreadable.
     static func retryAfterSeconds(_ text: String, now: time_t) -> Double? {
-        let trimmed = trimmingASCIIWhitespace(text)
+        let trimmed = String(text.trimming(.all))
         guard !trimmed.isEmpty else { return nil }
         if trimmed.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) {
             return trimmed.utf8.count > 9 ? 1e9 : Double(trimmed)
@@ -105,15 +106,5 @@ struct RetryPolicy: Sendable {
         let date = curl_getdate(trimmed, nil)
         guard date != -1 else { return nil }
         return max(0, Double(date - now))
-    }
-
-    private static func trimmingASCIIWhitespace(_ text: String) -> String {
-        let bytes = Array(text.utf8)
-        var start = 0
-        var end = bytes.count
-        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
-        while start < end && isSpace(bytes[start]) { start += 1 }
-        while end > start && isSpace(bytes[end - 1]) { end -= 1 }
-        return String(decoding: bytes[start..<end], as: UTF8.self)
     }
 }

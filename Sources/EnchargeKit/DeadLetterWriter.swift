@@ -1,5 +1,6 @@
 import JSONKit
 import Synchronization
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -8,56 +9,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-/// What every dead-letter entry of one run carries besides its own facts.
-public struct DeadLetterContext: Sendable, Hashable {
-    /// SHA-256 of the rules file that produced the entries, lower-case hex; nil when unknown.
-    public var rulesSHA256: String?
-    /// Names the process run that wrote the entry, so the entries of several runs appended to one file
-    /// can be told apart (`20261130T061804Z-9f3c2a1b`).
-    public var runID: String
-    /// True for entries of a `--dry-run`: they record what would have failed, nothing was sent, and
-    /// `replay` refuses them.
-    public var dryRun: Bool
-
-    public init(rulesSHA256: String? = nil, runID: String = DeadLetterContext.processRunID, dryRun: Bool = false) {
-        self.rulesSHA256 = rulesSHA256
-        self.runID = runID
-        self.dryRun = dryRun
-    }
-
-    /// One id per process run: the UTC start time and 32 random bits.
-    public static let processRunID: String = {
-        var now = time_t(0)
-        time(&now)
-        var parts = tm()
-        gmtime_r(&now, &parts)
-        let stamp = DeadLetterWriter.digits(parts.tm_year + 1900, 4) + DeadLetterWriter.digits(parts.tm_mon + 1, 2)
-            + DeadLetterWriter.digits(parts.tm_mday, 2) + "T" + DeadLetterWriter.digits(parts.tm_hour, 2)
-            + DeadLetterWriter.digits(parts.tm_min, 2) + DeadLetterWriter.digits(parts.tm_sec, 2) + "Z"
-        let random = String(UInt32.random(in: .min ... .max), radix: 16)
-        return stamp + "-" + String(repeating: "0", count: 8 - random.count) + random
-    }()
-}
-
-/// A failure to write or read the dead-letter file.
-public struct DeadLetterError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var path: String
-    /// 1-based line for read errors, nil for file errors.
-    public var line: Int?
-    public var message: String
-
-    public init(path: String, line: Int? = nil, message: String) {
-        self.path = path
-        self.line = line
-        self.message = message
-    }
-
-    public var description: String {
-        if let line { return "\(path):\(line): \(message)" }
-        return "\(path): \(message)"
-    }
-}
 
 /// Appends dead-letter entries, one JSON object per line, to a file. Safe to share between threads;
 /// a missing file is created (mode 0600: entries hold people's data) on the first entry, so a clean
@@ -253,7 +204,7 @@ public final class DeadLetterWriter: Sendable {
                 guard descriptor >= 0 else { return Self.fileError(path, "cannot open for appending") }
                 state.descriptor = descriptor
             }
-            let written = line.withUnsafeBytes { Self.writeAll(state.descriptor, $0) }
+            let written = line.withUnsafeBytes { FileDescriptor(rawValue: state.descriptor).writeAll($0) }
             guard written else { return Self.fileError(path, "cannot append a dead-letter entry") }
             if isRecord { state.records += 1 } else { state.events += 1 }
             return nil
@@ -271,161 +222,10 @@ public final class DeadLetterWriter: Sendable {
         return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
-    /// Writes every byte, retrying short writes and EINTR.
-    private static func writeAll(_ descriptor: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += n
-        }
-        return true
-    }
-
-    /// `value` in decimal, zero-padded to `width` digits.
-    static func digits(_ value: Int32, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-
-    /// The current UTC time as ISO 8601 with milliseconds, `2026-11-27T04:12:36.123Z`.
+    /// The current UTC time as ISO 8601 with milliseconds, always three digits of them,
+    /// `2026-11-27T04:12:36.123Z`.
     static func timestamp() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var seconds = time_t(now.tv_sec)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        return "\(digits(parts.tm_year + 1900, 4))-\(digits(parts.tm_mon + 1, 2))-\(digits(parts.tm_mday, 2))T"
-            + "\(digits(parts.tm_hour, 2)):\(digits(parts.tm_min, 2)):\(digits(parts.tm_sec, 2))."
-            + "\(digits(Int32(now.tv_nsec / 1_000_000), 3))Z"
-    }
-}
-
-/// One line of a dead-letter file, as `replay` reads it back.
-public struct DeadLetterEntry: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
-        /// An event the API did not accept (`event`, `reason`, `status`, `body`, `attempts`).
-        case event
-        /// An input record whose rule failed (`record`, `error`, `traceback`).
-        case record
-    }
-
-    public var kind: Kind
-    /// The event as `Event.jsonValue` wrote it (kind `.event`); `Event(validating:)` reads it back.
-    public var event: JSONValue?
-    /// The raw record or request (kind `.record`).
-    public var record: JSONValue?
-    /// Why the event was dead-lettered (kind `.event`).
-    public var reason: String?
-    /// The rule's error message (kind `.record`).
-    public var error: String?
-    public var traceback: String?
-    public var status: Int?
-    public var body: String?
-    public var attempts: Int?
-    public var source: String?
-    public var rulesSHA256: String?
-    /// The run that wrote the entry; nil in files written before run ids existed.
-    public var runID: String?
-    /// True when a `--dry-run` wrote the entry: nothing was sent, so there is nothing to replay.
-    public var dryRun: Bool
-    /// When it was written, ISO 8601 UTC.
-    public var at: String?
-    /// The whole line as parsed, for fields a later version adds.
-    public var json: JSONObject
-
-    /// Reads one entry from a parsed line; throws a message when it is not a dead-letter entry.
-    public init(json: JSONValue) throws(DeadLetterError) {
-        guard case .object(let object) = json else {
-            throw DeadLetterError(path: "", message: "a dead-letter entry must be a JSON object")
-        }
-        guard let kindText = object["kind"]?.stringValue, let kind = Kind(rawValue: kindText) else {
-            throw DeadLetterError(path: "", message: "a dead-letter entry needs \"kind\": \"event\" or \"record\"")
-        }
-        self.kind = kind
-        self.json = object
-        event = object["event"]
-        record = object["record"]
-        reason = object["reason"]?.stringValue
-        error = object["error"]?.stringValue
-        traceback = object["traceback"]?.stringValue
-        status = object["status"].flatMap(Self.integer)
-        body = object["body"]?.stringValue
-        attempts = object["attempts"].flatMap(Self.integer)
-        source = object["source"]?.stringValue
-        rulesSHA256 = object["rules_sha256"]?.stringValue
-        runID = object["run_id"]?.stringValue
-        dryRun = object["dry_run"] == .bool(true)
-        at = object["at"]?.stringValue
-        switch kind {
-        case .event where event == nil:
-            throw DeadLetterError(path: "", message: "an event entry needs \"event\"")
-        case .record where record == nil:
-            throw DeadLetterError(path: "", message: "a record entry needs \"record\"")
-        default: break
-        }
-    }
-
-    private static func integer(_ value: JSONValue) -> Int? {
-        if case .integer(let i) = value { return Int(exactly: i) }
-        return nil
-    }
-
-    /// Streams the entries of a dead-letter file in order, skipping blank lines; `body` may stop
-    /// early by returning false. Errors name the file and line; the first line that is not an entry
-    /// ends the stream with its error.
-    public static func forEach(
-        inFile path: String, _ body: (DeadLetterEntry) throws -> Bool
-    ) throws {
-        try forEach(inFile: path, invalidLine: { error throws in throw error }, body)
-    }
-
-    /// Streams the entries of a dead-letter file as `forEach(inFile:_:)` does, but hands each line
-    /// that is not an entry to `invalidLine` (with its line number) and goes on with the next, so one
-    /// corrupt line costs only itself. Failing to open or read the file still throws.
-    public static func forEach(
-        inFile path: String, invalidLine: (DeadLetterError) throws -> Void, _ body: (DeadLetterEntry) throws -> Bool
-    ) throws {
-        guard let stream = fopen(path, "r") else {
-            throw DeadLetterError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(stream) }
-        var buffer: UnsafeMutablePointer<CChar>? = nil
-        var capacity = 0
-        defer { free(buffer) }
-        var lineNumber = 0
-        while true {
-            let length = getline(&buffer, &capacity, stream)
-            if length < 0 {
-                if ferror(stream) != 0 {
-                    throw DeadLetterError(path: path, message: "read failed: \(String(cString: strerror(errno)))")
-                }
-                return
-            }
-            lineNumber += 1
-            let bytes = UnsafeRawBufferPointer(start: buffer, count: length)
-            guard bytes.contains(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) else { continue }
-            let entry: DeadLetterEntry
-            do {
-                entry = try DeadLetterEntry(json: try JSONValue(parsing: bytes))
-            } catch let error as DeadLetterError {
-                try invalidLine(DeadLetterError(path: path, line: lineNumber, message: error.message))
-                continue
-            } catch {
-                try invalidLine(DeadLetterError(path: path, line: lineNumber, message: "\(error)"))
-                continue
-            }
-            guard try body(entry) else { return }
-        }
-    }
-
-    /// Every entry of a dead-letter file, in order.
-    public static func read(path: String) throws -> [DeadLetterEntry] {
-        var entries: [DeadLetterEntry] = []
-        try forEach(inFile: path) { entries.append($0); return true }
-        return entries
+        let milliseconds = Int64((SystemClock.wallSeconds() * 1000).rounded(.down))
+        return EnchargeDate.format(epochMilliseconds: milliseconds, alwaysWithMilliseconds: true)
     }
 }

@@ -3,6 +3,8 @@
 // or base64, optionally after a literal prefix such as `sha256=`. No timestamp, so no replay
 // protection: prefer a named scheme when the provider has one.
 
+import SystemKit
+
 extension WebhookVerifier {
     static func verifyGenericHMAC(_ request: SignedRequest) throws(WebhookVerificationError) {
         let settings = request.options.hmac
@@ -29,7 +31,7 @@ extension WebhookVerifier {
 
         let signature: [UInt8]?
         switch settings.encoding {
-        case .hex: signature = WebhookCrypto.hexDecode(value)
+        case .hex: signature = Hex.decode(value)
         case .base64: signature = WebhookCrypto.base64Decode(value)
         }
         guard let signature, signature.count == expected.count else {

@@ -90,8 +90,8 @@ extension LuaState {
         let relative = name.split(separator: ".").joined(separator: "/") + ".lua"
         let path = directory.isEmpty ? relative : directory + "/" + relative
         let bytes: [UInt8]
-        do { bytes = try readWholeFile(path) } catch {
-            return failure("require: module '\(name)' not found: cannot read \(path) (\(error.message))")
+        do { bytes = try readSourceFile(path) } catch {
+            return failure("require: module '\(name)' not found: cannot read \(path) (\(error.reason))")
         }
         let status = loadText(bytes, chunkName: "@" + path)
         guard status == LUA_OK else {

@@ -56,7 +56,7 @@ extension LuaState {
         lua_setfield(L, encl_registryindex(), LuaState.bigIntegerMetatableKey)
     }
 
-    /// Pushes a big integer holding `digits` (ASCII, with a leading `-` when negative).
+    /// Pushes a big integer holding `digits` (ASCII, with a leading `-` when negative). Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     func pushBigInteger(digits: UnsafeRawBufferPointer) {
         let storage = lua_newuserdatauv(L, digits.count, 0)!
         if let source = digits.baseAddress { storage.copyMemory(from: source, byteCount: digits.count) }
@@ -64,7 +64,7 @@ extension LuaState {
         lua_setmetatable(L, -2)
     }
 
-    /// The digits of the big integer at `index`, or nil for any other value.
+    /// The digits of the big integer at `index`, or nil for any other value. Never raises.
     public func bigIntegerDigits(at index: Int32) -> String? {
         guard lua_type(L, index) == LUA_TUSERDATA else { return nil }
         let absolute = lua_absindex(L, index)

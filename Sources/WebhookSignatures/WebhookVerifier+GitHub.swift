@@ -5,6 +5,8 @@
 // (secret "It's a Secret to Everybody", payload "Hello, World!"). The legacy SHA-1 `X-Hub-Signature`
 // is not accepted: GitHub recommends the SHA-256 header and sends it with every delivery.
 
+import SystemKit
+
 extension WebhookVerifier {
     static func verifyGitHub(_ request: SignedRequest) throws(WebhookVerificationError) {
         let name = "X-Hub-Signature-256"
@@ -18,7 +20,7 @@ extension WebhookVerifier {
             throw WebhookVerificationError(.malformedHeader, "\(name) does not start with sha256=")
         }
         let hex = value.dropFirst("sha256=".count)
-        guard let signature = WebhookCrypto.hexDecode(hex), signature.count == SHA256Size.bytes else {
+        guard let signature = Hex.decode(hex), signature.count == SHA256Size.bytes else {
             throw WebhookVerificationError(
                 .malformedHeader, "\(name) signature is not 64 hex digits (an HMAC-SHA256)")
         }

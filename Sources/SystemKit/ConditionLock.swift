@@ -8,7 +8,8 @@ import Darwin
 
 /// A value guarded by a pthread mutex with a condition variable, for threads that must sleep until
 /// another thread changes the state (the delivery engine's callers waiting for room, the spool's
-/// writer waiting for work, the spool's delivery worker waiting for new commits). `Mutex` from Synchronization has no condition variable.
+/// writer waiting for work, the spool's delivery worker waiting for new commits, the rule pool's
+/// idle workers). `Mutex` from Synchronization has no condition variable.
 package final class ConditionLock<State>: @unchecked Sendable {
     // Invariant: `state` is read and written only between pthread_mutex_lock/unlock on `mutex`;
     // `mutex` and `condition` are allocated in init and destroyed in deinit, when no thread can hold them.
@@ -71,50 +72,14 @@ package final class ConditionLock<State>: @unchecked Sendable {
         return try body(&state)
     }
 
+    /// Wakes one thread waiting in `withLock(whenReady:)` so it re-checks its condition; enough when
+    /// any one waiter can take the change (one job queued for a pool of idle workers).
+    package func signal() {
+        pthread_cond_signal(condition)
+    }
+
     /// Wakes every thread waiting in `withLock(whenReady:)` so it re-checks its condition.
     package func broadcast() {
         pthread_cond_broadcast(condition)
     }
 }
-
-/// A joinable pthread running one closure, for work that blocks (SQLite, `DeliveryEngine.submit`)
-/// and so must never occupy a thread of Swift's cooperative pool.
-package struct JoinableThread: @unchecked Sendable {
-    // Invariant: `handle` is joined exactly once, by whoever owns this value (for example
-    // `Spool.deinit`, `SpoolDeliveryWorker.stop`).
-    private let handle: pthread_t
-
-    private final class Start {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-
-    /// Starts `body` on a new thread; nil when the system refuses one.
-    package static func start(_ body: @escaping @Sendable () -> Void) -> JoinableThread? {
-        let start = Unmanaged.passRetained(Start(body))
-        var handle = pthread_t()
-        let result = pthread_create(
-            &handle, nil,
-            { raw in
-                let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-                start.body()
-                return nil
-            }, start.toOpaque())
-        guard result == 0 else {
-            start.release()
-            return nil
-        }
-        return JoinableThread(handle: handle)
-    }
-
-    private init(handle: pthread_t) { self.handle = handle }
-
-    package func join() { pthread_join(handle, nil) }
-
-    /// Lets the thread free itself when it ends, for a thread nobody joins.
-    package func detach() { pthread_detach(handle) }
-
-    /// Whether the calling thread is this one (joining yourself would deadlock).
-    package var isCurrent: Bool { pthread_equal(pthread_self(), handle) != 0 }
-}
-

@@ -9,6 +9,8 @@
 // - any `v1` may match; the timestamp must be within the tolerance (Stripe's default: 300 s).
 // Stripe publishes no test vector; the tests use one computed with `openssl dgst`.
 
+import SystemKit
+
 extension WebhookVerifier {
     static func verifyStripe(_ request: SignedRequest) throws(WebhookVerificationError) {
         let name = "Stripe-Signature"
@@ -18,7 +20,7 @@ extension WebhookVerifier {
         var signatures: [[UInt8]] = []
         var sawV1 = false
         for element in header.split(separator: ",") {
-            let element = trimmingWhitespace(element)
+            let element = element.trimming(.spacesAndTabs)
             guard let equals = element.firstIndex(of: "=") else { continue }
             let prefix = element[..<equals]
             let value = element[element.index(after: equals)...]
@@ -26,7 +28,7 @@ extension WebhookVerifier {
                 if timestampText == nil { timestampText = value }
             } else if prefix == "v1" {
                 sawV1 = true
-                if let bytes = WebhookCrypto.hexDecode(value), bytes.count == SHA256Size.bytes {
+                if let bytes = Hex.decode(value), bytes.count == SHA256Size.bytes {
                     signatures.append(bytes)
                 }
             }
