@@ -59,20 +59,32 @@ let package = Package(
                 "EnchargeRules", "EnchargeKit", "EnchargeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
+        // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "EnchargeServer", "JSONKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/TestSupport"),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
-        .testTarget(name: "EnchargeKitTests", dependencies: ["EnchargeKit"]),
-        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
         .testTarget(
-            name: "DeliveryTests",
-            dependencies: ["EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
+            name: "EnchargeKitTests",
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
+        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
         .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures"]),
         .testTarget(
             name: "EnchargeSpoolTests",
-            dependencies: ["EnchargeSpool", "EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: ["EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport"]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["EnchargeKit"],
+            name: "EndToEndTests", dependencies: ["EnchargeKit", "TestSupport"],
             resources: [.copy("Golden")]),
     ]
 )

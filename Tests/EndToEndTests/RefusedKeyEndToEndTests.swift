@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A wrong write key stops `run` and `replay` (issue 7): they stop reading input, say which key
 /// source to check and exit 2, and every event already emitted is dead-lettered, in per-person

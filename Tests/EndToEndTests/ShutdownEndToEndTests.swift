@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The built binary running in the background, so a test can signal it and time its exit.
 final class BackgroundBinary {
