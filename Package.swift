@@ -79,7 +79,7 @@ let package = Package(
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
         .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
-        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures"]),
+        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "TestSupport"]),
         .testTarget(
             name: "EnchargeSpoolTests",
             dependencies: ["EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport"]),
