@@ -72,6 +72,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Tests/TestSupport"),
+        .testTarget(
+            name: "TestSupportTests",
+            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
         .testTarget(
