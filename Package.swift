@@ -85,9 +85,11 @@ let package = Package(
         .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "TestSupport"]),
         .testTarget(
             name: "EnchargeSpoolTests",
-            dependencies: ["EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport"]),
+            dependencies: [
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["EnchargeKit", "TestSupport"],
+            name: "EndToEndTests", dependencies: ["TestSupport"],
             resources: [.copy("Golden")]),
     ]
 )

@@ -3,7 +3,6 @@ import CCurl
 import Foundation
 import JSONKit
 import Testing
-import TestSupport
 
 /// The engine's parts on their own: retry classification and backoff, Retry-After, redaction, the
 /// lane schedule, the latency histogram and configuration checks.
