@@ -197,12 +197,15 @@ public final class RawHTTPConnection {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         let start = end.upperBound
         func reply(_ body: [UInt8]) -> HTTPReply { HTTPReply(status: status, headers: headers, body: body, head: head) }
         if let length = headers["content-length"].flatMap(Int.init) {
-            guard bytes.count - start >= length else { return complete ? (reply(Array(bytes[start...])), bytes.count) : nil }
+            guard bytes.count - start >= length else {
+                return complete ? (reply(Array(bytes[start...])), bytes.count) : nil
+            }
             return (reply(Array(bytes[start..<(start + length)])), start + length)
         }
         if headers["transfer-encoding"]?.lowercased() == "chunked" {

@@ -93,7 +93,8 @@ public struct IngestReply: Sendable {
     public static let drop = IngestReply(action: .drop)
 
     /// `status` with an error body and, optionally, `Retry-After`.
-    public static func status(_ status: Int, body: String = #"{"error":"scripted"}"#, retryAfter: String? = nil) -> Self {
+    public static func status(_ status: Int, body: String = #"{"error":"scripted"}"#, retryAfter: String? = nil) -> Self
+    {
         IngestReply(status: status, body: body, retryAfter: retryAfter)
     }
 

@@ -68,7 +68,8 @@ public enum SigningScheme: String, CaseIterable, CustomStringConvertible, Sendab
             let decoded = Data(base64Encoded: String(secret.dropFirst("whsec_".count))).map { Array($0) } ?? []
             let mac = Signing.hmacSHA256(key: decoded, message: Array("\(id).\(timestamp).".utf8) + body)
             return [
-                ("webhook-id", id), ("webhook-timestamp", "\(timestamp)"), ("webhook-signature", "v1," + Signing.base64(mac)),
+                ("webhook-id", id), ("webhook-timestamp", "\(timestamp)"),
+                ("webhook-signature", "v1," + Signing.base64(mac)),
             ]
         case .hmac:
             return [(hmacHeader, Signing.hex(Signing.hmacSHA256(key: key, message: body)))]

@@ -38,7 +38,8 @@ import Testing
         try await ScriptedIngestServer.with(script: { request, attempt in
             // Attempts count arrivals of the same body on any path: the redirect was the first.
             if request.path == "/v1/" { return .redirect(308, to: "/v1/moved") }
-            return attempt == 2 ? .status(503, body: "busy", retryAfter: "7") : IngestReply(headers: [("X-Trace", "t1")])
+            return attempt == 2
+                ? .status(503, body: "busy", retryAfter: "7") : IngestReply(headers: [("X-Trace", "t1")])
         }) { server, _ in
             let port = server.port
             let replies = try await onThread {
@@ -78,9 +79,13 @@ import Testing
             request.seq == 1 ? IngestReply.ok.delayed(by: .seconds(1)) : .ok
         }) { server, _ in
             let port = server.port
-            let slow = Task { try await onThread { try RawHTTPConnection.postJSON(port: port, "/v1/", #"{"properties":{"seq":1}}"#) } }
+            let slow = Task {
+                try await onThread { try RawHTTPConnection.postJSON(port: port, "/v1/", #"{"properties":{"seq":1}}"#) }
+            }
             await eventually("the slow request is in flight") { server.inFlight == 1 }
-            let fast = try await onThread { try RawHTTPConnection.postJSON(port: port, "/v1/", #"{"properties":{"seq":2}}"#) }
+            let fast = try await onThread {
+                try RawHTTPConnection.postJSON(port: port, "/v1/", #"{"properties":{"seq":2}}"#)
+            }
             #expect(fast.status == 200)
             #expect(server.accepted.map(\.seq) == [2])
             #expect(try await slow.value.status == 200)
@@ -89,7 +94,9 @@ import Testing
     }
 
     @Test func aChunkedResponseIsReadWholeAndTheNextOneFollows() throws {
-        let bytes = Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n".utf8)
+        let bytes = Array(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"
+                .utf8)
         let (first, used) = try #require(RawHTTPConnection.parse(bytes, complete: false))
         #expect(first.status == 200 && first.text == "abcde")
         let (second, _) = try #require(RawHTTPConnection.parse(Array(bytes[used...]), complete: false))

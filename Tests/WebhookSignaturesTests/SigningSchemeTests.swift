@@ -10,7 +10,8 @@ import WebhookSignatures
 
     @Test func signingMatchesPublishedVectors() {
         // From GitHub's "Validating webhook deliveries".
-        let mac = Signing.hmacSHA256(key: Array("It's a Secret to Everybody".utf8), message: Array("Hello, World!".utf8))
+        let mac = Signing.hmacSHA256(
+            key: Array("It's a Secret to Everybody".utf8), message: Array("Hello, World!".utf8))
         #expect(Signing.hex(mac) == "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
         #expect(Signing.hex(Signing.sha256([])) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         // RFC 2202 test case 2.
@@ -33,8 +34,9 @@ import WebhookSignatures
         try input.fileHandleForWriting.close()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        #expect(text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(
-            Signing.hex(Signing.hmacSHA256(key: Array(key.utf8), message: Array(message.utf8)))))
+        #expect(
+            text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix(
+                Signing.hex(Signing.hmacSHA256(key: Array(key.utf8), message: Array(message.utf8)))))
     }
 
     @Test(arguments: SigningScheme.allCases)
