@@ -65,20 +65,37 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit"]),
+        // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
+        // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "EnchargeServer", "JSONKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/TestSupport"),
+        .testTarget(
+            name: "TestSupportTests",
+            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
-        .testTarget(name: "EnchargeKitTests", dependencies: ["EnchargeKit"]),
-        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
         .testTarget(
-            name: "DeliveryTests",
-            dependencies: ["EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
+            name: "EnchargeKitTests",
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
+        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
-        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit"]),
+        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"]),
         .testTarget(
             name: "EnchargeSpoolTests",
-            dependencies: ["EnchargeSpool", "EnchargeKit", .product(name: "Hummingbird", package: "hummingbird")]),
+            dependencies: [
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["EnchargeKit"],
+            name: "EndToEndTests", dependencies: ["TestSupport"],
             resources: [.copy("Golden")]),
     ]
 )

@@ -98,8 +98,9 @@ public func withMockIngest<Result: Sendable>(
     }
 }
 
-/// The routes of the mock, separate from the server so they read on their own.
-func buildMockIngestRouter(
+/// The routes of the mock, separate from the server so they read on their own (and so the tests'
+/// scripted Ingest server can fall back to the mock's own answer).
+package func buildMockIngestRouter(
     configuration: MockIngestConfiguration, recorder: MockIngestRecorder?
 ) -> Router<MockIngestRequestContext> {
     let router = Router(context: MockIngestRequestContext.self)
@@ -122,11 +123,13 @@ func buildMockIngestRouter(
 
 /// The request context of the mock: Hummingbird's basics plus the connection, so that
 /// `--drop-rate` can close it without answering.
-struct MockIngestRequestContext: RequestContext {
-    var coreContext: CoreRequestContextStorage
-    let channel: any Channel
+package struct MockIngestRequestContext: RequestContext {
+    /// Hummingbird's per-request storage.
+    package var coreContext: CoreRequestContextStorage
+    /// The connection the request arrived on.
+    package let channel: any Channel
 
-    init(source: ApplicationRequestContextSource) {
+    package init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         channel = source.channel
     }

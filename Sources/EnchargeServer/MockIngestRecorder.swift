@@ -13,7 +13,7 @@ import Darwin
 /// Lines are written whole, one `write(2)` call (or loop) per line under a lock, straight to an
 /// `O_APPEND` descriptor with no user-space buffer, so another process tailing the file sees every
 /// line as soon as its request is answered, in the order the events were accepted.
-final class MockIngestRecorder: Sendable {
+package final class MockIngestRecorder: Sendable {
     let path: String
     /// The open descriptor; owned by this object, used only under the lock, closed in `deinit`.
     private let descriptor: Mutex<Int32>

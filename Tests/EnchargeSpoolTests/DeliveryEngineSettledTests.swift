@@ -2,6 +2,7 @@ import EnchargeKit
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 /// The delivery engine's completion hook, which the spool relies on to mark events: every tagged
 /// event is reported exactly once, with how it ended; untagged events and the dead-letter file
@@ -18,7 +19,7 @@ struct DeliveryEngineSettledTests {
     }
 
     @Test func everyTaggedEventIsReportedOnceWithItsOutcome() async throws {
-        let script: LoopbackIngest.Script = { request, attempt in
+        let script: ScriptedIngestServer.Script = { request, attempt in
             switch request.seq {
             case 2: .status(422, body: "bad user")
             case 3 where attempt == 1: .status(500)
@@ -26,10 +27,11 @@ struct DeliveryEngineSettledTests {
             default: .ok
             }
         }
-        try await LoopbackIngest.with(script: script) { server, endpoint in
+        try await ScriptedIngestServer.with(script: script) { server, endpoint in
             let settled = Settled()
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let deadLetters = path + ".dead.jsonl"
             let engine = try DeliveryEngine(
                 configuration: Fixture.configuration(endpoint) { $0.maxAttempts = 3 },
@@ -70,16 +72,17 @@ struct DeliveryEngineSettledTests {
 
     @Test func interruptedEventsAreReportedAsInterruptedNotDead() async throws {
         // seq 1 stays on the wire for a second; `finish` runs out of time while it does and abandons it.
-        let script: LoopbackIngest.Script = { request, _ in request.seq == 1 ? IngestReply(delay: .seconds(1)) : .ok }
-        try await LoopbackIngest.with(script: script) { server, endpoint in
+        let script: ScriptedIngestServer.Script = { request, _ in request.seq == 1 ? IngestReply(delay: .seconds(1)) : .ok }
+        try await ScriptedIngestServer.with(script: script) { server, endpoint in
             let settled = Settled()
             let engine = try DeliveryEngine(
                 configuration: Fixture.configuration(endpoint) { $0.concurrency = 1 }, deadLetters: nil,
                 context: DeadLetterContext(), onSettled: { settled.record($0, $1) })
             try await onThread {
                 engine.submit((1...4).map { Fixture.track("ann", seq: $0) }, source: "r", tags: [1, 2, 3, 4])
-                let deadline = Date().addingTimeInterval(5)
-                while server.received.isEmpty && Date() < deadline { usleep(1000) }
+            }
+            await eventually("seq 1 is on the wire", timeout: .seconds(5)) { !server.received.isEmpty }
+            try await onThread {
                 _ = engine.finish(timeout: 0.05)
                 engine.submit([Fixture.track("ann", seq: 5)], source: "late", tags: [5])
             }

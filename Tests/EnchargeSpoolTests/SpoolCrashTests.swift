@@ -1,6 +1,7 @@
 import EnchargeKit
 import Foundation
 import Testing
+import TestSupport
 
 @testable import EnchargeSpool
 
@@ -44,8 +45,7 @@ struct SpoolCrashTests {
         FileHandle.standardOutput.write(Data("SPOOL-CHILD accepted \(people * requestsPerPerson)\n".utf8))
         let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
         worker.start()
-        let deadline = Date().addingTimeInterval(20)
-        while worker.stats().delivered < 40 && Date() < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        await eventually("the child delivers 40 events before it dies") { worker.stats().delivered >= 40 }
         kill(getpid(), SIGKILL)
         exit(3)
     }
@@ -56,9 +56,10 @@ struct SpoolCrashTests {
             try await Self.childAcceptsThenDies(path: path, endpoint: endpoint)
         }
         let total = Self.people * Self.requestsPerPerson
-        try await LoopbackIngest.with(script: { _, _ in IngestReply(delay: .milliseconds(3)) }) { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(3)) }) { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let child = Process()
             child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
             child.arguments = [
@@ -82,7 +83,9 @@ struct SpoolCrashTests {
             #expect(child.terminationReason == .uncaughtSignal)
             #expect(child.terminationStatus == SIGKILL)
             // Requests the child had on the wire may still be answered by the server: let them end.
-            try await Task.sleep(for: .milliseconds(500))
+            await eventually("the server is done with the dead child's connections") {
+                server.openConnections == 0 && server.inFlight == 0
+            }
             let sentBeforeKill = server.accepted.count
             #expect(sentBeforeKill >= 40)
 
@@ -96,7 +99,7 @@ struct SpoolCrashTests {
 
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             _ = try await onThread { worker.stop(timeout: 5) }
             #expect(try spool.stats().delivered == 2 * total)
             let accepted = server.accepted

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import JSONKit
 import Testing
+import TestSupport
 
 @testable import EnchargeSpool
 
@@ -31,20 +32,21 @@ struct SpoolDeliveryWorkerTests {
 
     @Test func deliversEveryEventInPerPersonOrderThroughRetries() async throws {
         // Every third event fails once with 500, every fifth once with 429 and Retry-After: 0.
-        let script: LoopbackIngest.Script = { request, attempt in
+        let script: ScriptedIngestServer.Script = { request, attempt in
             guard attempt == 1, let seq = request.seq else { return .ok }
             if seq % 3 == 0 { return .status(500) }
             if seq % 5 == 0 { return .status(429, retryAfter: "0") }
             return .ok
         }
-        try await LoopbackIngest.with(script: script) { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+        try await ScriptedIngestServer.with(script: script) { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             try await Self.acceptRequests(spool, count: 120, people: 7)
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             try await Self.stop(worker)
 
             let accepted = server.accepted
@@ -75,17 +77,19 @@ struct SpoolDeliveryWorkerTests {
     }
 
     @Test func picksUpRequestsAcceptedWhileRunning() async throws {
-        try await LoopbackIngest.with { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+        try await ScriptedIngestServer.with { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
             for round in 0..<5 {
                 try await Self.acceptRequests(spool, count: 10, people: 3, from: round * 10)
-                try await Task.sleep(for: .milliseconds(20))
+                // The next round is accepted while the worker runs idle, having delivered this one.
+                try await eventually("round \(round) is delivered") { try spool.stats().pending == 0 }
             }
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             try await Self.stop(worker)
             #expect(Set(server.accepted.compactMap(\.seq)) == Set(0..<50))
             for (person, seqs) in Fixture.acceptedSeqsByPerson(server.accepted) {
@@ -97,9 +101,10 @@ struct SpoolDeliveryWorkerTests {
     @Test func readsInSmallBatchesUnderBackpressureAndKeepsRequestsWhole() async throws {
         // Batches of 5 rows, at most 8 events queued in the engine; requests of 1 to 12 events,
         // each request a mix of people: its events must still be accepted in emission order.
-        try await LoopbackIngest.with(script: { _, _ in IngestReply(delay: .milliseconds(1)) }) { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(1)) }) { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             var requests: [[Event]] = []
             var seq = 0
@@ -117,7 +122,7 @@ struct SpoolDeliveryWorkerTests {
             let worker = try SpoolDeliveryWorker(
                 spool: spool, configuration: Fixture.configuration(endpoint) { $0.maxQueuedEvents = 8 }, batchSize: 5)
             worker.start()
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             try await Self.stop(worker)
             let order = Dictionary(uniqueKeysWithValues: server.accepted.enumerated().map { ($1.seq!, $0) })
             #expect(order.count == seq)
@@ -132,16 +137,17 @@ struct SpoolDeliveryWorkerTests {
 
     @Test func rejectedAndExhaustedEventsStayDeadInTheSpoolUntilRequeued() async throws {
         // seq 3 is rejected (400); seq 5 always gets 503 until the script changes.
-        let rejecting: LoopbackIngest.Script = { request, _ in
+        let rejecting: ScriptedIngestServer.Script = { request, _ in
             switch request.seq {
             case 3: .status(400, body: #"{"error":"user.email is not an email"}"#)
             case 5: .status(503, body: "maintenance")
             default: .ok
             }
         }
-        try await LoopbackIngest.with(script: rejecting) { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+        try await ScriptedIngestServer.with(script: rejecting) { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             for seq in 1...6 {
                 _ = try await spool.accept(
@@ -149,7 +155,7 @@ struct SpoolDeliveryWorkerTests {
             }
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
 
             var stats = try spool.stats()
             #expect(stats.delivered == 4)
@@ -173,7 +179,7 @@ struct SpoolDeliveryWorkerTests {
             server.answer { _, _ in .ok }
             #expect(try spool.requeueDeadEvents() == 2)
             #expect(try spool.stats().dead == 0)
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             try await Self.stop(worker)
             stats = try spool.stats()
             #expect(stats.delivered == 6)
@@ -184,9 +190,10 @@ struct SpoolDeliveryWorkerTests {
     }
 
     @Test func aStoredEventThatNoLongerValidatesIsMarkedDead() async throws {
-        try await LoopbackIngest.with { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+        try await ScriptedIngestServer.with { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             _ = try await spool.accept(
                 requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1), Fixture.track("ann", seq: 2)],
@@ -196,7 +203,7 @@ struct SpoolDeliveryWorkerTests {
             }
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             try await Self.stop(worker)
             #expect(server.accepted.compactMap(\.seq) == [2])
             let dead = try spool.deadEvents()
@@ -209,15 +216,16 @@ struct SpoolDeliveryWorkerTests {
     // MARK: Stop and restart
 
     @Test func stopLeavesUndeliveredEventsPendingAndARestartDeliversThemInOrder() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
-        try await LoopbackIngest.with(script: { _, _ in IngestReply(delay: .milliseconds(30)) }) { server, endpoint in
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(30)) }) { server, endpoint in
             let spool = try Spool(path: path)
             try await Self.acceptRequests(spool, count: 80, people: 4)
             let first = try SpoolDeliveryWorker(
                 spool: spool, configuration: Fixture.configuration(endpoint) { $0.concurrency = 2 })
             first.start()
-            #expect(await Fixture.eventually { server.accepted.count >= 10 })
+            #expect(await eventually("10 events are accepted") { server.accepted.count >= 10 })
             try await Self.stop(first, timeout: 0)
             let afterStop = try spool.stats()
             #expect(afterStop.pending > 0, "stop(timeout: 0) must not drain the spool")
@@ -230,7 +238,7 @@ struct SpoolDeliveryWorkerTests {
             let reopened = try Spool(path: path)
             let second = try SpoolDeliveryWorker(spool: reopened, configuration: Fixture.configuration(endpoint))
             second.start()
-            #expect(try await Fixture.eventually { try reopened.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try reopened.stats().pending == 0 })
             try await Self.stop(second)
             #expect(try reopened.stats().delivered == 160)
             #expect(deliveredFirst < server.accepted.count)

@@ -1,6 +1,7 @@
 import EnchargeSpool
 import JSONKit
 import Testing
+import TestSupport
 
 /// Kept failed requests stay within a count and a byte cap; the oldest go first.
 @Suite struct SpoolKeptRequestCapTests {
@@ -10,8 +11,9 @@ import Testing
     }
 
     @Test func theOldestKeptRequestsAreDroppedPastTheCountCap() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         let cap = SpoolKeptRequestCap(maxCount: 3, maxBytes: 1 << 20)
         for n in 1...3 {
@@ -24,8 +26,9 @@ import Testing
     }
 
     @Test func theOldestKeptRequestsAreDroppedPastTheByteCap() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         let cap = SpoolKeptRequestCap(maxCount: 100, maxBytes: 2_500)
         try await spool.keepFailedRequest(requestID: "r1", request: request(1_000), error: "boom", traceback: nil, cap: cap)

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Testing
+import TestSupport
 
 @testable import EnchargeSpool
 
@@ -12,8 +13,9 @@ import Testing
     }
 
     @Test func aSecondOwnerOfOneSpoolIsRefusedAndTheLockGoesWithItsHolder() throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         var first: SpoolOwnerLock? = try SpoolOwnerLock(spoolPath: path)
         let error = #expect(throws: SpoolError.self) { try SpoolOwnerLock(spoolPath: path) }
         #expect(error?.description == "\(path): is in use by another encharge-lua serve (pid \(getpid())); stop that one first, or give this one its own --spool")
@@ -25,8 +27,9 @@ import Testing
     }
 
     @Test func aNewSpoolAndItsWriteAheadLogAreReadableByTheirOwnerOnly() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let old = umask(0o022)
         defer { umask(old) }
         let spool = try Spool(path: path)
@@ -37,8 +40,9 @@ import Testing
     }
 
     @Test func aSQLiteFileThatIsNotASpoolIsRefusedAndLeftAlone() throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
             try db.execute(sql: "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)")
@@ -53,16 +57,18 @@ import Testing
     }
 
     @Test func aFileThatIsNotSQLiteIsRefused() throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         try String(repeating: "email,name\nann@example.com,Ann\n", count: 200).write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
         #expect(error?.description == "\(path): is not a SQLite database, so not a spool; pass a spool or a new file to --spool")
     }
 
     @Test func aSpoolWrittenByANewerVersionIsRefused() throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         do { _ = try Spool(path: path) }
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
@@ -74,8 +80,9 @@ import Testing
     }
 
     @Test func anEmptyFileAndAnExistingSpoolOpen() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         do {
             let spool = try Spool(path: path)

@@ -2,24 +2,13 @@ import EnchargeKit
 import Foundation
 import JSONKit
 import Testing
+import TestSupport
 
 @testable import EnchargeSpool
 
-/// Shared helpers: fresh spool paths, events that name themselves, delivery settings for loopback.
+/// Shared helpers: events that name themselves, delivery settings for loopback.
 enum Fixture {
     static let writeKey = "wk_test_5c1d9e7f3a2b4860"
-
-    /// A fresh spool path in a fresh temporary directory (the file itself is not created).
-    static func spoolPath() -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory.appendingPathComponent("spool.db").path
-    }
-
-    /// Deletes the directory `spoolPath()` made (an open spool keeps working on the unlinked file).
-    static func remove(_ path: String) {
-        try? FileManager.default.removeItem(atPath: (path as NSString).deletingLastPathComponent)
-    }
 
     /// A track event for `person` (its userId) carrying `seq`, so the server can tell events apart.
     static func track(_ person: String, seq: Int, extra: JSONObject = JSONObject()) -> Event {
@@ -46,16 +35,6 @@ enum Fixture {
             backoffCap: 0.01)
         tweak(&configuration)
         return configuration
-    }
-
-    /// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
-    static func eventually(within seconds: Double = 20, _ condition: () throws -> Bool) async rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return try condition()
     }
 
     /// Per person, the `seq`s of accepted track events with repeats removed (a re-send after a

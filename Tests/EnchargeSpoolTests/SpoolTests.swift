@@ -4,6 +4,7 @@ import GRDB
 import JSONKit
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import EnchargeSpool
 
@@ -24,8 +25,9 @@ struct SpoolTests {
     // MARK: Storing
 
     @Test func acceptedEventsAreStoredInOrderAndSurviveReopening() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let requests = [
             [Fixture.identify("ann"), Fixture.track("ann", seq: 1)],
             [Fixture.track("bob", seq: 2)],
@@ -57,8 +59,9 @@ struct SpoolTests {
     }
 
     @Test func commitsGoToDiskWithWALAndSynchronousFull() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         _ = try await spool.accept(requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1)], source: "t")
         let (journal, synchronous) = try await spool.store.pool.writeWithoutTransaction { db in
@@ -69,8 +72,9 @@ struct SpoolTests {
     }
 
     @Test func concurrentAcceptsAreGroupCommittedAndAllStored() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         let count = 2000
         let started = Date()
@@ -104,8 +108,9 @@ struct SpoolTests {
     @Test func aRequestThatFailsAloneFailsOnlyItsCaller() async throws {
         // Two requests in one transaction: the one whose JSON would break a constraint cannot
         // exist through the API, so break the table instead: a trigger rejects request "bad".
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         try await spool.store.pool.write { db in
             try db.execute(
@@ -139,8 +144,9 @@ struct SpoolTests {
 
     @Test func aDedupKeySeenWithinTheWindowIsADuplicateAndAcceptedAfterIt() async throws {
         let clock = ManualClock()
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path, clock: { clock.read() })
         let events = [Fixture.track("ann", seq: 1)]
         func accept() async throws -> SpoolAcceptResult {
@@ -162,8 +168,9 @@ struct SpoolTests {
     }
 
     @Test func theSameKeyTwiceInOneGroupCommitIsStoredOnce() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         let results = try await withThrowingTaskGroup(of: SpoolAcceptResult.self) { group in
             for index in 0..<50 {
@@ -180,8 +187,9 @@ struct SpoolTests {
     }
 
     @Test func aRequestWithoutEventsStillRecordsItsDedupKey() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         #expect(try await spool.accept(requestID: "r", dedupKey: "ping-1", events: [], source: "t") == .accepted)
         #expect(try await spool.accept(requestID: "r", dedupKey: "ping-1", events: [], source: "t") == .duplicate)
@@ -192,8 +200,9 @@ struct SpoolTests {
 
     @Test func expiredDedupKeysArePruned() async throws {
         let clock = ManualClock()
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path, clock: { clock.read() })
         for key in ["a", "b", "c"] {
             _ = try await spool.accept(requestID: key, dedupKey: key, events: [], source: "t", dedupWindow: 10)
@@ -207,8 +216,9 @@ struct SpoolTests {
     // MARK: Failed requests
 
     @Test func failedRequestsAreKeptListedReplacedAndDeleted() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         do {
             let spool = try Spool(path: path)
             let request: JSONValue = ["method": "POST", "path": "/stripe", "body": #"{"id":"evt_1"}"#, "n": 12_345_678_901_234_567]
@@ -238,8 +248,9 @@ struct SpoolTests {
     // MARK: Reading in batches
 
     @Test func aBatchNeverSplitsARequest() async throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         _ = try await spool.accept(
             requestID: "big", dedupKey: nil, events: (1...5).map { Fixture.track("p\($0)", seq: $0) }, source: "t")
@@ -252,8 +263,9 @@ struct SpoolTests {
     }
 
     @Test func openingAFileThatIsNotASpoolFailsClearly() throws {
-        let path = Fixture.spoolPath()
-        defer { Fixture.remove(path) }
+        let tmp = try TemporaryDirectory(prefix: "spool")
+        defer { tmp.cleanup() }
+        let path = tmp.file("spool.db")
         try Data("this is not a database, just text that is long enough to look like a header....".utf8)
             .write(to: URL(fileURLWithPath: path))
         let error = #expect(throws: SpoolError.self) { try Spool(path: path) }

@@ -2,6 +2,7 @@ import EnchargeKit
 import Foundation
 import Synchronization
 import Testing
+import TestSupport
 
 @testable import EnchargeSpool
 
@@ -23,10 +24,11 @@ struct SpoolWriteKeyRefusalTests {
 
     @Test(arguments: [401, 403])
     func aRefusedKeyPausesWithEveryEventPendingAndResumesInOrderOnceAccepted(status: Int) async throws {
-        try await LoopbackIngest.with(script: { _, _ in .status(status, body: #"{"error":"invalid token"}"#) }) {
+        try await ScriptedIngestServer.with(script: { _, _ in .status(status, body: #"{"error":"invalid token"}"#) }) {
             server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             for seq in 0..<20 {
                 _ = try await spool.accept(
@@ -41,10 +43,10 @@ struct SpoolWriteKeyRefusalTests {
                 refusalPolicy: WriteKeyRefusalPolicy(retryInterval: 0.2),
                 onKeyRefusal: { notices.add($0) })
             worker.start()
-            #expect(await Fixture.eventually { worker.refusedWriteKeyStatus == status })
+            #expect(await eventually("the worker reports the refused key") { worker.refusedWriteKeyStatus == status })
             // Paused: a few probes, one request each, and nothing given up on.
             let refusedSoFar = server.received.count
-            #expect(await Fixture.eventually { server.received.count >= refusedSoFar + 2 })
+            #expect(await eventually("the worker keeps probing the refused key") { server.received.count >= refusedSoFar + 2 })
             let stats = try spool.stats()
             #expect(stats.dead == 0)
             #expect(stats.pending == 20)
@@ -52,7 +54,7 @@ struct SpoolWriteKeyRefusalTests {
             #expect(notices.all == [status], "the refusal is reported once")
 
             server.answer { _, _ in .ok }
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             #expect(worker.refusedWriteKeyStatus == nil)
             #expect(notices.all == [status, nil])
             #expect(server.accepted.compactMap(\.seq) == Array(0..<20), "delivered once each, in order")
@@ -64,11 +66,12 @@ struct SpoolWriteKeyRefusalTests {
     @Test func aSingleRefusalAmongDeliveriesDoesNotPauseAndLosesNothing() async throws {
         // The first answer is a 401; every other one is accepted.
         let first = FirstAnswer()
-        try await LoopbackIngest.with(script: { _, _ in
+        try await ScriptedIngestServer.with(script: { _, _ in
             first.value.exchange(false, ordering: .relaxed) ? .status(401) : .ok
         }) { server, endpoint in
-            let path = Fixture.spoolPath()
-            defer { Fixture.remove(path) }
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let path = tmp.file("spool.db")
             let spool = try Spool(path: path)
             for seq in 0..<5 {
                 _ = try await spool.accept(
@@ -83,7 +86,7 @@ struct SpoolWriteKeyRefusalTests {
                 refusalPolicy: WriteKeyRefusalPolicy(retryInterval: 30),
                 onKeyRefusal: { notices.add($0) })
             worker.start()
-            #expect(try await Fixture.eventually { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
             #expect(Set(server.accepted.compactMap(\.seq)) == Set(0..<5))
             #expect(server.accepted.count == 5, "nothing delivered twice")
             #expect(try spool.stats().dead == 0)

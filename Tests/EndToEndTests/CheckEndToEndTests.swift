@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `check` as a user meets it through the binary (issue 8).
 @Suite struct CheckEndToEndTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The command line as a user meets it: numeric flags, secret files, message style, help, and
 /// `mock-ingest`'s own flags, through the real binary.

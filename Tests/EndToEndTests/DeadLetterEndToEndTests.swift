@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What `run` and `replay` do with dead letters, as a user meets it through the binary: dry runs
 /// never feed a replay, the hint after a run can be pasted, replay never writes its own input and

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A `mock-ingest` process on a free loopback port, stopped by `stop()`.
 final class MockIngestProcess {
@@ -176,7 +177,7 @@ final class MockIngestProcess {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func interruptDrainsAndAccountsForEveryEvent() throws {
+    func interruptDrainsAndAccountsForEveryEvent() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess(["--write-key", Self.key, "--latency-ms", "20"], in: tmp)
@@ -193,7 +194,8 @@ final class MockIngestProcess {
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        Thread.sleep(forTimeInterval: 1.5)
+        // Interrupt mid-run: some events are delivered, most are not yet.
+        await eventually("the run delivers its first events") { !mock.received().isEmpty }
         kill(process.processIdentifier, SIGINT)
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Inputs as users export them, read through the built binary: CSV dialects, list responses saved
 /// as `.json`, integers beyond 64 bits and objects with a repeated key.
@@ -259,7 +260,7 @@ import Testing
         #expect(warnings.filter { $0.contains("\"email\"") }.count == 2)
     }
 
-    @Test func serveKeepsBigIntegersAndWarnsAboutRepeatedKeysInRequestBodies() throws {
+    @Test func serveKeepsBigIntegersAndWarnsAboutRepeatedKeysInRequestBodies() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", """
@@ -274,8 +275,8 @@ import Testing
         let reply = try serve.postJSON("/", #"{"id":12345678901234567890,"plan":"a","plan":"b"}"#)
         #expect(reply.status == 200, "\(reply) \(serve.stderr)")
         #expect(reply.text == #"{"id":12345678901234567890,"plan":"b"} 12345678901234567890"#)
-        #expect(eventually(timeout: 10) {
+        await eventually("serve warns about the repeated key; stderr: \(serve.stderr)", timeout: .seconds(10)) {
             serve.stderr.contains(#"warning: key "plan" appears more than once in one JSON object; the last value is used"#)
-        }, "\(serve.stderr)")
+        }
     }
 }

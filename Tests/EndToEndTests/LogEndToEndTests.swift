@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `log.*` and `print` as a user meets them through the binary.
 @Suite struct LogEndToEndTests {

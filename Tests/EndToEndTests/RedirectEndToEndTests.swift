@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Redirects from the endpoint (issue 7): a 307/308 to the same origin is followed with the method,
 /// body and token; a redirect to another host is never followed (the token would go with it) and
@@ -19,45 +20,52 @@ import Testing
     }
 
     @Test(.timeLimit(.minutes(1)), arguments: [307, 308])
-    func aSameOriginRedirectIsFollowedWithTheBodyAndToken(status: Int) throws {
+    func aSameOriginRedirectIsFollowedWithTheBodyAndToken(status: Int) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let server = try RedirectingIngestServer { path, _ in path == "/v1/" ? (status, "/v1/moved") : nil }
-        defer { server.stop() }
         let (rules, input) = try input(tmp)
-        let run = try Binary.run(
-            ["run", rules, input, "--endpoint", server.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
-            environment: ["ENCHARGE_WRITE_KEY": Self.key])
-        #expect(run.status == 0, "stderr: \(run.stderr)")
-        #expect(tmp.read("dead.jsonl").isEmpty)
-        let received = server.received
-        let original = received.filter { $0.path == "/v1/" }
-        let moved = received.filter { $0.path == "/v1/moved" }
-        #expect(original.count == 30 && moved.count == 30)
-        #expect(moved.allSatisfy { $0.token == Self.key })
-        #expect(Set(moved.map(\.body)) == Set(original.map(\.body)))
-        #expect(moved.allSatisfy { $0.body.contains("\"seq\":") })
+        try await ScriptedIngestServer.with(script: { request, _ in
+            request.path == "/v1/" ? .redirect(status, to: "/v1/moved") : .ok
+        }) { server, endpoint in
+            let run = try await onThread {
+                try Binary.run(
+                    ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
+                    environment: ["ENCHARGE_WRITE_KEY": Self.key])
+            }
+            #expect(run.status == 0, "stderr: \(run.stderr)")
+            #expect(tmp.read("dead.jsonl").isEmpty)
+            let received = server.received
+            let original = received.filter { $0.path == "/v1/" }
+            let moved = received.filter { $0.path == "/v1/moved" }
+            #expect(original.count == 30 && moved.count == 30)
+            #expect(moved.allSatisfy { $0.token == Self.key })
+            #expect(Set(moved.map(\.body)) == Set(original.map(\.body)))
+            #expect(moved.allSatisfy { $0.text.contains("\"seq\":") })
+        }
     }
 
     @Test(.timeLimit(.minutes(1)))
-    func aRedirectToAnotherHostStopsTheRunWithoutSendingTheToken() throws {
+    func aRedirectToAnotherHostStopsTheRunWithoutSendingTheToken() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        // `localhost` is another host name for this very server: following would send it the token.
-        let server = try RedirectingIngestServer { path, port in
-            path == "/v1/" ? (307, "http://localhost:\(port)/v2/") : nil
-        }
-        defer { server.stop() }
         let (rules, input) = try input(tmp)
-        let run = try Binary.run(
-            ["run", rules, input, "--endpoint", server.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
-            environment: ["ENCHARGE_WRITE_KEY": Self.key])
-        let target = "http://localhost:\(server.port)/v2/"
-        #expect(run.status == 2, "stderr: \(run.stderr)")
-        #expect(run.stderr.hasSuffix("error: the endpoint redirects to \(target); pass that as --endpoint\n"))
-        #expect(server.received.allSatisfy { $0.path == "/v1/" && $0.host == "127.0.0.1:\(server.port)" })
-        let dead = tmp.lines("dead.jsonl")
-        #expect(dead.count == DeliveryEndToEndTests.summaryNumbers(run.stderr)["events"] && !dead.isEmpty)
-        #expect(dead.allSatisfy { $0.contains("the endpoint redirects to \(target); pass that as --endpoint") })
+        // `localhost` is another host name for this very server: following would send it the token.
+        try await ScriptedIngestServer.with(script: { request, _ in
+            request.path == "/v1/" ? .redirect(307, to: "http://localhost:\(request.serverPort)/v2/") : .ok
+        }) { server, endpoint in
+            let run = try await onThread {
+                try Binary.run(
+                    ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
+                    environment: ["ENCHARGE_WRITE_KEY": Self.key])
+            }
+            let target = "http://localhost:\(server.port)/v2/"
+            #expect(run.status == 2, "stderr: \(run.stderr)")
+            #expect(run.stderr.hasSuffix("error: the endpoint redirects to \(target); pass that as --endpoint\n"))
+            #expect(!server.received.isEmpty)
+            #expect(server.received.allSatisfy { $0.path == "/v1/" && $0.host == "127.0.0.1:\(server.port)" })
+            let dead = tmp.lines("dead.jsonl")
+            #expect(dead.count == DeliveryEndToEndTests.summaryNumbers(run.stderr)["events"] && !dead.isEmpty)
+            #expect(dead.allSatisfy { $0.contains("the endpoint redirects to \(target); pass that as --endpoint") })
+        }
     }
 }

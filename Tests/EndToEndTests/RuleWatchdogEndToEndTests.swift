@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// A rule call stuck inside one C call (which no hook can interrupt) under `check --input` and
 /// `replay --rules`: the watchdog gives it up at 2× the time limit, reports the rule line and the

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `encharge-lua run --dry-run` and `check`, driven through the built binary.
 @Suite struct RunDryRunTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Issue 8 through the real binary: nothing a rule starts runs without bound in `run`.
 @Suite struct SandboxEndToEndTests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The built binary running in the background, so a test can signal it and time its exit.
 final class BackgroundBinary {
@@ -52,23 +53,20 @@ final class BackgroundBinary {
         return nil
     }
 
-    /// Waits until the process has read part of `path` and then stops reading it for a while: it is
-    /// blocked (on a full delivery queue). False if that did not happen within `timeout` seconds.
-    func waitUntilBlockedReading(_ path: String, timeout: Double = 60) -> Bool {
-        let end = Date().addingTimeInterval(timeout)
+    /// Waits until the process has read part of `path` and then stops reading it for 0.7 s: it is
+    /// blocked (on a full delivery queue). False if that did not happen within `timeout`.
+    func waitUntilBlockedReading(_ path: String, timeout: Duration = .seconds(60)) async -> Bool {
         var last: Int?
-        var unchangedSince = Date()
-        while Date() < end && isRunning {
+        var unchangedSince = ContinuousClock.now
+        return await eventually("the process blocks reading \(path)", timeout: timeout, interval: .milliseconds(50)) {
             let offset = readOffset(of: path)
             if offset != last {
                 last = offset
-                unchangedSince = Date()
-            } else if let offset, offset > 0, Date().timeIntervalSince(unchangedSince) > 0.7 {
-                return true
+                unchangedSince = .now
+                return false
             }
-            usleep(50_000)
+            return isRunning && (offset ?? 0) > 0 && ContinuousClock.now - unchangedSince > .milliseconds(700)
         }
-        return false
     }
 }
 
@@ -124,13 +122,13 @@ final class BackgroundBinary {
     }
 
     @Test(.timeLimit(.minutes(2)), arguments: ["run", "replay"])
-    func firstSignalWithAFullQueueStopsWithinTheDrainTimeout(command: String) throws {
+    func firstSignalWithAFullQueueStopsWithinTheDrainTimeout(command: String) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess(["--write-key", Self.key, "--latency-ms", "600000"], in: tmp)
         defer { Self.kill(mock) }
         let (binary, reading) = try startAgainstHangingEndpoint(command, tmp, mock: mock, drainTimeout: 2)
-        try #require(binary.waitUntilBlockedReading(reading), "\(command) never blocked on the full queue")
+        try #require(await binary.waitUntilBlockedReading(reading), "\(command) never blocked on the full queue")
         let signalled = Date()
         binary.signal(SIGTERM)
         let (status, stderr) = binary.wait()
@@ -158,19 +156,20 @@ final class BackgroundBinary {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func secondSignalExitsAtOnceAfterDeadLetteringWhatIsUndelivered() throws {
+    func secondSignalExitsAtOnceAfterDeadLetteringWhatIsUndelivered() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess(["--write-key", Self.key, "--latency-ms", "600000"], in: tmp)
         defer { Self.kill(mock) }
         let (binary, reading) = try startAgainstHangingEndpoint("run", tmp, mock: mock, drainTimeout: 600)
-        try #require(binary.waitUntilBlockedReading(reading), "run never blocked on the full queue")
+        try #require(await binary.waitUntilBlockedReading(reading), "run never blocked on the full queue")
         let signalled = Date()
         binary.signal()
         // A second signal sent before the first was handled would merge with it: repeat until it exits.
-        while binary.isRunning && Date().timeIntervalSince(signalled) < 30 {
-            usleep(200_000)
+        await eventually("a repeated signal ends the run", timeout: .seconds(30), interval: .milliseconds(200)) {
+            guard binary.isRunning else { return true }
             binary.signal()
+            return false
         }
         let (status, stderr) = binary.wait()
         let elapsed = Date().timeIntervalSince(signalled)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// What a stopped `run` or `replay` leaves behind (issue 7, "nothing duplicated, nothing silently
 /// lost"): a stopped replay carries the entries it did not read over to its output file, a stopped

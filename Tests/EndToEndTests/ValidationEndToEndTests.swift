@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Issue 7 through the built binary: what the Ingest API accepts is sent (with one counted
 /// warning per kind at the end of the run), and `check` finds what would fail before a run.

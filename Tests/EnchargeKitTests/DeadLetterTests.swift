@@ -2,17 +2,14 @@ import EnchargeKit
 import Foundation
 import JSONKit
 import Testing
+import TestSupport
 
 /// The dead-letter file: lazily created, one JSON object per line with `kind` first, read back by `replay`.
 @Suite struct DeadLetterTests {
-    static func path() -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("dead-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory.appendingPathComponent("dead.jsonl").path
-    }
-
     @Test func writesNothingUntilTheFirstEntry() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let writer = DeadLetterWriter(path: path, context: DeadLetterContext(rulesSHA256: "ff00"))
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(writer.count == 0)
@@ -22,7 +19,9 @@ import Testing
     }
 
     @Test func entriesRoundTrip() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let writer = DeadLetterWriter(path: path, context: DeadLetterContext(rulesSHA256: "ff00"))
         let event = try Event.track(
             name: "Paid", user: ["email": "ann@example.com"], properties: ["amount": 12.5, "note": "a\nb\"c"],
@@ -67,7 +66,9 @@ import Testing
     }
 
     @Test func concurrentWritersProduceWholeLines() async throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let writer = DeadLetterWriter(path: path)
         await withTaskGroup(of: Void.self) { group in
             for task in 0..<8 {
@@ -85,7 +86,9 @@ import Testing
     }
 
     @Test func readingReportsTheBadLine() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         try "{\"kind\":\"record\",\"record\":1,\"error\":\"x\",\"source\":\"s\"}\n\n{\"kind\":\"nope\"}\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: DeadLetterError.self) { try DeadLetterEntry.read(path: path) }
@@ -104,7 +107,9 @@ import Testing
     }
 
     @Test func entriesCarryTheRunIDAndTheDryRunFlag() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let dry = DeadLetterWriter(path: path, context: DeadLetterContext(runID: "run-1", dryRun: true))
         try dry.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
         let real = DeadLetterWriter(path: path)
@@ -119,7 +124,9 @@ import Testing
     }
 
     @Test func filesAreCreatedOwnerOnly() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         try DeadLetterWriter(path: path).writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
         var info = stat()
         try #require(stat(path, &info) == 0)
@@ -127,7 +134,9 @@ import Testing
     }
 
     @Test func prepareOpensTheFileAndACleanJobRemovesIt() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let writer = DeadLetterWriter(path: path)
         try writer.prepare()
         #expect(FileManager.default.fileExists(atPath: path), "opened for appending before the first record")
@@ -150,7 +159,9 @@ import Testing
     }
 
     @Test func sameFileIsFoundByDeviceAndInode() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         try "x\n".write(toFile: path, atomically: true, encoding: .utf8)
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createSymbolicLink(atPath: directory + "/link", withDestinationPath: path)
@@ -163,7 +174,9 @@ import Testing
     }
 
     @Test func corruptLinesAreHandedOverAndTheRestIsRead() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let good = "{\"kind\":\"record\",\"record\":1}"
         try "\(good)\nnot json\n{\"kind\":\"nope\"}\n\(good)\n".write(toFile: path, atomically: true, encoding: .utf8)
         var bad: [Int] = []
@@ -177,7 +190,9 @@ import Testing
     }
 
     @Test func longTextIsCappedInEntries() throws {
-        let path = Self.path()
+        let tmp = try TemporaryDirectory(prefix: "dead")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let writer = DeadLetterWriter(path: path)
         let long = String(repeating: "é", count: 3000)  // 6000 bytes
         try writer.writeRecordFailure(record: 1, error: long, traceback: long, source: "s")

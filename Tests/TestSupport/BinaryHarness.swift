@@ -1,13 +1,13 @@
 import Foundation
 
 /// Runs the built `encharge-lua` binary, as a user would.
-struct Binary {
-    /// The package root (this file is Tests/EndToEndTests/BinaryHarness.swift).
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+public struct Binary {
+    /// The package root (this file is Tests/TestSupport/BinaryHarness.swift).
+    public static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path
 
     /// `$ENCHARGE_LUA_BIN`, else the `encharge-lua` next to the test bundle, else .build/debug.
-    static let path: String = {
+    public static let path: String = {
         if let explicit = ProcessInfo.processInfo.environment["ENCHARGE_LUA_BIN"] { return explicit }
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("encharge-lua").path
@@ -15,19 +15,23 @@ struct Binary {
         return packageRoot + "/.build/debug/encharge-lua"
     }()
 
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
+    /// How one run of the binary ended and what it printed.
+    public struct Result: Sendable {
+        /// The exit status (or the signal number, when killed).
+        public var status: Int32
+        /// Everything written to standard output.
+        public var stdout: String
+        /// Everything written to standard error.
+        public var stderr: String
         /// The process outlived `timeout` and was killed.
-        var timedOut = false
+        public var timedOut = false
     }
 
     /// Runs the binary with `arguments` in `directory` (default: the package root). With a
     /// `timeout`, a process still running after that many seconds is killed (SIGKILL), so a
     /// test of something that used to hang fails instead of hanging the suite.
     @discardableResult
-    static func run(
+    public static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
         directory: String = packageRoot, removing: [String] = [], timeout: Double? = nil
     ) throws -> Result {
@@ -76,45 +80,15 @@ struct Binary {
     }
 }
 
-/// Data handed from the stderr reader thread, under a lock.
-final class DataBox: @unchecked Sendable {
+/// Data handed from a reader thread (a child's stderr), under a lock.
+public final class DataBox: @unchecked Sendable {
     // Invariant: `data` is only touched under `lock`.
     private let lock = NSLock()
     private var data = Data()
-    func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
-    func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
-}
-
-/// A fresh temporary directory, removed by `cleanup()`.
-struct TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "encharge-e2e-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        let file = path + "/" + name
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        return file
-    }
-
-    func read(_ name: String) -> String {
-        (try? String(contentsOfFile: path + "/" + name, encoding: .utf8)) ?? ""
-    }
-
-    func lines(_ name: String) -> [String] {
-        read(name).split(separator: "\n").map(String.init)
-    }
-
-    func cleanup() { try? FileManager.default.removeItem(atPath: path) }
-}
-
-/// A committed golden file.
-func golden(_ name: String) throws -> String {
-    guard let url = Bundle.module.url(forResource: "Golden/" + name, withExtension: nil) else {
-        throw CocoaError(.fileNoSuchFile)
-    }
-    return try String(contentsOf: url, encoding: .utf8)
+    /// An empty box.
+    public init() {}
+    /// Replaces the contents.
+    public func set(_ value: Data) { lock.lock(); data = value; lock.unlock() }
+    /// The contents.
+    public func get() -> Data { lock.lock(); defer { lock.unlock() }; return data }
 }

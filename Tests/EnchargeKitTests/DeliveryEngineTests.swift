@@ -3,6 +3,7 @@ import Foundation
 import JSONKit
 import Synchronization
 import Testing
+import TestSupport
 
 /// The delivery engine against a real HTTP server on the loopback interface: headers, retries,
 /// dead letters, per-person order, secrets, interruption and backpressure.
@@ -25,13 +26,6 @@ struct DeliveryEngineTests {
         try! Event.identify(user: ["email": .string(email), "userId": .string(userId)])
     }
 
-    /// A fresh dead-letter path in a fresh temporary directory (the file itself is not created).
-    static func deadLetterPath() -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("delivery-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return directory.appendingPathComponent("dead.jsonl").path
-    }
-
     static func configuration(
         _ endpoint: String, _ tweak: (inout DeliveryConfiguration) -> Void = { _ in }
     ) -> DeliveryConfiguration {
@@ -51,7 +45,9 @@ struct DeliveryEngineTests {
         _ groups: [[Event]], endpoint: String, finishTimeout: Double? = nil,
         _ tweak: (inout DeliveryConfiguration) -> Void = { _ in }
     ) async throws -> (stats: DeliveryStats, deadLetters: [DeadLetterEntry], deadLetterText: String) {
-        let path = deadLetterPath()
+        let tmp = try TemporaryDirectory(prefix: "delivery")
+        defer { tmp.cleanup() }
+        let path = tmp.file("dead.jsonl")
         let writer = DeadLetterWriter(path: path)
         let engine = try DeliveryEngine(
             configuration: configuration(endpoint, tweak), deadLetters: writer,
@@ -109,7 +105,7 @@ struct DeliveryEngineTests {
     }
 
     @Test func reusesKeepAliveConnectionsAndBoundsConcurrency() async throws {
-        try await ScriptedIngestServer.with(script: { _, _ in ScriptedReply(delay: .milliseconds(2)) }) { server, endpoint in
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(2)) }) { server, endpoint in
             let groups = (0..<200).map { [Self.track(email: "p\($0)@example.com", seq: $0)] }
             let result = try await Self.deliver(groups, endpoint: endpoint) { $0.concurrency = 4 }
             #expect(result.stats.delivered == 200)
@@ -242,7 +238,7 @@ struct DeliveryEngineTests {
             #expect(Set(accepted.compactMap(\.seq)).count == 1200, "an event was accepted twice")
             var lastSeq: [String: Int] = [:]
             for request in accepted {
-                let person = try #require(request.userKey)
+                let person = try #require(request.person)
                 let seq = try #require(request.seq)
                 #expect(seq > lastSeq[person, default: 0], "\(person): event \(seq) overtook an earlier one")
                 lastSeq[person] = seq
@@ -262,7 +258,7 @@ struct DeliveryEngineTests {
         }
         try await ScriptedIngestServer.with(script: { request, attempt in
             guard request.name == "identify" else { return .ok }
-            return attempt == 1 ? .status(503) : ScriptedReply(delay: .milliseconds(20))
+            return attempt == 1 ? .status(503) : IngestReply(delay: .milliseconds(20))
         }) { server, endpoint in
             let result = try await Self.deliver(groups, endpoint: endpoint) { $0.concurrency = 8 }
             #expect(result.stats.delivered == 2 * people)
@@ -327,17 +323,21 @@ struct DeliveryEngineTests {
     }
 
     @Test func aFinishTimeoutAbandonsARequestLeftOnTheWireAfterARefusal() async throws {
+        let tmp = try TemporaryDirectory(prefix: "delivery")
+        defer { tmp.cleanup() }
         try await ScriptedIngestServer.with(script: { request, _ in
-            request.seq == 4 ? ScriptedReply(delay: .seconds(3)) : .status(401)
+            request.seq == 4 ? IngestReply(delay: .seconds(3)) : .status(401)
         }) { server, endpoint in
             let engine = try DeliveryEngine(
                 configuration: Self.configuration(endpoint) {
                     $0.concurrency = 4
                     $0.requestTimeout = 60
-                }, deadLetters: DeadLetterWriter(path: Self.deadLetterPath()), context: .init())
-            let (stats, elapsed) = try await onThread { () -> (DeliveryStats, Duration) in
+                }, deadLetters: DeadLetterWriter(path: tmp.file("dead.jsonl")), context: .init())
+            try await onThread {
                 for seq in 1...4 { engine.submit([Self.track(email: "p\(seq)@example.com", seq: seq)], source: "s") }
-                while engine.stop == nil { usleep(1000) }
+            }
+            try #require(await eventually("the refused key stops the engine") { engine.stop != nil })
+            let (stats, elapsed) = try await onThread { () -> (DeliveryStats, Duration) in
                 let start = ContinuousClock.now
                 let stats = engine.finish(timeout: 0.3)
                 return (stats, ContinuousClock.now - start)
@@ -439,6 +439,8 @@ struct DeliveryEngineTests {
     // MARK: Secrets
 
     @Test func writeKeyNeverReachesDeadLettersOrErrors() async throws {
+        let tmp = try TemporaryDirectory(prefix: "delivery")
+        defer { tmp.cleanup() }
         let key = Self.writeKey
         // The server echoes the token back: whole in short bodies, cut in half at byte 512 in a long one.
         try await ScriptedIngestServer.with(script: { request, _ in
@@ -460,7 +462,7 @@ struct DeliveryEngineTests {
         bad.writeKey = key
         let error = #expect(throws: DeliveryError.self) {
             _ = try DeliveryEngine(
-                configuration: bad, deadLetters: DeadLetterWriter(path: Self.deadLetterPath()), context: .init())
+                configuration: bad, deadLetters: DeadLetterWriter(path: tmp.file("dead.jsonl")), context: .init())
         }
         #expect(error?.kind == .configuration)
         #expect(error.map { !"\($0)".contains(key) } == true)
@@ -469,7 +471,7 @@ struct DeliveryEngineTests {
     // MARK: Finishing and backpressure
 
     @Test func finishTimeoutDeadLettersWhatIsLeft() async throws {
-        try await ScriptedIngestServer.with(script: { _, _ in ScriptedReply(delay: .milliseconds(1000)) }) {
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(1000)) }) {
             server, endpoint in
             let groups = (1...20).map { [Self.track(email: "p\($0)@example.com", seq: $0)] }
             let start = ContinuousClock.now
@@ -494,7 +496,9 @@ struct DeliveryEngineTests {
     @Test func finishTimeoutInterruptsABackoff() async throws {
         try await ScriptedIngestServer.with(script: { _, _ in .status(429, body: "slow down", retryAfter: "30") }) {
             server, endpoint in
-            let path = Self.deadLetterPath()
+            let tmp = try TemporaryDirectory(prefix: "delivery")
+            defer { tmp.cleanup() }
+            let path = tmp.file("dead.jsonl")
             let engine = try DeliveryEngine(
                 configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init())
             let start = ContinuousClock.now
@@ -502,10 +506,10 @@ struct DeliveryEngineTests {
                 engine.submit(
                     [Self.track(email: "ann@example.com", seq: 1), Self.track(email: "ann@example.com", seq: 2)],
                     source: "input.jsonl:1")
-                // The deadline must fall in the backoff, not while the first attempt is on the wire.
-                while engine.stats().retries == 0 { usleep(1000) }
-                _ = engine.finish(timeout: 0.3)
             }
+            // The deadline must fall in the backoff, not while the first attempt is on the wire.
+            try #require(await eventually("the first attempt is answered 429") { engine.stats().retries > 0 })
+            try await onThread { _ = engine.finish(timeout: 0.3) }
             // Honouring Retry-After: 30 would take 30 s; the bound is loose for loaded CI machines.
             #expect(ContinuousClock.now - start < .seconds(15))
             #expect(server.received.count == 1)
@@ -521,13 +525,15 @@ struct DeliveryEngineTests {
     }
 
     @Test func submitBlocksWhileTheQueueIsFull() async throws {
-        try await ScriptedIngestServer.with(script: { _, _ in ScriptedReply(delay: .milliseconds(10)) }) {
+        let tmp = try TemporaryDirectory(prefix: "delivery")
+        defer { tmp.cleanup() }
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(10)) }) {
             server, endpoint in
             let engine = try DeliveryEngine(
                 configuration: Self.configuration(endpoint) {
                     $0.concurrency = 1
                     $0.maxQueuedEvents = 3
-                }, deadLetters: DeadLetterWriter(path: Self.deadLetterPath()), context: .init())
+                }, deadLetters: DeadLetterWriter(path: tmp.file("dead.jsonl")), context: .init())
             let highest = try await onThread { () -> Int in
                 var highest = 0
                 for seq in 1...12 {
@@ -544,8 +550,10 @@ struct DeliveryEngineTests {
     }
 
     @Test func anInterruptWakesASubmitBlockedOnAFullQueueAndAbandonsTheWire() async throws {
-        try await ScriptedIngestServer.with(script: { _, _ in ScriptedReply(delay: .seconds(3)) }) { server, endpoint in
-            let path = Self.deadLetterPath()
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .seconds(3)) }) { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "delivery")
+            defer { tmp.cleanup() }
+            let path = tmp.file("dead.jsonl")
             let engine = try DeliveryEngine(
                 configuration: Self.configuration(endpoint) {
                     $0.concurrency = 1
@@ -559,9 +567,8 @@ struct DeliveryEngineTests {
                 }
             }
             // Wait until the queue is full and a request hangs on the wire.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while (server.received.isEmpty || engine.stats().submitted < 3) && ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(5))
+            await eventually("a request hangs on the wire and the queue fills", timeout: .seconds(10)) {
+                !server.received.isEmpty && engine.stats().submitted >= 3
             }
             #expect(engine.stats().submitted == 3, "submit blocks on the full queue")
             let start = ContinuousClock.now
@@ -582,7 +589,9 @@ struct DeliveryEngineTests {
 
     @Test func submitAfterFinishIsDeadLettered() async throws {
         try await ScriptedIngestServer.with { server, endpoint in
-            let path = Self.deadLetterPath()
+            let tmp = try TemporaryDirectory(prefix: "delivery")
+            defer { tmp.cleanup() }
+            let path = tmp.file("dead.jsonl")
             let engine = try DeliveryEngine(
                 configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init())
             let stats = try await onThread { () -> DeliveryStats in

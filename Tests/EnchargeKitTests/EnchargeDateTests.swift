@@ -1,4 +1,3 @@
-@testable import EnchargeRules
 @testable import EnchargeKit
 import Foundation
 import Testing
