@@ -1,6 +1,13 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+/// Every Swift target: `any` spelled out for existentials, and each file imports every module whose
+/// members it uses (no leaking of transitive imports).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
 let package = Package(
     name: "encharge-lua",
     platforms: [.macOS(.v14)],
@@ -26,13 +33,13 @@ let package = Package(
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
         // Platform plumbing with package access: clocks, write-all and output writers, whole-file reads,
         // trim, hex, constant-time compare, edit distance, a joinable thread and a condition lock.
-        .target(name: "SystemKit"),
+        .target(name: "SystemKit", swiftSettings: swiftSettings),
         // A deterministic, lossless JSON value, parser and encoder; knows neither Lua nor Encharge.
-        .target(name: "JSONKit"),
+        .target(name: "JSONKit", swiftSettings: swiftSettings),
         // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
-        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"]),
+        .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
-        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"]),
+        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // The Lua modules a rule sees, the rule runner and the input readers.
         .target(
             name: "EnchargeRules",
@@ -44,11 +51,13 @@ let package = Package(
         // knows neither Lua nor Encharge.
         .target(
             name: "WebhookSignatures",
-            dependencies: ["SystemKit", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["SystemKit", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings),
         // The durable SQLite spool of accepted webhook events and its delivery worker.
         .target(
             name: "EnchargeSpool",
-            dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")]),
+            dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
         // HTTP serving: the mock Ingest API and the webhook server.
         .target(
             name: "EnchargeServer",
@@ -64,7 +73,7 @@ let package = Package(
                 "EnchargeRules", "EnchargeKit", "EnchargeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "SystemKitTests", dependencies: ["SystemKit"]),
+        .testTarget(name: "SystemKitTests", dependencies: ["SystemKit"], swiftSettings: swiftSettings),
         // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
         // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
         .target(
@@ -77,23 +86,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            path: "Tests/TestSupport"),
+            path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "TestSupportTests",
-            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
-        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
-        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
+            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeKitTests",
-            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
-        .testTarget(name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"]),
+        .testTarget(
+            name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeSpoolTests",
             dependencies: [
                 "EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport"],
             resources: [.copy("Golden")]),

@@ -129,7 +129,9 @@ public struct DeadLetterEntry: Sendable, Hashable {
     /// Every entry of a dead-letter file, in order.
     public static func read(path: String) throws -> [DeadLetterEntry] {
         var entries: [DeadLetterEntry] = []
-        try forEach(inFile: path) { entries.append($0); return true }
+        try forEach(inFile: path) {
+            entries.append($0); return true
+        }
         return entries
     }
 }

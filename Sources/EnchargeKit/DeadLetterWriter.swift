@@ -169,7 +169,9 @@ public final class DeadLetterWriter: Sendable {
     /// after the job selects it too.
     public func writeUnread(_ entry: DeadLetterEntry) throws(DeadLetterError) {
         var object = entry.json
-        if let earlier = object["run_id"], object["carried_from_run_id"] == nil { object["carried_from_run_id"] = earlier }
+        if let earlier = object["run_id"], object["carried_from_run_id"] == nil {
+            object["carried_from_run_id"] = earlier
+        }
         object["run_id"] = .string(context.runID)
         var writer = JSONWriter(capacity: 512)
         writer.write(.object(object))

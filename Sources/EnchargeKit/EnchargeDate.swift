@@ -69,7 +69,10 @@ public enum EnchargeDate {
                 return ms
             }
             guard let parsed = isoWallClock(b) else {
-                throw DateReadError(description: "cannot read '\(text.prefix(60))' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z, or pass a format)")
+                throw DateReadError(
+                    description:
+                        "cannot read '\(text.prefix(60))' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z, or pass a format)"
+                )
             }
             wall = parsed
         }
@@ -153,7 +156,6 @@ public enum EnchargeDate {
             localSeconds: days * 86400 + Int64(hour * 3600 + minute * 60 + second), milliseconds: millis,
             offsetSeconds: offsetMinutes.map { $0 * 60 })
     }
-
 
     static func pad(_ value: Int, _ width: Int) -> String {
         let s = String(value)

@@ -305,7 +305,8 @@ enum EventValidator {
         var joined = ""
         for (i, tag) in tags.enumerated() {
             guard case .string(let raw) = tag else {
-                throw EventValidationError(path: "user.tags[\(i)]", message: "expected a string, got \(tag.kindDescription)")
+                throw EventValidationError(
+                    path: "user.tags[\(i)]", message: "expected a string, got \(tag.kindDescription)")
             }
             let trimmed = trimmingWhitespace(raw)
             if trimmed.isEmpty { continue }
@@ -376,10 +377,12 @@ enum EventValidator {
             case .index(let i):
                 path += "[\(i)]"
             case .key(let key):
-                let plain = !key.isEmpty && !key.utf8.contains { b in
-                    b <= 0x20 || b == UInt8(ascii: ".") || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
-                        || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == 0x7F
-                }
+                let plain =
+                    !key.isEmpty
+                    && !key.utf8.contains { b in
+                        b <= 0x20 || b == UInt8(ascii: ".") || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
+                            || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == 0x7F
+                    }
                 if plain {
                     path += ".\(key)"
                 } else {

@@ -91,7 +91,8 @@ struct WallClock: Sendable {
                 continue
             }
             guard f < expanded.count else {
-                throw DateReadError(description: "the format '\(formatText)' ends with a lone %; write %% for a percent sign")
+                throw DateReadError(
+                    description: "the format '\(formatText)' ends with a lone %; write %% for a percent sign")
             }
             let d = expanded[f]
             f += 1
@@ -185,7 +186,9 @@ struct WallClock: Sendable {
                 i += 1
             default:
                 throw DateReadError(
-                    description: "the format '\(formatText)' has %\(String(decoding: [d], as: UTF8.self)), which encharge.iso8601 does not read (it reads \(directives))")
+                    description:
+                        "the format '\(formatText)' has %\(String(decoding: [d], as: UTF8.self)), which encharge.iso8601 does not read (it reads \(directives))"
+                )
             }
         }
         guard i == input.count else { throw mismatch() }
@@ -204,7 +207,8 @@ struct WallClock: Sendable {
         } else {
             let month = month ?? 1, day = day ?? 1
             guard day <= EnchargeDate.daysInMonth(Int(year), month) else {
-                throw DateReadError(description: "'\(text.prefix(60))' is not a date: month \(month) of \(year) has no day \(day)")
+                throw DateReadError(
+                    description: "'\(text.prefix(60))' is not a date: month \(month) of \(year) has no day \(day)")
             }
             days = EnchargeDate.daysFromCivil(year, month, day)
         }

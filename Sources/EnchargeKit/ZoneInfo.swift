@@ -42,18 +42,23 @@ public struct ZoneInfo: Sendable {
     public static func named(_ name: String, directory: String = defaultDirectory) throws(ZoneInfoError) -> ZoneInfo {
         if name == "UTC" || name == "Z" || name == "GMT" { return ZoneInfo(name: name, fixedOffsetSeconds: 0) }
         if let offset = fixedOffset(name) { return ZoneInfo(name: name, fixedOffsetSeconds: offset) }
-        let allowed = !name.isEmpty && !name.hasPrefix("/") && !name.contains("..")
+        let allowed =
+            !name.isEmpty && !name.hasPrefix("/") && !name.contains("..")
             && name.utf8.allSatisfy { b in
                 (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
                     || b == UInt8(ascii: "_") || b == UInt8(ascii: "-") || b == UInt8(ascii: "+")
                     || b == UInt8(ascii: "/")
             }
         guard allowed else {
-            throw ZoneInfoError(description: "'\(name.prefix(60))' is not a time zone name (use one like Europe/Berlin, or +02:00)")
+            throw ZoneInfoError(
+                description: "'\(name.prefix(60))' is not a time zone name (use one like Europe/Berlin, or +02:00)")
         }
         let path = directory + "/" + name
         guard let bytes = readZoneFile(path) else {
-            throw ZoneInfoError(description: "unknown time zone '\(name)': \(path) does not exist (use a tz database name like Europe/Berlin; install the tzdata package if none exist)")
+            throw ZoneInfoError(
+                description:
+                    "unknown time zone '\(name)': \(path) does not exist (use a tz database name like Europe/Berlin; install the tzdata package if none exist)"
+            )
         }
         guard let zone = parse(tzif: bytes, name: name) else {
             throw ZoneInfoError(description: "\(path) is not a valid time zone file (TZif)")
@@ -66,7 +71,9 @@ public struct ZoneInfo: Sendable {
         let b = Array(text.utf8)
         guard b.count >= 3, b[0] == UInt8(ascii: "+") || b[0] == UInt8(ascii: "-") else { return nil }
         let digits = b.dropFirst().filter { $0 != UInt8(ascii: ":") }
-        guard digits.count == 2 || digits.count == 4, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        guard digits.count == 2 || digits.count == 4, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            return nil
+        }
         let v = digits.map { Int($0 - 0x30) }
         let hours = v[0] * 10 + v[1]
         let minutes = v.count == 4 ? v[2] * 10 + v[3] : 0
@@ -122,7 +129,9 @@ public struct ZoneInfo: Sendable {
     /// Parses a TZif file (versions 1 to 4); the 64-bit block and the footer when present.
     static func parse(tzif b: [UInt8], name: String) -> ZoneInfo? {
         func be32(_ i: Int) -> Int64 {
-            Int64(Int32(bitPattern: UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])))
+            Int64(
+                Int32(
+                    bitPattern: UInt32(b[i]) << 24 | UInt32(b[i + 1]) << 16 | UInt32(b[i + 2]) << 8 | UInt32(b[i + 3])))
         }
         func be64(_ i: Int) -> Int64 { be32(i) << 32 | (be32(i + 4) & 0xFFFF_FFFF) }
         func header(at i: Int) -> (isut: Int, isstd: Int, leap: Int, time: Int, type: Int, char: Int)? {
@@ -168,7 +177,8 @@ public struct ZoneInfo: Sendable {
             name: name, transitions: transitions, offsets: offsets, initialOffset: typeOffsets[0], footer: footer)
     }
 
-    private init(name: String, transitions: [Int64], offsets: [Int32], initialOffset: Int32, footer: PosixTimeZoneRule?) {
+    private init(name: String, transitions: [Int64], offsets: [Int32], initialOffset: Int32, footer: PosixTimeZoneRule?)
+    {
         self.name = name
         self.transitions = transitions
         self.offsets = offsets
@@ -212,7 +222,9 @@ struct PosixTimeZoneRule: Sendable {
         // [+-]hh[:mm[:ss]] in seconds, POSIX sign (west positive) left to the caller.
         func time() -> Int? {
             var sign = 1
-            if p.first == UInt8(ascii: "+") { p = p.dropFirst() } else if p.first == UInt8(ascii: "-") {
+            if p.first == UInt8(ascii: "+") {
+                p = p.dropFirst()
+            } else if p.first == UInt8(ascii: "-") {
                 sign = -1
                 p = p.dropFirst()
             }
@@ -237,7 +249,9 @@ struct PosixTimeZoneRule: Sendable {
                 p = p.dropFirst()
                 guard let w = number(), p.first == UInt8(ascii: ".") else { return nil }
                 p = p.dropFirst()
-                guard let d = number(), (1...12).contains(m), (1...5).contains(w), (0...6).contains(d) else { return nil }
+                guard let d = number(), (1...12).contains(m), (1...5).contains(w), (0...6).contains(d) else {
+                    return nil
+                }
                 return .monthWeekDay(month: m, week: w, weekday: d)
             }
             if p.first == UInt8(ascii: "J") {
@@ -284,7 +298,8 @@ struct PosixTimeZoneRule: Sendable {
 
     func offset(atUTC t: Int64) -> Int {
         guard let dst = daylight else { return standardOffset }
-        let days = (t + Int64(standardOffset)) >= 0
+        let days =
+            (t + Int64(standardOffset)) >= 0
             ? (t + Int64(standardOffset)) / 86400 : (t + Int64(standardOffset) - 86399) / 86400
         let (year, _, _) = EnchargeDate.civilFromDays(days)
         // Transitions are given in the local time in effect before them.

@@ -8,7 +8,8 @@ extension Spool {
         let now = store.clock()
         do {
             return try store.pool.read { db in
-                let expires = try Double.fetchOne(db, sql: "SELECT expires_at FROM dedup WHERE key = ?", arguments: [dedupKey])
+                let expires = try Double.fetchOne(
+                    db, sql: "SELECT expires_at FROM dedup WHERE key = ?", arguments: [dedupKey])
                 return (expires ?? 0) > now
             }
         } catch {
@@ -22,7 +23,8 @@ extension Spool {
         let now = store.clock()
         do {
             return try await store.pool.read { db in
-                let expires = try Double.fetchOne(db, sql: "SELECT expires_at FROM dedup WHERE key = ?", arguments: [dedupKey])
+                let expires = try Double.fetchOne(
+                    db, sql: "SELECT expires_at FROM dedup WHERE key = ?", arguments: [dedupKey])
                 return (expires ?? 0) > now
             }
         } catch {

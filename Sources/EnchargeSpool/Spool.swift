@@ -1,3 +1,9 @@
+import EnchargeKit
+import GRDB
+import JSONKit
+import Synchronization
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,11 +11,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import EnchargeKit
-import SystemKit
-import GRDB
-import JSONKit
 
 /// The durable SQLite spool behind `encharge-lua serve`: accepted webhook requests are on disk
 /// before the server answers, and the delivery worker drains them in the background, across restarts.
@@ -83,7 +84,8 @@ public final class Spool: Sendable {
             close(fd)
         } else if errno != EEXIST {
             let reason = String(cString: strerror(errno))
-            throw SpoolError(kind: .open, message: "cannot create the spool: \(reason); check the directory", path: path)
+            throw SpoolError(
+                kind: .open, message: "cannot create the spool: \(reason); check the directory", path: path)
         }
     }
 

@@ -1,7 +1,7 @@
 import EnchargeKit
-import SystemKit
 import JSONKit
 import Synchronization
+import SystemKit
 
 /// Drains a `Spool` into the Encharge Ingest API with the delivery semantics of `run`: per-person
 /// order, bounded concurrency, retries with backoff, and dead events kept in the spool (reason,
@@ -381,7 +381,7 @@ final class WorkerCore: Sendable {
         return cursor
     }
 
-/// Submits the events of one request as one group; an event that no longer reads back as a
+    /// Submits the events of one request as one group; an event that no longer reads back as a
     /// valid event (the file was edited, or a later version validates more strictly) is marked dead.
     private func submit(_ rows: ArraySlice<PendingRow>) {
         var events: [Event] = []

@@ -26,7 +26,9 @@ public final class SpoolOwnerLock: Sendable {
         guard fd >= 0 else {
             let reason = String(cString: strerror(errno))
             throw SpoolError(
-                kind: .open, message: "cannot create the lock file \(path): \(reason); check that its directory exists and is writable",
+                kind: .open,
+                message:
+                    "cannot create the lock file \(path): \(reason); check that its directory exists and is writable",
                 path: spoolPath)
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {

@@ -80,14 +80,16 @@ enum SpoolSchema {
             let shown = tables.prefix(5).joined(separator: ", ")
             throw SpoolError(
                 kind: .open,
-                message: "is a SQLite database but not an encharge-lua spool (its tables: \(shown)); pass a spool or a new file to --spool",
+                message:
+                    "is a SQLite database but not an encharge-lua spool (its tables: \(shown)); pass a spool or a new file to --spool",
                 path: path)
         }
         let unknown = applied.subtracting(migrator.migrations).sorted()
         guard unknown.isEmpty else {
             throw SpoolError(
                 kind: .open,
-                message: "was written by a newer version of encharge-lua (schema \(unknown.joined(separator: ", "))); upgrade encharge-lua to open it",
+                message:
+                    "was written by a newer version of encharge-lua (schema \(unknown.joined(separator: ", "))); upgrade encharge-lua to open it",
                 path: path)
         }
     }

@@ -1,8 +1,8 @@
 import EnchargeKit
-import SystemKit
 import GRDB
 import JSONKit
 import Synchronization
+import SystemKit
 
 /// One accepted request waiting for the next group commit.
 struct AcceptWrite {

@@ -283,7 +283,10 @@ public struct JSONParser {
                 return
             }
             if b == UInt8(ascii: "\\") { break }
-            if b < 0x20 { throw error("control character in a string (escape it as \\u00\(b < 16 ? "0" : "")\(String(b, radix: 16)))") }
+            if b < 0x20 {
+                throw error(
+                    "control character in a string (escape it as \\u00\(b < 16 ? "0" : "")\(String(b, radix: 16)))")
+            }
             if b < 0x80 { position += 1 } else { try validateUTF8Sequence() }
         }
         guard position < end else {

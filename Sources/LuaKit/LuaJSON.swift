@@ -129,7 +129,8 @@ extension LuaState {
         var visiting: [UnsafeRawPointer] = []
         var budget = LuaConversionBudget(memoryCap: limits.memoryBytes, maxBytes: maxBytes)
         do {
-            return try toJSON(at: lua_absindex(L, index), depth: 0, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
+            return try toJSON(
+                at: lua_absindex(L, index), depth: 0, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
         } catch {
             throw error.under(path)
         }
@@ -147,7 +148,9 @@ extension LuaState {
         let p = limitsPointer
         if budget.bytesLeft < 0 {
             guard budget.boundByMemoryCap else {
-                throw LuaConversionError(path: "", reason: "value is larger than \(budget.maxBytes) bytes, the most one event may hold; send less")
+                throw LuaConversionError(
+                    path: "",
+                    reason: "value is larger than \(budget.maxBytes) bytes, the most one event may hold; send less")
             }
             p.pointee.tripped = Int32(ENCL_TRIP_MEMORY.rawValue)
             throw LuaConversionError(path: "", reason: LuaState.memoryLimitText(limits.memoryBytes))
@@ -156,7 +159,9 @@ extension LuaState {
         p.pointee.instructions += Int64(LuaConversionBudget.checkInterval)
         if p.pointee.instruction_limit > 0 && p.pointee.instructions > p.pointee.instruction_limit {
             p.pointee.tripped = Int32(ENCL_TRIP_INSTRUCTIONS.rawValue)
-            throw LuaConversionError(path: "", reason: "instruction limit of \(p.pointee.instruction_limit) exceeded (converting a very large table?)")
+            throw LuaConversionError(
+                path: "",
+                reason: "instruction limit of \(p.pointee.instruction_limit) exceeded (converting a very large table?)")
         }
         if p.pointee.deadline_ns > 0 && encl_now_ns() > p.pointee.deadline_ns {
             p.pointee.tripped = Int32(ENCL_TRIP_DEADLINE.rawValue)
@@ -165,7 +170,8 @@ extension LuaState {
     }
 
     private func toJSON(
-        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], budget: inout LuaConversionBudget
+        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer],
+        budget: inout LuaConversionBudget
     ) throws(LuaConversionError) -> JSONValue {
         // Errors carry the path below this value; each level prefixes its own key or index on
         // the way out, so no path string is built for values that convert fine (the hot path).
@@ -182,7 +188,11 @@ extension LuaState {
             if lua_isinteger(L, index) != 0 { return .integer(i) }
             let d = encl_tonumber(L, index)
             guard d.isFinite else {
-                throw LuaConversionError(path: path, reason: "\(d.isNaN ? "NaN" : d > 0 ? "infinity" : "-infinity") cannot be sent as JSON (NaN and infinity are not numbers in JSON)")
+                throw LuaConversionError(
+                    path: path,
+                    reason:
+                        "\(d.isNaN ? "NaN" : d > 0 ? "infinity" : "-infinity") cannot be sent as JSON (NaN and infinity are not numbers in JSON)"
+                )
             }
             return .double(d)
         case LUA_TSTRING:
@@ -209,7 +219,8 @@ extension LuaState {
     }
 
     private func tableToJSON(
-        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer], budget: inout LuaConversionBudget
+        at index: Int32, depth: Int, maxDepth: Int, visiting: inout [UnsafeRawPointer],
+        budget: inout LuaConversionBudget
     ) throws(LuaConversionError) -> JSONValue {
         let path = ""
         guard depth < maxDepth else {
@@ -263,7 +274,8 @@ extension LuaState {
                 sawStringKey = true
                 var length = 0
                 let p = encl_tolstring(L, -2, &length)!
-                guard let key = String(validating: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self) else {
+                guard let key = String(validating: UnsafeRawBufferPointer(start: p, count: length), as: UTF8.self)
+                else {
                     top = base
                     throw LuaConversionError(path: path, reason: "a key is not valid UTF-8")
                 }
@@ -271,12 +283,15 @@ extension LuaState {
                     top = base
                     throw error
                 }
-                let value = try convertChild(key, depth: depth, maxDepth: maxDepth, visiting: &visiting, budget: &budget, base: base)
+                let value = try convertChild(
+                    key, depth: depth, maxDepth: maxDepth, visiting: &visiting, budget: &budget, base: base)
                 members.append((key: key, value: value))
             } else {
                 let name = LuaType(rawValue: lua_type(L, -2))?.name ?? "unknown"
                 top = base
-                throw LuaConversionError(path: path, reason: "a \(name) key cannot be sent as JSON (keys must be strings, or 1..n for a list)")
+                throw LuaConversionError(
+                    path: path,
+                    reason: "a \(name) key cannot be sent as JSON (keys must be strings, or 1..n for a list)")
             }
             pop()
         }
@@ -288,7 +303,10 @@ extension LuaState {
         if sawOtherKey || (marker == "array" && !sawStringKey) {
             guard maxIndex == lua_Integer(arrayCount) else {
                 top = base
-                throw LuaConversionError(path: path, reason: "list has holes (\(arrayCount) items but index \(maxIndex)); use json.null for missing items")
+                throw LuaConversionError(
+                    path: path,
+                    reason:
+                        "list has holes (\(arrayCount) items but index \(maxIndex)); use json.null for missing items")
             }
             top = base
             elements.sort { $0.0 < $1.0 }
@@ -319,7 +337,8 @@ extension LuaState {
         budget: inout LuaConversionBudget, base: Int32
     ) throws(LuaConversionError) -> JSONValue {
         do {
-            return try toJSON(at: lua_absindex(L, -1), depth: depth + 1, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
+            return try toJSON(
+                at: lua_absindex(L, -1), depth: depth + 1, maxDepth: maxDepth, visiting: &visiting, budget: &budget)
         } catch {
             top = base
             throw error.under(component())
@@ -336,10 +355,12 @@ extension LuaState {
         setFunction("decode") { state in
             let result: Void?
             do {
-                result = try state.withStringBytes(at: 1, { bytes in
-                    try state.pushJSON(parsing: bytes, underMemoryCap: true)
-                })
-            } catch where state.limitsPointer.pointee.tripped == Int32(ENCL_TRIP_MEMORY.rawValue) {
+                result = try state.withStringBytes(
+                    at: 1,
+                    { bytes in
+                        try state.pushJSON(parsing: bytes, underMemoryCap: true)
+                    })
+            } catch  where state.limitsPointer.pointee.tripped == Int32(ENCL_TRIP_MEMORY.rawValue) {
                 throw LuaRaise("json.decode: \(LuaState.memoryLimitText(state.limits.memoryBytes))")
             }
             guard result != nil else {
@@ -456,7 +477,8 @@ struct LuaJSONBuilder: JSONBuilder {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
         let last = slots.count - 1
         let first = utf8.first ?? 0, final = utf8.last ?? 0
-        let bit: UInt64 = 1 &<< ((UInt64(truncatingIfNeeded: utf8.count) &* 7 &+ UInt64(first) &* 3 &+ UInt64(final)) & 63)
+        let bit: UInt64 =
+            1 &<< ((UInt64(truncatingIfNeeded: utf8.count) &* 7 &+ UInt64(first) &* 3 &+ UInt64(final)) & 63)
         let slot = slots[last]
         keyRepeats = slot.keyBits & bit != 0 && isRepeatedKey(in: slot)
         if keyRepeats { state.jsonDuplicateKeys.record(String(decoding: utf8, as: UTF8.self)) }

@@ -1,4 +1,5 @@
 import CLua
+import JSONKit
 
 /// Integers from JSON that do not fit in Lua's 64 bits. Lua would round them to a float
 /// (`12345678901234567890` becomes `1.2345678901234567e+19`), so they live in a userdata that
@@ -73,7 +74,8 @@ extension LuaState {
         let isBigInteger = lua_rawequal(L, -1, -2) != 0
         encl_pop(L, 2)
         guard isBigInteger, let storage = lua_touserdata(L, absolute) else { return nil }
-        return String(decoding: UnsafeRawBufferPointer(start: storage, count: Int(lua_rawlen(L, absolute))), as: UTF8.self)
+        return String(
+            decoding: UnsafeRawBufferPointer(start: storage, count: Int(lua_rawlen(L, absolute))), as: UTF8.self)
     }
 }
 

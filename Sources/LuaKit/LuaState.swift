@@ -109,7 +109,9 @@ public final class LuaState {
     public var lastSeenPosition: String? {
         let p = limitsPointer
         guard p.pointee.last_line > 0 else { return nil }
-        let source = withUnsafeBytes(of: p.pointee.last_source) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let source = withUnsafeBytes(of: p.pointee.last_source) {
+            String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+        }
         return "\(source):\(p.pointee.last_line)"
     }
 

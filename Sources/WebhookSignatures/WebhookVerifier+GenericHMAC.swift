@@ -35,14 +35,16 @@ extension WebhookVerifier {
         case .base64: signature = WebhookCrypto.base64Decode(value)
         }
         guard let signature, signature.count == expected.count else {
-            let spelled = settings.encoding == .hex ? "\(expected.count * 2) hex digits" : "base64 of \(expected.count) bytes"
+            let spelled =
+                settings.encoding == .hex ? "\(expected.count * 2) hex digits" : "base64 of \(expected.count) bytes"
             throw WebhookVerificationError(
                 .malformedHeader, "\(name) signature is not \(spelled) (an \(algorithmName))")
         }
         guard constantTimeEquals(signature, expected) else {
             throw WebhookVerificationError(
                 .signatureMismatch,
-                "\(name) does not match the body under \(algorithmName) (check the secret, the algorithm and the encoding)")
+                "\(name) does not match the body under \(algorithmName) (check the secret, the algorithm and the encoding)"
+            )
         }
     }
 }

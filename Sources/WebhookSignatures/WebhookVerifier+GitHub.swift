@@ -11,7 +11,8 @@ extension WebhookVerifier {
     static func verifyGitHub(_ request: SignedRequest) throws(WebhookVerificationError) {
         let name = "X-Hub-Signature-256"
         guard let value = header("x-hub-signature-256", in: request.headers)?[...] else {
-            let hint = header("x-hub-signature", in: request.headers) != nil
+            let hint =
+                header("x-hub-signature", in: request.headers) != nil
                 ? " (only the legacy SHA-1 X-Hub-Signature is present; GitHub sends both when a secret is set)"
                 : ""
             throw WebhookVerificationError(.missingHeader, "the request has no \(name) header\(hint)")

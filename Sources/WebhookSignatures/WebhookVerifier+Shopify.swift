@@ -15,7 +15,8 @@ extension WebhookVerifier {
         guard constantTimeEquals(signature, expected) else {
             throw WebhookVerificationError(
                 .signatureMismatch,
-                "\(name) does not match the body (check the app's client secret, and that the body is passed unmodified)")
+                "\(name) does not match the body (check the app's client secret, and that the body is passed unmodified)"
+            )
         }
     }
 }

@@ -1,8 +1,8 @@
 import EnchargeKit
 import Foundation
 import JSONKit
-import Testing
 import TestSupport
+import Testing
 
 /// The dead-letter file: lazily created, one JSON object per line with `kind` first, read back by `replay`.
 @Suite struct DeadLetterTests {
@@ -13,7 +13,8 @@ import TestSupport
         let writer = DeadLetterWriter(path: path, context: DeadLetterContext(rulesSHA256: "ff00"))
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(writer.count == 0)
-        try writer.writeRecordFailure(record: "not json", error: "rules.lua:3: boom", traceback: nil, source: "in.jsonl:4")
+        try writer.writeRecordFailure(
+            record: "not json", error: "rules.lua:3: boom", traceback: nil, source: "in.jsonl:4")
         #expect(FileManager.default.fileExists(atPath: path))
         #expect(writer.count == 1)
     }
@@ -94,7 +95,9 @@ import TestSupport
         let error = #expect(throws: DeadLetterError.self) { try DeadLetterEntry.read(path: path) }
         #expect(error?.line == 3)
         var seen = 0
-        try DeadLetterEntry.forEach(inFile: path) { _ in seen += 1; return false }
+        try DeadLetterEntry.forEach(inFile: path) { _ in
+            seen += 1; return false
+        }
         #expect(seen == 1)
     }
 

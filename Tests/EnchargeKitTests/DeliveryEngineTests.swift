@@ -2,8 +2,8 @@ import EnchargeKit
 import Foundation
 import JSONKit
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// The delivery engine against a real HTTP server on the loopback interface: headers, retries,
 /// dead letters, per-person order, secrets, interruption and backpressure.
@@ -105,7 +105,8 @@ struct DeliveryEngineTests {
     }
 
     @Test func reusesKeepAliveConnectionsAndBoundsConcurrency() async throws {
-        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(2)) }) { server, endpoint in
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(2)) }) {
+            server, endpoint in
             let groups = (0..<200).map { [Self.track(email: "p\($0)@example.com", seq: $0)] }
             let result = try await Self.deliver(groups, endpoint: endpoint) { $0.concurrency = 4 }
             #expect(result.stats.delivered == 200)
@@ -283,7 +284,9 @@ struct DeliveryEngineTests {
                 [Self.track(email: "ANN@example.com", seq: 2)],  // the same person: keys are lower-cased
                 [Self.track(email: "bob@example.com", seq: 3)],
             ]
-            let result = try await Self.deliver(groups, endpoint: endpoint) { $0.backoffBase = 0.05; $0.backoffCap = 0.05 }
+            let result = try await Self.deliver(groups, endpoint: endpoint) {
+                $0.backoffBase = 0.05; $0.backoffCap = 0.05
+            }
             #expect(result.stats.delivered == 3)
             let order = server.accepted.compactMap(\.seq)
             #expect(order.firstIndex(of: 1)! < order.firstIndex(of: 2)!)
@@ -317,8 +320,9 @@ struct DeliveryEngineTests {
             #expect(result.deadLetters.allSatisfy { $0.reason == reason })
             #expect(result.deadLetters.prefix(3).allSatisfy { $0.status == status && $0.attempts == 1 })
             #expect(result.deadLetters.dropFirst(3).allSatisfy { $0.status == nil && $0.attempts == 0 })
-            #expect(DeliveryStop.writeKeyRefused(status: status).message(writeKeySource: "--write-key-file k.txt")
-                == "\(reason); check --write-key-file k.txt")
+            #expect(
+                DeliveryStop.writeKeyRefused(status: status).message(writeKeySource: "--write-key-file k.txt")
+                    == "\(reason); check --write-key-file k.txt")
         }
     }
 
@@ -484,10 +488,11 @@ struct DeliveryEngineTests {
             #expect(result.stats.deadLettered == 20)
             #expect(result.deadLetters.allSatisfy { $0.reason == "interrupted" })
             let delivered = Set(server.accepted.compactMap(\.seq))
-            let deadLettered = Set(result.deadLetters.compactMap { entry -> Int? in
-                if case .integer(let seq)? = entry.event?["properties"]?["seq"] { return Int(seq) }
-                return nil
-            })
+            let deadLettered = Set(
+                result.deadLetters.compactMap { entry -> Int? in
+                    if case .integer(let seq)? = entry.event?["properties"]?["seq"] { return Int(seq) }
+                    return nil
+                })
             #expect(delivered.isDisjoint(with: deadLettered))
             #expect(delivered.union(deadLettered) == Set(1...20))
         }
@@ -500,7 +505,8 @@ struct DeliveryEngineTests {
             defer { tmp.cleanup() }
             let path = tmp.file("dead.jsonl")
             let engine = try DeliveryEngine(
-                configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init())
+                configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init()
+            )
             let start = ContinuousClock.now
             try await onThread {
                 engine.submit(
@@ -562,7 +568,9 @@ struct DeliveryEngineTests {
                 }, deadLetters: DeadLetterWriter(path: path), context: .init())
             let submitting = Task.detached {
                 try await onThread { () -> DeliveryStats in
-                    for seq in 1...10 { engine.submit([Self.track(email: "p\(seq % 2)@example.com", seq: seq)], source: "s") }
+                    for seq in 1...10 {
+                        engine.submit([Self.track(email: "p\(seq % 2)@example.com", seq: seq)], source: "s")
+                    }
                     return engine.finish(timeout: nil)
                 }
             }
@@ -593,7 +601,8 @@ struct DeliveryEngineTests {
             defer { tmp.cleanup() }
             let path = tmp.file("dead.jsonl")
             let engine = try DeliveryEngine(
-                configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init())
+                configuration: Self.configuration(endpoint), deadLetters: DeadLetterWriter(path: path), context: .init()
+            )
             let stats = try await onThread { () -> DeliveryStats in
                 _ = engine.finish(timeout: nil)
                 engine.submit([Self.track(email: "late@example.com", seq: 1)], source: "late:1")

@@ -1,8 +1,9 @@
-@testable import EnchargeKit
 import CCurl
 import Foundation
 import JSONKit
 import Testing
+
+@testable import EnchargeKit
 
 /// The engine's parts on their own: retry classification and backoff, Retry-After, redaction, the
 /// lane schedule, the latency histogram and configuration checks.
@@ -12,7 +13,8 @@ struct DeliveryPartsTests {
         var user = JSONObject()
         if let email { user["email"] = .string(email) }
         if let userId { user["userId"] = .string(userId) }
-        return try! Event.track(name: "Seen", user: .object(user), properties: ["seq": .integer(Int64(seq))], sourceIp: nil)
+        return try! Event.track(
+            name: "Seen", user: .object(user), properties: ["seq": .integer(Int64(seq))], sourceIp: nil)
     }
 
     static let policy = RetryPolicy(
@@ -79,7 +81,9 @@ struct DeliveryPartsTests {
         } else {
             Issue.record("a timeout must be retried")
         }
-        if case .terminal(let error) = Self.policy.verdict(for: .failure(code: CURLE_PEER_FAILED_VERIFICATION, message: "cert")) {
+        if case .terminal(let error) = Self.policy.verdict(
+            for: .failure(code: CURLE_PEER_FAILED_VERIFICATION, message: "cert"))
+        {
             #expect(error.kind == .transport)
         } else {
             Issue.record("a TLS verification failure must not be retried")
@@ -110,7 +114,8 @@ struct DeliveryPartsTests {
         #expect(RetryPolicy.retryAfterSeconds("soon", now: now) == nil)
         #expect(RetryPolicy.retryAfterSeconds("", now: now) == nil)
         let capped = Self.policy.verdict(for: .response(status: 429, retryAfter: "86400", body: ""), now: now)
-        #expect(capped == .retry(after: 300, DeliveryError(kind: .exhausted, message: "HTTP 429", status: 429, body: "")))
+        #expect(
+            capped == .retry(after: 300, DeliveryError(kind: .exhausted, message: "HTTP 429", status: 429, body: "")))
     }
 
     // MARK: Redaction
@@ -154,7 +159,9 @@ struct DeliveryPartsTests {
         let url = encoded.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         #expect(!redactor.redact(url).contains(url))
         #expect(redactor.redact("echo " + String(encoded.prefix(prefix.count * 4 / 3 + 12))).hasSuffix("[redacted]"))
-        #expect(redactor.redact(Data("unrelated text".utf8).base64EncodedString()) == Data("unrelated text".utf8).base64EncodedString())
+        #expect(
+            redactor.redact(Data("unrelated text".utf8).base64EncodedString())
+                == Data("unrelated text".utf8).base64EncodedString())
     }
 
     // MARK: Lane schedule
@@ -169,8 +176,10 @@ struct DeliveryPartsTests {
         #expect(!annByEmailReady)
         #expect(!annByIdReady)
         let bobReady = schedule.add([Self.track(email: "bob@example.com", seq: 5)], source: "d")
-        #expect(bobReady == (schedule.lane(of: "bob@example.com") != schedule.lane(of: "ann@example.com")
-            && schedule.lane(of: "bob@example.com") != schedule.lane(of: "u-ann")))
+        #expect(
+            bobReady
+                == (schedule.lane(of: "bob@example.com") != schedule.lane(of: "ann@example.com")
+                    && schedule.lane(of: "bob@example.com") != schedule.lane(of: "u-ann")))
 
         var order: [Int] = []
         func seq(_ event: Event) -> Int {

@@ -1,11 +1,13 @@
-@testable import EnchargeKit
 import Foundation
 import Testing
+
+@testable import EnchargeKit
 
 /// Foundation's reading of an internet date-time, in epoch milliseconds, as an independent oracle.
 func foundationMilliseconds(_ text: String) -> Int64? {
     let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+    formatter.formatOptions =
+        text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
     guard let date = formatter.date(from: text) else { return nil }
     return Int64((date.timeIntervalSince1970 * 1000).rounded())
 }
@@ -186,7 +188,9 @@ func foundationMilliseconds(_ text: String) -> Int64? {
 
 /// Dates read with a format and in a named zone (`encharge.iso8601(s, { format =, tz = })`).
 @Suite struct EnchargeDateZoneTests {
-    static let zones = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "America/Sao_Paulo", "Pacific/Chatham"]
+    static let zones = [
+        "Europe/Berlin", "America/New_York", "Australia/Sydney", "Asia/Kolkata", "America/Sao_Paulo", "Pacific/Chatham",
+    ]
 
     /// Every hour over years of transitions (and far past the files' last explicit transition,
     /// where the POSIX footer rule applies): our offsets equal Foundation's, an independent reading
@@ -285,12 +289,15 @@ func foundationMilliseconds(_ text: String) -> Int64? {
 
     @Test func aNaiveDateIsReadInTheZoneOnlyWhenOneIsGiven() throws {
         let berlin = try ZoneInfo.named("Europe/Berlin")
-        #expect(try EnchargeDate.epochMilliseconds(parsing: "2020-07-01 12:00", format: nil, zone: berlin)
-            == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T10:00:00Z"))
-        #expect(try EnchargeDate.epochMilliseconds(parsing: "2020-07-01 12:00", format: nil, zone: nil)
-            == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00Z"))
+        #expect(
+            try EnchargeDate.epochMilliseconds(parsing: "2020-07-01 12:00", format: nil, zone: berlin)
+                == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T10:00:00Z"))
+        #expect(
+            try EnchargeDate.epochMilliseconds(parsing: "2020-07-01 12:00", format: nil, zone: nil)
+                == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00Z"))
         // A stated offset wins over the zone.
-        #expect(try EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00+00:00", format: nil, zone: berlin)
-            == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00Z"))
+        #expect(
+            try EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00+00:00", format: nil, zone: berlin)
+                == EnchargeDate.epochMilliseconds(parsing: "2020-07-01T12:00:00Z"))
     }
 }

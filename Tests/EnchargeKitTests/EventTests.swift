@@ -29,85 +29,143 @@ func wireText(_ event: Event) -> String {
     /// Valid events and their exact wire body: key order, normalization of user, omissions.
     static let goodEvents: [(input: String, wire: String)] = [
         // The smallest valid event goes out unchanged.
-        (#"{"name":"Registered user","user":{"email":"ann@example.com"}}"#,
-         #"{"name":"Registered user","user":{"email":"ann@example.com"}}"#),
+        (
+            #"{"name":"Registered user","user":{"email":"ann@example.com"}}"#,
+            #"{"name":"Registered user","user":{"email":"ann@example.com"}}"#
+        ),
         // Top-level order is name, user, properties, sourceIp; nested keys sorted; email case kept.
-        (#"{"sourceIp":"203.0.113.7","properties":{"plan":"pro","amount":12.5},"user":{"userId":"u-1","email":"Ann@Example.com"},"name":"Paid invoice"}"#,
-         #"{"name":"Paid invoice","user":{"email":"Ann@Example.com","userId":"u-1"},"properties":{"amount":12.5,"plan":"pro"},"sourceIp":"203.0.113.7"}"#),
+        (
+            #"{"sourceIp":"203.0.113.7","properties":{"plan":"pro","amount":12.5},"user":{"userId":"u-1","email":"Ann@Example.com"},"name":"Paid invoice"}"#,
+            #"{"name":"Paid invoice","user":{"email":"Ann@Example.com","userId":"u-1"},"properties":{"amount":12.5,"plan":"pro"},"sourceIp":"203.0.113.7"}"#
+        ),
         // An integer userId becomes its decimal string, 64-bit values intact.
-        (#"{"name":"n","user":{"userId":12345678901234567}}"#,
-         #"{"name":"n","user":{"userId":"12345678901234567"}}"#),
-        (#"{"name":"n","user":{"userId":-42}}"#,
-         #"{"name":"n","user":{"userId":"-42"}}"#),
+        (
+            #"{"name":"n","user":{"userId":12345678901234567}}"#,
+            #"{"name":"n","user":{"userId":"12345678901234567"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"userId":-42}}"#,
+            #"{"name":"n","user":{"userId":"-42"}}"#
+        ),
         // A tag list becomes one comma-separated string, each tag trimmed.
-        (#"{"name":"n","user":{"email":"a@b.co","tags":[" vip ","beta","Älter"]}}"#,
-         #"{"name":"n","user":{"email":"a@b.co","tags":"vip, beta, Älter"}}"#),
-        (#"{"name":"n","user":{"email":"a@b.co","tags":["solo"]}}"#,
-         #"{"name":"n","user":{"email":"a@b.co","tags":"solo"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":[" vip ","beta","Älter"]}}"#,
+            #"{"name":"n","user":{"email":"a@b.co","tags":"vip, beta, Älter"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":["solo"]}}"#,
+            #"{"name":"n","user":{"email":"a@b.co","tags":"solo"}}"#
+        ),
         // A tag string is trimmed at its ends and otherwise kept as written.
-        (#"{"name":"n","user":{"email":"a@b.co","tags":"  vip, beta \n"}}"#,
-         #"{"name":"n","user":{"email":"a@b.co","tags":"vip, beta"}}"#),
-        (#"{"name":"n","user":{"email":"a@b.co","tags":"vip,beta"}}"#,
-         #"{"name":"n","user":{"email":"a@b.co","tags":"vip,beta"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":"  vip, beta \n"}}"#,
+            #"{"name":"n","user":{"email":"a@b.co","tags":"vip, beta"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":"vip,beta"}}"#,
+            #"{"name":"n","user":{"email":"a@b.co","tags":"vip,beta"}}"#
+        ),
         // No tags (an empty list or a blank string) means no tags member at all.
-        (#"{"name":"n","user":{"email":"a@b.co","tags":[]}}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
-        (#"{"name":"n","user":{"email":"a@b.co","tags":"  "}}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":[]}}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":"  "}}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
         // A null tags member clears the field in Encharge, so it is sent.
-        (#"{"name":"n","user":{"email":"a@b.co","tags":null}}"#,
-         #"{"name":"n","user":{"email":"a@b.co","tags":null}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":null}}"#,
+            #"{"name":"n","user":{"email":"a@b.co","tags":null}}"#
+        ),
         // A null email or userId counts as absent and is not sent.
-        (#"{"name":"n","user":{"email":null,"userId":"u-1"}}"#,
-         #"{"name":"n","user":{"userId":"u-1"}}"#),
-        (#"{"name":"n","user":{"email":"a@b.co","userId":null}}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":null,"userId":"u-1"}}"#,
+            #"{"name":"n","user":{"userId":"u-1"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","userId":null}}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
         // Null custom fields are kept (they clear the field); other values pass through.
-        (#"{"name":"n","user":{"email":"a@b.co","firstName":null,"ip":null,"age":41,"vip":true,"score":0.5}}"#,
-         #"{"name":"n","user":{"age":41,"email":"a@b.co","firstName":null,"ip":null,"score":0.5,"vip":true}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","firstName":null,"ip":null,"age":41,"vip":true,"score":0.5}}"#,
+            #"{"name":"n","user":{"age":41,"email":"a@b.co","firstName":null,"ip":null,"score":0.5,"vip":true}}"#
+        ),
         // Null properties and sourceIp mean none and are omitted.
-        (#"{"name":"n","user":{"email":"a@b.co"},"properties":null,"sourceIp":null}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co"},"properties":null,"sourceIp":null}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
         // Empty properties are kept as given.
-        (#"{"name":"n","user":{"email":"a@b.co"},"properties":{}}"#,
-         #"{"name":"n","user":{"email":"a@b.co"},"properties":{}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co"},"properties":{}}"#,
+            #"{"name":"n","user":{"email":"a@b.co"},"properties":{}}"#
+        ),
         // Nested properties: sorted keys, integers stay integers, floats stay floats.
-        (#"{"name":"Registered user","user":{"email":"a@b.co"},"properties":{"trial":{"startDate":"2020-10-27T07:58:19Z","length":14},"amount":9.0,"items":[1,2.5,"x",null,{"b":1,"a":2}]}}"#,
-         #"{"name":"Registered user","user":{"email":"a@b.co"},"properties":{"amount":9.0,"items":[1,2.5,"x",null,{"a":2,"b":1}],"trial":{"length":14,"startDate":"2020-10-27T07:58:19Z"}}}"#),
+        (
+            #"{"name":"Registered user","user":{"email":"a@b.co"},"properties":{"trial":{"startDate":"2020-10-27T07:58:19Z","length":14},"amount":9.0,"items":[1,2.5,"x",null,{"b":1,"a":2}]}}"#,
+            #"{"name":"Registered user","user":{"email":"a@b.co"},"properties":{"amount":9.0,"items":[1,2.5,"x",null,{"a":2,"b":1}],"trial":{"length":14,"startDate":"2020-10-27T07:58:19Z"}}}"#
+        ),
         // Text is escaped where JSON needs it and otherwise sent as raw UTF-8.
-        (#"{"name":"Ünïcødé \"quoted\"\n","user":{"email":"zoë@exämple.de"}}"#,
-         #"{"name":"Ünïcødé \"quoted\"\n","user":{"email":"zoë@exämple.de"}}"#),
+        (
+            #"{"name":"Ünïcødé \"quoted\"\n","user":{"email":"zoë@exämple.de"}}"#,
+            #"{"name":"Ünïcødé \"quoted\"\n","user":{"email":"zoë@exämple.de"}}"#
+        ),
         // Addresses: IPv4 and IPv6 in user.ip and sourceIp.
-        (#"{"name":"n","user":{"email":"a@b.co","ip":"192.0.2.1"},"sourceIp":"2001:db8::7"}"#,
-         #"{"name":"n","user":{"email":"a@b.co","ip":"192.0.2.1"},"sourceIp":"2001:db8::7"}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","ip":"192.0.2.1"},"sourceIp":"2001:db8::7"}"#,
+            #"{"name":"n","user":{"email":"a@b.co","ip":"192.0.2.1"},"sourceIp":"2001:db8::7"}"#
+        ),
         // What the Ingest API accepts is sent, normalized, never refused (issue 7):
         // a tag holding a comma goes out as written (with a warning), blank tags are left out,
-        (#"{"name":"n","user":{"email":"a@b.co","tags":["partner, reseller"," ","vip",""]}}"#,
-         #"{"name":"n","user":{"email":"a@b.co","tags":"partner, reseller, vip"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":["partner, reseller"," ","vip",""]}}"#,
+            #"{"name":"n","user":{"email":"a@b.co","tags":"partner, reseller, vip"}}"#
+        ),
         // an empty table (what `local tags = {}` becomes) means no tags,
-        (#"{"name":"n","user":{"email":"a@b.co","tags":{}}}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":{}}}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
         // a blank email, userId, ip or sourceIp beside a real identity is absent,
-        (#"{"name":"n","user":{"email":"","userId":"u-1","ip":""},"sourceIp":"  "}"#,
-         #"{"name":"n","user":{"userId":"u-1"}}"#),
-        (#"{"name":"n","user":{"email":"a@b.co","userId":" "}}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":"","userId":"u-1","ip":""},"sourceIp":"  "}"#,
+            #"{"name":"n","user":{"userId":"u-1"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","userId":" "}}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
         // an email with white space around it is trimmed,
-        (#"{"name":"n","user":{"email":" \tann@b.co \n"}}"#,
-         #"{"name":"n","user":{"email":"ann@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":" \tann@b.co \n"}}"#,
+            #"{"name":"n","user":{"email":"ann@b.co"}}"#
+        ),
         // an integral float id (Lua arithmetic makes them) is its integer,
-        (#"{"name":"n","user":{"userId":123.0}}"#,
-         #"{"name":"n","user":{"userId":"123"}}"#),
-        (#"{"name":"n","user":{"userId":-9007199254740992.0}}"#,
-         #"{"name":"n","user":{"userId":"-9007199254740992"}}"#),
+        (
+            #"{"name":"n","user":{"userId":123.0}}"#,
+            #"{"name":"n","user":{"userId":"123"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"userId":-9007199254740992.0}}"#,
+            #"{"name":"n","user":{"userId":"-9007199254740992"}}"#
+        ),
         // and an address that is not one is left out (with a warning).
-        (#"{"name":"n","user":{"email":"a@b.co","ip":"203.0.113.7:5123"},"sourceIp":"203.0.113.7, 10.0.0.1"}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
-        (#"{"name":"n","user":{"email":"a@b.co","ip":16909060},"sourceIp":["1.2.3.4"]}"#,
-         #"{"name":"n","user":{"email":"a@b.co"}}"#),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","ip":"203.0.113.7:5123"},"sourceIp":"203.0.113.7, 10.0.0.1"}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","ip":16909060},"sourceIp":["1.2.3.4"]}"#,
+            #"{"name":"n","user":{"email":"a@b.co"}}"#
+        ),
         // "identify" is a valid name: it creates or updates the person only.
-        (#"{"name":"identify","user":{"userId":"7","firstName":"Ann"}}"#,
-         #"{"name":"identify","user":{"firstName":"Ann","userId":"7"}}"#),
+        (
+            #"{"name":"identify","user":{"userId":"7","firstName":"Ann"}}"#,
+            #"{"name":"identify","user":{"firstName":"Ann","userId":"7"}}"#
+        ),
     ]
 
     @Test(arguments: goodEvents)
@@ -121,16 +179,27 @@ func wireText(_ event: Event) -> String {
         (#"{"name":"n","user":{"email":"a@b.co","tags":["a, b","c,d","e"]}}"#, [.tagWithComma, .tagWithComma]),
         (#"{"name":"n","user":{"email":"a@b.co","tags":"a, b"}}"#, []),
         (#"{"name":"n","user":{"email":"","userId":"u","ip":""},"sourceIp":""}"#, []),
-        (#"{"name":"n","user":{"email":"a@b.co","ip":"1.2.3.4:80"}}"#, [.droppedAddress(field: "user.ip", value: "'1.2.3.4:80'")]),
-        (#"{"name":"n","user":{"email":"a@b.co"},"sourceIp":7}"#, [.droppedAddress(field: "sourceIp", value: "an integer")]),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","ip":"1.2.3.4:80"}}"#,
+            [.droppedAddress(field: "user.ip", value: "'1.2.3.4:80'")]
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co"},"sourceIp":7}"#,
+            [.droppedAddress(field: "sourceIp", value: "an integer")]
+        ),
         // Record data shown in a warning cannot forge output: control characters are escaped.
-        (#"{"name":"n","user":{"email":"a@b.co","ip":"1\nwarning: forged\u001b[2K\u0000"}}"#,
-         [.droppedAddress(field: "user.ip", value: #"'1\nwarning: forged\u001b[2K\0'"#)]),
-        (#"{"name":"n","user":{"email":"a@b.co","userid":"7","Email":"x","IP":"1.2.3.4","Tags":"a","TAGS":1}}"#, [
-            .reservedKeyCase(key: "Email", expected: "email"), .reservedKeyCase(key: "IP", expected: "ip"),
-            .reservedKeyCase(key: "TAGS", expected: "tags"), .reservedKeyCase(key: "Tags", expected: "tags"),
-            .reservedKeyCase(key: "userid", expected: "userId"),
-        ]),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","ip":"1\nwarning: forged\u001b[2K\u0000"}}"#,
+            [.droppedAddress(field: "user.ip", value: #"'1\nwarning: forged\u001b[2K\0'"#)]
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","userid":"7","Email":"x","IP":"1.2.3.4","Tags":"a","TAGS":1}}"#,
+            [
+                .reservedKeyCase(key: "Email", expected: "email"), .reservedKeyCase(key: "IP", expected: "ip"),
+                .reservedKeyCase(key: "TAGS", expected: "tags"), .reservedKeyCase(key: "Tags", expected: "tags"),
+                .reservedKeyCase(key: "userid", expected: "userId"),
+            ]
+        ),
         // Custom fields of the same lengths that are not reserved keys in another case.
         (#"{"name":"n","user":{"email":"a@b.co","phone":"1","source":"x","plan":"p","id":1,"emai1":2}}"#, []),
     ]
@@ -152,7 +221,9 @@ func wireText(_ event: Event) -> String {
     @Test func jsonValueHasSortedKeysAndOmitsAbsentMembers() throws {
         let full = try validatedEvent(
             #"{"name":"n","user":{"email":"a@b.co"},"properties":{"p":1},"sourceIp":"::1"}"#)
-        #expect(full.jsonValue.encoded() == #"{"name":"n","properties":{"p":1},"sourceIp":"::1","user":{"email":"a@b.co"}}"#)
+        #expect(
+            full.jsonValue.encoded() == #"{"name":"n","properties":{"p":1},"sourceIp":"::1","user":{"email":"a@b.co"}}"#
+        )
         let bare = try validatedEvent(#"{"name":"n","user":{"email":"a@b.co"}}"#)
         #expect(bare.jsonValue.encoded() == #"{"name":"n","user":{"email":"a@b.co"}}"#)
     }
@@ -163,8 +234,9 @@ func wireText(_ event: Event) -> String {
         writer.bytes.append(contentsOf: "[".utf8)
         event.write(to: &writer)
         #expect(writer.pretty)
-        #expect(String(decoding: writer.bytes, as: UTF8.self)
-            == #"[{"name":"n","user":{"email":"a@b.co","tags":"x"},"properties":{"a":[1]}}"#)
+        #expect(
+            String(decoding: writer.bytes, as: UTF8.self)
+                == #"[{"name":"n","user":{"email":"a@b.co","tags":"x"},"properties":{"a":[1]}}"#)
     }
 
     @Test func userWithoutAnythingToNormalizeIsKeptAsGiven() throws {
@@ -193,47 +265,88 @@ func wireText(_ event: Event) -> String {
         (#"{"name":"n","user":{}}"#, "user needs email or userId"),
         (#"{"name":"n","user":{"firstName":"Ann"}}"#, "user needs email or userId"),
         (#"{"name":"n","user":{"email":null,"userId":null}}"#, "user needs email or userId"),
-        (#"{"name":"n","user":{"Email":"a@b.co"}}"#, "user needs email or userId (did you mean 'email' instead of 'Email'?)"),
-        (#"{"name":"n","user":{"emial":"a@b.co"}}"#, "user needs email or userId (did you mean 'email' instead of 'emial'?)"),
-        (#"{"name":"n","user":{"user_id":"1"}}"#, "user needs email or userId (did you mean 'userId' instead of 'user_id'?)"),
+        (
+            #"{"name":"n","user":{"Email":"a@b.co"}}"#,
+            "user needs email or userId (did you mean 'email' instead of 'Email'?)"
+        ),
+        (
+            #"{"name":"n","user":{"emial":"a@b.co"}}"#,
+            "user needs email or userId (did you mean 'email' instead of 'emial'?)"
+        ),
+        (
+            #"{"name":"n","user":{"user_id":"1"}}"#,
+            "user needs email or userId (did you mean 'userId' instead of 'user_id'?)"
+        ),
         (#"{"name":"n","user":{"id":7}}"#, "user needs email or userId (did you mean 'userId' instead of 'id'?)"),
         // user.email
         (#"{"name":"n","user":{"email":"foo"}}"#, "user.email: 'foo' does not look like an email address"),
-        (#"{"name":"n","user":{"email":"ann smith@b.co"}}"#, "user.email: 'ann smith@b.co' does not look like an email address"),
+        (
+            #"{"name":"n","user":{"email":"ann smith@b.co"}}"#,
+            "user.email: 'ann smith@b.co' does not look like an email address"
+        ),
         (#"{"name":"n","user":{"email":"a@b@c.co"}}"#, "user.email: 'a@b@c.co' does not look like an email address"),
-        (#"{"name":"n","user":{"email":"a@localhost"}}"#, "user.email: 'a@localhost' does not look like an email address"),
+        (
+            #"{"name":"n","user":{"email":"a@localhost"}}"#,
+            "user.email: 'a@localhost' does not look like an email address"
+        ),
         (#"{"name":"n","user":{"email":"@b.co"}}"#, "user.email: '@b.co' does not look like an email address"),
         (#"{"name":"n","user":{"email":"a@b.co."}}"#, "user.email: 'a@b.co.' does not look like an email address"),
         (#"{"name":"n","user":{"email":"a@.b.co"}}"#, "user.email: 'a@.b.co' does not look like an email address"),
         (#"{"name":"n","user":{"email":"a@b..co"}}"#, "user.email: 'a@b..co' does not look like an email address"),
-        (#"{"name":"n","user":{"email":"1234567890123456789012345678901234567890123456789012345678901234567890"}}"#,
-         "user.email: '123456789012345678901234567890123456789012345678901234567890123…' does not look like an email address"),
+        (
+            #"{"name":"n","user":{"email":"1234567890123456789012345678901234567890123456789012345678901234567890"}}"#,
+            "user.email: '123456789012345678901234567890123456789012345678901234567890123…' does not look like an email address"
+        ),
         // A blank email or userId is absent; with nothing else left, the message says it was blank.
         (#"{"name":"n","user":{"email":""}}"#, "user needs email or userId (email is blank)"),
         (#"{"name":"n","user":{"email":" ","userId":null}}"#, "user needs email or userId (email is blank)"),
         (#"{"name":"n","user":{"email":5}}"#, "user.email: expected a string, got an integer"),
         (#"{"name":"n","user":{"email":["a@b.co"]}}"#, "user.email: expected a string, got an array"),
         // A bad email is an error even when userId identifies the person.
-        (#"{"name":"n","user":{"userId":"u-1","email":"nope"}}"#, "user.email: 'nope' does not look like an email address"),
+        (
+            #"{"name":"n","user":{"userId":"u-1","email":"nope"}}"#,
+            "user.email: 'nope' does not look like an email address"
+        ),
         // user.userId
-        (#"{"name":"n","user":{"userId":1.5}}"#, "user.userId: expected a string or an integer, got the float 1.5; pass a string or math.tointeger(x)"),
-        (#"{"name":"n","user":{"userId":1e300}}"#, "user.userId: expected a string or an integer, got the float 1e+300; pass a string or math.tointeger(x)"),
+        (
+            #"{"name":"n","user":{"userId":1.5}}"#,
+            "user.userId: expected a string or an integer, got the float 1.5; pass a string or math.tointeger(x)"
+        ),
+        (
+            #"{"name":"n","user":{"userId":1e300}}"#,
+            "user.userId: expected a string or an integer, got the float 1e+300; pass a string or math.tointeger(x)"
+        ),
         (#"{"name":"n","user":{"userId":true}}"#, "user.userId: expected a string or an integer, got a boolean"),
         (#"{"name":"n","user":{"userId":{"id":1}}}"#, "user.userId: expected a string or an integer, got an object"),
         (#"{"name":"n","user":{"userId":""}}"#, "user needs email or userId (userId is blank)"),
         (#"{"name":"n","user":{"userId":"  "}}"#, "user needs email or userId (userId is blank)"),
         // user.tags
-        (#"{"name":"n","user":{"email":"a@b.co","tags":5}}"#, "user.tags: expected a string or an array of strings, got an integer"),
-        (#"{"name":"n","user":{"email":"a@b.co","tags":{"vip":true}}}"#, "user.tags: expected a string or an array of strings, got an object"),
-        (#"{"name":"n","user":{"email":"a@b.co","tags":["a","b",3]}}"#, "user.tags[2]: expected a string, got an integer"),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":5}}"#,
+            "user.tags: expected a string or an array of strings, got an integer"
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":{"vip":true}}}"#,
+            "user.tags: expected a string or an array of strings, got an object"
+        ),
+        (
+            #"{"name":"n","user":{"email":"a@b.co","tags":["a","b",3]}}"#,
+            "user.tags[2]: expected a string, got an integer"
+        ),
         (#"{"name":"n","user":{"email":"a@b.co","tags":["a",null]}}"#, "user.tags[1]: expected a string, got null"),
         // properties
         (#"{"name":"n","user":{"email":"a@b.co"},"properties":[]}"#, "properties: expected an object, got an array"),
-        (#"{"name":"n","user":{"email":"a@b.co"},"properties":"plan=pro"}"#, "properties: expected an object, got a string"),
+        (
+            #"{"name":"n","user":{"email":"a@b.co"},"properties":"plan=pro"}"#,
+            "properties: expected an object, got a string"
+        ),
         // Checks run name, user, properties, sourceIp: the first problem is reported.
         (#"{"name":"","user":{},"properties":5}"#, "name: must not be empty"),
         (#"{"name":"n","user":{},"properties":5}"#, "user needs email or userId"),
-        (#"{"name":"n","user":{"email":"a@b.co"},"properties":5,"sourceIp":"x"}"#, "properties: expected an object, got an integer"),
+        (
+            #"{"name":"n","user":{"email":"a@b.co"},"properties":5,"sourceIp":"x"}"#,
+            "properties: expected an object, got an integer"
+        ),
     ]
 
     @Test(arguments: badEvents)
@@ -254,18 +367,30 @@ func wireText(_ event: Event) -> String {
 
     /// Numbers must be finite anywhere in user or properties; the path pinpoints the value.
     static let nonFiniteEvents: [(event: JSONValue, error: String)] = [
-        (["name": "n", "user": ["email": "a@b.co"], "properties": ["trial": ["length": .double(.nan)]]],
-         "properties.trial.length: expected a finite number, got NaN"),
-        (["name": "n", "user": ["email": "a@b.co"], "properties": ["scores": [1, .double(.infinity)]]],
-         "properties.scores[1]: expected a finite number, got infinity"),
-        (["name": "n", "user": ["email": "a@b.co", "score": .double(-.infinity)]],
-         "user.score: expected a finite number, got -infinity"),
-        (["name": "n", "user": ["email": "a@b.co", "stats": [["visits": 1], ["visits": .double(.nan)]]]],
-         "user.stats[1].visits: expected a finite number, got NaN"),
-        (["name": "n", "user": ["email": "a@b.co"], "properties": ["a.b": [["c d": .double(.nan)]]]],
-         #"properties["a.b"][0]["c d"]: expected a finite number, got NaN"#),
-        (["name": "n", "user": ["email": "a@b.co"], "properties": ["ratio": .double(.nan)]],
-         "properties.ratio: expected a finite number, got NaN"),
+        (
+            ["name": "n", "user": ["email": "a@b.co"], "properties": ["trial": ["length": .double(.nan)]]],
+            "properties.trial.length: expected a finite number, got NaN"
+        ),
+        (
+            ["name": "n", "user": ["email": "a@b.co"], "properties": ["scores": [1, .double(.infinity)]]],
+            "properties.scores[1]: expected a finite number, got infinity"
+        ),
+        (
+            ["name": "n", "user": ["email": "a@b.co", "score": .double(-.infinity)]],
+            "user.score: expected a finite number, got -infinity"
+        ),
+        (
+            ["name": "n", "user": ["email": "a@b.co", "stats": [["visits": 1], ["visits": .double(.nan)]]]],
+            "user.stats[1].visits: expected a finite number, got NaN"
+        ),
+        (
+            ["name": "n", "user": ["email": "a@b.co"], "properties": ["a.b": [["c d": .double(.nan)]]]],
+            #"properties["a.b"][0]["c d"]: expected a finite number, got NaN"#
+        ),
+        (
+            ["name": "n", "user": ["email": "a@b.co"], "properties": ["ratio": .double(.nan)]],
+            "properties.ratio: expected a finite number, got NaN"
+        ),
     ]
 
     @Test(arguments: nonFiniteEvents)
@@ -345,7 +470,14 @@ func wireText(_ event: Event) -> String {
         #expect(event.sourceIp == nil)
         #expect(event.user["ip"] == nil)
         let shown = ip.isEmpty ? [] : ["'\(ip)'"]
-        #expect(warnings == shown.flatMap { [EventWarning.droppedAddress(field: "user.ip", value: $0), .droppedAddress(field: "sourceIp", value: $0)] })
+        #expect(
+            warnings
+                == shown.flatMap {
+                    [
+                        EventWarning.droppedAddress(field: "user.ip", value: $0),
+                        .droppedAddress(field: "sourceIp", value: $0),
+                    ]
+                })
     }
 
     static let validEmails = [
@@ -368,7 +500,9 @@ func wireText(_ event: Event) -> String {
     @Test(arguments: invalidEmails)
     func implausibleEmailIsRejected(email: String) {
         let error = validationError(of: ["name": "n", "user": ["email": .string(email)]])
-        #expect(error == EventValidationError(path: "user.email", message: "'\(email)' does not look like an email address"))
+        #expect(
+            error == EventValidationError(path: "user.email", message: "'\(email)' does not look like an email address")
+        )
     }
 }
 
@@ -433,13 +567,15 @@ func wireText(_ event: Event) -> String {
     @Test func trackCarriesPropertiesAndSourceIp() throws {
         let event = try Event.track(
             name: "Paid invoice", user: ["email": "a@b.co"], properties: ["amount": 12.5], sourceIp: "::1")
-        #expect(wireText(event)
-            == #"{"name":"Paid invoice","user":{"email":"a@b.co"},"properties":{"amount":12.5},"sourceIp":"::1"}"#)
+        #expect(
+            wireText(event)
+                == #"{"name":"Paid invoice","user":{"email":"a@b.co"},"properties":{"amount":12.5},"sourceIp":"::1"}"#)
     }
 
     @Test func trackReportsTheUserProblemWithItsPath() throws {
         #expect(throws: EventValidationError(path: "user.tags[2]", message: "expected a string, got an integer")) {
-            try Event.track(name: "n", user: ["email": "a@b.co", "tags": ["a", "b", 3]], properties: nil, sourceIp: nil)
+            try Event.track(
+                name: "n", user: ["email": "a@b.co", "tags": ["a", "b", 3]], properties: nil, sourceIp: nil)
         }
         #expect(throws: EventValidationError(path: "", message: "user needs email or userId")) {
             try Event.identify(user: ["firstName": "Ann"])

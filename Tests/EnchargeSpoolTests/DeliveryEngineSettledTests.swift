@@ -1,8 +1,8 @@
 import EnchargeKit
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 /// The delivery engine's completion hook, which the spool relies on to mark events: every tagged
 /// event is reported exactly once, with how it ended; untagged events and the dead-letter file
@@ -72,7 +72,9 @@ struct DeliveryEngineSettledTests {
 
     @Test func interruptedEventsAreReportedAsInterruptedNotDead() async throws {
         // seq 1 stays on the wire for a second; `finish` runs out of time while it does and abandons it.
-        let script: ScriptedIngestServer.Script = { request, _ in request.seq == 1 ? IngestReply(delay: .seconds(1)) : .ok }
+        let script: ScriptedIngestServer.Script = { request, _ in
+            request.seq == 1 ? IngestReply(delay: .seconds(1)) : .ok
+        }
         try await ScriptedIngestServer.with(script: script) { server, endpoint in
             let settled = Settled()
             let engine = try DeliveryEngine(

@@ -1,7 +1,7 @@
 import EnchargeKit
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 @testable import EnchargeSpool
 
@@ -56,7 +56,8 @@ struct SpoolCrashTests {
             try await Self.childAcceptsThenDies(path: path, endpoint: endpoint)
         }
         let total = Self.people * Self.requestsPerPerson
-        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(3)) }) { server, endpoint in
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(3)) }) {
+            server, endpoint in
             let tmp = try TemporaryDirectory(prefix: "spool")
             defer { tmp.cleanup() }
             let path = tmp.file("spool.db")

@@ -2,8 +2,8 @@ import EnchargeKit
 import Foundation
 import GRDB
 import JSONKit
-import Testing
 import TestSupport
+import Testing
 
 @testable import EnchargeSpool
 
@@ -71,7 +71,9 @@ struct SpoolDeliveryWorkerTests {
             #expect(workerStats.dead == 0)
             #expect(workerStats.inFlight == 0)
             #expect(workerStats.p99 >= workerStats.p50)
-            let requestRows = try await spool.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request") }
+            let requestRows = try await spool.store.pool.read {
+                try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request")
+            }
             #expect(requestRows == 0, "a request's row goes with its last event")
         }
     }
@@ -101,7 +103,8 @@ struct SpoolDeliveryWorkerTests {
     @Test func readsInSmallBatchesUnderBackpressureAndKeepsRequestsWhole() async throws {
         // Batches of 5 rows, at most 8 events queued in the engine; requests of 1 to 12 events,
         // each request a mix of people: its events must still be accepted in emission order.
-        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(1)) }) { server, endpoint in
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(1)) }) {
+            server, endpoint in
             let tmp = try TemporaryDirectory(prefix: "spool")
             defer { tmp.cleanup() }
             let path = tmp.file("spool.db")
@@ -199,7 +202,8 @@ struct SpoolDeliveryWorkerTests {
                 requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1), Fixture.track("ann", seq: 2)],
                 source: "t")
             try await spool.store.pool.write { db in
-                try db.execute(sql: #"UPDATE event SET json = '{"name":"x","user":{}}' WHERE id = (SELECT MIN(id) FROM event)"#)
+                try db.execute(
+                    sql: #"UPDATE event SET json = '{"name":"x","user":{}}' WHERE id = (SELECT MIN(id) FROM event)"#)
             }
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
@@ -219,7 +223,8 @@ struct SpoolDeliveryWorkerTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(30)) }) { server, endpoint in
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(30)) }) {
+            server, endpoint in
             let spool = try Spool(path: path)
             try await Self.acceptRequests(spool, count: 80, people: 4)
             let first = try SpoolDeliveryWorker(

@@ -1,7 +1,7 @@
 import EnchargeSpool
 import JSONKit
-import Testing
 import TestSupport
+import Testing
 
 /// Kept failed requests stay within a count and a byte cap; the oldest go first.
 @Suite struct SpoolKeptRequestCapTests {
@@ -17,10 +17,12 @@ import TestSupport
         let spool = try Spool(path: path)
         let cap = SpoolKeptRequestCap(maxCount: 3, maxBytes: 1 << 20)
         for n in 1...3 {
-            let dropped = try await spool.keepFailedRequest(requestID: "r\(n)", request: request(10), error: "boom", traceback: nil, cap: cap)
+            let dropped = try await spool.keepFailedRequest(
+                requestID: "r\(n)", request: request(10), error: "boom", traceback: nil, cap: cap)
             #expect(dropped.isEmpty)
         }
-        let dropped = try await spool.keepFailedRequest(requestID: "r4", request: request(10), error: "boom", traceback: nil, cap: cap)
+        let dropped = try await spool.keepFailedRequest(
+            requestID: "r4", request: request(10), error: "boom", traceback: nil, cap: cap)
         #expect(dropped == ["r1"])
         #expect(try spool.failedRequests().map(\.requestID) == ["r2", "r3", "r4"])
     }
@@ -31,13 +33,17 @@ import TestSupport
         let path = tmp.file("spool.db")
         let spool = try Spool(path: path)
         let cap = SpoolKeptRequestCap(maxCount: 100, maxBytes: 2_500)
-        try await spool.keepFailedRequest(requestID: "r1", request: request(1_000), error: "boom", traceback: nil, cap: cap)
-        try await spool.keepFailedRequest(requestID: "r2", request: request(1_000), error: "boom", traceback: nil, cap: cap)
-        let dropped = try await spool.keepFailedRequest(requestID: "r3", request: request(1_000), error: "boom", traceback: nil, cap: cap)
+        try await spool.keepFailedRequest(
+            requestID: "r1", request: request(1_000), error: "boom", traceback: nil, cap: cap)
+        try await spool.keepFailedRequest(
+            requestID: "r2", request: request(1_000), error: "boom", traceback: nil, cap: cap)
+        let dropped = try await spool.keepFailedRequest(
+            requestID: "r3", request: request(1_000), error: "boom", traceback: nil, cap: cap)
         #expect(dropped == ["r1"])
         #expect(try spool.failedRequests().map(\.requestID) == ["r2", "r3"])
         // One request larger than the whole cap is still kept (the newest always is).
-        let big = try await spool.keepFailedRequest(requestID: "r4", request: request(5_000), error: "boom", traceback: nil, cap: cap)
+        let big = try await spool.keepFailedRequest(
+            requestID: "r4", request: request(5_000), error: "boom", traceback: nil, cap: cap)
         #expect(big == ["r2", "r3"])
         #expect(try spool.failedRequests().map(\.requestID) == ["r4"])
     }

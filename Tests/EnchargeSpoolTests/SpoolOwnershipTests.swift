@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import Testing
 import TestSupport
+import Testing
 
 @testable import EnchargeSpool
 
@@ -18,7 +18,10 @@ import TestSupport
         let path = tmp.file("spool.db")
         var first: SpoolOwnerLock? = try SpoolOwnerLock(spoolPath: path)
         let error = #expect(throws: SpoolError.self) { try SpoolOwnerLock(spoolPath: path) }
-        #expect(error?.description == "\(path): is in use by another encharge-lua serve (pid \(getpid())); stop that one first, or give this one its own --spool")
+        #expect(
+            error?.description
+                == "\(path): is in use by another encharge-lua serve (pid \(getpid())); stop that one first, or give this one its own --spool"
+        )
         #expect(mode(path + ".lock") == 0o600)
         first = nil
         _ = first
@@ -49,7 +52,10 @@ import TestSupport
         }
         try queue.close()
         let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
-        #expect(error?.description == "\(path): is a SQLite database but not an encharge-lua spool (its tables: customers); pass a spool or a new file to --spool")
+        #expect(
+            error?.description
+                == "\(path): is a SQLite database but not an encharge-lua spool (its tables: customers); pass a spool or a new file to --spool"
+        )
         let tables = try DatabaseQueue(path: path).read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
         }
@@ -60,9 +66,12 @@ import TestSupport
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        try String(repeating: "email,name\nann@example.com,Ann\n", count: 200).write(toFile: path, atomically: true, encoding: .utf8)
+        try String(repeating: "email,name\nann@example.com,Ann\n", count: 200).write(
+            toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
-        #expect(error?.description == "\(path): is not a SQLite database, so not a spool; pass a spool or a new file to --spool")
+        #expect(
+            error?.description
+                == "\(path): is not a SQLite database, so not a spool; pass a spool or a new file to --spool")
     }
 
     @Test func aSpoolWrittenByANewerVersionIsRefused() throws {
@@ -76,7 +85,10 @@ import TestSupport
         }
         try queue.close()
         let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
-        #expect(error?.description == "\(path): was written by a newer version of encharge-lua (schema v2-partitioned-events); upgrade encharge-lua to open it")
+        #expect(
+            error?.description
+                == "\(path): was written by a newer version of encharge-lua (schema v2-partitioned-events); upgrade encharge-lua to open it"
+        )
     }
 
     @Test func anEmptyFileAndAnExistingSpoolOpen() async throws {
@@ -86,7 +98,8 @@ import TestSupport
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         do {
             let spool = try Spool(path: path)
-            _ = try await spool.accept(requestID: "r1", dedupKey: "k", events: [Fixture.track("p", seq: 1)], source: "test")
+            _ = try await spool.accept(
+                requestID: "r1", dedupKey: "k", events: [Fixture.track("p", seq: 1)], source: "test")
         }
         let reopened = try Spool(path: path)
         #expect(try reopened.stats().pending == 1)

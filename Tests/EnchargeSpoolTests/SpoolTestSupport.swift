@@ -1,8 +1,8 @@
 import EnchargeKit
 import Foundation
 import JSONKit
-import Testing
 import TestSupport
+import Testing
 
 @testable import EnchargeSpool
 

@@ -3,8 +3,9 @@ import Foundation
 import GRDB
 import JSONKit
 import Synchronization
-import Testing
+import SystemKit
 import TestSupport
+import Testing
 
 @testable import EnchargeSpool
 
@@ -119,11 +120,13 @@ struct SpoolTests {
                     BEGIN SELECT RAISE(ABORT, 'rejected by test'); END
                     """)
         }
-        async let good = spool.accept(requestID: "good", dedupKey: nil, events: [Fixture.track("a", seq: 1)], source: "t")
+        async let good = spool.accept(
+            requestID: "good", dedupKey: nil, events: [Fixture.track("a", seq: 1)], source: "t")
         async let bad: Result<SpoolAcceptResult, SpoolError> = {
             do throws(SpoolError) {
                 return .success(
-                    try await spool.accept(requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t"))
+                    try await spool.accept(
+                        requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t"))
             } catch {
                 return .failure(error)
             }
@@ -176,7 +179,8 @@ struct SpoolTests {
             for index in 0..<50 {
                 group.addTask {
                     try await spool.accept(
-                        requestID: "r\(index)", dedupKey: "same", events: [Fixture.track("ann", seq: index)], source: "t")
+                        requestID: "r\(index)", dedupKey: "same", events: [Fixture.track("ann", seq: index)],
+                        source: "t")
                 }
             }
             return try await group.reduce(into: [SpoolAcceptResult]()) { $0.append($1) }
@@ -209,7 +213,9 @@ struct SpoolTests {
         }
         clock.advance(61)
         _ = try await spool.accept(requestID: "d", dedupKey: "d", events: [], source: "t", dedupWindow: 10)
-        let keys = try await spool.store.pool.read { try String.fetchAll($0, sql: "SELECT key FROM dedup ORDER BY key") }
+        let keys = try await spool.store.pool.read {
+            try String.fetchAll($0, sql: "SELECT key FROM dedup ORDER BY key")
+        }
         #expect(keys == ["d"])
     }
 
@@ -221,11 +227,14 @@ struct SpoolTests {
         let path = tmp.file("spool.db")
         do {
             let spool = try Spool(path: path)
-            let request: JSONValue = ["method": "POST", "path": "/stripe", "body": #"{"id":"evt_1"}"#, "n": 12_345_678_901_234_567]
+            let request: JSONValue = [
+                "method": "POST", "path": "/stripe", "body": #"{"id":"evt_1"}"#, "n": 12_345_678_901_234_567,
+            ]
             try await spool.keepFailedRequest(
                 requestID: "r1", request: request, error: "rules.lua:4: attempt to index a nil value",
                 traceback: "stack traceback:\n\trules.lua:4: in function 'on_webhook'")
-            try await spool.keepFailedRequest(requestID: "r2", request: ["path": "/github"], error: "boom", traceback: nil)
+            try await spool.keepFailedRequest(
+                requestID: "r2", request: ["path": "/github"], error: "boom", traceback: nil)
         }
         let spool = try Spool(path: path)
         var kept = try spool.failedRequests()
@@ -236,7 +245,8 @@ struct SpoolTests {
         #expect(kept[0].traceback?.contains("on_webhook") == true)
         #expect(kept[1].traceback == nil)
         #expect(try spool.stats().failedRequests == 2)
-        try await spool.keepFailedRequest(requestID: "r2", request: ["path": "/github"], error: "boom again", traceback: nil)
+        try await spool.keepFailedRequest(
+            requestID: "r2", request: ["path": "/github"], error: "boom again", traceback: nil)
         kept = try spool.failedRequests()
         #expect(kept.count == 2)
         #expect(kept.first { $0.requestID == "r2" }?.error == "boom again")

@@ -1,8 +1,8 @@
 import EnchargeKit
 import Foundation
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @testable import EnchargeSpool
 
@@ -32,11 +32,13 @@ struct SpoolWriteKeyRefusalTests {
             let spool = try Spool(path: path)
             for seq in 0..<20 {
                 _ = try await spool.accept(
-                    requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("payer", seq: seq)], source: "POST /")
+                    requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("payer", seq: seq)], source: "POST /"
+                )
             }
             let notices = Notices()
             let worker = try SpoolDeliveryWorker(
-                spool: spool, configuration: Fixture.configuration(endpoint) {
+                spool: spool,
+                configuration: Fixture.configuration(endpoint) {
                     $0.maxAttempts = 1
                     $0.refusalsBeforeStop = 3
                 },
@@ -46,7 +48,10 @@ struct SpoolWriteKeyRefusalTests {
             #expect(await eventually("the worker reports the refused key") { worker.refusedWriteKeyStatus == status })
             // Paused: a few probes, one request each, and nothing given up on.
             let refusedSoFar = server.received.count
-            #expect(await eventually("the worker keeps probing the refused key") { server.received.count >= refusedSoFar + 2 })
+            #expect(
+                await eventually("the worker keeps probing the refused key") {
+                    server.received.count >= refusedSoFar + 2
+                })
             let stats = try spool.stats()
             #expect(stats.dead == 0)
             #expect(stats.pending == 20)
@@ -75,11 +80,13 @@ struct SpoolWriteKeyRefusalTests {
             let spool = try Spool(path: path)
             for seq in 0..<5 {
                 _ = try await spool.accept(
-                    requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("p\(seq)", seq: seq)], source: "POST /")
+                    requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("p\(seq)", seq: seq)],
+                    source: "POST /")
             }
             let notices = Notices()
             let worker = try SpoolDeliveryWorker(
-                spool: spool, configuration: Fixture.configuration(endpoint) {
+                spool: spool,
+                configuration: Fixture.configuration(endpoint) {
                     $0.maxAttempts = 1
                     $0.refusalsBeforeStop = 3
                 },

@@ -35,9 +35,13 @@ struct RecordingBuilder: JSONBuilder {
     mutating func null() { events.append("null") }
     mutating func bool(_ value: Bool) { events.append("bool \(value)") }
     mutating func integer(_ value: Int64) { events.append("integer \(value)") }
-    mutating func bigInteger(_ digits: UnsafeRawBufferPointer) { events.append("bigInteger \(String(decoding: digits, as: UTF8.self))") }
+    mutating func bigInteger(_ digits: UnsafeRawBufferPointer) {
+        events.append("bigInteger \(String(decoding: digits, as: UTF8.self))")
+    }
     mutating func double(_ value: Double) { events.append("double \(value)") }
-    mutating func string(_ utf8: UnsafeRawBufferPointer) { events.append("string \(String(decoding: utf8, as: UTF8.self))") }
+    mutating func string(_ utf8: UnsafeRawBufferPointer) {
+        events.append("string \(String(decoding: utf8, as: UTF8.self))")
+    }
 }
 
 @Suite struct JSONParserRoundTripTests {
@@ -135,10 +139,11 @@ struct RecordingBuilder: JSONBuilder {
         var builder = RecordingBuilder()
         let text = Array("[18446744073709551616,-9223372036854775809,9223372036854775807]".utf8)
         try text.withUnsafeBytes { try parser.parse($0, into: &builder) }
-        #expect(builder.events == [
-            "[", "bigInteger 18446744073709551616", "endElement", "bigInteger -9223372036854775809", "endElement",
-            "integer 9223372036854775807", "endElement", "]",
-        ])
+        #expect(
+            builder.events == [
+                "[", "bigInteger 18446744073709551616", "endElement", "bigInteger -9223372036854775809", "endElement",
+                "integer 9223372036854775807", "endElement", "]",
+            ])
     }
 
     /// A builder with no way to hold a big integer refuses it at its offset; it never rounds it.
@@ -161,8 +166,13 @@ struct RecordingBuilder: JSONBuilder {
         var parser = JSONParser()
         var builder = IntegersOnly()
         let text = Array("[1, 12345678901234567890]".utf8)
-        let error = #expect(throws: JSONParseError.self) { try text.withUnsafeBytes { try parser.parse($0, into: &builder) } }
-        #expect(error == JSONParseError(offset: 4, reason: "integer 12345678901234567890 does not fit in 64 bits; quote it as a string"))
+        let error = #expect(throws: JSONParseError.self) {
+            try text.withUnsafeBytes { try parser.parse($0, into: &builder) }
+        }
+        #expect(
+            error
+                == JSONParseError(
+                    offset: 4, reason: "integer 12345678901234567890 does not fit in 64 bits; quote it as a string"))
         #expect(builder.integers == [1])
     }
 
@@ -182,14 +192,15 @@ struct RecordingBuilder: JSONBuilder {
         var builder = RecordingBuilder()
         let text = Array(#"{"k":[1,-2.5,"s\n",true,null,{}],"e":[]}"#.utf8)
         try text.withUnsafeBytes { try parser.parse($0, into: &builder) }
-        #expect(builder.events == [
-            "{", "key k", "[",
-            "integer 1", "endElement", "double -2.5", "endElement", "string s\n", "endElement",
-            "bool true", "endElement", "null", "endElement", "{", "}", "endElement",
-            "]", "endMember",
-            "key e", "[", "]", "endMember",
-            "}",
-        ])
+        #expect(
+            builder.events == [
+                "{", "key k", "[",
+                "integer 1", "endElement", "double -2.5", "endElement", "string s\n", "endElement",
+                "bool true", "endElement", "null", "endElement", "{", "}", "endElement",
+                "]", "endMember",
+                "key e", "[", "]", "endMember",
+                "}",
+            ])
     }
 
     @Test func oneParserCanBeReusedAfterAnError() throws {
@@ -307,7 +318,10 @@ struct RecordingBuilder: JSONBuilder {
         ([0x22, 0xF0, 0x9F, 0x98], "invalid JSON at byte 1: truncated UTF-8 sequence"),
         // After an escape (the copying path), and inside a key.
         ([0x22, 0x61, 0x5C, 0x6E, 0xC0, 0xAF, 0x22], "invalid JSON at byte 4: invalid UTF-8 byte 0xC0"),
-        ([0x7B, 0x22, 0x61, 0xED, 0xA0, 0x80, 0x22, 0x3A, 0x31, 0x7D], "invalid JSON at byte 3: invalid UTF-8 sequence"),
+        (
+            [0x7B, 0x22, 0x61, 0xED, 0xA0, 0x80, 0x22, 0x3A, 0x31, 0x7D],
+            "invalid JSON at byte 3: invalid UTF-8 sequence"
+        ),
     ]
 
     @Test(arguments: invalidUTF8)
@@ -336,19 +350,23 @@ struct RecordingBuilder: JSONBuilder {
     }
 
     @Test func nestingBeyond512LevelsIsRejectedAtTheOpeningBracket() throws {
-        #expect(parseError(Array(nestedArrays(513).utf8))?.description
-            == "invalid JSON at byte 512: nesting deeper than 512 levels")
-        #expect(parseError(Array(nestedObjects(513).utf8))?.description
-            == "invalid JSON at byte 2560: nesting deeper than 512 levels")
+        #expect(
+            parseError(Array(nestedArrays(513).utf8))?.description
+                == "invalid JSON at byte 512: nesting deeper than 512 levels")
+        #expect(
+            parseError(Array(nestedObjects(513).utf8))?.description
+                == "invalid JSON at byte 2560: nesting deeper than 512 levels")
     }
 
     @Test func maxDepthIsConfigurable() throws {
         #expect(parseError(Array("[[1]]".utf8), maxDepth: 2) == nil)
-        #expect(parseError(Array("[[1]]".utf8), maxDepth: 1)?.description
-            == "invalid JSON at byte 1: nesting deeper than 1 levels")
+        #expect(
+            parseError(Array("[[1]]".utf8), maxDepth: 1)?.description
+                == "invalid JSON at byte 1: nesting deeper than 1 levels")
         #expect(parseError(Array("1".utf8), maxDepth: 0) == nil)
-        #expect(parseError(Array("[]".utf8), maxDepth: 0)?.description
-            == "invalid JSON at byte 0: nesting deeper than 0 levels")
+        #expect(
+            parseError(Array("[]".utf8), maxDepth: 0)?.description
+                == "invalid JSON at byte 0: nesting deeper than 0 levels")
     }
 
     @Test func wellFormedMultiByteTextIsAccepted() throws {

@@ -20,7 +20,10 @@ import Testing
         (.bool(true), "true"),
         (.null, "null"),
         (.string(""), #""""#),
-        (.string("\u{0}\u{1}\u{8}\u{9}\u{A}\u{C}\u{D}\u{1F}\u{20}\u{7F}"), "\"\\u0000\\u0001\\b\\t\\n\\f\\r\\u001f \u{7F}\""),
+        (
+            .string("\u{0}\u{1}\u{8}\u{9}\u{A}\u{C}\u{D}\u{1F}\u{20}\u{7F}"),
+            "\"\\u0000\\u0001\\b\\t\\n\\f\\r\\u001f \u{7F}\""
+        ),
         (.string(#"say "hi" \ bye / now"#), #""say \"hi\" \\ bye / now""#),
         (.string("é😀\u{2028}"), "\"é😀\u{2028}\""),
         (.array([]), "[]"),

@@ -52,7 +52,8 @@ import Testing
     @Test func aRuleSettingARememberedNullWins() throws {
         let state = try LuaState()
         state.installJSONModule()
-        let result = try evaluate(state, #"local r = json.decode('{"email":null}') r.email = "a@b.co" return json.encode(r)"#)
+        let result = try evaluate(
+            state, #"local r = json.decode('{"email":null}') r.email = "a@b.co" return json.encode(r)"#)
         #expect(result == .string(#"{"email":"a@b.co"}"#))
     }
 
@@ -73,13 +74,28 @@ import Testing
     }
 
     @Test(arguments: [
-        ("return json.encode({1, 2, x = 3})", "json.encode: table mixes list items and named keys; use one or the other"),
-        ("return json.encode({[1] = 1, [3] = 3})", "json.encode: list has holes (2 items but index 3); use json.null for missing items"),
+        (
+            "return json.encode({1, 2, x = 3})",
+            "json.encode: table mixes list items and named keys; use one or the other"
+        ),
+        (
+            "return json.encode({[1] = 1, [3] = 3})",
+            "json.encode: list has holes (2 items but index 3); use json.null for missing items"
+        ),
         ("return json.encode({f = print})", "json.encode: f: a function value cannot be sent as JSON"),
-        ("return json.encode({x = 0/0})", "json.encode: x: NaN cannot be sent as JSON (NaN and infinity are not numbers in JSON)"),
-        ("local t = {} t.self = t return json.encode(t)", "json.encode: self: table contains itself (a cycle cannot be sent as JSON)"),
+        (
+            "return json.encode({x = 0/0})",
+            "json.encode: x: NaN cannot be sent as JSON (NaN and infinity are not numbers in JSON)"
+        ),
+        (
+            "local t = {} t.self = t return json.encode(t)",
+            "json.encode: self: table contains itself (a cycle cannot be sent as JSON)"
+        ),
         ("return json.encode({s = '\\255'})", "json.encode: s: string is not valid UTF-8"),
-        ("return json.encode({[true] = 1})", "json.encode: a boolean key cannot be sent as JSON (keys must be strings, or 1..n for a list)"),
+        (
+            "return json.encode({[true] = 1})",
+            "json.encode: a boolean key cannot be sent as JSON (keys must be strings, or 1..n for a list)"
+        ),
     ])
     func valuesJSONCannotHoldAreRejectedWithTheirPath(script: String, message: String) throws {
         let state = try LuaState()
@@ -126,10 +142,11 @@ import Testing
               t = type(r.a), back = r.c }
             """
         let result = try evaluate(state, script)
-        #expect(result == [
-            "s": "12345678901234567890", "c": "id:12345678901234567890:1", "eq": true, "ne": false, "t": "userdata",
-            "back": .bigInteger("-99999999999999999999"),
-        ])
+        #expect(
+            result == [
+                "s": "12345678901234567890", "c": "id:12345678901234567890:1", "eq": true, "ne": false, "t": "userdata",
+                "back": .bigInteger("-99999999999999999999"),
+            ])
     }
 
     @Test(arguments: ["r.a + 1", "-r.a", "r.a < 5", "r.a // 2", "#r.a", "r.a.x", "r.a & 1"])
@@ -139,7 +156,9 @@ import Testing
         let error = #expect(throws: LuaError.self) {
             _ = try evaluate(state, "local r = json.decode('{\"a\":12345678901234567890}') return \(expression)")
         }
-        #expect(error?.message.contains("test:1: integer 12345678901234567890 does not fit in 64 bits") == true, "\(String(describing: error))")
+        #expect(
+            error?.message.contains("test:1: integer 12345678901234567890 does not fit in 64 bits") == true,
+            "\(String(describing: error))")
     }
 
     @Test func bigIntegerMetatableIsHiddenFromRules() throws {
@@ -152,7 +171,9 @@ import Testing
     @Test func pushedBigIntegerValueConvertsBack() throws {
         let state = try LuaState()
         state.installJSONModule()
-        let value: JSONValue = ["id": .bigInteger("123456789012345678901234567890"), "n": [.bigInteger("-9223372036854775809")]]
+        let value: JSONValue = [
+            "id": .bigInteger("123456789012345678901234567890"), "n": [.bigInteger("-9223372036854775809")],
+        ]
         state.push(json: value)
         #expect(try state.toJSON(at: -1) == value)
     }
@@ -175,7 +196,9 @@ import Testing
     @Test func distinctKeysAreNeverReportedAsRepeats() throws {
         let state = try LuaState()
         state.installJSONModule()
-        let members = (0..<300).map { #""k\#($0)":\#($0)"# } + (0..<40).map { #""\#(String(repeating: "x", count: $0 + 1))":null"# }
+        let members =
+            (0..<300).map { #""k\#($0)":\#($0)"# }
+            + (0..<40).map { #""\#(String(repeating: "x", count: $0 + 1))":null"# }
         let text = "{" + members.joined(separator: ",") + "}"
         try Array(text.utf8).withUnsafeBytes { try state.pushJSON(parsing: $0) }
         #expect(try state.toJSON(at: -1) == (try JSONValue(parsing: text)))

@@ -41,7 +41,9 @@ import Testing
         defer { lua_close(L) }
         luaL_openlibs(L)
         let source = Array((prelude + "\n" + body).utf8).map { CChar(bitPattern: $0) }
-        guard luaL_loadbufferx(L, source, source.count, "=test", "t") == LUA_OK, lua_pcallk(L, 0, 1, 0, 0, nil) == LUA_OK else {
+        guard luaL_loadbufferx(L, source, source.count, "=test", "t") == LUA_OK,
+            lua_pcallk(L, 0, 1, 0, 0, nil) == LUA_OK
+        else {
             return "chunk failed: " + String(cString: lua_tolstring(L, -1, nil))
         }
         return String(cString: lua_tolstring(L, -1, nil))
@@ -63,9 +65,12 @@ import Testing
     ]
 
     static let patterns = [
-        "o", "l+", "l*", "l-", "lo?", "^h", "^%s*(.-)%s*$", "%a+", "%A+", "%d+", "%D", "%w+", "%s", "%S+", "%p", "%u%l*",
-        "%x+", "%c", "%g+", "[aeiou]", "[^aeiou ]+", "[%a_][%w_]*", "[a-c]+", "[]]", "[^]]", "[%]]", "(%a+) (%a+)", "()",
-        "()o()", "(h)(e)(l)(l)(o)", "%b()", "%b[]", "%f[%w]%w+", "%f[%W]", "%f[%a]", "(a)%1", "((a)(b))", "(.-),", "$", "^",
+        "o", "l+", "l*", "l-", "lo?", "^h", "^%s*(.-)%s*$", "%a+", "%A+", "%d+", "%D", "%w+", "%s", "%S+", "%p",
+        "%u%l*",
+        "%x+", "%c", "%g+", "[aeiou]", "[^aeiou ]+", "[%a_][%w_]*", "[a-c]+", "[]]", "[^]]", "[%]]", "(%a+) (%a+)",
+        "()",
+        "()o()", "(h)(e)(l)(l)(o)", "%b()", "%b[]", "%f[%w]%w+", "%f[%W]", "%f[%a]", "(a)%1", "((a)(b))", "(.-),", "$",
+        "^",
         "^$", ".", ".-", ".*", "(%d)(%d)(%d)", "x$", "%.", "[%.%%]", "(%s*)=(%s*)", "[a-]", "[-a]", "[a-%d]", "o()r",
         "(l)(l)", "a-b", "%ba", "%", "[a", "(()", "%1", "(%1)", "%f", "%fx", "abc)", "%z", "%Z+", "[%z]", "\0",
     ]
@@ -101,7 +106,8 @@ import Testing
         for subject in Self.subjects {
             let s = luaQuoted(subject)
             for replacement in [
-                "'<%0>'", "'%1-%2'", "'%%'", "'x'", "'%9'", "'%'", "'%x'", "map", "string.upper", "function() return nil end",
+                "'<%0>'", "'%1-%2'", "'%%'", "'x'", "'%9'", "'%'", "'%x'", "map", "string.upper",
+                "function() return nil end",
                 "function(a, b) return b end", "function() return {} end", "7",
                 "function(...) return select('#', ...) end",
             ] {
@@ -123,7 +129,8 @@ import Testing
             _ = try evaluate(state, "local s = string.rep('a', 40000)\nreturn string.find(s, '.-.-.-.-.-.-b')")
         } throws: { error in
             let e = error as! LuaError
-            return e.kind == .instructions && e.message == "test:2: instruction limit of 5000000 exceeded (an endless loop?)"
+            return e.kind == .instructions
+                && e.message == "test:2: instruction limit of 5000000 exceeded (an endless loop?)"
         }
         #expect(ContinuousClock.now - start < .seconds(10))
         #expect(try evaluate(state, "return ('abc'):match('b')") == .string("b"))
@@ -156,8 +163,9 @@ import Testing
 
 /// A Lua string literal for any bytes.
 func luaQuoted(_ text: String) -> String {
-    "\"" + text.utf8.map { byte in
-        byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
-            ? String(UnicodeScalar(byte)) : "\\\(byte)"
-    }.joined() + "\""
+    "\""
+        + text.utf8.map { byte in
+            byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\")
+                ? String(UnicodeScalar(byte)) : "\\\(byte)"
+        }.joined() + "\""
 }

@@ -2,11 +2,11 @@ import CLua
 import JSONKit
 import Testing
 
+@testable import LuaKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import LuaKit
 
 /// Runs `source` as a chunk and returns its first result as JSON (or throws the Lua error).
 func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
@@ -177,7 +177,9 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
         }
         #expect {
             _ = try evaluate(state, source)
-        } throws: { ($0 as! LuaError).message.hasPrefix("test:1: setmetatable: a __gc finalizer is not allowed in rules") }
+        } throws: {
+            ($0 as! LuaError).message.hasPrefix("test:1: setmetatable: a __gc finalizer is not allowed in rules")
+        }
         #expect(try evaluate(state, "return getmetatable(setmetatable({}, {x = 1})).x") == .integer(1))
     }
 
@@ -204,18 +206,23 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
 
     @Test func xpcallStillReturnsLikeTheStandardOne() throws {
         let state = try LuaState()
-        #expect(try evaluate(state, "return {xpcall(function(a, b) return a + b, 'x' end, print, 1, 2)}")
-            == .array([.bool(true), .integer(3), .string("x")]))
-        #expect(try evaluate(state, "local ok, m = xpcall(error, function(e) return 'handled ' .. e end, 'boom') return {ok, m}")
-            == .array([.bool(false), .string("handled boom")]))
-        #expect(try evaluate(state, "local ok, m = xpcall(error, function(e) error('again') end, 'boom') return {ok, m}")
-            == .array([.bool(false), .string("test:1: again")]))
+        #expect(
+            try evaluate(state, "return {xpcall(function(a, b) return a + b, 'x' end, print, 1, 2)}")
+                == .array([.bool(true), .integer(3), .string("x")]))
+        #expect(
+            try evaluate(
+                state, "local ok, m = xpcall(error, function(e) return 'handled ' .. e end, 'boom') return {ok, m}")
+                == .array([.bool(false), .string("handled boom")]))
+        #expect(
+            try evaluate(state, "local ok, m = xpcall(error, function(e) error('again') end, 'boom') return {ok, m}")
+                == .array([.bool(false), .string("test:1: again")]))
     }
 
     @Test func aHugeErrorMessageIsCut() throws {
         let state = try LuaState(limits: LuaLimits(memoryBytes: 64 << 20, instructions: 0, seconds: 10))
         #expect {
-            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e7) end}))")
+            _ = try evaluate(
+                state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e7) end}))")
         } throws: { error in
             let e = error as! LuaError
             return e.message.utf8.count < 4200 && e.message.hasSuffix("… (\(30_000_000 - 4096) bytes more)")
@@ -226,7 +233,8 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
         let state = try LuaState()
         // Byte 4096 is the second byte of an "é": the cut keeps 4095 bytes and counts the rest.
         #expect {
-            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return 'a' .. string.rep('é', 3000) end}))")
+            _ = try evaluate(
+                state, "error(setmetatable({}, {__tostring = function() return 'a' .. string.rep('é', 3000) end}))")
         } throws: { error in
             (error as! LuaError).message == "a" + String(repeating: "é", count: 2047) + "… (1906 bytes more)"
         }
@@ -235,7 +243,8 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
     @Test func aTostringForAnErrorRunsUnderTheMemoryCap() throws {
         let state = try LuaState(limits: LuaLimits(memoryBytes: 16 << 20, instructions: 0, seconds: 10))
         #expect {
-            _ = try evaluate(state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e8) end}))")
+            _ = try evaluate(
+                state, "error(setmetatable({}, {__tostring = function() return string.rep('x', 3e8) end}))")
         } throws: { ($0 as! LuaError).kind == .memory }
         #expect(state.peakMemory < 32 << 20)
     }
@@ -248,7 +257,8 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
             _ = try evaluate(state, "local t = {1} for i = 1, 24 do t = {t, t} end\nreturn json.encode(t)")
         } throws: { error in
             let e = error as! LuaError
-            return e.kind == .memory && e.message.hasPrefix("test:2: json.encode: ") && e.message.contains("memory limit of 16 MiB exceeded")
+            return e.kind == .memory && e.message.hasPrefix("test:2: json.encode: ")
+                && e.message.contains("memory limit of 16 MiB exceeded")
         }
         #expect(ContinuousClock.now - start < .seconds(15))
         // pcall cannot swallow it either.

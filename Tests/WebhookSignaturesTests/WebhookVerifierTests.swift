@@ -150,29 +150,43 @@ let malformedCases: [MalformedCase] = [
     .init(fixture: stripeVector, header: "stripe-signature", value: "t=1700000000,v1=07ea525f"),
     .init(fixture: stripeVector, header: "stripe-signature", value: "t=1700000000,v1="),
     .init(fixture: stripeVector, header: "stripe-signature", value: "complete garbage"),
-    .init(fixture: githubVector, header: "x-hub-signature-256", value: "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+    .init(
+        fixture: githubVector, header: "x-hub-signature-256",
+        value: "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
     .init(fixture: githubVector, header: "x-hub-signature-256", value: "sha1=757107ea0eb2509fc211221cce984b8a37570b6d"),
     .init(fixture: githubVector, header: "x-hub-signature-256", value: "sha256=xyz"),
     .init(fixture: githubVector, header: "x-hub-signature-256", value: "sha256="),
-    .init(fixture: githubVector, header: "x-hub-signature-256", value: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1"),
+    .init(
+        fixture: githubVector, header: "x-hub-signature-256",
+        value: "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1"),
     .init(fixture: shopifyVector, header: "x-shopify-hmac-sha256", value: "not base64!"),
     .init(fixture: shopifyVector, header: "x-shopify-hmac-sha256", value: "YWJj"),
-    .init(fixture: shopifyVector, header: "x-shopify-hmac-sha256", value: "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
+    .init(
+        fixture: shopifyVector, header: "x-shopify-hmac-sha256",
+        value: "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"),
     .init(fixture: standardVector, header: "webhook-timestamp", value: "hello"),
     .init(fixture: standardVector, header: "webhook-timestamp", value: "1614265330.0"),
     .init(fixture: standardVector, header: "webhook-timestamp", value: "+1614265330"),
     .init(fixture: standardVector, header: "webhook-signature", value: "v1,dawfeoifkpqwoekfpqoekf"),
     .init(fixture: standardVector, header: "webhook-signature", value: "v1,"),
     .init(fixture: standardVector, header: "webhook-signature", value: "v1,g0hM9SsE"),
-    .init(fixture: standardVector, header: "webhook-signature", value: "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
-    .init(fixture: standardVector, header: "webhook-signature", value: "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg=="),
+    .init(
+        fixture: standardVector, header: "webhook-signature", value: "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
+    .init(
+        fixture: standardVector, header: "webhook-signature",
+        value: "v1a,hnO3f9T8Ytu9HwrXslvumlUpqtNVqkhqw/enGzPCXe5BdqzCInXqYXFymVJaA7AZdpXwVLPo3mNl8EM+m7TBAg=="),
     .init(fixture: standardVector, header: "webhook-signature", value: "g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="),
-    .init(fixture: hmacSHA256HexVector, header: "x-signature", value: "zz7a0148623e2db306e6324d5e5e1a08faf7dba5c7039c7559d6dafaae7ba5ed"),
+    .init(
+        fixture: hmacSHA256HexVector, header: "x-signature",
+        value: "zz7a0148623e2db306e6324d5e5e1a08faf7dba5c7039c7559d6dafaae7ba5ed"),
     .init(fixture: hmacSHA256HexVector, header: "x-signature", value: "08084705f838d1609ea543f2fe070e17204d3130"),
     .init(fixture: hmacSHA256HexVector, header: "x-signature", value: "8noBSGI+LbMG5jJNXl4aCPr326XHA5x1Wdba+q57pe0="),
     .init(fixture: hmacSHA1HexVector, header: "x-signature", value: "08084705f838d1609ea543f2fe070e17204d3130"),
-    .init(fixture: hmacSHA256Base64Vector, header: "x-signature", value: "8noBSGI+LbMG5jJNXl4aCPr326XHA5x1Wdba+q57pe0=!"),
-    .init(fixture: hmacSHA256Base64Vector, header: "x-signature", value: "f27a0148623e2db306e6324d5e5e1a08faf7dba5c7039c7559d6dafaae7ba5ed"),
+    .init(
+        fixture: hmacSHA256Base64Vector, header: "x-signature", value: "8noBSGI+LbMG5jJNXl4aCPr326XHA5x1Wdba+q57pe0=!"),
+    .init(
+        fixture: hmacSHA256Base64Vector, header: "x-signature",
+        value: "f27a0148623e2db306e6324d5e5e1a08faf7dba5c7039c7559d6dafaae7ba5ed"),
 ]
 
 /// A fixture of a scheme with a signed timestamp, and that timestamp.
@@ -303,10 +317,12 @@ let timestampCases = [
         try fixture.verify(options: .init(now: testCase.signedAt + 300))
         try fixture.verify(options: .init(now: testCase.signedAt - 300))
         try fixture.verify(options: .init(tolerance: 3600, now: testCase.signedAt + 3600))
-        #expect(fixture.failure(options: .init(tolerance: 10, now: testCase.signedAt + 11))?.kind
-            == .timestampOutsideTolerance)
-        #expect(fixture.failure(options: .init(tolerance: .nan, now: testCase.signedAt))?.kind
-            == .timestampOutsideTolerance)
+        #expect(
+            fixture.failure(options: .init(tolerance: 10, now: testCase.signedAt + 11))?.kind
+                == .timestampOutsideTolerance)
+        #expect(
+            fixture.failure(options: .init(tolerance: .nan, now: testCase.signedAt))?.kind
+                == .timestampOutsideTolerance)
     }
 
     @Test("an infinite tolerance skips the timestamp check but not the signature", arguments: timestampCases)

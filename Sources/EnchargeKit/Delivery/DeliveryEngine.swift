@@ -1,3 +1,5 @@
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,8 +7,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import SystemKit
 
 /// A snapshot of a delivery engine's counters, for a progress line or the end-of-run summary.
 public struct DeliveryStats: Sendable, Hashable {

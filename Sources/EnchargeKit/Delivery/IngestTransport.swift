@@ -169,7 +169,8 @@ final class IngestTransport {
         if firstError != CURLE_OK {
             throw DeliveryError(
                 kind: .configuration,
-                message: "libcurl rejected an option: \(redactor.redact(String(cString: curl_easy_strerror(firstError))))")
+                message:
+                    "libcurl rejected an option: \(redactor.redact(String(cString: curl_easy_strerror(firstError))))")
         }
     }
 
@@ -198,7 +199,9 @@ final class IngestTransport {
         if code == CURLE_OK {
             // COPYPOSTFIELDS: libcurl keeps its own copy, so `body` need not outlive this call.
             code = body.withUnsafeBytes { bytes in
-                ccurl_easy_setopt_pointer(slot.easy, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(slot.errorBuffer)))
+                ccurl_easy_setopt_pointer(
+                    slot.easy, CURLOPT_COPYPOSTFIELDS,
+                    UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(slot.errorBuffer)))
             }
         }
         if code == CURLE_OK {
@@ -212,9 +215,11 @@ final class IngestTransport {
             pending.append(
                 IngestAttempt(
                     tag: tag, elapsed: 0,
-                    outcome: .failure(code: code, message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")))
+                    outcome: .failure(
+                        code: code, message: "curl_multi_add_handle: \(String(cString: curl_multi_strerror(added)))")))
         } else {
-            pending.append(IngestAttempt(tag: tag, elapsed: 0, outcome: .failure(code: code, message: message(slot, code))))
+            pending.append(
+                IngestAttempt(tag: tag, elapsed: 0, outcome: .failure(code: code, message: message(slot, code))))
         }
         idle.append(index)
     }

@@ -68,7 +68,9 @@ struct RetryPolicy: Sendable {
             }
             if Self.isRetryable(status: status) {
                 let after = retryAfter.flatMap { Self.retryAfterSeconds($0, now: now) }.map { min($0, maxRetryAfter) }
-                return .retry(after: after, DeliveryError(kind: .exhausted, message: "HTTP \(status)", status: status, body: body))
+                return .retry(
+                    after: after, DeliveryError(kind: .exhausted, message: "HTTP \(status)", status: status, body: body)
+                )
             }
             return .terminal(
                 DeliveryError(

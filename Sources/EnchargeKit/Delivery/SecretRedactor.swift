@@ -24,7 +24,8 @@ struct SecretRedactor: Sendable {
             needles.append(Needle(bytes: key.map(Self.lowercased), ignoringCase: true))
             // A server that logs or echoes headers as hex bytes (in either case).
             let digits = Array("0123456789abcdef".utf8)
-            needles.append(Needle(bytes: key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, ignoringCase: true))
+            needles.append(
+                Needle(bytes: key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, ignoringCase: true))
         }
         // Inside a longer base64 text the key starts 0, 1 or 2 bytes into a 3-byte block. For each
         // alignment, keep only the characters whose 6 bits all come from the key.
