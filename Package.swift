@@ -24,6 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        // Named for the modules the code imports directly (NIOCore, HTTPTypes); Hummingbird brings them.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -85,6 +88,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
@@ -92,7 +97,7 @@ let package = Package(
             dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")],
             swiftSettings: swiftSettings),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"], swiftSettings: swiftSettings),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "JSONKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeKitTests",
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -104,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "EnchargeSpoolTests",
             dependencies: [
-                "EnchargeSpool", "EnchargeKit", "JSONKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
