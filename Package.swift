@@ -76,7 +76,7 @@ let package = Package(
                 "EnchargeRules", "EnchargeKit", "EnchargeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "SystemKitTests", dependencies: ["SystemKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
         // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
         // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
         .target(

@@ -31,6 +31,15 @@ public struct TemporaryDirectory: Sendable {
         return file
     }
 
+    /// Writes `bytes` to `name` as they are and returns the file's path.
+    public func write(_ name: String, bytes: [UInt8]) throws -> String {
+        let file = file(name)
+        guard FileManager.default.createFile(atPath: file, contents: Data(bytes)) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file])
+        }
+        return file
+    }
+
     /// The contents of `name`, or "" when it cannot be read.
     public func read(_ name: String) -> String {
         (try? String(contentsOfFile: file(name), encoding: .utf8)) ?? ""
