@@ -16,6 +16,8 @@ let package = Package(
         /// The event model, validation, wire encoding and Ingest client, usable from any Swift app.
         .library(name: "EnchargeKit", targets: ["EnchargeKit"]),
         .library(name: "LuaKit", targets: ["LuaKit"]),
+        /// A local stand-in for the Encharge Ingest API, for tests and offline development.
+        .library(name: "MockIngest", targets: ["MockIngest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,6 +51,7 @@ let package = Package(
             dependencies: [
                 "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
         // knows neither Lua nor Encharge.
@@ -61,11 +64,24 @@ let package = Package(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        // HTTP serving: the mock Ingest API and the webhook server.
+        // `replay --spool`, until it moves to the commands library.
+        .target(name: "EnchargeServer", dependencies: ["EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool"]),
+        // The webhook server: the Hummingbird application, its controller and middleware, the rule
+        // pool, metrics and the services that deliver and reload.
         .target(
-            name: "EnchargeServer",
+            name: "WebhookServer",
             dependencies: [
-                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures",
+                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures", "SystemKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        // The mock Ingest API: `mock-ingest` and the tests' stand-in for Encharge.
+        .target(
+            name: "MockIngest",
+            dependencies: [
+                "EnchargeKit", "JSONKit", "EnchargeRules", "SystemKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
-                "EnchargeRules", "EnchargeKit", "EnchargeServer",
+                "EnchargeRules", "EnchargeKit", "EnchargeServer", "WebhookServer", "MockIngest", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -82,7 +98,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "EnchargeServer", "JSONKit",
+                "MockIngest", "JSONKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,7 +118,22 @@ let package = Package(
             name: "EnchargeKitTests",
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
-        .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
+        .testTarget(
+            name: "WebhookServerTests",
+            dependencies: [
+                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit",
+                "SystemKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .testTarget(
+            name: "MockIngestTests",
+            dependencies: [
+                "MockIngest", "EnchargeKit", "EnchargeRules", "JSONKit", "SystemKit",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EnchargeRules
-import EnchargeServer
+import MockIngest
 
 /// `encharge-lua mock-ingest`: a local stand-in for the Encharge Ingest API.
 struct MockIngestCommand: AsyncParsableCommand {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EnchargeRules
-import EnchargeServer
+import WebhookServer
 import WebhookSignatures
 
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import EnchargeKit
-@testable import EnchargeServer
+import EnchargeRules
+@testable import MockIngest
 import Foundation
 import JSONKit
 import Logging

@@ -1,4 +1,5 @@
 import EnchargeKit
+import EnchargeRules
 import HTTPTypes
 public import Hummingbird
 import JSONKit

@@ -1,4 +1,4 @@
-@testable import EnchargeServer
+@testable import WebhookServer
 import Foundation
 import Testing
 
