@@ -4,9 +4,9 @@ import Synchronization
 
 /// What the pool hands back for one request: the rule's outcome and the dedup key the rule set
 /// (`webhook.dedup(key)` or a verified Stripe event id), nil when it set none.
-public struct WebhookRun: Sendable {
-    public var outcome: WebhookOutcome
-    public var dedupKey: String?
+package struct WebhookRun: Sendable {
+    package var outcome: WebhookOutcome
+    package var dedupKey: String?
 }
 
 /// N rule engines, each confined to its own thread, serving webhook requests. A request waits for
@@ -15,7 +15,7 @@ public struct WebhookRun: Sendable {
 ///
 /// Lua runs only on the pool's threads, never on a Swift concurrency thread, so no `await`
 /// happens while a Lua call is on the stack.
-public final class RulePool: Sendable {
+package final class RulePool: Sendable {
     struct Job: Sendable {
         let request: WebhookRequest
         let continuation: CheckedContinuation<WebhookRun, Never>
@@ -47,10 +47,10 @@ public final class RulePool: Sendable {
     private let condition = NSCondition()
     // Invariant: only read or written while `condition` is locked.
     nonisolated(unsafe) private var state: State
-    public let size: Int
+    package let size: Int
     /// Whether the rule routes by a `routes` table (then route names are bounded, for metrics).
-    public let routesDefined: Bool
-    public let maxWaiting: Int
+    package let routesDefined: Bool
+    package let maxWaiting: Int
     private let busy = Atomic<Int>(0)
     private let overruns = Atomic<Int>(0)
     private let collectedWarnings = Mutex(RuleWarnings())
@@ -59,7 +59,7 @@ public final class RulePool: Sendable {
 
     /// Loads the rule once on the caller's thread (so a broken rule fails here, with exit 2), then
     /// starts `size` worker threads that each load their own engine.
-    public init(
+    package init(
         options: RuleOptions, size: Int, maxWaiting: Int, onOverrun: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(RuleLoadError) {
         let options = try Self.snapshot(options)
@@ -83,14 +83,14 @@ public final class RulePool: Sendable {
     }
 
     /// Requests running or waiting for an engine.
-    public var load: Int { busy.load(ordering: .relaxed) }
+    package var load: Int { busy.load(ordering: .relaxed) }
 
     /// Rule calls a watchdog gave up (stuck in one library call past 2× the time limit); each one's
     /// request was answered 500, its thread left behind, and a new worker took its place.
-    public var watchdogOverruns: Int { overruns.load(ordering: .relaxed) }
+    package var watchdogOverruns: Int { overruns.load(ordering: .relaxed) }
 
     /// The counted warnings of every worker since the last call, and counting starts afresh.
-    public func takeRunWarnings() -> RuleWarnings {
+    package func takeRunWarnings() -> RuleWarnings {
         collectedWarnings.withLock { warnings in
             defer { warnings = RuleWarnings() }
             return warnings
@@ -98,7 +98,7 @@ public final class RulePool: Sendable {
     }
 
     /// Runs the rule for `request` on a free engine; nil when the pool is saturated.
-    public func run(_ request: WebhookRequest) async -> WebhookRun? {
+    package func run(_ request: WebhookRequest) async -> WebhookRun? {
         guard busy.add(1, ordering: .relaxed).newValue <= size + maxWaiting else {
             busy.subtract(1, ordering: .relaxed)
             return nil
@@ -114,7 +114,7 @@ public final class RulePool: Sendable {
 
     /// Loads the rule again (SIGHUP). A rule that does not load is refused and the old one keeps
     /// serving; the error says why.
-    public func reload() throws(RuleLoadError) {
+    package func reload() throws(RuleLoadError) {
         condition.lock()
         var options = state.options
         condition.unlock()
@@ -171,7 +171,7 @@ public final class RulePool: Sendable {
         return options
     }
 
-    public func stop() {
+    package func stop() {
         condition.lock()
         state.stopping = true
         condition.broadcast()
