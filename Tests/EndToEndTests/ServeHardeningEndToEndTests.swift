@@ -94,18 +94,6 @@ final class KeepAliveConnection {
             in: tmp, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], launcher: launcher)
     }
 
-    func sqlite(_ path: String, _ query: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, query]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test(.timeLimit(.minutes(2)))
     func ruleFramingHeadersAreDroppedSoKeepAliveStaysInSync() throws {
         let tmp = try TemporaryDirectory()
@@ -130,36 +118,6 @@ final class KeepAliveConnection {
         #expect(second.body == "hello world")
         #expect(serve.stderr.contains("warning: the rule's response header Content-Length was dropped"), "\(serve.stderr)")
         #expect(serve.stderr.contains("warning: the rule's response header Connection was dropped"))
-    }
-
-    @Test(.timeLimit(.minutes(2)))
-    func ruleAnswersAreStrictAndBadOnesAreKeptRuleErrors() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            routes = {
-              ["POST /float"] = function(req) return 200.5 end,
-              ["POST /string"] = function(req) return "abc" end,
-              ["POST /text-status"] = function(req) return { status = "201" } end,
-              ["POST /no-content"] = function(req) return { status = 204, body = "x" } end,
-              ["POST /number-body"] = function(req) return { status = 200, body = 5 } end,
-              ["POST /fine"] = function(req) return { status = 204 } end,
-              ["POST /whole-float"] = function(req) return 201.0 end,
-            }
-            """)
-        let serve = try startServe(rules, tmp)
-        defer { serve.kill9() }
-        let bad = [("/float", 2, "status 200.5"), ("/string", 3, "a string"), ("/text-status", 4, "status = a string"),
-                   ("/no-content", 5, "a body with status 204"), ("/number-body", 6, "body = a number")]
-        for (path, line, what) in bad {
-            let reply = try serve.postJSON(path, "{}")
-            #expect(reply.status == 500, "\(path): \(reply)")
-            #expect(reply.text.contains("kept for replay"), "\(path): \(reply)")
-            #expect(serve.stderr.contains("rules.lua:\(line): the rule returned \(what)"), "\(path): \(serve.stderr)")
-        }
-        #expect(try serve.postJSON("/fine", "{}").status == 204)
-        #expect(try serve.postJSON("/whole-float", "{}").status == 201)
-        #expect(try sqlite(tmp.path + "/spool.sqlite", "SELECT COUNT(*) FROM failed_request") == "\(bad.count)")
     }
 
     /// With `--verify hmac` there is no signed delivery id: a `webhook-id` header anyone can set
@@ -191,27 +149,6 @@ final class KeepAliveConnection {
         #expect(eventually(timeout: 10) { mock.received().count >= 2 }, "\(scheme): \(mock.received().count) events arrived")
     }
 
-    @Test(.timeLimit(.minutes(3)))
-    func refusedRequestsShareOneMetricLabel() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            routes = { ["POST /known"] = function(req) encharge.track("Seen", { email = "a@example.com" }) end }
-            """)
-        let serve = try startServe(rules, tmp)
-        defer { serve.kill9() }
-        #expect(try serve.postJSON("/known", "{}", headers: [("webhook-id", "k1")]).status == 202)
-        for index in 0..<1000 {
-            let reply = try serve.postJSON("/random-\(index)", "{}", headers: [("webhook-id", "k1")])
-            #expect(reply.status == 200 || reply.status == 404, "\(reply)")
-        }
-        let metrics = try serve.send("GET", "/metrics").text
-        let series = metrics.split(separator: "\n").filter { $0.hasPrefix("encharge_requests_total{") }
-        #expect(series.count <= 3, "\(series.count) series: \(series.prefix(5))")
-        #expect(!metrics.contains("random-"))
-        #expect(metrics.contains(#"encharge_requests_total{route="unmatched",status="200"} 1000"#), "\(series)")
-    }
-
     @Test(.timeLimit(.minutes(2)))
     func slowHeadersAreCutOffAtTheHeaderTimeout() throws {
         let tmp = try TemporaryDirectory()
@@ -241,30 +178,6 @@ final class KeepAliveConnection {
         Thread.sleep(forTimeInterval: 0.3)
         #expect(prompt.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
         #expect(try prompt.readResponse().head.hasPrefix("HTTP/1.1 200"))
-    }
-
-    @Test(.timeLimit(.minutes(2)))
-    func aFullBacklogIsAnswered503WithRetryAfterAndReportedOnHealthz() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            function on_webhook(req) encharge.track("Seen", { email = "a@example.com" }) end
-            """)
-        let serve = try startServe(rules, tmp, ["--max-spool-events", "3"])
-        defer { serve.kill9() }
-        #expect(try serve.send("GET", "/healthz").status == 200)
-        for index in 1...3 {
-            #expect(try serve.postJSON("/", "{}").status == 202, "request \(index)")
-        }
-        let refused = try serve.postJSON("/", "{}")
-        #expect(refused.status == 503, "\(refused)")
-        #expect(refused.headers["retry-after"] != nil)
-        let health = try serve.send("GET", "/healthz")
-        #expect(health.status == 503)
-        #expect(health.text.contains("the spool holds 3 undelivered events, the cap is 3"), "\(health)")
-        #expect(try sqlite(tmp.path + "/spool.sqlite", "SELECT COUNT(*) FROM event") == "3")
-        let metrics = try serve.send("GET", "/metrics").text
-        #expect(metrics.contains("encharge_spool_depth 3"), "\(metrics)")
     }
 
     /// A file-size limit stands in for a full disk: the spool's commits fail, the request is

@@ -1,0 +1,153 @@
+import EnchargeKit
+import EnchargeRules
+import EnchargeSpool
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import JSONKit
+import Logging
+import MockIngest
+import NIOCore
+import Testing
+
+@testable import WebhookServer
+
+/// The webhook server's parts, in process: a rules file and a spool in a fresh folder, a rule
+/// pool, a delivery worker (not started unless a test delivers) and the application built from
+/// them, as `serve` builds it.
+final class WebhookTestServer: Sendable {
+    static let writeKey = "in-process-serve-write-key-41c7"
+
+    let directory: String
+    let configuration: WebhookServerConfiguration
+    let pool: RulePool
+    let spool: Spool
+    let worker: SpoolDeliveryWorker
+
+    /// `rule` written to `rules.lua`; `endpoint` is where the worker delivers once started.
+    init(
+        rule: String, endpoint: String = "http://127.0.0.1:9/v1/",
+        _ configure: (inout WebhookServerConfiguration) -> Void = { _ in }
+    ) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let rulesPath = directory + "/rules.lua"
+        try rule.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        var delivery = DeliveryConfiguration(
+            endpoint: endpoint, writeKey: Self.writeKey, userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
+            concurrency: 4, connectTimeout: 10, requestTimeout: 60, maxAttempts: 4, backoffBase: 0.05, backoffCap: 0.5)
+        delivery.writeKeySource = "ENCHARGE_WRITE_KEY"
+        var configuration = WebhookServerConfiguration(rule: RuleOptions(rulesPath: rulesPath), delivery: delivery)
+        configuration.port = 0
+        configuration.spoolPath = directory + "/spool.sqlite"
+        configure(&configuration)
+        self.configuration = configuration
+        pool = try RulePool(
+            options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
+        spool = try Spool(path: configuration.spoolPath)
+        worker = try SpoolDeliveryWorker(spool: spool, configuration: delivery)
+    }
+
+    deinit {
+        pool.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// The application `serve` runs, on port 0.
+    func application(metrics: WebhookMetrics = WebhookMetrics()) -> some ApplicationProtocol {
+        // The server's log is not what these tests check; rule errors are read from the spool.
+        var logger = Logger(label: "webhook-test")
+        logger.logLevel = .critical
+        let router = buildRouter(
+            configuration: configuration, pool: pool, spool: spool, worker: worker, metrics: metrics, logger: logger)
+        return Application(
+            router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            logger: logger)
+    }
+
+    /// Runs `body` against the router in process (no socket).
+    func test<Value: Sendable>(
+        metrics: WebhookMetrics = WebhookMetrics(), _ body: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        try await application(metrics: metrics).test(.router, body)
+    }
+
+    /// The failed requests kept for replay.
+    func keptRequests() throws -> [SpoolFailedRequest] { try spool.failedRequests() }
+}
+
+extension TestClientProtocol {
+    /// `POST path` with a JSON body.
+    func postJSON(_ path: String, _ json: String, headers: HTTPFields = [:]) async throws -> TestResponse {
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return try await execute(uri: path, method: .post, headers: fields, body: ByteBuffer(string: json))
+    }
+
+    /// `method path` with raw body bytes.
+    func send(
+        _ method: HTTPRequest.Method, _ path: String, headers: HTTPFields = [:], body: [UInt8] = []
+    ) async throws -> TestResponse {
+        try await execute(uri: path, method: method, headers: headers, body: ByteBuffer(bytes: body))
+    }
+}
+
+extension TestResponse {
+    /// The body as text.
+    var text: String { String(buffer: body) }
+
+    /// The body as a JSON object, or nil.
+    var json: JSONObject? {
+        guard case .object(let object)? = try? JSONValue(parsing: body.readableBytesView) else { return nil }
+        return object
+    }
+
+    static let requestID = HTTPField.Name("X-Request-Id")!
+}
+
+/// A mock Ingest API in process that records each accepted event, for tests that deliver.
+struct RecordingIngest: Sendable {
+    let address: MockIngestAddress
+    let recordPath: String
+
+    /// Starts the mock on a free port, runs `body`, and stops it.
+    static func with<Value: Sendable>(_ body: (RecordingIngest) async throws -> Value) async throws -> Value {
+        let recordPath = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString).jsonl").path
+        defer { try? FileManager.default.removeItem(atPath: recordPath) }
+        let configuration = MockIngestConfiguration(
+            port: 0, writeKey: WebhookTestServer.writeKey, recordPath: recordPath, logLevel: .error)
+        return try await withMockIngest(configuration: configuration) { address in
+            try await body(RecordingIngest(address: address, recordPath: recordPath))
+        }
+    }
+
+    /// The events received so far, in arrival order.
+    func received() -> [JSONObject] {
+        let text = (try? String(contentsOfFile: recordPath, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap {
+            guard case .object(let event)? = try? JSONValue(parsing: String($0)) else { return nil }
+            return event
+        }
+    }
+
+    /// The `seq` property of every received event, in arrival order.
+    func seqs() -> [Int] {
+        received().compactMap {
+            guard case .object(let properties)? = $0["properties"], case .integer(let seq)? = properties["seq"] else {
+                return nil
+            }
+            return Int(seq)
+        }
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
+func eventually(within seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .seconds(seconds)
+    while ContinuousClock.now < deadline {
+        if try condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try condition()
+}
