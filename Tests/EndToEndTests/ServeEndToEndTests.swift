@@ -439,7 +439,7 @@ final class ReplyLog: @unchecked Sendable {
             TestHMAC.hex(TestHMAC.hmacSHA256(key: Array(key.utf8), message: Array(message.utf8)))))
     }
 
-    // MARK: 2. Signatures
+    // MARK: 1. Signatures
 
     @Test(.timeLimit(.minutes(2)), arguments: SigningScheme.allCases)
     func signedRequestsAreCheckedBeforeTheRuleRuns(scheme: SigningScheme) throws {
@@ -534,57 +534,7 @@ final class ReplyLog: @unchecked Sendable {
         expectNoSecrets(serve, [secret])
     }
 
-    // MARK: 3. Dedup
-
-    @Test(.timeLimit(.minutes(2)))
-    func aRepeatedDeliveryIdIsAnswered200WithoutRunningTheRuleAgain() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let mock = try startMock(tmp)
-        defer { mock.stop() }
-        let rules = try tmp.write("rules.lua", """
-            function on_webhook(req)
-              log.info("rule ran seq=" .. req.json.seq .. ";")
-              if req.json.fail then error("cannot handle this one") end
-              encharge.track("Delivered", { email = req.json.email }, { seq = req.json.seq })
-            end
-            """)
-        let serve = try startServe(rules, tmp, mock)
-        defer { serve.kill9() }
-        func post(_ seq: Int, _ header: (String, String), fail: Bool = false) throws -> HTTPReply {
-            try serve.postJSON("/", #"{"email":"dedup@example.com","seq":\#(seq),"fail":\#(fail)}"#, headers: [header])
-        }
-
-        let first = try post(1, ("webhook-id", "msg_dedup_1"))
-        #expect(first.status == 202, "\(first)")
-        let repeated = try post(1, ("webhook-id", "msg_dedup_1"))
-        #expect(repeated.status == 200, "\(repeated)")
-        #expect(repeated.json?["duplicate"] as? Bool == true)
-
-        let github = try post(2, ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"))
-        #expect(github.status == 202, "\(github)")
-        let githubAgain = try post(2, ("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"))
-        #expect(githubAgain.status == 200, "\(githubAgain)")
-
-        let other = try post(3, ("webhook-id", "msg_dedup_3"))
-        #expect(other.status == 202, "another delivery id is a new request: \(other)")
-
-        // A delivery whose rule failed was not accepted: the provider's retry runs the rule again.
-        let failed = try post(4, ("webhook-id", "msg_dedup_4"), fail: true)
-        #expect(failed.status == 500, "\(failed)")
-        let retried = try post(4, ("webhook-id", "msg_dedup_4"), fail: true)
-        #expect(retried.status == 500, "a retry of a failed delivery is not a duplicate: \(retried)")
-
-        let last = try post(5, ("webhook-id", "msg_dedup_5"))
-        #expect(last.status == 202)
-        #expect(waitForSeq(5, mock))
-        #expect(recordedSeqs(mock) == [1, 2, 3, 5])
-        #expect(serve.stderrCount("rule ran seq=1;") == 1, "\(serve.stderr)")
-        #expect(serve.stderrCount("rule ran seq=2;") == 1)
-        #expect(serve.stderrCount("rule ran seq=4;") == 2)
-    }
-
-    // MARK: 5. Rule errors and replay
+    // MARK: 2. Rule errors and replay
 
     @Test(.timeLimit(.minutes(2)))
     func aRuleErrorAnswers500AndReplayDeliversTheKeptRequestOnceFixed() throws {
@@ -653,7 +603,7 @@ final class ReplyLog: @unchecked Sendable {
         #expect(recordedSeqs(mock).sorted() == [1, 2, 3])
     }
 
-    // MARK: 6. SIGHUP
+    // MARK: 3. SIGHUP
 
     @Test(.timeLimit(.minutes(2)))
     func sighupReloadsTheRuleAndABrokenRuleLeavesTheLastGoodOneServing() throws {
@@ -716,7 +666,7 @@ final class ReplyLog: @unchecked Sendable {
         #expect(names(8...19) == ["Event v2"], "after a refused reload every worker serves the last good rule (v2)")
     }
 
-    // MARK: 7. Crash
+    // MARK: 4. Crash
 
     @Test(.timeLimit(.minutes(3)))
     func killingTheServerLosesNoAcceptedEvent() throws {
@@ -759,7 +709,7 @@ final class ReplyLog: @unchecked Sendable {
         #expect(metrics.text.contains("encharge_spool_depth 0"), "\(metrics.text)")
     }
 
-    // MARK: 9. Secrets
+    // MARK: 5. Secrets
 
     @Test(.timeLimit(.minutes(2)))
     func writeKeyAndSecretsNeverAppearInServeOutput() throws {
@@ -829,7 +779,7 @@ final class ReplyLog: @unchecked Sendable {
         #expect(!replay.stdout.contains(Self.writeKey) && !replay.stderr.contains(Self.writeKey))
     }
 
-    // MARK: 11. Graceful shutdown
+    // MARK: 6. Graceful shutdown
 
     @Test(.timeLimit(.minutes(2)))
     func sigtermFinishesTheRequestInFlightAndLosesNothing() throws {
