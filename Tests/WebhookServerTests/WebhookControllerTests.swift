@@ -40,7 +40,7 @@ import Testing
                 #expect(reply.text == #"{"accepted":2}"#)
                 #expect(reply.headers[TestResponse.requestID]?.isEmpty == false)
 
-                #expect(try await eventually { ingest.received().count >= 2 }, "the mock never got both events")
+                #expect(await eventually { ingest.received().count >= 2 }, "the mock never got both events")
                 let events = ingest.received()
                 #expect(events.count == 2)
                 #expect(events[0]["name"] == .string("identify"))
@@ -62,7 +62,7 @@ import Testing
                 #expect(custom.headers[TestResponse.requestID]?.isEmpty == false)
                 #expect(custom.headers[TestResponse.requestID] != reply.headers[TestResponse.requestID])
             }
-            #expect(try await eventually { ingest.seqs().contains(2) })
+            #expect(await eventually { ingest.seqs().contains(2) })
             #expect(ingest.received().count == 4)
         }
     }
@@ -139,7 +139,7 @@ import Testing
                 try await good(after: "a form")
                 return seq
             }
-            #expect(try await eventually { ingest.seqs().contains(last) })
+            #expect(await eventually { ingest.seqs().contains(last) })
             // One person throughout: delivered in the order accepted, and only what was accepted.
             #expect(ingest.seqs() == [1, 1000, 2, 3, 4, 5, 6, 3001, 7], "\(ingest.seqs())")
         }
@@ -173,7 +173,7 @@ import Testing
                 }
                 #expect(try await post("email=f%40example.com&note=caf%C3%A9+%26+cr%C3%A8me%0D%0A&seq=1").status == .accepted)
             }
-            #expect(try await eventually { ingest.seqs().contains(1) })
+            #expect(await eventually { ingest.seqs().contains(1) })
             let event = try #require(ingest.received().first)
             guard case .object(let properties)? = event["properties"] else { Issue.record("no properties"); return }
             #expect(properties["note"] == .string("café & crème\r\n"))

@@ -9,6 +9,7 @@ import JSONKit
 import Logging
 import MockIngest
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import WebhookServer
@@ -24,6 +25,8 @@ final class WebhookTestServer: Sendable {
     let pool: RulePool
     let spool: Spool
     let worker: SpoolDeliveryWorker
+    /// What the server logged, escaped as `serve` escapes it.
+    let log = CapturedLog()
 
     /// `rule` written to `rules.lua`; `endpoint` is where the worker delivers once started.
     init(
@@ -56,9 +59,9 @@ final class WebhookTestServer: Sendable {
 
     /// The application `serve` runs, on port 0.
     func application(metrics: WebhookMetrics = WebhookMetrics()) -> some ApplicationProtocol {
-        // The server's log is not what these tests check; rule errors are read from the spool.
-        var logger = Logger(label: "webhook-test")
-        logger.logLevel = .critical
+        let log = self.log
+        var logger = Logger(label: "webhook-test") { _ in EscapingLogHandler(wrapping: CapturingLogHandler(log: log)) }
+        logger.logLevel = .info
         let router = buildRouter(
             configuration: configuration, pool: pool, spool: spool, worker: worker, metrics: metrics, logger: logger)
         return Application(
@@ -150,4 +153,31 @@ func eventually(within seconds: Double = 10, _ condition: () throws -> Bool) asy
         try? await Task.sleep(for: .milliseconds(10))
     }
     return try condition()
+}
+
+/// Log lines kept in memory: the message, then each metadata `key=value`, sorted by key.
+final class CapturedLog: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+
+    /// Every line so far, one per line.
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+}
+
+/// Writes each log event to a `CapturedLog`.
+struct CapturingLogHandler: LogHandler {
+    let log: CapturedLog
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let fields = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        log.append(([event.message.description] + fields).joined(separator: " "))
+    }
 }
