@@ -1,11 +1,11 @@
-import Foundation
 import Synchronization
+import SystemKit
 
 /// How long every rule worker has been busy without one coming free, for `/healthz`.
 final class WorkerAvailability: Sendable {
     let size: Int
     /// Requests inside the pool (running or waiting), when they last reached `size`, and when a
-    /// request last left it (seconds of system uptime).
+    /// request last left it (seconds on the monotonic clock).
     private let state = Mutex((inside: 0, allBusySince: 0.0, lastFreed: 0.0))
 
     init(size: Int) {
@@ -16,12 +16,12 @@ final class WorkerAvailability: Sendable {
     func run<T>(_ body: () async -> T) async -> T {
         state.withLock { state in
             state.inside += 1
-            if state.inside == size { state.allBusySince = ProcessInfo.processInfo.systemUptime }
+            if state.inside == size { state.allBusySince = SystemClock.monotonicSeconds() }
         }
         let result = await body()
         state.withLock { state in
             state.inside -= 1
-            state.lastFreed = ProcessInfo.processInfo.systemUptime
+            state.lastFreed = SystemClock.monotonicSeconds()
         }
         return result
     }
@@ -30,7 +30,7 @@ final class WorkerAvailability: Sendable {
     func stalledSeconds() -> Double? {
         state.withLock { state in
             guard state.inside >= size else { return nil }
-            return ProcessInfo.processInfo.systemUptime - max(state.allBusySince, state.lastFreed)
+            return SystemClock.monotonicSeconds() - max(state.allBusySince, state.lastFreed)
         }
     }
 }
