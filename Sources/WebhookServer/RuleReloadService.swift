@@ -1,7 +1,7 @@
 import EnchargeRules
-import Foundation
 import Logging
 import ServiceLifecycle
+import SystemKit
 import UnixSignals
 
 /// Reloads the rule on each SIGHUP until the server stops. A rule that does not load is refused
@@ -22,7 +22,7 @@ struct RuleReloadService: Service {
     private func reload() async {
         let pool = self.pool
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<RuleLoadError?, Never>) in
-            Thread.detachNewThread {
+            let thread = JoinableThread.start {
                 do throws(RuleLoadError) {
                     try pool.reload()
                     continuation.resume(returning: nil)
@@ -30,6 +30,12 @@ struct RuleReloadService: Service {
                     continuation.resume(returning: error)
                 }
             }
+            // Nobody joins it: the answer arrives through the continuation.
+            guard let thread else {
+                continuation.resume(returning: RuleLoadError("cannot start a thread to load the rules file"))
+                return
+            }
+            thread.detach()
         }
         if let error = result {
             logger.error("rules not reloaded, the old rules keep serving: \(error.description)")

@@ -2,6 +2,7 @@ import EnchargeRules
 import EnchargeSpool
 import Foundation
 import ServiceLifecycle
+import SystemKit
 import UnixSignals
 
 /// Bounds the stop. After the first SIGTERM/SIGINT the stop may take `drainTimeout` seconds (and
@@ -22,13 +23,14 @@ struct ShutdownDeadline: Service {
                 let worker = self.worker
                 let drainTimeout = self.drainTimeout
                 let notice = self.notice
-                Thread.detachNewThread {
+                // A thread of its own, since it sleeps; it ends the process, so nobody joins it.
+                JoinableThread.start {
                     // Half a second more, so a stop that ends right at the timeout ends cleanly.
                     Thread.sleep(forTimeInterval: drainTimeout + 0.5)
                     notice.write(drainTimeout: drainTimeout)
                     worker.recordSettlements()
                     exit(0)
-                }
+                }?.detach()
             } else {
                 Diagnostics.write("warning: stopping now (second signal); events not yet delivered stay pending in the spool")
                 exit(130)
