@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import ServiceLifecycle
+import SystemKit
 
 /// Runs `encharge-lua serve` until SIGTERM/SIGINT: stop accepting, finish in-flight requests,
 /// stop delivery cleanly, within `drainTimeout` (a second signal exits at once). SIGHUP reloads
@@ -12,7 +13,12 @@ import ServiceLifecycle
 ///
 /// Refuses to start (throws) when the rule does not load, another process owns the spool, the
 /// spool cannot be opened, or the port cannot be bound; nothing is delivered then.
-package func runWebhookServer(configuration: WebhookServerConfiguration) async throws {
+///
+/// The line `encharge-lua serve listening on http://HOST:PORT/ (spool PATH)` goes to `output`; the
+/// server's warnings and errors go to `errors` (its log, to standard error).
+package func runWebhookServer(
+    configuration: WebhookServerConfiguration, output: any OutputWriter, errors: any OutputWriter
+) async throws {
     var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
     let pool = try RulePool(
@@ -34,15 +40,15 @@ package func runWebhookServer(configuration: WebhookServerConfiguration) async t
         refusalPolicy: WriteKeyRefusalPolicy(retryInterval: configuration.keyRetryInterval)
     ) { [logger] status in
         if let status {
-            Diagnostics.write("error: " + refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource))
+            errors.writeDiagnosticLine("error: " + refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource))
         } else {
             logger.info("the Ingest API accepted the write key; delivery resumed")
         }
     }
     let app = buildApplication(
-        configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger
+        configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger, errors: errors
     ) { port in
-        writeServeLine("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))")
+        output.write("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))\n")
         worker.start()
     }
     // A file-size limit (RLIMIT_FSIZE) must fail the spool's commit (answered 503, reported on
@@ -51,9 +57,10 @@ package func runWebhookServer(configuration: WebhookServerConfiguration) async t
     signal(SIGXFSZ, SIG_IGN)
     signal(SIGHUP, SIG_IGN)
     let reloader = RuleReloadService(pool: pool, logger: logger)
-    let notice = DrainTimeoutNotice()
-    let warnings = RuleWarningReporter(pool: pool, interval: configuration.ruleWarningInterval)
-    let deadline = ShutdownDeadline(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
+    let notice = DrainTimeoutNotice(errors: errors)
+    let warnings = RuleWarningReporter(pool: pool, interval: configuration.ruleWarningInterval, errors: errors)
+    let deadline = ShutdownDeadline(
+        worker: worker, drainTimeout: configuration.drainTimeout, notice: notice, errors: errors)
     let delivery = SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
@@ -74,10 +81,10 @@ package func runWebhookServer(configuration: WebhookServerConfiguration) async t
 
 /// The webhook application: `/healthz`, `/metrics`, and every other path to the rule.
 /// `onListening` runs once the socket is bound, with the real port when the configuration asked
-/// for port 0.
+/// for port 0; the warning that connections reached the descriptor limit goes to `errors`.
 func buildApplication(
     configuration: WebhookServerConfiguration, pool: RulePool, spool: Spool, worker: SpoolDeliveryWorker,
-    logger: Logger, onListening: @escaping @Sendable (Int) async -> Void
+    logger: Logger, errors: any OutputWriter, onListening: @escaping @Sendable (Int) async -> Void
 ) -> some ApplicationProtocol {
     let router = buildRouter(
         configuration: configuration, pool: pool, spool: spool, worker: worker, metrics: WebhookMetrics(),
@@ -96,7 +103,7 @@ func buildApplication(
             httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 200))),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: port), serverName: "encharge-lua",
-            availableConnectionsDelegate: ConnectionLimit.forDescriptorLimit()),
+            availableConnectionsDelegate: ConnectionLimit.forDescriptorLimit(errors: errors)),
         onServerRunning: { channel in await onListening(channel.localAddress?.port ?? port) },
         logger: logger)
 }
@@ -130,11 +137,4 @@ func buildRouter(
             configuration: configuration, pool: pool, workers: workers, spool: spool, metrics: metrics, logger: logger
         ).endpoints)
     return router
-}
-
-/// Writes one line to standard output at once, bypassing stdio's buffer, so a script reading the
-/// pipe sees it immediately.
-func writeServeLine(_ line: String) {
-    var text = line + "\n"
-    text.withUTF8 { _ = Glibc.write(1, $0.baseAddress, $0.count) }
 }

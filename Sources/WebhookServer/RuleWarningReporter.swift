@@ -1,11 +1,14 @@
 import EnchargeRules
 import ServiceLifecycle
+import SystemKit
 
 /// Writes the rule's counted warnings (`warning: 3 tags contained a comma; ...`) every `interval`
 /// seconds when there are any, and once more when the server stops (after the last request).
 struct RuleWarningReporter: Service {
     let pool: RulePool
     let interval: Double
+    /// Where the warnings go (standard error for `serve`).
+    let errors: any OutputWriter
 
     func run() async throws {
         repeat {
@@ -15,6 +18,6 @@ struct RuleWarningReporter: Service {
     }
 
     private func report() {
-        for line in pool.takeRunWarnings().lines() { Diagnostics.write(line) }
+        for line in pool.takeRunWarnings().lines() { errors.writeDiagnosticLine(line) }
     }
 }

@@ -1,4 +1,3 @@
-import EnchargeRules
 import EnchargeSpool
 import Foundation
 import ServiceLifecycle
@@ -13,6 +12,8 @@ struct ShutdownDeadline: Service {
     let worker: SpoolDeliveryWorker
     let drainTimeout: Double
     let notice: DrainTimeoutNotice
+    /// Where the second signal's warning goes (standard error for `serve`).
+    let errors: any OutputWriter
 
     func run() async throws {
         let stops = await UnixSignalsSequence(trapping: .sigterm, .sigint)
@@ -32,7 +33,7 @@ struct ShutdownDeadline: Service {
                     exit(0)
                 }?.detach()
             } else {
-                Diagnostics.write("warning: stopping now (second signal); events not yet delivered stay pending in the spool")
+                errors.writeDiagnosticLine("warning: stopping now (second signal); events not yet delivered stay pending in the spool")
                 exit(130)
             }
         }

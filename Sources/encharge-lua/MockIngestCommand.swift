@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnchargeRules
 import MockIngest
+import SystemKit
 
 /// `encharge-lua mock-ingest`: a local stand-in for the Encharge Ingest API.
 struct MockIngestCommand: AsyncParsableCommand {
@@ -61,7 +62,7 @@ struct MockIngestCommand: AsyncParsableCommand {
             }
         }
         do {
-            try await runMockIngest(configuration: configuration)
+            try await runMockIngest(configuration: configuration, output: .standardOutput, errors: .standardError)
         } catch let error as MockIngestError {
             // Like `serve`: a server that cannot start (port in use, --record unwritable) is a
             // configuration error.

@@ -5,6 +5,7 @@ import WebhookSignatures
 
 #if canImport(Glibc)
 import Glibc
+import SystemKit
 #endif
 
 struct ServeCommand: AsyncParsableCommand {
@@ -71,7 +72,7 @@ struct ServeCommand: AsyncParsableCommand {
         server.maxSpoolEvents = serverFlags.maxSpoolEvents
         server.headerTimeout = serverFlags.headerTimeout
         do {
-            try await runWebhookServer(configuration: server)
+            try await runWebhookServer(configuration: server, output: .standardOutput, errors: .standardError)
         } catch let error as RuleLoadError {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)

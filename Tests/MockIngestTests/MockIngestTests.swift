@@ -4,6 +4,7 @@ import EnchargeRules
 import Foundation
 import JSONKit
 import Logging
+import SystemKit
 import Testing
 
 #if canImport(Glibc)
@@ -393,7 +394,7 @@ import Darwin
         ("key", "key", true), ("key", "kez", false), ("key", "ke", false), ("key", "keyy", false), ("", "key", false),
     ])
     func tokensCompareExactly(_ presented: String, _ expected: String, _ equal: Bool) {
-        #expect(constantTimeEquals(Array(presented.utf8), Array(expected.utf8)) == equal)
+        #expect(ConstantTime.equals(Array(presented.utf8), Array(expected.utf8)) == equal)
     }
 
     @Test func anUnwritableRecordFileFailsAtStart() {
