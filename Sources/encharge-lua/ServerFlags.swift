@@ -1,6 +1,12 @@
 import ArgumentParser
+import EnchargeKit
 import EnchargeRules
+import WebhookServer
 import WebhookSignatures
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The flags of `serve` that shape the HTTP server: where it listens, its spool, its limits and
 /// the checks a request passes before the rule runs.
@@ -86,5 +92,34 @@ struct ServerFlags: ParsableArguments {
         guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
             throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
         }
+    }
+
+    /// The server's configuration from these flags, around the rule and delivery the other flag
+    /// groups give; reads the secret files (a file that cannot be read is a configuration error).
+    func configuration(
+        rule: RuleOptions, delivery: DeliveryConfiguration, drainTimeout: Double
+    ) throws(RuleLoadError) -> WebhookServerConfiguration {
+        var server = WebhookServerConfiguration(rule: rule, delivery: delivery)
+        if let secretFile {
+            server.verifySecret = try SecretFile.read(secretFile, flag: "--secret-file")
+        }
+        if let authTokenFile {
+            server.authToken = try SecretFile.read(authTokenFile, flag: "--auth-token-file")
+        }
+        server.host = host
+        server.port = port
+        server.spoolPath = spool
+        server.maxBodyBytes = Self.parseSize(maxBody) ?? (1 << 20)
+        server.workers = workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        server.verifyScheme = verify.flatMap(WebhookScheme.init(rawValue:))
+        server.verifyOptions.hmac.header = hmacHeader.lowercased()
+        server.dedupWindow = dedupWindow
+        server.drainTimeout = drainTimeout
+        server.keyRetryInterval = keyRetryInterval
+        server.keptRequestCap.maxCount = maxKeptRequests
+        server.keptRequestCap.maxBytes = Self.parseSize(maxKeptBytes) ?? (256 << 20)
+        server.maxSpoolEvents = maxSpoolEvents
+        server.headerTimeout = headerTimeout
+        return server
     }
 }
