@@ -48,21 +48,12 @@ struct MockIngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = MockIngestConfiguration(
-            host: server.host, port: server.port, writeKey: server.writeKey, strict: server.strict,
-            verbose: server.verbose, recordPath: server.record, failRate: faults.failRate,
-            dropRate: faults.dropRate, rateLimit: faults.rateLimit, latency: .milliseconds(faults.latencyMs),
-            seed: faults.seed)
-        if let path = server.writeKeyFile {
-            do {
-                configuration.writeKey = try SecretFile.read(path, flag: "--write-key-file")
-            } catch {
-                Diagnostics.write("error: \(error.description)")
-                throw ExitCode(2)
-            }
-        }
         do {
+            let configuration = try server.configuration(faults: faults)
             try await runMockIngest(configuration: configuration, output: .standardOutput, errors: .standardError)
+        } catch let error as RuleLoadError {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(2)
         } catch let error as MockIngestError {
             // Like `serve`: a server that cannot start (port in use, --record unwritable) is a
             // configuration error.
@@ -94,6 +85,18 @@ struct MockIngestServerFlags: ParsableArguments {
 
     @Flag(help: "Log one line per request on stderr: method, path, status and body bytes (never the token).")
     var verbose = false
+
+    /// The mock's configuration from these flags and `faults`; reads `--write-key-file`.
+    func configuration(faults: MockIngestFaultFlags) throws(RuleLoadError) -> MockIngestConfiguration {
+        var configuration = MockIngestConfiguration(
+            host: host, port: port, writeKey: writeKey, strict: strict, verbose: verbose, recordPath: record,
+            failRate: faults.failRate, dropRate: faults.dropRate, rateLimit: faults.rateLimit,
+            latency: .milliseconds(faults.latencyMs), seed: faults.seed)
+        if let writeKeyFile {
+            configuration.writeKey = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
+        }
+        return configuration
+    }
 }
 
 /// The faults `mock-ingest` injects.
