@@ -1,5 +1,5 @@
 import Hummingbird
-import WebhookSignatures
+import SystemKit
 
 /// Refuses a request without `Authorization: Bearer <token>` (the scheme in any letter case) with
 /// 401, comparing the token in constant time.
@@ -18,7 +18,7 @@ struct BearerAuthMiddleware: RouterMiddleware {
         let presented = request.headers[fields: .authorization].first?.value ?? ""
         let scheme = presented.prefix(7).lowercased()
         let credential = Array(presented.utf8.dropFirst(7))
-        guard scheme == "bearer ", WebhookVerifier.constantTimeEquals(credential, token) else {
+        guard scheme == "bearer ", ConstantTime.equals(credential, token) else {
             throw WebhookError(.unauthorized, "missing or wrong bearer token", requestID: context.requestID)
         }
         return try await next(request, context)
