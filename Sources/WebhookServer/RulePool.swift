@@ -82,6 +82,9 @@ package final class RulePool: Sendable {
         workers.withLock { $0[name] = thread }
     }
 
+    /// Worker threads that `stop` would join (a worker the watchdog gave up is not one of them).
+    var workerThreads: Int { workers.withLock { $0.count } }
+
     /// Requests running or waiting for an engine.
     package var load: Int { busy.load(ordering: .relaxed) }
 
