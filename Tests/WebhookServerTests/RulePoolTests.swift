@@ -2,6 +2,7 @@ import EnchargeRules
 import Foundation
 import Synchronization
 import SystemKit
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -16,18 +17,16 @@ import Testing
     }
 
     @Test func stopAnswersTheQueuedRequestsAndJoinsTheWorkers() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("pool-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let rules = directory + "/rules.lua"
+        let directory = try TemporaryDirectory(prefix: "pool")
+        defer { directory.cleanup() }
         // Each call keeps its worker busy for a while, so requests queue behind the one running.
-        try """
+        let rules = try directory.write("rules.lua", """
             function on_webhook(req)
               local n = 0
               for i = 1, 2e6 do n = n + 1 end
               return { status = 200, body = tostring(req.json.seq) }
             end
-            """.write(toFile: rules, atomically: true, encoding: .utf8)
+            """)
         let pool = try RulePool(options: RuleOptions(rulesPath: rules), size: 1, maxWaiting: 16)
         let answers = try await withThrowingTaskGroup(of: String?.self) { group in
             for seq in 1...4 {

@@ -4,6 +4,7 @@ import HTTPTypes
 import HummingbirdTesting
 import JSONKit
 import NIOCore
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -11,16 +12,8 @@ import Testing
 /// What the webhook routes answer and store, in process: the router of `serve` with a real rule
 /// pool and a real spool, and a mock Ingest API where a test follows the events to delivery.
 @Suite struct WebhookControllerTests {
-    /// The `message` of an error answer.
-    static func errorMessage(_ response: TestResponse) -> String {
-        guard case .object(let error)? = response.json?["error"], case .string(let message)? = error["message"] else {
-            return ""
-        }
-        return message
-    }
-
     @Test func anAcceptedRequestAnswers202AndItsEventsAreDeliveredInOrder() async throws {
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     function on_webhook(req)
@@ -31,7 +24,7 @@ import Testing
                         return { status = 200, headers = { ["x-rule"] = "yes" }, body = { ok = true } }
                       end
                     end
-                    """, endpoint: ingest.address.ingestURL)
+                    """, endpoint: endpoint)
             server.worker.start()
             defer { _ = server.worker.stop(timeout: 5) }
             try await server.test { client in
@@ -40,8 +33,8 @@ import Testing
                 #expect(reply.text == #"{"accepted":2}"#)
                 #expect(reply.headers[TestResponse.requestID]?.isEmpty == false)
 
-                #expect(await eventually { ingest.received().count >= 2 }, "the mock never got both events")
-                let events = ingest.received()
+                try #require(await eventually("both events were delivered") { ingest.accepted.count >= 2 })
+                let events = ingest.accepted.compactMap(\.json)
                 #expect(events.count == 2)
                 #expect(events[0]["name"] == .string("identify"))
                 guard case .object(let user)? = events[0]["user"] else { Issue.record("no user"); return }
@@ -62,13 +55,13 @@ import Testing
                 #expect(custom.headers[TestResponse.requestID]?.isEmpty == false)
                 #expect(custom.headers[TestResponse.requestID] != reply.headers[TestResponse.requestID])
             }
-            #expect(await eventually { ingest.seqs().contains(2) })
-            #expect(ingest.received().count == 4)
+            await eventually("seq 2 was delivered") { ingest.accepted.compactMap(\.seq).contains(2) }
+            #expect(ingest.accepted.compactMap(\.json).count == 4)
         }
     }
 
     @Test func badRequestsGetTheirStatusAndTheServerKeepsServing() async throws {
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     routes = {
@@ -79,7 +72,7 @@ import Testing
                         encharge.track("Form", { email = req.form.email }, { seq = tonumber(req.form.seq) })
                       end,
                     }
-                    """, endpoint: ingest.address.ingestURL
+                    """, endpoint: endpoint
             ) { $0.maxBodyBytes = 1024 }
             server.worker.start()
             defer { _ = server.worker.stop(timeout: 5) }
@@ -106,7 +99,7 @@ import Testing
                 let tooBig = try await client.send(.post, "/a", headers: declared, body: padded(1025))
                 #expect(tooBig.status == .contentTooLarge, "\(tooBig)")
                 #expect(tooBig.headers[TestResponse.requestID] != nil)
-                #expect(Self.errorMessage(tooBig) == "the body is larger than 1024 bytes")
+                #expect(tooBig.errorMessage == "the body is larger than 1024 bytes")
                 try await good(after: "413 by Content-Length")
                 let tooBigStreamed = try await client.send(.post, "/a", headers: json, body: padded(4000))
                 #expect(tooBigStreamed.status == .contentTooLarge, "a body without a length past the limit: \(tooBigStreamed)")
@@ -114,7 +107,7 @@ import Testing
 
                 let noRoute = try await client.postJSON("/b", #"{"email":"b@example.com","seq":2000}"#)
                 #expect(noRoute.status == .notFound, "\(noRoute)")
-                #expect(Self.errorMessage(noRoute) == "no route for POST /b")
+                #expect(noRoute.errorMessage == "no route for POST /b")
                 let wrongMethod = try await client.send(.put, "/a", headers: json, body: Array(#"{"seq":2001}"#.utf8))
                 #expect(wrongMethod.status == .notFound, "routes match the method too: \(wrongMethod)")
                 try await good(after: "404")
@@ -122,7 +115,7 @@ import Testing
                 let malformed = try await client.postJSON("/a", #"{"email": "m@example.com", "seq": "#)
                 #expect(malformed.status == .badRequest, "\(malformed)")
                 #expect(malformed.headers[TestResponse.requestID] != nil)
-                #expect(Self.errorMessage(malformed).hasPrefix("the body is not valid JSON: "))
+                #expect(malformed.errorMessage.hasPrefix("the body is not valid JSON: "))
                 try await good(after: "malformed JSON")
 
                 let form: HTTPFields = [.contentType: "application/x-www-form-urlencoded"]
@@ -130,7 +123,7 @@ import Testing
                 notUTF8 += [0xC3, 0x28, 0xFF]
                 let badForm = try await client.send(.post, "/form", headers: form, body: notUTF8)
                 #expect(badForm.status == .badRequest, "\(badForm)")
-                #expect(Self.errorMessage(badForm) == "the body is not valid UTF-8")
+                #expect(badForm.errorMessage == "the body is not valid UTF-8")
                 try await good(after: "invalid UTF-8")
 
                 let goodForm = try await client.send(
@@ -139,20 +132,20 @@ import Testing
                 try await good(after: "a form")
                 return seq
             }
-            #expect(await eventually { ingest.seqs().contains(last) })
+            await eventually("seq \(last) was delivered") { ingest.accepted.compactMap(\.seq).contains(last) }
             // One person throughout: delivered in the order accepted, and only what was accepted.
-            #expect(ingest.seqs() == [1, 1000, 2, 3, 4, 5, 6, 3001, 7], "\(ingest.seqs())")
+            #expect(ingest.accepted.compactMap(\.seq) == [1, 1000, 2, 3, 4, 5, 6, 3001, 7], "\(ingest.accepted.compactMap(\.seq))")
         }
     }
 
     @Test func badPercentEscapesInAFormBodyAnswer400InsteadOfGuessing() async throws {
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     function on_webhook(req)
                       encharge.track("Form", { email = req.form.email }, { note = req.form.note, seq = tonumber(req.form.seq) })
                     end
-                    """, endpoint: ingest.address.ingestURL)
+                    """, endpoint: endpoint)
             server.worker.start()
             defer { _ = server.worker.stop(timeout: 5) }
             try await server.test { client in
@@ -169,15 +162,15 @@ import Testing
                 for (form, message) in cases {
                     let reply = try await post(form)
                     #expect(reply.status == .badRequest, "\(form): \(reply)")
-                    #expect(Self.errorMessage(reply).contains(message), "\(form): \(Self.errorMessage(reply))")
+                    #expect(reply.errorMessage.contains(message), "\(form): \(reply.errorMessage)")
                 }
                 #expect(try await post("email=f%40example.com&note=caf%C3%A9+%26+cr%C3%A8me%0D%0A&seq=1").status == .accepted)
             }
-            #expect(await eventually { ingest.seqs().contains(1) })
-            let event = try #require(ingest.received().first)
+            await eventually("seq 1 was delivered") { ingest.accepted.compactMap(\.seq).contains(1) }
+            let event = try #require(ingest.accepted.compactMap(\.json).first)
             guard case .object(let properties)? = event["properties"] else { Issue.record("no properties"); return }
             #expect(properties["note"] == .string("café & crème\r\n"))
-            #expect(ingest.seqs() == [1])
+            #expect(ingest.accepted.compactMap(\.seq) == [1])
         }
     }
 

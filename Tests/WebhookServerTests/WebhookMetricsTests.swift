@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -15,8 +16,8 @@ import Testing
         """
 
     @Test func healthzAndMetricsAreServed() async throws {
-        try await RecordingIngest.with { ingest in
-            let server = try WebhookTestServer(rule: Self.paidRule, endpoint: ingest.address.ingestURL)
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
+            let server = try WebhookTestServer(rule: Self.paidRule, endpoint: endpoint)
             server.worker.start()
             defer { _ = server.worker.stop(timeout: 5) }
             try await server.test { client in
@@ -27,11 +28,10 @@ import Testing
 
                 #expect(try await client.postJSON("/pay", #"{"email":"m@example.com","seq":1}"#).status == .accepted)
                 #expect(try await client.postJSON("/pay", "{").status == .badRequest)
-                #expect(await eventually { ingest.seqs().contains(1) })
-                let ready = await eventually {
+                await eventually("seq 1 was delivered") { ingest.accepted.compactMap(\.seq).contains(1) }
+                await eventually("the spool drained and the delivery was counted") {
                     server.spool.cachedStats.pending == 0 && server.worker.stats().delivered == 1
                 }
-                #expect(ready)
                 let metrics = try await client.execute(uri: "/metrics", method: .get)
                 #expect(metrics.status == .ok)
                 #expect(metrics.headers[.contentType] == "text/plain; version=0.0.4")

@@ -25,7 +25,7 @@ import Testing
             for authorization in [nil, "Bearer wrong-token", "Bearer " + token + "x", "Basic " + token, token] {
                 let reply = try await post(authorization)
                 #expect(reply.status == .unauthorized, "\(authorization ?? "none"): \(reply)")
-                #expect(WebhookControllerTests.errorMessage(reply) == "missing or wrong bearer token")
+                #expect(reply.errorMessage == "missing or wrong bearer token")
                 #expect(reply.headers[TestResponse.requestID] != nil)
                 #expect(!reply.text.contains(token))
             }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import LuaKit
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -10,7 +11,7 @@ import Testing
 /// kept (the same body fails the same way), and the rule's globals live on within a worker.
 @Suite struct WebhookRuleLimitsTests {
     @Test func aRequestThatFailsOnALimitBeforeEmittingIsNotKept() async throws {
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     function on_webhook(req)
@@ -20,7 +21,7 @@ import Testing
                       if req.json.limit == "instructions" then while true do end end
                       if req.json.limit == "json" then json.decode("[" .. string.rep("{},", 5e5) .. "{}]") end
                     end
-                    """, endpoint: ingest.address.ingestURL
+                    """, endpoint: endpoint
             ) {
                 $0.rule.limits.memoryBytes = 16 << 20
                 $0.rule.limits.seconds = 1
@@ -48,7 +49,7 @@ import Testing
             }
             #expect(try server.keptRequests().count == 1)
             #expect(try server.spool.stats().pending == 0)
-            #expect(ingest.received().isEmpty)
+            #expect(ingest.accepted.compactMap(\.json).isEmpty)
         }
     }
 
@@ -64,9 +65,7 @@ import Testing
             for _ in 1...3 { bodies.append(try await client.postJSON("/", "{}").text) }
             #expect(bodies == ["1", "2", "3"])
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent()
-        let docs = try String(contentsOf: root.appendingPathComponent("docs/serve.md"), encoding: .utf8)
+        let docs = try String(contentsOfFile: Binary.packageRoot + "/docs/serve.md", encoding: .utf8)
         #expect(docs.contains("**persist across requests within one worker**, and\n**differ between workers**"))
     }
 }

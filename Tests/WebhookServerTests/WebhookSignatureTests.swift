@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -21,8 +22,8 @@ import Testing
     func signedRequestsAreCheckedBeforeTheRuleRuns(scheme: SigningScheme) async throws {
         let secret = scheme.secret("e2eSigningSecret\(scheme.rawValue)91ab")
         let wrongSecret = scheme.secret("someoneElsesSecret\(scheme.rawValue)")
-        try await RecordingIngest.with { ingest in
-            let server = try WebhookTestServer(rule: Self.paidRule, endpoint: ingest.address.ingestURL) {
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
+            let server = try WebhookTestServer(rule: Self.paidRule, endpoint: endpoint) {
                 $0.verifyScheme = .init(rawValue: scheme.rawValue)
                 $0.verifySecret = secret
             }
@@ -44,7 +45,7 @@ import Testing
 
                 let wrong = try await post(body(2), scheme.sign(body(2), secret: wrongSecret, timestamp: now, id: "id-2"))
                 #expect(wrong.status == .unauthorized, "another secret's signature: \(wrong)")
-                #expect(WebhookControllerTests.errorMessage(wrong).hasPrefix("signature verification failed: "))
+                #expect(wrong.errorMessage.hasPrefix("signature verification failed: "))
 
                 let tampered = try await post(body(30), scheme.sign(body(3), secret: secret, timestamp: now, id: "id-3"))
                 #expect(tampered.status == .unauthorized, "a body changed after signing: \(tampered)")
@@ -71,8 +72,8 @@ import Testing
                 return answered + [resent, second]
             }
             // Spool order: once 6 arrived, anything accepted before it has too.
-            #expect(await eventually { ingest.seqs().contains(6) })
-            #expect(ingest.seqs() == (hasDeliveryID ? [1, 6] : [1, 1, 6]), "only the correctly signed requests ran the rule")
+            await eventually("seq 6 was delivered") { ingest.accepted.compactMap(\.seq).contains(6) }
+            #expect(ingest.accepted.compactMap(\.seq) == (hasDeliveryID ? [1, 6] : [1, 1, 6]), "only the correctly signed requests ran the rule")
             for secret in [secret, wrongSecret] {
                 #expect(!server.log.text.contains(secret), "the server logged a secret")
                 #expect(!replies.contains { $0.text.contains(secret) }, "a response shows a secret")
@@ -82,14 +83,14 @@ import Testing
 
     @Test func webhookVerifyInsideTheRuleAnswers401ForABadSignature() async throws {
         let secret = "lua-side-github-secret-55e1"
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     function on_webhook(req)
                       webhook.verify("github", req, encharge.settings.secret)
                       encharge.track("Pushed", { email = req.json.email }, { seq = req.json.seq })
                     end
-                    """, endpoint: ingest.address.ingestURL
+                    """, endpoint: endpoint
             ) { $0.rule.settings["secret"] = .string(secret) }
             server.worker.start()
             defer { _ = server.worker.stop(timeout: 5) }
@@ -111,8 +112,8 @@ import Testing
                 let again = try await post(5, SigningScheme.github.sign(body(5), secret: secret, timestamp: 0, id: "gh-5"))
                 #expect(again.status == .accepted, "\(again)")
             }
-            #expect(await eventually { ingest.seqs().contains(5) })
-            #expect(ingest.seqs() == [1, 5])
+            await eventually("seq 5 was delivered") { ingest.accepted.compactMap(\.seq).contains(5) }
+            #expect(ingest.accepted.compactMap(\.seq) == [1, 5])
             // A refused signature is not a rule error: nothing is kept for replay.
             #expect(try server.keptRequests().isEmpty)
             #expect(!server.log.text.contains(secret), "the server logged a secret")
@@ -124,13 +125,13 @@ import Testing
     @Test(arguments: [SigningScheme.hmac, .github, .stripe])
     func unsignedDeliveryIDsDoNotDedupVerifiedRequests(_ scheme: SigningScheme) async throws {
         let secret = scheme.secret("dedup")
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     function on_webhook(req)
                       encharge.track("Paid", { email = "ada@example.com" }, { seq = req.json.seq })
                     end
-                    """, endpoint: ingest.address.ingestURL
+                    """, endpoint: endpoint
             ) {
                 $0.verifyScheme = .init(rawValue: scheme.rawValue)
                 $0.verifySecret = secret
@@ -149,20 +150,20 @@ import Testing
                     #expect(reply.status == .accepted, "\(scheme) request \(seq): \(reply)")
                 }
             }
-            #expect(await eventually { ingest.received().count >= 2 }, "\(scheme): \(ingest.received().count) events arrived")
+            await eventually("\(scheme): \(ingest.accepted.compactMap(\.json).count) events arrived") { ingest.accepted.compactMap(\.json).count >= 2 }
         }
     }
 
     @Test func anUnsignedHugeBodyIsAnswered401AndNothingIsKept() async throws {
         let secret = "lazy-json-secret-81f2"
-        try await RecordingIngest.with { ingest in
+        try await ScriptedIngestServer.with(configuration: WebhookTestServer.ingest) { ingest, endpoint in
             let server = try WebhookTestServer(
                 rule: """
                     function on_webhook(req)
                       webhook.verify("github", req, encharge.settings.secret)
                       encharge.track("Pushed", { email = req.json.email }, { seq = req.json.seq })
                     end
-                    """, endpoint: ingest.address.ingestURL
+                    """, endpoint: endpoint
             ) {
                 $0.rule.settings["secret"] = .string(secret)
                 $0.maxBodyBytes = 8 << 20
@@ -187,7 +188,7 @@ import Testing
                     body: body)
                 #expect(signed.status == .accepted, "\(signed)")
             }
-            #expect(await eventually { ingest.seqs().contains(1) })
+            await eventually("seq 1 was delivered") { ingest.accepted.compactMap(\.seq).contains(1) }
             #expect(!server.log.text.contains("memory limit"), "\(server.log.text)")
             #expect(try server.keptRequests().isEmpty)
         }

@@ -10,6 +10,7 @@ import Logging
 import MockIngest
 import NIOCore
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -19,8 +20,10 @@ import Testing
 /// them, as `serve` builds it.
 final class WebhookTestServer: Sendable {
     static let writeKey = "in-process-serve-write-key-41c7"
+    /// The mock Ingest API the tests deliver to: it requires `writeKey`.
+    static let ingest = MockIngestConfiguration(writeKey: writeKey, logLevel: .critical)
 
-    let directory: String
+    let directory: TemporaryDirectory
     let configuration: WebhookServerConfiguration
     let pool: RulePool
     let spool: Spool
@@ -33,17 +36,15 @@ final class WebhookTestServer: Sendable {
         rule: String, endpoint: String = "http://127.0.0.1:9/v1/",
         _ configure: (inout WebhookServerConfiguration) -> Void = { _ in }
     ) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let rulesPath = directory + "/rules.lua"
-        try rule.write(toFile: rulesPath, atomically: true, encoding: .utf8)
+        directory = try TemporaryDirectory(prefix: "serve")
+        let rulesPath = try directory.write("rules.lua", rule)
         var delivery = DeliveryConfiguration(
             endpoint: endpoint, writeKey: Self.writeKey, userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
             concurrency: 4, connectTimeout: 10, requestTimeout: 60, maxAttempts: 4, backoffBase: 0.05, backoffCap: 0.5)
         delivery.writeKeySource = "ENCHARGE_WRITE_KEY"
         var configuration = WebhookServerConfiguration(rule: RuleOptions(rulesPath: rulesPath), delivery: delivery)
         configuration.port = 0
-        configuration.spoolPath = directory + "/spool.sqlite"
+        configuration.spoolPath = directory.file("spool.sqlite")
         configure(&configuration)
         self.configuration = configuration
         pool = try RulePool(
@@ -54,7 +55,7 @@ final class WebhookTestServer: Sendable {
 
     deinit {
         pool.stop()
-        try? FileManager.default.removeItem(atPath: directory)
+        directory.cleanup()
     }
 
     /// The application `serve` runs, on port 0.
@@ -106,53 +107,13 @@ extension TestResponse {
         return object
     }
 
+    /// The `message` of an error answer (`{"error":{"message":...}}`), or "".
+    var errorMessage: String {
+        guard case .object(let error)? = json?["error"], case .string(let message)? = error["message"] else { return "" }
+        return message
+    }
+
     static let requestID = HTTPField.Name("X-Request-Id")!
-}
-
-/// A mock Ingest API in process that records each accepted event, for tests that deliver.
-struct RecordingIngest: Sendable {
-    let address: MockIngestAddress
-    let recordPath: String
-
-    /// Starts the mock on a free port, runs `body`, and stops it.
-    static func with<Value: Sendable>(_ body: (RecordingIngest) async throws -> Value) async throws -> Value {
-        let recordPath = FileManager.default.temporaryDirectory.appendingPathComponent("ingest-\(UUID().uuidString).jsonl").path
-        defer { try? FileManager.default.removeItem(atPath: recordPath) }
-        let configuration = MockIngestConfiguration(
-            port: 0, writeKey: WebhookTestServer.writeKey, recordPath: recordPath, logLevel: .error)
-        return try await withMockIngest(configuration: configuration) { address in
-            try await body(RecordingIngest(address: address, recordPath: recordPath))
-        }
-    }
-
-    /// The events received so far, in arrival order.
-    func received() -> [JSONObject] {
-        let text = (try? String(contentsOfFile: recordPath, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap {
-            guard case .object(let event)? = try? JSONValue(parsing: String($0)) else { return nil }
-            return event
-        }
-    }
-
-    /// The `seq` property of every received event, in arrival order.
-    func seqs() -> [Int] {
-        received().compactMap {
-            guard case .object(let properties)? = $0["properties"], case .integer(let seq)? = properties["seq"] else {
-                return nil
-            }
-            return Int(seq)
-        }
-    }
-}
-
-/// Polls `condition` every 10 ms until it holds or `seconds` pass; returns whether it held.
-func eventually(within seconds: Double = 10, _ condition: () throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while ContinuousClock.now < deadline {
-        if try condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return try condition()
 }
 
 /// Log lines kept in memory: the message, then each metadata `key=value`, sorted by key.
