@@ -18,7 +18,7 @@ extension ServeEndToEndTests {
     /// The README's flow: the rule fails on an event (500, kept), is fixed and reloaded (SIGHUP),
     /// Stripe retries it (delivered), then `replay --spool` runs the kept copy: it must be dropped.
     @Test(.timeLimit(.minutes(2)), arguments: [false, true])
-    func aStripeEventRetriedAfterAFixIsDeliveredOnceEvenAfterReplay(verifyInRule: Bool) throws {
+    func aStripeEventRetriedAfterAFixIsDeliveredOnceEvenAfterReplay(verifyInRule: Bool) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -51,10 +51,10 @@ extension ServeEndToEndTests {
         #expect(first.status == 500, "\(first)")
         _ = try tmp.write("rules.lua", rule(fixed: true))
         serve.signal(SIGHUP)
-        #expect(eventually(timeout: 10) { serve.stderr.contains("rules reloaded") }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(10)) { serve.stderr.contains("rules reloaded") }
         let retry = try send(Self.stripeEvent("evt_1QdedupA", seq: 1))
         #expect(retry.status == 202, "Stripe's retry runs the fixed rule: \(retry)")
-        #expect(waitForSeq(1, mock))
+        #expect(await waitForSeq(1, mock))
 
         let replay = try Binary.run(
             ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", rules] + (verifyInRule ? flags : []),
@@ -69,7 +69,7 @@ extension ServeEndToEndTests {
         #expect(again.json?["duplicate"] as? Bool == true)
         // One payer: spool order is delivery order, so once seq 3 arrived nothing earlier is still coming.
         #expect(try send(Self.stripeEvent("evt_1QdedupC", seq: 3)).status == 202)
-        #expect(waitForSeq(3, mock))
+        #expect(await waitForSeq(3, mock))
         #expect(recordedSeqs(mock) == [1, 2, 3])
     }
 

@@ -26,7 +26,7 @@ extension ServeEndToEndTests {
         init(_ serve: ServeProcess, _ json: String) {
             let port = serve.port
             Thread.detachNewThread { [self] in
-                reply = try? LoopbackHTTP.postJSON(port: port, "/", json)
+                reply = try? RawHTTPConnection.postJSON(port: port, "/", json)
                 done.signal()
             }
         }
@@ -45,7 +45,7 @@ extension ServeEndToEndTests {
         """
 
     @Test(.timeLimit(.minutes(2)))
-    func finalizersAndEndlessMessageHandlersFailTheRequestAndSignalsStillStopTheServer() throws {
+    func finalizersAndEndlessMessageHandlersFailTheRequestAndSignalsStillStopTheServer() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -69,7 +69,7 @@ extension ServeEndToEndTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func aReloadWhoseTopLevelRunsAFinalizerOrAnEndlessHandlerIsRefusedAndLaterReloadsWork() throws {
+    func aReloadWhoseTopLevelRunsAFinalizerOrAnEndlessHandlerIsRefusedAndLaterReloadsWork() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -90,14 +90,14 @@ extension ServeEndToEndTests {
         for (index, topLevel) in bad.enumerated() {
             _ = try tmp.write("rules.lua", rule("Bad", topLevel: topLevel))
             serve.signal(SIGHUP)
-            #expect(eventually(timeout: 20) { serve.stderrCount("rules not reloaded") == index + 1 }, "\(serve.stderr)")
+            await eventually("\(serve.stderr)", timeout: .seconds(20)) { serve.stderrCount("rules not reloaded") == index + 1 }
             #expect(try serve.postJSON("/", #"{"email":"r@example.com","seq":\#(index + 2)}"#).status == 202)
         }
         _ = try tmp.write("rules.lua", rule("V2"))
         serve.signal(SIGHUP)
-        #expect(eventually(timeout: 20) { serve.stderr.contains("rules reloaded") }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(20)) { serve.stderr.contains("rules reloaded") }
         #expect(try serve.postJSON("/", #"{"email":"r@example.com","seq":5}"#).status == 202)
-        #expect(waitForSeq(5, mock))
+        #expect(await waitForSeq(5, mock))
         let names = mock.received().compactMap { $0["name"] as? String }
         #expect(names == ["V1", "V1", "V1", "V1", "V2"], "\(names)")
         #expect(serve.stderr.contains("loading the rules file ran for over 3.00 s"), "\(serve.stderr)")
@@ -113,7 +113,7 @@ extension ServeEndToEndTests {
         """
 
     @Test(.timeLimit(.minutes(3)))
-    func aCallStuckInCIsAnswered500KeptAndItsWorkerReplaced() throws {
+    func aCallStuckInCIsAnswered500KeptAndItsWorkerReplaced() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -131,7 +131,7 @@ extension ServeEndToEndTests {
         for seq in 3...6 {
             #expect(try serve.postJSON("/", #"{"email":"s@example.com","seq":\#(seq)}"#).status == 202)
         }
-        #expect(waitForSeq(6, mock))
+        #expect(await waitForSeq(6, mock))
         #expect(serve.stderrCount("rules.lua:3: a call of the rule ran for") >= 2, "\(serve.stderr)")
         #expect(serve.stderr.contains("rule worker replaced"), "\(serve.stderr)")
         let metrics = try serve.send("GET", "/metrics").text
@@ -143,7 +143,7 @@ extension ServeEndToEndTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func sigtermEndsServeWithinTheDrainTimeoutWhileAWorkerIsStuck() throws {
+    func sigtermEndsServeWithinTheDrainTimeoutWhileAWorkerIsStuck() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -153,7 +153,7 @@ extension ServeEndToEndTests {
         let serve = try startServe(rules, tmp, mock, ["--workers", "1", "--time-limit", "60", "--drain-timeout", "1"])
         defer { serve.kill9() }
         _ = BackgroundPost(serve, #"{"email":"s@example.com","seq":1,"stuck":true}"#)
-        #expect(eventually(timeout: 10) { serve.stderr.contains("entering the stuck call") }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(10)) { serve.stderr.contains("entering the stuck call") }
         let start = Date()
         serve.signal(SIGTERM)
         #expect(serve.waitForExit(timeout: 10), "SIGTERM did not end serve: \(serve.stderr)")
@@ -161,7 +161,7 @@ extension ServeEndToEndTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func keptRequestsAreCappedDroppingTheOldest() throws {
+    func keptRequestsAreCappedDroppingTheOldest() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -184,18 +184,18 @@ extension ServeEndToEndTests {
             #expect(reply.status == 500)
             ids.append(reply.headers["x-request-id"] ?? "")
         }
-        #expect(eventually(timeout: 5) { serve.stderr.contains("dropped the 1 oldest kept request (\(ids[0]))") }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(5)) { serve.stderr.contains("dropped the 1 oldest kept request (\(ids[0]))") }
         let metrics = try serve.send("GET", "/metrics").text
         #expect(metrics.contains("encharge_kept_requests_dropped_total 1"), "\(metrics)")
         #expect(try keptRequestCount(tmp) == 2)
         let replay = try Binary.run(
             ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(replay.stderr.contains("2 failed requests replayed"), "\(replay.stderr)")
-        #expect(eventually(timeout: 10) { Set(recordedSeqs(mock)) == [2, 3] }, "\(recordedSeqs(mock))")
+        await eventually("\(recordedSeqs(mock))", timeout: .seconds(10)) { Set(recordedSeqs(mock)) == [2, 3] }
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func ruleWarningsAreLoggedByServeAndByReplay() throws {
+    func ruleWarningsAreLoggedByServeAndByReplay() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)

@@ -10,6 +10,7 @@ import Logging
 import MockIngest
 import NIOCore
 import Synchronization
+import SystemKit
 import TestSupport
 import Testing
 
@@ -60,9 +61,6 @@ final class WebhookTestServer: Sendable {
 
     /// The application `serve` runs, on port 0.
     func application(metrics: WebhookMetrics = WebhookMetrics()) -> some ApplicationProtocol {
-        let log = self.log
-        var logger = Logger(label: "webhook-test") { _ in EscapingLogHandler(wrapping: CapturingLogHandler(log: log)) }
-        logger.logLevel = .info
         let router = buildRouter(
             configuration: configuration, pool: pool, spool: spool, worker: worker, metrics: metrics, logger: logger)
         return Application(
@@ -70,11 +68,31 @@ final class WebhookTestServer: Sendable {
             logger: logger)
     }
 
+    /// Runs the application `serve` builds (with its channel handlers: header timeout, header
+    /// limits, connection cap) on a loopback socket for `body`, which gets the port. `errors` holds
+    /// what the server writes to standard error.
+    func live<Value: Sendable>(
+        errors: OutputBuffer = OutputBuffer(), _ body: (_ port: Int) async throws -> Value
+    ) async throws -> Value {
+        let application = buildApplication(
+            configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger, errors: errors
+        ) { _ in }
+        return try await withLiveApplication(application, body)
+    }
+
     /// Runs `body` against the router in process (no socket).
     func test<Value: Sendable>(
         metrics: WebhookMetrics = WebhookMetrics(), _ body: @Sendable (any TestClientProtocol) async throws -> Value
     ) async throws -> Value {
         try await application(metrics: metrics).test(.router, body)
+    }
+
+    /// The server's logger: escaped as `serve` escapes it, into `log`.
+    var logger: Logger {
+        let log = self.log
+        var logger = Logger(label: "webhook-test") { _ in EscapingLogHandler(wrapping: CapturingLogHandler(log: log)) }
+        logger.logLevel = .info
+        return logger
     }
 
     /// The failed requests kept for replay.
