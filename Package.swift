@@ -71,12 +71,13 @@ let package = Package(
         .target(
             name: "WebhookServer",
             dependencies: [
-                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures", "SystemKit",
+                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures", "SystemKit", "LuaKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         // The mock Ingest API: `mock-ingest` and the tests' stand-in for Encharge.
         .target(
             name: "MockIngest",
@@ -85,7 +86,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
@@ -121,18 +123,20 @@ let package = Package(
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [
-                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit",
+                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit", "WebhookSignatures",
                 "SystemKit", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "MockIngestTests",
             dependencies: [
                 "MockIngest", "EnchargeKit", "EnchargeRules", "JSONKit", "SystemKit",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),

@@ -2,6 +2,7 @@ import EnchargeKit
 import HTTPTypes
 import Hummingbird
 import JSONKit
+import Logging
 import NIOCore
 import SystemKit
 

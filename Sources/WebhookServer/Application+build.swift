@@ -1,3 +1,4 @@
+import EnchargeKit
 import EnchargeRules
 import EnchargeSpool
 import Foundation
@@ -6,6 +7,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import SystemKit
+import UnixSignals
 
 /// Runs `encharge-lua serve` until SIGTERM/SIGINT: stop accepting, finish in-flight requests,
 /// stop delivery cleanly, within `drainTimeout` (a second signal exits at once). SIGHUP reloads

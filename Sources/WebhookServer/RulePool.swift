@@ -1,4 +1,5 @@
 import EnchargeRules
+import LuaKit
 import Synchronization
 import SystemKit
 

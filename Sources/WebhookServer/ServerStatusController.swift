@@ -1,6 +1,9 @@
+import EnchargeKit
+import EnchargeRules
 import EnchargeSpool
 import Hummingbird
 import JSONKit
+import LuaKit
 import NIOCore
 
 /// `GET /healthz` and `GET /metrics`. Both read only in-memory state (the spool's counts are kept

@@ -1,6 +1,8 @@
+import EnchargeSpool
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import JSONKit
 import TestSupport
 import Testing
 

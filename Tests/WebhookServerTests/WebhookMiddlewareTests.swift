@@ -1,3 +1,4 @@
+import EnchargeSpool
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

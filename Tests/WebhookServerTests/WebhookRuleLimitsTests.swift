@@ -1,3 +1,5 @@
+import EnchargeRules
+import EnchargeSpool
 import Foundation
 import HTTPTypes
 import HummingbirdTesting

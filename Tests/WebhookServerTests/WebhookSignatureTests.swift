@@ -1,8 +1,12 @@
+import EnchargeRules
+import EnchargeSpool
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import JSONKit
 import TestSupport
 import Testing
+import WebhookSignatures
 
 @testable import WebhookServer
 
