@@ -70,8 +70,10 @@ package func runMockIngest(
         try await app.runService()
     } catch let error as IOError {
         let address = MockIngestAddress(host: configuration.host, port: configuration.port)
-        let reason = error.errnoCode == EADDRINUSE ? "address already in use" : String(cString: strerror(error.errnoCode))
-        throw MockIngestError(.notListening, "cannot listen on \(address.baseURL.dropFirst("http://".count)): \(reason)")
+        let reason =
+            error.errnoCode == EADDRINUSE ? "address already in use" : String(cString: strerror(error.errnoCode))
+        throw MockIngestError(
+            .notListening, "cannot listen on \(address.baseURL.dropFirst("http://".count)): \(reason)")
     }
 }
 
@@ -135,4 +137,3 @@ package func buildMockIngestRouter(
     }
     return router
 }
-

@@ -5,8 +5,12 @@ import JSONKit
 enum MockIngestContract {
     /// Why `json` breaks the documented contract, or nil when it keeps it.
     static func violation(in json: JSONValue) -> String? {
-        guard case .object(let event) = json else { return "the body must be a JSON object, not \(json.kindDescription)" }
-        guard case .string(let name)? = event["name"], !name.isEmpty else { return "name: a non-empty string is required" }
+        guard case .object(let event) = json else {
+            return "the body must be a JSON object, not \(json.kindDescription)"
+        }
+        guard case .string(let name)? = event["name"], !name.isEmpty else {
+            return "name: a non-empty string is required"
+        }
         guard case .object(let user)? = event["user"] else { return "user: an object is required" }
         if isPresent(user["email"]) || isPresent(user["userId"]) { return nil }
         return "user: email or userId is required"

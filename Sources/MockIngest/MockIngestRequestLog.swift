@@ -17,10 +17,11 @@ struct MockIngestRequestLog<Context: RequestContext>: RouterMiddleware {
     ) async throws -> Response {
         let counter = MockIngestByteCounter()
         var counted = request
-        counted.body = RequestBody(asyncSequence: request.body.map { buffer in
-            counter.add(buffer.readableBytes)
-            return buffer
-        })
+        counted.body = RequestBody(
+            asyncSequence: request.body.map { buffer in
+                counter.add(buffer.readableBytes)
+                return buffer
+            })
         let line = { (status: String) in
             Self.line(method: request.method.rawValue, path: request.uri.path, status: status, bytes: counter.total)
         }

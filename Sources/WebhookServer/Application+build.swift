@@ -42,7 +42,8 @@ package func runWebhookServer(
         refusalPolicy: WriteKeyRefusalPolicy(retryInterval: configuration.keyRetryInterval)
     ) { [logger] status in
         if let status {
-            errors.writeDiagnosticLine("error: " + refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource))
+            errors.writeDiagnosticLine(
+                "error: " + refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource))
         } else {
             logger.info("the Ingest API accepted the write key; delivery resumed")
         }
@@ -50,7 +51,9 @@ package func runWebhookServer(
     let app = buildApplication(
         configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger, errors: errors
     ) { port in
-        output.write("encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))\n")
+        output.write(
+            "encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))\n"
+        )
         worker.start()
     }
     // A file-size limit (RLIMIT_FSIZE) must fail the spool's commit (answered 503, reported on
@@ -74,7 +77,9 @@ package func runWebhookServer(
     } catch let error as IOError {
         let reason = String(cString: strerror(error.errnoCode))
         throw WebhookServerError(
-            description: "cannot listen on \(configuration.host):\(configuration.port): \(reason.prefix(1).lowercased() + reason.dropFirst())")
+            description:
+                "cannot listen on \(configuration.host):\(configuration.port): \(reason.prefix(1).lowercased() + reason.dropFirst())"
+        )
     } catch let error as SocketAddressError {
         throw WebhookServerError(description: "cannot listen on \(configuration.host):\(configuration.port): \(error)")
     }
@@ -97,12 +102,14 @@ func buildApplication(
         // Slow or half-open clients are closed after 30 s without a byte, and when a request's
         // headers take longer than --header-timeout; header limits answer oversized headers with
         // an error instead of buffering them.
-        server: .http1(configuration: .init(
-            additionalChannelHandlers: [
-                HeaderTimeoutHandler(timeout: .nanoseconds(Int64(configuration.headerTimeout * 1_000_000_000)))
-            ],
-            idleTimeout: .seconds(30),
-            httpDecoderConfiguration: .init(maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 200))),
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [
+                    HeaderTimeoutHandler(timeout: .nanoseconds(Int64(configuration.headerTimeout * 1_000_000_000)))
+                ],
+                idleTimeout: .seconds(30),
+                httpDecoderConfiguration: .init(
+                    maxHeaderFieldSize: 16 << 10, maxHeaderListSize: 64 << 10, maxHeaderFieldCount: 200))),
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.host, port: port), serverName: "encharge-lua",
             availableConnectionsDelegate: ConnectionLimit.forDescriptorLimit(errors: errors)),

@@ -1,3 +1,6 @@
+import HummingbirdCore
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -5,9 +8,6 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
-
-import HummingbirdCore
-import SystemKit
 
 /// Caps open client connections below the process's file-descriptor limit, so connections alone
 /// can never exhaust it: the spool, its SQLite readers and delivery keep the descriptors they
@@ -45,7 +45,8 @@ struct ConnectionLimit: AvailableConnectionsDelegate {
         if open >= maximum && !warned {
             warned = true
             errors.writeDiagnosticLine(
-                "warning: serve holds \(open) connections, all the open-file limit allows (ulimit -n); new connections wait until some close; raise the limit if this is regular load")
+                "warning: serve holds \(open) connections, all the open-file limit allows (ulimit -n); new connections wait until some close; raise the limit if this is regular load"
+            )
         }
     }
 

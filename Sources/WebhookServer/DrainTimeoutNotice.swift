@@ -16,6 +16,7 @@ final class DrainTimeoutNotice: Sendable {
         guard !written.exchange(true, ordering: .relaxed) else { return }
         let seconds = Int(exactly: drainTimeout).map(String.init) ?? "\(drainTimeout)"
         errors.writeDiagnosticLine(
-            "warning: the drain timeout (\(seconds) s) ran out; events not yet delivered stay pending in the spool for the next start")
+            "warning: the drain timeout (\(seconds) s) ran out; events not yet delivered stay pending in the spool for the next start"
+        )
     }
 }

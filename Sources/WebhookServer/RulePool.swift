@@ -66,7 +66,9 @@ package final class RulePool: Sendable {
         let options = try Self.snapshot(options)
         let probe = try RuleEngine(options: options)
         guard probe.servesWebhooks else {
-            throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table; serve calls one of them per request")
+            throw RuleLoadError(
+                "\(options.rulesPath) defines neither on_webhook(req) nor a routes table; serve calls one of them per request"
+            )
         }
         self.size = max(1, size)
         self.maxWaiting = max(1, maxWaiting)
@@ -134,7 +136,9 @@ package final class RulePool: Sendable {
         let result = ConditionLock<Result<Bool, RuleLoadError>?>(nil)
         guard
             let thread = JoinableThread.start({
-                let loaded = Result { () throws(RuleLoadError) -> Bool in try RuleEngine(options: options).servesWebhooks }
+                let loaded = Result { () throws(RuleLoadError) -> Bool in
+                    try RuleEngine(options: options).servesWebhooks
+                }
                 result.withLock { $0 = loaded }
                 result.broadcast()
             })
@@ -166,7 +170,8 @@ package final class RulePool: Sendable {
         do {
             options.source = try readFile(options.rulesPath, limit: 16 << 20)
         } catch {
-            throw RuleLoadError("cannot read \(options.rulesPath): \(error.description); check the path of the rules file")
+            throw RuleLoadError(
+                "cannot read \(options.rulesPath): \(error.description); check the path of the rules file")
         }
         return options
     }
@@ -211,7 +216,8 @@ package final class RulePool: Sendable {
                 generation = wanted
             }
             running.job.withLock { $0 = job }
-            let outcome = engine?.handleWebhook(job.request)
+            let outcome =
+                engine?.handleWebhook(job.request)
                 ?? .failed(message: "\(options.rulesPath): the rule could not be loaded", traceback: nil)
             if let warnings = engine?.takeRunWarnings(), !warnings.isEmpty {
                 collectedWarnings.withLock { $0.merge(warnings) }

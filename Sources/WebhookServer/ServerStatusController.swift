@@ -30,10 +30,12 @@ struct ServerStatusController: Sendable {
         if let reason = healthProblem() {
             return Response.json(.serviceUnavailable, [("status", .string(reason))])
         }
-        return Response.json(.ok, [
-            ("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath)),
-            ("rule_watchdog_overruns", .integer(Int64(pool.watchdogOverruns))),
-        ])
+        return Response.json(
+            .ok,
+            [
+                ("status", .string("ok")), ("rules", .string(configuration.rule.rulesPath)),
+                ("rule_watchdog_overruns", .integer(Int64(pool.watchdogOverruns))),
+            ])
     }
 
     @Sendable func metricsText(_ request: Request, context: WebhookRequestContext) async throws -> Response {
@@ -52,7 +54,8 @@ struct ServerStatusController: Sendable {
         if let failure = spool.lastCommitFailure { return "the spool cannot commit: \(failure.reason)" }
         let pending = spool.cachedStats.pending
         if pending >= configuration.maxSpoolEvents {
-            return "the spool holds \(pending) undelivered events, the cap is \(configuration.maxSpoolEvents) (--max-spool-events)"
+            return
+                "the spool holds \(pending) undelivered events, the cap is \(configuration.maxSpoolEvents) (--max-spool-events)"
         }
         let limit = configuration.rule.limits.seconds
         if let stalled = workers.stalledSeconds(), stalled > limit {

@@ -33,7 +33,8 @@ struct ShutdownDeadline: Service {
                     exit(0)
                 }?.detach()
             } else {
-                errors.writeDiagnosticLine("warning: stopping now (second signal); events not yet delivered stay pending in the spool")
+                errors.writeDiagnosticLine(
+                    "warning: stopping now (second signal); events not yet delivered stay pending in the spool")
                 exit(130)
             }
         }

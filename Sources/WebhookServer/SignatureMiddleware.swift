@@ -20,7 +20,8 @@ struct SignatureMiddleware: RouterMiddleware {
                 scheme, headers: request.headers.firstValues, body: context.body, secret: secret, options: options)
         } catch {
             logger.info(
-                "signature rejected", metadata: ["request_id": "\(context.requestID)", "reason": "\(error.description)"])
+                "signature rejected",
+                metadata: ["request_id": "\(context.requestID)", "reason": "\(error.description)"])
             throw WebhookError(
                 .unauthorized, "signature verification failed: \(error.description)", requestID: context.requestID)
         }

@@ -74,7 +74,8 @@ struct WebhookController: Sendable {
         case .notFound:
             throw WebhookError(.notFound, "no route for \(route)", requestID: id)
         case .unauthorized(let message):
-            logger.info("webhook.verify rejected the request", metadata: ["request_id": "\(id)", "reason": "\(message)"])
+            logger.info(
+                "webhook.verify rejected the request", metadata: ["request_id": "\(id)", "reason": "\(message)"])
             throw WebhookError(.unauthorized, "signature verification failed", requestID: id)
         case .overBudget(let message, let traceback):
             // Nothing was emitted and the same body fails the same way: keeping it would only let
@@ -89,7 +90,8 @@ struct WebhookController: Sendable {
             context.ruleAnswered.set()
             metrics.add(.ruleErrors)
             logger.error(
-                "rule error", metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
+                "rule error",
+                metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
             var kept = webhook
             kept.dedupKey = dedupKey
             await keep(kept, message: message, traceback: traceback)
@@ -158,13 +160,15 @@ struct WebhookController: Sendable {
                 metrics.add(.keptRequestsDropped, dropped.count)
                 let cap = configuration.keptRequestCap
                 let count = "\(dropped.count) oldest kept request\(dropped.count == 1 ? "" : "s")"
-                let text = "dropped the \(count) (\(dropped.joined(separator: ", "))) to stay within "
+                let text =
+                    "dropped the \(count) (\(dropped.joined(separator: ", "))) to stay within "
                     + "--max-kept-requests \(cap.maxCount) and --max-kept-bytes \(cap.maxBytes); replay kept "
                     + "requests sooner, or raise the caps"
                 logger.warning("\(text)")
             }
         } catch {
-            logger.error("cannot keep the failed request", metadata: ["request_id": "\(request.id)", "error": "\(error)"])
+            logger.error(
+                "cannot keep the failed request", metadata: ["request_id": "\(request.id)", "error": "\(error)"])
         }
     }
 

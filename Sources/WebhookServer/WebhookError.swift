@@ -27,7 +27,8 @@ struct WebhookError: HTTPResponseError, CustomStringConvertible {
     /// The answer to the sender.
     var response: Response {
         var response = Response.json(
-            status, [("error", .object(JSONObject([("message", .string(message)), ("request_id", .string(requestID))])))])
+            status,
+            [("error", .object(JSONObject([("message", .string(message)), ("request_id", .string(requestID))])))])
         for field in headers { response.headers.append(field) }
         return response
     }

@@ -65,17 +65,20 @@ final class WebhookMetrics: Sendable {
     ) -> String {
         let v = values.withLock { $0 }
         let count = { (counter: Counter) in v.counters[counter] ?? 0 }
-        var out = "# HELP encharge_requests_total Webhook requests by route and status.\n"
+        var out =
+            "# HELP encharge_requests_total Webhook requests by route and status.\n"
             + "# TYPE encharge_requests_total counter\n"
         for (series, total) in v.requests.sorted(by: { $0.key.sortKey < $1.key.sortKey }) {
-            out += "encharge_requests_total{route=\"\(escape(series.route.label))\",status=\"\(series.status.code)\"} \(total)\n"
+            out +=
+                "encharge_requests_total{route=\"\(escape(series.route.label))\",status=\"\(series.status.code)\"} \(total)\n"
         }
         out += counter("encharge_rule_errors_total", "Requests whose rule raised an error.", count(.ruleErrors))
         out += counter("encharge_events_emitted_total", "Events emitted by rules and spooled.", count(.eventsEmitted))
         out += counter(
             "encharge_duplicate_requests_total", "Requests answered from the dedup window.", count(.duplicates))
         out += counter(
-            "encharge_overloaded_total", "Requests answered 503 because every Lua state was busy or the spool was full.",
+            "encharge_overloaded_total",
+            "Requests answered 503 because every Lua state was busy or the spool was full.",
             count(.overloaded))
         out += counter(
             "encharge_rule_watchdog_total",
@@ -87,15 +90,19 @@ final class WebhookMetrics: Sendable {
             out += counter("encharge_events_delivered_total", "Events the Ingest API accepted.", d.delivered)
             out += counter("encharge_events_retried_total", "Delivery retries.", d.retried)
             out += counter("encharge_events_dead_total", "Events given up on (kept in the spool).", d.dead)
-            out += "# HELP encharge_delivery_latency_seconds Ingest request latency.\n"
+            out +=
+                "# HELP encharge_delivery_latency_seconds Ingest request latency.\n"
                 + "# TYPE encharge_delivery_latency_seconds summary\n"
-            out += "encharge_delivery_latency_seconds{quantile=\"0.5\"} \(d.p50)\n"
+            out +=
+                "encharge_delivery_latency_seconds{quantile=\"0.5\"} \(d.p50)\n"
                 + "encharge_delivery_latency_seconds{quantile=\"0.99\"} \(d.p99)\n"
         }
         if let s = spool {
-            out += "# HELP encharge_spool_depth Events waiting in the spool.\n"
+            out +=
+                "# HELP encharge_spool_depth Events waiting in the spool.\n"
                 + "# TYPE encharge_spool_depth gauge\nencharge_spool_depth \(s.pending)\n"
-            out += "# HELP encharge_spool_dead Dead events kept in the spool.\n"
+            out +=
+                "# HELP encharge_spool_dead Dead events kept in the spool.\n"
                 + "# TYPE encharge_spool_dead gauge\nencharge_spool_dead \(s.dead)\n"
         }
         return out

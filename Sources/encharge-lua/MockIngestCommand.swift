@@ -71,7 +71,10 @@ struct MockIngestServerFlags: ParsableArguments {
     @Option(help: "The port to listen on; 0 picks a free one.")
     var port = 8089
 
-    @Option(help: ArgumentHelp("Require this value in X-Encharge-Token (401 otherwise); without it any token is accepted.", valueName: "key"))
+    @Option(
+        help: ArgumentHelp(
+            "Require this value in X-Encharge-Token (401 otherwise); without it any token is accepted.",
+            valueName: "key"))
     var writeKey: String?
 
     @Option(help: ArgumentHelp("Read the value --write-key would take from this file.", valueName: "path"))
@@ -80,7 +83,9 @@ struct MockIngestServerFlags: ParsableArguments {
     @Flag(help: "Also apply encharge-lua's own event validation, which is stricter than the documented API.")
     var strict = false
 
-    @Option(help: ArgumentHelp("Append each accepted request body, byte for byte, to this file (one line each).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Append each accepted request body, byte for byte, to this file (one line each).", valueName: "file"))
     var record: String?
 
     @Flag(help: "Log one line per request on stderr: method, path, status and body bytes (never the token).")
@@ -104,13 +109,17 @@ struct MockIngestFaultFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Answer this fraction of requests (0...1) with 500.", valueName: "p"))
     var failRate = 0.0
 
-    @Option(help: ArgumentHelp("Serve at most this many requests per second; answer the rest 429 with Retry-After: 1.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve at most this many requests per second; answer the rest 429 with Retry-After: 1.", valueName: "n"))
     var rateLimit: Int?
 
     @Option(help: ArgumentHelp("Wait this many milliseconds before answering each request.", valueName: "ms"))
     var latencyMs = 0
 
-    @Option(help: ArgumentHelp("Close the connection without an answer for this fraction of requests (0...1).", valueName: "p"))
+    @Option(
+        help: ArgumentHelp(
+            "Close the connection without an answer for this fraction of requests (0...1).", valueName: "p"))
     var dropRate = 0.0
 
     @Option(help: ArgumentHelp("Seed the random fault draws so a run can be repeated.", valueName: "s"))

@@ -41,7 +41,8 @@ struct ServeCommand: AsyncParsableCommand {
         let server: WebhookServerConfiguration
         do {
             server = try serverFlags.configuration(
-                rule: try ruleFlags.options(rulesPath: rules), delivery: try deliveryFlags.configuration(forServe: true),
+                rule: try ruleFlags.options(rulesPath: rules),
+                delivery: try deliveryFlags.configuration(forServe: true),
                 drainTimeout: deliveryFlags.drainTimeout)
             try await runWebhookServer(configuration: server, output: .standardOutput, errors: .standardError)
         } catch let error as RuleLoadError {

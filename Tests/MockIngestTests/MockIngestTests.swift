@@ -1,11 +1,12 @@
 import EnchargeKit
 import EnchargeRules
-@testable import MockIngest
 import Foundation
 import JSONKit
 import Logging
 import SystemKit
 import Testing
+
+@testable import MockIngest
 
 #if canImport(Glibc)
 import Glibc
@@ -124,11 +125,14 @@ import Darwin
         guard let split = text.range(of: "\r\n\r\n") else { return .failed("incomplete response: \(text)") }
         let lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { return .failed("bad status line: \(lines[0])") }
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            return .failed("bad status line: \(lines[0])")
+        }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         return .response(RawResponse(status: status, headers: headers, body: String(text[split.upperBound...])))
     }
@@ -177,8 +181,12 @@ import Darwin
 
     @Test func aTokenIsRequiredEvenWithoutAWriteKey() async throws {
         try await withMockIngest(configuration: Self.configuration()) { address in
-            for headers in [[("Content-Type", "application/json")], [("Content-Type", "application/json"), ("X-Encharge-Token", "")]] {
-                let response = try #require(await Self.request(address, headers: headers, body: Self.event.encoded()).response)
+            for headers in [
+                [("Content-Type", "application/json")],
+                [("Content-Type", "application/json"), ("X-Encharge-Token", "")],
+            ] {
+                let response = try #require(
+                    await Self.request(address, headers: headers, body: Self.event.encoded()).response)
                 #expect(response.status == 401)
                 #expect(response.errorMessage == "missing X-Encharge-Token header")
             }
@@ -195,11 +203,12 @@ import Darwin
         }
     }
 
-    @Test(arguments: [
-        ("missing", nil, "missing X-Encharge-Token header"),
-        ("wrong", "not-the-key", "invalid X-Encharge-Token"),
-        ("prefix", "sk_live_sec", "invalid X-Encharge-Token"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("missing", nil, "missing X-Encharge-Token header"),
+            ("wrong", "not-the-key", "invalid X-Encharge-Token"),
+            ("prefix", "sk_live_sec", "invalid X-Encharge-Token"),
+        ] as [(String, String?, String)])
     func wrongOrMissingTokenIs401(_ label: String, token: String?, message: String) async throws {
         let key = "sk_live_secret"
         try await withMockIngest(configuration: Self.configuration { $0.writeKey = key }) { address in
@@ -222,7 +231,8 @@ import Darwin
     func otherContentTypesAre415(_ contentType: String?) async throws {
         try await withMockIngest(configuration: Self.configuration()) { address in
             let headers = (contentType.map { [("Content-Type", $0)] } ?? []) + [("X-Encharge-Token", "t")]
-            let response = try #require(await Self.request(address, headers: headers, body: Self.event.encoded()).response)
+            let response = try #require(
+                await Self.request(address, headers: headers, body: Self.event.encoded()).response)
             #expect(response.status == 415)
             #expect(response.errorMessage == "Content-Type must be application/json")
         }
@@ -320,7 +330,11 @@ import Darwin
     @Test func dropRateOneClosesWithoutAnAnswer() async throws {
         let record = Self.temporaryPath("dropped.jsonl")
         defer { try? FileManager.default.removeItem(atPath: record) }
-        try await withMockIngest(configuration: Self.configuration { $0.dropRate = 1; $0.recordPath = record }) { address in
+        try await withMockIngest(
+            configuration: Self.configuration {
+                $0.dropRate = 1; $0.recordPath = record
+            }
+        ) { address in
             for _ in 0..<2 {
                 #expect(await Self.request(address, body: Self.event.encoded()) == .closedWithoutResponse)
             }
@@ -399,7 +413,8 @@ import Darwin
 
     @Test func anUnwritableRecordFileFailsAtStart() {
         #expect(throws: MockIngestError.self) {
-            _ = try buildMockIngestApplication(configuration: Self.configuration { $0.recordPath = "/nonexistent-dir/x.jsonl" })
+            _ = try buildMockIngestApplication(
+                configuration: Self.configuration { $0.recordPath = "/nonexistent-dir/x.jsonl" })
         }
     }
 

@@ -20,7 +20,9 @@ import Testing
         let directory = try TemporaryDirectory(prefix: "pool")
         defer { directory.cleanup() }
         // Each call keeps its worker busy for a while, so requests queue behind the one running.
-        let rules = try directory.write("rules.lua", """
+        let rules = try directory.write(
+            "rules.lua",
+            """
             function on_webhook(req)
               local n = 0
               for i = 1, 2e6 do n = n + 1 end
@@ -31,7 +33,9 @@ import Testing
         let answers = try await withThrowingTaskGroup(of: String?.self) { group in
             for seq in 1...4 {
                 group.addTask {
-                    guard case .handled(_, let response)? = await pool.run(Self.request(seq))?.outcome else { return nil }
+                    guard case .handled(_, let response)? = await pool.run(Self.request(seq))?.outcome else {
+                        return nil
+                    }
                     return response.map { String(decoding: $0.body, as: UTF8.self) }
                 }
             }

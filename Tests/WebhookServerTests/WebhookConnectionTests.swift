@@ -11,9 +11,11 @@ import Testing
     static let okRule = "function on_webhook(req) return 200 end\n"
 
     @Test func aChunkedBodyPastTheLimitIsAnswered413() async throws {
-        let server = try WebhookTestServer(rule: """
-            function on_webhook(req) encharge.track("A", { email = "ok@example.com" }, { seq = req.json.seq }) end
-            """) { $0.maxBodyBytes = 1024 }
+        let server = try WebhookTestServer(
+            rule: """
+                function on_webhook(req) encharge.track("A", { email = "ok@example.com" }, { seq = req.json.seq }) end
+                """
+        ) { $0.maxBodyBytes = 1024 }
         try await server.live { port in
             let head = #"{"email":"ok@example.com","seq":1000,"pad":""#
             let body = Array((head + String(repeating: "x", count: 4000 - head.utf8.count - 2) + "\"}").utf8)
@@ -33,16 +35,18 @@ import Testing
     }
 
     @Test func ruleFramingHeadersAreDroppedSoKeepAliveStaysInSync() async throws {
-        let server = try WebhookTestServer(rule: """
-            function on_webhook(req)
-              return { status = 200, body = "hello world",
-                headers = { ["Content-Length"] = "3", ["Connection"] = "close", ["X-Rule"] = "yes" } }
-            end
-            """)
+        let server = try WebhookTestServer(
+            rule: """
+                function on_webhook(req)
+                  return { status = 200, body = "hello world",
+                    headers = { ["Content-Length"] = "3", ["Connection"] = "close", ["X-Rule"] = "yes" } }
+                end
+                """)
         try await server.live { port in
             let (sent, first, second) = try await onThread {
                 let connection = try RawHTTPConnection(port: port)
-                let request = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                let request =
+                    "POST /a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
                 let sent = connection.write(request + request)
                 return (sent, try connection.readResponse(), try connection.readResponse())
             }
@@ -54,7 +58,8 @@ import Testing
             #expect(second.text == "hello world")
         }
         #expect(
-            server.log.text.contains("warning: the rule's response header Content-Length was dropped"), "\(server.log.text)")
+            server.log.text.contains("warning: the rule's response header Content-Length was dropped"),
+            "\(server.log.text)")
         #expect(server.log.text.contains("warning: the rule's response header Connection was dropped"))
     }
 
@@ -68,7 +73,8 @@ import Testing
                 what == "250 fields"
                 ? (0..<250).map { ("X-Field-\($0)", "v") } : [("X-Large", String(repeating: "a", count: 20 << 10))]
             let refused = try await onThread {
-                try RawHTTPConnection.send(port: port, method: "POST", path: "/", headers: headers, body: Array("{}".utf8))
+                try RawHTTPConnection.send(
+                    port: port, method: "POST", path: "/", headers: headers, body: Array("{}".utf8))
             }
             #expect((400..<500).contains(refused.status), "\(what): \(refused.head)")
             let after = try await onThread { try RawHTTPConnection.postJSON(port: port, "/", "{}") }
@@ -81,7 +87,9 @@ import Testing
         try await server.live { port in
             let (closed, elapsed) = try await onThread {
                 let slow = try RawHTTPConnection(port: port)
-                let head = Array("POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 100)
+                let head =
+                    Array("POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8)
+                    + Array(repeating: UInt8(ascii: "a"), count: 100)
                 let start = ContinuousClock.now
                 var closed = false
                 // A header byte every quarter second, well inside the 30 s idle timeout: only the

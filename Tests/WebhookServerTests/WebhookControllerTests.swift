@@ -41,7 +41,9 @@ import Testing
                 #expect(user["email"] == .string("ada@example.com"))
                 #expect(user["firstName"] == .string("Ada"))
                 #expect(events[1]["name"] == .string("Signed up"))
-                guard case .object(let properties)? = events[1]["properties"] else { Issue.record("no properties"); return }
+                guard case .object(let properties)? = events[1]["properties"] else {
+                    Issue.record("no properties"); return
+                }
                 #expect(properties["seq"] == .integer(1))
                 #expect(properties["path"] == .string("/signup"))
                 #expect(properties["method"] == .string("POST"))
@@ -102,7 +104,9 @@ import Testing
                 #expect(tooBig.errorMessage == "the body is larger than 1024 bytes")
                 try await good(after: "413 by Content-Length")
                 let tooBigStreamed = try await client.send(.post, "/a", headers: json, body: padded(4000))
-                #expect(tooBigStreamed.status == .contentTooLarge, "a body without a length past the limit: \(tooBigStreamed)")
+                #expect(
+                    tooBigStreamed.status == .contentTooLarge,
+                    "a body without a length past the limit: \(tooBigStreamed)")
                 try await good(after: "413 streamed")
 
                 let noRoute = try await client.postJSON("/b", #"{"email":"b@example.com","seq":2000}"#)
@@ -134,7 +138,9 @@ import Testing
             }
             await eventually("seq \(last) was delivered") { ingest.accepted.compactMap(\.seq).contains(last) }
             // One person throughout: delivered in the order accepted, and only what was accepted.
-            #expect(ingest.accepted.compactMap(\.seq) == [1, 1000, 2, 3, 4, 5, 6, 3001, 7], "\(ingest.accepted.compactMap(\.seq))")
+            #expect(
+                ingest.accepted.compactMap(\.seq) == [1, 1000, 2, 3, 4, 5, 6, 3001, 7],
+                "\(ingest.accepted.compactMap(\.seq))")
         }
     }
 
@@ -151,7 +157,8 @@ import Testing
             try await server.test { client in
                 func post(_ form: String) async throws -> TestResponse {
                     try await client.send(
-                        .post, "/form", headers: [.contentType: "application/x-www-form-urlencoded"], body: Array(form.utf8))
+                        .post, "/form", headers: [.contentType: "application/x-www-form-urlencoded"],
+                        body: Array(form.utf8))
                 }
                 let cases: [(form: String, message: String)] = [
                     ("email=f%40example.com&note=%FF&seq=2", "the form field at byte"),
@@ -164,7 +171,9 @@ import Testing
                     #expect(reply.status == .badRequest, "\(form): \(reply)")
                     #expect(reply.errorMessage.contains(message), "\(form): \(reply.errorMessage)")
                 }
-                #expect(try await post("email=f%40example.com&note=caf%C3%A9+%26+cr%C3%A8me%0D%0A&seq=1").status == .accepted)
+                #expect(
+                    try await post("email=f%40example.com&note=caf%C3%A9+%26+cr%C3%A8me%0D%0A&seq=1").status
+                        == .accepted)
             }
             await eventually("seq 1 was delivered") { ingest.accepted.compactMap(\.seq).contains(1) }
             let event = try #require(ingest.accepted.compactMap(\.json).first)
@@ -175,20 +184,23 @@ import Testing
     }
 
     @Test func aRuleAnsweringAnImpossibleStatusIsAServerSideError() async throws {
-        let server = try WebhookTestServer(rule: """
-            function on_webhook(req)
-              encharge.track("Answered", { email = "status@example.com" }, { seq = req.json.seq })
-              local status = tonumber(req.query.status)
-              if req.query.table then return { status = status, body = "custom" } end
-              return status
-            end
-            """)
+        let server = try WebhookTestServer(
+            rule: """
+                function on_webhook(req)
+                  encharge.track("Answered", { email = "status@example.com" }, { seq = req.json.seq })
+                  local status = tonumber(req.query.status)
+                  if req.query.table then return { status = status, body = "custom" } end
+                  return status
+                end
+                """)
         try await server.test { client in
             let fine = try await client.postJSON("/?status=204", #"{"seq":1}"#)
             #expect(fine.status == .noContent, "\(fine)")
             for (index, query) in ["status=1000", "status=0&table=1", "status=-1"].enumerated() {
                 let reply = try await client.postJSON("/?" + query, #"{"seq":\#(index + 2)}"#)
-                #expect((500..<600).contains(reply.status.code), "an impossible status from the rule is a server-side error: \(reply)")
+                #expect(
+                    (500..<600).contains(reply.status.code),
+                    "an impossible status from the rule is a server-side error: \(reply)")
             }
             let after = try await client.postJSON("/", #"{"seq":10}"#)
             #expect(after.status == .accepted, "the server keeps serving")
@@ -196,19 +208,22 @@ import Testing
     }
 
     @Test func ruleAnswersAreStrictAndBadOnesAreKeptRuleErrors() async throws {
-        let server = try WebhookTestServer(rule: """
-            routes = {
-              ["POST /float"] = function(req) return 200.5 end,
-              ["POST /string"] = function(req) return "abc" end,
-              ["POST /text-status"] = function(req) return { status = "201" } end,
-              ["POST /no-content"] = function(req) return { status = 204, body = "x" } end,
-              ["POST /number-body"] = function(req) return { status = 200, body = 5 } end,
-              ["POST /fine"] = function(req) return { status = 204 } end,
-              ["POST /whole-float"] = function(req) return 201.0 end,
-            }
-            """)
-        let bad = [("/float", 2, "status 200.5"), ("/string", 3, "a string"), ("/text-status", 4, "status = a string"),
-                   ("/no-content", 5, "a body with status 204"), ("/number-body", 6, "body = a number")]
+        let server = try WebhookTestServer(
+            rule: """
+                routes = {
+                  ["POST /float"] = function(req) return 200.5 end,
+                  ["POST /string"] = function(req) return "abc" end,
+                  ["POST /text-status"] = function(req) return { status = "201" } end,
+                  ["POST /no-content"] = function(req) return { status = 204, body = "x" } end,
+                  ["POST /number-body"] = function(req) return { status = 200, body = 5 } end,
+                  ["POST /fine"] = function(req) return { status = 204 } end,
+                  ["POST /whole-float"] = function(req) return 201.0 end,
+                }
+                """)
+        let bad = [
+            ("/float", 2, "status 200.5"), ("/string", 3, "a string"), ("/text-status", 4, "status = a string"),
+            ("/no-content", 5, "a body with status 204"), ("/number-body", 6, "body = a number"),
+        ]
         try await server.test { client in
             for (path, _, _) in bad {
                 let reply = try await client.postJSON(path, "{}")
@@ -228,9 +243,11 @@ import Testing
     }
 
     @Test func aFullSpoolIsAnswered503WithRetryAfterAndReportedOnHealthz() async throws {
-        let server = try WebhookTestServer(rule: """
-            function on_webhook(req) encharge.track("Seen", { email = "a@example.com" }) end
-            """) { $0.maxSpoolEvents = 3 }
+        let server = try WebhookTestServer(
+            rule: """
+                function on_webhook(req) encharge.track("Seen", { email = "a@example.com" }) end
+                """
+        ) { $0.maxSpoolEvents = 3 }
         try await server.test { client in
             #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
             for index in 1...3 {

@@ -53,7 +53,9 @@ import Testing
                 let failed = try await post(4, ("webhook-id", "msg_dedup_4"), fail: true)
                 #expect(failed.status == .internalServerError, "\(failed)")
                 let retried = try await post(4, ("webhook-id", "msg_dedup_4"), fail: true)
-                #expect(retried.status == .internalServerError, "a retry of a failed delivery is not a duplicate: \(retried)")
+                #expect(
+                    retried.status == .internalServerError,
+                    "a retry of a failed delivery is not a duplicate: \(retried)")
 
                 let last = try await post(5, ("webhook-id", "msg_dedup_5"))
                 #expect(last.status == .accepted)

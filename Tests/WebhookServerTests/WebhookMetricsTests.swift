@@ -52,13 +52,17 @@ import Testing
     }
 
     @Test func refusedRequestsShareOneMetricLabel() async throws {
-        let server = try WebhookTestServer(rule: """
-            routes = { ["POST /known"] = function(req) encharge.track("Seen", { email = "a@example.com" }) end }
-            """)
+        let server = try WebhookTestServer(
+            rule: """
+                routes = { ["POST /known"] = function(req) encharge.track("Seen", { email = "a@example.com" }) end }
+                """)
         try await server.test { client in
-            #expect(try await client.postJSON("/known", "{}", headers: [HTTPField.Name("webhook-id")!: "k1"]).status == .accepted)
+            #expect(
+                try await client.postJSON("/known", "{}", headers: [HTTPField.Name("webhook-id")!: "k1"]).status
+                    == .accepted)
             for index in 0..<1000 {
-                let reply = try await client.postJSON("/random-\(index)", "{}", headers: [HTTPField.Name("webhook-id")!: "k1"])
+                let reply = try await client.postJSON(
+                    "/random-\(index)", "{}", headers: [HTTPField.Name("webhook-id")!: "k1"])
                 #expect(reply.status == .ok || reply.status == .notFound, "\(reply)")
             }
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
@@ -84,32 +88,33 @@ import Testing
         metrics.add(.eventsEmitted, 3)
         metrics.add(.keptRequestsDropped, 2)
         let text = metrics.text(spool: nil, delivery: nil, watchdogOverruns: 1)
-        #expect(text == """
-            # HELP encharge_requests_total Webhook requests by route and status.
-            # TYPE encharge_requests_total counter
-            encharge_requests_total{route="POST /\\"q\\\\",status="200"} 1
-            encharge_requests_total{route="POST /a",status="202"} 2
-            encharge_requests_total{route="POST /b",status="202"} 1
-            encharge_requests_total{route="unmatched",status="404"} 1
-            # HELP encharge_rule_errors_total Requests whose rule raised an error.
-            # TYPE encharge_rule_errors_total counter
-            encharge_rule_errors_total 1
-            # HELP encharge_events_emitted_total Events emitted by rules and spooled.
-            # TYPE encharge_events_emitted_total counter
-            encharge_events_emitted_total 3
-            # HELP encharge_duplicate_requests_total Requests answered from the dedup window.
-            # TYPE encharge_duplicate_requests_total counter
-            encharge_duplicate_requests_total 0
-            # HELP encharge_overloaded_total Requests answered 503 because every Lua state was busy or the spool was full.
-            # TYPE encharge_overloaded_total counter
-            encharge_overloaded_total 0
-            # HELP encharge_rule_watchdog_total Rule calls stuck in a library call past 2x the time limit; each replaced its worker.
-            # TYPE encharge_rule_watchdog_total counter
-            encharge_rule_watchdog_total 1
-            # HELP encharge_kept_requests_dropped_total Oldest kept failed requests deleted to stay within the cap.
-            # TYPE encharge_kept_requests_dropped_total counter
-            encharge_kept_requests_dropped_total 2
+        #expect(
+            text == """
+                # HELP encharge_requests_total Webhook requests by route and status.
+                # TYPE encharge_requests_total counter
+                encharge_requests_total{route="POST /\\"q\\\\",status="200"} 1
+                encharge_requests_total{route="POST /a",status="202"} 2
+                encharge_requests_total{route="POST /b",status="202"} 1
+                encharge_requests_total{route="unmatched",status="404"} 1
+                # HELP encharge_rule_errors_total Requests whose rule raised an error.
+                # TYPE encharge_rule_errors_total counter
+                encharge_rule_errors_total 1
+                # HELP encharge_events_emitted_total Events emitted by rules and spooled.
+                # TYPE encharge_events_emitted_total counter
+                encharge_events_emitted_total 3
+                # HELP encharge_duplicate_requests_total Requests answered from the dedup window.
+                # TYPE encharge_duplicate_requests_total counter
+                encharge_duplicate_requests_total 0
+                # HELP encharge_overloaded_total Requests answered 503 because every Lua state was busy or the spool was full.
+                # TYPE encharge_overloaded_total counter
+                encharge_overloaded_total 0
+                # HELP encharge_rule_watchdog_total Rule calls stuck in a library call past 2x the time limit; each replaced its worker.
+                # TYPE encharge_rule_watchdog_total counter
+                encharge_rule_watchdog_total 1
+                # HELP encharge_kept_requests_dropped_total Oldest kept failed requests deleted to stay within the cap.
+                # TYPE encharge_kept_requests_dropped_total counter
+                encharge_kept_requests_dropped_total 2
 
-            """)
+                """)
     }
 }

@@ -46,7 +46,8 @@ import Testing
                 #expect(server.log.text.contains("req.json: memory limit of 16 MiB exceeded"), "\(server.log.text)")
                 #expect(try server.keptRequests().isEmpty, "\(server.log.text)")
                 // Events were emitted before the limit: those requests are kept, their events not sent.
-                let emitted = try await client.postJSON("/", #"{"email":"l@example.com","limit":"memory","emit_first":true}"#)
+                let emitted = try await client.postJSON(
+                    "/", #"{"email":"l@example.com","limit":"memory","emit_first":true}"#)
                 #expect(emitted.status == .internalServerError)
             }
             #expect(try server.keptRequests().count == 1)
@@ -56,12 +57,14 @@ import Testing
     }
 
     @Test func globalsPersistAcrossRequestsWithinAWorkerAsTheDocsSay() async throws {
-        let server = try WebhookTestServer(rule: """
-            function on_webhook(req)
-              seen = (seen or 0) + 1
-              return { status = 200, body = tostring(seen) }
-            end
-            """) { $0.workers = 1 }
+        let server = try WebhookTestServer(
+            rule: """
+                function on_webhook(req)
+                  seen = (seen or 0) + 1
+                  return { status = 200, body = tostring(seen) }
+                end
+                """
+        ) { $0.workers = 1 }
         try await server.test { client in
             var bodies: [String] = []
             for _ in 1...3 { bodies.append(try await client.postJSON("/", "{}").text) }

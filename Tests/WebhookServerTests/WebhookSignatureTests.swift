@@ -40,18 +40,21 @@ import WebhookSignatures
                 func body(_ seq: Int) -> [UInt8] { Array(#"{"email":"payer@example.com","seq":\#(seq)}"#.utf8) }
                 func post(_ body: [UInt8], _ signature: [(String, String)]) async throws -> TestResponse {
                     try await client.send(
-                        .post, "/hooks/\(scheme)", headers: Self.fields([("Content-Type", "application/json")] + signature),
+                        .post, "/hooks/\(scheme)",
+                        headers: Self.fields([("Content-Type", "application/json")] + signature),
                         body: body)
                 }
 
                 let valid = try await post(body(1), scheme.sign(body(1), secret: secret, timestamp: now, id: "id-1"))
                 #expect(valid.status == .accepted, "a correctly signed request is accepted: \(valid)")
 
-                let wrong = try await post(body(2), scheme.sign(body(2), secret: wrongSecret, timestamp: now, id: "id-2"))
+                let wrong = try await post(
+                    body(2), scheme.sign(body(2), secret: wrongSecret, timestamp: now, id: "id-2"))
                 #expect(wrong.status == .unauthorized, "another secret's signature: \(wrong)")
                 #expect(wrong.errorMessage.hasPrefix("signature verification failed: "))
 
-                let tampered = try await post(body(30), scheme.sign(body(3), secret: secret, timestamp: now, id: "id-3"))
+                let tampered = try await post(
+                    body(30), scheme.sign(body(3), secret: secret, timestamp: now, id: "id-3"))
                 #expect(tampered.status == .unauthorized, "a body changed after signing: \(tampered)")
 
                 let unsigned = try await post(body(4), [])
@@ -59,10 +62,16 @@ import WebhookSignatures
 
                 var answered = [valid, wrong, tampered, unsigned]
                 if scheme.hasTimestamp {
-                    let stale = try await post(body(5), scheme.sign(body(5), secret: secret, timestamp: now - 3600, id: "id-5"))
-                    #expect(stale.status == .unauthorized, "a correctly signed request from an hour ago is a replay: \(stale)")
-                    let future = try await post(body(5), scheme.sign(body(5), secret: secret, timestamp: now + 3600, id: "id-5f"))
-                    #expect(future.status == .unauthorized, "a timestamp an hour ahead is outside the tolerance too: \(future)")
+                    let stale = try await post(
+                        body(5), scheme.sign(body(5), secret: secret, timestamp: now - 3600, id: "id-5"))
+                    #expect(
+                        stale.status == .unauthorized,
+                        "a correctly signed request from an hour ago is a replay: \(stale)")
+                    let future = try await post(
+                        body(5), scheme.sign(body(5), secret: secret, timestamp: now + 3600, id: "id-5f"))
+                    #expect(
+                        future.status == .unauthorized,
+                        "a timestamp an hour ahead is outside the tolerance too: \(future)")
                     answered += [stale, future]
                 }
 
@@ -77,7 +86,9 @@ import WebhookSignatures
             }
             // Spool order: once 6 arrived, anything accepted before it has too.
             await eventually("seq 6 was delivered") { ingest.accepted.compactMap(\.seq).contains(6) }
-            #expect(ingest.accepted.compactMap(\.seq) == (hasDeliveryID ? [1, 6] : [1, 1, 6]), "only the correctly signed requests ran the rule")
+            #expect(
+                ingest.accepted.compactMap(\.seq) == (hasDeliveryID ? [1, 6] : [1, 1, 6]),
+                "only the correctly signed requests ran the rule")
             for secret in [secret, wrongSecret] {
                 #expect(!server.log.text.contains(secret), "the server logged a secret")
                 #expect(!replies.contains { $0.text.contains(secret) }, "a response shows a secret")
@@ -102,18 +113,23 @@ import WebhookSignatures
                 func body(_ seq: Int) -> [UInt8] { Array(#"{"email":"dev@example.com","seq":\#(seq)}"#.utf8) }
                 func post(_ seq: Int, _ headers: [(String, String)]) async throws -> TestResponse {
                     try await client.send(
-                        .post, "/github", headers: Self.fields([("Content-Type", "application/json")] + headers), body: body(seq))
+                        .post, "/github", headers: Self.fields([("Content-Type", "application/json")] + headers),
+                        body: body(seq))
                 }
-                let good = try await post(1, SigningScheme.github.sign(body(1), secret: secret, timestamp: 0, id: "gh-1"))
+                let good = try await post(
+                    1, SigningScheme.github.sign(body(1), secret: secret, timestamp: 0, id: "gh-1"))
                 #expect(good.status == .accepted, "\(good)")
-                let wrong = try await post(2, SigningScheme.github.sign(body(2), secret: "not-the-secret", timestamp: 0, id: "gh-2"))
+                let wrong = try await post(
+                    2, SigningScheme.github.sign(body(2), secret: "not-the-secret", timestamp: 0, id: "gh-2"))
                 #expect(wrong.status == .unauthorized, "\(wrong)")
                 #expect(!wrong.text.contains(secret))
-                let tampered = try await post(3, SigningScheme.github.sign(body(99), secret: secret, timestamp: 0, id: "gh-3"))
+                let tampered = try await post(
+                    3, SigningScheme.github.sign(body(99), secret: secret, timestamp: 0, id: "gh-3"))
                 #expect(tampered.status == .unauthorized, "\(tampered)")
                 let missing = try await post(4, [])
                 #expect(missing.status == .unauthorized, "\(missing)")
-                let again = try await post(5, SigningScheme.github.sign(body(5), secret: secret, timestamp: 0, id: "gh-5"))
+                let again = try await post(
+                    5, SigningScheme.github.sign(body(5), secret: secret, timestamp: 0, id: "gh-5"))
                 #expect(again.status == .accepted, "\(again)")
             }
             await eventually("seq 5 was delivered") { ingest.accepted.compactMap(\.seq).contains(5) }
@@ -146,7 +162,8 @@ import WebhookSignatures
                 for seq in 1...2 {
                     // Distinct signed events (a Stripe event id of its own) sharing one unsigned webhook-id.
                     let body = Array(#"{"id":"evt_\#(seq)","seq":\#(seq)}"#.utf8)
-                    var headers = scheme.sign(body, secret: secret, timestamp: Int(Date().timeIntervalSince1970), id: "msg_\(seq)")
+                    var headers = scheme.sign(
+                        body, secret: secret, timestamp: Int(Date().timeIntervalSince1970), id: "msg_\(seq)")
                     headers.removeAll { $0.0.lowercased() == "x-github-delivery" }
                     headers.append(("webhook-id", "reused"))
                     let reply = try await client.send(
@@ -154,7 +171,9 @@ import WebhookSignatures
                     #expect(reply.status == .accepted, "\(scheme) request \(seq): \(reply)")
                 }
             }
-            await eventually("\(scheme): \(ingest.accepted.compactMap(\.json).count) events arrived") { ingest.accepted.compactMap(\.json).count >= 2 }
+            await eventually("\(scheme): \(ingest.accepted.compactMap(\.json).count) events arrived") {
+                ingest.accepted.compactMap(\.json).count >= 2
+            }
         }
     }
 
@@ -180,7 +199,8 @@ import WebhookSignatures
                 huge.reserveCapacity(4 << 20)
                 while huge.count < 4 << 20 { huge.append(contentsOf: Array("{},".utf8)) }
                 huge.append(contentsOf: Array("{}]".utf8))
-                let unsigned = try await client.send(.post, "/github", headers: [.contentType: "application/json"], body: huge)
+                let unsigned = try await client.send(
+                    .post, "/github", headers: [.contentType: "application/json"], body: huge)
                 #expect(unsigned.status == .unauthorized, "\(unsigned)")
                 // A signed body is decoded on first use as before.
                 let body = Array(#"{"email":"dev@example.com","seq":1}"#.utf8)
@@ -199,13 +219,15 @@ import WebhookSignatures
     }
 
     @Test func aCaughtVerificationFollowedByAnotherErrorAnswers500() async throws {
-        let server = try WebhookTestServer(rule: """
-            function on_webhook(req)
-              local ok, err = pcall(webhook.verify, "github", req, encharge.settings.secret)
-              if req.json.rethrow and not ok then error(err) end
-              error("something else went wrong")
-            end
-            """) { $0.rule.settings["secret"] = .string("stale-flag-secret-77") }
+        let server = try WebhookTestServer(
+            rule: """
+                function on_webhook(req)
+                  local ok, err = pcall(webhook.verify, "github", req, encharge.settings.secret)
+                  if req.json.rethrow and not ok then error(err) end
+                  error("something else went wrong")
+                end
+                """
+        ) { $0.rule.settings["secret"] = .string("stale-flag-secret-77") }
         try await server.test { client in
             let other = try await client.postJSON("/", #"{"email":"p@example.com"}"#)
             #expect(other.status == .internalServerError, "\(other)")

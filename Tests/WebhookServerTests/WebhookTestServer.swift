@@ -40,7 +40,8 @@ final class WebhookTestServer: Sendable {
         directory = try TemporaryDirectory(prefix: "serve")
         let rulesPath = try directory.write("rules.lua", rule)
         var delivery = DeliveryConfiguration(
-            endpoint: endpoint, writeKey: Self.writeKey, userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
+            endpoint: endpoint, writeKey: Self.writeKey,
+            userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
             concurrency: 4, connectTimeout: 10, requestTimeout: 60, maxAttempts: 4, backoffBase: 0.05, backoffCap: 0.5)
         delivery.writeKeySource = "ENCHARGE_WRITE_KEY"
         var configuration = WebhookServerConfiguration(rule: RuleOptions(rulesPath: rulesPath), delivery: delivery)
@@ -127,7 +128,9 @@ extension TestResponse {
 
     /// The `message` of an error answer (`{"error":{"message":...}}`), or "".
     var errorMessage: String {
-        guard case .object(let error)? = json?["error"], case .string(let message)? = error["message"] else { return "" }
+        guard case .object(let error)? = json?["error"], case .string(let message)? = error["message"] else {
+            return ""
+        }
         return message
     }
 
