@@ -9,6 +9,7 @@ package struct MockIngestRequestContext: RequestContext {
     /// The connection the request arrived on.
     package let channel: any Channel
 
+    /// The context of a request arriving from `source`.
     package init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)
         channel = source.channel

@@ -6,7 +6,9 @@ import SystemKit
 /// What the pool hands back for one request: the rule's outcome and the dedup key the rule set
 /// (`webhook.dedup(key)` or a verified Stripe event id), nil when it set none.
 package struct WebhookRun: Sendable {
+    /// What the rule did with the request.
     package var outcome: WebhookOutcome
+    /// The dedup key the rule set, if any.
     package var dedupKey: String?
 }
 
@@ -48,9 +50,11 @@ package final class RulePool: Sendable {
     /// The worker threads to join on stop, by name. A worker the watchdog gave up is parked for
     /// good inside a library call, so its thread is detached instead and leaves this list.
     private let workers = Mutex<[String: JoinableThread]>([:])
+    /// Worker threads, each with its own Lua state.
     package let size: Int
     /// Whether the rule routes by a `routes` table (then route names are bounded, for metrics).
     package let routesDefined: Bool
+    /// Requests that may wait for a free engine before `run` answers nil.
     package let maxWaiting: Int
     private let busy = Atomic<Int>(0)
     private let overruns = Atomic<Int>(0)

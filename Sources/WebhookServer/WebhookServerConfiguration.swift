@@ -23,6 +23,7 @@ package struct WebhookServerConfiguration: Sendable {
     package var verifyScheme: WebhookScheme?
     /// The signing secret for `verifyScheme`.
     package var verifySecret: String?
+    /// Options of the `verifyScheme` check (the header `hmac` reads, the timestamp tolerance).
     package var verifyOptions = WebhookVerificationOptions()
     /// A bearer token senders must present (`Authorization: Bearer ...`).
     package var authToken: String?
