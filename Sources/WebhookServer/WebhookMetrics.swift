@@ -36,7 +36,7 @@ final class WebhookMetrics: Sendable {
     }
 
     /// The plain counters, each a Prometheus counter of its own.
-    enum Counter: CaseIterable, Sendable {
+    enum Counter: Sendable {
         case ruleErrors, eventsEmitted, duplicates, overloaded, keptRequestsDropped
     }
 
