@@ -16,6 +16,8 @@ let package = Package(
         /// The event model, validation, wire encoding and Ingest client, usable from any Swift app.
         .library(name: "EnchargeKit", targets: ["EnchargeKit"]),
         .library(name: "LuaKit", targets: ["LuaKit"]),
+        /// A local stand-in for the Encharge Ingest API, for tests and offline development.
+        .library(name: "MockIngest", targets: ["MockIngest"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,6 +29,8 @@ let package = Package(
         // Named for the modules the code imports directly (NIOCore, HTTPTypes); Hummingbird brings them.
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // For NIOHTTPTypes, the HTTP parts the webhook server's header-timeout handler sees.
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -49,6 +53,7 @@ let package = Package(
             dependencies: [
                 "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
         // knows neither Lua nor Encharge.
@@ -61,19 +66,40 @@ let package = Package(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        // HTTP serving: the mock Ingest API and the webhook server.
+        // `replay --spool`, until it moves to the commands library.
+        .target(name: "EnchargeServer", dependencies: ["EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool"]),
+        // The webhook server: the Hummingbird application, its controller and middleware, the rule
+        // pool, metrics and the services that deliver and reload.
         .target(
-            name: "EnchargeServer",
+            name: "WebhookServer",
             dependencies: [
-                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures",
+                "EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool", "WebhookSignatures", "SystemKit", "LuaKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
+        // The mock Ingest API: `mock-ingest` and the tests' stand-in for Encharge.
+        .target(
+            name: "MockIngest",
+            dependencies: [
+                "EnchargeKit", "JSONKit", "EnchargeRules", "SystemKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
-                "EnchargeRules", "EnchargeKit", "EnchargeServer",
+                "EnchargeRules", "EnchargeKit", "EnchargeServer", "WebhookServer", "MockIngest", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -82,7 +108,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "EnchargeServer", "JSONKit",
+                "MockIngest", "JSONKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -102,7 +128,25 @@ let package = Package(
             name: "EnchargeKitTests",
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
-        .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
+        .testTarget(
+            name: "WebhookServerTests",
+            dependencies: [
+                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit",
+                "WebhookSignatures", "SystemKit", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MockIngestTests",
+            dependencies: [
+                "MockIngest", "EnchargeKit", "EnchargeRules", "JSONKit", "SystemKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnchargeRules
-import EnchargeServer
+import MockIngest
+import SystemKit
 
 /// `encharge-lua mock-ingest`: a local stand-in for the Encharge Ingest API.
 struct MockIngestCommand: AsyncParsableCommand {
@@ -47,21 +48,12 @@ struct MockIngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = MockIngestConfiguration(
-            host: server.host, port: server.port, writeKey: server.writeKey, strict: server.strict,
-            verbose: server.verbose, recordPath: server.record, failRate: faults.failRate,
-            dropRate: faults.dropRate, rateLimit: faults.rateLimit, latency: .milliseconds(faults.latencyMs),
-            seed: faults.seed)
-        if let path = server.writeKeyFile {
-            do {
-                configuration.writeKey = try SecretFile.read(path, flag: "--write-key-file")
-            } catch {
-                Diagnostics.write("error: \(error.description)")
-                throw ExitCode(2)
-            }
-        }
         do {
-            try await runMockIngest(configuration: configuration)
+            let configuration = try server.configuration(faults: faults)
+            try await runMockIngest(configuration: configuration, output: .standardOutput, errors: .standardError)
+        } catch let error as RuleLoadError {
+            Diagnostics.write("error: \(error.description)")
+            throw ExitCode(2)
         } catch let error as MockIngestError {
             // Like `serve`: a server that cannot start (port in use, --record unwritable) is a
             // configuration error.
@@ -79,7 +71,10 @@ struct MockIngestServerFlags: ParsableArguments {
     @Option(help: "The port to listen on; 0 picks a free one.")
     var port = 8089
 
-    @Option(help: ArgumentHelp("Require this value in X-Encharge-Token (401 otherwise); without it any token is accepted.", valueName: "key"))
+    @Option(
+        help: ArgumentHelp(
+            "Require this value in X-Encharge-Token (401 otherwise); without it any token is accepted.",
+            valueName: "key"))
     var writeKey: String?
 
     @Option(help: ArgumentHelp("Read the value --write-key would take from this file.", valueName: "path"))
@@ -88,11 +83,25 @@ struct MockIngestServerFlags: ParsableArguments {
     @Flag(help: "Also apply encharge-lua's own event validation, which is stricter than the documented API.")
     var strict = false
 
-    @Option(help: ArgumentHelp("Append each accepted request body, byte for byte, to this file (one line each).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Append each accepted request body, byte for byte, to this file (one line each).", valueName: "file"))
     var record: String?
 
     @Flag(help: "Log one line per request on stderr: method, path, status and body bytes (never the token).")
     var verbose = false
+
+    /// The mock's configuration from these flags and `faults`; reads `--write-key-file`.
+    func configuration(faults: MockIngestFaultFlags) throws(RuleLoadError) -> MockIngestConfiguration {
+        var configuration = MockIngestConfiguration(
+            host: host, port: port, writeKey: writeKey, strict: strict, verbose: verbose, recordPath: record,
+            failRate: faults.failRate, dropRate: faults.dropRate, rateLimit: faults.rateLimit,
+            latency: .milliseconds(faults.latencyMs), seed: faults.seed)
+        if let writeKeyFile {
+            configuration.writeKey = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
+        }
+        return configuration
+    }
 }
 
 /// The faults `mock-ingest` injects.
@@ -100,13 +109,17 @@ struct MockIngestFaultFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Answer this fraction of requests (0...1) with 500.", valueName: "p"))
     var failRate = 0.0
 
-    @Option(help: ArgumentHelp("Serve at most this many requests per second; answer the rest 429 with Retry-After: 1.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve at most this many requests per second; answer the rest 429 with Retry-After: 1.", valueName: "n"))
     var rateLimit: Int?
 
     @Option(help: ArgumentHelp("Wait this many milliseconds before answering each request.", valueName: "ms"))
     var latencyMs = 0
 
-    @Option(help: ArgumentHelp("Close the connection without an answer for this fraction of requests (0...1).", valueName: "p"))
+    @Option(
+        help: ArgumentHelp(
+            "Close the connection without an answer for this fraction of requests (0...1).", valueName: "p"))
     var dropRate = 0.0
 
     @Option(help: ArgumentHelp("Seed the random fault draws so a run can be repeated.", valueName: "s"))

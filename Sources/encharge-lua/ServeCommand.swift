@@ -1,11 +1,7 @@
 import ArgumentParser
 import EnchargeRules
-import EnchargeServer
-import WebhookSignatures
-
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemKit
+import WebhookServer
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,36 +38,13 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func run() async throws {
-        var server: WebhookServerConfiguration
+        let server: WebhookServerConfiguration
         do {
-            server = WebhookServerConfiguration(
-                rule: try ruleFlags.options(rulesPath: rules), delivery: try deliveryFlags.configuration(forServe: true))
-            if let secretFile = serverFlags.secretFile {
-                server.verifySecret = try Self.readSecret(secretFile, what: "--secret-file")
-            }
-            if let authTokenFile = serverFlags.authTokenFile {
-                server.authToken = try Self.readSecret(authTokenFile, what: "--auth-token-file")
-            }
-        } catch {
-            Diagnostics.write("error: \(error.description)")
-            throw ExitCode(2)
-        }
-        server.host = serverFlags.host
-        server.port = serverFlags.port
-        server.spoolPath = serverFlags.spool
-        server.maxBodyBytes = ServerFlags.parseSize(serverFlags.maxBody) ?? (1 << 20)
-        server.workers = serverFlags.workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        server.verifyScheme = serverFlags.verify.flatMap(WebhookScheme.init(rawValue:))
-        server.verifyOptions.hmac.header = serverFlags.hmacHeader.lowercased()
-        server.dedupWindow = serverFlags.dedupWindow
-        server.drainTimeout = deliveryFlags.drainTimeout
-        server.keyRetryInterval = serverFlags.keyRetryInterval
-        server.keptRequestCap.maxCount = serverFlags.maxKeptRequests
-        server.keptRequestCap.maxBytes = ServerFlags.parseSize(serverFlags.maxKeptBytes) ?? (256 << 20)
-        server.maxSpoolEvents = serverFlags.maxSpoolEvents
-        server.headerTimeout = serverFlags.headerTimeout
-        do {
-            try await runWebhookServer(configuration: server)
+            server = try serverFlags.configuration(
+                rule: try ruleFlags.options(rulesPath: rules),
+                delivery: try deliveryFlags.configuration(forServe: true),
+                drainTimeout: deliveryFlags.drainTimeout)
+            try await runWebhookServer(configuration: server, output: .standardOutput, errors: .standardError)
         } catch let error as RuleLoadError {
             Diagnostics.write("error: \(error.description)")
             throw ExitCode(2)
@@ -82,9 +55,5 @@ struct ServeCommand: AsyncParsableCommand {
             Diagnostics.write("error: serve stopped: \(error)")
             throw ExitCode.failure
         }
-    }
-
-    static func readSecret(_ path: String, what: String) throws(RuleLoadError) -> String {
-        try SecretFile.read(path, flag: what)
     }
 }

@@ -1,6 +1,12 @@
 import ArgumentParser
+import EnchargeKit
 import EnchargeRules
+import WebhookServer
 import WebhookSignatures
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The flags of `serve` that shape the HTTP server: where it listens, its spool, its limits and
 /// the checks a request passes before the rule runs.
@@ -14,13 +20,18 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("The SQLite spool file (created if missing).", valueName: "path"))
     var spool = "encharge-spool.sqlite"
 
-    @Option(help: ArgumentHelp("Largest request body, e.g. 1MiB, 256KiB or a byte count; larger answers 413.", valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "Largest request body, e.g. 1MiB, 256KiB or a byte count; larger answers 413.", valueName: "size"))
     var maxBody = "1MiB"
 
     @Option(help: ArgumentHelp("Lua states serving requests at once (default: number of cores).", valueName: "n"))
     var workers: Int?
 
-    @Option(help: ArgumentHelp("Check this signature scheme on every request before the rule runs: stripe, github, shopify, standard or hmac.", valueName: "scheme"))
+    @Option(
+        help: ArgumentHelp(
+            "Check this signature scheme on every request before the rule runs: stripe, github, shopify, standard or hmac.",
+            valueName: "scheme"))
     var verify: String?
 
     @Option(help: ArgumentHelp("File holding the signing secret for --verify.", valueName: "path"))
@@ -29,31 +40,45 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Header carrying the signature for --verify hmac.", valueName: "name"))
     var hmacHeader = "x-signature"
 
-    @Option(help: ArgumentHelp("Require `Authorization: Bearer <token>` with the token in this file.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Require `Authorization: Bearer <token>` with the token in this file.", valueName: "path"))
     var authTokenFile: String?
 
     @Option(help: ArgumentHelp("Seconds a delivery id is remembered for dedup.", valueName: "seconds"))
     var dedupWindow = 86_400.0
 
-    @Option(help: ArgumentHelp("While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
     var keyRetryInterval = 30.0
 
-    @Option(help: ArgumentHelp("Failed requests kept for replay at most; past it the oldest are dropped.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp("Failed requests kept for replay at most; past it the oldest are dropped.", valueName: "n"))
     var maxKeptRequests = 10_000
 
-    @Option(help: ArgumentHelp("Bytes of failed requests kept for replay at most, e.g. 256MiB; past it the oldest are dropped.", valueName: "size"))
+    @Option(
+        help: ArgumentHelp(
+            "Bytes of failed requests kept for replay at most, e.g. 256MiB; past it the oldest are dropped.",
+            valueName: "size"))
     var maxKeptBytes = "256MiB"
 
-    @Option(help: ArgumentHelp("Undelivered events the spool may hold; at this many, requests are answered 503 with Retry-After until delivery catches up.", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Undelivered events the spool may hold; at this many, requests are answered 503 with Retry-After until delivery catches up.",
+            valueName: "n"))
     var maxSpoolEvents = 1_000_000
 
-    @Option(help: ArgumentHelp("Seconds a client has to send a request's headers (from connecting or from the previous response); slower connections are closed.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds a client has to send a request's headers (from connecting or from the previous response); slower connections are closed.",
+            valueName: "seconds"))
     var headerTimeout = 10.0
 
     /// Bytes in a size like `1MiB`, `256KiB` or `65536`; nil when it is not one or does not fit.
     static func parseSize(_ text: String) -> Int? {
         let lower = text.lowercased().replacingOccurrences(of: " ", with: "")
-        for (suffix, factor) in [("mib", 1 << 20), ("mb", 1_000_000), ("kib", 1 << 10), ("kb", 1000), ("b", 1)] where lower.hasSuffix(suffix) {
+        for (suffix, factor) in [("mib", 1 << 20), ("mb", 1_000_000), ("kib", 1 << 10), ("kb", 1000), ("b", 1)]
+        where lower.hasSuffix(suffix) {
             guard let count = Int(lower.dropLast(suffix.count)) else { return nil }
             let (bytes, overflow) = count.multipliedReportingOverflow(by: factor)
             return overflow ? nil : bytes
@@ -64,7 +89,8 @@ struct ServerFlags: ParsableArguments {
     func validate() throws {
         // Bodies are held in memory whole; 1 GiB is far above any webhook.
         guard let size = Self.parseSize(maxBody), (1...(1 << 30)).contains(size) else {
-            throw ValidationError("--max-body takes a size from 1 byte to 1024MiB like 1MiB, 256KiB or 65536, got \(maxBody)")
+            throw ValidationError(
+                "--max-body takes a size from 1 byte to 1024MiB like 1MiB, 256KiB or 65536, got \(maxBody)")
         }
         try FlagChecks.port(port)
         try FlagChecks.seconds(dedupWindow, "--dedup-window", allowingZero: true, maximum: 366 * 86_400)
@@ -72,7 +98,9 @@ struct ServerFlags: ParsableArguments {
             guard WebhookScheme(rawValue: verify) != nil else {
                 throw ValidationError("--verify must be stripe, github, shopify, standard or hmac")
             }
-            guard secretFile != nil else { throw ValidationError("--verify needs --secret-file PATH with the signing secret") }
+            guard secretFile != nil else {
+                throw ValidationError("--verify needs --secret-file PATH with the signing secret")
+            }
         }
         if let workers { try FlagChecks.integer(workers, "--workers", 1...1024) }
         try FlagChecks.integer(maxKeptRequests, "--max-kept-requests", 1...100_000_000)
@@ -81,10 +109,40 @@ struct ServerFlags: ParsableArguments {
         }
         try FlagChecks.integer(maxSpoolEvents, "--max-spool-events", 1...1_000_000_000)
         guard headerTimeout.isFinite, headerTimeout > 0, headerTimeout <= 3600 else {
-            throw ValidationError("--header-timeout takes a number of seconds above 0 and at most 3600, got \(headerTimeout)")
+            throw ValidationError(
+                "--header-timeout takes a number of seconds above 0 and at most 3600, got \(headerTimeout)")
         }
         guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
             throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
         }
+    }
+
+    /// The server's configuration from these flags, around the rule and delivery the other flag
+    /// groups give; reads the secret files (a file that cannot be read is a configuration error).
+    func configuration(
+        rule: RuleOptions, delivery: DeliveryConfiguration, drainTimeout: Double
+    ) throws(RuleLoadError) -> WebhookServerConfiguration {
+        var server = WebhookServerConfiguration(rule: rule, delivery: delivery)
+        if let secretFile {
+            server.verifySecret = try SecretFile.read(secretFile, flag: "--secret-file")
+        }
+        if let authTokenFile {
+            server.authToken = try SecretFile.read(authTokenFile, flag: "--auth-token-file")
+        }
+        server.host = host
+        server.port = port
+        server.spoolPath = spool
+        server.maxBodyBytes = Self.parseSize(maxBody) ?? (1 << 20)
+        server.workers = workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        server.verifyScheme = verify.flatMap(WebhookScheme.init(rawValue:))
+        server.verifyOptions.hmac.header = hmacHeader.lowercased()
+        server.dedupWindow = dedupWindow
+        server.drainTimeout = drainTimeout
+        server.keyRetryInterval = keyRetryInterval
+        server.keptRequestCap.maxCount = maxKeptRequests
+        server.keptRequestCap.maxBytes = Self.parseSize(maxKeptBytes) ?? (256 << 20)
+        server.maxSpoolEvents = maxSpoolEvents
+        server.headerTimeout = headerTimeout
+        return server
     }
 }

@@ -6,79 +6,6 @@ import TestSupport
 import Glibc
 #endif
 
-/// A raw keep-alive HTTP/1.1 connection: the test sends exact bytes and reads each response by
-/// its own framing, so a response that lies about its length shows up in the next one.
-final class KeepAliveConnection {
-    let fd: Int32
-    private var buffer: [UInt8] = []
-
-    init(port: Int, timeout: Int = 10) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw LoopbackHTTP.Failure(description: "socket: \(String(cString: strerror(errno)))") }
-        var time = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &time, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(fd)
-            throw LoopbackHTTP.Failure(description: "connect: \(String(cString: strerror(errno)))")
-        }
-    }
-
-    deinit { close(fd) }
-
-    /// Sends bytes; false once the server closed the connection.
-    @discardableResult
-    func write(_ bytes: [UInt8]) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            sent += n
-        }
-        return true
-    }
-
-    /// Whether the server closed the connection (reads what is there without waiting).
-    var isClosedByServer: Bool {
-        var byte: UInt8 = 0
-        let n = recv(fd, &byte, 1, Int32(MSG_DONTWAIT) | Int32(MSG_PEEK))
-        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-    }
-
-    /// One response: status line and headers, then exactly Content-Length body bytes.
-    func readResponse() throws -> (head: String, body: String) {
-        let separator: [UInt8] = Array("\r\n\r\n".utf8)
-        while true {
-            if let end = buffer.firstRange(of: separator) {
-                let head = String(decoding: buffer[..<end.lowerBound], as: UTF8.self)
-                var length = 0
-                for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
-                    length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) ?? 0
-                }
-                while buffer.count < end.upperBound + length { try fill() }
-                let body = String(decoding: buffer[end.upperBound..<(end.upperBound + length)], as: UTF8.self)
-                buffer.removeFirst(end.upperBound + length)
-                return (head, body)
-            }
-            try fill()
-        }
-    }
-
-    private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-        guard n > 0 else { throw LoopbackHTTP.Failure(description: "the connection ended (\(n)) after \(buffer.count) bytes") }
-        buffer += chunk[..<n]
-    }
-}
-
 @Suite(.serialized) struct ServeHardeningEndToEndTests {
     static let writeKey = ServeEndToEndTests.writeKey
     /// A delivery endpoint where nothing listens: events stay pending in the spool.
@@ -94,183 +21,10 @@ final class KeepAliveConnection {
             in: tmp, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], launcher: launcher)
     }
 
-    func sqlite(_ path: String, _ query: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [path, query]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    @Test(.timeLimit(.minutes(2)))
-    func ruleFramingHeadersAreDroppedSoKeepAliveStaysInSync() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            function on_webhook(req)
-              return { status = 200, body = "hello world",
-                headers = { ["Content-Length"] = "3", ["Connection"] = "close", ["X-Rule"] = "yes" } }
-            end
-            """)
-        let serve = try startServe(rules, tmp)
-        defer { serve.kill9() }
-        let connection = try KeepAliveConnection(port: serve.port)
-        let request = "POST /a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-        #expect(connection.write(Array((request + request).utf8)))
-        let first = try connection.readResponse()
-        #expect(first.head.hasPrefix("HTTP/1.1 200"), "\(first)")
-        #expect(first.body == "hello world")
-        #expect(first.head.lowercased().contains("x-rule: yes"))
-        let second = try connection.readResponse()
-        #expect(second.head.hasPrefix("HTTP/1.1 200"), "the second response is not intact: \(second)")
-        #expect(second.body == "hello world")
-        #expect(serve.stderr.contains("warning: the rule's response header Content-Length was dropped"), "\(serve.stderr)")
-        #expect(serve.stderr.contains("warning: the rule's response header Connection was dropped"))
-    }
-
-    @Test(.timeLimit(.minutes(2)))
-    func ruleAnswersAreStrictAndBadOnesAreKeptRuleErrors() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            routes = {
-              ["POST /float"] = function(req) return 200.5 end,
-              ["POST /string"] = function(req) return "abc" end,
-              ["POST /text-status"] = function(req) return { status = "201" } end,
-              ["POST /no-content"] = function(req) return { status = 204, body = "x" } end,
-              ["POST /number-body"] = function(req) return { status = 200, body = 5 } end,
-              ["POST /fine"] = function(req) return { status = 204 } end,
-              ["POST /whole-float"] = function(req) return 201.0 end,
-            }
-            """)
-        let serve = try startServe(rules, tmp)
-        defer { serve.kill9() }
-        let bad = [("/float", 2, "status 200.5"), ("/string", 3, "a string"), ("/text-status", 4, "status = a string"),
-                   ("/no-content", 5, "a body with status 204"), ("/number-body", 6, "body = a number")]
-        for (path, line, what) in bad {
-            let reply = try serve.postJSON(path, "{}")
-            #expect(reply.status == 500, "\(path): \(reply)")
-            #expect(reply.text.contains("kept for replay"), "\(path): \(reply)")
-            #expect(serve.stderr.contains("rules.lua:\(line): the rule returned \(what)"), "\(path): \(serve.stderr)")
-        }
-        #expect(try serve.postJSON("/fine", "{}").status == 204)
-        #expect(try serve.postJSON("/whole-float", "{}").status == 201)
-        #expect(try sqlite(tmp.path + "/spool.sqlite", "SELECT COUNT(*) FROM failed_request") == "\(bad.count)")
-    }
-
-    /// With `--verify hmac` there is no signed delivery id: a `webhook-id` header anyone can set
-    /// must not drop a second, different, correctly signed event as a "duplicate".
-    @Test(.timeLimit(.minutes(2)), arguments: [SigningScheme.hmac, .github, .stripe])
-    func unsignedDeliveryIDsDoNotDedupVerifiedRequests(_ scheme: SigningScheme) throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let mock = try MockIngestProcess(["--write-key", Self.writeKey], in: tmp)
-        defer { mock.stop() }
-        let secret = scheme.secret("dedup")
-        let secretFile = try tmp.write("secret", secret)
-        let rules = try tmp.write("rules.lua", """
-            function on_webhook(req)
-              encharge.track("Paid", { email = "ada@example.com" }, { seq = req.json.seq })
-            end
-            """)
-        let serve = try startServe(rules, tmp, endpoint: mock.endpoint, ["--verify", scheme.rawValue, "--secret-file", secretFile])
-        defer { serve.kill9() }
-        for seq in 1...2 {
-            // Distinct signed events (a Stripe event id of its own) sharing one unsigned webhook-id.
-            let body = Array(#"{"id":"evt_\#(seq)","seq":\#(seq)}"#.utf8)
-            var headers = scheme.sign(body, secret: secret, timestamp: Int(Date().timeIntervalSince1970), id: "msg_\(seq)")
-            headers.removeAll { $0.0.lowercased() == "x-github-delivery" }
-            headers.append(("webhook-id", "reused"))
-            let reply = try serve.send(headers: [("Content-Type", "application/json")] + headers, body: body)
-            #expect(reply.status == 202, "\(scheme) request \(seq): \(reply)")
-        }
-        #expect(eventually(timeout: 10) { mock.received().count >= 2 }, "\(scheme): \(mock.received().count) events arrived")
-    }
-
-    @Test(.timeLimit(.minutes(3)))
-    func refusedRequestsShareOneMetricLabel() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            routes = { ["POST /known"] = function(req) encharge.track("Seen", { email = "a@example.com" }) end }
-            """)
-        let serve = try startServe(rules, tmp)
-        defer { serve.kill9() }
-        #expect(try serve.postJSON("/known", "{}", headers: [("webhook-id", "k1")]).status == 202)
-        for index in 0..<1000 {
-            let reply = try serve.postJSON("/random-\(index)", "{}", headers: [("webhook-id", "k1")])
-            #expect(reply.status == 200 || reply.status == 404, "\(reply)")
-        }
-        let metrics = try serve.send("GET", "/metrics").text
-        let series = metrics.split(separator: "\n").filter { $0.hasPrefix("encharge_requests_total{") }
-        #expect(series.count <= 3, "\(series.count) series: \(series.prefix(5))")
-        #expect(!metrics.contains("random-"))
-        #expect(metrics.contains(#"encharge_requests_total{route="unmatched",status="200"} 1000"#), "\(series)")
-    }
-
-    @Test(.timeLimit(.minutes(2)))
-    func slowHeadersAreCutOffAtTheHeaderTimeout() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", "function on_webhook(req) return 200 end\n")
-        let serve = try startServe(rules, tmp, ["--header-timeout", "1"])
-        defer { serve.kill9() }
-        let slow = try KeepAliveConnection(port: serve.port)
-        let head = Array("POST / HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + Array(repeating: UInt8(ascii: "a"), count: 100)
-        let start = Date()
-        var closed = false
-        // A header byte every quarter second, well inside the 30 s idle timeout: only the header
-        // timeout can end it.
-        for byte in head {
-            if !slow.write([byte]) || slow.isClosedByServer {
-                closed = true
-                break
-            }
-            Thread.sleep(forTimeInterval: 0.25)
-        }
-        #expect(closed, "the slow connection was still open after \(Date().timeIntervalSince(start)) s")
-        #expect(Date().timeIntervalSince(start) < 5)
-        // A prompt client is served as before, also after keeping its connection briefly idle.
-        let prompt = try KeepAliveConnection(port: serve.port)
-        #expect(prompt.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
-        #expect(try prompt.readResponse().head.hasPrefix("HTTP/1.1 200"))
-        Thread.sleep(forTimeInterval: 0.3)
-        #expect(prompt.write(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8)))
-        #expect(try prompt.readResponse().head.hasPrefix("HTTP/1.1 200"))
-    }
-
-    @Test(.timeLimit(.minutes(2)))
-    func aFullBacklogIsAnswered503WithRetryAfterAndReportedOnHealthz() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            function on_webhook(req) encharge.track("Seen", { email = "a@example.com" }) end
-            """)
-        let serve = try startServe(rules, tmp, ["--max-spool-events", "3"])
-        defer { serve.kill9() }
-        #expect(try serve.send("GET", "/healthz").status == 200)
-        for index in 1...3 {
-            #expect(try serve.postJSON("/", "{}").status == 202, "request \(index)")
-        }
-        let refused = try serve.postJSON("/", "{}")
-        #expect(refused.status == 503, "\(refused)")
-        #expect(refused.headers["retry-after"] != nil)
-        let health = try serve.send("GET", "/healthz")
-        #expect(health.status == 503)
-        #expect(health.text.contains("the spool holds 3 undelivered events, the cap is 3"), "\(health)")
-        #expect(try sqlite(tmp.path + "/spool.sqlite", "SELECT COUNT(*) FROM event") == "3")
-        let metrics = try serve.send("GET", "/metrics").text
-        #expect(metrics.contains("encharge_spool_depth 3"), "\(metrics)")
-    }
-
     /// A file-size limit stands in for a full disk: the spool's commits fail, the request is
     /// answered 503, and `/healthz` says why.
     @Test(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
-    func aSpoolThatCannotCommitMakesHealthz503() throws {
+    func aSpoolThatCannotCommitMakesHealthz503() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", """
@@ -300,7 +54,7 @@ final class KeepAliveConnection {
         try lift.run()
         lift.waitUntilExit()
         try #require(lift.terminationStatus == 0, "prlimit could not lift the limit")
-        #expect(eventually(timeout: 20) { (try? serve.send("GET", "/healthz").status) == 200 }, "/healthz stayed 503")
+        await eventually("/healthz stayed 503", timeout: .seconds(20)) { (try? serve.send("GET", "/healthz").status) == 200 }
         let after = try serve.postJSON("/", #"{"pad":"x"}"#)
         #expect(after.status == 202, "\(after) \(serve.stderr.suffix(1500))")
     }
@@ -322,19 +76,20 @@ extension ServeHardeningEndToEndTests {
     /// accept loop fail and retry; the server says so once, stays idle, and serves again once
     /// clients leave.
     @Test(.timeLimit(.minutes(2)), .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/prlimit")))
-    func runningOutOfDescriptorsWaitsAndWarnsOnce() throws {
+    func runningOutOfDescriptorsWaitsAndWarnsOnce() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", "function on_webhook(req) return 200 end\n")
         let serve = try startServe(rules, tmp, launcher: ["/usr/bin/prlimit", "--nofile=150", "--"])
         defer { serve.kill9() }
         #expect(try serve.send("GET", "/healthz").status == 200)
-        var held: [KeepAliveConnection] = []
-        for _ in 0..<160 { held.append(try KeepAliveConnection(port: serve.port)) }
+        var held: [RawHTTPConnection] = []
+        for _ in 0..<160 { held.append(try RawHTTPConnection(port: serve.port)) }
         let warning = "warning: serve holds"
-        #expect(eventually(timeout: 10) { serve.stderrCount(warning) == 1 }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(10)) { serve.stderrCount(warning) == 1 }
         let before = Self.cpuSeconds(serve.process.processIdentifier)
-        Thread.sleep(forTimeInterval: 1)
+        // The window the CPU use is measured over.
+        try await Task.sleep(for: .seconds(1))
         let used = Self.cpuSeconds(serve.process.processIdentifier) - before
         #expect(used < 0.5, "serve used \(used) s of CPU in 1 s while out of connections")
         held.removeAll()

@@ -8,46 +8,14 @@ import Glibc
 
 // MARK: - Helpers
 
-/// A process that is expected to exit on its own: its status (nil when it was still running after
-/// the timeout and had to be killed) and what it wrote.
-struct ExitedProcess {
-    var status: Int32?
-    var stdout: String
-    var stderr: String
-
-    /// Runs `encharge-lua ARGUMENTS` in `directory` and waits up to `timeout` seconds for its exit.
-    static func run(
-        _ arguments: [String], in directory: TemporaryDirectory, environment: [String: String], timeout: Double = 20
-    ) throws -> ExitedProcess {
-        let name = "run-\(UUID().uuidString)"
-        let outPath = directory.path + "/\(name).out", errPath = directory.path + "/\(name).err"
-        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
-        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binary.path)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory.path)
-        var env = ProcessInfo.processInfo.environment
-        env.removeValue(forKey: "ENCHARGE_ENDPOINT")
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.standardOutput = FileHandle(forWritingAtPath: outPath)
-        process.standardError = FileHandle(forWritingAtPath: errPath)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let exited = eventually(timeout: timeout) { !process.isRunning }
-        if !exited { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
-        return ExitedProcess(
-            status: exited ? process.terminationStatus : nil,
-            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
-    }
-}
-
 /// A TCP listener on 127.0.0.1 that accepts connections and never answers: an Ingest API that
 /// hangs, or just a port that is taken.
 final class SilentListener {
+    /// The listening socket could not be set up.
+    struct ListenFailure: Error, CustomStringConvertible {
+        var description: String
+    }
+
     let fd: Int32
     let port: Int
     private var accepted: [Int32] = []
@@ -63,7 +31,7 @@ final class SilentListener {
         }
         guard bound == 0, listen(listener, 16) == 0 else {
             Glibc.close(listener)
-            throw LoopbackHTTP.Failure(description: "bind/listen: \(String(cString: strerror(errno)))")
+            throw ListenFailure(description: "bind/listen: \(String(cString: strerror(errno)))")
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -98,7 +66,7 @@ final class SilentListener {
 /// its timeout.
 extension ServeEndToEndTests {
     @Test(.timeLimit(.minutes(2)))
-    func aSecondServeOnTheSameSpoolRefusesToStart() throws {
+    func aSecondServeOnTheSameSpoolRefusesToStart() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
@@ -107,25 +75,25 @@ extension ServeEndToEndTests {
         let first = try startServe(rules, tmp, mock)
         defer { first.kill9() }
         let spool = tmp.path + "/spool.sqlite"
-        let second = try ExitedProcess.run(
-            ["serve", rules, "--port", "0", "--spool", spool, "--endpoint", mock.endpoint], in: tmp,
-            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let second = try Binary.run(
+            ["serve", rules, "--port", "0", "--spool", spool, "--endpoint", mock.endpoint],
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"], timeout: 20)
         #expect(second.status == 2, "\(second.stderr)")
         #expect(second.stderr == "error: \(spool): is in use by another encharge-lua serve (pid \(first.process.processIdentifier)); stop that one first, or give this one its own --spool\n")
         #expect(second.stdout.isEmpty, "it never listened")
         // The owner carries on; once it is gone the spool can be served again.
         #expect(try first.postJSON("/", #"{"email":"own@example.com","seq":1}"#).status == 202)
-        #expect(waitForSeq(1, mock))
+        #expect(await waitForSeq(1, mock))
         #expect(first.stop() == 0)
         let next = try startServe(rules, tmp, mock)
         defer { next.kill9() }
         #expect(try next.postJSON("/", #"{"email":"own@example.com","seq":2}"#).status == 202)
-        #expect(waitForSeq(2, mock))
+        #expect(await waitForSeq(2, mock))
         #expect(recordedSeqs(mock) == [1, 2])
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func aServeThatCannotBindItsPortExitsBeforeDeliveringAnything() throws {
+    func aServeThatCannotBindItsPortExitsBeforeDeliveringAnything() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", Self.paidRule)
@@ -143,36 +111,36 @@ extension ServeEndToEndTests {
         defer { mock.stop() }
         let taken = try SilentListener()
         defer { taken.close() }
-        let blocked = try ExitedProcess.run(
-            ["serve", rules, "--port", "\(taken.port)", "--spool", spool, "--endpoint", mock.endpoint], in: tmp,
-            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let blocked = try Binary.run(
+            ["serve", rules, "--port", "\(taken.port)", "--spool", spool, "--endpoint", mock.endpoint],
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"], timeout: 20)
         #expect(blocked.status == 2, "\(blocked.stderr)")
         #expect(blocked.stderr.contains("error: cannot listen on 127.0.0.1:\(taken.port): address already in use\n"), "\(blocked.stderr)")
         #expect(mock.received().isEmpty, "a server that never listened delivered the spool")
         // The event is still there for a server that can listen.
         let serve = try startServe(rules, tmp, mock)
         defer { serve.kill9() }
-        #expect(waitForSeq(1, mock))
+        #expect(await waitForSeq(1, mock))
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func serveRefusesAFileThatIsNotASpoolAndCreatesItsOwnFilesPrivate() throws {
+    func serveRefusesAFileThatIsNotASpoolAndCreatesItsOwnFilesPrivate() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
         defer { mock.stop() }
         let rules = try tmp.write("rules.lua", Self.paidRule)
         let csv = try tmp.write("customers.csv", String(repeating: "email,name\nann@example.com,Ann\n", count: 100))
-        let refused = try ExitedProcess.run(
-            ["serve", rules, "--port", "0", "--spool", csv, "--endpoint", mock.endpoint], in: tmp,
-            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let refused = try Binary.run(
+            ["serve", rules, "--port", "0", "--spool", csv, "--endpoint", mock.endpoint],
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"], timeout: 20)
         #expect(refused.status == 2)
         #expect(refused.stderr == "error: \(csv): is not a SQLite database, so not a spool; pass a spool or a new file to --spool\n")
 
         let serve = try startServe(rules, tmp, mock)
         defer { serve.kill9() }
         #expect(try serve.postJSON("/", #"{"email":"private@example.com","seq":1}"#).status == 202)
-        #expect(waitForSeq(1, mock))
+        #expect(await waitForSeq(1, mock))
         for file in ["spool.sqlite", "spool.sqlite-wal", "spool.sqlite-shm", "spool.sqlite.lock"] {
             let attributes = try FileManager.default.attributesOfItem(atPath: tmp.path + "/" + file)
             #expect(attributes[.posixPermissions] as? Int == 0o600, "\(file) is readable by others")
@@ -180,7 +148,7 @@ extension ServeEndToEndTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func aRefusedWriteKeyPausesDeliveryKeepsTheEventsAndResumesWhenAccepted() throws {
+    func aRefusedWriteKeyPausesDeliveryKeepsTheEventsAndResumesWhenAccepted() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         // The API refuses the key serve was given.
@@ -193,7 +161,7 @@ extension ServeEndToEndTests {
             #expect(try serve.postJSON("/", #"{"email":"refused@example.com","seq":\#(seq)}"#).status == 202)
         }
         let message = "error: the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY"
-        #expect(eventually(timeout: 15) { serve.stderr.contains(message) }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(15)) { serve.stderr.contains(message) }
         let health = try serve.send("GET", "/healthz")
         #expect(health.status == 503, "\(health)")
         #expect(health.json?["status"] as? String == "the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY")
@@ -205,9 +173,9 @@ extension ServeEndToEndTests {
         refusing.stop()
         let accepting = try MockIngestProcess(["--write-key", Self.writeKey, "--port", "\(port)"], in: tmp)
         defer { accepting.stop() }
-        #expect(waitForSeq(5, accepting, timeout: 15))
+        #expect(await waitForSeq(5, accepting, timeout: .seconds(15)))
         #expect(recordedSeqs(accepting) == [1, 2, 3, 4, 5])
-        #expect(eventually(timeout: 5) { (try? serve.send("GET", "/healthz"))?.status == 200 })
+        await eventually("/healthz answered 200 again", timeout: .seconds(5)) { (try? serve.send("GET", "/healthz"))?.status == 200 }
         #expect(serve.stderrCount(message) == 1, "reported once per pause: \(serve.stderr)")
         #expect(serve.stderr.contains("delivery resumed"), "\(serve.stderr)")
         expectNoSecrets(serve, [])
@@ -216,7 +184,7 @@ extension ServeEndToEndTests {
     /// The pause names where the key came from, as `run` and `replay` do: with `--write-key-file`
     /// the user fixes that file, not the environment variable.
     @Test(.timeLimit(.minutes(2)))
-    func aRefusedKeyFromAFileNamesTheFile() throws {
+    func aRefusedKeyFromAFileNamesTheFile() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let refusing = try MockIngestProcess(["--write-key", "the-key-the-account-has-now"], in: tmp)
@@ -228,13 +196,13 @@ extension ServeEndToEndTests {
         defer { serve.kill9() }
         #expect(try serve.postJSON("/", #"{"email":"refused@example.com","seq":1}"#).status == 202)
         let reason = "the Ingest API refused the write key (HTTP 401); check --write-key-file \(keyFile)"
-        #expect(eventually(timeout: 15) { serve.stderr.contains("error: " + reason) }, "\(serve.stderr)")
+        await eventually("\(serve.stderr)", timeout: .seconds(15)) { serve.stderr.contains("error: " + reason) }
         #expect(try serve.send("GET", "/healthz").json?["status"] as? String == reason)
         expectNoSecrets(serve, [])
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func theDrainTimeoutBoundsTheStopAgainstAHangingIngestAPI() throws {
+    func theDrainTimeoutBoundsTheStopAgainstAHangingIngestAPI() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let hanging = try SilentListener()
@@ -260,11 +228,11 @@ extension ServeEndToEndTests {
         defer { mock.stop() }
         let next = try startServe(rules, tmp, mock)
         defer { next.kill9() }
-        #expect(waitForSeq(1, mock))
+        #expect(await waitForSeq(1, mock))
     }
 
     @Test(.timeLimit(.minutes(2)))
-    func aSecondSignalStopsServeAtOnce() throws {
+    func aSecondSignalStopsServeAtOnce() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let hanging = try SilentListener()
@@ -287,6 +255,6 @@ extension ServeEndToEndTests {
         defer { mock.stop() }
         let next = try startServe(rules, tmp, mock)
         defer { next.kill9() }
-        #expect(waitForSeq(1, mock), "the event stayed pending in the spool")
+        #expect(await waitForSeq(1, mock), "the event stayed pending in the spool")
     }
 }

@@ -1,4 +1,4 @@
-import EnchargeServer
+import MockIngest
 import Foundation
 import HTTPTypes
 import Hummingbird

@@ -39,6 +39,7 @@ public struct MockIngestConfiguration: Sendable {
     /// The level of Hummingbird's own log on standard error.
     public var logLevel: Logger.Level
 
+    /// A configuration with the defaults of `mock-ingest`; each argument overrides one.
     public init(
         host: String = "127.0.0.1",
         port: Int = 8089,
@@ -104,48 +105,4 @@ extension MockIngestConfiguration: CustomStringConvertible, CustomReflectable {
     public var customMirror: Mirror {
         Mirror(self, children: ["description": description])
     }
-}
-
-/// Where a running mock Ingest API can be reached.
-public struct MockIngestAddress: Sendable, Hashable {
-    /// The host the server was asked to bind.
-    public let host: String
-    /// The port it is bound to (the real one when the configuration asked for port 0).
-    public let port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// `http://HOST:PORT`, with an IPv6 host in brackets.
-    public var baseURL: String {
-        let h = host.contains(":") ? "[\(host)]" : host
-        return "http://\(h):\(port)"
-    }
-
-    /// The ingest endpoint, `http://HOST:PORT/v1/`, to give a client as its Ingest URL.
-    public var ingestURL: String { baseURL + "/v1/" }
-}
-
-/// Why the mock Ingest API could not start or go on.
-public struct MockIngestError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: Sendable, Equatable {
-        /// A setting is out of range.
-        case invalidConfiguration
-        /// The record file could not be opened or written.
-        case recordFile
-        /// The server stopped before it was listening (for example, the port is taken).
-        case notListening
-    }
-
-    public let kind: Kind
-    public let message: String
-
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-
-    public var description: String { "mock-ingest: \(message)" }
 }

@@ -1,6 +1,7 @@
-@testable import EnchargeServer
 import Foundation
 import Testing
+
+@testable import WebhookServer
 
 /// `/healthz` reports stalled rule workers from this count: every worker busy and none freed for
 /// longer than the time limit.

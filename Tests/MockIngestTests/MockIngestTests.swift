@@ -1,9 +1,11 @@
 import EnchargeKit
-@testable import EnchargeServer
 import Foundation
 import JSONKit
 import Logging
+import SystemKit
 import Testing
+
+@testable import MockIngest
 
 #if canImport(Glibc)
 import Glibc
@@ -122,11 +124,14 @@ import Darwin
         guard let split = text.range(of: "\r\n\r\n") else { return .failed("incomplete response: \(text)") }
         let lines = text[..<split.lowerBound].components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { return .failed("bad status line: \(lines[0])") }
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else {
+            return .failed("bad status line: \(lines[0])")
+        }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         return .response(RawResponse(status: status, headers: headers, body: String(text[split.upperBound...])))
     }
@@ -175,8 +180,12 @@ import Darwin
 
     @Test func aTokenIsRequiredEvenWithoutAWriteKey() async throws {
         try await withMockIngest(configuration: Self.configuration()) { address in
-            for headers in [[("Content-Type", "application/json")], [("Content-Type", "application/json"), ("X-Encharge-Token", "")]] {
-                let response = try #require(await Self.request(address, headers: headers, body: Self.event.encoded()).response)
+            for headers in [
+                [("Content-Type", "application/json")],
+                [("Content-Type", "application/json"), ("X-Encharge-Token", "")],
+            ] {
+                let response = try #require(
+                    await Self.request(address, headers: headers, body: Self.event.encoded()).response)
                 #expect(response.status == 401)
                 #expect(response.errorMessage == "missing X-Encharge-Token header")
             }
@@ -193,11 +202,12 @@ import Darwin
         }
     }
 
-    @Test(arguments: [
-        ("missing", nil, "missing X-Encharge-Token header"),
-        ("wrong", "not-the-key", "invalid X-Encharge-Token"),
-        ("prefix", "sk_live_sec", "invalid X-Encharge-Token"),
-    ] as [(String, String?, String)])
+    @Test(
+        arguments: [
+            ("missing", nil, "missing X-Encharge-Token header"),
+            ("wrong", "not-the-key", "invalid X-Encharge-Token"),
+            ("prefix", "sk_live_sec", "invalid X-Encharge-Token"),
+        ] as [(String, String?, String)])
     func wrongOrMissingTokenIs401(_ label: String, token: String?, message: String) async throws {
         let key = "sk_live_secret"
         try await withMockIngest(configuration: Self.configuration { $0.writeKey = key }) { address in
@@ -220,7 +230,8 @@ import Darwin
     func otherContentTypesAre415(_ contentType: String?) async throws {
         try await withMockIngest(configuration: Self.configuration()) { address in
             let headers = (contentType.map { [("Content-Type", $0)] } ?? []) + [("X-Encharge-Token", "t")]
-            let response = try #require(await Self.request(address, headers: headers, body: Self.event.encoded()).response)
+            let response = try #require(
+                await Self.request(address, headers: headers, body: Self.event.encoded()).response)
             #expect(response.status == 415)
             #expect(response.errorMessage == "Content-Type must be application/json")
         }
@@ -318,7 +329,11 @@ import Darwin
     @Test func dropRateOneClosesWithoutAnAnswer() async throws {
         let record = Self.temporaryPath("dropped.jsonl")
         defer { try? FileManager.default.removeItem(atPath: record) }
-        try await withMockIngest(configuration: Self.configuration { $0.dropRate = 1; $0.recordPath = record }) { address in
+        try await withMockIngest(
+            configuration: Self.configuration {
+                $0.dropRate = 1; $0.recordPath = record
+            }
+        ) { address in
             for _ in 0..<2 {
                 #expect(await Self.request(address, body: Self.event.encoded()) == .closedWithoutResponse)
             }
@@ -392,12 +407,13 @@ import Darwin
         ("key", "key", true), ("key", "kez", false), ("key", "ke", false), ("key", "keyy", false), ("", "key", false),
     ])
     func tokensCompareExactly(_ presented: String, _ expected: String, _ equal: Bool) {
-        #expect(constantTimeEquals(Array(presented.utf8), Array(expected.utf8)) == equal)
+        #expect(ConstantTime.equals(Array(presented.utf8), Array(expected.utf8)) == equal)
     }
 
     @Test func anUnwritableRecordFileFailsAtStart() {
         #expect(throws: MockIngestError.self) {
-            _ = try buildMockIngestApplication(configuration: Self.configuration { $0.recordPath = "/nonexistent-dir/x.jsonl" })
+            _ = try buildMockIngestApplication(
+                configuration: Self.configuration { $0.recordPath = "/nonexistent-dir/x.jsonl" })
         }
     }
 
@@ -407,39 +423,5 @@ import Darwin
                 try await withMockIngest(configuration: Self.configuration { $0.port = address.port }) { _ in }
             }
         }
-    }
-}
-
-/// What a sender chose cannot forge a line of the server logs.
-@Suite struct EscapingLogHandlerTests {
-    /// Keeps the events it is handed, for inspection.
-    final class CapturedEvents: @unchecked Sendable {
-        // Invariant: `events` is only touched under `lock`.
-        private let lock = NSLock()
-        private var stored: [LogEvent] = []
-        func append(_ event: LogEvent) { lock.lock(); stored.append(event); lock.unlock() }
-        var events: [LogEvent] { lock.lock(); defer { lock.unlock() }; return stored }
-    }
-
-    struct CapturingHandler: LogHandler {
-        let captured: CapturedEvents
-        var logLevel: Logger.Level = .trace
-        var metadata: Logger.Metadata = [:]
-        var metadataProvider: Logger.MetadataProvider?
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) { captured.append(event) }
-    }
-
-    @Test func messagesAndMetadataAreEscaped() throws {
-        let captured = CapturedEvents()
-        let logger = Logger(label: "t") { _ in EscapingLogHandler(wrapping: CapturingHandler(captured: captured)) }
-        logger.error("rule error: bad x\nforged\u{1B}[2J", metadata: ["error": "a\nb\0", "list": ["\u{1B}"]])
-        let event = try #require(captured.events.first)
-        #expect(event.message.description == #"rule error: bad x\nforged\u001b[2J"#)
-        #expect(event.metadata?["error"] == .string(#"a\nb\0"#))
-        #expect(event.metadata?["list"] == .array([.string(#"\u001b"#)]))
     }
 }

@@ -1,4 +1,3 @@
-import EnchargeRules
 public import Logging
 
 /// A log handler that escapes control characters (newlines, terminal escapes, NUL) in the message

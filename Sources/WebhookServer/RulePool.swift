@@ -1,12 +1,15 @@
 import EnchargeRules
-import Foundation
+import LuaKit
 import Synchronization
+import SystemKit
 
 /// What the pool hands back for one request: the rule's outcome and the dedup key the rule set
 /// (`webhook.dedup(key)` or a verified Stripe event id), nil when it set none.
-public struct WebhookRun: Sendable {
-    public var outcome: WebhookOutcome
-    public var dedupKey: String?
+package struct WebhookRun: Sendable {
+    /// What the rule did with the request.
+    package var outcome: WebhookOutcome
+    /// The dedup key the rule set, if any.
+    package var dedupKey: String?
 }
 
 /// N rule engines, each confined to its own thread, serving webhook requests. A request waits for
@@ -15,7 +18,7 @@ public struct WebhookRun: Sendable {
 ///
 /// Lua runs only on the pool's threads, never on a Swift concurrency thread, so no `await`
 /// happens while a Lua call is on the stack.
-public final class RulePool: Sendable {
+package final class RulePool: Sendable {
     struct Job: Sendable {
         let request: WebhookRequest
         let continuation: CheckedContinuation<WebhookRun, Never>
@@ -42,15 +45,17 @@ public final class RulePool: Sendable {
         var generation = 0
     }
 
-    /// Guards `State`. An NSCondition rather than `Mutex` because idle workers must sleep until
-    /// work arrives.
-    private let condition = NSCondition()
-    // Invariant: only read or written while `condition` is locked.
-    nonisolated(unsafe) private var state: State
-    public let size: Int
+    /// The queue and the rule's options; idle workers sleep on it until work arrives or the pool stops.
+    private let state: ConditionLock<State>
+    /// The worker threads to join on stop, by name. A worker the watchdog gave up is parked for
+    /// good inside a library call, so its thread is detached instead and leaves this list.
+    private let workers = Mutex<[String: JoinableThread]>([:])
+    /// Worker threads, each with its own Lua state.
+    package let size: Int
     /// Whether the rule routes by a `routes` table (then route names are bounded, for metrics).
-    public let routesDefined: Bool
-    public let maxWaiting: Int
+    package let routesDefined: Bool
+    /// Requests that may wait for a free engine before `run` answers nil.
+    package let maxWaiting: Int
     private let busy = Atomic<Int>(0)
     private let overruns = Atomic<Int>(0)
     private let collectedWarnings = Mutex(RuleWarnings())
@@ -59,38 +64,43 @@ public final class RulePool: Sendable {
 
     /// Loads the rule once on the caller's thread (so a broken rule fails here, with exit 2), then
     /// starts `size` worker threads that each load their own engine.
-    public init(
+    package init(
         options: RuleOptions, size: Int, maxWaiting: Int, onOverrun: @escaping @Sendable (String) -> Void = { _ in }
     ) throws(RuleLoadError) {
         let options = try Self.snapshot(options)
         let probe = try RuleEngine(options: options)
         guard probe.servesWebhooks else {
-            throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table; serve calls one of them per request")
+            throw RuleLoadError(
+                "\(options.rulesPath) defines neither on_webhook(req) nor a routes table; serve calls one of them per request"
+            )
         }
         self.size = max(1, size)
         self.maxWaiting = max(1, maxWaiting)
-        state = State(options: options)
+        state = ConditionLock(State(options: options))
         routesDefined = probe.definesTable("routes")
         self.onOverrun = onOverrun
         for index in 0..<self.size { startWorker(name: "rules-\(index)") }
     }
 
+    /// Starts a worker thread; a system that refuses one leaves the pool a worker short (the
+    /// others serve, and `/healthz` reports a pool whose workers stay busy).
     private func startWorker(name: String) {
-        let thread = Thread { [self] in self.work() }
-        thread.name = name
-        thread.stackSize = 8 << 20
-        thread.start()
+        guard let thread = JoinableThread.start({ [self] in self.work(name: name) }) else { return }
+        workers.withLock { $0[name] = thread }
     }
 
+    /// Worker threads that `stop` would join (a worker the watchdog gave up is not one of them).
+    var workerThreads: Int { workers.withLock { $0.count } }
+
     /// Requests running or waiting for an engine.
-    public var load: Int { busy.load(ordering: .relaxed) }
+    package var load: Int { busy.load(ordering: .relaxed) }
 
     /// Rule calls a watchdog gave up (stuck in one library call past 2× the time limit); each one's
     /// request was answered 500, its thread left behind, and a new worker took its place.
-    public var watchdogOverruns: Int { overruns.load(ordering: .relaxed) }
+    package var watchdogOverruns: Int { overruns.load(ordering: .relaxed) }
 
     /// The counted warnings of every worker since the last call, and counting starts afresh.
-    public func takeRunWarnings() -> RuleWarnings {
+    package func takeRunWarnings() -> RuleWarnings {
         collectedWarnings.withLock { warnings in
             defer { warnings = RuleWarnings() }
             return warnings
@@ -98,63 +108,61 @@ public final class RulePool: Sendable {
     }
 
     /// Runs the rule for `request` on a free engine; nil when the pool is saturated.
-    public func run(_ request: WebhookRequest) async -> WebhookRun? {
+    package func run(_ request: WebhookRequest) async -> WebhookRun? {
         guard busy.add(1, ordering: .relaxed).newValue <= size + maxWaiting else {
             busy.subtract(1, ordering: .relaxed)
             return nil
         }
         defer { busy.subtract(1, ordering: .relaxed) }
         return await withCheckedContinuation { continuation in
-            condition.lock()
-            state.jobs.append(Job(request: request, continuation: continuation))
-            condition.signal()
-            condition.unlock()
+            state.withLock { $0.jobs.append(Job(request: request, continuation: continuation)) }
+            state.signal()
         }
     }
 
     /// Loads the rule again (SIGHUP). A rule that does not load is refused and the old one keeps
     /// serving; the error says why.
-    public func reload() throws(RuleLoadError) {
-        condition.lock()
-        var options = state.options
-        condition.unlock()
+    package func reload() throws(RuleLoadError) {
+        var options = state.withLock { $0.options }
         options.source = nil
         options = try Self.snapshot(options)
         try Self.probe(options)
-        condition.lock()
-        state.options = options
-        state.generation += 1
-        condition.unlock()
+        state.withLock { state in
+            state.options = options
+            state.generation += 1
+        }
     }
 
     /// Loads `options` once on a thread of its own and checks it serves webhooks. A top level
     /// stuck in one library call past 2× the time limit is refused, and its thread is left
     /// behind, so that the next reload still runs.
     static func probe(_ options: RuleOptions) throws(RuleLoadError) {
-        let result = Mutex<Result<Bool, RuleLoadError>?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            let loaded = Result { () throws(RuleLoadError) -> Bool in try RuleEngine(options: options).servesWebhooks }
-            result.withLock { $0 = loaded }
-            done.signal()
+        let result = ConditionLock<Result<Bool, RuleLoadError>?>(nil)
+        guard
+            let thread = JoinableThread.start({
+                let loaded = Result { () throws(RuleLoadError) -> Bool in
+                    try RuleEngine(options: options).servesWebhooks
+                }
+                result.withLock { $0 = loaded }
+                result.broadcast()
+            })
+        else {
+            throw RuleLoadError("\(options.rulesPath): cannot start a thread to load the rules file")
         }
-        thread.stackSize = 8 << 20
-        thread.start()
         let limit = options.limits.seconds
-        if limit > 0 {
-            let wait = limit * RuleWatchdog.factor + 1
-            guard done.wait(timeout: .now() + wait) == .success else {
-                throw RuleLoadError(
-                    "\(options.rulesPath): loading the rules file ran for over \(formatSeconds(wait)), past "
-                        + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library "
-                        + "function no limit can interrupt; change its top level")
-            }
-        } else {
-            done.wait()
+        let wait = limit * RuleWatchdog.factor + 1
+        let loaded = result.withLock(whenReady: { $0 != nil }, timeout: limit > 0 ? wait : nil) { $0 }
+        guard let loaded else {
+            thread.detach()
+            throw RuleLoadError(
+                "\(options.rulesPath): loading the rules file ran for over \(formatSeconds(wait)), past "
+                    + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library "
+                    + "function no limit can interrupt; change its top level")
         }
-        switch result.withLock({ $0 }) {
+        thread.join()
+        switch loaded {
         case .success(true): return
-        case .success(false), nil:
+        case .success(false):
             throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table")
         case .failure(let error): throw error
         }
@@ -166,54 +174,54 @@ public final class RulePool: Sendable {
         do {
             options.source = try readFile(options.rulesPath, limit: 16 << 20)
         } catch {
-            throw RuleLoadError("cannot read \(options.rulesPath): \(error.description); check the path of the rules file")
+            throw RuleLoadError(
+                "cannot read \(options.rulesPath): \(error.description); check the path of the rules file")
         }
         return options
     }
 
-    public func stop() {
-        condition.lock()
-        state.stopping = true
-        condition.broadcast()
-        condition.unlock()
+    /// Stops the workers once the queued requests are answered, and joins their threads.
+    package func stop() {
+        state.withLock { $0.stopping = true }
+        state.broadcast()
+        for thread in workers.withLock({ $0.values }) where !thread.isCurrent { thread.join() }
+        workers.withLock { $0.removeAll() }
     }
 
     /// One worker: takes jobs and runs them on its own engine, watched by a `RuleWatchdog`. When
     /// the watchdog gives a call up, this thread is parked for good inside that call; the watchdog
     /// answers the job 500 and starts a new worker, which loads a new Lua state.
-    private func work() {
+    private func work(name: String) {
         let running = RunningJob()
         var engine: RuleEngine?
         var watchdog: RuleWatchdog?
         var generation = -1
         defer { watchdog?.stop() }
         while true {
-            condition.lock()
-            while state.head >= state.jobs.count && !state.stopping { condition.wait() }
-            if state.stopping && state.head >= state.jobs.count {
-                condition.unlock()
-                return
+            let next = state.withLock(whenReady: { $0.head < $0.jobs.count || $0.stopping }) {
+                state -> (job: Job, generation: Int, options: RuleOptions)? in
+                guard state.head < state.jobs.count else { return nil }
+                let job = state.jobs[state.head]
+                state.head += 1
+                if state.head > 1024 && state.head * 2 > state.jobs.count {
+                    state.jobs.removeFirst(state.head)
+                    state.head = 0
+                }
+                return (job, state.generation, state.options)
             }
-            let job = state.jobs[state.head]
-            state.head += 1
-            if state.head > 1024 && state.head * 2 > state.jobs.count {
-                state.jobs.removeFirst(state.head)
-                state.head = 0
-            }
-            let wanted = state.generation
-            let options = state.options
-            condition.unlock()
+            guard let (job, wanted, options) = next else { return }
             // A load that fails keeps the engine this worker had (none: tried again next request).
             if wanted != generation || engine == nil {
                 if let fresh = try? RuleEngine(options: options) {
                     watchdog?.stop()
                     engine = fresh
-                    watchdog = watch(fresh, running)
+                    watchdog = watch(fresh, running, worker: name)
                 }
                 generation = wanted
             }
             running.job.withLock { $0 = job }
-            let outcome = engine?.handleWebhook(job.request)
+            let outcome =
+                engine?.handleWebhook(job.request)
                 ?? .failed(message: "\(options.rulesPath): the rule could not be loaded", traceback: nil)
             if let warnings = engine?.takeRunWarnings(), !warnings.isEmpty {
                 collectedWarnings.withLock { $0.merge(warnings) }
@@ -227,7 +235,7 @@ public final class RulePool: Sendable {
 
     /// A watchdog for `engine` (none without a time limit): a call stuck past 2× the limit answers
     /// its request 500 (kept for replay), is counted and reported, and a new worker takes over.
-    private func watch(_ engine: RuleEngine, _ running: RunningJob) -> RuleWatchdog? {
+    private func watch(_ engine: RuleEngine, _ running: RunningJob, worker: String) -> RuleWatchdog? {
         let limit = engine.options.limits.seconds
         guard limit > 0 else { return nil }
         let stuck = StuckEngine(engine: engine)
@@ -238,6 +246,7 @@ public final class RulePool: Sendable {
                 + "the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; the "
                 + "request was kept and its worker replaced, so change the rule near this line"
             let number = overruns.add(1, ordering: .relaxed).newValue
+            workers.withLock { $0.removeValue(forKey: worker) }?.detach()
             startWorker(name: "rules-r\(number)")
             onOverrun(message)
             running.job.withLock { $0.take() }?.continuation.resume(

@@ -1,0 +1,35 @@
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// The request context of the webhook routes. The middleware fills it on the way in: the request
+/// id (`WebhookMetricsMiddleware`) and the body read within the limit (`BodyLimitMiddleware`), so
+/// the checks after them and the controller read the body once.
+struct WebhookRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    /// The client's address, shown to the rule as `req.remote_ip`.
+    let remoteAddress: String?
+    /// The id answered in `X-Request-Id` and used for the spool and the log.
+    var requestID = ""
+    /// The whole request body, once `BodyLimitMiddleware` has read it.
+    var body: [UInt8] = []
+    /// Set by the controller when the rule answered the request, so its route names the metric
+    /// series; shared with `WebhookMetricsMiddleware`, which reads it after the answer.
+    let ruleAnswered = RuleAnswered()
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = CoreRequestContextStorage(source: source)
+        remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+}
+
+/// Whether the rule answered one request (its route then labels the metric series).
+final class RuleAnswered: Sendable {
+    private let answered = Atomic<Bool>(false)
+
+    /// Records that the rule answered.
+    func set() { answered.store(true, ordering: .relaxed) }
+
+    /// Whether the rule answered.
+    var value: Bool { answered.load(ordering: .relaxed) }
+}
