@@ -22,14 +22,25 @@ package struct JoinableThread: @unchecked Sendable {
 
     /// Starts `body` on a new thread. `body` is `sending`: the caller gives up what it captures, so a
     /// non-Sendable value (a curl handle, a `lua_State`) can move to the thread that will own it.
-    /// Throws when the system refuses a thread.
-    package init(_ body: sending @escaping () -> Void) throws(ThreadStartError) {
+    /// `stackSize` pins the thread's stack (bytes); nil takes the system's default, which follows
+    /// `ulimit -s` and so differs between machines. Throws when the system refuses a thread.
+    package init(stackSize: Int? = nil, _ body: sending @escaping () -> Void) throws(ThreadStartError) {
         // Unmanaged: the retain taken here is released by the new thread (takeRetainedValue) or, if
         // pthread_create fails, right below; the box is never touched by two threads at once.
         let start = Unmanaged.passRetained(Start(body))
         var handle = pthread_t()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if let stackSize {
+            let sizeResult = pthread_attr_setstacksize(&attributes, stackSize)
+            guard sizeResult == 0 else {
+                start.release()
+                throw ThreadStartError(code: sizeResult)
+            }
+        }
         let result = pthread_create(
-            &handle, nil,
+            &handle, &attributes,
             { raw in
                 let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
                 start.body()
@@ -44,8 +55,8 @@ package struct JoinableThread: @unchecked Sendable {
 
     /// Starts `body` on a new thread; nil when the system refuses one (for callers that treat every
     /// refusal alike).
-    package static func start(_ body: sending @escaping () -> Void) -> JoinableThread? {
-        try? JoinableThread(body)
+    package static func start(stackSize: Int? = nil, _ body: sending @escaping () -> Void) -> JoinableThread? {
+        try? JoinableThread(stackSize: stackSize, body)
     }
 
     /// Waits until the thread's closure has returned.

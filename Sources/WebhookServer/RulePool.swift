@@ -82,10 +82,16 @@ package final class RulePool: Sendable {
         for index in 0..<self.size { startWorker(name: "rules-\(index)") }
     }
 
+    /// Each Lua thread's stack, pinned rather than taken from `ulimit -s` so that how deep a rule
+    /// may nest C calls does not depend on the machine.
+    static let stackSize = 8 << 20
+
     /// Starts a worker thread; a system that refuses one leaves the pool a worker short (the
     /// others serve, and `/healthz` reports a pool whose workers stay busy).
     private func startWorker(name: String) {
-        guard let thread = JoinableThread.start({ [self] in self.work(name: name) }) else { return }
+        guard let thread = JoinableThread.start(stackSize: Self.stackSize, { [self] in self.work(name: name) }) else {
+            return
+        }
         workers.withLock { $0[name] = thread }
     }
 
@@ -139,13 +145,15 @@ package final class RulePool: Sendable {
     static func probe(_ options: RuleOptions) throws(RuleLoadError) {
         let result = ConditionLock<Result<Bool, RuleLoadError>?>(nil)
         guard
-            let thread = JoinableThread.start({
-                let loaded = Result { () throws(RuleLoadError) -> Bool in
-                    try RuleEngine(options: options).servesWebhooks
-                }
-                result.withLock { $0 = loaded }
-                result.broadcast()
-            })
+            let thread = JoinableThread.start(
+                stackSize: Self.stackSize,
+                {
+                    let loaded = Result { () throws(RuleLoadError) -> Bool in
+                        try RuleEngine(options: options).servesWebhooks
+                    }
+                    result.withLock { $0 = loaded }
+                    result.broadcast()
+                })
         else {
             throw RuleLoadError("\(options.rulesPath): cannot start a thread to load the rules file")
         }

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 import SystemKit
 import Testing
@@ -52,6 +53,17 @@ import Testing
     func optionalStart() throws {
         let ran = Atomic(false)
         let thread = try #require(JoinableThread.start { ran.store(true, ordering: .sequentiallyConsistent) })
+        thread.join()
+        let didRun = ran.load(ordering: .sequentiallyConsistent)
+        #expect(didRun)
+    }
+
+    @Test("a pinned stack size reaches the thread: a size below the system minimum is refused, a large one runs")
+    func stackSize() throws {
+        let error = #expect(throws: ThreadStartError.self) { try JoinableThread(stackSize: 1) {} }
+        #expect(error?.code == EINVAL)
+        let ran = Atomic(false)
+        let thread = try JoinableThread(stackSize: 16 << 20) { ran.store(true, ordering: .sequentiallyConsistent) }
         thread.join()
         let didRun = ran.load(ordering: .sequentiallyConsistent)
         #expect(didRun)
