@@ -46,12 +46,14 @@ let package = Package(
         // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
         .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
-        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
-        // The Lua modules a rule sees, the rule runner and the input readers.
+        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"]),
+        // The input readers (JSON lines, JSON arrays, CSV) behind one record source.
+        .target(name: "RecordSources", dependencies: ["JSONKit", "SystemKit"]),
+        // The rule engine (records, webhooks) and the Lua modules a rule sees.
         .target(
             name: "EnchargeRules",
             dependencies: [
-                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures",
+                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "RecordSources",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -92,14 +94,19 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-            ],
-            swiftSettings: swiftSettings),
+            ]),
+        // The jobs (run, replay, replay --spool, check): progress, summary, exit status, diagnostics,
+        // all through an injected context.
+        .target(
+            name: "EnchargeCommands",
+            dependencies: [
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
-                "EnchargeRules", "EnchargeKit", "EnchargeServer", "WebhookServer", "MockIngest", "SystemKit",
+                "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeServer", "JSONKit", "LuaKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -120,33 +127,20 @@ let package = Package(
             path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "TestSupportTests",
-            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")],
-            swiftSettings: swiftSettings),
-        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], swiftSettings: swiftSettings),
-        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "JSONKit"], swiftSettings: swiftSettings),
+            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
+        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
+        .testTarget(name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit"]),
+        .testTarget(
+            name: "EnchargeRulesTests",
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(
+            name: "EnchargeCommandsTests",
+            dependencies: ["EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit"]),
         .testTarget(
             name: "EnchargeKitTests",
-            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
-        .testTarget(
-            name: "WebhookServerTests",
-            dependencies: [
-                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit",
-                "WebhookSignatures", "SystemKit", "TestSupport",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
-            ],
-            swiftSettings: swiftSettings),
-        .testTarget(
-            name: "MockIngestTests",
-            dependencies: [
-                "MockIngest", "EnchargeKit", "EnchargeRules", "JSONKit", "SystemKit",
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings),
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
+        .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
         .testTarget(
             name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),

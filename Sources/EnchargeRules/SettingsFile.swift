@@ -1,4 +1,5 @@
 import JSONKit
+import RecordSources
 
 /// `--settings file.json`: a JSON object that becomes `encharge.settings`.
 public enum SettingsFile {
@@ -19,7 +20,7 @@ public enum SettingsFile {
 }
 
 /// Reads a whole file of modest size (settings, rules, fixtures).
-public func readFile(_ path: String, limit: Int = 64 << 20) throws(InputError) -> [UInt8] {
+package func readFile(_ path: String, limit: Int = 64 << 20) throws(InputError) -> [UInt8] {
     let file = try ChunkedFile(path: path)
     var bytes: [UInt8] = []
     while try file.read(into: &bytes, count: 1 << 16) > 0 {

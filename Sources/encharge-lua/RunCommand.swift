@@ -1,6 +1,8 @@
 import ArgumentParser
 import EnchargeKit
+import EnchargeCommands
 import EnchargeRules
+import RecordSources
 
 #if canImport(Glibc)
 import Glibc

@@ -1,20 +1,11 @@
 import EnchargeKit
+import EnchargeRules
 import JSONKit
+import RecordSources
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-extension RuleEngine {
-    /// What a job says when its `RuleWatchdog` gave a rule call up: the rule line (when known),
-    /// how long the call ran and that `job` (`check`, `replay`) stops there.
-    func overrunMessage(runningSeconds: Double, job: String) -> String {
-        let position = stuckRulePosition ?? options.rulesPath
-        return "\(position): a call of the rule ran for \(formatSeconds(runningSeconds)), over "
-            + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(options.limits.seconds)), inside a "
-            + "library function no limit can interrupt; the \(job) stops here, so change the rule near this line"
-    }
-}
 
 /// The counts of a replay and the record entry being mapped again, shared with its watchdog.
 final class ReplayProgress {

@@ -1,4 +1,4 @@
-@testable import EnchargeRules
+@testable import RecordSources
 import Foundation
 import JSONKit
 import Testing
@@ -53,11 +53,14 @@ enum ReadRecord: Equatable, CustomStringConvertible {
     }
 }
 
+/// For readers whose warnings a test does not look at.
+let ignoreWarnings: @Sendable (String) -> Void = { _ in }
+
 /// Reads every record of `path` (or the first `limit`, stopping the reader by returning false).
 func readRecords(
     _ path: String, _ format: InputFormat, maxRecordBytes: Int? = nil, limit: Int = .max
 ) throws -> [ReadRecord] {
-    let reader = try RecordReader(path: path, format: format)
+    let reader = try RecordReader(path: path, format: format, warn: ignoreWarnings)
     if let maxRecordBytes { reader.maxRecordBytes = maxRecordBytes }
     var records: [ReadRecord] = []
     try reader.forEach { body, line in
@@ -105,18 +108,18 @@ func largeRecordJSON(_ i: Int) -> String {
     @Test func missingFileIsAnInputErrorSentence() throws {
         let scratch = try ScratchDirectory()
         let missing = scratch.path + "/missing.jsonl"
-        let error = #expect(throws: InputError.self) { _ = try RecordReader(path: missing, format: .jsonl) }
+        let error = #expect(throws: InputError.self) { _ = try RecordReader(path: missing, format: .jsonl, warn: ignoreWarnings) }
         #expect(error?.description == "cannot open \(missing): No such file or directory; check the input path")
     }
 
     @Test func directoryIsAnInputErrorSentence() throws {
         let scratch = try ScratchDirectory()
-        let error = #expect(throws: InputError.self) { _ = try RecordReader(path: scratch.path, format: .json) }
+        let error = #expect(throws: InputError.self) { _ = try RecordReader(path: scratch.path, format: .json, warn: ignoreWarnings) }
         #expect(error?.description == "cannot read \(scratch.path): it is a directory; give a file")
     }
 
     @Test func standardInputIsNamedStdin() throws {
-        let reader = try RecordReader(path: "-", format: .jsonl)
+        let reader = try RecordReader(path: "-", format: .jsonl, warn: ignoreWarnings)
         #expect(reader.displayName == "stdin")
         #expect(reader.progress.total == nil)
     }
@@ -125,7 +128,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let text = "{\"a\":1}\n{\"b\":2}\n"
         let path = try scratch.file("p.jsonl", text)
-        let reader = try RecordReader(path: path, format: .jsonl)
+        let reader = try RecordReader(path: path, format: .jsonl, warn: ignoreWarnings)
         #expect(reader.displayName == path)
         #expect(reader.progress.read == 0)
         #expect(reader.progress.total == text.utf8.count)
@@ -493,7 +496,7 @@ func largeRecordJSON(_ i: Int) -> String {
         let scratch = try ScratchDirectory()
         let text = ["id", "name", "note"].joined(separator: separator) + "\n"
             + ["1", "\"Smith\(separator) J\"", "a,b"].joined(separator: separator) + "\n"
-        let reader = try RecordReader(path: try scratch.file("d.csv", text), format: .csv, delimiter: delimiter)
+        let reader = try RecordReader(path: try scratch.file("d.csv", text), format: .csv, delimiter: delimiter, warn: ignoreWarnings)
         var records: [JSONValue] = []
         try reader.forEach { body, _ in
             if case .value(let value) = body { records.append(value) }
@@ -523,9 +526,8 @@ func largeRecordJSON(_ i: Int) -> String {
     @Test func oneColumnHeaderHoldingASemicolonWarnsOnceAndReadingGoesOn() throws {
         let scratch = try ScratchDirectory()
         let path = try scratch.file("semi.csv", "email;name\na@x.io;Ann\n")
-        let reader = try RecordReader(path: path, format: .csv)
         var warnings: [String] = []
-        reader.warn = { warnings.append($0) }
+        let reader = try RecordReader(path: path, format: .csv, warn: { warnings.append($0) })
         var count = 0
         try reader.forEach { _, _ in count += 1; return true }
         #expect(count == 1)
@@ -554,7 +556,7 @@ func largeRecordJSON(_ i: Int) -> String {
     // MARK: JSON records path
 
     func readPath(_ path: String, _ pointer: String, maxRecordBytes: Int? = nil) throws -> (RecordReader, [ReadRecord]) {
-        let reader = try RecordReader(path: path, format: .json, recordsPath: try JSONPointer(parsing: pointer))
+        let reader = try RecordReader(path: path, format: .json, recordsPath: try JSONPointer(parsing: pointer), warn: ignoreWarnings)
         if let maxRecordBytes { reader.maxRecordBytes = maxRecordBytes }
         var records: [ReadRecord] = []
         try reader.forEach { body, n in
@@ -630,7 +632,7 @@ func largeRecordJSON(_ i: Int) -> String {
     ] as [(String, String?, Int)])
     func singleObjectHoldingOneArrayOfObjectsSuggestsItsPath(text: String, pointer: String?, count: Int) throws {
         let scratch = try ScratchDirectory()
-        let reader = try RecordReader(path: try scratch.file("one.json", text), format: .json)
+        let reader = try RecordReader(path: try scratch.file("one.json", text), format: .json, warn: ignoreWarnings)
         try reader.forEach { _, _ in true }
         #expect(reader.suggestedRecordsPath?.pointer == pointer)
         if pointer != nil { #expect(reader.suggestedRecordsPath?.count == count) }

@@ -18,7 +18,6 @@ struct JSONLinesReader: RecordSource {
         var skippingOversize = false
         while true {
             // Find complete lines in buffer[start...].
-            var handled = false
             let stop: Bool = try buffer.withUnsafeBytes { raw -> Bool in
                 let base = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
                 while start < raw.count {
@@ -26,7 +25,6 @@ struct JSONLinesReader: RecordSource {
                     guard let nl = memchr(base + start, 0x0A, remaining) else { break }
                     let end = base.distance(to: nl.assumingMemoryBound(to: UInt8.self))
                     line += 1
-                    handled = true
                     if skippingOversize {
                         // The tail of a line already reported as oversized.
                         skippingOversize = false
@@ -43,7 +41,6 @@ struct JSONLinesReader: RecordSource {
                 return false
             }
             if stop { return }
-            _ = handled
             if eof {
                 if start < buffer.count {
                     line += 1

@@ -1,6 +1,8 @@
 import Crypto
 import EnchargeKit
+import EnchargeRules
 import JSONKit
+import RecordSources
 import Synchronization
 
 #if canImport(Glibc)
@@ -8,20 +10,20 @@ import Glibc
 #endif
 
 /// Everything `encharge-lua run` needs, already parsed from flags and the environment.
-public struct RunJobConfiguration: Sendable {
-    public var rule: RuleOptions
-    public var inputs: [InputSpec]
-    public var dryRun: Bool
+package struct RunJobConfiguration: Sendable {
+    package var rule: RuleOptions
+    package var inputs: [InputSpec]
+    package var dryRun: Bool
     /// Nil: failed records are only reported on stderr (a dry run without `--dead-letter`).
-    public var deadLetterPath: String?
-    public var failFast: Bool
-    public var quiet: Bool
+    package var deadLetterPath: String?
+    package var failFast: Bool
+    package var quiet: Bool
     /// Nil with `dryRun`.
-    public var delivery: DeliveryConfiguration?
+    package var delivery: DeliveryConfiguration?
     /// Seconds in-flight requests may take to finish after an interrupt.
-    public var drainTimeout: Double
+    package var drainTimeout: Double
 
-    public init(
+    package init(
         rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String?, failFast: Bool,
         quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
     ) {
@@ -37,11 +39,11 @@ public struct RunJobConfiguration: Sendable {
 }
 
 /// Exit codes of `run` (README "Exit codes").
-public enum RunExitCode {
-    public static let success: Int32 = 0
-    public static let someFailed: Int32 = 1
-    public static let usage: Int32 = 2
-    public static let interrupted: Int32 = 130
+package enum RunExitCode {
+    package static let success: Int32 = 0
+    package static let someFailed: Int32 = 1
+    package static let usage: Int32 = 2
+    package static let interrupted: Int32 = 130
 }
 
 /// Set by SIGINT/SIGTERM; read between records. An atomic store is async-signal-safe.
@@ -49,7 +51,7 @@ let interruptRequested = Atomic<Bool>(false)
 
 /// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input, and wake an
 /// `InterruptWatcher` (which interrupts the delivery engine) through `interruptPipe`.
-public func installInterruptHandlers() {
+package func installInterruptHandlers() {
     // Create the pipe now: a handler must not run a lazy global initializer.
     _ = interruptPipe
     let handler: @convention(c) (Int32) -> Void = { _ in
@@ -73,7 +75,7 @@ public func installInterruptHandlers() {
 
 /// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
 /// version failed.
-public func sha256Hex(ofFile path: String) -> String? {
+package func sha256Hex(ofFile path: String) -> String? {
     guard let bytes = try? readFile(path) else { return nil }
     return SHA256.hash(data: bytes).map { String(format2: $0) }.joined()
 }
@@ -122,7 +124,7 @@ final class DeliverySink: EventSink {
 
 /// Runs `encharge-lua run`: map every record, print (dry run) or deliver the events, record
 /// failures, print the summary. Returns the process exit code.
-public func runJob(_ configuration: RunJobConfiguration) -> Int32 {
+package func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let engine: RuleEngine
     do { engine = try RuleEngine(options: configuration.rule) } catch {
         Diagnostics.write("error: \(error.description)")
@@ -295,12 +297,6 @@ func outcomeCounts(_ s: MappingSummary, noun: (one: String, many: String) = ("re
 }
 
 func milliseconds(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded())) ms" }
-
-/// Seconds with two decimals, as messages show them: `2.05 s`.
-public func formatSeconds(_ seconds: Double) -> String {
-    let tenths = Int((seconds * 100).rounded())
-    return "\(tenths / 100).\(tenths % 100 < 10 ? "0" : "")\(tenths % 100) s"
-}
 
 /// The live line on a terminal: records read, events sent, in flight, retries, failures,
 /// events/s and, for files, percent and ETA.

@@ -1,22 +1,24 @@
 import EnchargeKit
+import EnchargeRules
 import JSONKit
+import RecordSources
 
 /// What `encharge-lua replay` needs.
-public struct ReplayJobConfiguration: Sendable {
+package struct ReplayJobConfiguration: Sendable {
     /// The dead-letter file to read; never written.
-    public var inputPath: String
+    package var inputPath: String
     /// The fixed rule for record entries; nil leaves record entries as they are.
-    public var rule: RuleOptions?
+    package var rule: RuleOptions?
     /// Where what fails again goes; nil: nowhere but stderr (a dry run without `--dead-letter`).
-    public var deadLetterPath: String?
-    public var dryRun: Bool
-    public var quiet: Bool
-    public var delivery: DeliveryConfiguration?
-    public var drainTimeout: Double
+    package var deadLetterPath: String?
+    package var dryRun: Bool
+    package var quiet: Bool
+    package var delivery: DeliveryConfiguration?
+    package var drainTimeout: Double
     /// Only entries written by these runs (`--run-id`); empty: every entry.
-    public var runIDs: Set<String>
+    package var runIDs: Set<String>
 
-    public init(
+    package init(
         inputPath: String, rule: RuleOptions?, deadLetterPath: String?, dryRun: Bool, quiet: Bool,
         delivery: DeliveryConfiguration?, drainTimeout: Double, runIDs: Set<String> = []
     ) {
@@ -31,7 +33,7 @@ public struct ReplayJobConfiguration: Sendable {
     }
 
     /// `dead-letter.jsonl` → `dead-letter.retry.jsonl`.
-    public static func defaultOutput(for input: String) -> String {
+    package static func defaultOutput(for input: String) -> String {
         let stem = input.hasSuffix(".jsonl") ? String(input.dropLast(6)) : input
         return stem + ".retry.jsonl"
     }
@@ -43,7 +45,7 @@ public struct ReplayJobConfiguration: Sendable {
 /// entries a dry run wrote are refused
 /// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
 /// reported with its number and skipped. Returns the exit code (as `run`).
-public func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
+package func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
     var engine: RuleEngine? = nil
     var rulesSHA256: String? = nil
     if let rule = configuration.rule {

@@ -144,7 +144,7 @@ extension RuleEngine {
         let answerSite = "\(options.rulesPath):\(state.definitionLine(ofFunctionAt: 1) ?? 0)"
         pushRequest(request)
         currentSource = "request \(request.id)"
-        defer { reportNewDuplicateJSONKeys(source: currentSource) }
+        defer { takeNewDuplicateJSONKeyWarnings(source: currentSource).forEach(Diagnostics.write) }
         pending.removeAll(keepingCapacity: true)
         skipReason = nil
         verificationFailure = nil

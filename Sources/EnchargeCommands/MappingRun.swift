@@ -1,26 +1,28 @@
 import EnchargeKit
+import EnchargeRules
 import JSONKit
+import RecordSources
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Where mapped events go: stdout (`--dry-run`) or the delivery engine.
-public protocol EventSink: AnyObject {
+package protocol EventSink: AnyObject {
     /// The events one record emitted, in emission order.
     func emit(_ events: [Event], source: String)
 }
 
 /// `--dry-run`: each validated event as one JSON line on stdout, buffered.
-public final class JSONLinesEventWriter: EventSink {
+package final class JSONLinesEventWriter: EventSink {
     let fd: Int32
     var writer = JSONWriter(capacity: 1 << 17)
 
-    public init(fileDescriptor: Int32 = 1) { fd = fileDescriptor }
+    package init(fileDescriptor: Int32 = 1) { fd = fileDescriptor }
 
     deinit { flush() }
 
-    public func emit(_ events: [Event], source: String) {
+    package func emit(_ events: [Event], source: String) {
         for event in events {
             event.write(to: &writer)
             writer.bytes.append(0x0A)
@@ -28,7 +30,7 @@ public final class JSONLinesEventWriter: EventSink {
         if writer.bytes.count >= 1 << 16 { flush() }
     }
 
-    public func flush() {
+    package func flush() {
         writer.bytes.withUnsafeBytes { raw in
             var offset = 0
             while offset < raw.count {
@@ -41,73 +43,35 @@ public final class JSONLinesEventWriter: EventSink {
     }
 }
 
-/// One input of a run.
-public struct InputSpec: Sendable {
-    public var path: String
-    public var format: InputFormat
-    /// The byte between CSV fields (`--delimiter`).
-    public var delimiter: UInt8
-    /// The array of records inside a `.json` document (`--records-path`).
-    public var recordsPath: JSONPointer?
-    public init(path: String, format: InputFormat, delimiter: UInt8 = UInt8(ascii: ","), recordsPath: JSONPointer? = nil) {
-        self.path = path
-        self.format = format
-        self.delimiter = delimiter
-        self.recordsPath = recordsPath
-    }
-
-    /// Nil when the input can be opened for reading, else the one-line error to print
-    /// (`error: cannot read in.jsonl: No such file or directory; check the path`). Stdin always can.
-    /// A regular file is opened and closed; a pipe or device is only checked with `access`, since
-    /// opening and closing a named pipe would end its writer's stream before the run reads it.
-    public func unreadableMessage() -> String? {
-        guard path != "-" else { return nil }
-        func failure() -> String { "error: cannot read \(path): \(String(cString: strerror(errno))); check the path" }
-        var info = stat()
-        guard stat(path, &info) == 0 else { return failure() }
-        switch info.st_mode & S_IFMT {
-        case S_IFDIR:
-            return "error: cannot read \(path): it is a directory; check the path"
-        case S_IFREG:
-            let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-            guard descriptor >= 0 else { return failure() }
-            close(descriptor)
-            return nil
-        default:
-            return access(path, R_OK) == 0 ? nil : failure()
-        }
-    }
-}
-
 /// Counts of a run, for the summary line and the exit code. Every record read lands in exactly one
 /// outcome: `records == mapped + withoutEvents + skipped + failed + refused`.
-public struct MappingSummary: Sendable {
-    public var records = 0
+package struct MappingSummary: Sendable {
+    package var records = 0
     /// Records that emitted at least one event.
-    public var mapped = 0
+    package var mapped = 0
     /// Records whose rule returned without emitting an event or calling `encharge.skip`.
-    public var withoutEvents = 0
-    public var skipped = 0
-    public var failed = 0
+    package var withoutEvents = 0
+    package var skipped = 0
+    package var failed = 0
     /// Dead-letter entries `replay` would not run again (written by a dry run).
-    public var refused = 0
+    package var refused = 0
     /// Events emitted by all records.
-    public var events = 0
-    public var seconds: Double = 0
-    public var interrupted = false
+    package var events = 0
+    package var seconds: Double = 0
+    package var interrupted = false
     /// Inputs that could not be read to their end, one error line each (these are not records).
-    public var inputErrors: [String] = []
+    package var inputErrors: [String] = []
     /// When the run stopped early (`shouldStop`): the source of the first record not read, if any.
-    public var firstUnreadSource: String?
+    package var firstUnreadSource: String?
     /// When the run stopped early: the inputs after it that were never opened.
-    public var unopenedInputs: [String] = []
-    public var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
+    package var unopenedInputs: [String] = []
+    package var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
 
     /// Counts one record's events: a record with events is mapped, one without is counted apart.
     /// After a stop, the line that says where the input was left unread, so the rest can be run
     /// again without the records already read (whose events were sent or dead-lettered); nil when
     /// every input was read.
-    public func unreadInputMessage() -> String? {
+    package func unreadInputMessage() -> String? {
         var parts: [String] = []
         if let firstUnreadSource { parts.append("the first record not read is \(firstUnreadSource)") }
         if !unopenedInputs.isEmpty {
@@ -128,29 +92,29 @@ public struct MappingSummary: Sendable {
 
 /// The mapping half of `run`: reads every input, maps each record through the rule, hands the
 /// events to a sink and records failures in the dead-letter file.
-public final class MappingRun {
+package final class MappingRun {
     let engine: RuleEngine
     let sink: EventSink
     let deadLetters: DeadLetterWriter
-    public var failFast = false
-    public var quiet = false
+    package var failFast = false
+    package var quiet = false
     /// Checked between records; set from a signal handler to stop reading input.
-    public var shouldStop: () -> Bool = { false }
+    package var shouldStop: () -> Bool = { false }
     /// Called now and then with the reader being read, for a progress line.
-    public var onProgress: ((MappingSummary, RecordReader) -> Void)?
-    public private(set) var summary = MappingSummary()
+    package var onProgress: ((MappingSummary, RecordReader) -> Void)?
+    package private(set) var summary = MappingSummary()
     /// The record being mapped and its source, for `abandonCurrentRecord`.
     private var current: (body: InputRecordBody, source: String)?
     private var startedAt = 0.0
 
-    public init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter) {
+    package init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter) {
         self.engine = engine
         self.sink = sink
         self.deadLetters = deadLetters
     }
 
     /// Maps every input in order. Returns the counts; per-record problems never throw.
-    public func run(inputs: [InputSpec]) -> MappingSummary {
+    package func run(inputs: [InputSpec]) -> MappingSummary {
         startedAt = monotonicSeconds()
         runInputs(inputs)
         reportDuplicateKeyCounts()
@@ -161,7 +125,7 @@ public final class MappingRun {
     private func runInputs(_ inputs: [InputSpec]) {
         for (index, input) in inputs.enumerated() {
             let reader: RecordReader
-            do { reader = try RecordReader(spec: input) } catch {
+            do { reader = try RecordReader(spec: input, warn: { [unowned self] in report($0) }) } catch {
                 // `runJob` checked every input before the first record; this is an input that went
                 // away since, or whose --records-path or --delimiter does not fit it.
                 inputError(input.unreadableMessage() ?? "error: \(error.description)")
@@ -189,7 +153,7 @@ public final class MappingRun {
                     case .value(let value): outcome = engine.map(value: value, source: source)
                     case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
                     }
-                    engine.reportNewDuplicateJSONKeys(source: source)
+                    engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
                     switch outcome {
                     case .mapped(let events):
                         summary.countMapped(events: events.count)
@@ -269,7 +233,7 @@ public final class MappingRun {
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
     /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`. A long message is cut so the
     /// whole line fits `Diagnostics.maxLineBytes` and still ends with the record it names.
-    public static func compilerStyle(_ message: String, source: String) -> String {
+    package static func compilerStyle(_ message: String, source: String) -> String {
         let message = Diagnostics.escaped(message)  // it may quote a record: no forged lines
         let head: String, text: Substring, tail: String
         if message.hasPrefix(source + ": ") {
@@ -294,7 +258,7 @@ public final class MappingRun {
     }
 }
 
-public func monotonicSeconds() -> Double {
+package func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9

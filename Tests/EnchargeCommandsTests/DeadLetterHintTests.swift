@@ -1,5 +1,6 @@
 import EnchargeKit
-@testable import EnchargeRules
+@testable import EnchargeCommands
+import EnchargeRules
 import Foundation
 import JSONKit
 import Testing

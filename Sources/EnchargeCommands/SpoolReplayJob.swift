@@ -2,12 +2,13 @@ import EnchargeKit
 import EnchargeRules
 import EnchargeSpool
 import JSONKit
+import RecordSources
 
 /// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
 /// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
 /// their events are spooled and the request is forgotten, or it stays kept with the new error.
 /// Returns the exit code: 0 all replayed, 1 some requests failed again, 2 cannot open or load.
-public func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
+package func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
     let spool: Spool
     do { spool = try Spool(path: path) } catch {
         Diagnostics.write("error: \(error)")

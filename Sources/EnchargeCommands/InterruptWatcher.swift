@@ -1,4 +1,7 @@
 import EnchargeKit
+import EnchargeRules
+import JSONKit
+import RecordSources
 import Synchronization
 
 #if canImport(Glibc)
