@@ -29,6 +29,7 @@ struct AbandonedReplayHandover: @unchecked Sendable {
     let deadLetters: DeadLetterWriter
     let configuration: ReplayJobConfiguration
     let start: Double
+    let diagnostics: DiagnosticsPrinter
 
     /// Reports the entry whose call overran, writes it to the new dead-letter file, delivers or
     /// prints what earlier entries emitted, prints the summary and ends the process with exit code 1.
@@ -37,27 +38,28 @@ struct AbandonedReplayHandover: @unchecked Sendable {
         var summary = progress.summary
         if let (record, source) = progress.current {
             summary.failed += 1
-            Diagnostics.write(MappingRun.compilerStyle(message, source: source))
+            diagnostics.write(MappingRun.compilerStyle(message, source: source))
             do {
                 try deadLetters.writeRecordFailure(record: record, error: message, traceback: nil, source: source)
             } catch {
-                Diagnostics.write("error: cannot write the dead-letter file: \(error)")
+                diagnostics.write("error: cannot write the dead-letter file: \(error)")
             }
         } else {
-            Diagnostics.write("\(configuration.inputPath): error: \(message)")
+            diagnostics.write("\(configuration.inputPath): error: \(message)")
         }
-        let unread = carryOverUnread(after: progress.entriesSeen, configuration: configuration, deadLetters: deadLetters)
+        let unread = carryOverUnread(
+            after: progress.entriesSeen, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
         writer?.flush()
-        let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false), summary: summary) }
+        let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false, diagnostics: diagnostics), summary: summary) }
         summary.seconds = monotonicSeconds() - start
         let noun = (one: "entry", many: "entries")
-        Diagnostics.write(
+        diagnostics.write(
             summaryLine(summary, stats: stats, interrupted: false, stopped: true, title: "replay ", noun: noun)
                 + unreadSummary(unread, deadLetters: deadLetters))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
-            Diagnostics.write(hint)
+            diagnostics.write(hint)
         }
         // exit() would run the C library's atexit work while the stuck thread still runs Lua.
-        _exit(RunExitCode.someFailed)
+        _exit(ExitStatus.someFailed.rawValue)
     }
 }

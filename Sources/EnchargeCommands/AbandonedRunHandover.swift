@@ -20,6 +20,7 @@ struct AbandonedRunHandover: @unchecked Sendable {
     let progress: ProgressLine
     let deadLetters: DeadLetterWriter
     let configuration: RunJobConfiguration
+    let diagnostics: DiagnosticsPrinter
 
     /// Reports the record whose call overran, dead-letters it, delivers or prints what earlier
     /// records emitted, prints the summary and ends the process with exit code 1: the stuck call
@@ -30,11 +31,11 @@ struct AbandonedRunHandover: @unchecked Sendable {
         writer?.flush()
         let stats = delivery.map { drain($0, progress: progress, summary: summary) }
         progress.clear()
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, stopped: true))
+        diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, stopped: true))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
-            Diagnostics.write(hint)
+            diagnostics.write(hint)
         }
         // exit() would run the C library's atexit work while the stuck thread still runs Lua.
-        _exit(RunExitCode.someFailed)
+        _exit(ExitStatus.someFailed.rawValue)
     }
 }

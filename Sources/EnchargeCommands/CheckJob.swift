@@ -9,14 +9,15 @@ import Glibc
 
 /// `encharge-lua check`: compiles the rule, confirms its entry points, reports assignments to
 /// undeclared globals and uses of names that do not exist (`encharge.identfy`, `io.open`), and
-/// with a sample prints the events it makes. Returns the exit code: 0 fine (warnings allowed),
-/// 1 the rule uses a name that does not exist or the sample had failing records (no "ok" then),
-/// 2 the rule cannot be used.
-package func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
+/// with a sample prints the events it makes. Returns `.success` (warnings allowed), `.someFailed`
+/// when the rule uses a name that does not exist or the sample had failing records (no "ok" then),
+/// or `.usage` when the rule cannot be used.
+package func checkRule(options: RuleOptions, sample: InputSpec?, context: CommandContext) -> ExitStatus {
+    let diagnostics = context.diagnostics
     let engine: RuleEngine
     do { engine = try RuleEngine(options: options) } catch {
-        Diagnostics.write("error: \(error.description)")
-        return 2
+        diagnostics.write("error: \(error.description)")
+        return .usage
     }
     let entryPoints = ["on_record", "on_webhook"].filter { engine.definesFunction($0) }
     let hasRoutes = engine.definesTable("routes")
@@ -26,37 +27,38 @@ package func checkRule(options: RuleOptions, sample: InputSpec?) -> Int32 {
         if let guess = names.first(where: { editDistance($0, "on_record") <= 2 || editDistance($0, "on_webhook") <= 2 }) {
             message += " (did you mean to name '\(guess)' on_record or on_webhook?)"
         }
-        Diagnostics.write(message)
-        return 2
+        diagnostics.write(message)
+        return .usage
     }
     let problems = engine.sourceProblems()
-    for problem in problems { Diagnostics.write(problem) }
+    for problem in problems { diagnostics.write(problem) }
     var failedSample = 0
     if let sample {
-        let writer = JSONLinesEventWriter()
+        let writer = JSONLinesEventWriter(writer: context.stdout)
         let deadLetters = DeadLetterWriter(path: "/dev/null")
-        let run = MappingRun(engine: engine, sink: writer, deadLetters: deadLetters)
-        let handover = AbandonedCheckHandover(run: run, engine: engine, writer: writer, problems: problems.count)
+        let run = MappingRun(engine: engine, sink: writer, deadLetters: deadLetters, diagnostics: diagnostics)
+        let handover = AbandonedCheckHandover(
+            run: run, engine: engine, writer: writer, problems: problems.count, diagnostics: diagnostics)
         let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: options.limits.seconds) { seconds in
             handover.finish(runningSeconds: seconds)
         }
         let summary = run.run(inputs: [sample])
         watchdog.stop()
         writer.flush()
-        Diagnostics.write("sample: " + outcomeCounts(summary))
+        diagnostics.write("sample: " + outcomeCounts(summary))
         failedSample = summary.failed
     }
     let warnings = engine.handlerGlobalWarnings() + engine.warnings + engine.warningLines()
-    for warning in warnings { Diagnostics.write(warning) }
+    for warning in warnings { diagnostics.write(warning) }
     let warningCount = warnings.count
     let warningNote = warningCount == 0 ? "" : "; \(warningCount) warning\(warningCount == 1 ? "" : "s")"
     if !problems.isEmpty || failedSample > 0 {
-        Diagnostics.write(checkFailureLine(rulesPath: options.rulesPath, problems: problems.count, failedSample: failedSample))
-        return 1
+        diagnostics.write(checkFailureLine(rulesPath: options.rulesPath, problems: problems.count, failedSample: failedSample))
+        return .someFailed
     }
     let points = (entryPoints + (hasRoutes ? ["routes"] : [])).joined(separator: ", ")
-    Diagnostics.write("\(options.rulesPath): ok (\(points)\(warningNote))")
-    return 0
+    diagnostics.write("\(options.rulesPath): ok (\(points)\(warningNote))")
+    return .success
 }
 
 /// `rules.lua: error: 1 error in the rule and 1 sample record failed; fix these before running the rule`.

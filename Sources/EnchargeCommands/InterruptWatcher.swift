@@ -2,26 +2,10 @@ import EnchargeKit
 import EnchargeRules
 import JSONKit
 import RecordSources
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// SIGINT/SIGTERM received since the handlers were installed. An atomic add is async-signal-safe.
-let interruptCount = Atomic<Int>(0)
-
-/// The self-pipe the signal handler writes a byte to (write(2) is async-signal-safe), so the
-/// watcher thread acts on a signal at once instead of polling. Created by
-/// `installInterruptHandlers` before any handler can run; both ends close on exec, and the write
-/// end never blocks (a full pipe already holds a wakeup).
-let interruptPipe: (read: Int32, write: Int32) = {
-    var descriptors: [Int32] = [-1, -1]
-    guard pipe(&descriptors) == 0 else { return (-1, -1) }
-    for descriptor in descriptors { _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC) }
-    _ = fcntl(descriptors[1], F_SETFL, fcntl(descriptors[1], F_GETFL) | O_NONBLOCK)
-    return (descriptors[0], descriptors[1])
-}()
 
 /// Acts on SIGINT/SIGTERM while `run` or `replay` delivers, from its own thread, because the job's
 /// thread may be blocked in `DeliveryEngine.submit` (a full queue against a slow endpoint) or in
@@ -41,37 +25,40 @@ final class InterruptWatcher: Sendable {
 
     private let thread: JoinableThread?
 
-    /// Starts watching (after `installInterruptHandlers`); `stop` ends it. With no engine (a dry
-    /// run), only the second-signal exit applies.
-    init(engine: DeliveryEngine?, drainTimeout: Double) {
-        guard interruptPipe.read >= 0 else {
+    private let interrupts: Interrupts
+
+    /// Starts watching `interrupts`; `stop` ends it. With no engine (a dry run), only the
+    /// second-signal exit applies.
+    init(interrupts: Interrupts, engine: DeliveryEngine?, drainTimeout: Double) {
+        self.interrupts = interrupts
+        guard interrupts.wakeup.read >= 0 else {
             thread = nil
             return
         }
-        thread = JoinableThread.start { Self.watch(engine: engine, drainTimeout: drainTimeout) }
+        thread = JoinableThread.start { Self.watch(interrupts, engine: engine, drainTimeout: drainTimeout) }
     }
 
     /// Ends the watcher thread and waits for it.
     func stop() {
         guard let thread else { return }
         var stopByte: UInt8 = 0
-        _ = write(interruptPipe.write, &stopByte, 1)
+        _ = write(interrupts.wakeup.write, &stopByte, 1)
         thread.join()
     }
 
-    private static func watch(engine: DeliveryEngine?, drainTimeout: Double) {
+    private static func watch(_ interrupts: Interrupts, engine: DeliveryEngine?, drainTimeout: Double) {
         var interrupted = false
         var secondAt: Double?
         var settledAt: Double?
         while true {
-            var descriptor = pollfd(fd: interruptPipe.read, events: Int16(POLLIN), revents: 0)
+            var descriptor = pollfd(fd: interrupts.wakeup.read, events: Int16(POLLIN), revents: 0)
             var timeout: Int32 = -1
             if let secondAt {
                 // After a second signal: check every 50 ms whether the job is stuck.
                 let now = monotonicSeconds()
                 if settledAt == nil && (engine?.stats().queued ?? 0) == 0 { settledAt = now }
                 if now >= secondAt + exitGrace || settledAt.map({ now >= $0 + settledGrace }) == true {
-                    _exit(RunExitCode.interrupted)
+                    _exit(ExitStatus.interrupted.rawValue)
                 }
                 timeout = 50
             }
@@ -82,9 +69,9 @@ final class InterruptWatcher: Sendable {
             }
             if ready == 0 { continue }
             var bytes = [UInt8](repeating: 1, count: 64)
-            let count = read(interruptPipe.read, &bytes, bytes.count)
+            let count = read(interrupts.wakeup.read, &bytes, bytes.count)
             if count > 0 && bytes[..<count].contains(0) { return }
-            let signals = interruptCount.load(ordering: .relaxed)
+            let signals = interrupts.received
             if signals >= 1 && !interrupted {
                 interrupted = true
                 engine?.interrupt(drainTimeout: drainTimeout)

@@ -15,10 +15,10 @@ package protocol EventSink: AnyObject {
 
 /// `--dry-run`: each validated event as one JSON line on stdout, buffered.
 package final class JSONLinesEventWriter: EventSink {
-    let fd: Int32
+    let output: any OutputWriter
     var writer = JSONWriter(capacity: 1 << 17)
 
-    package init(fileDescriptor: Int32 = 1) { fd = fileDescriptor }
+    package init(writer output: any OutputWriter) { self.output = output }
 
     deinit { flush() }
 
@@ -31,14 +31,7 @@ package final class JSONLinesEventWriter: EventSink {
     }
 
     package func flush() {
-        writer.bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while offset < raw.count {
-                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                if n < 0 { if errno == EINTR { continue } else { break } }
-                offset += n
-            }
-        }
+        if !writer.bytes.isEmpty { output.write(writer.bytes) }
         writer.bytes.removeAll(keepingCapacity: true)
     }
 }
@@ -96,6 +89,7 @@ package final class MappingRun {
     let engine: RuleEngine
     let sink: EventSink
     let deadLetters: DeadLetterWriter
+    let diagnostics: DiagnosticsPrinter
     package var failFast = false
     package var quiet = false
     /// Checked between records; set from a signal handler to stop reading input.
@@ -107,10 +101,11 @@ package final class MappingRun {
     private var current: (body: InputRecordBody, source: String)?
     private var startedAt = 0.0
 
-    package init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter) {
+    package init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter) {
         self.engine = engine
         self.sink = sink
         self.deadLetters = deadLetters
+        self.diagnostics = diagnostics
     }
 
     /// Maps every input in order. Returns the counts; per-record problems never throw.
@@ -254,7 +249,7 @@ package final class MappingRun {
     }
 
     func report(_ line: String) {
-        Diagnostics.write(line)
+        diagnostics.write(line)
     }
 }
 

@@ -44,45 +44,47 @@ package struct ReplayJobConfiguration: Sendable {
 /// and so is every entry not read when the replay stops early (refused key, redirect, interrupt);
 /// entries a dry run wrote are refused
 /// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
-/// reported with its number and skipped. Returns the exit code (as `run`).
-package func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
+/// reported with its number and skipped. Returns the exit status (as `run`).
+package func replayJob(_ configuration: ReplayJobConfiguration, context: CommandContext) -> ExitStatus {
+    let diagnostics = context.diagnostics
     var engine: RuleEngine? = nil
     var rulesSHA256: String? = nil
     if let rule = configuration.rule {
         do { engine = try RuleEngine(options: rule) } catch {
-            Diagnostics.write("error: \(error.description)")
-            return RunExitCode.usage
+            diagnostics.write("error: \(error.description)")
+            return .usage
         }
         guard engine?.hasOnRecord == true else {
-            Diagnostics.write("error: \(rule.rulesPath) defines no on_record(record, ctx) function")
-            return RunExitCode.usage
+            diagnostics.write("error: \(rule.rulesPath) defines no on_record(record, ctx) function")
+            return .usage
         }
         rulesSHA256 = sha256Hex(ofFile: rule.rulesPath)
     }
-    let context = DeadLetterContext(rulesSHA256: rulesSHA256, dryRun: configuration.dryRun)
-    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
-        ?? .discarding(context: context)
-    guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
+    let deadLetterContext = DeadLetterContext(rulesSHA256: rulesSHA256, dryRun: configuration.dryRun)
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
+        ?? .discarding(context: deadLetterContext)
+    guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
     defer { deadLetters.removeIfUnused() }
     // By device and inode, so `./x`, an absolute path or a link to the input is caught too.
     guard !deadLetters.isSameFile(as: configuration.inputPath) else {
-        Diagnostics.write(
+        diagnostics.write(
             "error: --dead-letter \(deadLetters.path) is the file being replayed (\(configuration.inputPath)); "
                 + "replay never appends to its input, so pass another path")
-        return RunExitCode.usage
+        return .usage
     }
-    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
-    else { return RunExitCode.usage }
+    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
+        commandContext: context)
+    else { return .usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
-    installInterruptHandlers()
-    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    let watcher = InterruptWatcher(
+        interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
     defer { watcher.stop() }
     let start = monotonicSeconds()
     let progress = ReplayProgress()
     let watchdog = engine.map { engine in
         let handover = AbandonedReplayHandover(
             progress: progress, engine: engine, writer: writer, delivery: delivery, deadLetters: deadLetters,
-            configuration: configuration, start: start)
+            configuration: configuration, start: start, diagnostics: diagnostics)
         return RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
             handover.finish(runningSeconds: seconds)
         }
@@ -97,12 +99,12 @@ package func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
             progress.summary.failed += 1
             let position = "\(error.path):\(error.line ?? progress.summary.records)"
             let reason = error.message.cappedForDiagnostics()
-            Diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
+            diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
         }) { entry in
             progress.entriesSeen += 1
             if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
             ofTheRuns += 1
-            if interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil {
+            if context.interrupts.requested || delivery?.stop != nil {
                 progress.summary.interrupted = true
                 readBeforeStop = progress.entriesSeen - 1
                 return false
@@ -121,7 +123,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
                     sink.emit([event], source: source)
                 } catch {
                     progress.summary.failed += 1
-                    Diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
+                    diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
                     if let event = entry.event {
                         try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
                     }
@@ -147,42 +149,42 @@ package func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
                     progress.summary.skipped += 1
                 case .failed(let message, let traceback):
                     progress.summary.failed += 1
-                    Diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
+                    diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
                     try? deadLetters.writeRecordFailure(record: record, error: message, traceback: traceback, source: source)
                 }
             }
             return true
         }
     } catch {
-        Diagnostics.write("error: \(error); replay reads the JSON lines that run writes with --dead-letter")
+        diagnostics.write("error: \(error); replay reads the JSON lines that run writes with --dead-letter")
         _ = delivery?.finish(timeout: 0)
-        return RunExitCode.usage
+        return .usage
     }
     var summary = progress.summary
     writer?.flush()
-    for warning in engine?.warningLines() ?? [] { Diagnostics.write(warning) }
+    for warning in engine?.warningLines() ?? [] { diagnostics.write(warning) }
     // An interrupt reached the engine through the watcher, with the drain timeout.
     let stats = delivery?.finish(timeout: nil)
     // Stopped: what was not read goes to the output file as it is, after the events dead-lettered
     // above (so per-person order holds), and replaying that file as the hint says sends everything.
     let unread = readBeforeStop.map {
-        carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters)
+        carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
     } ?? 0
     let stop = stats?.stop
-    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
+    let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
     summary.seconds = monotonicSeconds() - start
     if !configuration.runIDs.isEmpty && ofTheRuns == 0 {
         let ids = configuration.runIDs.sorted().joined(separator: ", ")
-        Diagnostics.write(
+        diagnostics.write(
             "warning: no entry of \(configuration.inputPath) was written by run \(Diagnostics.escaped(ids)); check the "
                 + "--run-id against the \"run_id\" of its entries")
     }
     if keptRecords > 0 {
-        Diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
+        diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
     }
     if summary.refused > 0 {
         let (entries, were) = summary.refused == 1 ? ("entry", "was") : ("entries", "were")
-        Diagnostics.write(
+        diagnostics.write(
             "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
                 + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
@@ -193,19 +195,19 @@ package func replayJob(_ configuration: ReplayJobConfiguration) -> Int32 {
         var line = summaryLine(
             summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
         line += unreadSummary(unread, deadLetters: deadLetters)
-        Diagnostics.write(line)
+        diagnostics.write(line)
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
-            Diagnostics.write(hint)
+            diagnostics.write(hint)
         }
     }
     if let stop, !interrupted {
         let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
-        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
+        diagnostics.write("error: \(stop.message(writeKeySource: source))")
     }
-    if interrupted { return RunExitCode.interrupted }
-    if stop != nil { return RunExitCode.usage }
+    if interrupted { return .interrupted }
+    if stop != nil { return .usage }
     let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || unread > 0
-    return unfinished ? RunExitCode.someFailed : RunExitCode.success
+    return unfinished ? .someFailed : .success
 }
 
 /// `; 211 more entries not read, carried over unread to dead.retry.jsonl`, or nothing: the end of
@@ -218,7 +220,9 @@ func unreadSummary(_ unread: Int, deadLetters: DeadLetterWriter) -> String {
 /// Copies the entries of `configuration.inputPath` after the first `seen` (those the replay did not
 /// get to, within `--run-id`) to the output dead-letter file, once a replay stopped (refused key,
 /// redirect, interrupt, watchdog). Returns how many were copied.
-func carryOverUnread(after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter) -> Int {
+func carryOverUnread(
+    after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter
+) -> Int {
     var index = 0
     var copied = 0
     do {
@@ -231,7 +235,7 @@ func carryOverUnread(after seen: Int, configuration: ReplayJobConfiguration, dea
             return true
         }
     } catch {
-        Diagnostics.write("error: cannot carry the unread entries of \(configuration.inputPath) over: \(error)")
+        diagnostics.write("error: cannot carry the unread entries of \(configuration.inputPath) over: \(error)")
     }
     return copied
 }

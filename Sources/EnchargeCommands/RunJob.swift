@@ -3,7 +3,6 @@ import EnchargeKit
 import EnchargeRules
 import JSONKit
 import RecordSources
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -38,41 +37,6 @@ package struct RunJobConfiguration: Sendable {
     }
 }
 
-/// Exit codes of `run` (README "Exit codes").
-package enum RunExitCode {
-    package static let success: Int32 = 0
-    package static let someFailed: Int32 = 1
-    package static let usage: Int32 = 2
-    package static let interrupted: Int32 = 130
-}
-
-/// Set by SIGINT/SIGTERM; read between records. An atomic store is async-signal-safe.
-let interruptRequested = Atomic<Bool>(false)
-
-/// Installs SIGINT/SIGTERM handlers that ask the run to stop reading input, and wake an
-/// `InterruptWatcher` (which interrupts the delivery engine) through `interruptPipe`.
-package func installInterruptHandlers() {
-    // Create the pipe now: a handler must not run a lazy global initializer.
-    _ = interruptPipe
-    let handler: @convention(c) (Int32) -> Void = { _ in
-        let saved = errno
-        interruptRequested.store(true, ordering: .relaxed)
-        interruptCount.add(1, ordering: .relaxed)
-        var byte: UInt8 = 1
-        if interruptPipe.write >= 0 { _ = write(interruptPipe.write, &byte, 1) }
-        errno = saved
-    }
-    signal(SIGINT, handler)
-    signal(SIGTERM, handler)
-    // A parent may have started us with these blocked (some process launchers do); unblock them
-    // so Ctrl-C and `kill` always reach the handler.
-    var set = sigset_t()
-    sigemptyset(&set)
-    sigaddset(&set, SIGINT)
-    sigaddset(&set, SIGTERM)
-    pthread_sigmask(SIG_UNBLOCK, &set, nil)
-}
-
 /// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
 /// version failed.
 package func sha256Hex(ofFile path: String) -> String? {
@@ -95,21 +59,25 @@ struct EventOutput {
     let writer: JSONLinesEventWriter?
 
     /// Nil (after saying why on stderr) when the delivery engine cannot start.
-    init?(dryRun: Bool, delivery configuration: DeliveryConfiguration?, deadLetters: DeadLetterWriter, context: DeadLetterContext) {
+    init?(
+        dryRun: Bool, delivery configuration: DeliveryConfiguration?, deadLetters: DeadLetterWriter,
+        context: DeadLetterContext, commandContext: CommandContext
+    ) {
+        let diagnostics = commandContext.diagnostics
         if dryRun {
-            let writer = JSONLinesEventWriter()
+            let writer = JSONLinesEventWriter(writer: commandContext.stdout)
             (sink, delivery, self.writer) = (writer, nil, writer)
             return
         }
         guard let configuration else {
-            Diagnostics.write("error: no delivery configuration; use --dry-run to print events instead")
+            diagnostics.write("error: no delivery configuration; use --dry-run to print events instead")
             return nil
         }
         do {
             let engine = try DeliveryEngine(configuration: configuration, deadLetters: deadLetters, context: context)
             (sink, delivery, writer) = (DeliverySink(engine: engine), engine, nil)
         } catch {
-            Diagnostics.write("error: \(error)")
+            diagnostics.write("error: \(error)")
             return nil
         }
     }
@@ -123,48 +91,50 @@ final class DeliverySink: EventSink {
 }
 
 /// Runs `encharge-lua run`: map every record, print (dry run) or deliver the events, record
-/// failures, print the summary. Returns the process exit code.
-package func runJob(_ configuration: RunJobConfiguration) -> Int32 {
+/// failures, print the summary.
+package func runJob(_ configuration: RunJobConfiguration, context: CommandContext) -> ExitStatus {
+    let diagnostics = context.diagnostics
     let engine: RuleEngine
     do { engine = try RuleEngine(options: configuration.rule) } catch {
-        Diagnostics.write("error: \(error.description)")
-        return RunExitCode.usage
+        diagnostics.write("error: \(error.description)")
+        return .usage
     }
     guard engine.hasOnRecord else {
-        Diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
-        return RunExitCode.usage
+        diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
+        return .usage
     }
     // Every input is checked before the first record, so a mistyped path stops the run before
     // anything is sent rather than leaving half an import behind.
     let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
     guard unreadable.isEmpty else {
-        unreadable.forEach(Diagnostics.write)
-        return RunExitCode.usage
+        unreadable.forEach(diagnostics.write)
+        return .usage
     }
-    let context = DeadLetterContext(
+    let deadLetterContext = DeadLetterContext(
         rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
-    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: context) }
-        ?? .discarding(context: context)
-    guard prepareDeadLetters(deadLetters) else { return RunExitCode.usage }
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
+        ?? .discarding(context: deadLetterContext)
+    guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
     defer { deadLetters.removeIfUnused() }
-    let progress = ProgressLine(enabled: !configuration.quiet && isatty(2) != 0)
+    let progress = ProgressLine(enabled: !configuration.quiet && context.stderrIsTerminal, diagnostics: diagnostics)
     let start = monotonicSeconds()
 
-    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: context)
-    else { return RunExitCode.usage }
+    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
+        commandContext: context)
+    else { return .usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
 
-    installInterruptHandlers()
-    let watcher = InterruptWatcher(engine: delivery, drainTimeout: configuration.drainTimeout)
+    let watcher = InterruptWatcher(
+        interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
     defer { watcher.stop() }
-    let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters)
+    let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters, diagnostics: diagnostics)
     run.failFast = configuration.failFast
     // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
-    run.shouldStop = { interruptRequested.load(ordering: .relaxed) || delivery?.stop != nil }
+    run.shouldStop = { context.interrupts.requested || delivery?.stop != nil }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
     let handover = AbandonedRunHandover(
         run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
-        configuration: configuration)
+        configuration: configuration, diagnostics: diagnostics)
     let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
         handover.finish(runningSeconds: seconds)
     }
@@ -174,42 +144,42 @@ package func runJob(_ configuration: RunJobConfiguration) -> Int32 {
     let stats = delivery.map { drain($0, progress: progress, summary: summary) }
     summary.seconds = monotonicSeconds() - start
     let stop = stats?.stop
-    let interrupted = interruptRequested.load(ordering: .relaxed) || (summary.interrupted && stop == nil)
+    let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
     progress.clear()
-    for warning in engine.warningLines() { Diagnostics.write(warning) }
+    for warning in engine.warningLines() { diagnostics.write(warning) }
 
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
         || !summary.inputErrors.isEmpty || stop != nil
     {
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil))
+        diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
-            Diagnostics.write(hint)
+            diagnostics.write(hint)
         }
     }
-    if let unread = summary.unreadInputMessage(), interrupted || stop != nil { Diagnostics.write(unread) }
+    if let unread = summary.unreadInputMessage(), interrupted || stop != nil { diagnostics.write(unread) }
     if let stop, !interrupted {
         let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
-        Diagnostics.write("error: \(stop.message(writeKeySource: source))")
+        diagnostics.write("error: \(stop.message(writeKeySource: source))")
     }
     if let stats, stats.deadLetterWriteFailures > 0 {
-        Diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
-        return RunExitCode.someFailed
+        diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
+        return .someFailed
     }
-    if interrupted { return RunExitCode.interrupted }
-    if stop != nil { return RunExitCode.usage }
-    if !summary.inputErrors.isEmpty { return RunExitCode.usage }
-    if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return RunExitCode.someFailed }
-    return RunExitCode.success
+    if interrupted { return .interrupted }
+    if stop != nil { return .usage }
+    if !summary.inputErrors.isEmpty { return .usage }
+    if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return .someFailed }
+    return .success
 }
 
 /// Opens (or checks the directory of) the dead-letter file before the first record, so an
 /// unwritable path is a configuration error instead of a surprise at the first failure.
-func prepareDeadLetters(_ deadLetters: DeadLetterWriter) -> Bool {
+func prepareDeadLetters(_ deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter) -> Bool {
     do {
         try deadLetters.prepare()
         return true
     } catch {
-        Diagnostics.write(
+        diagnostics.write(
             "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
         return false
     }
@@ -302,11 +272,15 @@ func milliseconds(_ seconds: Double) -> String { "\(Int((seconds * 1000).rounded
 /// events/s and, for files, percent and ETA.
 final class ProgressLine {
     let enabled: Bool
+    let diagnostics: DiagnosticsPrinter
     var lastDraw = 0.0
     let start = monotonicSeconds()
     var drawn = false
 
-    init(enabled: Bool) { self.enabled = enabled }
+    init(enabled: Bool, diagnostics: DiagnosticsPrinter) {
+        self.enabled = enabled
+        self.diagnostics = diagnostics
+    }
 
     func update(summary: MappingSummary, delivery: DeliveryStats?, reader: RecordReader?) {
         guard enabled else { return }
@@ -327,11 +301,11 @@ final class ProgressLine {
                 line += ", ETA \(Int(eta.rounded())) s"
             }
         }
-        Diagnostics.writeRaw("\r\u{1B}[K" + line)
+        diagnostics.writeRaw("\r\u{1B}[K" + line)
         drawn = true
     }
 
     func clear() {
-        if drawn { Diagnostics.writeRaw("\r\u{1B}[K") }
+        if drawn { diagnostics.writeRaw("\r\u{1B}[K") }
     }
 }

@@ -7,36 +7,38 @@ import RecordSources
 /// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
 /// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
 /// their events are spooled and the request is forgotten, or it stays kept with the new error.
-/// Returns the exit code: 0 all replayed, 1 some requests failed again, 2 cannot open or load.
-package func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
+/// Returns `.success` when all were replayed, `.someFailed` when some requests failed again, and
+/// `.usage` when the spool cannot be opened or the rule loaded.
+package func replaySpool(path: String, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
+    let diagnostics = context.diagnostics
     let spool: Spool
     do { spool = try Spool(path: path) } catch {
-        Diagnostics.write("error: \(error)")
-        return 2
+        diagnostics.write("error: \(error)")
+        return .usage
     }
     var engine: RuleEngine? = nil
     if let rule {
         do { engine = try RuleEngine(options: rule) } catch {
-            Diagnostics.write("error: \(error.description)")
-            return 2
+            diagnostics.write("error: \(error.description)")
+            return .usage
         }
         // Replayed requests are old: signatures are still checked, their timestamps are not.
         engine?.ignoreSignatureTimestamps = true
     }
     do {
         let requeued = try spool.requeueDeadEvents()
-        Diagnostics.write("\(requeued) dead event\(requeued == 1 ? "" : "s") re-queued for delivery")
+        diagnostics.write("\(requeued) dead event\(requeued == 1 ? "" : "s") re-queued for delivery")
         let failed = try spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
-                Diagnostics.write("warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
+                diagnostics.write("warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
             }
-            return 0
+            return .success
         }
         var replayed = 0, again = 0, duplicates = 0
         for kept in failed {
             guard let request = WebhookRequest(json: kept.request) else {
-                Diagnostics.write("request \(kept.requestID): error: the kept request cannot be read; it stays kept")
+                diagnostics.write("request \(kept.requestID): error: the kept request cannot be read; it stays kept")
                 again += 1
                 continue
             }
@@ -66,21 +68,21 @@ package func replaySpool(path: String, rule: RuleOptions?) async -> Int32 {
                 }
             case .failed(let message, let traceback), .overBudget(let message, let traceback):
                 again += 1
-                Diagnostics.write(MappingRun.compilerStyle(message, source: "request \(kept.requestID)"))
+                diagnostics.write(MappingRun.compilerStyle(message, source: "request \(kept.requestID)"))
                 _ = try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
             case .unauthorized(let message):
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
+                diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
             case .notFound:
                 again += 1
-                Diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
+                diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
             }
         }
-        for warning in engine.warningLines() { Diagnostics.write(warning) }
-        Diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)")
-        return again > 0 ? 1 : 0
+        for warning in engine.warningLines() { diagnostics.write(warning) }
+        diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)")
+        return again > 0 ? .someFailed : .success
     } catch {
-        Diagnostics.write("error: \(error)")
-        return 2
+        diagnostics.write("error: \(error)")
+        return .usage
     }
 }

@@ -1,7 +1,5 @@
 import ArgumentParser
 import EnchargeCommands
-import EnchargeRules
-import RecordSources
 
 #if canImport(Glibc)
 import Glibc
@@ -49,7 +47,7 @@ struct EnchargeLua: AsyncParsableCommand {
             let message = fullMessage(for: error)
             // Help and --version go to stdout as ArgumentParser prints them; so does a bare ExitCode.
             guard code != .success, !message.isEmpty else { exit(withError: error) }
-            Diagnostics.write(styled(message))
+            DiagnosticsPrinter(writer: StandardErrorWriter()).write(styled(message))
             Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }

@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Stand-in until SystemKit lands its OutputWriter; replaced at the next pull.
+package protocol OutputWriter: Sendable {
+    func write(_ bytes: [UInt8])
+}
+
+package struct StandardOutputWriter: OutputWriter {
+    package init() {}
+    package func write(_ bytes: [UInt8]) { writeAll(1, bytes) }
+}
+
+package struct StandardErrorWriter: OutputWriter {
+    package init() {}
+    package func write(_ bytes: [UInt8]) { writeAll(2, bytes) }
+}
+
+private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buffer in
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n < 0 { if errno == EINTR { continue } else { return } }
+            offset += n
+        }
+    }
+}
