@@ -1,0 +1,25 @@
+import EnchargeKit
+import JSONKit
+
+/// `--dry-run`: each validated event as one JSON line on stdout, buffered.
+package final class JSONLinesEventWriter: EventSink {
+    let output: any OutputWriter
+    var writer = JSONWriter(capacity: 1 << 17)
+
+    package init(writer output: any OutputWriter) { self.output = output }
+
+    deinit { flush() }
+
+    package func emit(_ events: [Event], source: String) {
+        for event in events {
+            event.write(to: &writer)
+            writer.bytes.append(0x0A)
+        }
+        if writer.bytes.count >= 1 << 16 { flush() }
+    }
+
+    package func flush() {
+        if !writer.bytes.isEmpty { output.write(writer.bytes) }
+        writer.bytes.removeAll(keepingCapacity: true)
+    }
+}
