@@ -138,6 +138,12 @@ let package = Package(
             name: "EnchargeCommandsTests",
             dependencies: ["EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit"]),
         .testTarget(
+            name: "EnchargeLuaTests",
+            dependencies: [
+                "encharge-lua", "EnchargeCommands", "EnchargeRules", "RecordSources",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(
             name: "EnchargeKitTests",
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
