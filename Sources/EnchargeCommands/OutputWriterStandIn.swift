@@ -27,3 +27,17 @@ private func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
         }
     }
 }
+
+package final class BufferWriter: OutputWriter, @unchecked Sendable {
+    private let lock = NSLockStandIn()
+    private var bytes: [UInt8] = []
+    package init() {}
+    package func write(_ bytes: [UInt8]) { lock.withLock { self.bytes += bytes } }
+    package var text: String { lock.withLock { String(decoding: bytes, as: UTF8.self) } }
+}
+
+import Synchronization
+private final class NSLockStandIn: Sendable {
+    let mutex = Mutex(())
+    func withLock<T>(_ body: () -> T) -> T { mutex.withLock { _ in body() } }
+}
