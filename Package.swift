@@ -133,7 +133,7 @@ let package = Package(
         .testTarget(name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit"]),
         .testTarget(
             name: "EnchargeRulesTests",
-            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", .product(name: "Crypto", package: "swift-crypto")]),
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit"]),
         .testTarget(
             name: "EnchargeCommandsTests",
             dependencies: ["EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit"]),
