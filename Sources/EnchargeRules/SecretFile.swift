@@ -7,8 +7,10 @@ import Glibc
 /// file that other users may read gets a warning naming it and `chmod 600`.
 public enum SecretFile {
     /// The trimmed secret in `path`; `flag` (`--write-key-file`) names it in messages, which
-    /// never contain the secret itself.
-    public static func read(_ path: String, flag: String) throws(RuleLoadError) -> String {
+    /// never contain the secret itself. `warn` receives the warning about a file others can read.
+    public static func read(
+        _ path: String, flag: String, warn: (String) -> Void = { Diagnostics.write($0) }
+    ) throws(RuleLoadError) -> String {
         func failure(_ reason: String) -> RuleLoadError {
             RuleLoadError("cannot read \(flag) \(Diagnostics.escaped(path)): \(reason); give a readable file that holds the secret")
         }
@@ -29,7 +31,7 @@ public enum SecretFile {
         guard count < bytes.count else { throw failure("larger than 64 KiB, which no secret is") }
         bytes.removeSubrange(count...)
         // Only a regular file's mode says who else can read it (a pipe from <(…) is private).
-        if info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_IROTH != 0 { Diagnostics.write(permissionWarning(path: path)) }
+        if info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_IROTH != 0 { warn(permissionWarning(path: path)) }
         let secret = String(decoding: bytes, as: UTF8.self).trimmingWhiteSpace()
         guard !secret.isEmpty else { throw RuleLoadError("\(flag) \(Diagnostics.escaped(path)) is empty; put the secret in it") }
         return secret

@@ -48,13 +48,15 @@ struct DeliveryFlags: ParsableArguments {
 
     /// The delivery configuration, reading the write key; a missing key is a configuration
     /// error (exit 2) whose message says how to set it.
-    /// `environment` is where `ENCHARGE_WRITE_KEY` and `ENCHARGE_ENDPOINT` are read.
+    /// `environment` is where `ENCHARGE_WRITE_KEY` and `ENCHARGE_ENDPOINT` are read; `warn` receives
+    /// the warning about a write-key file others can read.
     func configuration(
-        forServe: Bool = false, environment: [String: String] = CommandContext.processEnvironment()
+        forServe: Bool = false, environment: [String: String] = CommandContext.processEnvironment(),
+        warn: (String) -> Void = { Diagnostics.write($0) }
     ) throws(RuleLoadError) -> DeliveryConfiguration {
         var key: String
         if let writeKeyFile {
-            key = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
+            key = try SecretFile.read(writeKeyFile, flag: "--write-key-file", warn: warn)
         } else {
             key = environment["ENCHARGE_WRITE_KEY"] ?? ""
         }

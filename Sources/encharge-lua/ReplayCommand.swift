@@ -93,7 +93,8 @@ struct ReplayCommand: AsyncParsableCommand {
                 inputPath: deadLetterFile, rule: rule,
                 deadLetterPath: deadLetter ?? (dryRun ? nil : ReplayJobConfiguration.defaultOutput(for: deadLetterFile)),
                 dryRun: dryRun, quiet: quiet,
-                delivery: dryRun ? nil : try deliveryFlags.configuration(environment: context.environment),
+                delivery: dryRun ? nil : try deliveryFlags.configuration(
+                    environment: context.environment, warn: context.diagnostics.write),
                 drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId))
         }
     }

@@ -78,7 +78,8 @@ struct RunCommand: ParsableCommand {
             RunJobConfiguration(
                 rule: try ruleFlags.options(rulesPath: rules), inputs: specs, dryRun: dryRun,
                 deadLetterPath: deadLetter ?? (dryRun ? nil : "dead-letter.jsonl"), failFast: failFast, quiet: quiet,
-                delivery: dryRun ? nil : try deliveryFlags.configuration(environment: context.environment),
+                delivery: dryRun ? nil : try deliveryFlags.configuration(
+                    environment: context.environment, warn: context.diagnostics.write),
                 drainTimeout: deliveryFlags.drainTimeout)
         }
     }
