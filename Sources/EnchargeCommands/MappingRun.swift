@@ -15,7 +15,6 @@ package final class MappingRun {
     let deadLetters: DeadLetterWriter
     let diagnostics: DiagnosticsPrinter
     package var failFast = false
-    package var quiet = false
     /// Checked between records; set from a signal handler to stop reading input.
     package var shouldStop: () -> Bool = { false }
     /// Called now and then with the reader being read, for a progress line.
