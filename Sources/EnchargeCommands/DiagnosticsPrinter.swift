@@ -15,8 +15,7 @@ package struct DiagnosticsPrinter: Sendable {
 
     /// Writes one line (a trailing newline in `line` is not doubled).
     package func write(_ line: String) {
-        let body = line.hasSuffix("\n") ? String(line.dropLast()) : line
-        writeRaw(Diagnostics.capped(Diagnostics.escaped(body, keepingLayout: true)) + "\n")
+        writeRaw(Diagnostics.line(line))
     }
 
     /// Writes text as is (no newline added, nothing escaped), for the progress line.

@@ -4,7 +4,7 @@ import EnchargeKit
 import Glibc
 #endif
 
-/// Lines for people, on stderr. One `fwrite` per line so lines from several threads never mix.
+/// Text for people, made safe to print: a line for stderr, a value escaped.
 ///
 /// Every line is capped at `maxLineBytes` and has its control characters other than newline and
 /// tab escaped, so no message can move the cursor, recolour the terminal or hide text. Values a
@@ -14,14 +14,17 @@ public enum Diagnostics {
     /// The longest line written; the rest is replaced by `… (N bytes more)`.
     public static let maxLineBytes = 4096
 
-    public static func write(_ line: String) {
+    /// `line` as it is written: escaped (keeping its layout), capped, ending in one newline.
+    public static func line(_ line: String) -> String {
         let body = line.hasSuffix("\n") ? String(line.dropLast()) : line
-        writeRaw(capped(escaped(body, keepingLayout: true)) + "\n")
+        return capped(escaped(body, keepingLayout: true)) + "\n"
     }
 
-    /// Writes text as is (no newline added, nothing escaped), for the progress line.
-    public static func writeRaw(_ line: String) {
-        var text = line
+    /// Writes one line to the process's standard error, in one write so lines from several threads
+    /// never mix. For the server, which has no injected writer yet; jobs print through their
+    /// `CommandContext`, and a rule's `log` through `RuleOptions.logWriter`.
+    public static func write(_ line: String) {
+        var text = Self.line(line)
         text.withUTF8 { buffer in
             var offset = 0
             while offset < buffer.count {
