@@ -9,11 +9,17 @@ import Glibc
 /// instance (`signalDriven()`); a test makes its own and calls `interrupt()` to act as Ctrl-C.
 package final class Interrupts: Sendable {
     private let count = Atomic<Int>(0)
+    /// Whether `handleSignals()` installs the SIGINT/SIGTERM handlers (the process's instance only).
+    private let fedBySignals: Bool
     /// Both ends close on exec, and the write end never blocks (a full pipe already holds a
     /// wakeup). -1 when the system refused a pipe: interrupts are then counted but wake nobody.
     let wakeup: (read: Int32, write: Int32)
 
-    package init() {
+    /// Interrupts that only `interrupt()` sends.
+    package convenience init() { self.init(fedBySignals: false) }
+
+    private init(fedBySignals: Bool) {
+        self.fedBySignals = fedBySignals
         var descriptors: [Int32] = [-1, -1]
         guard pipe(&descriptors) == 0 else {
             wakeup = (-1, -1)
@@ -46,13 +52,18 @@ package final class Interrupts: Sendable {
         errno = saved
     }
 
-    /// The process's interrupts, fed by SIGINT/SIGTERM handlers installed on first use.
-    package static func signalDriven() -> Interrupts {
-        _ = handlersInstalled
-        return process
+    /// From now on, SIGINT and SIGTERM are counted here instead of ending the process, when these
+    /// are the process's interrupts; a job that stops cleanly on an interrupt calls this once it
+    /// has something to stop (before that, and in jobs that never call it, a signal ends the
+    /// process as usual).
+    package func handleSignals() {
+        if fedBySignals { _ = Self.handlersInstalled }
     }
 
-    private static let process = Interrupts()
+    /// The process's interrupts, fed by SIGINT/SIGTERM once a job calls `handleSignals()`.
+    package static func signalDriven() -> Interrupts { process }
+
+    private static let process = Interrupts(fedBySignals: true)
 
     private static let handlersInstalled: Bool = {
         // Made before any handler can run: a handler must not run a lazy global initializer.

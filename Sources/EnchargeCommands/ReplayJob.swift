@@ -76,6 +76,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
         commandContext: context)
     else { return .usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
+    context.interrupts.handleSignals()
     let watcher = InterruptWatcher(
         interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
     defer { watcher.stop() }

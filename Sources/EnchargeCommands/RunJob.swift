@@ -56,6 +56,7 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     else { return .usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
 
+    context.interrupts.handleSignals()
     let watcher = InterruptWatcher(
         interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
     defer { watcher.stop() }
