@@ -1,7 +1,4 @@
-import EnchargeKit
 import EnchargeRules
-import JSONKit
-import RecordSources
 
 #if canImport(Glibc)
 import Glibc

@@ -1,20 +1,10 @@
 import EnchargeKit
 import EnchargeRules
 import JSONKit
-import RecordSources
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// The counts of a replay and the record entry being mapped again, shared with its watchdog.
-final class ReplayProgress {
-    var summary = MappingSummary()
-    /// The record entry whose rule call is running, for `AbandonedReplayHandover`.
-    var current: (record: JSONValue, source: String)?
-    /// Entries of the input handed to the replay so far (the current one included).
-    var entriesSeen = 0
-}
 
 /// What `replay` hands to its watchdog, as `run` does with `AbandonedRunHandover`: after the
 /// watchdog gave the rule's call up, the replaying thread never returns from that call, so the

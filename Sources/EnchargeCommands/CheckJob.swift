@@ -1,6 +1,5 @@
 import EnchargeKit
 import EnchargeRules
-import JSONKit
 import RecordSources
 
 #if canImport(Glibc)

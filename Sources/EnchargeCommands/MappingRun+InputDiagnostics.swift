@@ -1,4 +1,3 @@
-import EnchargeKit
 import EnchargeRules
 import JSONKit
 import RecordSources

@@ -1,7 +1,6 @@
 import EnchargeKit
 import EnchargeRules
 import JSONKit
-import RecordSources
 
 /// What `encharge-lua replay` needs.
 package struct ReplayJobConfiguration: Sendable {

@@ -1,8 +1,6 @@
 import Crypto
 import EnchargeKit
 import EnchargeRules
-import JSONKit
-import RecordSources
 
 #if canImport(Glibc)
 import Glibc

@@ -2,7 +2,6 @@ import EnchargeKit
 import EnchargeRules
 import EnchargeSpool
 import JSONKit
-import RecordSources
 
 /// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
 /// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
