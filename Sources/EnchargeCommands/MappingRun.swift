@@ -166,7 +166,7 @@ package final class MappingRun {
         } else {
             (head, text, tail) = ("\(source): error: ", message[...], "")
         }
-        // Room for the `… (N bytes more)` marker; a line still too long is cut by Diagnostics.write.
+        // Room for the `… (N bytes more)` marker; a line still too long is cut when it is printed.
         let room = max(Diagnostics.maxLineBytes - head.utf8.count - tail.utf8.count - 32, 256)
         return head + String(text).cappedForDiagnostics(maxBytes: room) + tail
     }
