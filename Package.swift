@@ -53,7 +53,7 @@ let package = Package(
         .target(
             name: "EnchargeRules",
             dependencies: [
-                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "RecordSources",
+                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "SystemKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -100,13 +100,14 @@ let package = Package(
         .target(
             name: "EnchargeCommands",
             dependencies: [
-                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit",
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "SystemKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
                 "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeServer", "JSONKit", "LuaKit",
+                "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -130,17 +131,20 @@ let package = Package(
             dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
-        .testTarget(name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit"]),
+        .testTarget(name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"]),
         .testTarget(
             name: "EnchargeRulesTests",
             dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit"]),
         .testTarget(
             name: "EnchargeCommandsTests",
-            dependencies: ["EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit"]),
+            dependencies: [
+                "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit",
+                "SystemKit", "TestSupport",
+            ]),
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
-                "encharge-lua", "EnchargeCommands", "EnchargeRules", "RecordSources",
+                "encharge-lua", "EnchargeCommands", "EnchargeRules", "RecordSources", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(

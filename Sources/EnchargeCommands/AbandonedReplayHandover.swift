@@ -1,9 +1,10 @@
-import EnchargeKit
-import EnchargeRules
-import JSONKit
 
 #if canImport(Glibc)
+import EnchargeKit
+import EnchargeRules
 import Glibc
+import JSONKit
+import SystemKit
 #endif
 
 /// What `replay` hands to its watchdog, as `run` does with `AbandonedRunHandover`: after the
@@ -41,7 +42,7 @@ struct AbandonedReplayHandover: @unchecked Sendable {
             after: progress.entriesSeen, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
         writer?.flush()
         let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false, diagnostics: diagnostics), summary: summary) }
-        summary.seconds = monotonicSeconds() - start
+        summary.seconds = SystemClock.monotonicSeconds() - start
         let noun = (one: "entry", many: "entries")
         diagnostics.write(
             summaryLine(summary, stats: stats, interrupted: false, stopped: true, title: "replay ", noun: noun)

@@ -1,9 +1,10 @@
-import EnchargeKit
-import EnchargeRules
-import RecordSources
 
 #if canImport(Glibc)
+import EnchargeKit
+import EnchargeRules
 import Glibc
+import RecordSources
+import SystemKit
 #endif
 
 /// `encharge-lua check`: compiles the rule, confirms its entry points, reports assignments to
@@ -14,7 +15,7 @@ import Glibc
 package func checkRule(options: RuleOptions, sample: InputSpec?, context: CommandContext) -> ExitStatus {
     let diagnostics = context.diagnostics
     let engine: RuleEngine
-    do { engine = try RuleEngine(options: options) } catch {
+    do { engine = try RuleEngine(options: options.logging(to: context.stderr)) } catch {
         diagnostics.write("error: \(error.description)")
         return .usage
     }
@@ -23,7 +24,7 @@ package func checkRule(options: RuleOptions, sample: InputSpec?, context: Comman
     if entryPoints.isEmpty && !hasRoutes {
         var message = "\(options.rulesPath): error: defines neither on_record(record, ctx) nor on_webhook(req) nor a routes table"
         let names = engine.globalFunctionNames()
-        if let guess = names.first(where: { editDistance($0, "on_record") <= 2 || editDistance($0, "on_webhook") <= 2 }) {
+        if let guess = names.first(where: { EditDistance.between($0, "on_record") <= 2 || EditDistance.between($0, "on_webhook") <= 2 }) {
             message += " (did you mean to name '\(guess)' on_record or on_webhook?)"
         }
         diagnostics.write(message)

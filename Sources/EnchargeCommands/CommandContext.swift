@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemKit
 #endif
 
 /// What a job may reach outside itself, handed in rather than taken from globals (swiftly's
@@ -32,7 +33,7 @@ package struct CommandContext: Sendable {
     /// The real process: standard output and error, its environment, SIGINT/SIGTERM.
     package static func process() -> CommandContext {
         CommandContext(
-            stdout: StandardOutputWriter(), stderr: StandardErrorWriter(), stderrIsTerminal: isatty(2) != 0,
+            stdout: FileDescriptorWriter.standardOutput, stderr: FileDescriptorWriter.standardError, stderrIsTerminal: isatty(2) != 0,
             environment: processEnvironment(), interrupts: .signalDriven())
     }
 

@@ -1,4 +1,5 @@
 import EnchargeRules
+import SystemKit
 
 /// Writes lines for people to a job's stderr writer, one write per line so lines from several
 /// threads never mix.
@@ -20,6 +21,6 @@ package struct DiagnosticsPrinter: Sendable {
 
     /// Writes text as is (no newline added, nothing escaped), for the progress line.
     package func writeRaw(_ text: String) {
-        writer.write(Array(text.utf8))
+        writer.write(text)
     }
 }

@@ -1,7 +1,8 @@
-import EnchargeKit
 
 #if canImport(Glibc)
+import EnchargeKit
 import Glibc
+import SystemKit
 #endif
 
 /// Acts on SIGINT/SIGTERM while `run` or `replay` delivers, from its own thread, because the job's
@@ -52,7 +53,7 @@ final class InterruptWatcher: Sendable {
             var timeout: Int32 = -1
             if let secondAt {
                 // After a second signal: check every 50 ms whether the job is stuck.
-                let now = monotonicSeconds()
+                let now = SystemClock.monotonicSeconds()
                 if settledAt == nil && (engine?.stats().queued ?? 0) == 0 { settledAt = now }
                 if now >= secondAt + exitGrace || settledAt.map({ now >= $0 + settledGrace }) == true {
                     _exit(ExitStatus.interrupted.rawValue)
@@ -74,7 +75,7 @@ final class InterruptWatcher: Sendable {
                 engine?.interrupt(drainTimeout: drainTimeout)
             }
             if signals >= 2 && secondAt == nil {
-                secondAt = monotonicSeconds()
+                secondAt = SystemClock.monotonicSeconds()
                 engine?.interrupt(drainTimeout: 0)
             }
         }

@@ -1,5 +1,6 @@
 import EnchargeKit
 import JSONKit
+import SystemKit
 
 /// `--dry-run`: each validated event as one JSON line on stdout, buffered.
 package final class JSONLinesEventWriter: EventSink {
@@ -19,7 +20,8 @@ package final class JSONLinesEventWriter: EventSink {
     }
 
     package func flush() {
-        if !writer.bytes.isEmpty { output.write(writer.bytes) }
+        // Events are built from Swift strings, so their JSON is valid UTF-8 and decodes unchanged.
+        if !writer.bytes.isEmpty { output.write(String(decoding: writer.bytes, as: UTF8.self)) }
         writer.bytes.removeAll(keepingCapacity: true)
     }
 }

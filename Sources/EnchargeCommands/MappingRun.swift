@@ -1,10 +1,11 @@
-import EnchargeKit
-import EnchargeRules
-import JSONKit
-import RecordSources
 
 #if canImport(Glibc)
+import EnchargeKit
+import EnchargeRules
 import Glibc
+import JSONKit
+import RecordSources
+import SystemKit
 #endif
 
 /// The mapping half of `run`: reads every input, maps each record through the rule, hands the
@@ -33,10 +34,10 @@ package final class MappingRun {
 
     /// Maps every input in order. Returns the counts; per-record problems never throw.
     package func run(inputs: [InputSpec]) -> MappingSummary {
-        startedAt = monotonicSeconds()
+        startedAt = SystemClock.monotonicSeconds()
         runInputs(inputs)
         reportDuplicateKeyCounts()
-        summary.seconds = monotonicSeconds() - startedAt
+        summary.seconds = SystemClock.monotonicSeconds() - startedAt
         return summary
     }
 
@@ -120,7 +121,7 @@ package final class MappingRun {
     /// rule line first), dead-letters it and returns the counts so far. Called on the watchdog
     /// thread, when the thread that ran `run(inputs:)` will never touch this object again.
     func abandonCurrentRecord(message: String) -> MappingSummary {
-        summary.seconds = monotonicSeconds() - startedAt
+        summary.seconds = SystemClock.monotonicSeconds() - startedAt
         guard let (body, source) = current else { return summary }
         summary.failed += 1
         recordFailure(body: body, message: message, traceback: nil, source: source)
@@ -174,10 +175,4 @@ package final class MappingRun {
     func report(_ line: String) {
         diagnostics.write(line)
     }
-}
-
-package func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }

@@ -1,5 +1,6 @@
 import EnchargeKit
 import RecordSources
+import SystemKit
 
 /// The live line on a terminal: records read, events sent, in flight, retries, failures,
 /// events/s and, for files, percent and ETA.
@@ -7,7 +8,7 @@ final class ProgressLine {
     let enabled: Bool
     let diagnostics: DiagnosticsPrinter
     var lastDraw = 0.0
-    let start = monotonicSeconds()
+    let start = SystemClock.monotonicSeconds()
     var drawn = false
 
     init(enabled: Bool, diagnostics: DiagnosticsPrinter) {
@@ -17,7 +18,7 @@ final class ProgressLine {
 
     func update(summary: MappingSummary, delivery: DeliveryStats?, reader: RecordReader?) {
         guard enabled else { return }
-        let now = monotonicSeconds()
+        let now = SystemClock.monotonicSeconds()
         guard now - lastDraw >= 0.2 else { return }
         lastDraw = now
         var line = "\(summary.records) records"

@@ -1,6 +1,7 @@
 import EnchargeKit
 import EnchargeRules
 import JSONKit
+import SystemKit
 
 /// What `encharge-lua replay` needs.
 package struct ReplayJobConfiguration: Sendable {
@@ -49,7 +50,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     var engine: RuleEngine? = nil
     var rulesSHA256: String? = nil
     if let rule = configuration.rule {
-        do { engine = try RuleEngine(options: rule) } catch {
+        do { engine = try RuleEngine(options: rule.logging(to: context.stderr)) } catch {
             diagnostics.write("error: \(error.description)")
             return .usage
         }
@@ -79,7 +80,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     let watcher = InterruptWatcher(
         interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
     defer { watcher.stop() }
-    let start = monotonicSeconds()
+    let start = SystemClock.monotonicSeconds()
     let progress = ReplayProgress()
     let watchdog = engine.map { engine in
         let handover = AbandonedReplayHandover(
@@ -172,7 +173,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     } ?? 0
     let stop = stats?.stop
     let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
-    summary.seconds = monotonicSeconds() - start
+    summary.seconds = SystemClock.monotonicSeconds() - start
     if !configuration.runIDs.isEmpty && ofTheRuns == 0 {
         let ids = configuration.runIDs.sorted().joined(separator: ", ")
         diagnostics.write(

@@ -1,23 +1,17 @@
+
+#if canImport(Glibc)
 import Crypto
 import EnchargeKit
 import EnchargeRules
-
-#if canImport(Glibc)
 import Glibc
+import SystemKit
 #endif
 
 /// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
 /// version failed.
 package func sha256Hex(ofFile path: String) -> String? {
-    guard let bytes = try? readFile(path) else { return nil }
-    return SHA256.hash(data: bytes).map { String(format2: $0) }.joined()
-}
-
-extension String {
-    init(format2 byte: UInt8) {
-        let hex: [Character] = Array("0123456789abcdef")
-        self = String([hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-    }
+    guard let bytes = try? FileReader.read(path) else { return nil }
+    return Hex.encode(Array(SHA256.hash(data: bytes)))
 }
 
 /// Runs `encharge-lua run`: map every record, print (dry run) or deliver the events, record
@@ -25,7 +19,7 @@ extension String {
 package func runJob(_ configuration: RunJobConfiguration, context: CommandContext) -> ExitStatus {
     let diagnostics = context.diagnostics
     let engine: RuleEngine
-    do { engine = try RuleEngine(options: configuration.rule) } catch {
+    do { engine = try RuleEngine(options: configuration.rule.logging(to: context.stderr)) } catch {
         diagnostics.write("error: \(error.description)")
         return .usage
     }
@@ -47,7 +41,7 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
     defer { deadLetters.removeIfUnused() }
     let progress = ProgressLine(enabled: !configuration.quiet && context.stderrIsTerminal, diagnostics: diagnostics)
-    let start = monotonicSeconds()
+    let start = SystemClock.monotonicSeconds()
 
     guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
         commandContext: context)
@@ -73,7 +67,7 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     watchdog.stop()
     writer?.flush()
     let stats = delivery.map { drain($0, progress: progress, summary: summary) }
-    summary.seconds = monotonicSeconds() - start
+    summary.seconds = SystemClock.monotonicSeconds() - start
     let stop = stats?.stop
     let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
     progress.clear()

@@ -17,7 +17,7 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
     }
     var engine: RuleEngine? = nil
     if let rule {
-        do { engine = try RuleEngine(options: rule) } catch {
+        do { engine = try RuleEngine(options: rule.logging(to: context.stderr)) } catch {
             diagnostics.write("error: \(error.description)")
             return .usage
         }

@@ -1,7 +1,8 @@
-import EnchargeKit
 
 #if canImport(Glibc)
+import EnchargeKit
 import Glibc
+import SystemKit
 #endif
 
 /// Text for people, made safe to print: a line for stderr, a value escaped.
@@ -24,15 +25,7 @@ public enum Diagnostics {
     /// never mix. For the server, which has no injected writer yet; jobs print through their
     /// `CommandContext`, and a rule's `log` through `RuleOptions.logWriter`.
     public static func write(_ line: String) {
-        var text = Self.line(line)
-        text.withUTF8 { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(2, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 { if errno == EINTR { continue } else { return } }
-                offset += n
-            }
-        }
+        FileDescriptorWriter.standardError.write(Self.line(line))
     }
 
     /// `text` with every control character shown as an escape: `\n`, `\r`, `\t`, `\0`, and

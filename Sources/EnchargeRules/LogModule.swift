@@ -2,7 +2,7 @@ import JSONKit
 import LuaKit
 
 extension RuleEngine {
-    /// `log.debug/info/warn/error(...)` (and `print`, as info): to stderr, prefixed with the
+    /// `log.debug/info/warn/error(...)` (and `print`, as info): to `options.logWriter`, prefixed with the
     /// source of the record being mapped and the rule line: `signups.jsonl:3: info: hi (rules.lua:7)`.
     func installLogModule() {
         var functions: [(String, LuaFunction)] = []
@@ -41,7 +41,7 @@ extension RuleEngine {
                 }
             }
         }
-        Diagnostics.write(prefix + message.text + suffix)
+        options.logWriter.write(Diagnostics.line(prefix + message.text + suffix))
     }
 
     static func describe(_ state: LuaState, at index: Int32) -> String {

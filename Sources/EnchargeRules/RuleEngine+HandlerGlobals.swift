@@ -1,9 +1,11 @@
+import SystemKit
+
 extension RuleEngine {
     /// Globals the per-record and per-request functions assign, read from the rule's source
     /// (`HandlerGlobalsLint`); an assignment the sample run also reported as undeclared is then
     /// dropped from `warnings`, so each shows once.
     package func handlerGlobalWarnings() -> [String] {
-        guard let source = options.source ?? (try? readFile(options.rulesPath)) else { return [] }
+        guard let source = options.source ?? (try? FileReader.read(options.rulesPath)) else { return [] }
         let found = HandlerGlobalsLint.assignments(in: source)
         warnings.removeAll { warning in
             // `rules.lua:4: warning: assignment to undeclared global 'x' ...`, where Lua shortens a

@@ -33,7 +33,11 @@ extension RuleEngine {
         let answerSite = "\(options.rulesPath):\(state.definitionLine(ofFunctionAt: 1) ?? 0)"
         pushRequest(request)
         currentSource = "request \(request.id)"
-        defer { takeNewDuplicateJSONKeyWarnings(source: currentSource).forEach(Diagnostics.write) }
+        defer {
+            for warning in takeNewDuplicateJSONKeyWarnings(source: currentSource) {
+                options.logWriter.write(Diagnostics.line(warning))
+            }
+        }
         pending.removeAll(keepingCapacity: true)
         skipReason = nil
         verificationFailure = nil

@@ -1,5 +1,6 @@
 import JSONKit
 import LuaKit
+import SystemKit
 
 /// How to load and run a rule.
 public struct RuleOptions: Sendable {
@@ -15,6 +16,9 @@ public struct RuleOptions: Sendable {
     public var source: [UInt8]?
     /// Events one record (or request) may emit; one more fails it (`--max-events-per-record`).
     public var maxEventsPerRecord = 1000
+    /// Where the rule's `log.*` lines and the engine's warnings about what a call decoded (a
+    /// repeated JSON key) go: standard error unless a job or a test hands its own.
+    package var logWriter: any OutputWriter = FileDescriptorWriter.standardError
     /// Estimated JSON bytes one argument of `encharge.identify/track/event` may hold: about the
     /// largest body the Ingest API takes for one event.
     public static let maxEventBytes = 1 << 20

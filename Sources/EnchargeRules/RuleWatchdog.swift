@@ -1,8 +1,9 @@
-import EnchargeKit
-import LuaKit
 
 #if canImport(Glibc)
+import EnchargeKit
 import Glibc
+import LuaKit
+import SystemKit
 #endif
 
 extension RuleEngine {

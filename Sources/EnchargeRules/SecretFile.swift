@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import SystemKit
 #endif
 
 /// Reads a secret (write key, signing secret, bearer token) from a file, the same way for every
@@ -32,7 +33,7 @@ public enum SecretFile {
         bytes.removeSubrange(count...)
         // Only a regular file's mode says who else can read it (a pipe from <(…) is private).
         if info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_IROTH != 0 { warn(permissionWarning(path: path)) }
-        let secret = String(decoding: bytes, as: UTF8.self).trimmingWhiteSpace()
+        let secret = String(String(decoding: bytes, as: UTF8.self).trimming(.all))
         guard !secret.isEmpty else { throw RuleLoadError("\(flag) \(Diagnostics.escaped(path)) is empty; put the secret in it") }
         return secret
     }
@@ -40,15 +41,5 @@ public enum SecretFile {
     /// The warning for a secret file that other users can read (mode o+r).
     static func permissionWarning(path: String) -> String {
         "warning: \(Diagnostics.escaped(path)) holds a secret and other users can read it; run chmod 600 \(Diagnostics.escaped(path))"
-    }
-}
-
-extension String {
-    fileprivate func trimmingWhiteSpace() -> String {
-        let blank: Set<Unicode.Scalar> = [" ", "\t", "\r", "\n"]
-        var view = Substring(self).unicodeScalars
-        while let first = view.first, blank.contains(first) { view.removeFirst() }
-        while let last = view.last, blank.contains(last) { view.removeLast() }
-        return String(view)
     }
 }

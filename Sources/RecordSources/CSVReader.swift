@@ -1,4 +1,5 @@
 import JSONKit
+import SystemKit
 
 /// CSV input: RFC 4180 with the dialects exports actually use.
 ///
@@ -101,7 +102,7 @@ struct CSVReader: RecordSource {
     /// The trimmed column names. Two columns with one name would lose one of them in every record,
     /// so that is an input error; a single column that holds `;` or a tab suggests `--delimiter`.
     private func readHeader(_ cells: [String], line: Int) throws -> [String] {
-        let names = cells.map { $0.trimmingASCIIWhitespace() }
+        let names = cells.map { String($0.trimming(.spacesAndTabs)) }
         var seen: [String: Int] = [:]
         for (i, name) in names.enumerated() where !name.isEmpty {
             if let earlier = seen[name] {

@@ -4,14 +4,14 @@ import Glibc
 
 /// Reads a file descriptor in large chunks; the basis of every reader. Memory stays bounded by
 /// the chunk size and the longest record.
-package final class ChunkedFile {
+final class ChunkedFile {
     let fd: Int32
     let ownsDescriptor: Bool
     /// Bytes read so far, for progress.
     private(set) var bytesRead: Int = 0
     let size: Int?
 
-    package init(path: String) throws(InputError) {
+    init(path: String) throws(InputError) {
         if path == "-" {
             fd = 0
             ownsDescriptor = false
@@ -39,7 +39,7 @@ package final class ChunkedFile {
     deinit { if ownsDescriptor { close(fd) } }
 
     /// Appends up to `count` bytes to `buffer`; returns how many (0 at end of file).
-    package func read(into buffer: inout [UInt8], count: Int) throws(InputError) -> Int {
+    func read(into buffer: inout [UInt8], count: Int) throws(InputError) -> Int {
         if scratch.count < count { scratch = [UInt8](repeating: 0, count: count) }
         var n = 0
         while true {

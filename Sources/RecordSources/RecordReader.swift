@@ -88,10 +88,3 @@ package final class RecordReader {
         }
     }
 }
-
-extension String {
-    func trimmingASCIIWhitespace() -> String {
-        let scalars = unicodeScalars.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
-        return String(String.UnicodeScalarView(scalars))
-    }
-}

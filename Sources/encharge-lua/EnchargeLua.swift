@@ -1,8 +1,9 @@
-import ArgumentParser
-import EnchargeCommands
 
 #if canImport(Glibc)
+import ArgumentParser
+import EnchargeCommands
 import Glibc
+import SystemKit
 #endif
 
 /// The version sent in `User-Agent` and printed by `--version`.
@@ -47,7 +48,7 @@ struct EnchargeLua: AsyncParsableCommand {
             let message = fullMessage(for: error)
             // Help and --version go to stdout as ArgumentParser prints them; so does a bare ExitCode.
             guard code != .success, !message.isEmpty else { exit(withError: error) }
-            DiagnosticsPrinter(writer: StandardErrorWriter()).write(styled(message))
+            DiagnosticsPrinter(writer: FileDescriptorWriter.standardError).write(styled(message))
             Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }

@@ -16,14 +16,16 @@ import Testing
 
     @Test func aGoodRuleIsOkNamingItsEntryPoints() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let (status, path) = try check(harness, "function on_record(r) encharge.identify{ email = r.email } end")
         #expect(status == .success)
-        #expect(harness.stderrLines == ["\(path): ok (on_record)", ""])
+        #expect(harness.stderrLines == ["\(path): ok (on_record)"])
         #expect(harness.stdout.text.isEmpty)
     }
 
     @Test func aRuleWithoutAnEntryPointIsAUsageErrorWithAGuess() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let (status, path) = try check(harness, "function on_recrod(r) end")
         #expect(status == .usage)
         #expect(harness.stderrLines.first == "\(path): error: defines neither on_record(record, ctx) nor "
@@ -32,6 +34,7 @@ import Testing
 
     @Test func aNameThatDoesNotExistFailsTheCheck() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let (status, path) = try check(harness, "function on_record(r) encharge.identfy{ email = r.email } end")
         #expect(status == .someFailed)
         #expect(harness.stderrLines.contains { $0.contains("encharge.identfy") })
@@ -42,6 +45,7 @@ import Testing
 
     @Test func aSamplePrintsItsEventsAndCounts() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let rule = "function on_record(r) if not r.email then error('no email') end encharge.identify{ email = r.email } end"
         let (status, path) = try check(harness, rule, sample: #"{"email":"a@x.io"}"# + "\n{}\n")
         #expect(status == .someFailed)
@@ -53,6 +57,7 @@ import Testing
 
     @Test func aGlobalAHandlerAssignsIsAWarningNotAFailure() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let (status, path) = try check(harness, "function on_record(r) seen = r end")
         #expect(status == .success)
         #expect(harness.stderrLines.contains { $0.hasSuffix(":1: warning: on_record assigns the global 'seen'; globals "

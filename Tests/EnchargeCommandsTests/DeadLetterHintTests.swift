@@ -3,12 +3,13 @@ import EnchargeKit
 import EnchargeRules
 import Foundation
 import JSONKit
+import TestSupport
 import Testing
 
 /// The line after a run that says how to replay its dead letters, and the summary above it.
 @Suite struct DeadLetterHintTests {
-    func writer(records: Int, events: Int) throws -> (DeadLetterWriter, ScratchDirectory) {
-        let directory = try ScratchDirectory()
+    func writer(records: Int, events: Int) throws -> (DeadLetterWriter, TemporaryDirectory) {
+        let directory = try TemporaryDirectory(prefix: "hints")
         let writer = DeadLetterWriter(path: directory.path + "/dead.jsonl")
         for _ in 0..<records { try writer.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s") }
         let event = try Event.identify(user: ["email": "a@x.io"])
@@ -30,6 +31,7 @@ import Testing
 
     @Test func eventEntriesNeedNoRules() throws {
         let (writer, directory) = try writer(records: 0, events: 2)
+        defer { directory.cleanup() }
         let hint = deadLetterHint(writer, dryRun: false, rules: RuleOptions(rulesPath: "rules.lua"))
         #expect(hint == "2 entries written to \(directory.path)/dead.jsonl; fix the cause and run "
             + "`encharge-lua replay \(directory.path)/dead.jsonl`")
@@ -37,6 +39,7 @@ import Testing
 
     @Test func recordEntriesNameTheRulesAndTheSettingsTheyNeed() throws {
         let (writer, directory) = try writer(records: 1, events: 1)
+        defer { directory.cleanup() }
         var settings = JSONObject()
         settings["plan"] = "gold"
         let hint = deadLetterHint(
@@ -48,7 +51,8 @@ import Testing
     }
 
     @Test func nothingWrittenOrNotAFileMeansNoHint() throws {
-        let (empty, _) = try writer(records: 0, events: 0)
+        let (empty, directory) = try writer(records: 0, events: 0)
+        defer { directory.cleanup() }
         #expect(deadLetterHint(empty, dryRun: false, rules: nil) == nil)
         let devNull = DeadLetterWriter(path: "/dev/null")
         try devNull.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")

@@ -1,15 +1,18 @@
 import EnchargeCommands
-import Foundation
+import SystemKit
+import TestSupport
 
 /// A job's context with in-memory stdout and stderr, a fake environment and interrupts the test
-/// sends itself.
+/// sends itself, and a temporary directory for its files (removed by `cleanup()`).
 struct JobHarness {
-    let stdout = BufferWriter()
-    let stderr = BufferWriter()
+    let stdout = OutputBuffer()
+    let stderr = OutputBuffer()
     let interrupts = Interrupts()
-    let directory: ScratchDirectory
+    let directory: TemporaryDirectory
 
-    init() throws { directory = try ScratchDirectory() }
+    init() throws { directory = try TemporaryDirectory(prefix: "commands") }
+
+    func cleanup() { directory.cleanup() }
 
     func context(environment: [String: String] = [:], terminal: Bool = false) -> CommandContext {
         CommandContext(
@@ -17,11 +20,11 @@ struct JobHarness {
             interrupts: interrupts)
     }
 
-    /// Standard error, one entry per line.
-    var stderrLines: [String] { stderr.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) }
+    /// Standard error, line by line.
+    var stderrLines: [String] { stderr.lines }
 
-    /// Standard output, one entry per line (no trailing empty one).
-    var stdoutLines: [String] { stdout.text.split(separator: "\n").map(String.init) }
+    /// Standard output, line by line.
+    var stdoutLines: [String] { stdout.lines }
 
-    func file(_ name: String, _ text: String) throws -> String { try directory.file(name, text) }
+    func file(_ name: String, _ text: String) throws -> String { try directory.write(name, text) }
 }

@@ -29,6 +29,7 @@ import Testing
 
     @Test func eventEntriesAreSentAgainAndRecordsRunThroughTheFixedRule() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let input = try deadLetters(harness)
         let status = try replay(harness, input: input, rule: "function on_record(r) encharge.track('Fixed', r) end")
         #expect(status == .success)
@@ -41,6 +42,7 @@ import Testing
 
     @Test func recordEntriesWithoutARuleAreKeptAndSaySo() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let status = try replay(harness, input: try deadLetters(harness), rule: nil)
         #expect(status == .someFailed)
         #expect(harness.stdoutLines == [#"{"name":"identify","user":{"email":"a@x.io"}}"#])
@@ -49,6 +51,7 @@ import Testing
 
     @Test func entriesADryRunWroteAreRefused() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let input = try deadLetters(harness, dryRun: true)
         let status = try replay(harness, input: input, rule: "function on_record(r) encharge.track('Fixed', r) end")
         #expect(status == .someFailed)
@@ -59,6 +62,7 @@ import Testing
 
     @Test func anInterruptStopsTheReplayWith130() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let input = try deadLetters(harness)
         harness.interrupts.interrupt()
         let status = try replay(harness, input: input, rule: nil)
@@ -69,6 +73,7 @@ import Testing
 
     @Test func aSpoolReplayRequeuesDeadEventsAndRunsKeptRequestsThroughTheFixedRule() async throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let path = harness.directory.path + "/spool.sqlite"
         let spool = try Spool(path: path)
         let request = WebhookRequest(
@@ -81,7 +86,6 @@ import Testing
         #expect(harness.stderrLines == [
             "0 dead events re-queued for delivery",
             "1 failed request replayed, 0 failed again (still kept), 0 already delivered under the same dedup key (dropped)",
-            "",
         ])
         let stats = try spool.stats()
         #expect(stats.failedRequests == 0)
@@ -90,6 +94,7 @@ import Testing
 
     @Test func aSpoolReplayWithARuleThatStillFailsKeepsTheRequestAndExitsOne() async throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let path = harness.directory.path + "/spool.sqlite"
         let spool = try Spool(path: path)
         let request = WebhookRequest(

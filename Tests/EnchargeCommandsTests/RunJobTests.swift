@@ -25,6 +25,7 @@ import Testing
 
     @Test func aDryRunPrintsEachEventOnStdoutAndTheSummaryOnStderr() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let job = try dryRun(harness, input: #"{"email":"a@x.io"}"# + "\n" + #"{"email":"b@x.io","skip":true}"# + "\n")
         let status = runJob(job, context: harness.context())
         #expect(status == .success)
@@ -36,6 +37,7 @@ import Testing
 
     @Test func aFailedRecordIsReportedInCompilerFormAndExitsOne() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let job = try dryRun(harness, input: #"{"email":"a@x.io","fail":true}"# + "\n")
         let status = runJob(job, context: harness.context())
         #expect(status == .someFailed)
@@ -47,6 +49,7 @@ import Testing
 
     @Test func aRuleThatDoesNotLoadIsAUsageError() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         var job = try dryRun(harness, input: "")
         job.rule = RuleOptions(rulesPath: try harness.file("broken.lua", "function on_record(r"))
         #expect(runJob(job, context: harness.context()) == .usage)
@@ -57,6 +60,7 @@ import Testing
 
     @Test func aMissingInputStopsTheRunBeforeTheFirstRecord() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         var job = try dryRun(harness, input: #"{"email":"a@x.io"}"# + "\n")
         job.inputs.append(InputSpec(path: harness.directory.path + "/missing.jsonl", format: .jsonl))
         #expect(runJob(job, context: harness.context()) == .usage)
@@ -66,6 +70,7 @@ import Testing
 
     @Test func anInterruptBeforeTheFirstRecordExits130NamingWhereItStopped() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let job = try dryRun(harness, input: #"{"email":"a@x.io"}"# + "\n")
         harness.interrupts.interrupt()
         #expect(runJob(job, context: harness.context()) == .interrupted)
@@ -76,6 +81,7 @@ import Testing
 
     @Test func theProgressLineIsDrawnOnATerminalAndCleared() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let progress = ProgressLine(enabled: true, diagnostics: harness.context().diagnostics)
         var summary = MappingSummary()
         summary.records = 12
@@ -90,6 +96,7 @@ import Testing
 
     @Test func aDisabledProgressLineWritesNothing() throws {
         let harness = try JobHarness()
+        defer { harness.cleanup() }
         let progress = ProgressLine(enabled: false, diagnostics: harness.context().diagnostics)
         progress.update(summary: MappingSummary(), delivery: nil, reader: nil)
         progress.clear()

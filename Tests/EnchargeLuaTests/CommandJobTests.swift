@@ -1,15 +1,15 @@
 import ArgumentParser
 import EnchargeCommands
-import Foundation
+import SystemKit
 import Testing
 
 @testable import encharge_lua
 
 /// What `run` and `replay` build from their flags and the context's environment, before any job runs.
 @Suite struct CommandJobTests {
-    func context(_ environment: [String: String]) -> (CommandContext, BufferWriter) {
-        let stderr = BufferWriter()
-        return (CommandContext(stdout: BufferWriter(), stderr: stderr, environment: environment), stderr)
+    func context(_ environment: [String: String]) -> (CommandContext, OutputBuffer) {
+        let stderr = OutputBuffer()
+        return (CommandContext(stdout: OutputBuffer(), stderr: stderr, environment: environment), stderr)
     }
 
     @Test func theWriteKeyAndEndpointComeFromTheContextsEnvironment() throws {

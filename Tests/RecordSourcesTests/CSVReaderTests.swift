@@ -1,5 +1,6 @@
 import Foundation
 import JSONKit
+import TestSupport
 import Testing
 
 @testable import RecordSources
@@ -7,8 +8,9 @@ import Testing
 /// `CSVReader`: a header row, then one record per row.
 @Suite struct CSVReaderTests {
     @Test func csvRowsBecomeStringRecordsWithoutEmptyCells() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("p.csv", "name,email,age\nAnn,ann@example.com,31\nBob,,\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("p.csv", "name,email,age\nAnn,ann@example.com,31\nBob,,\n")
         #expect(try readRecords(path, .csv) == [
             .value(["name": "Ann", "email": "ann@example.com", "age": "31"], line: 1),
             .value(["name": "Bob"], line: 2),
@@ -16,9 +18,10 @@ import Testing
     }
 
     @Test func quotedCSVFieldsHoldCommasQuotesAndNewlines() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let text = "name,note\n\"Smith, Ann\",\"said \"\"hi\"\"\"\n\"multi\nline\",x\nlast,\"\"\n\"\"\"\",\",\"\n"
-        #expect(try readRecords(try scratch.file("q.csv", text), .csv) == [
+        #expect(try readRecords(try scratch.write("q.csv", text), .csv) == [
             .value(["name": "Smith, Ann", "note": #"said "hi""#], line: 1),
             .value(["name": "multi\nline", "note": "x"], line: 2),
             .value(["name": "last"], line: 3),
@@ -27,8 +30,9 @@ import Testing
     }
 
     @Test func csvWithCRLFBlankLinesAndByteOrderMark() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("crlf.csv", "\u{FEFF}id,name\r\n7,Ann\r\n\r\n\n8,Bob\r\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("crlf.csv", "\u{FEFF}id,name\r\n7,Ann\r\n\r\n\n8,Bob\r\n")
         #expect(try readRecords(path, .csv) == [
             .value(["id": "7", "name": "Ann"], line: 1),
             .value(["id": "8", "name": "Bob"], line: 2),
@@ -36,15 +40,17 @@ import Testing
     }
 
     @Test func quotedLastCellInACRLFFileDropsTheCarriageReturn() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("quoted-crlf.csv", "\"id\",\"name\"\r\n\"7\",\"Ann\"\r\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("quoted-crlf.csv", "\"id\",\"name\"\r\n\"7\",\"Ann\"\r\n")
         let records = try readRecords(path, .csv)
         #expect(records == [.value(["id": "7", "name": "Ann"], line: 1)])
     }
 
     @Test func csvReadsTheLastRowWithoutANewline() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("tail.csv", "a,b\n1,2\n3,\"4\"")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("tail.csv", "a,b\n1,2\n3,\"4\"")
         #expect(try readRecords(path, .csv) == [
             .value(["a": "1", "b": "2"], line: 1),
             .value(["a": "3", "b": "4"], line: 2),
@@ -52,20 +58,23 @@ import Testing
     }
 
     @Test func csvHeaderIsTrimmedButCellsAreNot() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("trim.csv", " id ,\tname\t,,note\n  1 ,x,skipped,\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("trim.csv", " id ,\tname\t,,note\n  1 ,x,skipped,\n")
         #expect(try readRecords(path, .csv) == [.value(["id": "  1 ", "name": "x"], line: 1)])
     }
 
     @Test func shortCSVRowLeavesTrailingColumnsAbsent() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("short.csv", "a,b,c\n1\n1,2\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("short.csv", "a,b,c\n1\n1,2\n")
         #expect(try readRecords(path, .csv) == [.value(["a": "1"], line: 1), .value(["a": "1", "b": "2"], line: 2)])
     }
 
     @Test func csvRowWithTooManyCellsIsMalformedAndReadingGoesOn() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("many.csv", "a,b\n1,2,3\n4,5\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("many.csv", "a,b\n1,2,3\n4,5\n")
         #expect(try readRecords(path, .csv) == [
             .malformed("row has 3 cells but the header has 2", raw: "1,2,3", line: 1),
             .value(["a": "4", "b": "5"], line: 2),
@@ -73,31 +82,35 @@ import Testing
     }
 
     @Test func csvRowWithInvalidUTF8IsMalformedAndReadingGoesOn() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let bytes = Array("a,b\nx,".utf8) + [0xC0, 0xAF] + Array("\ny,z\n".utf8)
-        #expect(try readRecords(try scratch.file("latin.csv", bytes), .csv) == [
+        #expect(try readRecords(try scratch.write("latin.csv", bytes), .csv) == [
             .malformed("row is not valid UTF-8; save the file as UTF-8", raw: "x,\u{FFFD}\u{FFFD}", line: 1),
             .value(["a": "y", "b": "z"], line: 2),
         ])
     }
 
     @Test func csvHeaderWithInvalidUTF8IsAnInputError() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("bad-header.csv", Array("a,".utf8) + [0xE9] + Array("\n1,2\n".utf8))
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("bad-header.csv", Array("a,".utf8) + [0xE9] + Array("\n1,2\n".utf8))
         let error = #expect(throws: InputError.self) { _ = try readRecords(path, .csv) }
         #expect(error?.description == "\(path):1: the CSV header row is not valid UTF-8; save the file as UTF-8")
     }
 
     @Test(arguments: ["", "a,b\n", "a,b", "\n\na,b\r\n\r\n"])
     func csvWithoutDataRowsHasNoRecords(text: String) throws {
-        let scratch = try ScratchDirectory()
-        #expect(try readRecords(try scratch.file("none.csv", text), .csv) == [])
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        #expect(try readRecords(try scratch.write("none.csv", text), .csv) == [])
     }
 
     /// The row with the stray quote fails alone; reading resumes on the line after the quote.
     @Test func unclosedCSVQuoteFailsItsRowAndReadingResumesOnTheNextLine() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("open.csv", "a,b\n1,2\n3,\"open\nstill open\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("open.csv", "a,b\n1,2\n3,\"open\nstill open\n")
         #expect(try readRecords(path, .csv) == [
             .value(["a": "1", "b": "2"], line: 1),
             .malformed("a quoted CSV field is not closed (the quote opens on file line 3)", raw: "3,\"open", line: 2),
@@ -108,8 +121,9 @@ import Testing
     /// A stray quote that closes on a later row's quote shifts that row's cells; the bad row is
     /// found by its cell count and reading resumes after the stray quote's line.
     @Test func strayQuoteClosedByALaterQuoteIsFoundAndTheRowsBetweenAreRead() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("stray.csv", "name,note\n\"Smith, J,a\nAnn,b\nBob,\"c, d\"\nCy,e\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("stray.csv", "name,note\n\"Smith, J,a\nAnn,b\nBob,\"c, d\"\nCy,e\n")
         #expect(try readRecords(path, .csv) == [
             .malformed("a quoted CSV field is not closed (the quote opens on file line 2)", raw: "\"Smith, J,a", line: 1),
             .value(["name": "Ann", "note": "b"], line: 2),
@@ -120,8 +134,9 @@ import Testing
 
     /// The quote never closed is the one that fails, not an earlier multi-line field of its row.
     @Test func unclosedQuoteAfterAMultilineFieldResumesAfterTheUnclosedOne() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("both.csv", "a,b,c\n1,\"x\ny\",\"open\n2,q,r\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("both.csv", "a,b,c\n1,\"x\ny\",\"open\n2,q,r\n")
         #expect(try readRecords(path, .csv) == [
             .malformed("a quoted CSV field is not closed (the quote opens on file line 3)", raw: "1,\"x\ny\",\"open", line: 1),
             .value(["a": "2", "b": "q", "c": "r"], line: 2),
@@ -129,8 +144,9 @@ import Testing
     }
 
     @Test func legitimateMultilineFieldsAreNotMistakenForStrayQuotes() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("multi.csv", "name,note\r\nAnn,\"two\r\nlines\"\r\nBob,\"x\"\r\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("multi.csv", "name,note\r\nAnn,\"two\r\nlines\"\r\nBob,\"x\"\r\n")
         #expect(try readRecords(path, .csv) == [
             .value(["name": "Ann", "note": "two\r\nlines"], line: 1),
             .value(["name": "Bob", "note": "x"], line: 2),
@@ -138,10 +154,11 @@ import Testing
     }
 
     @Test func unclosedQuoteOverTheSizeLimitFailsItsRowOnlyAcrossChunks() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         var text = "id,note\n1,\"never closed\n"
         for i in 2...40_000 { text += "\(i),row \(i)\n" }
-        let records = try readRecords(try scratch.file("big-open.csv", text), .csv, maxRecordBytes: 64 << 10)
+        let records = try readRecords(try scratch.write("big-open.csv", text), .csv, maxRecordBytes: 64 << 10)
         #expect(records.count == 40_000)
         #expect(records.first == .malformed("a quoted CSV field is not closed (the quote opens on file line 2)", raw: "1,\"never closed", line: 1))
         #expect(records.last == .value(["id": "40000", "note": "row 40000"], line: 40_000))
@@ -149,8 +166,9 @@ import Testing
     }
 
     @Test func bareCarriageReturnEndsARowAndCRLFIsOneLineEnd() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("mac.csv", "a,b\r1,2\r\n3,\"x\ry\"\r\r4,\"z\"")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("mac.csv", "a,b\r1,2\r\n3,\"x\ry\"\r\r4,\"z\"")
         #expect(try readRecords(path, .csv) == [
             .value(["a": "1", "b": "2"], line: 1),
             .value(["a": "3", "b": "x\ry"], line: 2),
@@ -160,10 +178,11 @@ import Testing
 
     @Test(arguments: [(UInt8(ascii: ";"), ";"), (0x09, "\t"), (UInt8(ascii: "|"), "|")])
     func delimiterSeparatesFieldsAndQuotesStillProtectIt(delimiter: UInt8, separator: String) throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let text = ["id", "name", "note"].joined(separator: separator) + "\n"
             + ["1", "\"Smith\(separator) J\"", "a,b"].joined(separator: separator) + "\n"
-        let reader = try RecordReader(path: try scratch.file("d.csv", text), format: .csv, delimiter: delimiter, warn: ignoreWarnings)
+        let reader = try RecordReader(path: try scratch.write("d.csv", text), format: .csv, delimiter: delimiter, warn: ignoreWarnings)
         var records: [JSONValue] = []
         try reader.forEach { body, _ in
             if case .value(let value) = body { records.append(value) }
@@ -183,16 +202,18 @@ import Testing
     }
 
     @Test func duplicateHeaderNamesAreAnInputErrorNamingBothColumns() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("dup.csv", "id, email ,,name,,email\n1,a@x.io,,Ann,,b@x.io\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("dup.csv", "id, email ,,name,,email\n1,a@x.io,,Ann,,b@x.io\n")
         let error = #expect(throws: InputError.self) { _ = try readRecords(path, .csv) }
         #expect(error?.description
             == "\(path):1: the CSV header names column 2 and column 6 both 'email'; rename one so no column is lost")
     }
 
     @Test func oneColumnHeaderHoldingASemicolonWarnsOnceAndReadingGoesOn() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("semi.csv", "email;name\na@x.io;Ann\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("semi.csv", "email;name\na@x.io;Ann\n")
         var warnings: [String] = []
         let reader = try RecordReader(path: path, format: .csv, warn: { warnings.append($0) })
         var count = 0
@@ -204,7 +225,8 @@ import Testing
     }
 
     @Test func csvAcrossChunkBoundariesKeepsEveryRowAndItsNumber() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let count = 45_000
         func note(_ i: Int) -> String { "note \(i), \"quoted\"\n" + String(repeating: "n", count: i % 37) }
         var text = "id,note,pad\n"
@@ -213,7 +235,7 @@ import Testing
             text += "\(i),\"\(escaped)\",\(String(repeating: "p", count: 20 + i % 13))\r\n"
         }
         #expect(text.utf8.count > 3 << 20)
-        let records = try readRecords(try scratch.file("large.csv", text), .csv)
+        let records = try readRecords(try scratch.write("large.csv", text), .csv)
         let expected: [ReadRecord] = (1...count).map { i in
             .value(["id": .string("\(i)"), "note": .string(note(i)), "pad": .string(String(repeating: "p", count: 20 + i % 13))], line: i)
         }

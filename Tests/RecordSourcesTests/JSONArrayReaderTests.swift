@@ -1,5 +1,6 @@
 import Foundation
 import JSONKit
+import TestSupport
 import Testing
 
 @testable import RecordSources
@@ -7,8 +8,9 @@ import Testing
 /// `JSONArrayReader`: one object, an array of records, or the array at a records path.
 @Suite struct JSONArrayReaderTests {
     @Test func singleJSONObjectIsOneRecordAtItsFirstLine() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("one.json", "\u{FEFF}\n  \n {\"b\":[1,2],\n \"a\":\"]\"}\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("one.json", "\u{FEFF}\n  \n {\"b\":[1,2],\n \"a\":\"]\"}\n")
         let records = try readRecords(path, .json)
         #expect(records.count == 1)
         guard case .json(let text, let line)? = records.first else {
@@ -20,7 +22,8 @@ import Testing
     }
 
     @Test func jsonArrayIsSplitIntoElementsAtTheirStartLines() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let elements = [
             #"{"a":1}"#,
             #"{"b":"x]y,z\"}","c":[1,[2,{"d":"]"}]],"e":{"f":"["}}"#,
@@ -30,7 +33,7 @@ import Testing
         ]
         let text = "\u{FEFF}[\n  " + elements[0] + ",\n  " + elements[1] + " ,\n\n" + elements[2] + "\n,"
             + elements[3] + ",\n" + elements[4] + "\n]\n"
-        let records = try readRecords(try scratch.file("array.json", text), .json)
+        let records = try readRecords(try scratch.write("array.json", text), .json)
         #expect(records == [
             .json(elements[0], line: 2),
             .json(elements[1], line: 3),
@@ -44,8 +47,9 @@ import Testing
     }
 
     @Test func jsonArrayOfScalarsAndArrays() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("scalars.json", #"[1,"two,]",[3,[4]],null,{}]"#)
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("scalars.json", #"[1,"two,]",[3,[4]],null,{}]"#)
         #expect(try readRecords(path, .json) == [
             .json("1", line: 1), .json(#""two,]""#, line: 1), .json("[3,[4]]", line: 1),
             .json("null", line: 1), .json("{}", line: 1),
@@ -54,27 +58,30 @@ import Testing
 
     @Test(arguments: ["", "  \n\t\n", "[]", "[ \n ]\n", "\u{FEFF}[]"])
     func emptyJSONDocumentHasNoRecords(text: String) throws {
-        let scratch = try ScratchDirectory()
-        #expect(try readRecords(try scratch.file("empty.json", text), .json) == [])
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        #expect(try readRecords(try scratch.write("empty.json", text), .json) == [])
     }
 
     @Test func unterminatedJSONArrayEndsWithAMalformedRecord() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let notClosed = "the JSON array is not closed (missing ']')"
-        #expect(try readRecords(try scratch.file("a.json", "[{\"a\":1},\n{\"b\":2}"), .json) == [
+        #expect(try readRecords(try scratch.write("a.json", "[{\"a\":1},\n{\"b\":2}"), .json) == [
             .json(#"{"a":1}"#, line: 1), .json(#"{"b":2}"#, line: 2), .malformed(notClosed, raw: "", line: 2),
         ])
-        #expect(try readRecords(try scratch.file("b.json", "[{\"a\":1},\n"), .json) == [
+        #expect(try readRecords(try scratch.write("b.json", "[{\"a\":1},\n"), .json) == [
             .json(#"{"a":1}"#, line: 1), .malformed(notClosed, raw: "", line: 2),
         ])
-        #expect(try readRecords(try scratch.file("c.json", "[{\"a\":[1,"), .json) == [
+        #expect(try readRecords(try scratch.write("c.json", "[{\"a\":[1,"), .json) == [
             .json(#"{"a":[1,"#, line: 1), .malformed(notClosed, raw: "", line: 1),
         ])
     }
 
     @Test func missingCommaBetweenArrayElementsIsMalformed() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("comma.json", "[{\"a\":1}\n{\"b\":2}]")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("comma.json", "[{\"a\":1}\n{\"b\":2}]")
         #expect(try readRecords(path, .json) == [
             .json(#"{"a":1}"#, line: 1),
             .malformed("expected ',' or ']' between array elements at line 2", raw: "", line: 2),
@@ -82,20 +89,22 @@ import Testing
     }
 
     @Test func contentAfterTheClosingBracketIsReported() throws {
-        let scratch = try ScratchDirectory()
-        let records = try readRecords(try scratch.file("after.json", "[{\"a\":1}]\n{\"b\":2}\n"), .json)
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let records = try readRecords(try scratch.write("after.json", "[{\"a\":1}]\n{\"b\":2}\n"), .json)
         #expect(records.first == .json(#"{"a":1}"#, line: 1))
         #expect(records.count == 2)
         #expect(records.last?.isMalformed == true)
     }
 
     @Test func jsonArrayAcrossChunkBoundariesKeepsEveryElementAndLine() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let count = 40_000
         let elements = (0..<count).map(largeRecordJSON)
         let text = "[\n" + elements.joined(separator: ",\n") + "\n]\n"
         #expect(text.utf8.count > 3 << 20)
-        let records = try readRecords(try scratch.file("large.json", text), .json)
+        let records = try readRecords(try scratch.write("large.json", text), .json)
         expectSameRecords(records, elements.enumerated().map { .json($1, line: $0 + 2) })
         guard case .json(let last, _)? = records.last else { return }
         #expect(try JSONValue(parsing: last)["i"] == .integer(Int64(count - 1)))
@@ -120,21 +129,23 @@ import Testing
     }
 
     @Test func recordsPathStreamsTheArrayPastALargeSiblingInBoundedRecords() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let count = 30_000
         // A sibling far larger than the record limit comes first, with brackets inside strings.
         let sibling = "[" + (0..<60_000).map { #"{"x":"]}\"[{","n":\#($0)}"# }.joined(separator: ",") + "]"
         let text = #"{"object":"list","meta":"# + sibling + #", "data" :\#n ["#
             + (0..<count).map(largeRecordJSON).joined(separator: ",\n") + "],\n\"has_more\":false}"
         #expect(text.utf8.count > 4 << 20)
-        let (reader, records) = try readPath(try scratch.file("list.json", text), "/data", maxRecordBytes: 64 << 10)
+        let (reader, records) = try readPath(try scratch.write("list.json", text), "/data", maxRecordBytes: 64 << 10)
         expectSameRecords(records, (0..<count).map { .json(largeRecordJSON($0), line: $0) })
         #expect(reader.source(7) == "\(reader.displayName):/data/7")
     }
 
     @Test func emptyRecordsPathIsTheWholeDocumentNumberedByIndex() throws {
-        let scratch = try ScratchDirectory()
-        let (reader, records) = try readPath(try scratch.file("a.json", "[{\"a\":1},\n{\"b\":2}]"), "")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let (reader, records) = try readPath(try scratch.write("a.json", "[{\"a\":1},\n{\"b\":2}]"), "")
         #expect(records == [.json(#"{"a":1}"#, line: 0), .json(#"{"b":2}"#, line: 1)])
         #expect(reader.source(1) == "\(reader.displayName):/1")
     }
@@ -149,8 +160,9 @@ import Testing
         ("/data/0", "is an object, not an array; point it at the array of records"),
     ])
     func recordsPathWithoutAnArrayIsAnInputErrorNamingIt(pointer: String, problem: String) throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("list.json", #"{"object":"list","count":3,"data":[{"a":1},{"a":2},{"a":3}]}"#)
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("list.json", #"{"object":"list","count":3,"data":[{"a":1},{"a":2},{"a":3}]}"#)
         let error = #expect(throws: InputError.self) { _ = try readPath(path, pointer) }
         #expect(error?.description == "\(path): the records path '\(pointer)' \(problem)")
     }
@@ -180,8 +192,9 @@ import Testing
         (#"{"email":"a@x.io"}"#, nil, 0),
     ] as [(String, String?, Int)])
     func singleObjectHoldingOneArrayOfObjectsSuggestsItsPath(text: String, pointer: String?, count: Int) throws {
-        let scratch = try ScratchDirectory()
-        let reader = try RecordReader(path: try scratch.file("one.json", text), format: .json, warn: ignoreWarnings)
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let reader = try RecordReader(path: try scratch.write("one.json", text), format: .json, warn: ignoreWarnings)
         try reader.forEach { _, _ in true }
         #expect(reader.suggestedRecordsPath?.pointer == pointer)
         if pointer != nil { #expect(reader.suggestedRecordsPath?.count == count) }

@@ -1,5 +1,6 @@
 import Foundation
 import JSONKit
+import TestSupport
 import Testing
 
 @testable import RecordSources
@@ -7,8 +8,9 @@ import Testing
 /// `JSONLinesReader`: one record per physical line.
 @Suite struct JSONLinesReaderTests {
     @Test func jsonLinesSkipBlankLinesAndKeepPhysicalLineNumbers() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("a.jsonl", "{\"a\":1}\n\n  \n{\"b\":2}\n\t\n\r\nnot json\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("a.jsonl", "{\"a\":1}\n\n  \n{\"b\":2}\n\t\n\r\nnot json\n")
         #expect(try readRecords(path, .jsonl) == [
             .json(#"{"a":1}"#, line: 1),
             .json(#"{"b":2}"#, line: 4),
@@ -17,8 +19,9 @@ import Testing
     }
 
     @Test func jsonLinesStripCRLFAndTheByteOrderMark() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("crlf.jsonl", "\u{FEFF}{\"a\":1}\r\n{\"b\":\"x\"}\r\n")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("crlf.jsonl", "\u{FEFF}{\"a\":1}\r\n{\"b\":\"x\"}\r\n")
         #expect(try readRecords(path, .jsonl) == [
             .json(#"{"a":1}"#, line: 1),
             .json(#"{"b":"x"}"#, line: 2),
@@ -26,8 +29,9 @@ import Testing
     }
 
     @Test func jsonLinesReadTheLastLineWithoutANewline() throws {
-        let scratch = try ScratchDirectory()
-        let path = try scratch.file("tail.jsonl", "{\"a\":1}\n{\"b\":2}")
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        let path = try scratch.write("tail.jsonl", "{\"a\":1}\n{\"b\":2}")
         #expect(try readRecords(path, .jsonl) == [
             .json(#"{"a":1}"#, line: 1),
             .json(#"{"b":2}"#, line: 2),
@@ -35,15 +39,17 @@ import Testing
     }
 
     @Test func emptyJSONLinesFileHasNoRecords() throws {
-        let scratch = try ScratchDirectory()
-        #expect(try readRecords(try scratch.file("empty.jsonl", ""), .jsonl) == [])
-        #expect(try readRecords(try scratch.file("blank.jsonl", "\n\n \r\n"), .jsonl) == [])
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
+        #expect(try readRecords(try scratch.write("empty.jsonl", ""), .jsonl) == [])
+        #expect(try readRecords(try scratch.write("blank.jsonl", "\n\n \r\n"), .jsonl) == [])
     }
 
     @Test func oversizedLineIsMalformedAndTheNextLineIsStillRead() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let big = #"{"big":""# + String(repeating: "x", count: 5 << 19) + #""}"#  // 2.5 MiB
-        let path = try scratch.file("big.jsonl", "{\"a\":1}\n" + big + "\n{\"b\":2}\n")
+        let path = try scratch.write("big.jsonl", "{\"a\":1}\n" + big + "\n{\"b\":2}\n")
         #expect(try readRecords(path, .jsonl, maxRecordBytes: 1 << 20) == [
             .json(#"{"a":1}"#, line: 1),
             .malformed("line is longer than 1 MiB; split the record", raw: String(big.prefix(80)) + "…", line: 2),
@@ -52,9 +58,10 @@ import Testing
     }
 
     @Test func lineManyTimesTheLimitIsReportedOnce() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let big = #"{"big":""# + String(repeating: "x", count: 9 << 19) + #""}"#  // 4.5 MiB
-        let path = try scratch.file("huge.jsonl", "{\"a\":1}\n" + big + "\n{\"b\":2}\n")
+        let path = try scratch.write("huge.jsonl", "{\"a\":1}\n" + big + "\n{\"b\":2}\n")
         let records = try readRecords(path, .jsonl, maxRecordBytes: 1 << 20)
         #expect(records.first == .json(#"{"a":1}"#, line: 1))
         #expect(records.last == .json(#"{"b":2}"#, line: 3))
@@ -63,9 +70,10 @@ import Testing
     }
 
     @Test func lineOverASmallLimitIsMalformedEvenWhenItFitsInOneChunk() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let long = #"{"long":""# + String(repeating: "y", count: 2000) + #""}"#
-        let path = try scratch.file("small-limit.jsonl", "{\"a\":1}\n" + long + "\n{\"b\":2}\n")
+        let path = try scratch.write("small-limit.jsonl", "{\"a\":1}\n" + long + "\n{\"b\":2}\n")
         let records = try readRecords(path, .jsonl, maxRecordBytes: 1024)
         #expect(records.count == 3)
         #expect(records.first == .json(#"{"a":1}"#, line: 1))
@@ -74,7 +82,8 @@ import Testing
     }
 
     @Test func jsonLinesAcrossChunkBoundariesKeepEveryRecordAndLine() throws {
-        let scratch = try ScratchDirectory()
+        let scratch = try TemporaryDirectory(prefix: "records")
+        defer { scratch.cleanup() }
         let count = 40_000
         var text = ""
         var expected: [ReadRecord] = []
@@ -89,7 +98,7 @@ import Testing
             expected.append(.json(largeRecordJSON(i), line: line))
         }
         #expect(text.utf8.count > 3 << 20)
-        let records = try readRecords(try scratch.file("large.jsonl", text), .jsonl)
+        let records = try readRecords(try scratch.write("large.jsonl", text), .jsonl)
         expectSameRecords(records, expected)
     }
 }
