@@ -1,10 +1,10 @@
-
-#if canImport(Glibc)
 import EnchargeKit
 import EnchargeRules
-import Glibc
 import JSONKit
 import SystemKit
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// What `replay` hands to its watchdog, as `run` does with `AbandonedRunHandover`: after the

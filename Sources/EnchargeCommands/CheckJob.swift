@@ -1,10 +1,10 @@
-
-#if canImport(Glibc)
 import EnchargeKit
 import EnchargeRules
-import Glibc
 import RecordSources
 import SystemKit
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// `encharge-lua check`: compiles the rule, confirms its entry points, reports assignments to

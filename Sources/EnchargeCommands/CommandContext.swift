@@ -1,6 +1,7 @@
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
-import SystemKit
 #endif
 
 /// What a job may reach outside itself, handed in rather than taken from globals (swiftly's

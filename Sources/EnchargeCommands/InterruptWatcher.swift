@@ -1,8 +1,8 @@
+import EnchargeKit
+import SystemKit
 
 #if canImport(Glibc)
-import EnchargeKit
 import Glibc
-import SystemKit
 #endif
 
 /// Acts on SIGINT/SIGTERM while `run` or `replay` delivers, from its own thread, because the job's

@@ -1,11 +1,11 @@
-
-#if canImport(Glibc)
 import EnchargeKit
 import EnchargeRules
-import Glibc
 import JSONKit
 import RecordSources
 import SystemKit
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// The mapping half of `run`: reads every input, maps each record through the rule, hands the

@@ -1,10 +1,10 @@
-
-#if canImport(Glibc)
 import Crypto
 import EnchargeKit
 import EnchargeRules
-import Glibc
 import SystemKit
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule

@@ -1,9 +1,5 @@
-
-#if canImport(Glibc)
 import EnchargeKit
-import Glibc
 import SystemKit
-#endif
 
 /// Text for people, made safe to print: a line for stderr, a value escaped.
 ///

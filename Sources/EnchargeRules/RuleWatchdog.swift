@@ -1,9 +1,8 @@
-
-#if canImport(Glibc)
-import EnchargeKit
-import Glibc
 import LuaKit
 import SystemKit
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 extension RuleEngine {

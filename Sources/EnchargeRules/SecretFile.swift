@@ -1,6 +1,7 @@
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
-import SystemKit
 #endif
 
 /// Reads a secret (write key, signing secret, bearer token) from a file, the same way for every

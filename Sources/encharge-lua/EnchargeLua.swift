@@ -1,9 +1,9 @@
-
-#if canImport(Glibc)
 import ArgumentParser
 import EnchargeCommands
-import Glibc
 import SystemKit
+
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// The version sent in `User-Agent` and printed by `--version`.
