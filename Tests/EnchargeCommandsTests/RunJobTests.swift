@@ -102,4 +102,30 @@ import Testing
         progress.clear()
         #expect(harness.stderr.text.isEmpty)
     }
+
+    @Test func theRulesLogLinesAndInputWarningsGoToTheContextsStderr() throws {
+        let harness = try JobHarness()
+        defer { harness.cleanup() }
+        let rule = try harness.file("log.lua", """
+            function on_record(r, ctx)
+              log.info("mapping", r.email)
+              log.debug("not shown at the default level")
+              encharge.identify{ email = r.email }
+            end
+            """)
+        let input = try harness.file("in.jsonl", #"{"email":"a@x.io","email":"b@x.io"}"# + "\n")
+        let csv = try harness.file("semi.csv", "email;name\nc@x.io;Cy\n")
+        let job = RunJobConfiguration(
+            rule: RuleOptions(rulesPath: rule),
+            inputs: [InputSpec(path: input, format: .jsonl), InputSpec(path: csv, format: .csv)], dryRun: true,
+            deadLetterPath: nil, failFast: false, quiet: true, delivery: nil, drainTimeout: 1)
+        #expect(runJob(job, context: harness.context()) == .someFailed)
+        let lines = harness.stderrLines
+        #expect(lines.contains { $0.hasPrefix("\(input):1: info: mapping b@x.io (") && $0.hasSuffix("log.lua:2)") })
+        #expect(!harness.stderr.text.contains("not shown"))
+        #expect(lines.contains(
+            "\(input):1: warning: key \"email\" appears more than once in one JSON object; the last value is used"))
+        #expect(lines.contains("\(csv):1: warning: the CSV header is one column holding ';'; if the file is separated "
+            + "by it, pass --delimiter ';'"))
+    }
 }
