@@ -54,8 +54,6 @@ let package = Package(
             name: "EnchargeRules",
             dependencies: [
                 "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "SystemKit",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
             ]),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
         // knows neither Lua nor Encharge.
