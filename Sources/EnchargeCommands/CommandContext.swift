@@ -34,8 +34,8 @@ package struct CommandContext: Sendable {
     /// The real process: standard output and error, its environment, SIGINT/SIGTERM.
     package static func process() -> CommandContext {
         CommandContext(
-            stdout: FileDescriptorWriter.standardOutput, stderr: FileDescriptorWriter.standardError, stderrIsTerminal: isatty(2) != 0,
-            environment: processEnvironment(), interrupts: .signalDriven())
+            stdout: FileDescriptorWriter.standardOutput, stderr: FileDescriptorWriter.standardError,
+            stderrIsTerminal: isatty(2) != 0, environment: processEnvironment(), interrupts: .signalDriven())
     }
 
     /// The process's environment variables.

@@ -58,20 +58,19 @@ package final class RecordReader {
     /// Calls `body(record, n)` for each record in order until it returns false. `n` is the line
     /// (JSON lines, JSON), the data row (CSV) or the index in the records path; see `source(_:)`.
     package func forEach(_ body: (InputRecordBody, Int) throws -> Bool) throws {
-        switch format {
-        case .jsonl:
-            var reader = JSONLinesReader(file: file, maxRecordBytes: maxRecordBytes)
-            try reader.forEach(body)
-        case .json:
-            var reader = JSONArrayReader(
-                file: file, displayName: displayName, maxRecordBytes: maxRecordBytes, recordsPath: recordsPath)
-            defer { suggestedRecordsPath = reader.suggestedRecordsPath }
-            try reader.forEach(body)
-        case .csv:
-            var reader = CSVReader(
-                file: file, displayName: displayName, delimiter: delimiter, maxRecordBytes: maxRecordBytes, warn: warn)
-            try reader.forEach(body)
-        }
+        var source: any RecordSource =
+            switch format {
+            case .jsonl: JSONLinesReader(file: file, maxRecordBytes: maxRecordBytes)
+            case .json:
+                JSONArrayReader(
+                    file: file, displayName: displayName, maxRecordBytes: maxRecordBytes, recordsPath: recordsPath)
+            case .csv:
+                CSVReader(
+                    file: file, displayName: displayName, delimiter: delimiter, maxRecordBytes: maxRecordBytes,
+                    warn: warn)
+            }
+        defer { suggestedRecordsPath = (source as? JSONArrayReader)?.suggestedRecordsPath }
+        try source.forEach(body)
     }
 
     /// The byte `--delimiter` names: one ASCII character, or `tab` / `\t`.
