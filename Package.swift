@@ -132,7 +132,7 @@ let package = Package(
         .testTarget(name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"]),
         .testTarget(
             name: "EnchargeRulesTests",
-            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit"]),
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "SystemKit"]),
         .testTarget(
             name: "EnchargeCommandsTests",
             dependencies: [
