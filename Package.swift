@@ -46,15 +46,16 @@ let package = Package(
         // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
         .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
-        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"]),
+        .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // The input readers (JSON lines, JSON arrays, CSV) behind one record source.
-        .target(name: "RecordSources", dependencies: ["JSONKit", "SystemKit"]),
+        .target(name: "RecordSources", dependencies: ["JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // The rule engine (records, webhooks) and the Lua modules a rule sees.
         .target(
             name: "EnchargeRules",
             dependencies: [
                 "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "SystemKit",
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
         // knows neither Lua nor Encharge.
         .target(
@@ -98,9 +99,10 @@ let package = Package(
         .target(
             name: "EnchargeCommands",
             dependencies: [
-                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "SystemKit",
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
@@ -126,19 +128,24 @@ let package = Package(
             path: "Tests/TestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "TestSupportTests",
-            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")]),
-        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"]),
-        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua"]),
-        .testTarget(name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"]),
+            dependencies: ["TestSupport", .product(name: "Hummingbird", package: "hummingbird")],
+            swiftSettings: swiftSettings),
+        .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], swiftSettings: swiftSettings),
+        .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "JSONKit"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeRulesTests",
-            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "SystemKit"]),
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "LuaKit", "SystemKit"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeCommandsTests",
             dependencies: [
                 "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit",
                 "SystemKit", "TestSupport",
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
@@ -147,7 +154,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "EnchargeKitTests",
-            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"]),
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
         .testTarget(
             name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],

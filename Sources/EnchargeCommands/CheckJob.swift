@@ -1,5 +1,6 @@
 import EnchargeKit
 import EnchargeRules
+import LuaKit
 import RecordSources
 import SystemKit
 

@@ -1,5 +1,6 @@
 import EnchargeKit
 import EnchargeRules
+import JSONKit
 
 /// Opens (or checks the directory of) the dead-letter file before the first record, so an
 /// unwritable path is a configuration error instead of a surprise at the first failure.

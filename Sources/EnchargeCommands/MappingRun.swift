@@ -1,5 +1,6 @@
 import EnchargeKit
 import EnchargeRules
+import Foundation
 import JSONKit
 import RecordSources
 import SystemKit

@@ -1,6 +1,7 @@
 import EnchargeKit
 import EnchargeRules
 import JSONKit
+import LuaKit
 import SystemKit
 
 /// Sends event entries again as they are and re-runs record entries through the fixed rule.

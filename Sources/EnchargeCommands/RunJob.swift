@@ -1,6 +1,8 @@
 import Crypto
 import EnchargeKit
 import EnchargeRules
+import LuaKit
+import RecordSources
 import SystemKit
 
 #if canImport(Glibc)

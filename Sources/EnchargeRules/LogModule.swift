@@ -1,5 +1,6 @@
 import JSONKit
 import LuaKit
+import SystemKit
 
 extension RuleEngine {
     /// `log.debug/info/warn/error(...)` (and `print`, as info): to `options.logWriter`, prefixed with the

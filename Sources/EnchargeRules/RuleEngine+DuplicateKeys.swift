@@ -1,4 +1,5 @@
 import JSONKit
+import LuaKit
 
 extension RuleEngine {
     /// `in.jsonl:3: warning: key "email" appears more than once in one JSON object; …`, once per

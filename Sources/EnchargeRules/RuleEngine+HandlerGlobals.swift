@@ -1,3 +1,4 @@
+import Foundation
 import SystemKit
 
 extension RuleEngine {

@@ -1,3 +1,5 @@
+import LuaKit
+
 extension RuleEngine {
     /// What a job says when its `RuleWatchdog` gave a rule call up: the rule line (when known),
     /// how long the call ran and that `job` (`check`, `replay`) stops there.

@@ -1,6 +1,7 @@
 import EnchargeKit
 import JSONKit
 import LuaKit
+import SystemKit
 import WebhookSignatures
 
 extension RuleEngine {

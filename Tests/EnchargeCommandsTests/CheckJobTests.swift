@@ -1,5 +1,6 @@
 import EnchargeRules
 import RecordSources
+import SystemKit
 import Testing
 
 @testable import EnchargeCommands

@@ -2,6 +2,8 @@ import EnchargeKit
 import EnchargeRules
 import EnchargeSpool
 import JSONKit
+import SystemKit
+import TestSupport
 import Testing
 
 @testable import EnchargeCommands

@@ -3,6 +3,7 @@ import EnchargeRules
 import Foundation
 import RecordSources
 import Synchronization
+import SystemKit
 import TestSupport
 import Testing
 

@@ -2,6 +2,8 @@ import EnchargeKit
 import EnchargeRules
 import Foundation
 import RecordSources
+import SystemKit
+import TestSupport
 import Testing
 
 @testable import EnchargeCommands

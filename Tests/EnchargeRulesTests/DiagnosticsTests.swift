@@ -1,3 +1,4 @@
+import EnchargeKit
 import EnchargeRules
 import Testing
 

@@ -85,7 +85,7 @@ import Testing
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let bytes = Array("a,b\nx,".utf8) + [0xC0, 0xAF] + Array("\ny,z\n".utf8)
-        #expect(try readRecords(try scratch.write("latin.csv", bytes), .csv) == [
+        #expect(try readRecords(try scratch.write("latin.csv", bytes: bytes), .csv) == [
             .malformed("row is not valid UTF-8; save the file as UTF-8", raw: "x,\u{FFFD}\u{FFFD}", line: 1),
             .value(["a": "y", "b": "z"], line: 2),
         ])
@@ -94,7 +94,7 @@ import Testing
     @Test func csvHeaderWithInvalidUTF8IsAnInputError() throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
-        let path = try scratch.write("bad-header.csv", Array("a,".utf8) + [0xE9] + Array("\n1,2\n".utf8))
+        let path = try scratch.write("bad-header.csv", bytes: Array("a,".utf8) + [0xE9] + Array("\n1,2\n".utf8))
         let error = #expect(throws: InputError.self) { _ = try readRecords(path, .csv) }
         #expect(error?.description == "\(path):1: the CSV header row is not valid UTF-8; save the file as UTF-8")
     }

@@ -5,15 +5,6 @@ import Testing
 
 @testable import RecordSources
 
-extension TemporaryDirectory {
-    /// Writes `bytes` (which need not be UTF-8) to `name` and returns the file's path.
-    func write(_ name: String, _ bytes: [UInt8]) throws -> String {
-        let path = file(name)
-        try Data(bytes).write(to: URL(fileURLWithPath: path))
-        return path
-    }
-}
-
 /// What a reader produced, copied out of the callback (its JSON bytes die with the call).
 enum ReadRecord: Equatable, CustomStringConvertible {
     case json(String, line: Int)
