@@ -149,9 +149,10 @@ let package = Package(
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
-                "encharge-lua", "EnchargeCommands", "EnchargeRules", "RecordSources", "SystemKit",
+                "encharge-lua", "EnchargeCommands", "EnchargeKit", "EnchargeRules", "RecordSources", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeKitTests",
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),

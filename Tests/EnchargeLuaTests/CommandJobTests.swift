@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnchargeCommands
+import EnchargeKit
 import SystemKit
 import Testing
 
