@@ -6,7 +6,7 @@ import JSONKit
 import TestSupport
 import Testing
 
-/// The line after a run that says how to replay its dead letters, and the summary above it.
+/// The line after a run that says how to replay its dead letters.
 @Suite struct DeadLetterHintTests {
     func writer(records: Int, events: Int) throws -> (DeadLetterWriter, TemporaryDirectory) {
         let directory = try TemporaryDirectory(prefix: "hints")
@@ -57,30 +57,5 @@ import Testing
         let devNull = DeadLetterWriter(path: "/dev/null")
         try devNull.writeRecordFailure(record: 1, error: "e", traceback: nil, source: "s")
         #expect(deadLetterHint(devNull, dryRun: false, rules: nil) == nil)
-    }
-
-    @Test func summaryShowsOutcomesThatAddUp() {
-        var summary = MappingSummary()
-        summary.records = 7
-        summary.countMapped(events: 3)
-        summary.countMapped(events: 0)
-        summary.countMapped(events: 0)
-        summary.skipped = 1
-        summary.failed = 2
-        summary.refused = 1
-        #expect(summary.mapped + summary.withoutEvents + summary.skipped + summary.failed + summary.refused == 7)
-        summary.seconds = 2
-        #expect(summaryLine(summary, stats: nil, interrupted: false) == "done: 7 records: 1 with events, 2 with none, "
-            + "1 skipped, 2 failed, 1 refused (dry run); 3 events in 2.00 s (4 records/s)")
-    }
-
-    /// A run the delivery engine stopped (a refused write key, a redirect) is neither done nor
-    /// interrupted by the user.
-    @Test func summaryOfAStoppedRunSaysStopped() {
-        var summary = MappingSummary()
-        summary.records = 1
-        summary.countMapped(events: 1)
-        #expect(summaryLine(summary, stats: nil, interrupted: false, stopped: true).hasPrefix("stopped: 1 record: "))
-        #expect(summaryLine(summary, stats: nil, interrupted: true, stopped: true).hasPrefix("interrupted: "))
     }
 }
