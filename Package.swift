@@ -54,6 +54,7 @@ let package = Package(
             name: "EnchargeRules",
             dependencies: [
                 "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "SystemKit",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
@@ -67,8 +68,6 @@ let package = Package(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        // `replay --spool`, until it moves to the commands library.
-        .target(name: "EnchargeServer", dependencies: ["EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool"]),
         // The webhook server: the Hummingbird application, its controller and middleware, the rule
         // pool, metrics and the services that deliver and reload.
         .target(
@@ -93,7 +92,10 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
         // The jobs (run, replay, replay --spool, check): progress, summary, exit status, diagnostics,
         // all through an injected context.
         .target(
@@ -106,8 +108,8 @@ let package = Package(
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
-                "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeServer", "JSONKit", "LuaKit",
-                "SystemKit",
+                "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "WebhookServer", "MockIngest",
+                "JSONKit", "LuaKit", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -133,6 +135,9 @@ let package = Package(
         .testTarget(name: "JSONKitTests", dependencies: ["JSONKit"], swiftSettings: swiftSettings),
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "JSONKit"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "EnchargeKitTests",
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
             name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
@@ -154,9 +159,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
-            name: "EnchargeKitTests",
-            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "EnchargeServerTests", dependencies: ["EnchargeServer", "EnchargeKit"]),
+            name: "WebhookServerTests",
+            dependencies: [
+                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit",
+                "WebhookSignatures", "SystemKit", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MockIngestTests",
+            dependencies: [
+                "MockIngest", "EnchargeKit", "EnchargeRules", "JSONKit", "SystemKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "WebhookSignaturesTests", dependencies: ["WebhookSignatures", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),

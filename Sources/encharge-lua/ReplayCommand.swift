@@ -2,7 +2,6 @@ import ArgumentParser
 import EnchargeCommands
 import EnchargeRules
 import RecordSources
-import EnchargeServer
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
