@@ -47,14 +47,16 @@ let package = Package(
         .target(name: "LuaKit", dependencies: ["CLua", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
         // Encharge events, validation, wire encoding and delivery; knows nothing of Lua.
         .target(name: "EnchargeKit", dependencies: ["CCurl", "JSONKit", "SystemKit"], swiftSettings: swiftSettings),
-        // The Lua modules a rule sees, the rule runner and the input readers.
+        // The input readers (JSON lines, JSON arrays, CSV) behind one record source.
+        .target(name: "RecordSources", dependencies: ["JSONKit", "SystemKit"], swiftSettings: swiftSettings),
+        // The rule engine (records, webhooks) and the Lua modules a rule sees.
         .target(
             name: "EnchargeRules",
             dependencies: [
-                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures",
-                .product(name: "Crypto", package: "swift-crypto"),
+                "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "SystemKit",
                 .product(name: "Logging", package: "swift-log"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
         // knows neither Lua nor Encharge.
         .target(
@@ -66,8 +68,6 @@ let package = Package(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
-        // `replay --spool`, until it moves to the commands library.
-        .target(name: "EnchargeServer", dependencies: ["EnchargeKit", "JSONKit", "EnchargeRules", "EnchargeSpool"]),
         // The webhook server: the Hummingbird application, its controller and middleware, the rule
         // pool, metrics and the services that deliver and reload.
         .target(
@@ -96,10 +96,20 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings),
+        // The jobs (run, replay, replay --spool, check): progress, summary, exit status, diagnostics,
+        // all through an injected context.
+        .target(
+            name: "EnchargeCommands",
+            dependencies: [
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
-                "EnchargeRules", "EnchargeKit", "EnchargeServer", "WebhookServer", "MockIngest", "SystemKit",
+                "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "WebhookServer", "MockIngest",
+                "JSONKit", "LuaKit", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
@@ -127,7 +137,27 @@ let package = Package(
         .testTarget(
             name: "EnchargeKitTests",
             dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "EnchargeRulesTests", dependencies: ["EnchargeRules"]),
+        .testTarget(
+            name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EnchargeRulesTests",
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "LuaKit", "SystemKit"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EnchargeCommandsTests",
+            dependencies: [
+                "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit",
+                "SystemKit", "TestSupport",
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "EnchargeLuaTests",
+            dependencies: [
+                "encharge-lua", "EnchargeCommands", "EnchargeKit", "EnchargeRules", "RecordSources", "SystemKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [

@@ -1,5 +1,5 @@
-import EnchargeKit
 import LuaKit
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -51,39 +51,5 @@ public final class RuleWatchdog: Sendable {
         stopRequested.withLock { $0 = true }
         stopRequested.broadcast()
         thread?.join()
-    }
-}
-
-/// What `run` hands to its watchdog: everything the mapping thread was working with. After the
-/// watchdog gave the rule's call up, the mapping thread never returns from that call (it is stuck
-/// in C, and parks if the call ever ends), so the watchdog thread may take these objects over.
-struct AbandonedRunHandover: @unchecked Sendable {
-    // Invariant: touched by the watchdog thread only after `LuaCallClock.abandon` succeeded, when
-    // the mapping thread can no longer touch them (see above).
-    let run: MappingRun
-    let engine: RuleEngine
-    let writer: JSONLinesEventWriter?
-    let delivery: DeliveryEngine?
-    let progress: ProgressLine
-    let deadLetters: DeadLetterWriter
-    let configuration: RunJobConfiguration
-
-    /// Reports the record whose call overran, dead-letters it, delivers or prints what earlier
-    /// records emitted, prints the summary and ends the process with exit code 1: the stuck call
-    /// cannot be stopped, so the process is the only thing left to end.
-    func finish(runningSeconds: Double) -> Never {
-        let limit = configuration.rule.limits.seconds
-        let position = engine.stuckRulePosition ?? configuration.rule.rulesPath
-        let message = "\(position): a call of the rule ran for \(formatSeconds(runningSeconds)), over \(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; the run stops here, so change the rule near this line"
-        let summary = run.abandonCurrentRecord(message: message)
-        writer?.flush()
-        let stats = delivery.map { drain($0, progress: progress, summary: summary) }
-        progress.clear()
-        Diagnostics.write(summaryLine(summary, stats: stats, interrupted: false, stopped: true))
-        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
-            Diagnostics.write(hint)
-        }
-        // exit() would run the C library's atexit work while the stuck thread still runs Lua.
-        _exit(RunExitCode.someFailed)
     }
 }

@@ -1,3 +1,5 @@
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,8 +9,10 @@ import Glibc
 /// file that other users may read gets a warning naming it and `chmod 600`.
 public enum SecretFile {
     /// The trimmed secret in `path`; `flag` (`--write-key-file`) names it in messages, which
-    /// never contain the secret itself.
-    public static func read(_ path: String, flag: String) throws(RuleLoadError) -> String {
+    /// never contain the secret itself. `warn` receives the warning about a file others can read.
+    public static func read(
+        _ path: String, flag: String, warn: (String) -> Void = { Diagnostics.write($0) }
+    ) throws(RuleLoadError) -> String {
         func failure(_ reason: String) -> RuleLoadError {
             RuleLoadError("cannot read \(flag) \(Diagnostics.escaped(path)): \(reason); give a readable file that holds the secret")
         }
@@ -29,8 +33,8 @@ public enum SecretFile {
         guard count < bytes.count else { throw failure("larger than 64 KiB, which no secret is") }
         bytes.removeSubrange(count...)
         // Only a regular file's mode says who else can read it (a pipe from <(…) is private).
-        if info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_IROTH != 0 { Diagnostics.write(permissionWarning(path: path)) }
-        let secret = String(decoding: bytes, as: UTF8.self).trimmingWhiteSpace()
+        if info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_IROTH != 0 { warn(permissionWarning(path: path)) }
+        let secret = String(String(decoding: bytes, as: UTF8.self).trimming(.all))
         guard !secret.isEmpty else { throw RuleLoadError("\(flag) \(Diagnostics.escaped(path)) is empty; put the secret in it") }
         return secret
     }
@@ -38,15 +42,5 @@ public enum SecretFile {
     /// The warning for a secret file that other users can read (mode o+r).
     static func permissionWarning(path: String) -> String {
         "warning: \(Diagnostics.escaped(path)) holds a secret and other users can read it; run chmod 600 \(Diagnostics.escaped(path))"
-    }
-}
-
-extension String {
-    fileprivate func trimmingWhiteSpace() -> String {
-        let blank: Set<Unicode.Scalar> = [" ", "\t", "\r", "\n"]
-        var view = Substring(self).unicodeScalars
-        while let first = view.first, blank.contains(first) { view.removeFirst() }
-        while let last = view.last, blank.contains(last) { view.removeLast() }
-        return String(view)
     }
 }

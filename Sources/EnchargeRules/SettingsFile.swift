@@ -1,10 +1,12 @@
+import Foundation
 import JSONKit
+import SystemKit
 
 /// `--settings file.json`: a JSON object that becomes `encharge.settings`.
 public enum SettingsFile {
     public static func load(path: String) throws(RuleLoadError) -> JSONObject {
         let bytes: [UInt8]
-        do { bytes = try readFile(path) } catch {
+        do { bytes = try FileReader.read(path) } catch {
             throw RuleLoadError("cannot read the settings file (\(error.description.replacingOccurrences(of: "; check the input path", with: ""))); check the --settings path")
         }
         let value: JSONValue
@@ -18,12 +20,7 @@ public enum SettingsFile {
     }
 }
 
-/// Reads a whole file of modest size (settings, rules, fixtures).
-public func readFile(_ path: String, limit: Int = 64 << 20) throws(InputError) -> [UInt8] {
-    let file = try ChunkedFile(path: path)
-    var bytes: [UInt8] = []
-    while try file.read(into: &bytes, count: 1 << 16) > 0 {
-        if bytes.count > limit { throw InputError("\(path) is larger than \(limit >> 20) MiB") }
-    }
-    return bytes
+/// `FileReader.read`, under the name the webhook server still calls.
+package func readFile(_ path: String, limit: Int = FileReader.sizeLimit) throws(FileReadError) -> [UInt8] {
+    try FileReader.read(path, limit: limit)
 }

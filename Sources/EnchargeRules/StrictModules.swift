@@ -1,4 +1,5 @@
 import LuaKit
+import SystemKit
 
 /// Unknown names in the tables a rule is given answer with an error at the rule's line instead
 /// of `nil` (which would fail later as `attempt to call a nil value`):
@@ -66,7 +67,7 @@ extension RuleEngine {
         let source: [UInt8]
         if let given = options.source {
             source = given
-        } else if let read = try? readFile(options.rulesPath) {
+        } else if let read = try? FileReader.read(options.rulesPath) {
             source = read
         } else {
             return []
@@ -101,7 +102,7 @@ extension RuleEngine {
             if other.count >= 3, lowered.count >= 3, lowered.hasPrefix(other) || other.hasPrefix(lowered) {
                 return candidate
             }
-            let distance = editDistance(lowered, other)
+            let distance = EditDistance.between(lowered, other)
             if distance <= max(1, candidate.utf8.count / 3), distance < (best?.distance ?? Int.max) {
                 best = (candidate, distance)
             }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import EnchargeCommands
 import EnchargeRules
+import RecordSources
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,16 +41,12 @@ struct CheckCommand: ParsableCommand {
     }
 
     func run() throws {
-        let code: Int32
+        let context = CommandContext.process()
         let spec = input.map { InputSpec(path: $0, format: inputFlags.explicitFormat ?? InputFormat(path: $0) ?? .jsonl) }
-        let sample = try spec.map { try inputFlags.apply(to: [$0])[0] }
-        do {
-            let options = try ruleFlags.options(rulesPath: rules, lintGlobals: true)
-            code = checkRule(options: options, sample: sample)
-        } catch {
-            Diagnostics.write("error: \(error.description)")
-            throw ExitCode(2)
+        let sample = try spec.map { try inputFlags.apply(to: [$0], context: context)[0] }
+        let options = try context.configured { () throws(RuleLoadError) in
+            try ruleFlags.options(rulesPath: rules, lintGlobals: true)
         }
-        if code != 0 { throw ExitCode(code) }
+        try checkRule(options: options, sample: sample, context: context).exit()
     }
 }

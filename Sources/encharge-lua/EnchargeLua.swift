@@ -1,5 +1,6 @@
 import ArgumentParser
-import EnchargeRules
+import EnchargeCommands
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -47,7 +48,7 @@ struct EnchargeLua: AsyncParsableCommand {
             let message = fullMessage(for: error)
             // Help and --version go to stdout as ArgumentParser prints them; so does a bare ExitCode.
             guard code != .success, !message.isEmpty else { exit(withError: error) }
-            Diagnostics.write(styled(message))
+            DiagnosticsPrinter(writer: FileDescriptorWriter.standardError).write(styled(message))
             Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
         }
     }

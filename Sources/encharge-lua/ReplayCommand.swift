@@ -1,6 +1,7 @@
 import ArgumentParser
+import EnchargeCommands
 import EnchargeRules
-import EnchargeServer
+import RecordSources
 
 struct ReplayCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -71,29 +72,29 @@ struct ReplayCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let context = CommandContext.process()
+        let rule = try context.configured { () throws(RuleLoadError) in
+            try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) }
+        }
         if let spool {
-            let rule: RuleOptions?
-            do { rule = try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) } } catch {
-                Diagnostics.write("error: \(error.description)")
-                throw ExitCode(2)
-            }
-            let code = await replaySpool(path: spool, rule: rule)
-            if code != 0 { throw ExitCode(code) }
-            return
+            try await replaySpool(path: spool, rule: rule, context: context).exit()
+        } else if let deadLetterFile {
+            try replayJob(try job(replaying: deadLetterFile, rule: rule, context: context), context: context).exit()
         }
-        guard let deadLetterFile else { throw ExitCode(2) }
-        let job: ReplayJobConfiguration
-        do {
-            job = ReplayJobConfiguration(
-                inputPath: deadLetterFile, rule: try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) },
+    }
+
+    /// The replay of `deadLetterFile` the flags describe; a configuration error is printed and exits 2.
+    func job(replaying deadLetterFile: String, rule: RuleOptions?, context: CommandContext) throws
+        -> ReplayJobConfiguration
+    {
+        try context.configured { () throws(RuleLoadError) in
+            ReplayJobConfiguration(
+                inputPath: deadLetterFile, rule: rule,
                 deadLetterPath: deadLetter ?? (dryRun ? nil : ReplayJobConfiguration.defaultOutput(for: deadLetterFile)),
-                dryRun: dryRun, quiet: quiet, delivery: dryRun ? nil : try deliveryFlags.configuration(),
+                dryRun: dryRun, quiet: quiet,
+                delivery: dryRun ? nil : try deliveryFlags.configuration(
+                    environment: context.environment, warn: context.diagnostics.write),
                 drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId))
-        } catch {
-            Diagnostics.write("error: \(error.description)")
-            throw ExitCode(RunExitCode.usage)
         }
-        let code = replayJob(job)
-        if code != 0 { throw ExitCode(code) }
     }
 }

@@ -1,5 +1,7 @@
 import ArgumentParser
+import EnchargeCommands
 import EnchargeRules
+import RecordSources
 import JSONKit
 import LuaKit
 

@@ -1,3 +1,4 @@
+import EnchargeKit
 import EnchargeRules
 import Testing
 
@@ -36,5 +37,12 @@ import Testing
             == "x: " + String(repeating: "a", count: 40) + "… (80 bytes more)")
         // Text already within the limit but for its marker is left as it is.
         #expect(Diagnostics.capped(once, limit: 50) == once)
+    }
+
+    @Test func aLineKeepsItsLayoutEndsInOneNewlineAndIsCapped() {
+        #expect(Diagnostics.line("x: error: bad\u{1B}[2J\n\ttraceback") == "x: error: bad\\u001b[2J\n\ttraceback\n")
+        #expect(Diagnostics.line("already ended\n") == "already ended\n")
+        let long = Diagnostics.line(String(repeating: "a", count: 5000))
+        #expect(long == String(repeating: "a", count: 4096) + "… (904 bytes more)\n")
     }
 }

@@ -1,6 +1,7 @@
 import EnchargeKit
 import Foundation
 import JSONKit
+import SystemKit
 import Testing
 
 @testable import EnchargeRules
@@ -143,5 +144,27 @@ import Testing
             id: "r", method: "POST", path: "/x", query: [("a", "1")], headers: [("h", "v")], body: [0, 255, 10], remoteIP: "::1")
         let back = try #require(WebhookRequest(json: request.jsonValue))
         #expect(back.body == [0, 255, 10] && back.path == "/x" && back.remoteIP == "::1" && back.headers.first?.1 == "v")
+    }
+
+    @Test func logLinesGoToTheWriterInTheOptionsWithTheRecordAndRuleLine() throws {
+        let path = NSTemporaryDirectory() + "rules-\(UUID().uuidString).lua"
+        try "function on_record(r)\n  log.warn('odd', r.n, { a = 1 })\n  print('p')\n  log.debug('hidden')\nend\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = OutputBuffer()
+        var options = RuleOptions(rulesPath: path)
+        options.logWriter = log
+        let engine = try RuleEngine(options: options)
+        guard case .mapped = map(engine, #"{"n":7}"#) else {
+            Issue.record("the record did not map")
+            return
+        }
+        // The rule line ends each line; Lua may shorten a long temporary path in it.
+        let lines = log.lines
+        try #require(lines.count == 2, "\(lines)")
+        #expect(lines[0].hasPrefix("in.jsonl:1: warning: odd 7 {\"a\":1} ("), "\(lines[0])")
+        #expect(lines[0].hasSuffix(".lua:2)"), "\(lines[0])")
+        #expect(lines[1].hasPrefix("in.jsonl:1: info: p ("), "\(lines[1])")
+        #expect(lines[1].hasSuffix(".lua:3)"), "\(lines[1])")
     }
 }

@@ -1,0 +1,18 @@
+import EnchargeKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Waits for the delivery engine to send what is queued, keeping the progress line fresh. An
+/// interrupt reaches the engine through the `InterruptWatcher`: then no new request starts,
+/// requests on the wire get up to `--drain-timeout`, and the rest is dead-lettered.
+func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary) -> DeliveryStats {
+    while true {
+        let stats = engine.stats()
+        if stats.queued == 0 && stats.inFlight == 0 { break }
+        progress.update(summary: summary, delivery: stats, reader: nil)
+        usleep(50_000)
+    }
+    return engine.finish(timeout: nil)
+}

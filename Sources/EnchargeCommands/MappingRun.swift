@@ -1,0 +1,179 @@
+import EnchargeKit
+import EnchargeRules
+import Foundation
+import JSONKit
+import RecordSources
+import SystemKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The mapping half of `run`: reads every input, maps each record through the rule, hands the
+/// events to a sink and records failures in the dead-letter file.
+package final class MappingRun {
+    let engine: RuleEngine
+    let sink: EventSink
+    let deadLetters: DeadLetterWriter
+    let diagnostics: DiagnosticsPrinter
+    package var failFast = false
+    /// Checked between records; set from a signal handler to stop reading input.
+    package var shouldStop: () -> Bool = { false }
+    /// Called now and then with the reader being read, for a progress line.
+    package var onProgress: ((MappingSummary, RecordReader) -> Void)?
+    package private(set) var summary = MappingSummary()
+    /// The record being mapped and its source, for `abandonCurrentRecord`.
+    private var current: (body: InputRecordBody, source: String)?
+    private var startedAt = 0.0
+
+    package init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter) {
+        self.engine = engine
+        self.sink = sink
+        self.deadLetters = deadLetters
+        self.diagnostics = diagnostics
+    }
+
+    /// Maps every input in order. Returns the counts; per-record problems never throw.
+    package func run(inputs: [InputSpec]) -> MappingSummary {
+        startedAt = SystemClock.monotonicSeconds()
+        runInputs(inputs)
+        reportDuplicateKeyCounts()
+        summary.seconds = SystemClock.monotonicSeconds() - startedAt
+        return summary
+    }
+
+    private func runInputs(_ inputs: [InputSpec]) {
+        for (index, input) in inputs.enumerated() {
+            let reader: RecordReader
+            do { reader = try RecordReader(spec: input, warn: { [unowned self] in report($0) }) } catch {
+                // `runJob` checked every input before the first record; this is an input that went
+                // away since, or whose --records-path or --delimiter does not fit it.
+                inputError(input.unreadableMessage() ?? "error: \(error.description)")
+                if failFast { return }
+                continue
+            }
+            var stop = false
+            let before = summary
+            do {
+                try reader.forEach { body, line in
+                    if shouldStop() {
+                        summary.interrupted = true
+                        summary.firstUnreadSource = reader.source(line)
+                        summary.unopenedInputs = inputs[(index + 1)...].map { $0.path == "-" ? "stdin" : $0.path }
+                        stop = true
+                        return false
+                    }
+                    let source = reader.source(line)
+                    summary.records += 1
+                    let outcome: RecordOutcome
+                    current = (body, source)
+                    defer { current = nil }
+                    switch body {
+                    case .json(let bytes): outcome = engine.map(json: bytes, source: source)
+                    case .value(let value): outcome = engine.map(value: value, source: source)
+                    case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
+                    }
+                    engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
+                    switch outcome {
+                    case .mapped(let events):
+                        summary.countMapped(events: events.count)
+                        if !events.isEmpty { sink.emit(events, source: source) }
+                    case .skipped:
+                        summary.skipped += 1
+                    case .failed(let message, let traceback):
+                        summary.failed += 1
+                        recordFailure(body: body, message: message, traceback: traceback, source: source)
+                        if failFast {
+                            stop = true
+                            return false
+                        }
+                    }
+                    if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
+                    return true
+                }
+            } catch {
+                inputError(Self.inputErrorLine("\(error)", input: reader.displayName))
+                if failFast { return }
+            }
+            suggestRecordsPath(reader: reader, before: before)
+            if stop { break }
+        }
+    }
+
+    private func inputError(_ line: String) {
+        report(line)
+        summary.inputErrors.append(line)
+    }
+
+    /// An input that stopped being readable part-way, in compiler form: `in.csv:3: error: ...` when
+    /// the reader's message starts with the input's position, else `in.csv: error: ...`.
+    static func inputErrorLine(_ message: String, input: String) -> String {
+        let message = message.cappedForDiagnostics()
+        if message.hasPrefix(input + ":") {
+            let afterInput = message.index(message.startIndex, offsetBy: input.count)
+            if let gap = message.range(of: ": ", range: afterInput..<message.endIndex) {
+                return "\(message[..<gap.lowerBound]): error: \(message[gap.upperBound...])"
+            }
+        }
+        return "\(input): error: \(message)"
+    }
+
+    /// Fails the record whose rule call a `RuleWatchdog` gave up: reports it with `message` (the
+    /// rule line first), dead-letters it and returns the counts so far. Called on the watchdog
+    /// thread, when the thread that ran `run(inputs:)` will never touch this object again.
+    func abandonCurrentRecord(message: String) -> MappingSummary {
+        summary.seconds = SystemClock.monotonicSeconds() - startedAt
+        guard let (body, source) = current else { return summary }
+        summary.failed += 1
+        recordFailure(body: body, message: message, traceback: nil, source: source)
+        return summary
+    }
+
+    private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
+        let shown = message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
+        report(Self.compilerStyle(message.cappedForDiagnostics(), source: source))
+        let record: JSONValue
+        switch body {
+        case .json(let bytes):
+            if let value = try? JSONValue(parsing: UnsafeRawBufferPointer(bytes)) {
+                record = value
+            } else {
+                record = .string(String(decoding: bytes.prefix(64 << 10), as: UTF8.self))
+            }
+        case .value(let value): record = value
+        case .malformed(_, let raw): record = .string(raw)
+        }
+        do {
+            try deadLetters.writeRecordFailure(record: record, error: shown, traceback: traceback, source: source)
+        } catch {
+            report("error: cannot write the dead-letter file: \(error)")
+        }
+    }
+
+    /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
+    /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`. A long message is cut so the
+    /// whole line fits `Diagnostics.maxLineBytes` and still ends with the record it names.
+    package static func compilerStyle(_ message: String, source: String) -> String {
+        let message = Diagnostics.escaped(message)  // it may quote a record: no forged lines
+        let head: String, text: Substring, tail: String
+        if message.hasPrefix(source + ": ") {
+            (head, text, tail) = (source + ": error: ", message.dropFirst(source.utf8.count + 2), "")
+        } else if let colon = message.firstIndex(of: ":"),  // a Lua position prefix "file:line: "?
+            let second = message[message.index(after: colon)...].firstIndex(of: ":"),
+            message[message.index(after: colon)..<second].allSatisfy(\.isNumber),
+            message.index(after: colon) < second
+        {
+            let rest = message[message.index(after: second)...].drop { $0 == " " }
+            (head, text, tail) = ("\(message[..<second]): error: ", rest, " (record \(source))")
+        } else {
+            (head, text, tail) = ("\(source): error: ", message[...], "")
+        }
+        // Room for the `… (N bytes more)` marker; a line still too long is cut when it is printed.
+        let room = max(Diagnostics.maxLineBytes - head.utf8.count - tail.utf8.count - 32, 256)
+        return head + String(text).cappedForDiagnostics(maxBytes: room) + tail
+    }
+
+    func report(_ line: String) {
+        diagnostics.write(line)
+    }
+}

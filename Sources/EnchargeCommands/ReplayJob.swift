@@ -1,0 +1,207 @@
+import EnchargeKit
+import EnchargeRules
+import JSONKit
+import LuaKit
+import SystemKit
+
+/// Sends event entries again as they are and re-runs record entries through the fixed rule.
+/// Everything that fails again is appended to the output dead-letter file under this replay's run id,
+/// and so is every entry not read when the replay stops early (refused key, redirect, interrupt);
+/// entries a dry run wrote are refused
+/// (nothing was sent, so there is nothing to send again), and a line that is not an entry is
+/// reported with its number and skipped. Returns the exit status (as `run`).
+package func replayJob(_ configuration: ReplayJobConfiguration, context: CommandContext) -> ExitStatus {
+    let diagnostics = context.diagnostics
+    var engine: RuleEngine? = nil
+    var rulesSHA256: String? = nil
+    if let rule = configuration.rule {
+        do { engine = try RuleEngine(options: rule.logging(to: context.stderr)) } catch {
+            diagnostics.write("error: \(error.description)")
+            return .usage
+        }
+        guard engine?.hasOnRecord == true else {
+            diagnostics.write("error: \(rule.rulesPath) defines no on_record(record, ctx) function")
+            return .usage
+        }
+        rulesSHA256 = sha256Hex(ofFile: rule.rulesPath)
+    }
+    let deadLetterContext = DeadLetterContext(rulesSHA256: rulesSHA256, dryRun: configuration.dryRun)
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
+        ?? .discarding(context: deadLetterContext)
+    guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
+    defer { deadLetters.removeIfUnused() }
+    // By device and inode, so `./x`, an absolute path or a link to the input is caught too.
+    guard !deadLetters.isSameFile(as: configuration.inputPath) else {
+        diagnostics.write(
+            "error: --dead-letter \(deadLetters.path) is the file being replayed (\(configuration.inputPath)); "
+                + "replay never appends to its input, so pass another path")
+        return .usage
+    }
+    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
+        commandContext: context)
+    else { return .usage }
+    let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
+    context.interrupts.handleSignals()
+    let watcher = InterruptWatcher(
+        interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
+    let start = SystemClock.monotonicSeconds()
+    let progress = ReplayProgress()
+    let watchdog = engine.map { engine in
+        let handover = AbandonedReplayHandover(
+            progress: progress, engine: engine, writer: writer, delivery: delivery, deadLetters: deadLetters,
+            configuration: configuration, start: start, diagnostics: diagnostics)
+        return RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        }
+    }
+    defer { watchdog?.stop() }
+    var keptRecords = 0
+    var readBeforeStop: Int? = nil
+    var ofTheRuns = 0
+    do {
+        try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
+            progress.summary.records += 1
+            progress.summary.failed += 1
+            let position = "\(error.path):\(error.line ?? progress.summary.records)"
+            let reason = error.message.cappedForDiagnostics()
+            diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
+        }) { entry in
+            progress.entriesSeen += 1
+            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            ofTheRuns += 1
+            if context.interrupts.requested || delivery?.stop != nil {
+                progress.summary.interrupted = true
+                readBeforeStop = progress.entriesSeen - 1
+                return false
+            }
+            progress.summary.records += 1
+            if entry.dryRun {
+                progress.summary.refused += 1
+                return true
+            }
+            let source = entry.source ?? "\(configuration.inputPath):\(progress.summary.records)"
+            switch entry.kind {
+            case .event:
+                do {
+                    let event = try Event(validating: entry.event ?? .null)
+                    progress.summary.countMapped(events: 1)
+                    sink.emit([event], source: source)
+                } catch {
+                    progress.summary.failed += 1
+                    diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
+                    if let event = entry.event {
+                        try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
+                    }
+                }
+            case .record:
+                let record = entry.record ?? .null
+                guard let engine else {
+                    keptRecords += 1
+                    progress.summary.failed += 1
+                    try? deadLetters.writeRecordFailure(record: record, error: entry.error ?? "not replayed", traceback: entry.traceback, source: source)
+                    return true
+                }
+                var value = record
+                if case .string(let text) = record, let parsed = try? JSONValue(parsing: text) { value = parsed }
+                progress.current = (record, source)
+                let outcome = engine.map(value: value, source: source)
+                progress.current = nil
+                switch outcome {
+                case .mapped(let events):
+                    progress.summary.countMapped(events: events.count)
+                    if !events.isEmpty { sink.emit(events, source: source) }
+                case .skipped:
+                    progress.summary.skipped += 1
+                case .failed(let message, let traceback):
+                    progress.summary.failed += 1
+                    diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
+                    try? deadLetters.writeRecordFailure(record: record, error: message, traceback: traceback, source: source)
+                }
+            }
+            return true
+        }
+    } catch {
+        diagnostics.write("error: \(error); replay reads the JSON lines that run writes with --dead-letter")
+        _ = delivery?.finish(timeout: 0)
+        return .usage
+    }
+    var summary = progress.summary
+    writer?.flush()
+    for warning in engine?.warningLines() ?? [] { diagnostics.write(warning) }
+    // An interrupt reached the engine through the watcher, with the drain timeout.
+    let stats = delivery?.finish(timeout: nil)
+    // Stopped: what was not read goes to the output file as it is, after the events dead-lettered
+    // above (so per-person order holds), and replaying that file as the hint says sends everything.
+    let unread = readBeforeStop.map {
+        carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
+    } ?? 0
+    let stop = stats?.stop
+    let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
+    summary.seconds = SystemClock.monotonicSeconds() - start
+    if !configuration.runIDs.isEmpty && ofTheRuns == 0 {
+        let ids = configuration.runIDs.sorted().joined(separator: ", ")
+        diagnostics.write(
+            "warning: no entry of \(configuration.inputPath) was written by run \(Diagnostics.escaped(ids)); check the "
+                + "--run-id against the \"run_id\" of its entries")
+    }
+    if keptRecords > 0 {
+        diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
+    }
+    if summary.refused > 0 {
+        let (entries, were) = summary.refused == 1 ? ("entry", "was") : ("entries", "were")
+        diagnostics.write(
+            "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
+                + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
+    }
+    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil
+        || unread > 0
+    {
+        let noun = (one: "entry", many: "entries")
+        var line = summaryLine(
+            summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
+        line += unreadSummary(unread, deadLetters: deadLetters)
+        diagnostics.write(line)
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
+            diagnostics.write(hint)
+        }
+    }
+    if let stop, !interrupted {
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        diagnostics.write("error: \(stop.message(writeKeySource: source))")
+    }
+    if interrupted { return .interrupted }
+    if stop != nil { return .usage }
+    let unfinished = summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || unread > 0
+    return unfinished ? .someFailed : .success
+}
+
+/// `; 211 more entries not read, carried over unread to dead.retry.jsonl`, or nothing: the end of
+/// the summary line of a replay that stopped before reading all its input.
+func unreadSummary(_ unread: Int, deadLetters: DeadLetterWriter) -> String {
+    guard unread > 0 else { return "" }
+    return "; \(unread) more entr\(unread == 1 ? "y" : "ies") not read, carried over unread to \(deadLetters.path)"
+}
+
+/// Copies the entries of `configuration.inputPath` after the first `seen` (those the replay did not
+/// get to, within `--run-id`) to the output dead-letter file, once a replay stopped (refused key,
+/// redirect, interrupt, watchdog). Returns how many were copied.
+func carryOverUnread(
+    after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter
+) -> Int {
+    var index = 0
+    var copied = 0
+    do {
+        try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { _ in }) { entry in
+            index += 1
+            guard index > seen else { return true }
+            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
+            try deadLetters.writeUnread(entry)
+            copied += 1
+            return true
+        }
+    } catch {
+        diagnostics.write("error: cannot carry the unread entries of \(configuration.inputPath) over: \(error)")
+    }
+    return copied
+}

@@ -1,0 +1,11 @@
+import EnchargeRules
+import SystemKit
+
+extension RuleOptions {
+    /// These options with the rule's `log.*` lines going to `writer` (a job's stderr).
+    func logging(to writer: any OutputWriter) -> RuleOptions {
+        var options = self
+        options.logWriter = writer
+        return options
+    }
+}

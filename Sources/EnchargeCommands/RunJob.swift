@@ -1,0 +1,100 @@
+import Crypto
+import EnchargeKit
+import EnchargeRules
+import LuaKit
+import RecordSources
+import SystemKit
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
+/// version failed.
+package func sha256Hex(ofFile path: String) -> String? {
+    guard let bytes = try? FileReader.read(path) else { return nil }
+    return Hex.encode(Array(SHA256.hash(data: bytes)))
+}
+
+/// Runs `encharge-lua run`: map every record, print (dry run) or deliver the events, record
+/// failures, print the summary.
+package func runJob(_ configuration: RunJobConfiguration, context: CommandContext) -> ExitStatus {
+    let diagnostics = context.diagnostics
+    let engine: RuleEngine
+    do { engine = try RuleEngine(options: configuration.rule.logging(to: context.stderr)) } catch {
+        diagnostics.write("error: \(error.description)")
+        return .usage
+    }
+    guard engine.hasOnRecord else {
+        diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
+        return .usage
+    }
+    // Every input is checked before the first record, so a mistyped path stops the run before
+    // anything is sent rather than leaving half an import behind.
+    let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
+    guard unreadable.isEmpty else {
+        unreadable.forEach(diagnostics.write)
+        return .usage
+    }
+    let deadLetterContext = DeadLetterContext(
+        rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
+    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
+        ?? .discarding(context: deadLetterContext)
+    guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
+    defer { deadLetters.removeIfUnused() }
+    let progress = ProgressLine(enabled: !configuration.quiet && context.stderrIsTerminal, diagnostics: diagnostics)
+    let start = SystemClock.monotonicSeconds()
+
+    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
+        commandContext: context)
+    else { return .usage }
+    let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
+
+    context.interrupts.handleSignals()
+    let watcher = InterruptWatcher(
+        interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
+    defer { watcher.stop() }
+    let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters, diagnostics: diagnostics)
+    run.failFast = configuration.failFast
+    // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
+    run.shouldStop = { context.interrupts.requested || delivery?.stop != nil }
+    run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
+    let handover = AbandonedRunHandover(
+        run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
+        configuration: configuration, diagnostics: diagnostics)
+    let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
+        handover.finish(runningSeconds: seconds)
+    }
+    var summary = run.run(inputs: configuration.inputs)
+    watchdog.stop()
+    writer?.flush()
+    let stats = delivery.map { drain($0, progress: progress, summary: summary) }
+    summary.seconds = SystemClock.monotonicSeconds() - start
+    let stop = stats?.stop
+    let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
+    progress.clear()
+    for warning in engine.warningLines() { diagnostics.write(warning) }
+
+    if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
+        || !summary.inputErrors.isEmpty || stop != nil
+    {
+        diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil))
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
+            diagnostics.write(hint)
+        }
+    }
+    if let unread = summary.unreadInputMessage(), interrupted || stop != nil { diagnostics.write(unread) }
+    if let stop, !interrupted {
+        let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
+        diagnostics.write("error: \(stop.message(writeKeySource: source))")
+    }
+    if let stats, stats.deadLetterWriteFailures > 0 {
+        diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
+        return .someFailed
+    }
+    if interrupted { return .interrupted }
+    if stop != nil { return .usage }
+    if !summary.inputErrors.isEmpty { return .usage }
+    if summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 { return .someFailed }
+    return .success
+}

@@ -1,0 +1,32 @@
+import EnchargeKit
+import EnchargeRules
+import RecordSources
+
+/// Everything `encharge-lua run` needs, already parsed from flags and the environment.
+package struct RunJobConfiguration: Sendable {
+    package var rule: RuleOptions
+    package var inputs: [InputSpec]
+    package var dryRun: Bool
+    /// Nil: failed records are only reported on stderr (a dry run without `--dead-letter`).
+    package var deadLetterPath: String?
+    package var failFast: Bool
+    package var quiet: Bool
+    /// Nil with `dryRun`.
+    package var delivery: DeliveryConfiguration?
+    /// Seconds in-flight requests may take to finish after an interrupt.
+    package var drainTimeout: Double
+
+    package init(
+        rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String?, failFast: Bool,
+        quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
+    ) {
+        self.rule = rule
+        self.inputs = inputs
+        self.dryRun = dryRun
+        self.deadLetterPath = deadLetterPath
+        self.failFast = failFast
+        self.quiet = quiet
+        self.delivery = delivery
+        self.drainTimeout = drainTimeout
+    }
+}

@@ -1,0 +1,18 @@
+import LuaKit
+
+extension RuleEngine {
+    /// What a job says when its `RuleWatchdog` gave a rule call up: the rule line (when known),
+    /// how long the call ran and that `job` (`check`, `replay`) stops there.
+    package func overrunMessage(runningSeconds: Double, job: String) -> String {
+        let position = stuckRulePosition ?? options.rulesPath
+        return "\(position): a call of the rule ran for \(formatSeconds(runningSeconds)), over "
+            + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(options.limits.seconds)), inside a "
+            + "library function no limit can interrupt; the \(job) stops here, so change the rule near this line"
+    }
+}
+
+/// Seconds with two decimals, as messages show them: `2.05 s`.
+public func formatSeconds(_ seconds: Double) -> String {
+    let tenths = Int((seconds * 100).rounded())
+    return "\(tenths / 100).\(tenths % 100 < 10 ? "0" : "")\(tenths % 100) s"
+}
