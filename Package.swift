@@ -38,9 +38,12 @@ let package = Package(
         .target(name: "CLua", linkerSettings: [.linkedLibrary("lua5.4")]),
         // C: libcurl headers plus typed setters for its variadic calls.
         .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
-        // Platform plumbing with package access: clocks, write-all and output writers, whole-file reads,
-        // trim, hex, constant-time compare, edit distance, a joinable thread and a condition lock.
-        .target(name: "SystemKit", swiftSettings: swiftSettings),
+        // Platform plumbing with package access: clocks, write-all and output writers, text made safe
+        // for a terminal (diagnostic lines, the escaping log handler), whole-file reads, trim, hex,
+        // constant-time compare, edit distance, a joinable thread and a condition lock.
+        .target(
+            name: "SystemKit", dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         // A deterministic, lossless JSON value, parser and encoder; knows neither Lua nor Encharge.
         .target(name: "JSONKit", swiftSettings: swiftSettings),
         // A Swift API over one sandboxed lua_State; knows nothing of Encharge.
@@ -54,7 +57,6 @@ let package = Package(
             name: "EnchargeRules",
             dependencies: [
                 "LuaKit", "EnchargeKit", "JSONKit", "WebhookSignatures", "SystemKit",
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
         // Webhook signature schemes (Stripe, GitHub, Shopify, Standard Webhooks, generic HMAC);
@@ -88,7 +90,7 @@ let package = Package(
         .target(
             name: "MockIngest",
             dependencies: [
-                "EnchargeKit", "JSONKit", "EnchargeRules", "SystemKit",
+                "EnchargeKit", "JSONKit", "SystemKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,6 +104,7 @@ let package = Package(
             name: "EnchargeCommands",
             dependencies: [
                 "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
+                "WebhookSignatures",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
@@ -109,10 +112,13 @@ let package = Package(
             name: "encharge-lua",
             dependencies: [
                 "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "WebhookServer", "MockIngest",
-                "JSONKit", "LuaKit", "SystemKit",
+                "JSONKit", "LuaKit", "SystemKit", "WebhookSignatures",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "SystemKitTests", dependencies: ["SystemKit", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "SystemKitTests",
+            dependencies: ["SystemKit", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
         // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
         .target(
@@ -136,13 +142,13 @@ let package = Package(
         .testTarget(name: "LuaKitTests", dependencies: ["LuaKit", "CLua", "JSONKit"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeKitTests",
-            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "TestSupport"], swiftSettings: swiftSettings),
+            dependencies: ["EnchargeKit", "CCurl", "JSONKit", "SystemKit", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RecordSourcesTests", dependencies: ["RecordSources", "JSONKit", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeRulesTests",
-            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "LuaKit", "SystemKit"],
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "SystemKit"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeCommandsTests",
@@ -154,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
-                "encharge-lua", "EnchargeCommands", "EnchargeKit", "EnchargeRules", "RecordSources", "SystemKit",
+                "encharge-lua", "EnchargeCommands", "EnchargeKit", "SystemKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -173,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "MockIngestTests",
             dependencies: [
-                "MockIngest", "EnchargeKit", "EnchargeRules", "JSONKit", "SystemKit",
+                "MockIngest", "EnchargeKit", "JSONKit", "SystemKit",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -1,4 +1,5 @@
 import EnchargeRules
+import SystemKit
 
 /// Counts of a run, for the summary line and the exit code. Every record read lands in exactly one
 /// outcome: `records == mapped + withoutEvents + skipped + failed + refused`.

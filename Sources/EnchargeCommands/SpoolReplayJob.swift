@@ -2,6 +2,8 @@ import EnchargeKit
 import EnchargeRules
 import EnchargeSpool
 import JSONKit
+import WebhookSignatures
+import SystemKit
 
 /// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
 /// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
@@ -46,10 +48,8 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
             // request was kept (a verified Stripe event id), else the headers' delivery id; the
             // fixed rule's own key (`webhook.dedup`, `webhook.verify("stripe", ...)`) is checked
             // when its events are stored.
-            let headers = request.headerDictionary
-            let keptKey = request.dedupKey ?? headers["webhook-id"] ?? headers["x-github-delivery"]
-                ?? headers["x-shopify-webhook-id"]
-            if let keptKey, try spool.hasSeen(dedupKey: keptKey, window: .infinity) {
+            let keptKey = request.dedupKey ?? WebhookVerifier.deliveryID(nil, headers: request.headerDictionary)
+            if let keptKey, try spool.hasSeen(dedupKey: keptKey) {
                 try spool.deleteFailedRequest(kept.requestID)
                 duplicates += 1
                 continue

@@ -1,3 +1,4 @@
+import SystemKit
 /// The message of one `log.*` line: at most `budget` bytes of escaped text, then
 /// `… (N bytes more)` counting the bytes of the values left out, which are never read, and
 /// `… (N bytes and M values more)` once tables after the cut were not even converted.

@@ -1,3 +1,4 @@
+import SystemKit
 import LuaKit
 import WebhookSignatures
 
@@ -29,7 +30,7 @@ extension RuleEngine {
             }),
             ("equals", { state in
                 let a = try Self.bytes(state, 1, "crypto.equals"), b = try Self.bytes(state, 2, "crypto.equals")
-                state.push(WebhookVerifier.constantTimeEquals(a, b))
+                state.push(ConstantTime.equals(a, b))
                 return 1
             }),
         ])

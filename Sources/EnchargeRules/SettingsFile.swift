@@ -19,8 +19,3 @@ public enum SettingsFile {
         return object
     }
 }
-
-/// `FileReader.read`, under the name the webhook server still calls.
-package func readFile(_ path: String, limit: Int = FileReader.sizeLimit) throws(FileReadError) -> [UInt8] {
-    try FileReader.read(path, limit: limit)
-}

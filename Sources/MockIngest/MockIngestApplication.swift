@@ -1,5 +1,4 @@
 import EnchargeKit
-import EnchargeRules
 import HTTPTypes
 public import Hummingbird
 import JSONKit

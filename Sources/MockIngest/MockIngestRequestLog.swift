@@ -1,4 +1,3 @@
-import EnchargeRules
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -43,7 +42,7 @@ struct MockIngestRequestLog<Context: RequestContext>: RouterMiddleware {
 
     /// Writes `text` as one diagnostic line: control characters escaped, capped in length.
     private func write(_ text: String) {
-        errors.write(Diagnostics.capped(Diagnostics.escaped(text, keepingLayout: true)) + "\n")
+        errors.writeDiagnosticLine(text)
     }
 
     static func line(method: String, path: String, status: String, bytes: Int) -> String {

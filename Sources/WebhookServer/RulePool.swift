@@ -180,7 +180,7 @@ package final class RulePool: Sendable {
     static func snapshot(_ options: RuleOptions) throws(RuleLoadError) -> RuleOptions {
         var options = options
         do {
-            options.source = try readFile(options.rulesPath, limit: 16 << 20)
+            options.source = try FileReader.read(options.rulesPath, limit: 16 << 20)
         } catch {
             throw RuleLoadError(
                 "cannot read \(options.rulesPath): \(error.description); check the path of the rules file")

@@ -50,7 +50,7 @@ struct WebhookController: Sendable {
         // unsigned header anyone can set must not turn a real event into a "duplicate".
         let headerKey = WebhookVerifier.deliveryID(configuration.verifyScheme, headers: request.headers.firstValues)
         if stripeEventID == nil, let headerKey,
-            (try? await spool.hasSeenAsync(dedupKey: headerKey, window: configuration.dedupWindow)) == true
+            (try? await spool.hasSeenAsync(dedupKey: headerKey)) == true
         {
             metrics.add(.duplicates)
             return Response.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])

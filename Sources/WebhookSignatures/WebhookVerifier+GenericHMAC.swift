@@ -40,7 +40,7 @@ extension WebhookVerifier {
             throw WebhookVerificationError(
                 .malformedHeader, "\(name) signature is not \(spelled) (an \(algorithmName))")
         }
-        guard constantTimeEquals(signature, expected) else {
+        guard ConstantTime.equals(signature, expected) else {
             throw WebhookVerificationError(
                 .signatureMismatch,
                 "\(name) does not match the body under \(algorithmName) (check the secret, the algorithm and the encoding)"

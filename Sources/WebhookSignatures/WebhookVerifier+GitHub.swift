@@ -26,7 +26,7 @@ extension WebhookVerifier {
                 .malformedHeader, "\(name) signature is not 64 hex digits (an HMAC-SHA256)")
         }
         let expected = hmacSHA256(key: Array(request.secret.utf8), parts: [request.body])
-        guard constantTimeEquals(signature, expected) else {
+        guard ConstantTime.equals(signature, expected) else {
             throw WebhookVerificationError(
                 .signatureMismatch,
                 "\(name) does not match the body (check the webhook's secret, and that the body is passed unmodified)")

@@ -1,3 +1,4 @@
+import SystemKit
 // Shopify, as documented in "Deliver webhooks through HTTPS", step "Verify the webhook"
 // (https://shopify.dev/docs/apps/build/webhooks/subscribe/https): `X-Shopify-Hmac-Sha256` is the
 // base64 of the HMAC-SHA256 of the raw body, keyed with the app's client secret; compared in
@@ -12,7 +13,7 @@ extension WebhookVerifier {
                 .malformedHeader, "\(name) is not the base64 of an HMAC-SHA256 (32 bytes)")
         }
         let expected = hmacSHA256(key: Array(request.secret.utf8), parts: [request.body])
-        guard constantTimeEquals(signature, expected) else {
+        guard ConstantTime.equals(signature, expected) else {
             throw WebhookVerificationError(
                 .signatureMismatch,
                 "\(name) does not match the body (check the app's client secret, and that the body is passed unmodified)"

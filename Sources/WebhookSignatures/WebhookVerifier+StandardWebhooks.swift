@@ -1,3 +1,4 @@
+import SystemKit
 // Standard Webhooks, as specified in spec/standard-webhooks.md of github.com/standard-webhooks/
 // standard-webhooks ("Signature scheme", "Webhook headers", "Verifying signatures") and implemented by
 // its reference libraries (libraries/javascript/src/index.ts):
@@ -46,7 +47,7 @@ extension WebhookVerifier {
             parts: [Array(id.utf8), [UInt8(ascii: ".")], Array(timestampText.utf8), [UInt8(ascii: ".")], request.body])
         var matched = false
         for signature in signatures {
-            if constantTimeEquals(signature, expected) { matched = true }
+            if ConstantTime.equals(signature, expected) { matched = true }
         }
         guard matched else {
             throw WebhookVerificationError(

@@ -53,7 +53,7 @@ extension WebhookVerifier {
         // Compare with every candidate rather than stopping at the first match.
         var matched = false
         for signature in signatures {
-            if constantTimeEquals(signature, expected) { matched = true }
+            if ConstantTime.equals(signature, expected) { matched = true }
         }
         guard matched else {
             throw WebhookVerificationError(

@@ -51,13 +51,6 @@ public enum WebhookVerifier {
         }
         return nil
     }
-
-    /// Whether `a` and `b` hold the same bytes, in time that depends on their lengths only, never on
-    /// where they first differ. Lengths that differ give `false` after the same full walk.
-    /// SystemKit's `ConstantTime.equals`, for the webhook server and the `crypto` module.
-    public static func constantTimeEquals(_ a: some Collection<UInt8>, _ b: some Collection<UInt8>) -> Bool {
-        ConstantTime.equals(a, b)
-    }
 }
 
 // MARK: - Shared by the schemes

@@ -52,7 +52,7 @@ struct DeliveryFlags: ParsableArguments {
     /// the warning about a write-key file others can read.
     func configuration(
         forServe: Bool = false, environment: [String: String] = CommandContext.processEnvironment(),
-        warn: (String) -> Void = { Diagnostics.write($0) }
+        warn: (String) -> Void
     ) throws(RuleLoadError) -> DeliveryConfiguration {
         var key: String
         if let writeKeyFile {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnchargeCommands
 import EnchargeRules
 import MockIngest
 import SystemKit
@@ -48,17 +49,20 @@ struct MockIngestCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let context = CommandContext.process()
+        let configuration = try context.configured { () throws(RuleLoadError) in
+            try server.configuration(faults: faults, warn: context.diagnostics.write)
+        }
         do {
-            let configuration = try server.configuration(faults: faults)
-            try await runMockIngest(configuration: configuration, output: .standardOutput, errors: .standardError)
+            try await runMockIngest(configuration: configuration, output: context.stdout, errors: context.stderr)
         } catch let error as RuleLoadError {
-            Diagnostics.write("error: \(error.description)")
-            throw ExitCode(2)
+            context.diagnostics.write("error: \(error.description)")
+            try ExitStatus.usage.exit()
         } catch let error as MockIngestError {
             // Like `serve`: a server that cannot start (port in use, --record unwritable) is a
             // configuration error.
-            Diagnostics.write("error: \(error.message)")
-            throw ExitCode(2)
+            context.diagnostics.write("error: \(error.message)")
+            try ExitStatus.usage.exit()
         }
     }
 }
@@ -91,14 +95,17 @@ struct MockIngestServerFlags: ParsableArguments {
     @Flag(help: "Log one line per request on stderr: method, path, status and body bytes (never the token).")
     var verbose = false
 
-    /// The mock's configuration from these flags and `faults`; reads `--write-key-file`.
-    func configuration(faults: MockIngestFaultFlags) throws(RuleLoadError) -> MockIngestConfiguration {
+    /// The mock's configuration from these flags and `faults`; reads `--write-key-file` (`warn`
+    /// receives the warning about a file others can read).
+    func configuration(
+        faults: MockIngestFaultFlags, warn: (String) -> Void
+    ) throws(RuleLoadError) -> MockIngestConfiguration {
         var configuration = MockIngestConfiguration(
             host: host, port: port, writeKey: writeKey, strict: strict, verbose: verbose, recordPath: record,
             failRate: faults.failRate, dropRate: faults.dropRate, rateLimit: faults.rateLimit,
             latency: .milliseconds(faults.latencyMs), seed: faults.seed)
         if let writeKeyFile {
-            configuration.writeKey = try SecretFile.read(writeKeyFile, flag: "--write-key-file")
+            configuration.writeKey = try SecretFile.read(writeKeyFile, flag: "--write-key-file", warn: warn)
         }
         return configuration
     }

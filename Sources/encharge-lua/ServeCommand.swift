@@ -1,4 +1,5 @@
 import ArgumentParser
+import EnchargeCommands
 import EnchargeRules
 import SystemKit
 import WebhookServer
@@ -38,21 +39,24 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func run() async throws {
-        let server: WebhookServerConfiguration
-        do {
-            server = try serverFlags.configuration(
+        let context = CommandContext.process()
+        let server = try context.configured { () throws(RuleLoadError) in
+            try serverFlags.configuration(
                 rule: try ruleFlags.options(rulesPath: rules),
-                delivery: try deliveryFlags.configuration(forServe: true),
-                drainTimeout: deliveryFlags.drainTimeout)
-            try await runWebhookServer(configuration: server, output: .standardOutput, errors: .standardError)
+                delivery: try deliveryFlags.configuration(
+                    forServe: true, environment: context.environment, warn: context.diagnostics.write),
+                drainTimeout: deliveryFlags.drainTimeout, warn: context.diagnostics.write)
+        }
+        do {
+            try await runWebhookServer(configuration: server, output: context.stdout, errors: context.stderr)
         } catch let error as RuleLoadError {
-            Diagnostics.write("error: \(error.description)")
-            throw ExitCode(2)
+            context.diagnostics.write("error: \(error.description)")
+            try ExitStatus.usage.exit()
         } catch let error as WebhookServerError {
-            Diagnostics.write("error: \(error.description)")
-            throw ExitCode(2)
+            context.diagnostics.write("error: \(error.description)")
+            try ExitStatus.usage.exit()
         } catch {
-            Diagnostics.write("error: serve stopped: \(error)")
+            context.diagnostics.write("error: serve stopped: \(error)")
             throw ExitCode.failure
         }
     }

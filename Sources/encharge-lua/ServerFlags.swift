@@ -1,5 +1,6 @@
 import ArgumentParser
 import EnchargeKit
+import EnchargeCommands
 import EnchargeRules
 import WebhookServer
 import WebhookSignatures
@@ -118,16 +119,17 @@ struct ServerFlags: ParsableArguments {
     }
 
     /// The server's configuration from these flags, around the rule and delivery the other flag
-    /// groups give; reads the secret files (a file that cannot be read is a configuration error).
+    /// groups give; reads the secret files (a file that cannot be read is a configuration error;
+    /// `warn` receives the warning about a file others can read).
     func configuration(
-        rule: RuleOptions, delivery: DeliveryConfiguration, drainTimeout: Double
+        rule: RuleOptions, delivery: DeliveryConfiguration, drainTimeout: Double, warn: (String) -> Void
     ) throws(RuleLoadError) -> WebhookServerConfiguration {
         var server = WebhookServerConfiguration(rule: rule, delivery: delivery)
         if let secretFile {
-            server.verifySecret = try SecretFile.read(secretFile, flag: "--secret-file")
+            server.verifySecret = try SecretFile.read(secretFile, flag: "--secret-file", warn: warn)
         }
         if let authTokenFile {
-            server.authToken = try SecretFile.read(authTokenFile, flag: "--auth-token-file")
+            server.authToken = try SecretFile.read(authTokenFile, flag: "--auth-token-file", warn: warn)
         }
         server.host = host
         server.port = port

@@ -3,6 +3,7 @@ import Foundation
 import JSONKit
 import TestSupport
 import Testing
+import SystemKit
 
 /// The dead-letter file: lazily created, one JSON object per line with `kind` first, read back by `replay`.
 @Suite struct DeadLetterTests {

@@ -20,6 +20,7 @@ import Testing
             Case(a: [], b: [0], equal: false),
             // A shorter value padded with zeros must not equal the longer one.
             Case(a: [1, 2, 0], b: [1, 2], equal: false),
+            Case(a: [0xFF], b: [0x7F], equal: false),
         ])
     func equals(_ testCase: Case) {
         #expect(ConstantTime.equals(testCase.a, testCase.b) == testCase.equal)

@@ -464,39 +464,4 @@ let timestampCases = [
     func deliveryID(_ testCase: DeliveryIDCase) {
         #expect(WebhookVerifier.deliveryID(testCase.scheme, headers: testCase.headers) == testCase.expected)
     }
-
-    // MARK: Constant-time comparison
-
-    struct ComparisonCase: Sendable, CustomTestStringConvertible {
-        let a: [UInt8]
-        let b: [UInt8]
-        let equal: Bool
-        var testDescription: String { "\(a) vs \(b)" }
-    }
-
-    @Test(
-        "constantTimeEquals is byte equality, lengths included",
-        arguments: [
-            ComparisonCase(a: [], b: [], equal: true),
-            ComparisonCase(a: [1, 2, 3], b: [1, 2, 3], equal: true),
-            ComparisonCase(a: [1, 2, 3], b: [0, 2, 3], equal: false),
-            ComparisonCase(a: [1, 2, 3], b: [1, 2, 4], equal: false),
-            ComparisonCase(a: [1, 2, 3], b: [1, 2], equal: false),
-            ComparisonCase(a: [1, 2], b: [1, 2, 3], equal: false),
-            ComparisonCase(a: [1, 2, 0], b: [1, 2], equal: false),
-            ComparisonCase(a: [], b: [0], equal: false),
-            ComparisonCase(a: [0xFF], b: [0x7F], equal: false),
-        ])
-    func constantTimeEquals(_ testCase: ComparisonCase) {
-        #expect(WebhookVerifier.constantTimeEquals(testCase.a, testCase.b) == testCase.equal)
-        #expect(WebhookVerifier.constantTimeEquals(testCase.b, testCase.a) == testCase.equal)
-    }
-
-    @Test("constantTimeEquals takes any byte collections")
-    func constantTimeEqualsMixedCollections() {
-        let bytes: [UInt8] = Array("signature".utf8)
-        #expect(WebhookVerifier.constantTimeEquals(bytes, "signature".utf8))
-        #expect(WebhookVerifier.constantTimeEquals(bytes[2...], "gnature".utf8))
-        #expect(!WebhookVerifier.constantTimeEquals(bytes[...], "signaturE".utf8))
-    }
 }

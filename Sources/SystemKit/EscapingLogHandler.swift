@@ -1,42 +1,42 @@
-public import Logging
+import Logging
 
 /// A log handler that escapes control characters (newlines, terminal escapes, NUL) in the message
 /// and every metadata value before another handler writes them, and caps each at 4 KB. Rule errors
 /// and rejections quote what a webhook sender chose; this keeps such text from forging log lines.
-public struct EscapingLogHandler: LogHandler {
+package struct EscapingLogHandler: LogHandler {
     private var inner: any LogHandler
 
     /// Escapes what reaches `inner`.
-    public init(wrapping inner: any LogHandler) {
+    package init(wrapping inner: any LogHandler) {
         self.inner = inner
     }
 
     /// A `StreamLogHandler` on standard error behind the escaping, for `Logger(label:factory:)`.
-    public static func standardError(label: String) -> EscapingLogHandler {
+    package static func standardError(label: String) -> EscapingLogHandler {
         EscapingLogHandler(wrapping: StreamLogHandler.standardError(label: label))
     }
 
-    public var logLevel: Logger.Level {
+    package var logLevel: Logger.Level {
         get { inner.logLevel }
         set { inner.logLevel = newValue }
     }
 
-    public var metadata: Logger.Metadata {
+    package var metadata: Logger.Metadata {
         get { inner.metadata }
         set { inner.metadata = newValue }
     }
 
-    public var metadataProvider: Logger.MetadataProvider? {
+    package var metadataProvider: Logger.MetadataProvider? {
         get { inner.metadataProvider }
         set { inner.metadataProvider = newValue }
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { inner[metadataKey: key] }
         set { inner[metadataKey: key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var safe = event
         safe.message = "\(Self.clean(event.message.description))"
         safe.metadata = event.metadata?.mapValues(Self.clean)

@@ -1,33 +1,23 @@
-import EnchargeKit
-import SystemKit
-
 /// Text for people, made safe to print: a line for stderr, a value escaped.
 ///
 /// Every line is capped at `maxLineBytes` and has its control characters other than newline and
 /// tab escaped, so no message can move the cursor, recolour the terminal or hide text. Values a
 /// record, a request or a rule chose go through `escaped(_:)` at the call site, which escapes
 /// newlines too, so such a value can never start a line that looks like the tool's own.
-public enum Diagnostics {
+package enum Diagnostics {
     /// The longest line written; the rest is replaced by `… (N bytes more)`.
-    public static let maxLineBytes = 4096
+    package static let maxLineBytes = 4096
 
     /// `line` as it is written: escaped (keeping its layout), capped, ending in one newline.
-    public static func line(_ line: String) -> String {
+    package static func line(_ line: String) -> String {
         let body = line.hasSuffix("\n") ? String(line.dropLast()) : line
         return capped(escaped(body, keepingLayout: true)) + "\n"
-    }
-
-    /// Writes one line to the process's standard error, in one write so lines from several threads
-    /// never mix. For the server, which has no injected writer yet; jobs print through their
-    /// `CommandContext`, and a rule's `log` through `RuleOptions.logWriter`.
-    public static func write(_ line: String) {
-        FileDescriptorWriter.standardError.write(Self.line(line))
     }
 
     /// `text` with every control character shown as an escape: `\n`, `\r`, `\t`, `\0`, and
     /// `\u001b` for ESC and the rest of C0, DEL and C1. With `keepingLayout`, newline and tab stay
     /// as they are (for the tool's own multi-line messages, such as a traceback).
-    public static func escaped(_ text: some StringProtocol, keepingLayout: Bool = false) -> String {
+    package static func escaped(_ text: some StringProtocol, keepingLayout: Bool = false) -> String {
         let scalars = text.unicodeScalars
         guard scalars.contains(where: { needsEscape($0, keepingLayout: keepingLayout) }) else { return String(text) }
         var result = ""
@@ -59,7 +49,7 @@ public enum Diagnostics {
     /// `text` cut to at most `limit` bytes of UTF-8 (at a character boundary) followed by
     /// `… (N bytes more)` naming what was left out; shorter text is returned as is. The same cut
     /// as `cappedForDiagnostics`, so a message cut before keeps one marker with the whole count.
-    public static func capped(_ text: String, limit: Int = maxLineBytes) -> String {
+    package static func capped(_ text: String, limit: Int = maxLineBytes) -> String {
         text.cappedForDiagnostics(maxBytes: limit)
     }
 }

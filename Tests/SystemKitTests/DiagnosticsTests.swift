@@ -1,5 +1,4 @@
-import EnchargeKit
-import EnchargeRules
+import SystemKit
 import Testing
 
 @Suite struct DiagnosticsTests {

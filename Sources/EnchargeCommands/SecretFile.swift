@@ -1,3 +1,4 @@
+import EnchargeRules
 import SystemKit
 
 #if canImport(Glibc)
@@ -7,11 +8,12 @@ import Glibc
 /// Reads a secret (write key, signing secret, bearer token) from a file, the same way for every
 /// command: surrounding white space and line breaks are trimmed, an empty file is an error, and a
 /// file that other users may read gets a warning naming it and `chmod 600`.
-public enum SecretFile {
+package enum SecretFile {
     /// The trimmed secret in `path`; `flag` (`--write-key-file`) names it in messages, which
-    /// never contain the secret itself. `warn` receives the warning about a file others can read.
-    public static func read(
-        _ path: String, flag: String, warn: (String) -> Void = { Diagnostics.write($0) }
+    /// never contain the secret itself. `warn` receives the warning about a file others can read
+    /// (a command passes its context's diagnostics).
+    package static func read(
+        _ path: String, flag: String, warn: (String) -> Void
     ) throws(RuleLoadError) -> String {
         func failure(_ reason: String) -> RuleLoadError {
             RuleLoadError("cannot read \(flag) \(Diagnostics.escaped(path)): \(reason); give a readable file that holds the secret")

@@ -1,4 +1,4 @@
-import EnchargeRules
+import SystemKit
 import Foundation
 import Logging
 import Testing

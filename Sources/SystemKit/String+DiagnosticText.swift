@@ -7,7 +7,7 @@ extension String {
     /// N counts the bytes of the original text that are not shown: a `… (M bytes more)` marker in
     /// the part cut off (text cut before, by Lua or by an earlier cap) counts as its M bytes, so
     /// text cut twice still carries one marker with the whole count.
-    public func cappedForDiagnostics(maxBytes: Int = 4096) -> String {
+    package func cappedForDiagnostics(maxBytes: Int = 4096) -> String {
         let total = utf8.count
         guard total > maxBytes else { return self }
         var kept = 0
