@@ -160,7 +160,7 @@ let package = Package(
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
-                "encharge-lua", "EnchargeCommands", "EnchargeKit", "SystemKit",
+                "encharge-lua", "EnchargeCommands", "EnchargeKit", "SystemKit", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

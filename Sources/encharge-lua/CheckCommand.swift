@@ -3,7 +3,7 @@ import EnchargeCommands
 import EnchargeRules
 import RecordSources
 
-struct CheckCommand: ParsableCommand {
+struct CheckCommand: ParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.",
@@ -40,8 +40,9 @@ struct CheckCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
-        let context = CommandContext.process()
+    func run() throws { try run(context: .process()) }
+
+    func run(context: CommandContext) throws {
         let spec = input.map { InputSpec(path: $0, format: inputFlags.explicitFormat ?? InputFormat(path: $0) ?? .jsonl) }
         let sample = try spec.map { try inputFlags.apply(to: [$0], context: context)[0] }
         let options = try context.configured { () throws(RuleLoadError) in

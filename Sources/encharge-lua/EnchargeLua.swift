@@ -36,20 +36,32 @@ struct EnchargeLua: AsyncParsableCommand {
     /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say, and every
     /// error reads `error: ...` like the tool's other messages (not ArgumentParser's `Error: `).
     static func main() async {
+        Glibc.exit(await run(Array(CommandLine.arguments.dropFirst()), context: .process()))
+    }
+
+    /// Runs one command line against `context`, as the binary does, and returns the exit status:
+    /// help and `--version` go to the context's stdout, every error to its stderr as `error: ...`.
+    static func run(_ arguments: [String], context: CommandContext) async -> Int32 {
         do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
+            var command = try parseAsRoot(arguments)
+            if let contextual = command as? any ContextCommand {
+                try await contextual.run(context: context)
+            } else if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+            return 0
         } catch {
             let code = exitCode(for: error)
             let message = fullMessage(for: error)
-            // Help and --version go to stdout as ArgumentParser prints them; so does a bare ExitCode.
-            guard code != .success, !message.isEmpty else { exit(withError: error) }
-            DiagnosticsPrinter(writer: FileDescriptorWriter.standardError).write(styled(message))
-            Glibc.exit(code == .validationFailure ? 2 : code.rawValue)
+            // Help and --version are the output asked for; a bare ExitCode has said its piece.
+            guard code != .success, !message.isEmpty else {
+                if !message.isEmpty { context.stdout.write(message + "\n") }
+                return code.rawValue
+            }
+            context.diagnostics.write(styled(message))
+            return code == .validationFailure ? 2 : code.rawValue
         }
     }
 

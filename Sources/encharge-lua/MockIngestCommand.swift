@@ -5,7 +5,7 @@ import MockIngest
 import SystemKit
 
 /// `encharge-lua mock-ingest`: a local stand-in for the Encharge Ingest API.
-struct MockIngestCommand: AsyncParsableCommand {
+struct MockIngestCommand: AsyncParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
         commandName: "mock-ingest",
         abstract: "Run a local stand-in for the Encharge Ingest API that enforces its contract and can inject faults.",
@@ -48,8 +48,9 @@ struct MockIngestCommand: AsyncParsableCommand {
         guard !server.host.isEmpty else { throw ValidationError("--host must not be empty") }
     }
 
-    func run() async throws {
-        let context = CommandContext.process()
+    func run() async throws { try await run(context: .process()) }
+
+    func run(context: CommandContext) async throws {
         let configuration = try context.configured { () throws(RuleLoadError) in
             try server.configuration(faults: faults, warn: context.diagnostics.write)
         }

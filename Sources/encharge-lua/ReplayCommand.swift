@@ -3,7 +3,7 @@ import EnchargeCommands
 import EnchargeRules
 import RecordSources
 
-struct ReplayCommand: AsyncParsableCommand {
+struct ReplayCommand: AsyncParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
         commandName: "replay",
         abstract: "Send dead-lettered events again, and re-map failed records through a fixed rule.",
@@ -71,8 +71,9 @@ struct ReplayCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        let context = CommandContext.process()
+    func run() async throws { try await run(context: .process()) }
+
+    func run(context: CommandContext) async throws {
         let rule = try context.configured { () throws(RuleLoadError) in
             try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) }
         }

@@ -3,7 +3,7 @@ import EnchargeCommands
 import EnchargeRules
 import RecordSources
 
-struct RunCommand: ParsableCommand {
+struct RunCommand: ParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Map records through a rule and send the events to Encharge (or print them with --dry-run).",
@@ -63,8 +63,9 @@ struct RunCommand: ParsableCommand {
         try inputFlags.validate(formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
     }
 
-    func run() throws {
-        let context = CommandContext.process()
+    func run() throws { try run(context: .process()) }
+
+    func run(context: CommandContext) throws {
         try runJob(try job(context: context), context: context).exit()
     }
 

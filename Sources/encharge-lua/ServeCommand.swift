@@ -4,7 +4,7 @@ import EnchargeRules
 import SystemKit
 import WebhookServer
 
-struct ServeCommand: AsyncParsableCommand {
+struct ServeCommand: AsyncParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
         abstract: "Run the rule on each webhook request and deliver its events durably in the background.",
@@ -38,8 +38,9 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
-    func run() async throws {
-        let context = CommandContext.process()
+    func run() async throws { try await run(context: .process()) }
+
+    func run(context: CommandContext) async throws {
         let server = try context.configured { () throws(RuleLoadError) in
             try serverFlags.configuration(
                 rule: try ruleFlags.options(rulesPath: rules),
