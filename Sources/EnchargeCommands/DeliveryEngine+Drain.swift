@@ -1,4 +1,5 @@
 import EnchargeKit
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -6,13 +7,14 @@ import Glibc
 
 /// Waits for the delivery engine to send what is queued, keeping the progress line fresh. An
 /// interrupt reaches the engine through the `InterruptWatcher`: then no new request starts,
-/// requests on the wire get up to `--drain-timeout`, and the rest is dead-lettered.
+/// requests on the wire get up to `--drain-timeout`, and the rest is dead-lettered. The progress
+/// line is redrawn every 50 ms while it waits.
 func drain(_ engine: DeliveryEngine, progress: ProgressLine, summary: MappingSummary) -> DeliveryStats {
     while true {
         let stats = engine.stats()
         if stats.queued == 0 && stats.inFlight == 0 { break }
         progress.update(summary: summary, delivery: stats, reader: nil)
-        usleep(50_000)
+        SystemClock.sleep(seconds: 0.05)
     }
     return engine.finish(timeout: nil)
 }

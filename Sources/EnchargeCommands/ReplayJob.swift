@@ -23,7 +23,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
             diagnostics.write("error: \(rule.rulesPath) defines no on_record(record, ctx) function")
             return .usage
         }
-        rulesSHA256 = sha256Hex(ofFile: rule.rulesPath)
+        rulesSHA256 = rule.rulesFileSHA256
     }
     let deadLetterContext = DeadLetterContext(rulesSHA256: rulesSHA256, dryRun: configuration.dryRun)
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }

@@ -1,4 +1,3 @@
-import Crypto
 import EnchargeKit
 import EnchargeRules
 import LuaKit
@@ -8,13 +7,6 @@ import SystemKit
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// SHA-256 of the rules file, recorded in dead-letter entries so a replay can tell which rule
-/// version failed.
-package func sha256Hex(ofFile path: String) -> String? {
-    guard let bytes = try? FileReader.read(path) else { return nil }
-    return Hex.encode(Array(SHA256.hash(data: bytes)))
-}
 
 /// Runs `encharge-lua run`: map every record, print (dry run) or deliver the events, record
 /// failures, print the summary.
@@ -37,7 +29,7 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
         return .usage
     }
     let deadLetterContext = DeadLetterContext(
-        rulesSHA256: sha256Hex(ofFile: configuration.rule.rulesPath), dryRun: configuration.dryRun)
+        rulesSHA256: configuration.rule.rulesFileSHA256, dryRun: configuration.dryRun)
     let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
         ?? .discarding(context: deadLetterContext)
     guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }

@@ -1,3 +1,5 @@
+import SystemKit
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -109,21 +111,10 @@ public struct ZoneInfo: Sendable {
 
     // MARK: - TZif
 
+    /// The zone file's bytes, or nil when it is missing, unreadable or 1 MiB or more (no real zone
+    /// file comes near that).
     static func readZoneFile(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, info.st_size < 1 << 20 else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
-            if n < 0, errno == EINTR { continue }
-            if n <= 0 { return nil }
-            filled += n
-        }
-        return bytes
+        try? FileReader.read(path, limit: (1 << 20) - 1)
     }
 
     /// Parses a TZif file (versions 1 to 4); the 64-bit block and the footer when present.

@@ -19,12 +19,12 @@ extension RuleEngine {
                 return 1
             }),
             ("base64_encode", { state in
-                state.push(WebhookCrypto.base64Encode(try Self.bytes(state, 1, "crypto.base64_encode")))
+                state.push(Base64.encode(try Self.bytes(state, 1, "crypto.base64_encode")))
                 return 1
             }),
             ("base64_decode", { state in
                 guard let text = state.string(at: 1) else { throw LuaRaise("crypto.base64_decode: expected a string") }
-                guard let bytes = WebhookCrypto.base64Decode(text) else { state.pushNil(); return 1 }
+                guard let bytes = Base64.decode(text) else { state.pushNil(); return 1 }
                 bytes.withUnsafeBytes { state.push(bytes: $0) }
                 return 1
             }),

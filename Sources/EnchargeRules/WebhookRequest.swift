@@ -1,5 +1,6 @@
 import JSONKit
 import WebhookSignatures
+import SystemKit
 
 /// One HTTP request as a rule sees it (`req` in `on_webhook(req)`).
 public struct WebhookRequest: Sendable {
@@ -55,7 +56,7 @@ public struct WebhookRequest: Sendable {
             ("id", .string(id)), ("method", .string(method)), ("path", .string(path)),
             ("query", .array(query.map { .array([.string($0.0), .string($0.1)]) })),
             ("headers", .array(headers.map { .array([.string($0.0), .string($0.1)]) })),
-            ("body_base64", .string(WebhookCrypto.base64Encode(body))),
+            ("body_base64", .string(Base64.encode(body))),
         ]
         if let remoteIP { members.append(("remote_ip", .string(remoteIP))) }
         if let dedupKey { members.append(("dedup_key", .string(dedupKey))) }
@@ -65,7 +66,7 @@ public struct WebhookRequest: Sendable {
     /// Reads back `jsonValue`.
     public init?(json: JSONValue) {
         guard case .object(let o) = json, let id = o["id"]?.stringValue, let method = o["method"]?.stringValue,
-            let path = o["path"]?.stringValue, let body = o["body_base64"]?.stringValue.flatMap(WebhookCrypto.base64Decode)
+            let path = o["path"]?.stringValue, let body = o["body_base64"]?.stringValue.flatMap({ Base64.decode($0) })
         else { return nil }
         func pairs(_ v: JSONValue?) -> [(String, String)] {
             guard case .array(let items)? = v else { return [] }

@@ -1,4 +1,5 @@
 import Synchronization
+import SystemKit
 
 #if canImport(Glibc)
 import Glibc
@@ -36,18 +37,7 @@ package final class MockIngestRecorder: Sendable {
         var bytes = line
         bytes.append(UInt8(ascii: "\n"))
         let failure: String? = descriptor.withLock { fd in
-            bytes.withUnsafeBytes { buffer in
-                var offset = 0
-                while offset < buffer.count {
-                    let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        return Self.errnoText()
-                    }
-                    offset += n
-                }
-                return nil
-            }
+            bytes.withUnsafeBytes { FileDescriptor(rawValue: fd).writeAll($0) } ? nil : Self.errnoText()
         }
         if let failure {
             throw MockIngestError(.recordFile, "cannot write record file \(path): \(failure)")

@@ -28,6 +28,20 @@ package enum SystemClock {
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 
+    /// Blocks the calling thread (never a thread of Swift's cooperative pool) for `seconds` on the
+    /// monotonic clock, resuming after a signal until the whole time has passed.
+    package static func sleep(seconds: Double) {
+        guard seconds > 0 else { return }
+        let end = monotonicNanoseconds() + UInt64(seconds * 1e9)
+        while true {
+            let now = monotonicNanoseconds()
+            guard now < end else { return }
+            let left = end - now
+            var request = timespec(tv_sec: Int(left / 1_000_000_000), tv_nsec: Int(left % 1_000_000_000))
+            _ = nanosleep(&request, nil)
+        }
+    }
+
     private static func read(_ clock: clockid_t) -> timespec {
         var now = timespec()
         clock_gettime(clock, &now)

@@ -3,15 +3,6 @@ import LuaKit
 import Synchronization
 import SystemKit
 
-/// What the pool hands back for one request: the rule's outcome and the dedup key the rule set
-/// (`webhook.dedup(key)` or a verified Stripe event id), nil when it set none.
-package struct WebhookRun: Sendable {
-    /// What the rule did with the request.
-    package var outcome: WebhookOutcome
-    /// The dedup key the rule set, if any.
-    package var dedupKey: String?
-}
-
 /// N rule engines, each confined to its own thread, serving webhook requests. A request waits for
 /// a free engine only while fewer than `maxWaiting` requests wait; beyond that the caller gets
 /// nil and answers 503, so overload never grows memory.
@@ -248,11 +239,8 @@ package final class RulePool: Sendable {
         guard limit > 0 else { return nil }
         let stuck = StuckEngine(engine: engine)
         return RuleWatchdog(clock: engine.callClock, timeLimit: limit) { [self] seconds in
-            let position = stuck.engine.stuckRulePosition ?? stuck.engine.options.rulesPath
-            let message =
-                "\(position): a call of the rule ran for \(formatSeconds(seconds)), over \(Int(RuleWatchdog.factor))× "
-                + "the time limit of \(formatSeconds(limit)), inside a library function no limit can interrupt; the "
-                + "request was kept and its worker replaced, so change the rule near this line"
+            let message = stuck.engine.overrunMessage(
+                runningSeconds: seconds, consequence: "the request was kept and its worker replaced")
             let number = overruns.add(1, ordering: .relaxed).newValue
             workers.withLock { $0.removeValue(forKey: worker) }?.detach()
             startWorker(name: "rules-r\(number)")

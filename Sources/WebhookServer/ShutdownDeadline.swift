@@ -27,7 +27,7 @@ struct ShutdownDeadline: Service {
                 // A thread of its own, since it sleeps; it ends the process, so nobody joins it.
                 JoinableThread.start {
                     // Half a second more, so a stop that ends right at the timeout ends cleanly.
-                    Thread.sleep(forTimeInterval: drainTimeout + 0.5)
+                    SystemClock.sleep(seconds: drainTimeout + 0.5)
                     notice.write(drainTimeout: drainTimeout)
                     worker.recordSettlements()
                     exit(0)

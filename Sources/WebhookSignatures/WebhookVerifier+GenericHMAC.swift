@@ -32,7 +32,7 @@ extension WebhookVerifier {
         let signature: [UInt8]?
         switch settings.encoding {
         case .hex: signature = Hex.decode(value)
-        case .base64: signature = WebhookCrypto.base64Decode(value)
+        case .base64: signature = Base64.decode(value)
         }
         guard let signature, signature.count == expected.count else {
             let spelled =

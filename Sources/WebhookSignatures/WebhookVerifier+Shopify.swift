@@ -8,7 +8,7 @@ extension WebhookVerifier {
     static func verifyShopify(_ request: SignedRequest) throws(WebhookVerificationError) {
         let name = "X-Shopify-Hmac-Sha256"
         let value = try request.require("x-shopify-hmac-sha256", displayName: name)
-        guard let signature = WebhookCrypto.base64Decode(value), signature.count == SHA256Size.bytes else {
+        guard let signature = Base64.decode(value), signature.count == SHA256Size.bytes else {
             throw WebhookVerificationError(
                 .malformedHeader, "\(name) is not the base64 of an HMAC-SHA256 (32 bytes)")
         }

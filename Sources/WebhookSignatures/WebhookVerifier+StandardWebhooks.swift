@@ -27,7 +27,7 @@ extension WebhookVerifier {
         for entry in signatureList.split(separator: " ") {
             guard let comma = entry.firstIndex(of: ","), entry[..<comma] == "v1" else { continue }
             sawV1 = true
-            if let bytes = WebhookCrypto.base64Decode(entry[entry.index(after: comma)...]),
+            if let bytes = Base64.decode(entry[entry.index(after: comma)...]),
                 bytes.count == SHA256Size.bytes
             {
                 signatures.append(bytes)
@@ -60,7 +60,7 @@ extension WebhookVerifier {
     /// The HMAC key a Standard Webhooks secret stands for: the base64 after `whsec_`.
     static func standardKey(_ secret: String) throws(WebhookVerificationError) -> [UInt8] {
         let encoded = secret.hasPrefix("whsec_") ? secret.dropFirst("whsec_".count) : secret[...]
-        guard let key = WebhookCrypto.base64Decode(encoded), !key.isEmpty else {
+        guard let key = Base64.decode(encoded), !key.isEmpty else {
             throw WebhookVerificationError(
                 .badSecret, "the Standard Webhooks signing secret is not whsec_ followed by base64")
         }

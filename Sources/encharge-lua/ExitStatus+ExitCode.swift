@@ -1,6 +1,8 @@
 import ArgumentParser
 import EnchargeCommands
 import EnchargeRules
+import MockIngest
+import WebhookServer
 
 extension ExitStatus {
     /// Ends the command with this status: returns for success, else throws the exit code.
@@ -16,6 +18,31 @@ extension CommandContext {
         do { return try make() } catch {
             diagnostics.write("error: \(error.description)")
             throw ExitCode(ExitStatus.usage.rawValue)
+        }
+    }
+
+    /// Runs `serve` or `mock-ingest` until it stops. A server that cannot start (a rule that does not
+    /// load, a port in use, a spool another serve owns, an unwritable `--record` file) is a
+    /// configuration error: printed, exit 2. Any other failure while serving is printed as
+    /// `error: NAME stopped: ...` with exit 1 when `stoppedAs` names the server, else passed on.
+    func serving(stoppedAs name: String? = nil, _ server: () async throws -> Void) async throws {
+        do {
+            try await server()
+        } catch {
+            let cannotStart: String? =
+                switch error {
+                case let error as RuleLoadError: error.description
+                case let error as WebhookServerError: error.description
+                case let error as MockIngestError: error.message
+                default: nil
+                }
+            if let cannotStart {
+                diagnostics.write("error: \(cannotStart)")
+                try ExitStatus.usage.exit()
+            }
+            guard let name else { throw error }
+            diagnostics.write("error: \(name) stopped: \(error)")
+            throw ExitCode.failure
         }
     }
 }

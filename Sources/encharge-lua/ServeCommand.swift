@@ -43,22 +43,13 @@ struct ServeCommand: AsyncParsableCommand, ContextCommand {
     func run(context: CommandContext) async throws {
         let server = try context.configured { () throws(RuleLoadError) in
             try serverFlags.configuration(
-                rule: try ruleFlags.options(rulesPath: rules),
+                rule: try ruleFlags.options(rulesPath: rules).logging(to: context.stderr),
                 delivery: try deliveryFlags.configuration(
                     forServe: true, environment: context.environment, warn: context.diagnostics.write),
                 drainTimeout: deliveryFlags.drainTimeout, warn: context.diagnostics.write)
         }
-        do {
+        try await context.serving(stoppedAs: "serve") {
             try await runWebhookServer(configuration: server, output: context.stdout, errors: context.stderr)
-        } catch let error as RuleLoadError {
-            context.diagnostics.write("error: \(error.description)")
-            try ExitStatus.usage.exit()
-        } catch let error as WebhookServerError {
-            context.diagnostics.write("error: \(error.description)")
-            try ExitStatus.usage.exit()
-        } catch {
-            context.diagnostics.write("error: serve stopped: \(error)")
-            throw ExitCode.failure
         }
     }
 }

@@ -23,4 +23,15 @@ import Testing
         let after = time(nil)
         #expect(now >= Double(before) && now < Double(after) + 1)
     }
+
+    @Test("sleep waits at least the time asked on the monotonic clock, and returns at once for none")
+    func sleepWaitsTheWholeTime() {
+        let start = SystemClock.monotonicNanoseconds()
+        SystemClock.sleep(seconds: 0.02)
+        #expect(SystemClock.monotonicNanoseconds() - start >= 20_000_000)
+        let again = SystemClock.monotonicNanoseconds()
+        SystemClock.sleep(seconds: 0)
+        SystemClock.sleep(seconds: -1)
+        #expect(SystemClock.monotonicNanoseconds() - again < 20_000_000)
+    }
 }

@@ -35,34 +35,4 @@ import WebhookSignatures
     func sha256(_ input: String, _ expected: String) {
         #expect(WebhookCrypto.sha256Hex(Self.bytes(input)) == expected)
     }
-
-    @Test(
-        "base64 encodes and decodes the RFC 4648 §10 vectors",
-        arguments: [
-            ("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="),
-            ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy"),
-        ])
-    func base64Vectors(_ plain: String, _ encoded: String) {
-        #expect(WebhookCrypto.base64Encode(Self.bytes(plain)) == encoded)
-        #expect(WebhookCrypto.base64Decode(encoded) == Self.bytes(plain))
-        // Padding may be left out.
-        #expect(WebhookCrypto.base64Decode(encoded.filter { $0 != "=" }) == Self.bytes(plain))
-    }
-
-    @Test("base64 round-trips every byte value, including + and /")
-    func base64RoundTrip() {
-        let all = (0...255).map { UInt8($0) }
-        for length in [0, 1, 2, 3, 31, 32, 33, 256] {
-            let slice = Array(all.prefix(length))
-            #expect(WebhookCrypto.base64Decode(WebhookCrypto.base64Encode(slice)) == slice)
-        }
-        #expect(WebhookCrypto.base64Encode([0xFB, 0xFF]) == "+/8=")
-    }
-
-    @Test(
-        "text that is not base64 decodes to nil",
-        arguments: ["Zm9v!", "Z", "Zg=", "=Zg=", "Zg==Zg==", "Zm9v Yg==", "Zm9v\n", "Zm9vYg===", "-_8=", "Zm9vY"])
-    func base64Invalid(_ text: String) {
-        #expect(WebhookCrypto.base64Decode(text) == nil)
-    }
 }

@@ -1,3 +1,4 @@
+import SystemKit
 /// Removes the write key from text that could carry it back: libcurl's error messages and response
 /// bodies (a server or proxy may echo request headers, upper-cased, or inside a base64 blob).
 ///
@@ -23,14 +24,12 @@ struct SecretRedactor: Sendable {
         if !key.isEmpty {
             needles.append(Needle(bytes: key.map(Self.lowercased), ignoringCase: true))
             // A server that logs or echoes headers as hex bytes (in either case).
-            let digits = Array("0123456789abcdef".utf8)
-            needles.append(
-                Needle(bytes: key.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, ignoringCase: true))
+            needles.append(Needle(bytes: Array(Hex.encode(key).utf8), ignoringCase: true))
         }
         // Inside a longer base64 text the key starts 0, 1 or 2 bytes into a 3-byte block. For each
         // alignment, keep only the characters whose 6 bits all come from the key.
         for offset in 0..<3 {
-            let encoded = Self.base64(Array(repeating: 0, count: offset) + key)
+            let encoded = Array(Base64.encode(Array(repeating: 0, count: offset) + key).utf8)
             let start = (8 * offset + 5) / 6
             let end = 8 * (offset + key.count) / 6
             guard end - start >= 4 else { continue }
@@ -98,28 +97,5 @@ struct SecretRedactor: Sendable {
 
     private static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 32 : byte
-    }
-
-    /// Standard base64 with padding (RFC 4648 §4).
-    static func base64(_ bytes: [UInt8]) -> [UInt8] {
-        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var index = 0
-        while index < bytes.count {
-            let count = min(3, bytes.count - index)
-            var block = UInt32(bytes[index]) << 16
-            if count > 1 { block |= UInt32(bytes[index + 1]) << 8 }
-            if count > 2 { block |= UInt32(bytes[index + 2]) }
-            for position in 0..<4 {
-                if position <= count {
-                    out.append(alphabet[Int((block >> UInt32(18 - 6 * position)) & 0x3F)])
-                } else {
-                    out.append(UInt8(ascii: "="))
-                }
-            }
-            index += 3
-        }
-        return out
     }
 }
