@@ -2,56 +2,15 @@ import Foundation
 import Testing
 import TestSupport
 
-/// `encharge-lua run --dry-run` and `check`, driven through the built binary.
+/// `encharge-lua run --dry-run` and `check`, run in process as the binary runs them.
 @Suite struct RunDryRunTests {
-    @Test func signupsExampleMatchesTheGoldenEvents() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let result = try Binary.run([
-            "run", "examples/signups/rules.lua", "examples/signups/signups.jsonl", "--dry-run",
-            "--dead-letter", tmp.path + "/dead.jsonl",
-        ])
-        #expect(result.status == 1, "one record of the example is deliberately bad")
-        #expect(result.stdout == (try golden("signups.jsonl.events")))
-        #expect(result.stderr.contains("examples/signups/rules.lua:40: error: identify: user.email: 'not-an-email' does not look like an email address (record examples/signups/signups.jsonl:8)"))
-        #expect(result.stderr.contains("done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events"))
-        let dead = tmp.lines("dead.jsonl")
-        try #require(dead.count == 1)
-        let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]
-        #expect(entry["kind"] as? String == "record")
-        #expect(entry["source"] as? String == "examples/signups/signups.jsonl:8")
-        #expect((entry["traceback"] as? String)?.contains("in function 'on_record'") == true)
-        #expect((entry["rules_sha256"] as? String)?.count == 64)
-    }
-
-    @Test func csvExampleMatchesTheGoldenEvents() throws {
-        let result = try Binary.run([
-            "run", "examples/signups/rules.lua", "examples/signups/signups.csv", "--dry-run", "--dead-letter", "/dev/null",
-        ])
-        #expect(result.status == 0)
-        #expect(result.stdout == (try golden("signups.csv.events")))
-    }
-
-    @Test func stdinWithFormatAndSettings() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
-            function on_record(r, ctx)
-              encharge.track("Seen", { email = r.email }, { plan = encharge.settings.plan, at = ctx.source })
-            end
-            """)
-        let result = try Binary.run(["run", rules, "--dry-run", "--format", "csv", "--set", "plan=gold"], stdin: "email\na@x.io\n")
-        #expect(result.status == 0)
-        #expect(result.stdout == #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"stdin:1","plan":"gold"}}"# + "\n")
-    }
-
-    @Test func jsonArrayInputAndSeveralInputsInOneRun() throws {
+    @Test func jsonArrayInputAndSeveralInputsInOneRun() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", "function on_record(r, ctx) encharge.identify{ userId = r.id, source = ctx.source } end")
         let array = try tmp.write("a.json", "[\n {\"id\": 1},\n {\"id\": 2}\n]")
         let lines = try tmp.write("b.jsonl", "{\"id\": 3}\n")
-        let result = try Binary.run(["run", rules, array, lines, "--dry-run"])
+        let result = await InProcessCommandLine().run(["run", rules, array, lines, "--dry-run"])
         #expect(result.status == 0)
         let sources = result.stdout.split(separator: "\n").map { String($0) }
         #expect(sources == [
@@ -61,7 +20,7 @@ import TestSupport
         ])
     }
 
-    @Test func hostileRulesFailTheirRecordAndTheRunGoesOn() throws {
+    @Test func hostileRulesFailTheirRecordAndTheRunGoesOn() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", """
@@ -77,7 +36,7 @@ import TestSupport
         var input = ""
         for k in ["rep", "grow", "loop", "rec", "err"] { input += "{\"k\":\"\(k)\"}\n{\"k\":\"ok\"}\n" }
         let data = try tmp.write("in.jsonl", input)
-        let result = try Binary.run(["run", rules, data, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl", "--instruction-limit", "5000000"])
+        let result = await InProcessCommandLine().run(["run", rules, data, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl", "--instruction-limit", "5000000"])
         #expect(result.status == 1)
         #expect(result.stdout.split(separator: "\n").count == 5, "every good record after a hostile one is mapped")
         #expect(result.stderr.contains("memory limit of 64 MiB exceeded"))
@@ -87,7 +46,7 @@ import TestSupport
         #expect(tmp.lines("dead.jsonl").count == 5)
     }
 
-    @Test func malformedAndInvalidUTF8LinesAreDeadLettered() throws {
+    @Test func malformedAndInvalidUTF8LinesAreDeadLettered() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
@@ -96,7 +55,7 @@ import TestSupport
         bytes.append(contentsOf: [0x7B, 0x22, 0x65, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A])  // {"e":"\xFF"}
         bytes.append(Data("[1]\n{\"email\":\"c@x.io\"}\n".utf8))
         try bytes.write(to: URL(fileURLWithPath: data))
-        let result = try Binary.run(["run", rules, data, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
+        let result = await InProcessCommandLine().run(["run", rules, data, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
         #expect(result.status == 1)
         #expect(result.stdout.split(separator: "\n").count == 2)
         #expect(result.stderr.contains("in.jsonl:2: error: invalid JSON at byte 17: unexpected end of input inside an object"))
@@ -105,12 +64,12 @@ import TestSupport
         #expect(tmp.lines("dead.jsonl").count == 3)
     }
 
-    @Test func failFastStopsAtTheFirstFailure() throws {
+    @Test func failFastStopsAtTheFirstFailure() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
         let data = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{}\n{\"email\":\"c@x.io\"}\n")
-        let result = try Binary.run(["run", rules, data, "--dry-run", "--fail-fast", "--dead-letter", "/dev/null"])
+        let result = await InProcessCommandLine().run(["run", rules, data, "--dry-run", "--fail-fast", "--dead-letter", "/dev/null"])
         #expect(result.status == 1)
         #expect(result.stdout.split(separator: "\n").count == 1)
         #expect(result.stderr.contains("done: 2 records"))
@@ -122,24 +81,24 @@ import TestSupport
         ("noentry.lua", "function on_recrod(r) end", "defines no on_record(record, ctx) function"),
         ("toplevel.lua", "error('broken at load')", "toplevel.lua:1: broken at load (while loading the rules file)"),
     ] as [(String, String?, String)])
-    func ruleLoadErrorsExit2WithOneLine(name: String, source: String?, message: String) throws {
+    func ruleLoadErrorsExit2WithOneLine(name: String, source: String?, message: String) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         if let source { _ = try tmp.write(name, source) }
         let data = try tmp.write("in.jsonl", "{}\n")
-        let result = try Binary.run(["run", tmp.path + "/" + name, data, "--dry-run"])
+        let result = await InProcessCommandLine().run(["run", tmp.path + "/" + name, data, "--dry-run"])
         #expect(result.status == 2)
         #expect(result.stderr.contains(message))
         #expect(result.stdout.isEmpty)
     }
 
-    @Test func usageErrorsExit2() throws {
-        let result = try Binary.run(["run", "rules.lua", "input.txt", "--dry-run"])
+    @Test func usageErrorsExit2() async throws {
+        let result = await InProcessCommandLine().run(["run", "rules.lua", "input.txt", "--dry-run"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("cannot tell the format of 'input.txt'"))
     }
 
-    @Test func checkReportsUndeclaredGlobalsAndPrintsSampleEvents() throws {
+    @Test func checkReportsUndeclaredGlobalsAndPrintsSampleEvents() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let rules = try tmp.write("rules.lua", """
@@ -151,7 +110,7 @@ import TestSupport
             end
             """)
         let sample = try tmp.write("sample.jsonl", "{\"email\":\"a@x.io\"}\n")
-        let result = try Binary.run(["check", rules, "--input", sample])
+        let result = await InProcessCommandLine().run(["check", rules, "--input", sample])
         #expect(result.status == 0)
         #expect(result.stdout == #"{"name":"identify","user":{"email":"a@x.io"}}"# + "\n")
         // Issue 8: on_record assigning any global, declared at the top level or not, is warned about
@@ -161,7 +120,7 @@ import TestSupport
         #expect(result.stderr.contains("rules.lua:3: warning: on_record assigns the global 'counter'"))
         #expect(result.stderr.contains("ok (on_record; 2 warnings)"))
         let bad = try tmp.write("bad.lua", "function on_recrod(r) end")
-        let failed = try Binary.run(["check", bad])
+        let failed = await InProcessCommandLine().run(["check", bad])
         #expect(failed.status == 2)
         #expect(failed.stderr.contains("did you mean to name 'on_recrod' on_record or on_webhook?"))
     }
