@@ -90,9 +90,11 @@ extension Binary {
         _ arguments: [String], environment: [String: String] = [:], removing: [String] = [],
         directory: String = packageRoot, launcher: [String] = []
     ) throws -> RunningBinary {
-        try RunningBinary(
-            executable: launcher.first ?? path,
-            arguments: launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [path] + arguments,
+        // Absolute, since the process starts in `directory` (`$ENCHARGE_LUA_BIN` may be relative).
+        let binary = URL(fileURLWithPath: path).path
+        return try RunningBinary(
+            executable: launcher.first ?? binary,
+            arguments: launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [binary] + arguments,
             environment: environment, removing: removing, directory: directory)
     }
 }
