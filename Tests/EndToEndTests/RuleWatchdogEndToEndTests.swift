@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 
+// A real process: the watchdog abandons the stuck thread, so only the process exiting ends it.
 /// A rule call stuck inside one C call (which no hook can interrupt) under `check --input` and
 /// `replay --rules`: the watchdog gives it up at 2× the time limit, reports the rule line and the
 /// record, keeps what was emitted before it, and the process exits 1 instead of hanging.

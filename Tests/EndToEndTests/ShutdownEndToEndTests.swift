@@ -2,86 +2,12 @@ import Foundation
 import Testing
 import TestSupport
 
-/// The built binary running in the background, so a test can signal it and time its exit.
-final class BackgroundBinary {
-    let process = Process()
-    private let stderrBox = DataBox()
-    private let stderrDone = DispatchGroup()
-
-    init(_ arguments: [String], environment: [String: String]) throws {
-        process.executableURL = URL(fileURLWithPath: Binary.path)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let handle = err.fileHandleForReading
-        stderrDone.enter()
-        DispatchQueue.global().async { [stderrBox, stderrDone] in
-            stderrBox.set(handle.readDataToEndOfFile())
-            stderrDone.leave()
-        }
-    }
-
-    var isRunning: Bool { process.isRunning }
-
-    func signal(_ number: Int32 = SIGINT) { kill(process.processIdentifier, number) }
-
-    /// Waits for the exit; the status and everything written to stderr.
-    func wait() -> (status: Int32, stderr: String) {
-        process.waitUntilExit()
-        stderrDone.wait()
-        return (process.terminationStatus, String(decoding: stderrBox.get(), as: UTF8.self))
-    }
-
-    /// How far the process has read the file at `path` (Linux `/proc/PID/fdinfo`), nil when it
-    /// has no descriptor open on it.
-    func readOffset(of path: String) -> Int? {
-        let pid = process.processIdentifier
-        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
-        for descriptor in descriptors {
-            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
-                link == target,
-                let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(descriptor)", encoding: .utf8),
-                let line = info.split(separator: "\n").first(where: { $0.hasPrefix("pos:") })
-            else { continue }
-            return Int(line.dropFirst(4).trimmingCharacters(in: .whitespaces))
-        }
-        return nil
-    }
-
-    /// Waits until the process has read part of `path` and then stops reading it for 0.7 s: it is
-    /// blocked (on a full delivery queue). False if that did not happen within `timeout`.
-    func waitUntilBlockedReading(_ path: String, timeout: Duration = .seconds(60)) async -> Bool {
-        var last: Int?
-        var unchangedSince = ContinuousClock.now
-        return await eventually("the process blocks reading \(path)", timeout: timeout, interval: .milliseconds(50)) {
-            let offset = readOffset(of: path)
-            if offset != last {
-                last = offset
-                unchangedSince = .now
-                return false
-            }
-            return isRunning && (offset ?? 0) > 0 && ContinuousClock.now - unchangedSince > .milliseconds(700)
-        }
-    }
-}
-
+// A real process: SIGINT/SIGTERM and a second signal.
 /// Ctrl-C keeps its word in `run` and `replay` (issue 7): the first SIGINT/SIGTERM stops within
 /// `--drain-timeout` even when the queue is full and the endpoint never answers; the second exits
 /// at once; either way every emitted event is delivered or dead-lettered.
 @Suite(.serialized) struct ShutdownEndToEndTests {
     static let key = "e2e-shutdown-key-81b2"
-
-    /// Stops a mock with requests still hanging: it does not exit on SIGTERM while its handlers
-    /// sleep out `--latency-ms`.
-    static func kill(_ mock: MockIngestProcess) {
-        Foundation.kill(mock.process.processIdentifier, SIGKILL)
-        mock.process.waitUntilExit()
-    }
 
     /// 7,000 records, two events each: more than the engine's queue holds (10,000 events), so
     /// against an endpoint that never answers `run` ends up blocked in `submit`.
@@ -110,15 +36,15 @@ final class BackgroundBinary {
     /// Starts `command` against an endpoint that accepts connections and never answers.
     func startAgainstHangingEndpoint(
         _ command: String, _ tmp: TemporaryDirectory, mock: MockIngestProcess, drainTimeout: Int
-    ) throws -> (binary: BackgroundBinary, reading: String) {
+    ) throws -> (binary: RunningBinary, reading: String) {
         let common = ["--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl", "--concurrency", "4",
                       "--drain-timeout", "\(drainTimeout)", "--request-timeout", "600"]
         if command == "run" {
             let (rules, input) = try input(tmp)
-            return (try BackgroundBinary(["run", rules, input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input)
+            return (try Binary.launch(["run", rules, input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input)
         }
         let input = try deadLetterInput(tmp)
-        return (try BackgroundBinary(["replay", input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input)
+        return (try Binary.launch(["replay", input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input)
     }
 
     @Test(.timeLimit(.minutes(2)), arguments: ["run", "replay"])
@@ -126,12 +52,13 @@ final class BackgroundBinary {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess(["--write-key", Self.key, "--latency-ms", "600000"], in: tmp)
-        defer { Self.kill(mock) }
+        defer { mock.kill9() }
         let (binary, reading) = try startAgainstHangingEndpoint(command, tmp, mock: mock, drainTimeout: 2)
         try #require(await binary.waitUntilBlockedReading(reading), "\(command) never blocked on the full queue")
         let signalled = Date()
         binary.signal(SIGTERM)
-        let (status, stderr) = binary.wait()
+        let status = binary.wait()
+        let stderr = binary.stderr
         let elapsed = Date().timeIntervalSince(signalled)
         #expect(status == 130, "stderr: \(stderr)")
         #expect(elapsed < 2 + 3, "took \(elapsed) s after the signal with --drain-timeout 2")
@@ -160,7 +87,7 @@ final class BackgroundBinary {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess(["--write-key", Self.key, "--latency-ms", "600000"], in: tmp)
-        defer { Self.kill(mock) }
+        defer { mock.kill9() }
         let (binary, reading) = try startAgainstHangingEndpoint("run", tmp, mock: mock, drainTimeout: 600)
         try #require(await binary.waitUntilBlockedReading(reading), "run never blocked on the full queue")
         let signalled = Date()
@@ -171,7 +98,8 @@ final class BackgroundBinary {
             binary.signal()
             return false
         }
-        let (status, stderr) = binary.wait()
+        let status = binary.wait()
+        let stderr = binary.stderr
         let elapsed = Date().timeIntervalSince(signalled)
         #expect(status == 130, "stderr: \(stderr)")
         #expect(elapsed < 5, "took \(elapsed) s after the first signal with --drain-timeout 600")

@@ -80,6 +80,25 @@ public struct Binary {
     }
 }
 
+extension Binary {
+    /// Starts the binary with `arguments` in the background in `directory` (default: the package
+    /// root), with this process's environment less `removing` plus `environment`. `launcher` runs
+    /// it through another program, the binary's path then following the launcher's arguments
+    /// (e.g. `["/usr/bin/prlimit", "--fsize=4096"]`; `["/bin/sh", "-c", "exec \"$0\" ..."]` hands
+    /// a shell the binary's path as `$0`).
+    public static func launch(
+        _ arguments: [String], environment: [String: String] = [:], removing: [String] = [],
+        directory: String = packageRoot, launcher: [String] = []
+    ) throws -> RunningBinary {
+        // Absolute, since the process starts in `directory` (`$ENCHARGE_LUA_BIN` may be relative).
+        let binary = URL(fileURLWithPath: path).path
+        return try RunningBinary(
+            executable: launcher.first ?? binary,
+            arguments: launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [binary] + arguments,
+            environment: environment, removing: removing, directory: directory)
+    }
+}
+
 /// Data handed from a reader thread (a child's stderr), under a lock.
 public final class DataBox: @unchecked Sendable {
     // Invariant: `data` is only touched under `lock`.
