@@ -2,10 +2,9 @@ import Foundation
 import Testing
 import TestSupport
 
-/// What a stopped `run` or `replay` leaves behind (issue 7, "nothing duplicated, nothing silently
-/// lost"): a stopped replay carries the entries it did not read over to its output file, a stopped
-/// run names the first record it did not read, the hint after a job selects only that job's
-/// entries with `--run-id`, and an unwritable `--dead-letter` stops a job before its first record.
+/// What a stopped `replay` leaves behind through the binary (issue 7, "nothing duplicated, nothing
+/// silently lost"): it carries the entries it did not read over to its output file, and the hint
+/// after a job selects only that job's entries with `--run-id`.
 @Suite(.serialized) struct StoppedJobEndToEndTests {
     static let key = "e2e-stopped-right-key-5d1e"
     static let wrongKey = "e2e-stopped-wrong-key-a20b"
@@ -19,6 +18,29 @@ import TestSupport
         return Array(words.dropFirst())
     }
 
+    /// The events of JSON lines (dead-letter entries or the mock's record), as objects.
+    func events(_ lines: [String]) -> [[String: Any]] {
+        lines.compactMap { line -> [String: Any]? in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return object["event"] as? [String: Any] ?? object
+        }
+    }
+
+    /// Per person, tracks keep increasing `seq`.
+    func inPerPersonOrder(_ events: [[String: Any]]) -> Bool {
+        var last: [String: Int] = [:]
+        for event in events where event["name"] as? String == "Step" {
+            guard let uid = (event["user"] as? [String: Any])?["userId"] as? String,
+                let seq = (event["properties"] as? [String: Any])?["seq"] as? Int
+            else { return false }
+            if let previous = last[uid], previous >= seq { return false }
+            last[uid] = seq
+        }
+        return true
+    }
+
+    // Kept on the binary for now: the 15,000 requests overflow ScriptedIngestServer's stack (its
+    // `Mutex<Script>` re-wraps the closure on every request), so it uses `encharge-lua mock-ingest`.
     @Test(.timeLimit(.minutes(2)))
     func aStoppedReplayCarriesTheEntriesItDidNotReadOverToItsOutput() throws {
         let tmp = try TemporaryDirectory()
@@ -42,8 +64,7 @@ import TestSupport
         #expect(wrong.stderr.contains("; \(total - read) more entries not read, carried over unread to "))
         let retry = tmp.lines("dead.retry.jsonl")
         #expect(retry.count == total, "every entry, read or not, is in the retry file")
-        let order = RefusedKeyEndToEndTests()
-        #expect(order.inPerPersonOrder(order.events(retry)), "unread entries come after the dead-lettered ones")
+                #expect(inPerPersonOrder(events(retry)), "unread entries come after the dead-lettered ones")
         #expect(wrong.stderr.contains("\(total) entries failed again, written to"), "stderr: \(wrong.stderr)")
         #expect(mock.received().isEmpty)
 
@@ -54,39 +75,11 @@ import TestSupport
         let received = mock.received()
         let sequence = received.compactMap { ($0["properties"] as? [String: Any])?["seq"] as? Int }
         #expect(sequence.count == total && Set(sequence).count == total, "every entry once")
-        #expect(order.inPerPersonOrder(received))
+        #expect(inPerPersonOrder(received))
     }
 
-    @Test(.timeLimit(.minutes(2)))
-    func aStoppedRunNamesTheFirstRecordItDidNotReadAndTheInputsItDidNotOpen() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let mock = try MockIngestProcess(["--write-key", Self.key], in: tmp)
-        defer { mock.stop() }
-        let rules = try tmp.write("rules.lua", """
-            function on_record(r) encharge.identify{ userId = r.uid } encharge.track("Step", { userId = r.uid }) end
-            """)
-        var lines = ""
-        for i in 0..<20_000 { lines += "{\"uid\":\"u\(i)\"}\n" }
-        let input = try tmp.write("in.jsonl", lines)
-        let later = try tmp.write("later.jsonl", "{\"uid\":\"x\"}\n")
-        let run = try Binary.run(
-            ["run", rules, input, later, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
-            environment: ["ENCHARGE_WRITE_KEY": Self.wrongKey])
-        #expect(run.status == 2, "stderr: \(run.stderr)")
-        let records = try #require(DeliveryEndToEndTests.summaryNumbers(run.stderr)["records"])
-        #expect(records < 20_000)
-        #expect(run.stderr.contains(
-            "error: the run stopped before reading all input: the first record not read is \(input):\(records + 1), "
-                + "and \(later) was not opened; after fixing the cause, run again from there\n"), "stderr: \(run.stderr)")
-        // The dead letters (for a replay) and the rest of the input (for a run from there) do not overlap.
-        let lineNumbers = tmp.lines("dead.jsonl").compactMap { line -> Int? in
-            let entry = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            return (entry?["source"] as? String).flatMap { Int($0.split(separator: ":").last ?? "") }
-        }
-        #expect(Set(lineNumbers) == Set(1...records), "every read record's events, and only those")
-    }
-
+    // Needs a real process per run: the run id is one per process (`DeadLetterContext.processRunID`),
+    // so two runs in one process share it and `--run-id` cannot tell their entries apart.
     @Test(.timeLimit(.minutes(1)))
     func theHintSelectsThisRunsEntriesWhenTheFileHoldsEarlierOnes() throws {
         let tmp = try TemporaryDirectory()
@@ -122,30 +115,5 @@ import TestSupport
         #expect(none.stdout.isEmpty)
         #expect(none.stderr.contains("warning: no entry of dead-letter.jsonl was written by run nope; check the "
             + "--run-id against the \"run_id\" of its entries\n"), "stderr: \(none.stderr)")
-    }
-
-    @Test(arguments: ["/proc/encharge-x.jsonl", "/sys/encharge-x.jsonl"])
-    func anUnwritableDeadLetterPathStopsTheRunBeforeTheFirstRecord(path: String) throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
-        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n")
-        let run = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", path])
-        #expect(run.status == 2, "stderr: \(run.stderr)")
-        #expect(run.stderr.hasPrefix("error: cannot write the dead-letter file \(path): "), "stderr: \(run.stderr)")
-        #expect(run.stdout.isEmpty, "no record was mapped")
-    }
-
-    @Test func aDeadLetterFileCreatedUpFrontIsRemovedWhenNothingFailed() throws {
-        let tmp = try TemporaryDirectory()
-        defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
-        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n")
-        let run = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
-        #expect(run.status == 0, "stderr: \(run.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: tmp.path + "/dead.jsonl"))
-        let sink = try Binary.run(["run", rules, tmp.write("bad.jsonl", "{}\n"), "--dry-run", "--dead-letter", "/dev/null"])
-        #expect(sink.status == 1)
-        #expect(!sink.stderr.contains("written to"), "no hint for /dev/null: \(sink.stderr)")
     }
 }

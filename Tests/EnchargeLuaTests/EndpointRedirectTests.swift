@@ -5,7 +5,7 @@ import TestSupport
 /// Redirects from the endpoint (issue 7): a 307/308 to the same origin is followed with the method,
 /// body and token; a redirect to another host is never followed (the token would go with it) and
 /// stops `run` with a message naming the URL to pass as `--endpoint`.
-@Suite(.serialized) struct RedirectEndToEndTests {
+@Suite(.serialized) struct EndpointRedirectTests {
     static let key = "e2e-redirect-key-a41d"
 
     func input(_ tmp: TemporaryDirectory) throws -> (rules: String, input: String) {
@@ -27,11 +27,10 @@ import TestSupport
         try await ScriptedIngestServer.with(script: { request, _ in
             request.path == "/v1/" ? .redirect(status, to: "/v1/moved") : .ok
         }) { server, endpoint in
-            let run = try await onThread {
-                try Binary.run(
-                    ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
-                    environment: ["ENCHARGE_WRITE_KEY": Self.key])
-            }
+            var cli = InProcessCommandLine()
+            cli.environment = ["ENCHARGE_WRITE_KEY": Self.key]
+            let run = await cli.run(
+                ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"])
             #expect(run.status == 0, "stderr: \(run.stderr)")
             #expect(tmp.read("dead.jsonl").isEmpty)
             let received = server.received
@@ -53,18 +52,17 @@ import TestSupport
         try await ScriptedIngestServer.with(script: { request, _ in
             request.path == "/v1/" ? .redirect(307, to: "http://localhost:\(request.serverPort)/v2/") : .ok
         }) { server, endpoint in
-            let run = try await onThread {
-                try Binary.run(
-                    ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
-                    environment: ["ENCHARGE_WRITE_KEY": Self.key])
-            }
+            var cli = InProcessCommandLine()
+            cli.environment = ["ENCHARGE_WRITE_KEY": Self.key]
+            let run = await cli.run(
+                ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"])
             let target = "http://localhost:\(server.port)/v2/"
             #expect(run.status == 2, "stderr: \(run.stderr)")
             #expect(run.stderr.hasSuffix("error: the endpoint redirects to \(target); pass that as --endpoint\n"))
             #expect(!server.received.isEmpty)
             #expect(server.received.allSatisfy { $0.path == "/v1/" && $0.host == "127.0.0.1:\(server.port)" })
             let dead = tmp.lines("dead.jsonl")
-            #expect(dead.count == DeliveryEndToEndTests.summaryNumbers(run.stderr)["events"] && !dead.isEmpty)
+            #expect(dead.count == JobSummary.numbers(run.stderr)["events"] && !dead.isEmpty)
             #expect(dead.allSatisfy { $0.contains("the endpoint redirects to \(target); pass that as --endpoint") })
         }
     }
