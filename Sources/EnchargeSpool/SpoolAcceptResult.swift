@@ -1,4 +1,3 @@
-
 /// What `Spool.accept` did with a request.
 public enum SpoolAcceptResult: Sendable, Hashable {
     /// The request's events are on disk and will be delivered.

@@ -1,4 +1,3 @@
-
 /// How many failed requests a spool keeps for replay, and how many bytes of request text; past
 /// either, the oldest are deleted (`serve --max-kept-requests`, `--max-kept-bytes`).
 public struct SpoolKeptRequestCap: Sendable, Equatable {

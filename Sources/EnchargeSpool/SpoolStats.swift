@@ -1,4 +1,3 @@
-
 /// Counts of what the spool holds, for `/metrics` and `replay --spool`.
 public struct SpoolStats: Sendable, Hashable {
     /// Events stored and not yet delivered or dead (those on the wire right now included).
