@@ -151,17 +151,6 @@ public final class SpoolDeliveryWorker: Sendable {
     public var refusedWriteKeyStatus: Int? { core.counters.withLock { $0.pausedStatus } }
 }
 
-/// How `SpoolDeliveryWorker` waits while delivery is paused on a refused write key. (How many
-/// refusals in a row pause it is `DeliveryConfiguration.refusalsBeforeStop`.)
-public struct WriteKeyRefusalPolicy: Sendable, Hashable {
-    /// Seconds between attempts while paused.
-    public var retryInterval: Double
-
-    public init(retryInterval: Double = 30) {
-        self.retryInterval = retryInterval.isNaN ? 30 : max(0, retryInterval)
-    }
-}
-
 /// What the worker's thread, the engine's settle hook, `stop` and `stats` share.
 final class WorkerCounters: Sendable {
     struct Values {
