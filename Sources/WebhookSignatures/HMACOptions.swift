@@ -1,13 +1,13 @@
 /// How the generic `hmac` scheme reads its signature: which header, which hash, which text encoding,
 /// and which literal prefix (such as `sha256=`) comes before the signature.
-public struct HMACOptions: Sendable, Equatable {
+package struct HMACOptions: Sendable, Equatable {
     /// The hash under the HMAC.
-    public enum Algorithm: String, Sendable, CaseIterable {
+    package enum Algorithm: String, Sendable, CaseIterable {
         case sha256, sha1
     }
 
     /// How the MAC is written in the header.
-    public enum Encoding: String, Sendable, CaseIterable {
+    package enum Encoding: String, Sendable, CaseIterable {
         /// Hexadecimal digits, upper or lower case.
         case hex
         /// Standard base64 (`+/`), padding optional.
@@ -15,14 +15,14 @@ public struct HMACOptions: Sendable, Equatable {
     }
 
     /// The header carrying the signature; matched case-insensitively.
-    public var header: String
-    public var algorithm: Algorithm
-    public var encoding: Encoding
+    package var header: String
+    package var algorithm: Algorithm
+    package var encoding: Encoding
     /// Text before the signature in the header value (`sha256=`), matched case-insensitively;
     /// empty when the value is the signature alone.
-    public var prefix: String
+    package var prefix: String
 
-    public init(
+    package init(
         header: String = "x-signature", algorithm: Algorithm = .sha256, encoding: Encoding = .hex,
         prefix: String = ""
     ) {

@@ -1,6 +1,6 @@
 /// The signature schemes a webhook endpoint can require, named as rules and configuration spell them
 /// (`webhook.verify("stripe", req, secret)`).
-public enum WebhookScheme: String, Sendable, CaseIterable {
+package enum WebhookScheme: String, Sendable, CaseIterable {
     /// `Stripe-Signature: t=<unix>,v1=<hex>`: HMAC-SHA256 of `"<t>.<body>"`, with a timestamp tolerance.
     case stripe
     /// `X-Hub-Signature-256: sha256=<hex>`: HMAC-SHA256 of the body.
