@@ -1,22 +1,22 @@
 import JSONKit
 
 /// One event the spool gave up on, with why (for `replay --spool` listings and tests).
-public struct SpoolDeadEvent: Sendable, Hashable {
+package struct SpoolDeadEvent: Sendable, Hashable {
     /// The event's row id: its place in spool order.
-    public var id: Int64
-    public var requestID: String
+    package var id: Int64
+    package var requestID: String
     /// The event's wire JSON as stored.
-    public var event: JSONValue
-    public var reason: String
+    package var event: JSONValue
+    package var reason: String
     /// The last HTTP status, when the API answered.
-    public var status: Int?
+    package var status: Int?
     /// The first bytes of the last response body.
-    public var body: String?
-    public var attempts: Int
+    package var body: String?
+    package var attempts: Int
     /// When it was given up on (Unix seconds).
-    public var deadAt: Double
+    package var deadAt: Double
 
-    public init(
+    package init(
         id: Int64, requestID: String, event: JSONValue, reason: String, status: Int?, body: String?, attempts: Int,
         deadAt: Double
     ) {

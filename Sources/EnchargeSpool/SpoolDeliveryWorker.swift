@@ -27,7 +27,7 @@ import SystemKit
 /// refusal (`onKeyRefusal`, `refusedWriteKeyStatus`), and every `retryInterval` seconds sends the
 /// oldest pending request alone through a fresh engine; once that is accepted it resumes with
 /// everything after it. A redirect the engine must not follow pauses delivery the same way.
-public final class SpoolDeliveryWorker: Sendable {
+package final class SpoolDeliveryWorker: Sendable {
     private let core: WorkerCore
     private let phase = Mutex(Phase.created)
 
@@ -40,7 +40,7 @@ public final class SpoolDeliveryWorker: Sendable {
     /// Validates `configuration` and sets up the delivery engine (it sends nothing before `start`).
     /// `onKeyRefusal` hears the HTTP status when delivery pauses on a refused write key, and nil
     /// when the key is accepted again; it runs on the worker's thread.
-    public convenience init(
+    package convenience init(
         spool: Spool, configuration: DeliveryConfiguration, refusalPolicy: WriteKeyRefusalPolicy = .init(),
         onKeyRefusal: (@Sendable (Int?) -> Void)? = nil
     ) throws {
@@ -67,7 +67,7 @@ public final class SpoolDeliveryWorker: Sendable {
 
     /// Starts draining the spool on a background thread: everything pending now, then each new
     /// commit. Calling it again (or after `stop`) does nothing.
-    public func start() {
+    package func start() {
         phase.withLock { phase in
             guard case .created = phase else { return }
             let core = self.core
@@ -86,7 +86,7 @@ public final class SpoolDeliveryWorker: Sendable {
     /// every settled event, true when the timeout ran out with events left pending. Blocks the
     /// calling thread meanwhile.
     @discardableResult
-    public func stop(timeout: Double) -> Bool {
+    package func stop(timeout: Double) -> Bool {
         let thread = phase.withLock { phase -> JoinableThread? in
             defer { phase = .stopped }
             if case .running(let thread) = phase { return thread }
@@ -111,7 +111,7 @@ public final class SpoolDeliveryWorker: Sendable {
     /// thread, so no thread of Swift's cooperative pool waits for the drain. Returns true when the
     /// timeout ran out with events left pending.
     @discardableResult
-    public func shutdown(timeout: Double) async -> Bool {
+    package func shutdown(timeout: Double) async -> Bool {
         await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             let thread = JoinableThread.start { [self] in
                 continuation.resume(returning: stop(timeout: timeout))
@@ -127,7 +127,7 @@ public final class SpoolDeliveryWorker: Sendable {
     /// Counters since this worker was made: events delivered, retries scheduled, events given up on
     /// (kept dead in the spool), requests on the wire now, and the median and 99th percentile of
     /// request round-trip times in seconds (of the current engine).
-    public func stats() -> (delivered: Int, retried: Int, dead: Int, inFlight: Int, p50: Double, p99: Double) {
+    package func stats() -> (delivered: Int, retried: Int, dead: Int, inFlight: Int, p50: Double, p99: Double) {
         let (engine, base, dead) = core.counters.withLock { ($0.engine, $0.retired, $0.dead) }
         let now = engine?.stats() ?? DeliveryStats()
         return (
@@ -138,17 +138,17 @@ public final class SpoolDeliveryWorker: Sendable {
 
     /// The last error reading the spool (the worker retries every second), or why delivery is
     /// paused on a redirect; nil when none happened.
-    public var lastError: String? { core.counters.withLock { $0.lastError } }
+    package var lastError: String? { core.counters.withLock { $0.lastError } }
 
     /// Waits until the spool has recorded every event settled so far (delivered ones deleted, dead
     /// ones marked), so a process that must exit now sends none of them again after its restart.
-    public func recordSettlements() {
+    package func recordSettlements() {
         core.spool.store.waitForSettlements()
     }
 
     /// The HTTP status (401 or 403) while delivery is paused because the Ingest API refuses the
     /// write key; nil while it delivers.
-    public var refusedWriteKeyStatus: Int? { core.counters.withLock { $0.pausedStatus } }
+    package var refusedWriteKeyStatus: Int? { core.counters.withLock { $0.pausedStatus } }
 }
 
 /// What the worker's thread, the engine's settle hook, `stop` and `stats` share.

@@ -1,8 +1,8 @@
 import GRDB
 
 /// A failure to open, read or write the spool. Its description is one sentence for a person.
-public struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
-    public enum Kind: String, Sendable, Hashable {
+package struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
+    package enum Kind: String, Sendable, Hashable {
         /// The database could not be opened, created or migrated.
         case open
         /// A read or write failed (disk full, I/O error, locked by another process for too long).
@@ -11,18 +11,18 @@ public struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
         case closed
     }
 
-    public var kind: Kind
-    public var message: String
+    package var kind: Kind
+    package var message: String
     /// The database file.
-    public var path: String
+    package var path: String
 
-    public init(kind: Kind, message: String, path: String) {
+    package init(kind: Kind, message: String, path: String) {
         self.kind = kind
         self.message = message
         self.path = path
     }
 
-    public var description: String { "\(path): \(message)" }
+    package var description: String { "\(path): \(message)" }
 
     /// Wraps whatever GRDB or SQLite threw.
     static func wrapping(_ error: any Error, kind: Kind, path: String, doing what: String) -> SpoolError {
