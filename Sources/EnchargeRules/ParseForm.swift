@@ -1,8 +1,3 @@
-/// A form body (`application/x-www-form-urlencoded`) that cannot be decoded without loss.
-package struct FormDecodingError: Error, Sendable, CustomStringConvertible {
-    package var description: String
-}
-
 /// `a=1&b=x%20y` → pairs (`+` is a space). A `%` not followed by two hex digits, or escapes that
 /// decode to bytes that are not UTF-8, are errors: guessing would hand the rule U+FFFD or a
 /// control character the sender never meant.

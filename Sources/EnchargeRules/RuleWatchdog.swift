@@ -5,15 +5,6 @@ import SystemKit
 import Glibc
 #endif
 
-extension RuleEngine {
-    /// When the rule's running call started, for a `RuleWatchdog` on another thread.
-    package var callClock: LuaCallClock { state.callClock }
-
-    /// `file:line` of the rule line whose call a watchdog gave up. Only from the watchdog thread,
-    /// after `LuaCallClock.abandon` succeeded (see `LuaState.stuckCallPosition`).
-    package var stuckRulePosition: String? { state.stuckCallPosition() }
-}
-
 /// Watches one rule engine from a thread of its own. The count hook stops Lua code at the time
 /// limit, so a call still running at `factor` times the limit is stuck in one C call (a standard
 /// library function such as `table.move({}, 1, 1e12, 2)`) that nothing inside Lua can interrupt.
