@@ -1,8 +1,3 @@
-/// Why a date string cannot be read: it does not match the format, or the format itself is wrong.
-public struct DateReadError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-}
-
 /// ISO 8601 dates as Encharge reads them (`2020-03-06T14:24:03Z`, `2020-03-06T14:24:03.522Z`),
 /// made from epoch seconds, epoch milliseconds or a date string, optionally read with a
 /// `strptime`-like format and in a named time zone. Pure arithmetic on the proleptic Gregorian

@@ -3,7 +3,7 @@ import LuaKit
 
 extension RuleEngine {
     /// Maps one JSON record (its raw bytes): decodes it straight into Lua and calls `on_record`.
-    public func map(json bytes: UnsafeRawBufferPointer, source: String) -> RecordOutcome {
+    package func map(json bytes: UnsafeRawBufferPointer, source: String) -> RecordOutcome {
         guard let onRecordRef else { return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil) }
         if let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }), first != UInt8(ascii: "{") {
             // Valid JSON that is not an object is still not a record; say what it is.
@@ -23,7 +23,7 @@ extension RuleEngine {
     }
 
     /// Maps one record given as a JSON value (CSV rows, replayed records).
-    public func map(value: JSONValue, source: String) -> RecordOutcome {
+    package func map(value: JSONValue, source: String) -> RecordOutcome {
         guard let onRecordRef else { return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil) }
         guard case .object = value else {
             return .failed(message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)

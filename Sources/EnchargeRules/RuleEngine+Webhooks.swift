@@ -6,11 +6,11 @@ import WebhookSignatures
 
 extension RuleEngine {
     /// Whether the rules can serve webhooks (`on_webhook` or a `routes` table).
-    public var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
+    package var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
 
     /// Runs the rule for one request: the function `routes["METHOD /path"]` when the rules define
     /// a `routes` table, else `on_webhook(req)`.
-    public func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
+    package func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
         state.top = 0
         dedupKey = nil
         let routeKey = "\(request.method) \(request.path)"

@@ -6,8 +6,8 @@ import LuaKit
 /// points, and the per-record bookkeeping of emitted events.
 ///
 /// Not `Sendable`: it owns a `LuaState`. Use one engine per thread.
-public final class RuleEngine {
-    public let options: RuleOptions
+package final class RuleEngine {
+    package let options: RuleOptions
     let state: LuaState
     var onRecordRef: Int32?
     var contextRef: Int32 = 0
@@ -15,29 +15,29 @@ public final class RuleEngine {
     var pending: [Event] = []
     var skipReason: String?
     /// `file:line` of the record being mapped, for `log.*` and `ctx.source`.
-    public internal(set) var currentSource = ""
+    package internal(set) var currentSource = ""
     /// Warnings found while loading or running (`check`), compiler style.
-    public internal(set) var warnings: [String] = []
+    package internal(set) var warnings: [String] = []
     /// Counted warnings about what the rule's records and requests did (a tag with a comma, a
     /// dropped address, an ignored return value), reported once at the end of a run.
-    public internal(set) var runWarnings = RuleWarnings()
+    package internal(set) var runWarnings = RuleWarnings()
     /// `rules.lua:3`, where `on_record` is defined, for the ignored-return warning.
     var onRecordLine: String?
     /// Time zones `encharge.iso8601` has read, by name.
     var zones: [String: ZoneInfo] = [:]
     var declaredGlobals: Set<String> = []
     /// For replays of kept requests: `webhook.verify` checks signatures but not timestamps.
-    public var ignoreSignatureTimestamps = false
+    package var ignoreSignatureTimestamps = false
     /// Set by `webhook.verify` when a signature does not check out (the request answers 401).
     var verificationFailure: String?
     /// The last webhook request's dedup key, from `webhook.dedup(key)` or a verified Stripe event.
-    public internal(set) var dedupKey: String?
+    package internal(set) var dedupKey: String?
     var lintActive = false
     /// The metatable that decodes `req.json` on first use (see `handleWebhook`), made once.
     var requestMetatableRef: Int32?
 
     /// Loads the rules file and runs its top level.
-    public init(options: RuleOptions) throws(RuleLoadError) {
+    package init(options: RuleOptions) throws(RuleLoadError) {
         self.options = options
         let directory = Self.directory(of: options.rulesPath)
         do {
@@ -87,35 +87,35 @@ public final class RuleEngine {
     }
 
     /// Whether the rules define `on_record(record, ctx)`.
-    public var hasOnRecord: Bool { onRecordRef != nil }
+    package var hasOnRecord: Bool { onRecordRef != nil }
 
     /// Whether the rules define a global function `name`.
-    public func definesFunction(_ name: String) -> Bool {
+    package func definesFunction(_ name: String) -> Bool {
         defer { state.pop() }
         return state.getGlobal(name) == .function
     }
 
     /// Whether the rules define a global table `name`.
-    public func definesTable(_ name: String) -> Bool {
+    package func definesTable(_ name: String) -> Bool {
         defer { state.pop() }
         return state.getGlobal(name) == .table
     }
 
     /// Names of global functions the rule defines, for did-you-mean on a missing entry point.
-    public func globalFunctionNames() -> [String] {
+    package func globalFunctionNames() -> [String] {
         declaredGlobals.sorted()
     }
 
     /// The counted warnings so far, as `warning:` lines; a run prints them once at its end.
-    public func warningLines() -> [String] { runWarnings.lines() }
+    package func warningLines() -> [String] { runWarnings.lines() }
 
     /// Returns the counted warnings and starts counting afresh (for a long-running server that
     /// reports now and then).
-    public func takeRunWarnings() -> RuleWarnings {
+    package func takeRunWarnings() -> RuleWarnings {
         defer { runWarnings = RuleWarnings() }
         return runWarnings
     }
 
     /// Bytes the rule's Lua state holds, and its peak.
-    public var memoryInUse: Int { state.memoryInUse }
+    package var memoryInUse: Int { state.memoryInUse }
 }

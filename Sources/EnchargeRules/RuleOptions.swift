@@ -3,27 +3,27 @@ import LuaKit
 import SystemKit
 
 /// How to load and run a rule.
-public struct RuleOptions: Sendable {
-    public var rulesPath: String
-    public var limits: LuaLimits
+package struct RuleOptions: Sendable {
+    package var rulesPath: String
+    package var limits: LuaLimits
     /// `encharge.settings`, from `--settings file.json` and `--set k=v`.
-    public var settings: JSONObject
-    public var logLevel: LogLevel
+    package var settings: JSONObject
+    package var logLevel: LogLevel
     /// Report assignments to undeclared globals (used by `check`).
-    public var lintGlobals: Bool
+    package var lintGlobals: Bool
     /// The rule's text, read once; when set, engines load it instead of reading `rulesPath`
     /// again, so every Lua state of a server runs the same version of the rule.
-    public var source: [UInt8]?
+    package var source: [UInt8]?
     /// Events one record (or request) may emit; one more fails it (`--max-events-per-record`).
-    public var maxEventsPerRecord = 1000
+    package var maxEventsPerRecord = 1000
     /// Where the rule's `log.*` lines and the engine's warnings about what a call decoded (a
     /// repeated JSON key) go: standard error unless a job or a test hands its own.
     package var logWriter: any OutputWriter = FileDescriptorWriter.standardError
     /// Estimated JSON bytes one argument of `encharge.identify/track/event` may hold: about the
     /// largest body the Ingest API takes for one event.
-    public static let maxEventBytes = 1 << 20
+    package static let maxEventBytes = 1 << 20
 
-    public init(
+    package init(
         rulesPath: String, limits: LuaLimits = LuaLimits(), settings: JSONObject = JSONObject(),
         logLevel: LogLevel = .info, lintGlobals: Bool = false
     ) {

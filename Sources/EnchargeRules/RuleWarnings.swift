@@ -3,7 +3,7 @@ import EnchargeKit
 /// Odd things a rule did that did not fail its record, counted by kind so that a run reports
 /// each kind once, at the end, with how often it happened and where it happened first:
 /// `warning: 231 tags contained a comma; Encharge splits tags at commas (first: rules.lua:12, record in.jsonl:2)`.
-public struct RuleWarnings: Sendable {
+package struct RuleWarnings: Sendable {
     /// What a warning is about; one line per distinct kind.
     enum Kind: Hashable, Sendable {
         case tagWithComma
@@ -25,10 +25,10 @@ public struct RuleWarnings: Sendable {
     private var tallies: [Kind: Tally] = [:]
     private var order: [Kind] = []
 
-    public init() {}
+    package init() {}
 
     /// Whether nothing was noted.
-    public var isEmpty: Bool { order.isEmpty }
+    package var isEmpty: Bool { order.isEmpty }
 
     mutating func count(_ kind: Kind, value: String? = nil, ruleLine: String?, source: String) {
         if tallies[kind] != nil {
@@ -50,7 +50,7 @@ public struct RuleWarnings: Sendable {
     }
 
     /// Adds another engine's counts (a run with several engines reports once for all).
-    public mutating func merge(_ other: RuleWarnings) {
+    package mutating func merge(_ other: RuleWarnings) {
         for kind in other.order {
             let theirs = other.tallies[kind]!
             if tallies[kind] != nil {
@@ -63,7 +63,7 @@ public struct RuleWarnings: Sendable {
     }
 
     /// One `warning:` line per kind, in the order they first happened.
-    public func lines() -> [String] {
+    package func lines() -> [String] {
         order.map { kind in line(kind, tallies[kind]!) }
     }
 

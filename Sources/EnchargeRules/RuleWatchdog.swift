@@ -5,15 +5,6 @@ import SystemKit
 import Glibc
 #endif
 
-extension RuleEngine {
-    /// When the rule's running call started, for a `RuleWatchdog` on another thread.
-    public var callClock: LuaCallClock { state.callClock }
-
-    /// `file:line` of the rule line whose call a watchdog gave up. Only from the watchdog thread,
-    /// after `LuaCallClock.abandon` succeeded (see `LuaState.stuckCallPosition`).
-    public var stuckRulePosition: String? { state.stuckCallPosition() }
-}
-
 /// Watches one rule engine from a thread of its own. The count hook stops Lua code at the time
 /// limit, so a call still running at `factor` times the limit is stuck in one C call (a standard
 /// library function such as `table.move({}, 1, 1e12, 2)`) that nothing inside Lua can interrupt.
@@ -22,15 +13,15 @@ extension RuleEngine {
 /// watchdog thread, which then ends.
 ///
 /// `serve` can run one per worker state to answer the request 500 and replace the worker.
-public final class RuleWatchdog: Sendable {
+package final class RuleWatchdog: Sendable {
     /// Calls running longer than this many time limits are given up.
-    public static let factor = 2.0
+    package static let factor = 2.0
 
     private let stopRequested = ConditionLock(false)
     private let thread: JoinableThread?
 
     /// Starts watching; nil `thread` (the system refused one) leaves the run unwatched, as before.
-    public init(clock: LuaCallClock, timeLimit: Double, onOverrun: @escaping @Sendable (Double) -> Void) {
+    package init(clock: LuaCallClock, timeLimit: Double, onOverrun: @escaping @Sendable (Double) -> Void) {
         let stop = stopRequested
         let limitNanoseconds = Int64(min(timeLimit * Self.factor * 1e9, Double(Int64.max / 2)))
         // Polling a tenth of the limit notices an overrun at most 5% late.
@@ -47,7 +38,7 @@ public final class RuleWatchdog: Sendable {
     }
 
     /// Stops watching and waits for the thread (unless it already gave a call up).
-    public func stop() {
+    package func stop() {
         stopRequested.withLock { $0 = true }
         stopRequested.broadcast()
         thread?.join()

@@ -3,8 +3,8 @@ import JSONKit
 import SystemKit
 
 /// `--settings file.json`: a JSON object that becomes `encharge.settings`.
-public enum SettingsFile {
-    public static func load(path: String) throws(RuleLoadError) -> JSONObject {
+package enum SettingsFile {
+    package static func load(path: String) throws(RuleLoadError) -> JSONObject {
         let bytes: [UInt8]
         do { bytes = try FileReader.read(path) } catch {
             throw RuleLoadError("cannot read the settings file (\(error.description.replacingOccurrences(of: "; check the input path", with: ""))); check the --settings path")

@@ -2,9 +2,9 @@ import JSONKit
 
 /// Finds the event id (`evt_...`) of a Stripe event body: the string `id` member of the top-level
 /// object, read in one pass that builds nothing (so the server validates and reads it at once).
-public enum StripeEventID {
+package enum StripeEventID {
     /// The body's top-level `id` string; nil when there is none. Throws when the body is not JSON.
-    public static func find(in body: [UInt8]) throws(JSONParseError) -> String? {
+    package static func find(in body: [UInt8]) throws(JSONParseError) -> String? {
         var parser = JSONParser()
         var builder = Finder()
         do {

@@ -3,21 +3,21 @@ import WebhookSignatures
 import SystemKit
 
 /// One HTTP request as a rule sees it (`req` in `on_webhook(req)`).
-public struct WebhookRequest: Sendable {
-    public var id: String
-    public var method: String
-    public var path: String
+package struct WebhookRequest: Sendable {
+    package var id: String
+    package var method: String
+    package var path: String
     /// Query parameters in order; a repeated key becomes a list in Lua.
-    public var query: [(String, String)]
+    package var query: [(String, String)]
     /// Header names lower-cased, in order; repeated headers are joined with ", " in Lua.
-    public var headers: [(String, String)]
-    public var body: [UInt8]
-    public var remoteIP: String?
+    package var headers: [(String, String)]
+    package var body: [UInt8]
+    package var remoteIP: String?
     /// The dedup key the server found before the rule ran (a verified Stripe event id), kept with
     /// a failed request so `replay --spool` can tell whether the sender's retry was delivered since.
-    public var dedupKey: String?
+    package var dedupKey: String?
 
-    public init(
+    package init(
         id: String, method: String, path: String, query: [(String, String)], headers: [(String, String)],
         body: [UInt8], remoteIP: String?, dedupKey: String? = nil
     ) {
@@ -32,26 +32,26 @@ public struct WebhookRequest: Sendable {
     }
 
     /// The first value of a header (name lower-case).
-    public func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+    package func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
 
     /// Headers as a dictionary of the first value per name, for signature checks.
-    public var headerDictionary: [String: String] {
+    package var headerDictionary: [String: String] {
         var result: [String: String] = [:]
         for (name, value) in headers where result[name] == nil { result[name] = value }
         return result
     }
 
-    public var isJSON: Bool {
+    package var isJSON: Bool {
         guard let type = header("content-type")?.lowercased() else { return false }
         return type.hasPrefix("application/json") || (type.hasPrefix("application/") && type.contains("+json"))
     }
 
-    public var isForm: Bool {
+    package var isForm: Bool {
         header("content-type")?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true
     }
 
     /// The request as JSON, kept in the spool when the rule fails so `replay` can run it again.
-    public var jsonValue: JSONValue {
+    package var jsonValue: JSONValue {
         var members: [(String, JSONValue)] = [
             ("id", .string(id)), ("method", .string(method)), ("path", .string(path)),
             ("query", .array(query.map { .array([.string($0.0), .string($0.1)]) })),
@@ -64,7 +64,7 @@ public struct WebhookRequest: Sendable {
     }
 
     /// Reads back `jsonValue`.
-    public init?(json: JSONValue) {
+    package init?(json: JSONValue) {
         guard case .object(let o) = json, let id = o["id"]?.stringValue, let method = o["method"]?.stringValue,
             let path = o["path"]?.stringValue, let body = o["body_base64"]?.stringValue.flatMap({ Base64.decode($0) })
         else { return nil }

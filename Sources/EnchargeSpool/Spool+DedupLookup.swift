@@ -4,7 +4,7 @@ extension Spool {
     /// Whether `dedupKey` was accepted and its window, set when it was accepted, has not ended: the
     /// server answers such a request 200 without running the rule again. (A race between two copies
     /// of one delivery is still caught by `accept`, which checks again inside its transaction.)
-    public func hasSeen(dedupKey: String) throws(SpoolError) -> Bool {
+    package func hasSeen(dedupKey: String) throws(SpoolError) -> Bool {
         let now = store.clock()
         do {
             return try store.pool.read { db in try Self.isUnexpired(dedupKey, at: now, db) }
@@ -15,7 +15,7 @@ extension Spool {
 
     /// `hasSeen` as an asynchronous read on GRDB's reader threads, so the cooperative pool never
     /// waits on SQLite.
-    public func hasSeenAsync(dedupKey: String) async throws(SpoolError) -> Bool {
+    package func hasSeenAsync(dedupKey: String) async throws(SpoolError) -> Bool {
         let now = store.clock()
         do {
             return try await store.pool.read { db in try Self.isUnexpired(dedupKey, at: now, db) }

@@ -33,14 +33,14 @@ import Darwin
 ///
 /// Opening refuses a file that is not SQLite, a SQLite database that is not a spool, and a spool
 /// upgraded by a newer version; a new spool file is created with mode 0600.
-public final class Spool: Sendable {
+package final class Spool: Sendable {
     /// The database file.
-    public let path: String
+    package let path: String
     let store: SpoolStore
     private let writer: JoinableThread
 
     /// Opens or creates the spool at `path` (its directory must exist) and upgrades its schema.
-    public convenience init(path: String) throws(SpoolError) {
+    package convenience init(path: String) throws(SpoolError) {
         try self.init(path: path, clock: SystemClock.wallSeconds)
     }
 
@@ -102,7 +102,7 @@ public final class Spool: Sendable {
     /// With a `dedupKey` (the sender's delivery id) already seen within `dedupWindow` seconds of its
     /// first acceptance, stores nothing and returns `.duplicate`. A request without events stores
     /// only its dedup key. `source` names the request in dead-event reports (e.g. `POST /stripe`).
-    public func accept(
+    package func accept(
         requestID: String, dedupKey: String?, events: [Event], source: String, dedupWindow: Double = 86_400
     ) async throws(SpoolError) -> SpoolAcceptResult {
         if events.isEmpty && dedupKey == nil { return .accepted }
@@ -123,7 +123,7 @@ public final class Spool: Sendable {
     /// `cap`, the oldest kept requests beyond it are deleted in the same transaction; returns
     /// their ids, oldest first.
     @discardableResult
-    public func keepFailedRequest(
+    package func keepFailedRequest(
         requestID: String, request: JSONValue, error: String, traceback: String?, cap: SpoolKeptRequestCap? = nil
     ) async throws(SpoolError) -> [String] {
         var writer = JSONWriter(capacity: 1024)
@@ -141,7 +141,7 @@ public final class Spool: Sendable {
     }
 
     /// What the spool holds now, read from the file (a short read on the calling thread).
-    public func stats() throws(SpoolError) -> SpoolStats {
+    package func stats() throws(SpoolError) -> SpoolStats {
         do {
             return try store.readStats()
         } catch {
@@ -152,11 +152,11 @@ public final class Spool: Sendable {
     /// What the spool holds, as the writer thread last counted it: never touches SQLite, so async
     /// code may call it. Exact for this process's own writes; other processes' changes show within
     /// about a second of this process's next commit.
-    public var cachedStats: SpoolStats { store.cachedStats.withLock { $0 } }
+    package var cachedStats: SpoolStats { store.cachedStats.withLock { $0 } }
 
     /// Why the spool's last commit failed (e.g. the disk is full) and how many seconds ago, nil
     /// once a commit succeeded.
-    public var lastCommitFailure: (reason: String, age: Double)? {
+    package var lastCommitFailure: (reason: String, age: Double)? {
         let now = store.clock()
         return store.commitFailure.withLock { $0.map { ($0.reason, now - $0.at) } }
     }
@@ -164,7 +164,7 @@ public final class Spool: Sendable {
     /// Tries one small durable commit on the writer thread (after what is queued), updating
     /// `lastCommitFailure`: lets a server that stopped committing see the disk recover while no
     /// request arrives.
-    public func probeCommit() async {
+    package func probeCommit() async {
         await withCheckedContinuation { continuation in
             store.enqueue { $0.probes.append(continuation) }
         }
@@ -173,7 +173,7 @@ public final class Spool: Sendable {
     /// Puts every dead event back in line, after everything pending now (spool order among them
     /// kept), and returns how many. A running `SpoolDeliveryWorker`, in this process or another,
     /// picks them up.
-    public func requeueDeadEvents() throws(SpoolError) -> Int {
+    package func requeueDeadEvents() throws(SpoolError) -> Int {
         let count: Int
         do {
             count = try store.transaction(durable: true) { db in
@@ -200,7 +200,7 @@ public final class Spool: Sendable {
     }
 
     /// Dead events in spool order, at most `limit`, with the reason, last status and body, and attempts.
-    public func deadEvents(limit: Int = 1000) throws(SpoolError) -> [SpoolDeadEvent] {
+    package func deadEvents(limit: Int = 1000) throws(SpoolError) -> [SpoolDeadEvent] {
         do {
             let rows = try store.pool.read { db in
                 try Row.fetchAll(
@@ -224,7 +224,7 @@ public final class Spool: Sendable {
     }
 
     /// The kept failed requests, oldest first.
-    public func failedRequests() throws(SpoolError) -> [SpoolFailedRequest] {
+    package func failedRequests() throws(SpoolError) -> [SpoolFailedRequest] {
         do {
             let rows = try store.pool.read { db in
                 try Row.fetchAll(
@@ -246,7 +246,7 @@ public final class Spool: Sendable {
     }
 
     /// Forgets a kept failed request (after `replay` ran it again); no error when there is none.
-    public func deleteFailedRequest(_ requestID: String) throws(SpoolError) {
+    package func deleteFailedRequest(_ requestID: String) throws(SpoolError) {
         do {
             try store.transaction(durable: true) { db in
                 try db.execute(sql: "DELETE FROM failed_request WHERE request_id = ?", arguments: [requestID])

@@ -14,13 +14,13 @@ import Darwin
 /// kernel drops it when the process dies, even by `kill -9`, so a crash never leaves a stale
 /// lock). The file holds the owner's pid, for the message. `replay --spool` takes no lock: it only
 /// writes to the spool, and the owner delivers what it added.
-public final class SpoolOwnerLock: Sendable {
+package final class SpoolOwnerLock: Sendable {
     /// The lock file.
-    public let path: String
+    package let path: String
     private let descriptor: Int32
 
     /// Takes the lock, or throws a `SpoolError` naming the process that holds it.
-    public init(spoolPath: String) throws(SpoolError) {
+    package init(spoolPath: String) throws(SpoolError) {
         path = spoolPath + ".lock"
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -2,41 +2,6 @@ import CLua
 import JSONKit
 import SystemKit
 
-/// The kind of a Lua value.
-public enum LuaType: Int32, Sendable {
-    case none = -1, `nil` = 0, boolean = 1, lightUserdata = 2, number = 3, string = 4, table = 5,
-        function = 6, userdata = 7, thread = 8
-
-    public var name: String {
-        switch self {
-        case .none, .nil: "nil"
-        case .boolean: "boolean"
-        case .lightUserdata, .userdata: "userdata"
-        case .number: "number"
-        case .string: "string"
-        case .table: "table"
-        case .function: "function"
-        case .thread: "thread"
-        }
-    }
-}
-
-/// Per-call and per-state limits. Defaults are far above what a real rule needs.
-public struct LuaLimits: Sendable {
-    /// Bytes the state may hold; allocations past it fail while Lua code runs.
-    public var memoryBytes: Int = 64 << 20
-    /// Lua VM instructions per call (counted in steps of 1,000).
-    public var instructions: Int64 = 50_000_000
-    /// Wall-clock seconds per call.
-    public var seconds: Double = 2
-
-    public init(memoryBytes: Int = 64 << 20, instructions: Int64 = 50_000_000, seconds: Double = 2) {
-        self.memoryBytes = memoryBytes
-        self.instructions = instructions
-        self.seconds = seconds
-    }
-}
-
 /// A Swift function callable from Lua. It reads its arguments from the state (indices 1...n),
 /// pushes its results and returns how many. Throwing `LuaRaise` (or any error) raises a Lua error
 /// at the caller's line; the raise itself happens in C, never across Swift frames.
@@ -405,26 +370,6 @@ private func luaStateDispatch(_ L: OpaquePointer?, _ context: UnsafeMutableRawPo
     }
 }
 
-/// Why a rule file or module cannot be read, in words that follow its path
-/// (`No such file or directory`, `it is a directory`).
-struct SourceFileError: Error {
-    let reason: String
-}
-
-/// Reads a rule file or module whole, at most `LuaState.fileSizeLimit` bytes.
-func readSourceFile(_ path: String) throws(SourceFileError) -> [UInt8] {
-    do {
-        // `./-` keeps a file named `-` a file; FileReader reads standard input for `-`.
-        return try FileReader.read(path == "-" ? "./-" : path, limit: LuaState.fileSizeLimit)
-    } catch {
-        switch error.kind {
-        case .cannotOpen(let reason), .readFailed(let reason): throw SourceFileError(reason: reason)
-        case .directory: throw SourceFileError(reason: "it is a directory")
-        case .tooLarge: throw SourceFileError(reason: "file is larger than 16 MiB")
-        }
-    }
-}
-
 extension LuaState {
     /// `t[k] = v` without metamethods, for the table at `index` and key, value on top (popped).
     /// A nil or NaN key, which `lua_rawset` would raise on across Swift frames, throws instead, with
@@ -445,38 +390,4 @@ extension LuaState {
     public func setMetatableOfValueBelow() {
         lua_setmetatable(L, -2)
     }
-}
-
-/// When the running protected call of one `LuaState` started, readable and abandonable from any
-/// thread: the hook a watchdog needs to notice a C call that no budget can interrupt.
-public final class LuaCallClock: Sendable {
-    // Invariant: allocated here, freed in deinit; the LuaState that points its limits at it holds
-    // this object, so it outlives the lua_State. Every access goes through CLua's atomics.
-    nonisolated(unsafe) let storage: UnsafeMutablePointer<Int64>
-
-    init() {
-        storage = .allocate(capacity: 1)
-        storage.initialize(to: 0)
-    }
-
-    deinit { storage.deallocate() }
-
-    /// CLOCK_MONOTONIC nanoseconds at which the running call started, or nil when no call runs.
-    public var runningSince: Int64? {
-        let started = encl_call_started(storage)
-        return started > 0 ? started : nil
-    }
-
-    /// Whether the call that started at `started` was given up by a watchdog.
-    public var isAbandoned: Bool { encl_call_started(storage) == Int64(ENCL_CALL_ABANDONED) }
-
-    /// Gives up the call that started at `started`, if it is still running. From then on the
-    /// thread running it never returns to Swift (it parks when the C call ends), so the caller
-    /// owns whatever that thread was working on. False if the call ended meanwhile.
-    public func abandon(startedAt started: Int64) -> Bool {
-        encl_call_abandon(storage, started) != 0
-    }
-
-    /// Nanoseconds on the clock `runningSince` uses.
-    public static func now() -> Int64 { encl_now_ns() }
 }

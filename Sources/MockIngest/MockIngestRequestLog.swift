@@ -1,6 +1,5 @@
 import Hummingbird
 import NIOCore
-import Synchronization
 import SystemKit
 
 /// `mock-ingest --verbose`: one line per request on standard error, after it is answered:
@@ -48,13 +47,4 @@ struct MockIngestRequestLog<Context: RequestContext>: RouterMiddleware {
     static func line(method: String, path: String, status: String, bytes: Int) -> String {
         "mock-ingest: \(Diagnostics.escaped(method)) \(Diagnostics.escaped(path)) \(status) (\(bytes) bytes)"
     }
-}
-
-/// The body bytes one request has read so far; shared between the body stream and the log line.
-final class MockIngestByteCounter: Sendable {
-    private let count = Atomic<Int>(0)
-
-    func add(_ n: Int) { count.add(n, ordering: .relaxed) }
-
-    var total: Int { count.load(ordering: .relaxed) }
 }

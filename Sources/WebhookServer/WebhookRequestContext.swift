@@ -1,6 +1,5 @@
 import Hummingbird
 import NIOCore
-import Synchronization
 
 /// The request context of the webhook routes. The middleware fills it on the way in: the request
 /// id (`WebhookMetricsMiddleware`) and the body read within the limit (`BodyLimitMiddleware`), so
@@ -21,15 +20,4 @@ struct WebhookRequestContext: RequestContext {
         coreContext = CoreRequestContextStorage(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
     }
-}
-
-/// Whether the rule answered one request (its route then labels the metric series).
-final class RuleAnswered: Sendable {
-    private let answered = Atomic<Bool>(false)
-
-    /// Records that the rule answered.
-    func set() { answered.store(true, ordering: .relaxed) }
-
-    /// Whether the rule answered.
-    var value: Bool { answered.load(ordering: .relaxed) }
 }

@@ -2,9 +2,9 @@
 ///
 /// The message never contains the secret, nor the signature the secret would produce (that would
 /// turn the error into a signing oracle); it names the header and says what to check.
-public struct WebhookVerificationError: Error, CustomStringConvertible, Sendable, Equatable {
+package struct WebhookVerificationError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The broad reason, for status codes and metrics.
-    public enum Kind: String, Sendable, CaseIterable {
+    package enum Kind: String, Sendable, CaseIterable {
         /// A header the scheme requires is absent or empty.
         case missingHeader
         /// A header is present but not in the scheme's format (no `t=`, not hex, not base64, ...).
@@ -17,13 +17,13 @@ public struct WebhookVerificationError: Error, CustomStringConvertible, Sendable
         case badSecret
     }
 
-    public let kind: Kind
-    public let message: String
+    package let kind: Kind
+    package let message: String
 
-    public init(_ kind: Kind, _ message: String) {
+    package init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
     }
 
-    public var description: String { message }
+    package var description: String { message }
 }

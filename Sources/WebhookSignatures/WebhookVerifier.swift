@@ -5,7 +5,7 @@ import SystemKit
 ///
 /// Inputs are plain values, so the server, the Lua `webhook` module and tests share one
 /// implementation: header names lower-cased, the body as the exact bytes received.
-public enum WebhookVerifier {
+package enum WebhookVerifier {
     /// Verifies `body` and `headers` under `scheme` with `secret`; returns normally when a signature
     /// matches (and, for Stripe and Standard Webhooks, its timestamp is within the tolerance).
     ///
@@ -15,7 +15,7 @@ public enum WebhookVerifier {
     ///   - body: the raw request body, byte for byte as received.
     ///   - secret: the endpoint's signing secret as the provider shows it (`whsec_...` for Stripe and
     ///     Standard Webhooks). An empty secret is refused, since anyone could sign with it.
-    public static func verify(
+    package static func verify(
         _ scheme: WebhookScheme, headers: [String: String], body: [UInt8], secret: String,
         options: WebhookVerificationOptions = .init()
     ) throws(WebhookVerificationError) {
@@ -37,7 +37,7 @@ public enum WebhookVerifier {
     /// (standard), `X-GitHub-Delivery` (github), `X-Shopify-Webhook-Id` (shopify); `nil` for stripe,
     /// whose event id is in the body, and for hmac. Without a scheme, the first of those headers
     /// present. Empty values count as absent.
-    public static func deliveryID(_ scheme: WebhookScheme?, headers: [String: String]) -> String? {
+    package static func deliveryID(_ scheme: WebhookScheme?, headers: [String: String]) -> String? {
         let candidates: [String]
         switch scheme {
         case .standard: candidates = ["webhook-id"]

@@ -5,42 +5,6 @@ import SystemKit
 /// globals lazily and exactly once).
 private let curlGlobalInitResult: CURLcode = ccurl_global_init_all()
 
-/// What one HTTP attempt came back with.
-struct IngestAttempt {
-    enum Outcome: Equatable {
-        /// The server answered: status, trimmed `Retry-After` text if any, and the first bytes of the body
-        /// (the write key already redacted).
-        /// A 2xx carries no body and no `Retry-After`: nothing reads them.
-        case response(status: Int, retryAfter: String?, body: String)
-        /// A redirect that was not followed (another origin, or not 307/308): its status and the
-        /// absolute URL it points to (redacted).
-        case redirect(status: Int, location: String)
-        /// No usable answer: connection refused or reset, timeout, TLS failure, ... (message redacted).
-        case failure(code: CURLcode, message: String)
-
-        /// What `IngestTransport.abandonAll` reports for a request it gave up on.
-        static let abandoned = Outcome.failure(
-            code: CURLE_ABORTED_BY_CALLBACK, message: "abandoned while waiting for an answer")
-    }
-
-    /// The caller's tag passed to `start`.
-    var tag: Int
-    /// Seconds from `start` until the outcome was known.
-    var elapsed: Double
-    var outcome: Outcome
-}
-
-/// Wakes a delivery thread blocked in `IngestTransport.poll` from another thread.
-struct IngestWaker: @unchecked Sendable {
-    // Invariant: `multi` is the transport's CURLM handle. Callers use `wake()` only while holding the
-    // engine lock and only while the engine says its thread is alive; the thread marks itself dead
-    // under that lock before the transport (and so the handle) is freed. curl_multi_wakeup is the
-    // one multi call libcurl allows from another thread.
-    fileprivate let multi: UnsafeMutableRawPointer
-
-    func wake() { _ = curl_multi_wakeup(multi) }
-}
-
 /// The libcurl side of the Ingest client: one multi handle and a fixed pool of reused easy handles
 /// (so connections stay alive between requests), each POSTing one event body to the endpoint.
 ///

@@ -2,19 +2,6 @@ import EnchargeKit
 import EnchargeRules
 import JSONKit
 
-/// Opens (or checks the directory of) the dead-letter file before the first record, so an
-/// unwritable path is a configuration error instead of a surprise at the first failure.
-func prepareDeadLetters(_ deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter) -> Bool {
-    do {
-        try deadLetters.prepare()
-        return true
-    } catch {
-        diagnostics.write(
-            "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
-        return false
-    }
-}
-
 /// The line after a run or replay that says where its dead letters went and what to do with them;
 /// nil when nothing was kept (none written, or written to a non-file such as /dev/null). `rules` is
 /// the rule a replay of record entries needs (nil: unknown, shown as `--rules RULES`). When the file

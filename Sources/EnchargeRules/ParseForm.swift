@@ -1,12 +1,7 @@
-/// A form body (`application/x-www-form-urlencoded`) that cannot be decoded without loss.
-public struct FormDecodingError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-}
-
 /// `a=1&b=x%20y` → pairs (`+` is a space). A `%` not followed by two hex digits, or escapes that
 /// decode to bytes that are not UTF-8, are errors: guessing would hand the rule U+FFFD or a
 /// control character the sender never meant.
-public func parseForm(_ body: [UInt8]) throws(FormDecodingError) -> [(String, String)] {
+package func parseForm(_ body: [UInt8]) throws(FormDecodingError) -> [(String, String)] {
     func hexValue(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")

@@ -63,7 +63,7 @@ extension RuleEngine {
 
     /// Problems `check` finds by reading the rule's source (unknown module fields, removed
     /// functions), as `rules.lua:LINE: error: ...` lines.
-    public func sourceProblems() -> [String] {
+    package func sourceProblems() -> [String] {
         let source: [UInt8]
         if let given = options.source {
             source = given

@@ -1,17 +1,5 @@
 import Synchronization
 
-/// What the mock does with one ingest request before looking at it.
-enum MockIngestFault: Sendable, Equatable {
-    /// Serve it normally.
-    case none
-    /// Answer 429 with `Retry-After: 1` (over `--rate-limit`).
-    case rateLimited
-    /// Close the connection without answering (`--drop-rate`).
-    case drop
-    /// Answer 500 (`--fail-rate`).
-    case fail
-}
-
 /// Decides the injected fault of each ingest request, in arrival order: first the rate limit,
 /// then a draw against the drop rate, then one against the fail rate.
 ///
@@ -63,21 +51,5 @@ final class MockIngestFaultInjector: Sendable {
         if probability >= 1 { return true }
         // 53 random bits make a uniform Double in [0, 1).
         return Double(random.next() >> 11) * 0x1p-53 < probability
-    }
-}
-
-/// A small, fast generator whose whole sequence follows from its seed (Steele, Lea and Flood's
-/// SplitMix64), so fault injection can be replayed with `--seed`.
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
