@@ -105,7 +105,6 @@ let package = Package(
             dependencies: [
                 "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
                 "WebhookSignatures",
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings),
         .executableTarget(
@@ -160,7 +159,7 @@ let package = Package(
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
-                "encharge-lua", "EnchargeCommands", "EnchargeKit", "SystemKit", "TestSupport",
+                "encharge-lua", "EnchargeCommands", "EnchargeKit", "MockIngest", "SystemKit", "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),

@@ -29,8 +29,8 @@ import TestSupport
         }
     }
 
-    // Needs a real process: the run id is one per process (`DeadLetterContext.processRunID`); two runs
-    // in one process share it, so "a second dry run appends under its own run id" holds only here.
+    // Runs the binary twice, as a user does: each run's entries carry its own run id
+    // (`DeadLetterContext.newRunID()`), checked across two processes.
     @Test func dryRunEntriesAreMarkedAndReplayRefusesThemButReplaysTheRest() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }

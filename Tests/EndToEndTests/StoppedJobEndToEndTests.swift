@@ -78,8 +78,8 @@ import TestSupport
         #expect(inPerPersonOrder(received))
     }
 
-    // Needs a real process per run: the run id is one per process (`DeadLetterContext.processRunID`),
-    // so two runs in one process share it and `--run-id` cannot tell their entries apart.
+    // Runs the binary twice, as a user does, so `--run-id` is checked against ids that two separate
+    // processes wrote.
     @Test(.timeLimit(.minutes(1)))
     func theHintSelectsThisRunsEntriesWhenTheFileHoldsEarlierOnes() throws {
         let tmp = try TemporaryDirectory()

@@ -130,12 +130,16 @@ public final class ScriptedIngestServer: Sendable {
     }
 
     private let log = Mutex(Log())
-    private let script: Mutex<Script>
+    /// Holds the script in a struct: reading a bare closure out of a `Mutex` (`withLock { $0 }`)
+    /// re-wraps it in reabstraction thunks each time, and after some ten thousand requests the
+    /// nested thunks overflow the stack.
+    private struct ScriptBox { var script: Script }
+    private let script: Mutex<ScriptBox>
     /// The port the server listens on (set before any request arrives).
     public let port: Int
 
     private init(script: @escaping Script, port: Int) {
-        self.script = Mutex(script)
+        self.script = Mutex(ScriptBox(script: script))
         self.port = port
     }
 
@@ -153,7 +157,7 @@ public final class ScriptedIngestServer: Sendable {
     public var openConnections: Int { log.withLock { $0.openConnections.count } }
 
     /// Replaces the script (e.g. the API starts accepting what it rejected).
-    public func answer(by script: @escaping Script) { self.script.withLock { $0 = script } }
+    public func answer(by script: @escaping Script) { self.script.withLock { $0.script = script } }
 
     /// Starts a server that answers by `script` (default: the mock Ingest API's own answers, with
     /// `configuration`'s write key and limits), runs `body` with it and its endpoint URL
@@ -191,7 +195,7 @@ public final class ScriptedIngestServer: Sendable {
         if newConnection {
             channel.closeFuture.whenComplete { _ in _ = self.log.withLock { $0.openConnections.remove(connection) } }
         }
-        return script.withLock { $0 }(request, attempt)
+        return script.withLock { $0.script }(request, attempt)
     }
 
     /// Records how `request` ended.
