@@ -10,7 +10,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "encharge-lua",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "encharge-lua", targets: ["encharge-lua"]),
         /// The event model, validation, wire encoding and Ingest client, usable from any Swift app.
@@ -111,9 +110,10 @@ let package = Package(
             name: "encharge-lua",
             dependencies: [
                 "EnchargeCommands", "EnchargeRules", "RecordSources", "EnchargeKit", "WebhookServer", "MockIngest",
-                "JSONKit", "LuaKit", "SystemKit", "WebhookSignatures",
+                "JSONKit", "LuaKit", "SystemKit", "WebhookSignatures", "EnchargeSpool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "SystemKitTests",
             dependencies: ["SystemKit", "TestSupport", .product(name: "Logging", package: "swift-log")],
@@ -159,7 +159,8 @@ let package = Package(
         .testTarget(
             name: "EnchargeLuaTests",
             dependencies: [
-                "encharge-lua", "EnchargeCommands", "EnchargeKit", "MockIngest", "SystemKit", "TestSupport",
+                "encharge-lua", "EnchargeCommands", "EnchargeKit", "MockIngest", "RecordSources", "SystemKit",
+                "TestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
@@ -188,11 +189,12 @@ let package = Package(
         .testTarget(
             name: "EnchargeSpoolTests",
             dependencies: [
-                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport"],
-            resources: [.copy("Golden")]),
+            resources: [.copy("Golden")], swiftSettings: swiftSettings),
     ]
 )

@@ -20,10 +20,12 @@ struct AbandonedCheckHandover: @unchecked Sendable {
     /// Reports the sample record whose call overran with the rule line, prints what earlier records
     /// emitted and the sample summary, and ends the process with exit code 1.
     func finish(runningSeconds: Double) -> Never {
-        let summary = run.abandonCurrentRecord(message: engine.overrunMessage(runningSeconds: runningSeconds, job: "check"))
+        let summary = run.abandonCurrentRecord(
+            message: engine.overrunMessage(runningSeconds: runningSeconds, job: "check"))
         writer.flush()
         diagnostics.write("sample: " + outcomeCounts(summary))
-        diagnostics.write(checkFailureLine(rulesPath: engine.options.rulesPath, problems: problems, failedSample: summary.failed))
+        diagnostics.write(
+            checkFailureLine(rulesPath: engine.options.rulesPath, problems: problems, failedSample: summary.failed))
         // exit() would run the C library's atexit work while the stuck thread still runs Lua.
         _exit(ExitStatus.someFailed.rawValue)
     }

@@ -39,15 +39,19 @@ struct AbandonedReplayHandover: @unchecked Sendable {
             diagnostics.write("\(configuration.inputPath): error: \(message)")
         }
         let unread = carryOverUnread(
-            after: progress.entriesSeen, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
+            after: progress.entriesSeen, configuration: configuration, deadLetters: deadLetters,
+            diagnostics: diagnostics)
         writer?.flush()
-        let stats = delivery.map { drain($0, progress: ProgressLine(enabled: false, diagnostics: diagnostics), summary: summary) }
+        let stats = delivery.map {
+            drain($0, progress: ProgressLine(enabled: false, diagnostics: diagnostics), summary: summary)
+        }
         summary.seconds = SystemClock.monotonicSeconds() - start
         let noun = (one: "entry", many: "entries")
         diagnostics.write(
             summaryLine(summary, stats: stats, interrupted: false, stopped: true, title: "replay ", noun: noun)
                 + unreadSummary(unread, deadLetters: deadLetters))
-        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true)
+        {
             diagnostics.write(hint)
         }
         // exit() would run the C library's atexit work while the stuck thread still runs Lua.

@@ -23,9 +23,12 @@ package func checkRule(options: RuleOptions, sample: InputSpec?, context: Comman
     let entryPoints = ["on_record", "on_webhook"].filter { engine.definesFunction($0) }
     let hasRoutes = engine.definesTable("routes")
     if entryPoints.isEmpty && !hasRoutes {
-        var message = "\(options.rulesPath): error: defines neither on_record(record, ctx) nor on_webhook(req) nor a routes table"
+        var message =
+            "\(options.rulesPath): error: defines neither on_record(record, ctx) nor on_webhook(req) nor a routes table"
         let names = engine.globalFunctionNames()
-        if let guess = names.first(where: { EditDistance.between($0, "on_record") <= 2 || EditDistance.between($0, "on_webhook") <= 2 }) {
+        if let guess = names.first(where: {
+            EditDistance.between($0, "on_record") <= 2 || EditDistance.between($0, "on_webhook") <= 2
+        }) {
             message += " (did you mean to name '\(guess)' on_record or on_webhook?)"
         }
         diagnostics.write(message)
@@ -54,7 +57,8 @@ package func checkRule(options: RuleOptions, sample: InputSpec?, context: Comman
     let warningCount = warnings.count
     let warningNote = warningCount == 0 ? "" : "; \(warningCount) warning\(warningCount == 1 ? "" : "s")"
     if !problems.isEmpty || failedSample > 0 {
-        diagnostics.write(checkFailureLine(rulesPath: options.rulesPath, problems: problems.count, failedSample: failedSample))
+        diagnostics.write(
+            checkFailureLine(rulesPath: options.rulesPath, problems: problems.count, failedSample: failedSample))
         return .someFailed
     }
     let points = (entryPoints + (hasRoutes ? ["routes"] : [])).joined(separator: ", ")

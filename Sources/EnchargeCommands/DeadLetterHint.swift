@@ -7,7 +7,8 @@ import JSONKit
 /// the rule a replay of record entries needs (nil: unknown, shown as `--rules RULES`). When the file
 /// already held entries of earlier runs, the command names this run with `--run-id`, so pasting it
 /// never sends an earlier run's entries again.
-func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOptions?, again: Bool = false) -> String? {
+func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOptions?, again: Bool = false) -> String?
+{
     let count = deadLetters.count
     guard count > 0, deadLetters.keepsEntries else { return nil }
     let entries = "\(count) entr\(count == 1 ? "y" : "ies")"
@@ -30,10 +31,13 @@ func deadLetterHint(_ deadLetters: DeadLetterWriter, dryRun: Bool, rules: RuleOp
 /// Quotes `text` for a POSIX shell when it holds anything but plain path characters; a leading `-`
 /// gets `./` (for a relative path) so the command does not read it as a flag.
 func shellQuoted(_ text: String) -> String {
-    let plain = !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
-        scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
-            || "-_./:=@%+,".unicodeScalars.contains(scalar))
-    }
+    let plain =
+        !text.isEmpty
+        && text.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII
+                && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                    || "-_./:=@%+,".unicodeScalars.contains(scalar))
+        }
     let path = text.hasPrefix("-") ? "./" + text : text
     guard !plain else { return path }
     return "'" + path.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"

@@ -3,7 +3,7 @@ import EnchargeKit
 /// Where a job's events go: stdout for a dry run, else a delivery engine. Shared by `run` and
 /// `replay`.
 struct EventOutput {
-    let sink: EventSink
+    let sink: any EventSink
     let delivery: DeliveryEngine?
     let writer: JSONLinesEventWriter?
 

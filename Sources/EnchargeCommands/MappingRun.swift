@@ -13,7 +13,7 @@ import Glibc
 /// events to a sink and records failures in the dead-letter file.
 package final class MappingRun {
     let engine: RuleEngine
-    let sink: EventSink
+    let sink: any EventSink
     let deadLetters: DeadLetterWriter
     let diagnostics: DiagnosticsPrinter
     package var failFast = false
@@ -26,7 +26,9 @@ package final class MappingRun {
     private var current: (body: InputRecordBody, source: String)?
     private var startedAt = 0.0
 
-    package init(engine: RuleEngine, sink: EventSink, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter) {
+    package init(
+        engine: RuleEngine, sink: any EventSink, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter
+    ) {
         self.engine = engine
         self.sink = sink
         self.deadLetters = deadLetters
@@ -130,7 +132,8 @@ package final class MappingRun {
     }
 
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
-        let shown = message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
+        let shown =
+            message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
         report(Self.compilerStyle(message.cappedForDiagnostics(), source: source))
         let record: JSONValue
         switch body {

@@ -8,7 +8,8 @@ func prepareDeadLetters(_ deadLetters: DeadLetterWriter, diagnostics: Diagnostic
         return true
     } catch {
         diagnostics.write(
-            "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH")
+            "error: cannot write the dead-letter file \(error.path): \(error.message); pass a writable --dead-letter PATH"
+        )
         return false
     }
 }

@@ -23,9 +23,11 @@ final class ProgressLine {
         lastDraw = now
         var line = "\(summary.records) records"
         if let d = delivery {
-            line += ", \(d.delivered) sent, \(d.inFlight) in flight, \(d.retries) retries, \(summary.failed + d.deadLettered) failed, \(Int(d.eventsPerSecond)) events/s"
+            line +=
+                ", \(d.delivered) sent, \(d.inFlight) in flight, \(d.retries) retries, \(summary.failed + d.deadLettered) failed, \(Int(d.eventsPerSecond)) events/s"
         } else {
-            line += ", \(summary.events) events, \(summary.failed) failed, \(Int(Double(summary.records) / max(now - start, 0.001))) records/s"
+            line +=
+                ", \(summary.events) events, \(summary.failed) failed, \(Int(Double(summary.records) / max(now - start, 0.001))) records/s"
         }
         if let (read, total) = reader?.progress, let total, total > 0 {
             let fraction = min(1, Double(read) / Double(total))

@@ -26,7 +26,8 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
         rulesSHA256 = rule.rulesFileSHA256
     }
     let deadLetterContext = DeadLetterContext(rulesSHA256: rulesSHA256, dryRun: configuration.dryRun)
-    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
+    let deadLetters =
+        configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
         ?? .discarding(context: deadLetterContext)
     guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
     defer { deadLetters.removeIfUnused() }
@@ -37,8 +38,11 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
                 + "replay never appends to its input, so pass another path")
         return .usage
     }
-    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
-        commandContext: context)
+    guard
+        let output = EventOutput(
+            dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters,
+            context: deadLetterContext,
+            commandContext: context)
     else { return .usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
     context.interrupts.handleSignals()
@@ -60,13 +64,18 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     var readBeforeStop: Int? = nil
     var ofTheRuns = 0
     do {
-        try DeadLetterEntry.forEach(inFile: configuration.inputPath, invalidLine: { error in
-            progress.summary.records += 1
-            progress.summary.failed += 1
-            let position = "\(error.path):\(error.line ?? progress.summary.records)"
-            let reason = error.message.cappedForDiagnostics()
-            diagnostics.write("\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed")
-        }) { entry in
+        try DeadLetterEntry.forEach(
+            inFile: configuration.inputPath,
+            invalidLine: { error in
+                progress.summary.records += 1
+                progress.summary.failed += 1
+                let position = "\(error.path):\(error.line ?? progress.summary.records)"
+                let reason = error.message.cappedForDiagnostics()
+                diagnostics.write(
+                    "\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed"
+                )
+            }
+        ) { entry in
             progress.entriesSeen += 1
             if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
             ofTheRuns += 1
@@ -89,9 +98,11 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
                     sink.emit([event], source: source)
                 } catch {
                     progress.summary.failed += 1
-                    diagnostics.write("\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
+                    diagnostics.write(
+                        "\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
                     if let event = entry.event {
-                        try? deadLetters.writeRecordFailure(record: event, error: "invalid event: \(error)", traceback: nil, source: source)
+                        try? deadLetters.writeRecordFailure(
+                            record: event, error: "invalid event: \(error)", traceback: nil, source: source)
                     }
                 }
             case .record:
@@ -99,7 +110,9 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
                 guard let engine else {
                     keptRecords += 1
                     progress.summary.failed += 1
-                    try? deadLetters.writeRecordFailure(record: record, error: entry.error ?? "not replayed", traceback: entry.traceback, source: source)
+                    try? deadLetters.writeRecordFailure(
+                        record: record, error: entry.error ?? "not replayed", traceback: entry.traceback, source: source
+                    )
                     return true
                 }
                 var value = record
@@ -116,7 +129,8 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
                 case .failed(let message, let traceback):
                     progress.summary.failed += 1
                     diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
-                    try? deadLetters.writeRecordFailure(record: record, error: message, traceback: traceback, source: source)
+                    try? deadLetters.writeRecordFailure(
+                        record: record, error: message, traceback: traceback, source: source)
                 }
             }
             return true
@@ -133,9 +147,10 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     let stats = delivery?.finish(timeout: nil)
     // Stopped: what was not read goes to the output file as it is, after the events dead-lettered
     // above (so per-person order holds), and replaying that file as the hint says sends everything.
-    let unread = readBeforeStop.map {
-        carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
-    } ?? 0
+    let unread =
+        readBeforeStop.map {
+            carryOverUnread(after: $0, configuration: configuration, deadLetters: deadLetters, diagnostics: diagnostics)
+        } ?? 0
     let stop = stats?.stop
     let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
     summary.seconds = SystemClock.monotonicSeconds() - start
@@ -146,7 +161,9 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
                 + "--run-id against the \"run_id\" of its entries")
     }
     if keptRecords > 0 {
-        diagnostics.write("warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)")
+        diagnostics.write(
+            "warning: \(keptRecords) record entr\(keptRecords == 1 ? "y needs" : "ies need") the fixed rule: pass --rules RULES to map them again; they were copied to \(deadLetters.path)"
+        )
     }
     if summary.refused > 0 {
         let (entries, were) = summary.refused == 1 ? ("entry", "was") : ("entries", "were")
@@ -154,7 +171,8 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
             "error: \(summary.refused) \(entries) of \(configuration.inputPath) came from a --dry-run and \(were) not "
                 + "replayed, since a dry run sends nothing; run the input again without --dry-run to send it")
     }
-    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0 || stop != nil
+    if !configuration.quiet || summary.failed > 0 || summary.refused > 0 || (stats?.deadLettered ?? 0) > 0
+        || stop != nil
         || unread > 0
     {
         let noun = (one: "entry", many: "entries")
@@ -162,7 +180,8 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
             summary, stats: stats, interrupted: interrupted, stopped: stop != nil, title: "replay ", noun: noun)
         line += unreadSummary(unread, deadLetters: deadLetters)
         diagnostics.write(line)
-        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true) {
+        if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule, again: true)
+        {
             diagnostics.write(hint)
         }
     }
@@ -187,7 +206,8 @@ func unreadSummary(_ unread: Int, deadLetters: DeadLetterWriter) -> String {
 /// get to, within `--run-id`) to the output dead-letter file, once a replay stopped (refused key,
 /// redirect, interrupt, watchdog). Returns how many were copied.
 func carryOverUnread(
-    after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter
+    after seen: Int, configuration: ReplayJobConfiguration, deadLetters: DeadLetterWriter,
+    diagnostics: DiagnosticsPrinter
 ) -> Int {
     var index = 0
     var copied = 0

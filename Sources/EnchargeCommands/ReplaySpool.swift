@@ -2,8 +2,8 @@ import EnchargeKit
 import EnchargeRules
 import EnchargeSpool
 import JSONKit
-import WebhookSignatures
 import SystemKit
+import WebhookSignatures
 
 /// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
 /// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
@@ -32,7 +32,9 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
         let failed = try spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
-                diagnostics.write("warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again")
+                diagnostics.write(
+                    "warning: \(failed.count) failed request\(failed.count == 1 ? " is" : "s are") kept; pass --rules RULES (the fixed rule) to run them again"
+                )
             }
             return .success
         }
@@ -68,17 +70,23 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
             case .failed(let message, let traceback), .overBudget(let message, let traceback):
                 again += 1
                 diagnostics.write(MappingRun.compilerStyle(message, source: "request \(kept.requestID)"))
-                _ = try? await spool.keepFailedRequest(requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
+                _ = try? await spool.keepFailedRequest(
+                    requestID: kept.requestID, request: kept.request, error: message, traceback: traceback)
             case .unauthorized(let message):
                 again += 1
-                diagnostics.write("request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
+                diagnostics.write(
+                    "request \(kept.requestID): error: signature check failed again: \(Diagnostics.escaped(message))")
             case .notFound:
                 again += 1
-                diagnostics.write("request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule")
+                diagnostics.write(
+                    "request \(kept.requestID): error: no route for \(Diagnostics.escaped("\(request.method) \(request.path)")) in the fixed rule"
+                )
             }
         }
         for warning in engine.warningLines() { diagnostics.write(warning) }
-        diagnostics.write("\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)")
+        diagnostics.write(
+            "\(replayed) failed request\(replayed == 1 ? "" : "s") replayed, \(again) failed again (still kept), \(duplicates) already delivered under the same dedup key (dropped)"
+        )
         return again > 0 ? .someFailed : .success
     } catch {
         diagnostics.write("error: \(error)")

@@ -18,7 +18,9 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
         return .usage
     }
     guard engine.hasOnRecord else {
-        diagnostics.write("error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record")
+        diagnostics.write(
+            "error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record"
+        )
         return .usage
     }
     // Every input is checked before the first record, so a mistyped path stops the run before
@@ -30,15 +32,19 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     }
     let deadLetterContext = DeadLetterContext(
         rulesSHA256: configuration.rule.rulesFileSHA256, dryRun: configuration.dryRun)
-    let deadLetters = configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
+    let deadLetters =
+        configuration.deadLetterPath.map { DeadLetterWriter(path: $0, context: deadLetterContext) }
         ?? .discarding(context: deadLetterContext)
     guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
     defer { deadLetters.removeIfUnused() }
     let progress = ProgressLine(enabled: !configuration.quiet && context.stderrIsTerminal, diagnostics: diagnostics)
     let start = SystemClock.monotonicSeconds()
 
-    guard let output = EventOutput(dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters, context: deadLetterContext,
-        commandContext: context)
+    guard
+        let output = EventOutput(
+            dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters,
+            context: deadLetterContext,
+            commandContext: context)
     else { return .usage }
     let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
 
@@ -50,7 +56,8 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     run.failFast = configuration.failFast
     // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
     run.shouldStop = { context.interrupts.requested || delivery?.stop != nil }
-    run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader) }
+    run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader)
+    }
     let handover = AbandonedRunHandover(
         run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
         configuration: configuration, diagnostics: diagnostics)
@@ -81,7 +88,9 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
         diagnostics.write("error: \(stop.message(writeKeySource: source))")
     }
     if let stats, stats.deadLetterWriteFailures > 0 {
-        diagnostics.write("error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable")
+        diagnostics.write(
+            "error: \(stats.deadLetterWriteFailures) undeliverable event\(stats.deadLetterWriteFailures == 1 ? "" : "s") could not be written to \(deadLetters.path) (\(stats.lastDeadLetterError ?? "write failed")); check that the path is writable"
+        )
         return .someFailed
     }
     if interrupted { return .interrupted }

@@ -16,7 +16,9 @@ package enum SecretFile {
         _ path: String, flag: String, warn: (String) -> Void
     ) throws(RuleLoadError) -> String {
         func failure(_ reason: String) -> RuleLoadError {
-            RuleLoadError("cannot read \(flag) \(Diagnostics.escaped(path)): \(reason); give a readable file that holds the secret")
+            RuleLoadError(
+                "cannot read \(flag) \(Diagnostics.escaped(path)): \(reason); give a readable file that holds the secret"
+            )
         }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure(String(cString: strerror(errno))) }
@@ -37,7 +39,9 @@ package enum SecretFile {
         // Only a regular file's mode says who else can read it (a pipe from <(…) is private).
         if info.st_mode & S_IFMT == S_IFREG && info.st_mode & S_IROTH != 0 { warn(permissionWarning(path: path)) }
         let secret = String(String(decoding: bytes, as: UTF8.self).trimming(.all))
-        guard !secret.isEmpty else { throw RuleLoadError("\(flag) \(Diagnostics.escaped(path)) is empty; put the secret in it") }
+        guard !secret.isEmpty else {
+            throw RuleLoadError("\(flag) \(Diagnostics.escaped(path)) is empty; put the secret in it")
+        }
         return secret
     }
 

@@ -1,4 +1,5 @@
 import SystemKit
+
 /// The message of one `log.*` line: at most `budget` bytes of escaped text, then
 /// `… (N bytes more)` counting the bytes of the values left out, which are never read, and
 /// `… (N bytes and M values more)` once tables after the cut were not even converted.
@@ -36,7 +37,8 @@ struct BoundedLogText {
             {
                 length = 1
             }
-            let character = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), as: UTF8.self)
+            let character = String(
+                decoding: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), as: UTF8.self)
             let piece = Diagnostics.escaped(character)
             guard shown.utf8.count + piece.utf8.count <= budget else { break }
             shown += piece

@@ -11,7 +11,8 @@
 /// upvalues too), parameters and loop variables are not globals, and fields (`t.x = 1`) and table
 /// keys (`{ x = 1 }`) are not assignments to a global. `_G.x = 1` and `_G["x"] = 1` are.
 struct HandlerGlobalsLint {
-    static let advice = "globals persist across calls within one worker and are not shared between workers — use a "
+    static let advice =
+        "globals persist across calls within one worker and are not shared between workers — use a "
         + "local, or keep state outside the rule"
 
     /// The entry points called per record or request.
@@ -156,17 +157,22 @@ struct HandlerGlobalsLint {
                 brackets.append(Bracket(symbol: token.text))
             case (.symbol, "{"):
                 // routes = { ["POST /x"] = function(req) ... end }
-                let routes = brackets.isEmpty && text(k - 1) == "=" && text(k - 2) == "routes"
+                let routes =
+                    brackets.isEmpty && text(k - 1) == "=" && text(k - 2) == "routes"
                     && ![".", ":", "local"].contains(text(k - 3)) && !isLocal("routes")
                 brackets.append(Bracket(symbol: "{", routesTable: routes))
             case (.symbol, ")"), (.symbol, "]"), (.symbol, "}"):
                 if !brackets.isEmpty { brackets.removeLast() }
             case (.name, let name):
                 if handler != nil || helper != nil, ![".", ":"].contains(text(k - 1)) { noteUse(name) }
-                guard handler != nil || helper != nil, brackets.isEmpty, ![".", ":", "::", "goto", "local"].contains(text(k - 1)) else { break }
+                guard handler != nil || helper != nil, brackets.isEmpty,
+                    ![".", ":", "::", "goto", "local"].contains(text(k - 1))
+                else { break }
                 if name == "_G" && !isLocal(name) {
                     // _G.count = 1, _G["count"] = 1
-                    if text(k + 1) == ".", tokens.indices.contains(k + 2), tokens[k + 2].kind == .name, text(k + 3) == "=" {
+                    if text(k + 1) == ".", tokens.indices.contains(k + 2), tokens[k + 2].kind == .name,
+                        text(k + 3) == "="
+                    {
                         report(token.line, tokens[k + 2].text)
                     } else if text(k + 1) == "[", let key = tokens.indices.contains(k + 2) ? tokens[k + 2].value : nil,
                         text(k + 3) == "]", text(k + 4) == "="
@@ -256,7 +262,8 @@ struct HandlerGlobalsLint {
             end = j
         }
         blocks.append(
-            Block(locals: parameters, isFunction: true, handler: newHandler, helper: newHelper, savedBrackets: brackets))
+            Block(locals: parameters, isFunction: true, handler: newHandler, helper: newHelper, savedBrackets: brackets)
+        )
         brackets = []
         return end
     }
@@ -268,7 +275,9 @@ struct HandlerGlobalsLint {
         let key = text(k - 2) == "]" && text(k - 4) == "[" ? tokens[k - 3].value : nil
         if brackets.isEmpty {
             let name = text(k - 2)
-            if Self.entryPoints.contains(name), ![".", ":", "local"].contains(text(k - 3)), !isLocal(name) { return name }
+            if Self.entryPoints.contains(name), ![".", ":", "local"].contains(text(k - 3)), !isLocal(name) {
+                return name
+            }
             if let key, text(k - 5) == "routes", ![".", ":"].contains(text(k - 6)), !isLocal("routes") {
                 return "routes[\"\(key)\"]"
             }

@@ -26,7 +26,9 @@ package func parseForm(_ body: [UInt8]) throws(FormDecodingError) -> [(String, S
                 guard i + 2 < part.endIndex, let high = hexValue(part[i + 1]), let low = hexValue(part[i + 2]) else {
                     let shown = visible(part[i..<min(part.endIndex, i + 3)])
                     throw FormDecodingError(
-                        description: "the form body has a bad percent-escape '\(shown)' at byte \(i); a % must be followed by two hex digits (write % itself as %25)")
+                        description:
+                            "the form body has a bad percent-escape '\(shown)' at byte \(i); a % must be followed by two hex digits (write % itself as %25)"
+                    )
                 }
                 out.append(high << 4 | low)
                 i += 2
@@ -37,7 +39,9 @@ package func parseForm(_ body: [UInt8]) throws(FormDecodingError) -> [(String, S
         }
         guard let text = String(validating: out, as: UTF8.self) else {
             throw FormDecodingError(
-                description: "the form field at byte \(part.startIndex) ('\(visible(part.prefix(48)))') decodes to bytes that are not UTF-8; percent-encode text as UTF-8")
+                description:
+                    "the form field at byte \(part.startIndex) ('\(visible(part.prefix(48)))') decodes to bytes that are not UTF-8; percent-encode text as UTF-8"
+            )
         }
         return text
     }

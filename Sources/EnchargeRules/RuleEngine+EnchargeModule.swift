@@ -6,17 +6,22 @@ import LuaKit
 /// `settings`.
 extension RuleEngine {
     func installEnchargeModule() {
-        state.defineModule("encharge", functions: [
-            ("identify", { [unowned self] state in try self.identify(state) }),
-            ("track", { [unowned self] state in try self.track(state) }),
-            ("event", { [unowned self] state in try self.event(state) }),
-            ("skip", { [unowned self] state in
-                self.skipReason = state.string(at: 1) ?? "skipped"
-                return 0
-            }),
-            ("iso8601", { [unowned self] state in try self.iso8601(state) }),
-            ("client_ip", { state in try RuleEngine.clientIP(state) }),
-        ])
+        state.defineModule(
+            "encharge",
+            functions: [
+                ("identify", { [unowned self] state in try self.identify(state) }),
+                ("track", { [unowned self] state in try self.track(state) }),
+                ("event", { [unowned self] state in try self.event(state) }),
+                (
+                    "skip",
+                    { [unowned self] state in
+                        self.skipReason = state.string(at: 1) ?? "skipped"
+                        return 0
+                    }
+                ),
+                ("iso8601", { [unowned self] state in try self.iso8601(state) }),
+                ("client_ip", { state in try RuleEngine.clientIP(state) }),
+            ])
         state.getGlobal("encharge")
         state.push(json: .object(options.settings))
         state.rawSetField("settings", in: -2)
@@ -34,7 +39,9 @@ extension RuleEngine {
     /// Refuses an event past `--max-events-per-record` before converting anything.
     private func checkEventCount(_ function: String) throws {
         guard pending.count < options.maxEventsPerRecord else {
-            throw LuaRaise("\(function): more than \(options.maxEventsPerRecord) events for one record; emit fewer (or raise --max-events-per-record)")
+            throw LuaRaise(
+                "\(function): more than \(options.maxEventsPerRecord) events for one record; emit fewer (or raise --max-events-per-record)"
+            )
         }
     }
 
@@ -59,7 +66,8 @@ extension RuleEngine {
             throw LuaRaise("track: the first argument must be the event name (a string), got \(state.type(at: 1).name)")
         }
         guard state.type(at: 2) == .table else {
-            throw LuaRaise("track: the second argument must be a user table like { email = ... }, got \(state.type(at: 2).name)")
+            throw LuaRaise(
+                "track: the second argument must be a user table like { email = ... }, got \(state.type(at: 2).name)")
         }
         try checkEventCount("track")
         let name = try argument(state, 1, path: "name", function: "track")
@@ -68,7 +76,9 @@ extension RuleEngine {
         var sourceIp: JSONValue? = nil
         if !state.isNoneOrNil(4) {
             guard state.type(at: 4) == .table else {
-                throw LuaRaise("track: the fourth argument must be an options table like { sourceIp = ... }, got \(state.type(at: 4).name)")
+                throw LuaRaise(
+                    "track: the fourth argument must be an options table like { sourceIp = ... }, got \(state.type(at: 4).name)"
+                )
             }
             let options = try argument(state, 4, path: "options", function: "track")
             for key in options.objectValue?.keys ?? [] where key != "sourceIp" {
@@ -79,7 +89,8 @@ extension RuleEngine {
         var warnings: [EventWarning] = []
         do {
             pending.append(
-                try Event.track(name: name, user: user, properties: properties, sourceIp: sourceIp, warnings: &warnings))
+                try Event.track(name: name, user: user, properties: properties, sourceIp: sourceIp, warnings: &warnings)
+            )
             if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("track: \(error.description)")
@@ -152,16 +163,20 @@ extension RuleEngine {
             switch state.rawGetField("format", in: 2) {
             case .nil: break
             case .string: format = state.string(at: -1)
-            case let other: throw LuaRaise("iso8601: format must be a string like \"%m/%d/%Y %H:%M\", got \(other.name)")
+            case let other:
+                throw LuaRaise("iso8601: format must be a string like \"%m/%d/%Y %H:%M\", got \(other.name)")
             }
             switch state.rawGetField("tz", in: 2) {
             case .nil: break
             case .string: zone = try self.zone(named: state.string(at: -1) ?? "")
-            case let other: throw LuaRaise("iso8601: tz must be a time zone name like \"Europe/Berlin\", got \(other.name)")
+            case let other:
+                throw LuaRaise("iso8601: tz must be a time zone name like \"Europe/Berlin\", got \(other.name)")
             }
             state.top = 1
         case let other:
-            throw LuaRaise("iso8601: the second argument must be an options table like { format = ..., tz = ... }, got \(other.name)")
+            throw LuaRaise(
+                "iso8601: the second argument must be an options table like { format = ..., tz = ... }, got \(other.name)"
+            )
         }
         switch state.type(at: 1) {
         case .nil, .none:

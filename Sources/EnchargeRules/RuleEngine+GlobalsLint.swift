@@ -12,8 +12,10 @@ extension RuleEngine {
             if let name = state.string(at: 2) {
                 if self.lintActive {
                     if !self.declaredGlobals.contains(name) {
-                        let position = state.position(level: 1).map { "\($0.source):\($0.line)" } ?? self.options.rulesPath
-                        let warning = "\(position): warning: assignment to undeclared global '\(name)' (declare it with 'local', or at the top level of the file)"
+                        let position =
+                            state.position(level: 1).map { "\($0.source):\($0.line)" } ?? self.options.rulesPath
+                        let warning =
+                            "\(position): warning: assignment to undeclared global '\(name)' (declare it with 'local', or at the top level of the file)"
                         if !self.warnings.contains(warning) { self.warnings.append(warning) }
                     }
                 } else {

@@ -16,7 +16,8 @@ extension RuleEngine {
                 let line = Int(warning[warning.index(after: colon)..<range.lowerBound])
             else { return false }
             let file = warning[..<colon]
-            let sameFile = file.hasPrefix("...") ? options.rulesPath.hasSuffix(file.dropFirst(3)) : file == options.rulesPath
+            let sameFile =
+                file.hasPrefix("...") ? options.rulesPath.hasSuffix(file.dropFirst(3)) : file == options.rulesPath
             let name = warning[range.upperBound...].prefix { $0 != "'" }
             return sameFile && found.contains { $0.line == line && $0.name == name }
         }

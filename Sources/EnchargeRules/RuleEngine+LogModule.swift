@@ -8,10 +8,14 @@ extension RuleEngine {
     func installLogModule() {
         var functions: [(String, LuaFunction)] = []
         for level in LogLevel.allCases {
-            functions.append(("\(level)", { [unowned self] state in
-                self.log(state, level: level)
-                return 0
-            }))
+            functions.append(
+                (
+                    "\(level)",
+                    { [unowned self] state in
+                        self.log(state, level: level)
+                        return 0
+                    }
+                ))
         }
         state.defineModule("log", functions: functions)
         state.push(function: { [unowned self] state in

@@ -4,11 +4,16 @@ import LuaKit
 extension RuleEngine {
     /// Maps one JSON record (its raw bytes): decodes it straight into Lua and calls `on_record`.
     package func map(json bytes: UnsafeRawBufferPointer, source: String) -> RecordOutcome {
-        guard let onRecordRef else { return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil) }
-        if let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }), first != UInt8(ascii: "{") {
+        guard let onRecordRef else {
+            return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil)
+        }
+        if let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }),
+            first != UInt8(ascii: "{")
+        {
             // Valid JSON that is not an object is still not a record; say what it is.
             if let value = try? JSONValue(parsing: bytes) {
-                return .failed(message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)
+                return .failed(
+                    message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)
             }
         }
         state.top = 0
@@ -24,9 +29,12 @@ extension RuleEngine {
 
     /// Maps one record given as a JSON value (CSV rows, replayed records).
     package func map(value: JSONValue, source: String) -> RecordOutcome {
-        guard let onRecordRef else { return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil) }
+        guard let onRecordRef else {
+            return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil)
+        }
         guard case .object = value else {
-            return .failed(message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)
+            return .failed(
+                message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)
         }
         state.top = 0
         state.pushReference(onRecordRef)
@@ -38,7 +46,10 @@ extension RuleEngine {
         guard state.type(at: -1) == .table else {
             let kind = state.type(at: -1) == .lightUserdata ? "null" : state.type(at: -1).name
             state.top = 0
-            return .failed(message: "\(source): record is \(kind == "number" ? "a number" : kind == "string" ? "a string" : kind), expected a JSON object", traceback: nil)
+            return .failed(
+                message:
+                    "\(source): record is \(kind == "number" ? "a number" : kind == "string" ? "a string" : kind), expected a JSON object",
+                traceback: nil)
         }
         state.pushReference(contextRef)
         state.push(source)

@@ -5,19 +5,26 @@ import WebhookSignatures
 extension RuleEngine {
     /// `webhook.verify(scheme, req, secret, opts?)` and `webhook.dedup(key)`.
     func installWebhookModule() {
-        state.defineModule("webhook", functions: [
-            ("verify", { [unowned self] state in try self.verify(state) }),
-            ("dedup", { [unowned self] state in try self.dedup(state) }),
-        ])
+        state.defineModule(
+            "webhook",
+            functions: [
+                ("verify", { [unowned self] state in try self.verify(state) }),
+                ("dedup", { [unowned self] state in try self.dedup(state) }),
+            ])
     }
 
     private func verify(_ state: LuaState) throws -> Int32 {
         guard let schemeName = state.string(at: 1), let scheme = WebhookScheme(rawValue: schemeName) else {
-            throw LuaRaise("webhook.verify: unknown scheme '\(state.string(at: 1) ?? state.type(at: 1).name)' (use stripe, github, shopify, standard or hmac)")
+            throw LuaRaise(
+                "webhook.verify: unknown scheme '\(state.string(at: 1) ?? state.type(at: 1).name)' (use stripe, github, shopify, standard or hmac)"
+            )
         }
-        guard state.type(at: 2) == .table else { throw LuaRaise("webhook.verify: the second argument must be the request table") }
+        guard state.type(at: 2) == .table else {
+            throw LuaRaise("webhook.verify: the second argument must be the request table")
+        }
         guard let secret = state.string(at: 3), !secret.isEmpty else {
-            throw LuaRaise("webhook.verify: the secret (third argument) is missing; pass it with --set or a settings file")
+            throw LuaRaise(
+                "webhook.verify: the secret (third argument) is missing; pass it with --set or a settings file")
         }
         var options = WebhookVerificationOptions()
         if state.type(at: 4) == .table, let opts = try? state.toJSON(at: 4) {
@@ -61,9 +68,13 @@ extension RuleEngine {
         } else {
             throw LuaRaise("webhook.dedup: the key must be a string or an integer, got \(state.type(at: 1).name)")
         }
-        guard !key.isEmpty else { throw LuaRaise("webhook.dedup: the key is empty; pass the sender's event or delivery id") }
+        guard !key.isEmpty else {
+            throw LuaRaise("webhook.dedup: the key is empty; pass the sender's event or delivery id")
+        }
         guard key.utf8.count <= Self.maxDedupKeyBytes else {
-            throw LuaRaise("webhook.dedup: the key is \(key.utf8.count) bytes; keep it under \(Self.maxDedupKeyBytes) (an event id, not the body)")
+            throw LuaRaise(
+                "webhook.dedup: the key is \(key.utf8.count) bytes; keep it under \(Self.maxDedupKeyBytes) (an event id, not the body)"
+            )
         }
         dedupKey = key
         return 0

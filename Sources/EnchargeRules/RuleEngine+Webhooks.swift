@@ -27,7 +27,8 @@ extension RuleEngine {
             state.pop()
             guard state.getGlobal("on_webhook") == .function else {
                 state.top = 0
-                return .failed(message: "\(options.rulesPath): defines neither on_webhook(req) nor a routes table", traceback: nil)
+                return .failed(
+                    message: "\(options.rulesPath): defines neither on_webhook(req) nor a routes table", traceback: nil)
             }
         }
         // A bad answer is reported at the line defining the function that gave it.
@@ -71,11 +72,17 @@ extension RuleEngine {
         state.top = 0
         if let status = response?.status, !(200...599).contains(status) {
             pending.removeAll(keepingCapacity: true)
-            return .failed(message: "\(answerSite): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)", traceback: nil)
+            return .failed(
+                message:
+                    "\(answerSite): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)",
+                traceback: nil)
         }
         if let response, response.status == 204 || response.status == 304, !response.body.isEmpty {
             pending.removeAll(keepingCapacity: true)
-            return .failed(message: "\(answerSite): the rule returned a body with status \(response.status), which has none; drop the body or return another status", traceback: nil)
+            return .failed(
+                message:
+                    "\(answerSite): the rule returned a body with status \(response.status), which has none; drop the body or return another status",
+                traceback: nil)
         }
         // encharge.skip in a webhook rule: answer as asked, send nothing.
         if skipReason != nil { return .handled(events: [], response: response) }
@@ -132,7 +139,8 @@ extension RuleEngine {
             } catch let error as JSONParseError {
                 // Past the memory cap the reason says so (and the call is marked as over it).
                 let memory = error.reason.hasPrefix("memory limit")
-                throw LuaRaise("req.json: " + (memory ? error.reason : "the body cannot be decoded: \(error.description)"))
+                throw LuaRaise(
+                    "req.json: " + (memory ? error.reason : "the body cannot be decoded: \(error.description)"))
             }
             state.pushValue(at: -1)
             state.rawSetField("json", in: 1)
@@ -156,11 +164,14 @@ extension RuleEngine {
             if grouped[k] == nil { order.append(k) }
             grouped[k, default: []].append(v)
         }
-        return JSONObject(order.map { key in
-            let values = grouped[key]!
-            if values.count == 1 { return (key, JSONValue.string(values[0])) }
-            return (key, joinRepeated ? .string(values.joined(separator: ", ")) : .array(values.map { .string($0) }))
-        })
+        return JSONObject(
+            order.map { key in
+                let values = grouped[key]!
+                if values.count == 1 { return (key, JSONValue.string(values[0])) }
+                return (
+                    key, joinRepeated ? .string(values.joined(separator: ", ")) : .array(values.map { .string($0) })
+                )
+            })
     }
 
     /// Why a rule's answer cannot be sent: it is not what the rule meant, so it is not coerced.
@@ -171,7 +182,9 @@ extension RuleEngine {
     /// The status at the top of the stack: an integer (a float only when it is one exactly).
     private func answerStatus(_ what: String) throws(BadAnswer) -> Int {
         guard state.type(at: -1) == .number, let status = state.integer(at: -1), let value = Int(exactly: status) else {
-            let shown = state.type(at: -1) == .number ? state.number(at: -1).map { "\($0)" } ?? "a number" : "a \(state.type(at: -1).name)"
+            let shown =
+                state.type(at: -1) == .number
+                ? state.number(at: -1).map { "\($0)" } ?? "a number" : "a \(state.type(at: -1).name)"
             throw BadAnswer(message: "the rule returned \(what) \(shown); return an integer status from 200 to 599")
         }
         return value
@@ -187,7 +200,9 @@ extension RuleEngine {
             var response = WebhookResponse(status: 200)
             if state.rawGetField("status", in: -1) != .nil { response.status = try answerStatus("status =") }
             state.pop()
-            if state.rawGetField("headers", in: -1) == .table, let headers = try? state.toJSON(at: -1), case .object(let o) = headers {
+            if state.rawGetField("headers", in: -1) == .table, let headers = try? state.toJSON(at: -1),
+                case .object(let o) = headers
+            {
                 response.headers = o.members.compactMap { m in m.value.stringValue.map { (m.key, $0) } }
             }
             state.pop()
@@ -204,13 +219,16 @@ extension RuleEngine {
                 }
             case .nil: break
             case let other:
-                throw BadAnswer(message: "the rule returned body = a \(other.name); return a string or a table as the body")
+                throw BadAnswer(
+                    message: "the rule returned body = a \(other.name); return a string or a table as the body")
             }
             state.pop()
             return response
         case let other:
             throw BadAnswer(
-                message: "the rule returned a \(other.name); return a status number, a table {status =, headers =, body =} or nothing")
+                message:
+                    "the rule returned a \(other.name); return a status number, a table {status =, headers =, body =} or nothing"
+            )
         }
     }
 }

@@ -93,7 +93,8 @@ struct RuleSourceLint {
                 while i < n {
                     let c = source[i]
                     if isDigit(c) || isNameStart(c) || c == UInt8(ascii: ".") {
-                        let exponent = c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "p")
+                        let exponent =
+                            c == UInt8(ascii: "e") || c == UInt8(ascii: "E") || c == UInt8(ascii: "p")
                             || c == UInt8(ascii: "P")
                         i += 1
                         if exponent, i < n, source[i] == UInt8(ascii: "+") || source[i] == UInt8(ascii: "-") { i += 1 }
@@ -142,7 +143,8 @@ struct RuleSourceLint {
                 length = symbol.utf8.count
                 break
             }
-            tokens.append(Token(kind: .symbol, text: String(decoding: source[i..<i + length], as: UTF8.self), line: line))
+            tokens.append(
+                Token(kind: .symbol, text: String(decoding: source[i..<i + length], as: UTF8.self), line: line))
             i += length
         }
         return tokens
@@ -238,7 +240,9 @@ struct RuleSourceLint {
                 }
                 if removedGlobals.contains(name), next != "=" {
                     var shown = name
-                    if next == ".", k + 2 < tokens.count, tokens[k + 2].kind == .name { shown += "." + tokens[k + 2].text }
+                    if next == ".", k + 2 < tokens.count, tokens[k + 2].kind == .name {
+                        shown += "." + tokens[k + 2].text
+                    }
                     report(token.line, "\(shown) is not available in rules (sandbox)")
                 } else if let fields = modules[name], !reassigned.contains(name), next == "." || next == ":",
                     k + 2 < tokens.count, tokens[k + 2].kind == .name
@@ -247,7 +251,9 @@ struct RuleSourceLint {
                     if name == "os", removedOS.contains(field) {
                         report(token.line, "os.\(field) is not available in rules (sandbox)")
                     } else if !fields.contains(field) {
-                        report(token.line, RuleEngine.unknownFieldMessage(module: name, field: field, known: Array(fields)))
+                        report(
+                            token.line, RuleEngine.unknownFieldMessage(module: name, field: field, known: Array(fields))
+                        )
                     }
                 }
             default:

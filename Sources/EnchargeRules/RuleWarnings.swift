@@ -72,10 +72,12 @@ package struct RuleWarnings: Sendable {
         let place = (tally.firstRuleLine.map { "\($0), " } ?? "") + "record \(tally.firstSource)"
         switch kind {
         case .tagWithComma:
-            return "warning: \(n) tag\(n == 1 ? "" : "s") contained a comma; Encharge splits tags at commas (first: \(place))"
+            return
+                "warning: \(n) tag\(n == 1 ? "" : "s") contained a comma; Encharge splits tags at commas (first: \(place))"
         case .droppedAddress(let field):
             let value = tally.firstValue.map { "\($0) " } ?? ""
-            return "warning: \(n) \(field) value\(n == 1 ? " was" : "s were") not an IP address and left out of the event"
+            return
+                "warning: \(n) \(field) value\(n == 1 ? " was" : "s were") not an IP address and left out of the event"
                 + " (first \(value)at \(place)); give one address, for example encharge.client_ip(req)"
         case .reservedKeyCase(let key, let expected):
             return "warning: \(n) event\(n == 1 ? "" : "s") sent '\(key)' as a custom field; the Encharge field is"

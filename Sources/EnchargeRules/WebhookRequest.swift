@@ -1,6 +1,6 @@
 import JSONKit
-import WebhookSignatures
 import SystemKit
+import WebhookSignatures
 
 /// One HTTP request as a rule sees it (`req` in `on_webhook(req)`).
 package struct WebhookRequest: Sendable {
@@ -71,11 +71,15 @@ package struct WebhookRequest: Sendable {
         func pairs(_ v: JSONValue?) -> [(String, String)] {
             guard case .array(let items)? = v else { return [] }
             return items.compactMap {
-                guard case .array(let p) = $0, p.count == 2, let a = p[0].stringValue, let b = p[1].stringValue else { return nil }
+                guard case .array(let p) = $0, p.count == 2, let a = p[0].stringValue, let b = p[1].stringValue else {
+                    return nil
+                }
                 return (a, b)
             }
         }
-        self.init(id: id, method: method, path: path, query: pairs(o["query"]), headers: pairs(o["headers"]), body: body, remoteIP: o["remote_ip"]?.stringValue,
+        self.init(
+            id: id, method: method, path: path, query: pairs(o["query"]), headers: pairs(o["headers"]), body: body,
+            remoteIP: o["remote_ip"]?.stringValue,
             dedupKey: o["dedup_key"]?.stringValue)
     }
 }

@@ -28,7 +28,9 @@ struct CSVReader: RecordSource {
     /// Physical line (1-based) at `position`.
     private var line = 1
 
-    init(file: ChunkedFile, displayName: String, delimiter: UInt8, maxRecordBytes: Int, warn: @escaping (String) -> Void) {
+    init(
+        file: ChunkedFile, displayName: String, delimiter: UInt8, maxRecordBytes: Int, warn: @escaping (String) -> Void
+    ) {
         self.file = file
         self.displayName = displayName
         self.delimiter = delimiter
@@ -82,12 +84,14 @@ struct CSVReader: RecordSource {
                 continue
             }
             dataRow += 1
-            let raw = fields.map { String(decoding: $0, as: UTF8.self) }.joined(separator: String(UnicodeScalar(delimiter)))
+            let raw = fields.map { String(decoding: $0, as: UTF8.self) }.joined(
+                separator: String(UnicodeScalar(delimiter)))
             let record: InputRecordBody
             if invalid {
                 record = .malformed(message: "row is not valid UTF-8; save the file as UTF-8", raw: raw)
             } else if strings.count > names.count {
-                record = .malformed(message: "row has \(strings.count) cells but the header has \(names.count)", raw: raw)
+                record = .malformed(
+                    message: "row has \(strings.count) cells but the header has \(names.count)", raw: raw)
             } else {
                 var members: [(String, JSONValue)] = []
                 for (name, value) in zip(names, strings) where !value.isEmpty && !name.isEmpty {
@@ -113,7 +117,8 @@ struct CSVReader: RecordSource {
             seen[name] = i
         }
         if delimiter == UInt8(ascii: ","), names.count == 1 {
-            for (separator, shown, flag) in [(";", ";", "';'"), ("\t", "\\t", "tab"), ("|", "|", "'|'")] where names[0].contains(separator) {
+            for (separator, shown, flag) in [(";", ";", "';'"), ("\t", "\\t", "tab"), ("|", "|", "'|'")]
+            where names[0].contains(separator) {
                 warn(
                     "\(displayName):\(line): warning: the CSV header is one column holding '\(shown)'; "
                         + "if the file is separated by it, pass --delimiter \(flag)")

@@ -10,9 +10,14 @@ package enum InputFormat: String, Sendable, CaseIterable {
     /// The format a file name implies, or nil.
     package init?(path: String) {
         let lower = path.lowercased()
-        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") { self = .jsonl }
-        else if lower.hasSuffix(".json") { self = .json }
-        else if lower.hasSuffix(".csv") { self = .csv }
-        else { return nil }
+        if lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") {
+            self = .jsonl
+        } else if lower.hasSuffix(".json") {
+            self = .json
+        } else if lower.hasSuffix(".csv") {
+            self = .csv
+        } else {
+            return nil
+        }
     }
 }

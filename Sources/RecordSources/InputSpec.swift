@@ -10,7 +10,9 @@ package struct InputSpec: Sendable {
     package var delimiter: UInt8
     /// The array of records inside a `.json` document (`--records-path`).
     package var recordsPath: JSONPointer?
-    package init(path: String, format: InputFormat, delimiter: UInt8 = UInt8(ascii: ","), recordsPath: JSONPointer? = nil) {
+    package init(
+        path: String, format: InputFormat, delimiter: UInt8 = UInt8(ascii: ","), recordsPath: JSONPointer? = nil
+    ) {
         self.path = path
         self.format = format
         self.delimiter = delimiter

@@ -60,7 +60,9 @@ struct JSONArrayReader: RecordSource {
         }
         try buffer.withUnsafeBytes { raw in
             let document = UnsafeRawBufferPointer(rebasing: raw[position...])
-            if document.first == UInt8(ascii: "{") { suggestedRecordsPath = TopLevelArrayFinder.onlyArrayOfObjects(in: document) }
+            if document.first == UInt8(ascii: "{") {
+                suggestedRecordsPath = TopLevelArrayFinder.onlyArrayOfObjects(in: document)
+            }
             _ = try body(.json(document), line)
         }
     }
@@ -110,10 +112,15 @@ struct JSONArrayReader: RecordSource {
             while i < buffer.count {
                 let b = buffer[i]
                 if inString {
-                    if escaped { escaped = false }
-                    else if b == 0x5C { escaped = true }
-                    else if b == 0x22 { inString = false }
-                    else if b == 0x0A { line += 1 }
+                    if escaped {
+                        escaped = false
+                    } else if b == 0x5C {
+                        escaped = true
+                    } else if b == 0x22 {
+                        inString = false
+                    } else if b == 0x0A {
+                        line += 1
+                    }
                 } else {
                     switch b {
                     case 0x22: inString = true
@@ -148,9 +155,7 @@ struct JSONArrayReader: RecordSource {
         while true {
             while i < buffer.count {
                 let b = buffer[i]
-                if escaped { escaped = false }
-                else if b == 0x5C { escaped = true }
-                else if b == 0x22 { return i + 1 }
+                if escaped { escaped = false } else if b == 0x5C { escaped = true } else if b == 0x22 { return i + 1 }
                 i += 1
             }
             if i - position > maxRecordBytes { return nil }
@@ -191,7 +196,9 @@ struct JSONArrayReader: RecordSource {
             }
             if !expectElement {
                 guard c == UInt8(ascii: ",") else {
-                    _ = try body(.malformed(message: "expected ',' or ']' between array elements at line \(line)", raw: ""), number)
+                    _ = try body(
+                        .malformed(message: "expected ',' or ']' between array elements at line \(line)", raw: ""),
+                        number)
                     return
                 }
                 position += 1
@@ -200,10 +207,13 @@ struct JSONArrayReader: RecordSource {
             }
             let start = position
             guard let end = try scanValue(keep: true) else {
-                _ = try body(.malformed(message: "array element is larger than \(sizeText(maxRecordBytes))", raw: ""), number)
+                _ = try body(
+                    .malformed(message: "array element is larger than \(sizeText(maxRecordBytes))", raw: ""), number)
                 return
             }
-            let keepGoing = try buffer.withUnsafeBytes { try body(.json(UnsafeRawBufferPointer(rebasing: $0[start..<end])), number) }
+            let keepGoing = try buffer.withUnsafeBytes {
+                try body(.json(UnsafeRawBufferPointer(rebasing: $0[start..<end])), number)
+            }
             if !keepGoing { return }
             position = end
             expectElement = false
@@ -241,17 +251,22 @@ struct JSONArrayReader: RecordSource {
             position += 1
             while true {
                 try skipWhitespace()
-                guard position < buffer.count else { throw pathError(pointer, "cannot be followed: the document ends early") }
+                guard position < buffer.count else {
+                    throw pathError(pointer, "cannot be followed: the document ends early")
+                }
                 if buffer[position] == UInt8(ascii: "}") {
                     throw pathError(pointer, "matches nothing: \(where_) has no member '\(token)'")
                 }
                 guard buffer[position] == 0x22, let keyEnd = try scanString() else {
                     throw pathError(pointer, "cannot be followed: invalid JSON at line \(line)")
                 }
-                let key = buffer.withUnsafeBytes { try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[position..<keyEnd])) }
+                let key = buffer.withUnsafeBytes {
+                    try? JSONValue(parsing: UnsafeRawBufferPointer(rebasing: $0[position..<keyEnd]))
+                }
                 position = keyEnd
                 try skipWhitespace()
-                guard position < buffer.count, buffer[position] == UInt8(ascii: ":"), case .string(let name)? = key else {
+                guard position < buffer.count, buffer[position] == UInt8(ascii: ":"), case .string(let name)? = key
+                else {
                     throw pathError(pointer, "cannot be followed: invalid JSON at line \(line)")
                 }
                 position += 1
@@ -268,7 +283,9 @@ struct JSONArrayReader: RecordSource {
             var index = 0
             while true {
                 try skipWhitespace()
-                guard position < buffer.count else { throw pathError(pointer, "cannot be followed: the document ends early") }
+                guard position < buffer.count else {
+                    throw pathError(pointer, "cannot be followed: the document ends early")
+                }
                 if buffer[position] == UInt8(ascii: "]") {
                     throw pathError(pointer, "matches nothing: \(where_) has \(index) elements")
                 }
@@ -282,8 +299,12 @@ struct JSONArrayReader: RecordSource {
     }
 
     /// Skips one member value or element and the `,` after it; stops before the closing bracket.
-    private mutating func skipValueAndSeparator(closing: UInt8, pointer: JSONPointer, where_: String, token: String) throws {
-        guard let end = try scanValue(keep: false) else { throw pathError(pointer, "cannot be followed: the document ends early") }
+    private mutating func skipValueAndSeparator(closing: UInt8, pointer: JSONPointer, where_: String, token: String)
+        throws
+    {
+        guard let end = try scanValue(keep: false) else {
+            throw pathError(pointer, "cannot be followed: the document ends early")
+        }
         position = end
         try skipWhitespace()
         guard position < buffer.count else { throw pathError(pointer, "cannot be followed: the document ends early") }

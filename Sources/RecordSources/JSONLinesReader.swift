@@ -29,11 +29,18 @@ struct JSONLinesReader: RecordSource {
                         // The tail of a line already reported as oversized.
                         skippingOversize = false
                     } else if end - start > maxRecordBytes {
-                        let preview = String(decoding: UnsafeRawBufferPointer(start: base + start, count: 80), as: UTF8.self)
-                        if try !body(.malformed(message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"), line) {
+                        let preview = String(
+                            decoding: UnsafeRawBufferPointer(start: base + start, count: 80), as: UTF8.self)
+                        if try !body(
+                            .malformed(
+                                message: "line is longer than \(sizeText(maxRecordBytes)); split the record",
+                                raw: preview + "…"), line)
+                        {
                             return true
                         }
-                    } else if try !emitLine(UnsafeRawBufferPointer(start: base + start, count: end - start), line: line, body) {
+                    } else if try !emitLine(
+                        UnsafeRawBufferPointer(start: base + start, count: end - start), line: line, body)
+                    {
                         return true
                     }
                     start = end + 1
@@ -46,7 +53,10 @@ struct JSONLinesReader: RecordSource {
                     line += 1
                     if !skippingOversize && buffer.count - start > maxRecordBytes {
                         let preview = String(decoding: buffer[start..<(start + 80)], as: UTF8.self)
-                        _ = try body(.malformed(message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"), line)
+                        _ = try body(
+                            .malformed(
+                                message: "line is longer than \(sizeText(maxRecordBytes)); split the record",
+                                raw: preview + "…"), line)
                     } else if !skippingOversize {
                         let ok = try buffer.withUnsafeBytes { raw in
                             try emitLine(UnsafeRawBufferPointer(rebasing: raw[start...]), line: line, body)
@@ -64,7 +74,13 @@ struct JSONLinesReader: RecordSource {
             if buffer.count > maxRecordBytes && !skippingOversize {
                 // Report the oversized line once, then drop its bytes until its newline.
                 let preview = String(decoding: buffer.prefix(80), as: UTF8.self)
-                if !(try body(.malformed(message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"), line + 1)) { return }
+                if !(try body(
+                    .malformed(
+                        message: "line is longer than \(sizeText(maxRecordBytes)); split the record", raw: preview + "…"
+                    ), line + 1))
+                {
+                    return
+                }
                 buffer.removeAll(keepingCapacity: true)
                 skippingOversize = true
             } else if skippingOversize {
@@ -74,7 +90,9 @@ struct JSONLinesReader: RecordSource {
         }
     }
 
-    private func emitLine(_ bytes: UnsafeRawBufferPointer, line: Int, _ body: (InputRecordBody, Int) throws -> Bool) throws -> Bool {
+    private func emitLine(_ bytes: UnsafeRawBufferPointer, line: Int, _ body: (InputRecordBody, Int) throws -> Bool)
+        throws -> Bool
+    {
         var slice = bytes
         if line == 1, slice.count >= 3, slice[0] == 0xEF, slice[1] == 0xBB, slice[2] == 0xBF {
             slice = UnsafeRawBufferPointer(rebasing: slice[3...])

@@ -12,7 +12,8 @@ package struct JSONPointer: Sendable, Equatable, CustomStringConvertible {
             return
         }
         guard text.hasPrefix("/") else {
-            throw InputError("the records path '\(text)' must be empty or start with '/' (a JSON pointer such as /data)")
+            throw InputError(
+                "the records path '\(text)' must be empty or start with '/' (a JSON pointer such as /data)")
         }
         var tokens: [String] = []
         for raw in text.dropFirst().split(separator: "/", omittingEmptySubsequences: false) {
@@ -22,7 +23,8 @@ package struct JSONPointer: Sendable, Equatable, CustomStringConvertible {
                 if escape {
                     guard c == "0" || c == "1" else {
                         throw InputError(
-                            "the records path '\(text)' has '~\(c)'; in a JSON pointer write '~0' for '~' and '~1' for '/'")
+                            "the records path '\(text)' has '~\(c)'; in a JSON pointer write '~0' for '~' and '~1' for '/'"
+                        )
                     }
                     token.append(c == "0" ? "~" : "/")
                     escape = false
@@ -32,7 +34,9 @@ package struct JSONPointer: Sendable, Equatable, CustomStringConvertible {
                     token.append(c)
                 }
             }
-            if escape { throw InputError("the records path '\(text)' ends with '~'; in a JSON pointer write '~0' for '~'") }
+            if escape {
+                throw InputError("the records path '\(text)' ends with '~'; in a JSON pointer write '~0' for '~'")
+            }
             tokens.append(token)
         }
         self.tokens = tokens

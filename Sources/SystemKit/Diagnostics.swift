@@ -53,4 +53,3 @@ package enum Diagnostics {
         text.cappedForDiagnostics(maxBytes: limit)
     }
 }
-

@@ -16,6 +16,6 @@ package struct FileDescriptorWriter: OutputWriter {
     package func write(_ text: String) {
         // A failed write to stdout/stderr has nowhere to be reported; the caller's exit status
         // already says what happened.
-        Self.serial.withLock { _ in descriptor.writeAll(text) }
+        Self.serial.withLock { _ in _ = descriptor.writeAll(text) }
     }
 }

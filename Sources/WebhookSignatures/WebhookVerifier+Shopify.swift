@@ -1,4 +1,5 @@
 import SystemKit
+
 // Shopify, as documented in "Deliver webhooks through HTTPS", step "Verify the webhook"
 // (https://shopify.dev/docs/apps/build/webhooks/subscribe/https): `X-Shopify-Hmac-Sha256` is the
 // base64 of the HMAC-SHA256 of the raw body, keyed with the app's client secret; compared in

@@ -1,4 +1,5 @@
 import SystemKit
+
 // Standard Webhooks, as specified in spec/standard-webhooks.md of github.com/standard-webhooks/
 // standard-webhooks ("Signature scheme", "Webhook headers", "Verifying signatures") and implemented by
 // its reference libraries (libraries/javascript/src/index.ts):

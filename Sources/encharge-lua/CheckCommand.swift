@@ -6,7 +6,8 @@ import RecordSources
 struct CheckCommand: ParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.",
+        abstract:
+            "Compile a rule, confirm its entry points and lint it; with --input, print the events a sample makes.",
         discussion: """
             Nothing is sent. Warnings (such as an assignment to an undeclared global) are printed \
             with their rules.lua line; with --input, each event the sample makes is printed as a \
@@ -36,14 +37,17 @@ struct CheckCommand: ParsableCommand, ContextCommand {
         if let input {
             try inputFlags.validate(formats: [inputFlags.explicitFormat ?? InputFormat(path: input) ?? .jsonl])
         } else if inputFlags.format != nil || inputFlags.delimiter != nil || inputFlags.recordsPath != nil {
-            throw ValidationError("--format, --delimiter and --records-path apply to the --input sample; pass --input too")
+            throw ValidationError(
+                "--format, --delimiter and --records-path apply to the --input sample; pass --input too")
         }
     }
 
     func run() throws { try run(context: .process()) }
 
     func run(context: CommandContext) throws {
-        let spec = input.map { InputSpec(path: $0, format: inputFlags.explicitFormat ?? InputFormat(path: $0) ?? .jsonl) }
+        let spec = input.map {
+            InputSpec(path: $0, format: inputFlags.explicitFormat ?? InputFormat(path: $0) ?? .jsonl)
+        }
         let sample = try spec.map { try inputFlags.apply(to: [$0], context: context)[0] }
         let options = try context.configured { () throws(RuleLoadError) in
             try ruleFlags.options(rulesPath: rules, lintGlobals: true)

@@ -5,7 +5,9 @@ import EnchargeRules
 
 /// Delivery flags shared by `run` and `replay`.
 struct DeliveryFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("Ingest API URL (default: $ENCHARGE_ENDPOINT or https://ingest.encharge.io/v1/).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "Ingest API URL (default: $ENCHARGE_ENDPOINT or https://ingest.encharge.io/v1/).", valueName: "url"))
     var endpoint: String?
 
     @Option(help: ArgumentHelp("Read the write key from this file instead of $ENCHARGE_WRITE_KEY.", valueName: "path"))
@@ -23,7 +25,9 @@ struct DeliveryFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Attempts per event before it is dead-lettered.", valueName: "n"))
     var maxAttempts = 8
 
-    @Option(help: ArgumentHelp("First retry delay in seconds (exponential backoff with full jitter).", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp("First retry delay in seconds (exponential backoff with full jitter).", valueName: "seconds")
+    )
     var backoffBase = 0.5
 
     @Option(help: ArgumentHelp("Longest retry delay in seconds.", valueName: "seconds"))
@@ -32,7 +36,10 @@ struct DeliveryFlags: ParsableArguments {
     @Option(help: ArgumentHelp("CA bundle (PEM) for a private certificate authority.", valueName: "path"))
     var cacert: String?
 
-    @Option(help: ArgumentHelp("After Ctrl-C, seconds in-flight requests may take before the rest is dead-lettered.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "After Ctrl-C, seconds in-flight requests may take before the rest is dead-lettered.", valueName: "seconds")
+    )
     var drainTimeout = 10.0
 
     func validate() throws {
@@ -61,9 +68,11 @@ struct DeliveryFlags: ParsableArguments {
             key = environment["ENCHARGE_WRITE_KEY"] ?? ""
         }
         guard !key.isEmpty else {
-            throw RuleLoadError(forServe
-                ? "no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH"
-                : "no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH (or use --dry-run to print the events without sending)")
+            throw RuleLoadError(
+                forServe
+                    ? "no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH"
+                    : "no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH (or use --dry-run to print the events without sending)"
+            )
         }
         return DeliveryConfiguration(
             endpoint: endpoint ?? environment["ENCHARGE_ENDPOINT"] ?? "https://ingest.encharge.io/v1/",

@@ -31,7 +31,9 @@ struct EnchargeLua: AsyncParsableCommand {
               encharge-lua mock-ingest --port 8089 --record received.jsonl
             """,
         version: enchargeLuaVersion,
-        subcommands: [RunCommand.self, ServeCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self])
+        subcommands: [
+            RunCommand.self, ServeCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self,
+        ])
 
     /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say, and every
     /// error reads `error: ...` like the tool's other messages (not ArgumentParser's `Error: `).

@@ -16,7 +16,8 @@ enum FlagChecks {
     /// An integer in `range`.
     static func integer(_ value: Int, _ flag: String, _ range: ClosedRange<Int>, unit: String = "") throws {
         guard range.contains(value) else {
-            throw ValidationError("\(flag) must be between \(range.lowerBound) and \(range.upperBound)\(unit), got \(value)")
+            throw ValidationError(
+                "\(flag) must be between \(range.lowerBound) and \(range.upperBound)\(unit), got \(value)")
         }
     }
 

@@ -5,15 +5,20 @@ import RecordSources
 /// How inputs are read: `--format` when the name does not tell, `--delimiter` (CSV) and
 /// `--records-path` (JSON).
 struct InputFlags: ParsableArguments {
-    @Option(help: ArgumentHelp("Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
+    @Option(
+        help: ArgumentHelp(
+            "Input format when it cannot be told from the file name: jsonl, json or csv.", valueName: "format"))
     var format: String?
 
-    @Option(help: ArgumentHelp("CSV field separator: one character such as ';' or '|', or tab (default ',').", valueName: "char"))
+    @Option(
+        help: ArgumentHelp(
+            "CSV field separator: one character such as ';' or '|', or tab (default ',').", valueName: "char"))
     var delimiter: String?
 
-    @Option(help: ArgumentHelp(
-        "Read the records from the array at this JSON pointer of a .json input, such as /data for a list response.",
-        valueName: "pointer"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the records from the array at this JSON pointer of a .json input, such as /data for a list response.",
+            valueName: "pointer"))
     var recordsPath: String?
 
     /// The format `--format` names, if any.
@@ -34,7 +39,8 @@ struct InputFlags: ParsableArguments {
             }
         }
         if recordsPath != nil, !formats.allSatisfy({ $0 == .json }) {
-            throw ValidationError("--records-path applies to .json input only; name the file .json or pass --format json")
+            throw ValidationError(
+                "--records-path applies to .json input only; name the file .json or pass --format json")
         }
     }
 

@@ -37,7 +37,10 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
     @Argument(help: ArgumentHelp("A dead-letter file written by run.", valueName: "dead-letter.jsonl"))
     var deadLetterFile: String?
 
-    @Option(help: ArgumentHelp("Replay a serve spool instead: re-queue its dead events and re-run its kept failed requests through --rules.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Replay a serve spool instead: re-queue its dead events and re-run its kept failed requests through --rules.",
+            valueName: "path"))
     var spool: String?
 
     @Option(help: ArgumentHelp("The fixed rules file, for record entries.", valueName: "rules.lua"))
@@ -46,8 +49,10 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
     @Option(help: ArgumentHelp("Where entries that fail again are appended.", valueName: "path"))
     var deadLetter: String?
 
-    @Option(help: ArgumentHelp(
-        "Replay only the entries written by this run (their \"run_id\"); repeat for several runs.", valueName: "id"))
+    @Option(
+        help: ArgumentHelp(
+            "Replay only the entries written by this run (their \"run_id\"); repeat for several runs.", valueName: "id")
+    )
     var runId: [String] = []
 
     @Flag(help: "Print the events instead of sending them.")
@@ -67,7 +72,8 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
             throw ValidationError("--run-id applies to a dead-letter file, not to --spool")
         }
         if spool != nil && dryRun {
-            throw ValidationError("--dry-run does not apply to --spool (replaying a spool only re-queues; serve delivers)")
+            throw ValidationError(
+                "--dry-run does not apply to --spool (replaying a spool only re-queues; serve delivers)")
         }
     }
 
@@ -91,10 +97,13 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
         try context.configured { () throws(RuleLoadError) in
             ReplayJobConfiguration(
                 inputPath: deadLetterFile, rule: rule,
-                deadLetterPath: deadLetter ?? (dryRun ? nil : ReplayJobConfiguration.defaultOutput(for: deadLetterFile)),
+                deadLetterPath: deadLetter
+                    ?? (dryRun ? nil : ReplayJobConfiguration.defaultOutput(for: deadLetterFile)),
                 dryRun: dryRun, quiet: quiet,
-                delivery: dryRun ? nil : try deliveryFlags.configuration(
-                    environment: context.environment, warn: context.diagnostics.write),
+                delivery: dryRun
+                    ? nil
+                    : try deliveryFlags.configuration(
+                        environment: context.environment, warn: context.diagnostics.write),
                 drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId))
         }
     }

@@ -1,13 +1,15 @@
 import ArgumentParser
 import EnchargeCommands
 import EnchargeRules
-import RecordSources
 import JSONKit
 import LuaKit
+import RecordSources
 
 /// Flags every command that loads a rule shares: budgets, settings, log level.
 struct RuleFlags: ParsableArguments {
-    @Option(name: .customLong("set"), help: ArgumentHelp("A value for encharge.settings (repeatable).", valueName: "key=value"))
+    @Option(
+        name: .customLong("set"),
+        help: ArgumentHelp("A value for encharge.settings (repeatable).", valueName: "key=value"))
     var settingPairs: [String] = []
 
     @Option(help: ArgumentHelp("A JSON file whose object becomes encharge.settings (--set wins).", valueName: "file"))
@@ -36,7 +38,9 @@ struct RuleFlags: ParsableArguments {
         }
         try FlagChecks.seconds(timeLimit, "--time-limit", maximum: 3600)
         guard maxEventsPerRecord >= 1 else { throw ValidationError("--max-events-per-record must be at least 1") }
-        guard LogLevel(name: logLevel) != nil else { throw ValidationError("--log-level must be debug, info, warn or error") }
+        guard LogLevel(name: logLevel) != nil else {
+            throw ValidationError("--log-level must be debug, info, warn or error")
+        }
         for pair in settingPairs where !pair.contains("=") {
             throw ValidationError("--set takes key=value, got '\(pair)'")
         }

@@ -43,7 +43,10 @@ struct RunCommand: ParsableCommand, ContextCommand {
 
     @OptionGroup(title: "Input") var inputFlags: InputFlags
 
-    @Option(help: ArgumentHelp("Append failed records and undeliverable events here as JSON lines (default: dead-letter.jsonl; with --dry-run, no file unless given).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Append failed records and undeliverable events here as JSON lines (default: dead-letter.jsonl; with --dry-run, no file unless given).",
+            valueName: "path"))
     var deadLetter: String?
 
     @Flag(help: "Stop at the first record that fails.")
@@ -57,10 +60,12 @@ struct RunCommand: ParsableCommand, ContextCommand {
 
     func validate() throws {
         for input in inputs where input != "-" && inputFlags.format == nil && InputFormat(path: input) == nil {
-            throw ValidationError("cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
+            throw ValidationError(
+                "cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
         }
         let explicit = inputFlags.explicitFormat
-        try inputFlags.validate(formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
+        try inputFlags.validate(
+            formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
     }
 
     func run() throws { try run(context: .process()) }
@@ -74,13 +79,16 @@ struct RunCommand: ParsableCommand, ContextCommand {
         let explicit = inputFlags.explicitFormat
         let paths = inputs.isEmpty ? ["-"] : inputs
         let specs = try inputFlags.apply(
-            to: paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }, context: context)
+            to: paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }, context: context
+        )
         return try context.configured { () throws(RuleLoadError) in
             RunJobConfiguration(
                 rule: try ruleFlags.options(rulesPath: rules), inputs: specs, dryRun: dryRun,
                 deadLetterPath: deadLetter ?? (dryRun ? nil : "dead-letter.jsonl"), failFast: failFast, quiet: quiet,
-                delivery: dryRun ? nil : try deliveryFlags.configuration(
-                    environment: context.environment, warn: context.diagnostics.write),
+                delivery: dryRun
+                    ? nil
+                    : try deliveryFlags.configuration(
+                        environment: context.environment, warn: context.diagnostics.write),
                 drainTimeout: deliveryFlags.drainTimeout)
         }
     }

@@ -1,12 +1,14 @@
 import ArgumentParser
-import EnchargeKit
 import EnchargeCommands
+import EnchargeKit
 import EnchargeRules
 import WebhookServer
 import WebhookSignatures
 
 #if canImport(Glibc)
 import Glibc
+import EnchargeSpool
+import Foundation
 #endif
 
 /// The flags of `serve` that shape the HTTP server: where it listens, its spool, its limits and

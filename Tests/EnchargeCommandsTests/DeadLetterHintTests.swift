@@ -1,10 +1,11 @@
 import EnchargeKit
-@testable import EnchargeCommands
 import EnchargeRules
 import Foundation
 import JSONKit
 import TestSupport
 import Testing
+
+@testable import EnchargeCommands
 
 /// The line after a run that says how to replay its dead letters.
 @Suite struct DeadLetterHintTests {
@@ -33,8 +34,9 @@ import Testing
         let (writer, directory) = try writer(records: 0, events: 2)
         defer { directory.cleanup() }
         let hint = deadLetterHint(writer, dryRun: false, rules: RuleOptions(rulesPath: "rules.lua"))
-        #expect(hint == "2 entries written to \(directory.path)/dead.jsonl; fix the cause and run "
-            + "`encharge-lua replay \(directory.path)/dead.jsonl`")
+        #expect(
+            hint == "2 entries written to \(directory.path)/dead.jsonl; fix the cause and run "
+                + "`encharge-lua replay \(directory.path)/dead.jsonl`")
     }
 
     @Test func recordEntriesNameTheRulesAndTheSettingsTheyNeed() throws {
@@ -44,9 +46,10 @@ import Testing
         settings["plan"] = "gold"
         let hint = deadLetterHint(
             writer, dryRun: false, rules: RuleOptions(rulesPath: "my rules.lua", settings: settings), again: true)
-        #expect(hint == "2 entries failed again, written to \(directory.path)/dead.jsonl; fix the cause and run "
-            + "`encharge-lua replay \(directory.path)/dead.jsonl --rules 'my rules.lua'` with the same --set and "
-            + "--settings flags")
+        #expect(
+            hint == "2 entries failed again, written to \(directory.path)/dead.jsonl; fix the cause and run "
+                + "`encharge-lua replay \(directory.path)/dead.jsonl --rules 'my rules.lua'` with the same --set and "
+                + "--settings flags")
         #expect(deadLetterHint(writer, dryRun: false, rules: nil)?.contains("--rules RULES`") == true)
     }
 

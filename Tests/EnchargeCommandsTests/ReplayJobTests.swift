@@ -35,11 +35,13 @@ import Testing
         let input = try deadLetters(harness)
         let status = try replay(harness, input: input, rule: "function on_record(r) encharge.track('Fixed', r) end")
         #expect(status == .success)
-        #expect(harness.stdoutLines == [
-            #"{"name":"identify","user":{"email":"a@x.io"}}"#,
-            #"{"name":"Fixed","user":{"email":"b@x.io"}}"#,
-        ])
-        #expect(harness.stderr.text.hasPrefix("replay done: 2 entries: 2 with events, 0 skipped, 0 failed; 2 events in "))
+        #expect(
+            harness.stdoutLines == [
+                #"{"name":"identify","user":{"email":"a@x.io"}}"#,
+                #"{"name":"Fixed","user":{"email":"b@x.io"}}"#,
+            ])
+        #expect(
+            harness.stderr.text.hasPrefix("replay done: 2 entries: 2 with events, 0 skipped, 0 failed; 2 events in "))
     }
 
     @Test func recordEntriesWithoutARuleAreKeptAndSaySo() throws {
@@ -58,8 +60,10 @@ import Testing
         let status = try replay(harness, input: input, rule: "function on_record(r) encharge.track('Fixed', r) end")
         #expect(status == .someFailed)
         #expect(harness.stdout.text.isEmpty)
-        #expect(harness.stderr.text.contains(
-            "error: 2 entries of \(input) came from a --dry-run and were not replayed, since a dry run sends nothing"))
+        #expect(
+            harness.stderr.text.contains(
+                "error: 2 entries of \(input) came from a --dry-run and were not replayed, since a dry run sends nothing"
+            ))
     }
 
     @Test func anInterruptStopsTheReplayWith130() throws {
@@ -82,13 +86,15 @@ import Testing
             id: "req-1", method: "POST", path: "/hook", query: [], headers: [("content-type", "application/json")],
             body: Array(#"{"email":"c@x.io"}"#.utf8), remoteIP: nil)
         try await spool.keepFailedRequest(requestID: "req-1", request: request.jsonValue, error: "boom", traceback: nil)
-        let rule = try harness.file("fixed.lua", "function on_webhook(req) encharge.identify{ email = req.json.email } end")
+        let rule = try harness.file(
+            "fixed.lua", "function on_webhook(req) encharge.identify{ email = req.json.email } end")
         let status = await replaySpool(path: path, rule: RuleOptions(rulesPath: rule), context: harness.context())
         #expect(status == .success)
-        #expect(harness.stderrLines == [
-            "0 dead events re-queued for delivery",
-            "1 failed request replayed, 0 failed again (still kept), 0 already delivered under the same dedup key (dropped)",
-        ])
+        #expect(
+            harness.stderrLines == [
+                "0 dead events re-queued for delivery",
+                "1 failed request replayed, 0 failed again (still kept), 0 already delivered under the same dedup key (dropped)",
+            ])
         let stats = try spool.stats()
         #expect(stats.failedRequests == 0)
         #expect(stats.pending == 1)
@@ -105,7 +111,10 @@ import Testing
         let rule = try harness.file("still.lua", "function on_webhook(req) error('still broken') end")
         let status = await replaySpool(path: path, rule: RuleOptions(rulesPath: rule), context: harness.context())
         #expect(status == .someFailed)
-        #expect(harness.stderrLines.contains { $0.hasPrefix("request req-2: error: ") || $0.contains(": error: still broken") })
+        #expect(
+            harness.stderrLines.contains {
+                $0.hasPrefix("request req-2: error: ") || $0.contains(": error: still broken")
+            })
         #expect(harness.stderr.text.contains("0 failed requests replayed, 1 failed again (still kept)"))
         #expect(try spool.stats().failedRequests == 1)
     }

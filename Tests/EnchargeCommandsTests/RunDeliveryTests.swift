@@ -50,10 +50,13 @@ import Testing
             #expect(Set(server.accepted.compactMap(\.person)) == ["p1@x.io", "p2@x.io", "p3@x.io"])
             #expect(server.accepted.allSatisfy { $0.token == "test-key" })
             let summary = try #require(harness.stderrLines.last)
-            #expect(summary.hasPrefix("done: 3 records: 3 with events, 0 skipped, 0 failed; 3 events; 3 delivered, "
-                + "0 retried, 0 dead-lettered, latency p50 "), "\(summary)")
+            #expect(
+                summary.hasPrefix(
+                    "done: 3 records: 3 with events, 0 skipped, 0 failed; 3 events; 3 delivered, "
+                        + "0 retried, 0 dead-lettered, latency p50 "), "\(summary)")
             #expect(harness.stdout.text.isEmpty)
-            #expect(!FileManager.default.fileExists(atPath: job.deadLetterPath!), "no dead-letter file when nothing failed")
+            #expect(
+                !FileManager.default.fileExists(atPath: job.deadLetterPath!), "no dead-letter file when nothing failed")
         }
     }
 
@@ -66,10 +69,12 @@ import Testing
             // process). Answers are slow and the queue is short, so the run is still reading then.
             let interrupted = Mutex(false)
             server.answer { _, _ in
-                let now = server.received.count >= 5 && interrupted.withLock { done in
-                    defer { done = true }
-                    return !done
-                }
+                let now =
+                    server.received.count >= 5
+                    && interrupted.withLock { done in
+                        defer { done = true }
+                        return !done
+                    }
                 if now { interrupts.interrupt() }
                 return IngestReply.ok.delayed(by: .milliseconds(20))
             }
@@ -77,7 +82,8 @@ import Testing
             let context = harness.context()
             let status = try await onThread { runJob(job, context: context) }
             #expect(status == .interrupted)
-            let summary = try #require(harness.stderrLines.first { $0.hasPrefix("interrupted: ") }, "\(harness.stderr.text)")
+            let summary = try #require(
+                harness.stderrLines.first { $0.hasPrefix("interrupted: ") }, "\(harness.stderr.text)")
             let (events, delivered, deadLettered) = try counts(summary)
             #expect(events >= 5 && events < 500, "\(summary)")
             #expect(delivered + deadLettered == events, "\(summary)")
@@ -85,7 +91,8 @@ import Testing
             let entries = harness.directory.lines("dead.jsonl")
             #expect(entries.count == deadLettered)
             #expect(entries.allSatisfy { $0.hasPrefix(#"{"kind":"event""#) })
-            #expect(harness.stderr.text.contains("the run stopped before reading all input: the first record not read is "))
+            #expect(
+                harness.stderr.text.contains("the run stopped before reading all input: the first record not read is "))
         }
     }
 }

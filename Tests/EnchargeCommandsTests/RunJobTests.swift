@@ -108,7 +108,9 @@ import Testing
     @Test func theRulesLogLinesAndInputWarningsGoToTheContextsStderr() throws {
         let harness = try JobHarness()
         defer { harness.cleanup() }
-        let rule = try harness.file("log.lua", """
+        let rule = try harness.file(
+            "log.lua",
+            """
             function on_record(r, ctx)
               log.info("mapping", r.email)
               log.debug("not shown at the default level")
@@ -125,9 +127,12 @@ import Testing
         let lines = harness.stderrLines
         #expect(lines.contains { $0.hasPrefix("\(input):1: info: mapping b@x.io (") && $0.hasSuffix("log.lua:2)") })
         #expect(!harness.stderr.text.contains("not shown"))
-        #expect(lines.contains(
-            "\(input):1: warning: key \"email\" appears more than once in one JSON object; the last value is used"))
-        #expect(lines.contains("\(csv):1: warning: the CSV header is one column holding ';'; if the file is separated "
-            + "by it, pass --delimiter ';'"))
+        #expect(
+            lines.contains(
+                "\(input):1: warning: key \"email\" appears more than once in one JSON object; the last value is used"))
+        #expect(
+            lines.contains(
+                "\(csv):1: warning: the CSV header is one column holding ';'; if the file is separated "
+                    + "by it, pass --delimiter ';'"))
     }
 }

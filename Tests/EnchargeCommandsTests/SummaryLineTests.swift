@@ -15,8 +15,9 @@ import Testing
         summary.refused = 1
         #expect(summary.mapped + summary.withoutEvents + summary.skipped + summary.failed + summary.refused == 7)
         summary.seconds = 2
-        #expect(summaryLine(summary, stats: nil, interrupted: false) == "done: 7 records: 1 with events, 2 with none, "
-            + "1 skipped, 2 failed, 1 refused (dry run); 3 events in 2.00 s (4 records/s)")
+        #expect(
+            summaryLine(summary, stats: nil, interrupted: false) == "done: 7 records: 1 with events, 2 with none, "
+                + "1 skipped, 2 failed, 1 refused (dry run); 3 events in 2.00 s (4 records/s)")
     }
 
     /// A run the delivery engine stopped (a refused write key, a redirect) is neither done nor
@@ -35,8 +36,9 @@ import Testing
         summary.countMapped(events: 1)
         summary.inputErrors = ["in.csv:3: error: gone"]
         summary.seconds = 0.5
-        #expect(summaryLine(summary, stats: nil, interrupted: false, title: "replay ", noun: ("entry", "entries"))
-            == "replay done: 1 entry: 1 with events, 0 skipped, 0 failed; 1 event; 1 input not read to the end "
-            + "in 0.50 s (2 entries/s)")
+        #expect(
+            summaryLine(summary, stats: nil, interrupted: false, title: "replay ", noun: ("entry", "entries"))
+                == "replay done: 1 entry: 1 with events, 0 skipped, 0 failed; 1 event; 1 input not read to the end "
+                + "in 0.50 s (2 entries/s)")
     }
 }

@@ -1,9 +1,9 @@
 import EnchargeKit
 import Foundation
 import JSONKit
+import SystemKit
 import TestSupport
 import Testing
-import SystemKit
 
 /// The dead-letter file: lazily created, one JSON object per line with `kind` first, read back by `replay`.
 @Suite struct DeadLetterTests {

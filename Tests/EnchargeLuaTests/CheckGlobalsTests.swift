@@ -1,17 +1,20 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `check` warning about globals a handler assigns (issue 8), run in process. The rules file is passed
 /// by absolute path (the binary's tests ran in the temporary directory), so messages name it by that path.
 @Suite struct CheckGlobalsTests {
-    static let advice = "globals persist across calls within one worker and are not shared between workers — use a "
+    static let advice =
+        "globals persist across calls within one worker and are not shared between workers — use a "
         + "local, or keep state outside the rule\n"
 
     @Test func warnsWhenAHandlerAssignsAGlobal() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             count = 0
             local seen = {}
             function on_record(r, ctx)
@@ -31,8 +34,9 @@ import TestSupport
         #expect(result.status == 0)
         #expect(result.stderr.contains("\(rules):4: warning: on_record assigns the global 'count'; " + Self.advice))
         #expect(result.stderr.contains("\(rules):6: warning: on_record assigns the global 'last_id'; " + Self.advice))
-        #expect(result.stderr.contains(
-            "\(rules):12: warning: routes[\"POST /hook\"] assigns the global 'hits'; " + Self.advice))
+        #expect(
+            result.stderr.contains(
+                "\(rules):12: warning: routes[\"POST /hook\"] assigns the global 'hits'; " + Self.advice))
         #expect(!result.stderr.contains("'seen'") && !result.stderr.contains("'body'"))
         #expect(result.stderr.hasSuffix("\(rules): ok (on_record, routes; 3 warnings)\n"))
 
@@ -47,7 +51,9 @@ import TestSupport
     @Test func topLevelStateAndLocalsGetNoWarning() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             plans = { pro = "Pro" }
             local function plan(r) local p = plans[r.plan]; return p end
             function on_record(r)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnchargeCommands
 import EnchargeKit
+import RecordSources
 import SystemKit
 import Testing
 
@@ -14,7 +15,8 @@ import Testing
     }
 
     @Test func theWriteKeyAndEndpointComeFromTheContextsEnvironment() throws {
-        let run = try #require(try EnchargeLua.parseAsRoot(["run", "r.lua", "in.jsonl", "--concurrency", "3"]) as? RunCommand)
+        let run = try #require(
+            try EnchargeLua.parseAsRoot(["run", "r.lua", "in.jsonl", "--concurrency", "3"]) as? RunCommand)
         let (context, stderr) = context(["ENCHARGE_WRITE_KEY": "key-1", "ENCHARGE_ENDPOINT": "http://127.0.0.1:9/v1/"])
         let job = try run.job(context: context)
         let delivery = try #require(job.delivery)
@@ -37,8 +39,9 @@ import Testing
         let run = try #require(try EnchargeLua.parseAsRoot(["run", "r.lua", "in.jsonl"]) as? RunCommand)
         let (context, stderr) = context([:])
         #expect(throws: ExitCode(2)) { _ = try run.job(context: context) }
-        #expect(stderr.text == "error: no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH "
-            + "(or use --dry-run to print the events without sending)\n")
+        #expect(
+            stderr.text == "error: no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH "
+                + "(or use --dry-run to print the events without sending)\n")
     }
 
     @Test func aDryRunNeedsNoWriteKeyAndKeepsNoDeadLetterFileUnlessAsked() throws {
@@ -52,15 +55,18 @@ import Testing
 
     @Test func aRecordsPathThatIsNotAPointerIsAConfigurationError() throws {
         let run = try #require(
-            try EnchargeLua.parseAsRoot(["run", "r.lua", "in.json", "--records-path", "data", "--dry-run"]) as? RunCommand)
+            try EnchargeLua.parseAsRoot(["run", "r.lua", "in.json", "--records-path", "data", "--dry-run"])
+                as? RunCommand)
         let (context, stderr) = context([:])
         #expect(throws: ExitCode(2)) { _ = try run.job(context: context) }
-        #expect(stderr.text.hasPrefix("error: the records path 'data' must be empty or start with '/'"), "\(stderr.text)")
+        #expect(
+            stderr.text.hasPrefix("error: the records path 'data' must be empty or start with '/'"), "\(stderr.text)")
     }
 
     @Test func aMissingSettingsFileIsAConfigurationError() throws {
         let run = try #require(
-            try EnchargeLua.parseAsRoot(["run", "r.lua", "--dry-run", "--settings", "/nonexistent/s.json"]) as? RunCommand)
+            try EnchargeLua.parseAsRoot(["run", "r.lua", "--dry-run", "--settings", "/nonexistent/s.json"])
+                as? RunCommand)
         let (context, stderr) = context([:])
         #expect(throws: ExitCode(2)) { _ = try run.job(context: context) }
         #expect(stderr.text.hasPrefix("error: cannot read the settings file ("), "\(stderr.text)")

@@ -27,7 +27,9 @@ import Testing
     }
 
     @Test func mockIngestRefusesBothKeyFlags() async {
-        let result = await InProcessCommandLine().run(["mock-ingest", "--write-key", "a", "--write-key-file", "/dev/null"])
+        let result = await InProcessCommandLine().run([
+            "mock-ingest", "--write-key", "a", "--write-key-file", "/dev/null",
+        ])
         #expect(result.status == 2)
         #expect(result.stderr.hasPrefix("error: give either --write-key or --write-key-file, not both"))
     }

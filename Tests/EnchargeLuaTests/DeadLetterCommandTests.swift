@@ -1,8 +1,8 @@
 import EnchargeCommands
 import Foundation
 import MockIngest
-import Testing
 import TestSupport
+import Testing
 
 /// What `run` and `replay` do with dead letters, as a user meets them on the command line: dry
 /// runs never feed a replay, replay never writes its own input and survives a corrupt line, and
@@ -13,7 +13,8 @@ import TestSupport
     /// A rule that fails records without an email, plus the input: two good, one bad.
     func failingRun(_ tmp: TemporaryDirectory) throws -> (rules: String, fixed: String, input: String) {
         let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
-        let fixed = try tmp.write("fixed.lua", "function on_record(r) encharge.identify{ email = r.email or r.mail } end")
+        let fixed = try tmp.write(
+            "fixed.lua", "function on_record(r) encharge.identify{ email = r.email or r.mail } end")
         let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n{\"email\":\"c@x.io\"}\n")
         return (rules, fixed, input)
     }
@@ -44,14 +45,17 @@ import TestSupport
             #expect(result.status == 1)
             #expect(result.stderr.contains("error: identify: user needs email or userId"), "the failure is on stderr")
             #expect(!FileManager.default.fileExists(atPath: defaultFile))
-            #expect(!result.stderr.contains("written to"), "no hint about a file that was not written: \(result.stderr)")
+            #expect(
+                !result.stderr.contains("written to"), "no hint about a file that was not written: \(result.stderr)")
         }
     }
 
     @Test func noHintForDevNull() async throws {
         try await TemporaryDirectory.with { tmp in
             let (rules, _, input) = try failingRun(tmp)
-            let result = await InProcessCommandLine().run(["run", rules, input, "--dry-run", "--dead-letter", "/dev/null"])
+            let result = await InProcessCommandLine().run([
+                "run", rules, input, "--dry-run", "--dead-letter", "/dev/null",
+            ])
             #expect(result.status == 1)
             #expect(!result.stderr.contains("written to"), "stderr: \(result.stderr)")
         }
@@ -61,7 +65,9 @@ import TestSupport
 
     @Test func summaryOutcomesAddUpToTheRecords() async throws {
         try await TemporaryDirectory.with { tmp in
-            let rules = try tmp.write("rules.lua", """
+            let rules = try tmp.write(
+                "rules.lua",
+                """
                 function on_record(r)
                   if r.k == "skip" then return encharge.skip("not wanted") end
                   if r.k == "none" then return end
@@ -69,7 +75,9 @@ import TestSupport
                   encharge.track("Seen", { email = r.email })
                 end
                 """)
-            let input = try tmp.write("in.jsonl", """
+            let input = try tmp.write(
+                "in.jsonl",
+                """
                 {"email":"a@x.io"}
                 {"k":"none"}
                 {"k":"none"}
@@ -89,7 +97,8 @@ import TestSupport
     func unreadableInputIsAnInputErrorAndNothingRuns(name: String) async throws {
         try await TemporaryDirectory.with { tmp in
             let (rules, _, input) = try failingRun(tmp)
-            try FileManager.default.createDirectory(atPath: tmp.path + "/folder.jsonl", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: tmp.path + "/folder.jsonl", withIntermediateDirectories: true)
             let bad = tmp.path + "/" + name
             let result = await InProcessCommandLine().run(
                 ["run", rules, input, bad, "--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
@@ -110,8 +119,9 @@ import TestSupport
             #expect(result.status == 2, "stderr: \(result.stderr)")
             #expect(emails(result.stdout) == ["a@x.io"], "the other inputs still run")
             #expect(result.stderr.contains("\(csv):1: error: "))
-            #expect(result.stderr.contains(
-                "done: 1 record: 1 with events, 0 skipped, 0 failed; 1 event; 1 input not read to the end in "))
+            #expect(
+                result.stderr.contains(
+                    "done: 1 record: 1 with events, 0 skipped, 0 failed; 1 event; 1 input not read to the end in "))
         }
     }
 
@@ -169,7 +179,8 @@ import TestSupport
             let cli = InProcessCommandLine()
             _ = await cli.run(["run", rules, input, "--dry-run", "--dead-letter", dead])
             // Make it a real entry so the replay would fail it again (the same broken rule) and write it.
-            let original = tmp.read("dead.jsonl").replacingOccurrences(of: "\"dry_run\":true", with: "\"dry_run\":false")
+            let original = tmp.read("dead.jsonl").replacingOccurrences(
+                of: "\"dry_run\":true", with: "\"dry_run\":false")
             try original.write(toFile: dead, atomically: true, encoding: .utf8)
             let output: String
             switch other {
@@ -184,7 +195,9 @@ import TestSupport
             }
             // A replay that appends to its own input reads its own output forever; stop it after 20 s.
             let replay = await withTaskGroup(of: InProcessCommandLine.Result?.self) { group in
-                group.addTask { await cli.run(["replay", dead, "--rules", rules, "--dry-run", "--dead-letter", output]) }
+                group.addTask {
+                    await cli.run(["replay", dead, "--rules", rules, "--dry-run", "--dead-letter", output])
+                }
                 group.addTask {
                     try? await Task.sleep(for: .seconds(20))
                     guard !Task.isCancelled else { return nil }
@@ -201,8 +214,10 @@ import TestSupport
             }
             let result = try #require(replay)
             #expect(result.status == 2)
-            #expect(result.stderr.contains(
-                "is the file being replayed (\(dead)); replay never appends to its input"), "stderr: \(result.stderr)")
+            #expect(
+                result.stderr.contains(
+                    "is the file being replayed (\(dead)); replay never appends to its input"),
+                "stderr: \(result.stderr)")
             #expect(tmp.read("dead.jsonl") == original)
         }
     }

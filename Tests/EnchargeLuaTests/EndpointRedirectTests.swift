@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Redirects from the endpoint (issue 7): a 307/308 to the same origin is followed with the method,
 /// body and token; a redirect to another host is never followed (the token would go with it) and
@@ -9,7 +9,9 @@ import TestSupport
     static let key = "e2e-redirect-key-a41d"
 
     func input(_ tmp: TemporaryDirectory) throws -> (rules: String, input: String) {
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               encharge.track("Step", { userId = r.uid }, { seq = r.seq })
             end

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Inputs as users export them, read by the command line run in process: CSV dialects, list
 /// responses saved as `.json`, integers beyond 64 bits and objects with a repeated key.
@@ -17,7 +17,8 @@ import TestSupport
         _ tmp: TemporaryDirectory, _ arguments: [String], rule: String = echoRule
     ) async throws -> InProcessCommandLine.Result {
         let rules = try tmp.write("rules.lua", rule)
-        return await InProcessCommandLine().run(["run", rules] + arguments + ["--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
+        return await InProcessCommandLine().run(
+            ["run", rules] + arguments + ["--dry-run", "--dead-letter", tmp.path + "/dead.jsonl"])
     }
 
     func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
@@ -28,15 +29,18 @@ import TestSupport
     func delimiterReadsSemicolonAndTabExports(flag: String, separator: String) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let csv = try tmp.write("people.csv", ["email", "v"].joined(separator: separator) + "\n"
-            + ["a@x.io", "1,5"].joined(separator: separator) + "\n"
-            + ["\"b@x.io\"", "\"x\(separator)y\""].joined(separator: separator) + "\n")
+        let csv = try tmp.write(
+            "people.csv",
+            ["email", "v"].joined(separator: separator) + "\n"
+                + ["a@x.io", "1,5"].joined(separator: separator) + "\n"
+                + ["\"b@x.io\"", "\"x\(separator)y\""].joined(separator: separator) + "\n")
         let result = try await dryRun(tmp, [csv, "--delimiter", flag])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(lines(result.stdout) == [
-            #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(csv):1","v":"1,5"}}"#,
-            #"{"name":"Seen","user":{"email":"b@x.io"},"properties":{"at":"\#(csv):2","v":"x\#(separator == "\t" ? "\\t" : separator)y"}}"#,
-        ])
+        #expect(
+            lines(result.stdout) == [
+                #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(csv):1","v":"1,5"}}"#,
+                #"{"name":"Seen","user":{"email":"b@x.io"},"properties":{"at":"\#(csv):2","v":"x\#(separator == "\t" ? "\\t" : separator)y"}}"#,
+            ])
     }
 
     @Test func checkTakesTheDelimiterForItsSample() async throws {
@@ -65,8 +69,10 @@ import TestSupport
         let csv = try tmp.write("people.csv", "email\(separator)v\na@x.io\(separator)1\n")
         let result = try await dryRun(tmp, [csv])
         let flag = separator == "\t" ? "tab" : "'\(separator)'"
-        #expect(result.stderr.contains(
-            "\(csv):1: warning: the CSV header is one column holding '\(separator == "\t" ? "\\t" : separator)'; if the file is separated by it, pass --delimiter \(flag)"),
+        #expect(
+            result.stderr.contains(
+                "\(csv):1: warning: the CSV header is one column holding '\(separator == "\t" ? "\\t" : separator)'; if the file is separated by it, pass --delimiter \(flag)"
+            ),
             "\(result.stderr)")
     }
 
@@ -77,8 +83,10 @@ import TestSupport
         let result = try await dryRun(tmp, [csv])
         #expect(result.status == 2, "an input error, as the README says")
         #expect(result.stdout.isEmpty, "no record is read with a column silently lost")
-        #expect(result.stderr.contains(
-            "\(csv):1: error: the CSV header names column 1 and column 4 both 'email'; rename one so no column is lost"),
+        #expect(
+            result.stderr.contains(
+                "\(csv):1: error: the CSV header names column 1 and column 4 both 'email'; rename one so no column is lost"
+            ),
             "\(result.stderr)")
     }
 
@@ -88,12 +96,15 @@ import TestSupport
         let csv = try tmp.write("mac.csv", "email,v\ra@x.io,1\r\"b@x.io\",\"two\rlines\"\rc@x.io,3")
         let result = try await dryRun(tmp, [csv])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(lines(result.stdout) == [
-            #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(csv):1","v":"1"}}"#,
-            #"{"name":"Seen","user":{"email":"b@x.io"},"properties":{"at":"\#(csv):2","v":"two\rlines"}}"#,
-            #"{"name":"Seen","user":{"email":"c@x.io"},"properties":{"at":"\#(csv):3","v":"3"}}"#,
-        ])
-        #expect(result.stderr.contains("done: 3 records: 3 with events, 0 skipped, 0 failed; 3 events in "), "\(result.stderr)")
+        #expect(
+            lines(result.stdout) == [
+                #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(csv):1","v":"1"}}"#,
+                #"{"name":"Seen","user":{"email":"b@x.io"},"properties":{"at":"\#(csv):2","v":"two\rlines"}}"#,
+                #"{"name":"Seen","user":{"email":"c@x.io"},"properties":{"at":"\#(csv):3","v":"3"}}"#,
+            ])
+        #expect(
+            result.stderr.contains("done: 3 records: 3 with events, 0 skipped, 0 failed; 3 events in "),
+            "\(result.stderr)")
     }
 
     @Test func unclosedQuoteFailsItsRowAndTheRowsAfterItAreRead() async throws {
@@ -107,8 +118,12 @@ import TestSupport
         let result = try await dryRun(tmp, [csv])
         #expect(result.status == 1)
         #expect(lines(result.stdout).count == 999)
-        #expect(result.stderr.contains("done: 1000 records: 999 with events, 0 skipped, 1 failed; 999 events in "), "\(result.stderr)")
-        #expect(result.stderr.contains("\(csv):10: error: a quoted CSV field is not closed (the quote opens on file line 11)"))
+        #expect(
+            result.stderr.contains("done: 1000 records: 999 with events, 0 skipped, 1 failed; 999 events in "),
+            "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "\(csv):10: error: a quoted CSV field is not closed (the quote opens on file line 11)"))
         let dead = tmp.lines("dead.jsonl")
         try #require(dead.count == 1)
         let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]
@@ -132,24 +147,30 @@ import TestSupport
         let json = try tmp.write("customers.json", Self.stripeList)
         let result = try await dryRun(tmp, [json, "--records-path", "/data"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(lines(result.stdout) == [
-            #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(json):/data/0","v":1}}"#,
-            #"{"name":"Seen","user":{"email":"c@x.io"},"properties":{"at":"\#(json):/data/2","v":3}}"#,
-        ])
-        #expect(result.stderr.contains("done: 3 records: 2 with events, 1 skipped, 0 failed; 2 events in "), "\(result.stderr)")
+        #expect(
+            lines(result.stdout) == [
+                #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(json):/data/0","v":1}}"#,
+                #"{"name":"Seen","user":{"email":"c@x.io"},"properties":{"at":"\#(json):/data/2","v":3}}"#,
+            ])
+        #expect(
+            result.stderr.contains("done: 3 records: 2 with events, 1 skipped, 0 failed; 2 events in "),
+            "\(result.stderr)")
     }
 
     @Test func recordsPathFollowsEscapedKeysAndArrayIndexes() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let json = try tmp.write("nested.json", #"""
+        let json = try tmp.write(
+            "nested.json",
+            #"""
             {"a/b": {"x": [1, "]", {"c~d": [{"email": "a@x.io"}]}]}, "zz": [{"email": "no@x.io"}]}
             """#)
         let result = try await dryRun(tmp, [json, "--records-path", "/a~1b/x/2/c~0d"])
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(lines(result.stdout) == [
-            #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(json):/a~1b/x/2/c~0d/0"}}"#,
-        ])
+        #expect(
+            lines(result.stdout) == [
+                #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"\#(json):/a~1b/x/2/c~0d/0"}}"#
+            ])
     }
 
     @Test(arguments: [
@@ -165,9 +186,11 @@ import TestSupport
         let result = try await dryRun(tmp, [json, "--records-path", pointer])
         #expect(result.status != 0)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("error:") && result.stderr.contains("'\(pointer)'") && result.stderr.contains(says),
+        #expect(
+            result.stderr.contains("error:") && result.stderr.contains("'\(pointer)'") && result.stderr.contains(says),
             "\(result.stderr)")
-        #expect(!result.stderr.contains("error: error:") && !result.stderr.contains(": error: \(json): "),
+        #expect(
+            !result.stderr.contains("error: error:") && !result.stderr.contains(": error: \(json): "),
             "one `error:` per line, in compiler form: \(result.stderr)")
     }
 
@@ -186,9 +209,13 @@ import TestSupport
         let json = try tmp.write("customers.json", Self.stripeList)
         let rule = "function on_record(r) if r.object == 'list' then return encharge.skip('a list') end end"
         let result = try await dryRun(tmp, [json], rule: rule)
-        #expect(result.stderr.contains("done: 1 record: 0 with events, 1 skipped, 0 failed; 0 events in "), "\(result.stderr)")
-        #expect(result.stderr.contains(
-            "warning: \(json) is one JSON object whose member /data is an array of 3 objects, read as one record; to read each object as a record, pass --records-path /data"),
+        #expect(
+            result.stderr.contains("done: 1 record: 0 with events, 1 skipped, 0 failed; 0 events in "),
+            "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "warning: \(json) is one JSON object whose member /data is an array of 3 objects, read as one record; to read each object as a record, pass --records-path /data"
+            ),
             "\(result.stderr)")
     }
 
@@ -214,10 +241,15 @@ import TestSupport
                 { v = r.v, s = tostring(r.v), c = "#" .. r.v, d = d.n, e = json.encode(d), same = r.v == r.w })
             end
             """
-        let data = try tmp.write("in.jsonl", #"{"email":"a@x.io","id":12345678901234567890,"v":18446744073709551616,"w":18446744073709551616}"# + "\n")
+        let data = try tmp.write(
+            "in.jsonl",
+            #"{"email":"a@x.io","id":12345678901234567890,"v":18446744073709551616,"w":18446744073709551616}"# + "\n")
         let result = try await dryRun(tmp, [data], rule: rule)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout == ##"{"name":"Seen","user":{"email":"a@x.io","userId":"12345678901234567890"},"properties":{"c":"#18446744073709551616","d":-99999999999999999999,"e":"{\"n\":-99999999999999999999}","s":"18446744073709551616","same":true,"v":18446744073709551616}}"## + "\n")
+        #expect(
+            result.stdout
+                == ##"{"name":"Seen","user":{"email":"a@x.io","userId":"12345678901234567890"},"properties":{"c":"#18446744073709551616","d":-99999999999999999999,"e":"{\"n\":-99999999999999999999}","s":"18446744073709551616","same":true,"v":18446744073709551616}}"##
+                + "\n")
     }
 
     @Test func arithmeticOnAnIntegerBeyond64BitsFailsItsRecordWithAMessage() async throws {
@@ -241,7 +273,9 @@ import TestSupport
               encharge.track("Seen", { email = r.email }, { plan = d.plan, v = r.v })
             end
             """
-        let data = try tmp.write("in.jsonl", """
+        let data = try tmp.write(
+            "in.jsonl",
+            """
             {"email":"a@x.io","email":"b@x.io","v":1,"v":null}
             {"email":"c@x.io","email":"d@x.io"}
             {"email":"e@x.io"}
@@ -249,16 +283,26 @@ import TestSupport
             """)
         let result = try await dryRun(tmp, [data], rule: rule)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(lines(result.stdout) == [
-            #"{"name":"Seen","user":{"email":"b@x.io"},"properties":{"plan":"b"}}"#,
-            #"{"name":"Seen","user":{"email":"d@x.io"},"properties":{"plan":"b"}}"#,
-            #"{"name":"Seen","user":{"email":"e@x.io"},"properties":{"plan":"b"}}"#,
-        ])
+        #expect(
+            lines(result.stdout) == [
+                #"{"name":"Seen","user":{"email":"b@x.io"},"properties":{"plan":"b"}}"#,
+                #"{"name":"Seen","user":{"email":"d@x.io"},"properties":{"plan":"b"}}"#,
+                #"{"name":"Seen","user":{"email":"e@x.io"},"properties":{"plan":"b"}}"#,
+            ])
         let warnings = lines(result.stderr).filter { $0.contains("warning:") }
-        #expect(warnings.contains("\(data):1: warning: key \"email\" appears more than once in one JSON object; the last value is used"), "\(result.stderr)")
-        #expect(warnings.contains("\(data):1: warning: key \"plan\" appears more than once in one JSON object; the last value is used"))
-        #expect(warnings.contains("warning: key \"email\" was repeated 2 times in JSON objects; the last value was used each time"))
-        #expect(warnings.contains("warning: key \"plan\" was repeated 3 times in JSON objects; the last value was used each time"))
+        #expect(
+            warnings.contains(
+                "\(data):1: warning: key \"email\" appears more than once in one JSON object; the last value is used"),
+            "\(result.stderr)")
+        #expect(
+            warnings.contains(
+                "\(data):1: warning: key \"plan\" appears more than once in one JSON object; the last value is used"))
+        #expect(
+            warnings.contains(
+                "warning: key \"email\" was repeated 2 times in JSON objects; the last value was used each time"))
+        #expect(
+            warnings.contains(
+                "warning: key \"plan\" was repeated 3 times in JSON objects; the last value was used each time"))
         #expect(warnings.filter { $0.contains("\"email\"") }.count == 2)
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import MockIngest
-import Testing
 import TestSupport
+import Testing
 
 /// A wrong write key stops `run` and `replay` (issue 7): they stop reading input, say which key
 /// source to check and exit 2, and every event already emitted is dead-lettered, in per-person
@@ -12,21 +12,27 @@ import TestSupport
 
     /// `records` records, identify + track each, for 100 people.
     func input(_ tmp: TemporaryDirectory, records: Int) throws -> (rules: String, input: String) {
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               encharge.identify{ email = r.email, userId = r.uid }
               encharge.track("Step", { userId = r.uid }, { seq = r.seq })
             end
             """)
         var lines = ""
-        for i in 0..<records { lines += "{\"email\":\"p\(i % 100)@example.com\",\"uid\":\"u\(i % 100)\",\"seq\":\(i)}\n" }
+        for i in 0..<records {
+            lines += "{\"email\":\"p\(i % 100)@example.com\",\"uid\":\"u\(i % 100)\",\"seq\":\(i)}\n"
+        }
         return (rules, try tmp.write("in.jsonl", lines))
     }
 
     /// The events of JSON lines (dead-letter entries or request bodies), as objects.
     func events(_ lines: [String]) -> [[String: Any]] {
         lines.compactMap { line -> [String: Any]? in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                return nil
+            }
             return object["event"] as? [String: Any] ?? object
         }
     }
@@ -59,14 +65,16 @@ import TestSupport
                 let run = await wrong.run(
                     ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"])
                 #expect(run.status == 2, "stderr: \(run.stderr)")
-                #expect(run.stderr.hasSuffix(
-                    "error: the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY\n"))
+                #expect(
+                    run.stderr.hasSuffix(
+                        "error: the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY\n"))
                 let numbers = JobSummary.numbers(run.stderr)
                 let records = try #require(numbers["records"])
                 #expect(records < 20_000, "the run stopped reading input")
                 let dead = tmp.lines("dead.jsonl")
                 #expect(numbers["events"] == dead.count, "every emitted event is dead-lettered: \(run.stderr)")
-                #expect(dead.allSatisfy { $0.contains("\"reason\":\"the Ingest API refused the write key (HTTP 401)\"") })
+                #expect(
+                    dead.allSatisfy { $0.contains("\"reason\":\"the Ingest API refused the write key (HTTP 401)\"") })
                 #expect(inPerPersonOrder(events(dead)))
                 #expect(!tmp.read("dead.jsonl").contains(Self.wrongKey) && !run.stderr.contains(Self.wrongKey))
                 #expect(server.accepted.isEmpty)
@@ -92,19 +100,23 @@ import TestSupport
                 // No ENCHARGE_WRITE_KEY in the environment: the key comes from the file only.
                 let cli = InProcessCommandLine()
                 let run = await cli.run(
-                    ["run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
-                     "--write-key-file", keyFile])
+                    [
+                        "run", rules, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
+                        "--write-key-file", keyFile,
+                    ])
                 #expect(run.status == 2, "stderr: \(run.stderr)")
-                #expect(run.stderr.contains(
-                    "error: the Ingest API refused the write key (HTTP 401); check --write-key-file \(keyFile)\n"))
+                #expect(
+                    run.stderr.contains(
+                        "error: the Ingest API refused the write key (HTTP 401); check --write-key-file \(keyFile)\n"))
                 #expect(JobSummary.numbers(run.stderr)["events"] == tmp.lines("dead.jsonl").count)
 
                 // replay says the same with the same wrong key, and keeps what it could not send.
                 let replay = await cli.run(
                     ["replay", tmp.path + "/dead.jsonl", "--endpoint", endpoint, "--write-key-file", keyFile])
                 #expect(replay.status == 2, "stderr: \(replay.stderr)")
-                #expect(replay.stderr.contains(
-                    "error: the Ingest API refused the write key (HTTP 401); check --write-key-file \(keyFile)\n"))
+                #expect(
+                    replay.stderr.contains(
+                        "error: the Ingest API refused the write key (HTTP 401); check --write-key-file \(keyFile)\n"))
                 // Every entry is in the output: dead-lettered as an event, or (when the refusal stopped the
                 // replay before it read them all) carried over unread, which the summary counts as "more".
                 let replayed = JobSummary.numbers(replay.stderr)

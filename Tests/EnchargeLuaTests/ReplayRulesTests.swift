@@ -10,7 +10,8 @@ import Testing
     func replayRemapsFailedRecordsThroughTheFixedRule() async throws {
         try await TemporaryDirectory.with(prefix: "cli") { tmp in
             try await ScriptedIngestServer.with { server, endpoint in
-                let broken = try tmp.write("broken.lua", "function on_record(r) encharge.identify{ mail = r.email } end")
+                let broken = try tmp.write(
+                    "broken.lua", "function on_record(r) encharge.identify{ mail = r.email } end")
                 let fixed = try tmp.write("fixed.lua", "function on_record(r) encharge.identify{ email = r.email } end")
                 let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"email\":\"b@x.io\"}\n")
                 var cli = InProcessCommandLine()
@@ -19,7 +20,9 @@ import Testing
                     ["run", broken, input, "--endpoint", endpoint, "--dead-letter", tmp.path + "/dead.jsonl"])
                 #expect(first.status == 1)
                 #expect(tmp.lines("dead.jsonl").count == 2)
-                let second = await cli.run(["replay", tmp.path + "/dead.jsonl", "--rules", fixed, "--endpoint", endpoint])
+                let second = await cli.run([
+                    "replay", tmp.path + "/dead.jsonl", "--rules", fixed, "--endpoint", endpoint,
+                ])
                 #expect(second.status == 0, "stderr: \(second.stderr)")
                 #expect(server.accepted.map(\.person) == ["a@x.io", "b@x.io"])
                 #expect(server.accepted.allSatisfy { $0.token == Self.key })

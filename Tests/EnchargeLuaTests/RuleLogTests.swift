@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `log.*` and `print` as a user meets them on the command line, run in process. The files are passed by
 /// absolute path (the binary's tests ran in the temporary directory), so lines name them by that path.
@@ -11,7 +11,9 @@ import TestSupport
     @Test func aHugeStringLogsABoundedLineWithItsRuleLine() async throws {
         let tmp = try ShortTemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r)
               local big = string.rep("x", 50e6)
               log.info(big, "tail")
@@ -35,7 +37,8 @@ import TestSupport
         // What is shown and what is counted add up to the string.
         let line = logged[1]
         let shown = line.dropFirst("\(input):1: info: ".count).prefix { $0 == "x" }.count
-        let count = try #require(line.split(separator: "(").dropLast().last?.split(separator: " ").first.flatMap { Int($0) })
+        let count = try #require(
+            line.split(separator: "(").dropLast().last?.split(separator: " ").first.flatMap { Int($0) })
         #expect(shown + count == 50_000_000)
     }
 
@@ -44,7 +47,9 @@ import TestSupport
     @Test func tablesPastTheCutAreCountedNotConverted() async throws {
         let tmp = try ShortTemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r)
               local row = {} for i = 1, 5000 do row[i] = "value " .. i end
               local rows = {} for i = 1, 20000 do rows[i] = row end
@@ -66,11 +71,15 @@ import TestSupport
     @Test func loggedValuesAreEscapedAndInvalidBytesShowAsReplacements() async throws {
         let tmp = try ShortTemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", #"function on_record(r) log.warn("a\27[31mb\nc", 1.5, { x = 1 }, nil, "\255z", "é") end"#)
+        let rules = try tmp.write(
+            "rules.lua", #"function on_record(r) log.warn("a\27[31mb\nc", 1.5, { x = 1 }, nil, "\255z", "é") end"#)
         let input = try tmp.write("in.jsonl", "{\"id\":1}\n")
-        let (result, timedOut) = await InProcessCommandLine().run(["run", rules, input, "--dry-run"], timeout: .seconds(60))
+        let (result, timedOut) = await InProcessCommandLine().run(
+            ["run", rules, input, "--dry-run"], timeout: .seconds(60))
         #expect(!timedOut)
         #expect(result.status == 0)
-        #expect(result.stderr.contains("\(input):1: warning: " + #"a\u001b[31mb\nc 1.5 {"x":1} nil "# + "\u{FFFD}z é (\(rules):1)\n"))
+        #expect(
+            result.stderr.contains(
+                "\(input):1: warning: " + #"a\u001b[31mb\nc 1.5 {"x":1} nil "# + "\u{FFFD}z é (\(rules):1)\n"))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 8 on the command line: nothing a rule starts runs without bound in `run`.
 @Suite struct RuleSandboxRunTests {
@@ -19,27 +19,32 @@ import TestSupport
         try tmp.lines("dead.jsonl").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
     }
 
-    static let identifyTwoAndThree = #"{"name":"identify","user":{"userId":"1"}}"# + "\n"
+    static let identifyTwoAndThree =
+        #"{"name":"identify","user":{"userId":"1"}}"# + "\n"
         + #"{"name":"identify","user":{"userId":"3"}}"# + "\n"
 
     // MARK: - Finalizers and message handlers
 
     // The time limits replace the binary test's process timeout: a rule that never ends fails the test.
-    @Test(.timeLimit(.minutes(1)), arguments: [
-        "setmetatable({}, {__gc = function() while true do end end})",
-        "local mt = {__gc = true} local t = setmetatable({}, mt) mt.__gc = function() while true do end end",
-    ])
+    @Test(
+        .timeLimit(.minutes(1)),
+        arguments: [
+            "setmetatable({}, {__gc = function() while true do end end})",
+            "local mt = {__gc = true} local t = setmetatable({}, mt) mt.__gc = function() while true do end end",
+        ])
     func aFinalizerFailsItsRecordAndTheRunEnds(badLine: String) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              if r.id == 2 then
-                \(badLine)
-              end
-              encharge.identify{ userId = r.id }
-            end
-            """, flags: ["--time-limit", "1"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  if r.id == 2 then
+                    \(badLine)
+                  end
+                  encharge.identify{ userId = r.id }
+                end
+                """, flags: ["--time-limit", "1"])
         #expect(result.status == 1)
         #expect(result.stdout == Self.identifyTwoAndThree)
         #expect(result.stderr.contains("rules.lua:3: error: setmetatable: a __gc finalizer is not allowed in rules"))
@@ -49,10 +54,12 @@ import TestSupport
     @Test(.timeLimit(.minutes(1))) func aFinalizerAtTheTopLevelIsALoadError() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            setmetatable({}, {__gc = function() while true do end end})
-            function on_record(r, ctx) end
-            """, flags: ["--time-limit", "1"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                setmetatable({}, {__gc = function() while true do end end})
+                function on_record(r, ctx) end
+                """, flags: ["--time-limit", "1"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("rules.lua:1: setmetatable: a __gc finalizer is not allowed in rules"))
     }
@@ -60,14 +67,16 @@ import TestSupport
     @Test(.timeLimit(.minutes(1))) func anEndlessXpcallHandlerInARecordFailsOnlyThatRecord() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              if r.id == 2 then
-                xpcall(error, function() while true do end end)
-              end
-              encharge.identify{ userId = r.id }
-            end
-            """, flags: ["--time-limit", "1"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  if r.id == 2 then
+                    xpcall(error, function() while true do end end)
+                  end
+                  encharge.identify{ userId = r.id }
+                end
+                """, flags: ["--time-limit", "1"])
         #expect(result.status == 1)
         #expect(result.stdout == Self.identifyTwoAndThree)
         #expect(result.stderr.contains("rules.lua:3: error: instruction limit of 50000000 exceeded"))
@@ -76,10 +85,12 @@ import TestSupport
     @Test(.timeLimit(.minutes(1))) func anEndlessXpcallHandlerAtTheTopLevelIsALoadError() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            xpcall(error, function() while true do end end)
-            function on_record(r, ctx) end
-            """, flags: ["--time-limit", "1"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                xpcall(error, function() while true do end end)
+                function on_record(r, ctx) end
+                """, flags: ["--time-limit", "1"])
         #expect(result.status == 2)
         #expect(result.stderr.contains("rules.lua:1: instruction limit of 50000000 exceeded"))
     }
@@ -89,16 +100,21 @@ import TestSupport
     @Test(.timeLimit(.minutes(1))) func aPathologicalPatternFailsItsRecordLikeAnEndlessLoop() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              local subject = string.rep("a", 40000)
-              if r.id == 2 then subject:find(".-.-.-.-.-.-b") end
-              encharge.identify{ userId = r.id }
-            end
-            """, flags: ["--time-limit", "2"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  local subject = string.rep("a", 40000)
+                  if r.id == 2 then subject:find(".-.-.-.-.-.-b") end
+                  encharge.identify{ userId = r.id }
+                end
+                """, flags: ["--time-limit", "2"])
         #expect(result.status == 1)
         #expect(result.stdout == Self.identifyTwoAndThree)
-        #expect(result.stderr.contains("rules.lua:3: error: instruction limit of 50000000 exceeded (an endless loop?) (record \(tmp.path)/in.jsonl:2)"))
+        #expect(
+            result.stderr.contains(
+                "rules.lua:3: error: instruction limit of 50000000 exceeded (an endless loop?) (record \(tmp.path)/in.jsonl:2)"
+            ))
     }
 
     // MARK: - The host's own work
@@ -107,14 +123,16 @@ import TestSupport
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let start = Date()
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              local t = {1} for i = 1, 24 do t = {t, t} end
-              if r.id == 2 then encharge.track("Big", { userId = "u" }, { t = t }) end
-              if r.id == 3 then log.info(t) json.encode(t) end
-              encharge.identify{ userId = r.id }
-            end
-            """, flags: ["--memory-limit", "16", "--time-limit", "1"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  local t = {1} for i = 1, 24 do t = {t, t} end
+                  if r.id == 2 then encharge.track("Big", { userId = "u" }, { t = t }) end
+                  if r.id == 3 then log.info(t) json.encode(t) end
+                  encharge.identify{ userId = r.id }
+                end
+                """, flags: ["--memory-limit", "16", "--time-limit", "1"])
         #expect(Date().timeIntervalSince(start) < 15)
         #expect(result.status == 1)
         #expect(result.stdout == #"{"name":"identify","user":{"userId":"1"}}"# + "\n")
@@ -140,7 +158,10 @@ import TestSupport
         let refused = try await runThreeRecords(tmp, rule: rule)
         #expect(refused.status == 1)
         #expect(refused.stdout.isEmpty)
-        #expect(refused.stderr.contains("rules.lua:2: error: track: more than 1000 events for one record; emit fewer (or raise --max-events-per-record)"))
+        #expect(
+            refused.stderr.contains(
+                "rules.lua:2: error: track: more than 1000 events for one record; emit fewer (or raise --max-events-per-record)"
+            ))
         let allowed = try await runThreeRecords(tmp, rule: rule, flags: ["--max-events-per-record", "1001"])
         #expect(allowed.status == 0)
         #expect(allowed.stdout.split(separator: "\n").count == 3003)
@@ -149,28 +170,33 @@ import TestSupport
     @Test func anEventLargerThanTheAPITakesFailsItsRecord() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              local notes = r.id == 2 and string.rep("x", 2 * 1024 * 1024) or "short"
-              encharge.track("Note", { userId = "u" .. r.id }, { notes = notes })
-            end
-            """)
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  local notes = r.id == 2 and string.rep("x", 2 * 1024 * 1024) or "short"
+                  encharge.track("Note", { userId = "u" .. r.id }, { notes = notes })
+                end
+                """)
         #expect(result.status == 1)
         #expect(result.stdout.split(separator: "\n").count == 2)
-        #expect(result.stderr.contains("rules.lua:3: error: track: properties.notes: value is larger than 1048576 bytes"))
+        #expect(
+            result.stderr.contains("rules.lua:3: error: track: properties.notes: value is larger than 1048576 bytes"))
     }
 
     @Test func aHugeErrorMessageIsCutBeforeStderrAndTheDeadLetter() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              if r.id == 2 then
-                error(setmetatable({}, {__tostring = function() return string.rep("x", 3e7) end}))
-              end
-              encharge.identify{ userId = r.id }
-            end
-            """)
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  if r.id == 2 then
+                    error(setmetatable({}, {__tostring = function() return string.rep("x", 3e7) end}))
+                  end
+                  encharge.identify{ userId = r.id }
+                end
+                """)
         #expect(result.status == 1)
         #expect(result.stdout == Self.identifyTwoAndThree)
         #expect(result.stderr.utf8.count < 16 << 10)
@@ -195,13 +221,15 @@ import TestSupport
     @Test func jsonDecodeFailsOnTheMemoryCapWhileDecoding() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              local text = r.id == 2 and "[" .. string.rep("{},", 2e6) .. "{}]" or "[{}]"
-              local list = json.decode(text)
-              encharge.identify{ userId = r.id }
-            end
-            """, flags: ["--memory-limit", "16"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  local text = r.id == 2 and "[" .. string.rep("{},", 2e6) .. "{}]" or "[{}]"
+                  local list = json.decode(text)
+                  encharge.identify{ userId = r.id }
+                end
+                """, flags: ["--memory-limit", "16"])
         #expect(result.status == 1)
         #expect(result.stdout == Self.identifyTwoAndThree)
         #expect(result.stderr.contains("rules.lua:3: error: json.decode: memory limit of 16 MiB exceeded"))
@@ -212,19 +240,22 @@ import TestSupport
     @Test func garbageLeftByAMemoryFailureDoesNotFailTheNextRecord() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let result = try await runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              if r.id == 1 then local t = {} for i = 1, 1e9 do t[i] = {i} end end
-              local a = string.rep("x", 4e6) a = nil
-              local b = string.rep("y", 6e6)
-              local ok, message = pcall(error, "an ordinary error")
-              encharge.identify{ userId = r.id, note = message }
-            end
-            """, flags: ["--memory-limit", "16"])
+        let result = try await runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  if r.id == 1 then local t = {} for i = 1, 1e9 do t[i] = {i} end end
+                  local a = string.rep("x", 4e6) a = nil
+                  local b = string.rep("y", 6e6)
+                  local ok, message = pcall(error, "an ordinary error")
+                  encharge.identify{ userId = r.id, note = message }
+                end
+                """, flags: ["--memory-limit", "16"])
         #expect(result.status == 1)
         #expect(result.stderr.contains("rules.lua:2: error: memory limit of 16 MiB exceeded"))
-        #expect(result.stdout == #"{"name":"identify","user":{"note":"an ordinary error","userId":"2"}}"# + "\n"
-            + #"{"name":"identify","user":{"note":"an ordinary error","userId":"3"}}"# + "\n")
+        #expect(
+            result.stdout == #"{"name":"identify","user":{"note":"an ordinary error","userId":"2"}}"# + "\n"
+                + #"{"name":"identify","user":{"note":"an ordinary error","userId":"3"}}"# + "\n")
     }
 
     // MARK: - The lint
@@ -233,7 +264,9 @@ import TestSupport
     func checkReportsABadGlobalKeyCleanly(assignment: String) async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               \(assignment)
             end

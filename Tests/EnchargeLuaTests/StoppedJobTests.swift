@@ -1,7 +1,7 @@
 import Foundation
 import MockIngest
-import Testing
 import TestSupport
+import Testing
 
 /// What a stopped `run` leaves behind (issue 7, "nothing duplicated, nothing silently lost"): a
 /// stopped run names the first record it did not read and the inputs it did not open, and an
@@ -23,7 +23,9 @@ import TestSupport
     @Test(.timeLimit(.minutes(2)))
     func aStoppedRunNamesTheFirstRecordItDidNotReadAndTheInputsItDidNotOpen() async throws {
         try await TemporaryDirectory.with { tmp in
-            let rules = try tmp.write("rules.lua", """
+            let rules = try tmp.write(
+                "rules.lua",
+                """
                 function on_record(r) encharge.identify{ userId = r.uid } encharge.track("Step", { userId = r.uid }) end
                 """)
             var lines = ""
@@ -36,9 +38,10 @@ import TestSupport
                 #expect(run.status == 2, "stderr: \(run.stderr)")
                 let records = try #require(JobSummary.numbers(run.stderr)["records"])
                 #expect(records < 20_000)
-                #expect(run.stderr.contains(
-                    "error: the run stopped before reading all input: the first record not read is \(input):\(records + 1), "
-                        + "and \(later) was not opened; after fixing the cause, run again from there\n"),
+                #expect(
+                    run.stderr.contains(
+                        "error: the run stopped before reading all input: the first record not read is \(input):\(records + 1), "
+                            + "and \(later) was not opened; after fixing the cause, run again from there\n"),
                     "stderr: \(run.stderr)")
                 // The dead letters (for a replay) and the rest of the input (for a run from there) do not overlap.
                 let lineNumbers = tmp.lines("dead.jsonl").compactMap { line -> Int? in

@@ -58,23 +58,56 @@ import Testing
     }
 
     @Test(arguments: [
-        (["run", "r.lua", "in.txt"], "error: cannot tell the format of 'in.txt' from its name; name it .jsonl, .json or .csv, or pass --format"),
+        (
+            ["run", "r.lua", "in.txt"],
+            "error: cannot tell the format of 'in.txt' from its name; name it .jsonl, .json or .csv, or pass --format"
+        ),
         (["run", "r.lua", "in.jsonl", "--format", "xml"], "error: --format must be jsonl, json or csv, got 'xml'"),
-        (["run", "r.lua", "in.jsonl", "--delimiter", ";"], "error: --delimiter applies to CSV input only; name the file .csv or pass --format csv"),
-        (["run", "r.lua", "in.csv", "--delimiter", ";;"], "error: --delimiter must be one character such as ';' or '|', or tab (got ';;')"),
-        (["run", "r.lua", "--delimiter", ";"], "error: --delimiter applies to CSV input only; name the file .csv or pass --format csv"),
-        (["run", "r.lua", "in.csv", "--records-path", "/data"], "error: --records-path applies to .json input only; name the file .json or pass --format json"),
-        (["run", "r.lua", "--backoff-base", "5", "--backoff-cap", "1"], "error: --backoff-cap must be at least --backoff-base"),
+        (
+            ["run", "r.lua", "in.jsonl", "--delimiter", ";"],
+            "error: --delimiter applies to CSV input only; name the file .csv or pass --format csv"
+        ),
+        (
+            ["run", "r.lua", "in.csv", "--delimiter", ";;"],
+            "error: --delimiter must be one character such as ';' or '|', or tab (got ';;')"
+        ),
+        (
+            ["run", "r.lua", "--delimiter", ";"],
+            "error: --delimiter applies to CSV input only; name the file .csv or pass --format csv"
+        ),
+        (
+            ["run", "r.lua", "in.csv", "--records-path", "/data"],
+            "error: --records-path applies to .json input only; name the file .json or pass --format json"
+        ),
+        (
+            ["run", "r.lua", "--backoff-base", "5", "--backoff-cap", "1"],
+            "error: --backoff-cap must be at least --backoff-base"
+        ),
         (["run", "r.lua", "--set", "plan"], "error: --set takes key=value, got 'plan'"),
         (["run", "r.lua", "--log-level", "loud"], "error: --log-level must be debug, info, warn or error"),
         (["run", "r.lua", "--max-events-per-record", "0"], "error: --max-events-per-record must be at least 1"),
-        (["check", "r.lua", "--format", "csv"], "error: --format, --delimiter and --records-path apply to the --input sample; pass --input too"),
-        (["check", "r.lua", "--delimiter", ";"], "error: --format, --delimiter and --records-path apply to the --input sample; pass --input too"),
-        (["check", "r.lua", "--input", "s.json", "--delimiter", ";"], "error: --delimiter applies to CSV input only; name the file .csv or pass --format csv"),
+        (
+            ["check", "r.lua", "--format", "csv"],
+            "error: --format, --delimiter and --records-path apply to the --input sample; pass --input too"
+        ),
+        (
+            ["check", "r.lua", "--delimiter", ";"],
+            "error: --format, --delimiter and --records-path apply to the --input sample; pass --input too"
+        ),
+        (
+            ["check", "r.lua", "--input", "s.json", "--delimiter", ";"],
+            "error: --delimiter applies to CSV input only; name the file .csv or pass --format csv"
+        ),
         (["replay"], "error: give either a dead-letter file or --spool PATH"),
         (["replay", "d.jsonl", "--spool", "s.sqlite"], "error: give either a dead-letter file or --spool PATH"),
-        (["replay", "--spool", "s.sqlite", "--run-id", "x"], "error: --run-id applies to a dead-letter file, not to --spool"),
-        (["replay", "--spool", "s.sqlite", "--dry-run"], "error: --dry-run does not apply to --spool (replaying a spool only re-queues; serve delivers)"),
+        (
+            ["replay", "--spool", "s.sqlite", "--run-id", "x"],
+            "error: --run-id applies to a dead-letter file, not to --spool"
+        ),
+        (
+            ["replay", "--spool", "s.sqlite", "--dry-run"],
+            "error: --dry-run does not apply to --spool (replaying a spool only re-queues; serve delivers)"
+        ),
     ])
     func badFlagCombinationsAreUsageErrorsSayingWhy(_ arguments: [String], _ message: String) throws {
         let refused = try #require(refusal(arguments), "\(arguments) parsed")

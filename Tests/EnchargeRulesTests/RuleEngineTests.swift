@@ -20,7 +20,8 @@ import Testing
     }
 
     @Test func eventsComeOutInEmissionOrderAndValidated() throws {
-        let e = try engine("""
+        let e = try engine(
+            """
             function on_record(r, ctx)
               encharge.identify{ email = r.email, userId = r.id, tags = r.tags }
               encharge.track("Signed up", { email = r.email }, { plan = r.plan, source = ctx.source })
@@ -31,16 +32,18 @@ import Testing
             Issue.record("expected events")
             return
         }
-        #expect(events.map { String(decoding: $0.wireJSON(), as: UTF8.self) } == [
-            #"{"name":"identify","user":{"email":"A@x.io","tags":"a, b","userId":"7"}}"#,
-            #"{"name":"Signed up","user":{"email":"A@x.io"},"properties":{"plan":"pro","source":"in.jsonl:1"}}"#,
-            #"{"name":"Raw","user":{"userId":"x"},"sourceIp":"192.0.2.1"}"#,
-        ])
+        #expect(
+            events.map { String(decoding: $0.wireJSON(), as: UTF8.self) } == [
+                #"{"name":"identify","user":{"email":"A@x.io","tags":"a, b","userId":"7"}}"#,
+                #"{"name":"Signed up","user":{"email":"A@x.io"},"properties":{"plan":"pro","source":"in.jsonl:1"}}"#,
+                #"{"name":"Raw","user":{"userId":"x"},"sourceIp":"192.0.2.1"}"#,
+            ])
         #expect(events[1].identityKey == "a@x.io")
     }
 
     @Test func skipDropsTheRecordsEvents() throws {
-        let e = try engine(#"function on_record(r) encharge.identify{ email = "a@x.io" } return encharge.skip("not yet") end"#)
+        let e = try engine(
+            #"function on_record(r) encharge.identify{ email = "a@x.io" } return encharge.skip("not yet") end"#)
         guard case .skipped(let reason) = map(e, "{}") else {
             Issue.record("expected a skip")
             return
@@ -52,11 +55,23 @@ import Testing
         (#"encharge.track("x", { firstName = "n" })"#, "track: user needs email or userId"),
         (#"encharge.track("x", { email = "nope" })"#, "track: user.email: 'nope' does not look like an email address"),
         (#"encharge.track("", { email = "a@x.io" })"#, "track: name: must not be empty"),
-        (#"encharge.track("x", { email = "a@x.io" }, { f = print })"#, "track: properties.f: a function value cannot be sent as JSON"),
-        (#"encharge.track("x", { email = "a@x.io" }, nil, { sourceIP = "1.2.3.4" })"#, "track: unknown option 'sourceIP' (the only option is sourceIp)"),
+        (
+            #"encharge.track("x", { email = "a@x.io" }, { f = print })"#,
+            "track: properties.f: a function value cannot be sent as JSON"
+        ),
+        (
+            #"encharge.track("x", { email = "a@x.io" }, nil, { sourceIP = "1.2.3.4" })"#,
+            "track: unknown option 'sourceIP' (the only option is sourceIp)"
+        ),
         (#"encharge.identify("a@x.io")"#, "identify: expected a user table like { email = ... }, got string"),
-        (#"encharge.event{ name = "x", user = { email = "a@x.io" }, propreties = {} }"#, "event: unknown key 'propreties' (did you mean 'properties'?)"),
-        (#"encharge.iso8601("yesterday")"#, "iso8601: cannot read 'yesterday' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z, or pass a format)"),
+        (
+            #"encharge.event{ name = "x", user = { email = "a@x.io" }, propreties = {} }"#,
+            "event: unknown key 'propreties' (did you mean 'properties'?)"
+        ),
+        (
+            #"encharge.iso8601("yesterday")"#,
+            "iso8601: cannot read 'yesterday' as a date (give epoch seconds, epoch milliseconds or an ISO 8601 string like 2020-03-06T14:24:03Z, or pass a format)"
+        ),
     ])
     func invalidEventsFailTheRecordAtTheirLine(call: String, message: String) throws {
         let e = try engine("function on_record(r)\n  \(call)\nend")
@@ -69,7 +84,8 @@ import Testing
     }
 
     @Test func aFailedRecordDoesNotLeakEventsIntoTheNext() throws {
-        let e = try engine("""
+        let e = try engine(
+            """
             function on_record(r)
               encharge.identify{ email = "a@x.io" }
               if r.fail then error("no") end
@@ -91,9 +107,12 @@ import Testing
             end
             """, settings: JSONObject([("plan", .string("gold"))]))
         guard case .mapped(let events) = map(e, "{}") else { Issue.record("expected events"); return }
-        #expect(events[0].properties == JSONObject([
-            ("plan", "gold"), ("s", "2020-03-06T14:24:03Z"), ("ms", "2020-03-06T14:24:03.522Z"), ("iso", "2020-03-06T14:24:03Z"),
-        ]))
+        #expect(
+            events[0].properties
+                == JSONObject([
+                    ("plan", "gold"), ("s", "2020-03-06T14:24:03Z"), ("ms", "2020-03-06T14:24:03.522Z"),
+                    ("iso", "2020-03-06T14:24:03Z"),
+                ]))
     }
 
     @Test func nullMembersPassThroughToProperties() throws {
@@ -102,11 +121,14 @@ import Testing
             Issue.record("expected events")
             return
         }
-        #expect(String(decoding: events[0].wireJSON(), as: UTF8.self) == #"{"name":"t","user":{"email":"a@x.io"},"properties":{"a":null,"b":[null,1],"c":{}}}"#)
+        #expect(
+            String(decoding: events[0].wireJSON(), as: UTF8.self)
+                == #"{"name":"t","user":{"email":"a@x.io"},"properties":{"a":null,"b":[null,1],"c":{}}}"#)
     }
 
     @Test func webhookRoutesResponsesAndRequestTable() throws {
-        let e = try engine("""
+        let e = try engine(
+            """
             routes = {
               ["POST /hook"] = function(req)
                 encharge.track("Hook", { email = req.json.email }, {
@@ -123,7 +145,9 @@ import Testing
             Issue.record("expected a handled request")
             return
         }
-        #expect(String(decoding: events[0].wireJSON(), as: UTF8.self) == #"{"name":"Hook","user":{"email":"a@x.io"},"properties":{"h":"1, 2","id":"req_1","q":["a","b"]}}"#)
+        #expect(
+            String(decoding: events[0].wireJSON(), as: UTF8.self)
+                == #"{"name":"Hook","user":{"email":"a@x.io"},"properties":{"h":"1, 2","id":"req_1","q":["a","b"]}}"#)
         #expect(response?.status == 200)
         #expect(response.map { String(decoding: $0.body, as: UTF8.self) } == #"{"ok":true}"#)
         var other = request
@@ -132,7 +156,9 @@ import Testing
     }
 
     @Test func failedWebhookVerifyIsUnauthorized() throws {
-        let e = try engine(#"function on_webhook(req) webhook.verify("github", req, "secret") encharge.identify{ email = "a@x.io" } end"#)
+        let e = try engine(
+            #"function on_webhook(req) webhook.verify("github", req, "secret") encharge.identify{ email = "a@x.io" } end"#
+        )
         let request = WebhookRequest(
             id: "r", method: "POST", path: "/", query: [], headers: [("x-hub-signature-256", "sha256=00")],
             body: Array("{}".utf8), remoteIP: nil)
@@ -141,9 +167,11 @@ import Testing
 
     @Test func keptRequestsRoundTripThroughJSON() throws {
         let request = WebhookRequest(
-            id: "r", method: "POST", path: "/x", query: [("a", "1")], headers: [("h", "v")], body: [0, 255, 10], remoteIP: "::1")
+            id: "r", method: "POST", path: "/x", query: [("a", "1")], headers: [("h", "v")], body: [0, 255, 10],
+            remoteIP: "::1")
         let back = try #require(WebhookRequest(json: request.jsonValue))
-        #expect(back.body == [0, 255, 10] && back.path == "/x" && back.remoteIP == "::1" && back.headers.first?.1 == "v")
+        #expect(
+            back.body == [0, 255, 10] && back.path == "/x" && back.remoteIP == "::1" && back.headers.first?.1 == "v")
     }
 
     @Test func logLinesGoToTheWriterInTheOptionsWithTheRecordAndRuleLine() throws {

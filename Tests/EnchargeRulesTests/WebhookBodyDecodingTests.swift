@@ -14,7 +14,8 @@ import Testing
 
     @Test(arguments: [
         FormCase(body: "a=1&b=x%20y+z", pairs: [["a", "1"], ["b", "x y z"]]),
-        FormCase(body: "note=caf%C3%A9%0D%0A&empty=&flag", pairs: [["note", "café\r\n"], ["empty", ""], ["flag", ""]]),
+        FormCase(
+            body: "note=caf%C3%A9%0D%0A&empty=&flag", pairs: [["note", "café\r\n"], ["empty", ""], ["flag", ""]]),
         FormCase(body: "pct=100%25&&x=%7e", pairs: [["pct", "100%"], ["x", "~"]]),
         FormCase(body: "note=%FF", pairs: nil),
         FormCase(body: "note=%C3", pairs: nil),
@@ -48,14 +49,15 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        (#"{"id":"evt_1","object":"event","data":{"object":{"id":"in_1"}}}"#, "evt_1"),
-        (#"{"data":{"object":{"id":"in_1"}},"id":"evt_2"}"#, "evt_2"),
-        (#"{"object":"event","data":{"id":"nested"}}"#, nil),
-        (#"[{"id":"evt_in_array"}]"#, nil),
-        (#"{"id":42}"#, nil),
-        (#"{"id":""}"#, nil),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            (#"{"id":"evt_1","object":"event","data":{"object":{"id":"in_1"}}}"#, "evt_1"),
+            (#"{"data":{"object":{"id":"in_1"}},"id":"evt_2"}"#, "evt_2"),
+            (#"{"object":"event","data":{"id":"nested"}}"#, nil),
+            (#"[{"id":"evt_in_array"}]"#, nil),
+            (#"{"id":42}"#, nil),
+            (#"{"id":""}"#, nil),
+        ] as [(String, String?)])
     func aStripeEventIdIsTheTopLevelIdString(body: String, id: String?) throws {
         #expect(try StripeEventID.find(in: Array(body.utf8)) == id)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The command line as a user meets it through the real binary: its exit codes (0, 1, 2), what
 /// reaches its standard error, and secrets that never do. (Exit code 130 is a signal's:
@@ -27,7 +27,9 @@ import TestSupport
     @Test func recordValuesCannotForgeLinesOrEscapeSequences() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try rule(tmp, """
+        let rules = try rule(
+            tmp,
+            """
             function on_record(r)
               log.info("name:", r.name)
               error("bad name " .. r.name)
@@ -58,13 +60,17 @@ import TestSupport
         let keyFile = try tmp.write("key.txt", "file-key-7\n")
         chmod(keyFile, 0o644)
         let loose = try Binary.run(
-            ["run", rules, input, "--endpoint", mock.endpoint, "--write-key-file", keyFile], removing: ["ENCHARGE_WRITE_KEY"])
+            ["run", rules, input, "--endpoint", mock.endpoint, "--write-key-file", keyFile],
+            removing: ["ENCHARGE_WRITE_KEY"])
         #expect(loose.status == 0, "\(loose.stderr)")
-        #expect(loose.stderr.contains("warning: \(keyFile) holds a secret and other users can read it; run chmod 600 \(keyFile)"))
+        #expect(
+            loose.stderr.contains(
+                "warning: \(keyFile) holds a secret and other users can read it; run chmod 600 \(keyFile)"))
         #expect(!loose.stderr.contains("file-key-7"))
         chmod(keyFile, 0o600)
         let tight = try Binary.run(
-            ["run", rules, input, "--endpoint", mock.endpoint, "--write-key-file", keyFile], removing: ["ENCHARGE_WRITE_KEY"])
+            ["run", rules, input, "--endpoint", mock.endpoint, "--write-key-file", keyFile],
+            removing: ["ENCHARGE_WRITE_KEY"])
         #expect(tight.status == 0)
         #expect(!tight.stderr.contains("warning:"), "\(tight.stderr)")
         #expect(mock.received().count == 2)
@@ -81,12 +87,18 @@ import TestSupport
         chmod(secret, 0o604)
         // A missing --auth-token-file, read after the signing secret, stops serve before it listens.
         let result = try Binary.run(
-            ["serve", rules, "--verify", "stripe", "--secret-file", secret, "--write-key-file", key,
-             "--auth-token-file", tmp.path + "/missing", "--spool", tmp.path + "/spool.sqlite"])
+            [
+                "serve", rules, "--verify", "stripe", "--secret-file", secret, "--write-key-file", key,
+                "--auth-token-file", tmp.path + "/missing", "--spool", tmp.path + "/spool.sqlite",
+            ])
         #expect(result.status == 2)
-        #expect(result.stderr.contains("warning: \(secret) holds a secret and other users can read it; run chmod 600 \(secret)"))
+        #expect(
+            result.stderr.contains(
+                "warning: \(secret) holds a secret and other users can read it; run chmod 600 \(secret)"))
         #expect(!result.stderr.contains("\(key) holds"))
-        #expect(result.stderr.contains("error: cannot read --auth-token-file \(tmp.path)/missing: No such file or directory"))
+        #expect(
+            result.stderr.contains(
+                "error: cannot read --auth-token-file \(tmp.path)/missing: No such file or directory"))
         #expect(!result.stderr.contains("whsec_x"))
     }
 
@@ -101,7 +113,8 @@ import TestSupport
         let mock = try MockIngestProcess(["--write-key-file", keyFile, "--verbose"], in: tmp)
         let rules = try rule(tmp, "function on_record(r) encharge.identify{ email = r.email } end")
         let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n")
-        let good = try Binary.run(["run", rules, input, "--endpoint", mock.endpoint], environment: ["ENCHARGE_WRITE_KEY": "mock-file-key-3"])
+        let good = try Binary.run(
+            ["run", rules, input, "--endpoint", mock.endpoint], environment: ["ENCHARGE_WRITE_KEY": "mock-file-key-3"])
         let bad = try Binary.run(
             ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl"],
             environment: ["ENCHARGE_WRITE_KEY": "wrong"])

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Dead letters as a user meets them through the binary: each run's entries carry its own run id,
 /// and the hint after a run can be pasted into a shell.
@@ -10,7 +10,8 @@ import TestSupport
     /// A rule that fails records without an email, plus the input: two good, one bad.
     func failingRun(_ tmp: TemporaryDirectory) throws -> (rules: String, fixed: String, input: String) {
         let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
-        let fixed = try tmp.write("fixed.lua", "function on_record(r) encharge.identify{ email = r.email or r.mail } end")
+        let fixed = try tmp.write(
+            "fixed.lua", "function on_record(r) encharge.identify{ email = r.email or r.mail } end")
         let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n{\"email\":\"c@x.io\"}\n")
         return (rules, fixed, input)
     }
@@ -38,9 +39,10 @@ import TestSupport
         let dead = tmp.path + "/dead.jsonl"
         let dry = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", dead])
         #expect(dry.status == 1)
-        #expect(dry.stderr.contains(
-            "1 entry written to \(dead) by this dry run, marked dry_run: what a real run would fail, not for replay; "
-                + "fix the cause, then run again without --dry-run"))
+        #expect(
+            dry.stderr.contains(
+                "1 entry written to \(dead) by this dry run, marked dry_run: what a real run would fail, not for replay; "
+                    + "fix the cause, then run again without --dry-run"))
         #expect(!dry.stderr.contains("encharge-lua replay"), "a dry run never suggests a replay")
         // A second dry run appends its own entry under its own run id.
         _ = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", dead])
@@ -59,10 +61,12 @@ import TestSupport
         let replay = try Binary.run(["replay", dead, "--rules", fixed, "--dry-run"])
         #expect(replay.status == 1, "refused entries are not a success: \(replay.stderr)")
         #expect(emails(replay.stdout) == ["real@x.io"])
-        #expect(replay.stderr.contains(
-            "error: 2 entries of \(dead) came from a --dry-run and were not replayed, since a dry run sends nothing; "
-                + "run the input again without --dry-run to send it"))
-        #expect(replay.stderr.contains("replay done: 3 entries: 1 with events, 0 skipped, 0 failed, 2 refused (dry run)"))
+        #expect(
+            replay.stderr.contains(
+                "error: 2 entries of \(dead) came from a --dry-run and were not replayed, since a dry run sends nothing; "
+                    + "run the input again without --dry-run to send it"))
+        #expect(
+            replay.stderr.contains("replay done: 3 entries: 1 with events, 0 skipped, 0 failed, 2 refused (dry run)"))
     }
 
     // Needs the real binary: the hint is a shell command, and /bin/sh runs the binary it names.
@@ -79,7 +83,8 @@ import TestSupport
         let first = try Binary.run(["run", rules, input, "--dead-letter", dead], environment: environment)
         #expect(first.status == 1)
         let quoted = "'" + dead.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
-        let expected = "1 entry written to \(quoted); fix the cause and run `encharge-lua replay \(quoted) --rules \(rules)`"
+        let expected =
+            "1 entry written to \(quoted); fix the cause and run `encharge-lua replay \(quoted) --rules \(rules)`"
         #expect(first.stderr.contains(expected), "stderr: \(first.stderr)")
 
         // Paste it, with the fixed rule in place of the broken one, into a shell.
@@ -97,7 +102,8 @@ import TestSupport
         try shell.run()
         shell.waitUntilExit()
         #expect(shell.terminationStatus == 0, "command: \(command)")
-        #expect(mock.received().compactMap { ($0["user"] as? [String: Any])?["email"] as? String }
-            == ["a@x.io", "c@x.io", "b@x.io"])
+        #expect(
+            mock.received().compactMap { ($0["user"] as? [String: Any])?["email"] as? String }
+                == ["a@x.io", "c@x.io", "b@x.io"])
     }
 }

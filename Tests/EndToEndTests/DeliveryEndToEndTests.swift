@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `encharge-lua run` delivering to `mock-ingest` over real loopback HTTP.
 @Suite(.serialized) struct DeliveryEndToEndTests {
@@ -8,7 +8,9 @@ import TestSupport
 
     /// A rule where every record emits identify + a numbered track for one of `people` persons.
     func orderedInput(_ tmp: TemporaryDirectory, records: Int, people: Int) throws -> (rules: String, input: String) {
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               encharge.identify{ email = r.email, userId = r.uid }
               encharge.track("Step", { userId = r.uid }, { seq = r.seq })
@@ -51,12 +53,17 @@ import TestSupport
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess(
-            ["--write-key", Self.key, "--fail-rate", "0.1", "--drop-rate", "0.05", "--rate-limit", "1500", "--seed", "7"], in: tmp)
+            [
+                "--write-key", Self.key, "--fail-rate", "0.1", "--drop-rate", "0.05", "--rate-limit", "1500", "--seed",
+                "7",
+            ], in: tmp)
         defer { mock.stop() }
         let (rules, input) = try orderedInput(tmp, records: 1000, people: 50)
         let result = try Binary.run(
-            ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
-             "--backoff-base", "0.01", "--backoff-cap", "0.2", "--request-timeout", "5", "--max-attempts", "30"],
+            [
+                "run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
+                "--backoff-base", "0.01", "--backoff-cap", "0.2", "--request-timeout", "5", "--max-attempts", "30",
+            ],
             environment: ["ENCHARGE_WRITE_KEY": Self.key])
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let events = mock.received()
@@ -114,8 +121,10 @@ import TestSupport
         defer { mock.stop() }
         let (rules, input) = try orderedInput(tmp, records: 3000, people: 100)
         let run = try Binary.launch(
-            ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
-             "--concurrency", "4", "--drain-timeout", "2"],
+            [
+                "run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
+                "--concurrency", "4", "--drain-timeout", "2",
+            ],
             environment: ["ENCHARGE_WRITE_KEY": Self.key])
         // Interrupt mid-run: some events are delivered, most are not yet.
         await eventually("the run delivers its first events") { !mock.received().isEmpty }

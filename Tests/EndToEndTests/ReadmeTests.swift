@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The README says what the tool does: its quick start quotes the example as it is and the output
 /// the command prints, and it names no file the repository lacks. Its sections come in issue 9's

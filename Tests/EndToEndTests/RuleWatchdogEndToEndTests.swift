@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 // A real process: the watchdog abandons the stuck thread, so only the process exiting ends it.
 /// A rule call stuck inside one C call (which no hook can interrupt) under `check --input` and
@@ -29,14 +29,16 @@ import TestSupport
         _ = try tmp.write("rules.lua", Self.stuckRule)
         let sample = try tmp.write("sample.jsonl", "{\"id\":1}\n{\"id\":2}\n{\"id\":3}\n")
         let start = Date()
-        let result = try Binary.run(["check", "rules.lua", "--input", sample, "--time-limit", "0.5"], directory: tmp.path, timeout: 60)
+        let result = try Binary.run(
+            ["check", "rules.lua", "--input", sample, "--time-limit", "0.5"], directory: tmp.path, timeout: 60)
         #expect(!result.timedOut)
         #expect(Date().timeIntervalSince(start) < 30)
         #expect(result.status == 1)
         #expect(result.stdout == #"{"name":"identify","user":{"userId":"1"}}"# + "\n")
         #expect(result.stderr.contains("rules.lua:3: error: a call of the rule ran for "))
         #expect(result.stderr.contains("over 2× the time limit of 0.50 s"))
-        #expect(result.stderr.contains("the check stops here, so change the rule near this line (record \(sample):2)\n"))
+        #expect(
+            result.stderr.contains("the check stops here, so change the rule near this line (record \(sample):2)\n"))
         #expect(result.stderr.contains("sample: 2 records: 1 with events, 0 skipped, 1 failed; 1 event\n"))
         #expect(result.stderr.contains("rules.lua: error: 1 sample record failed; fix these before running the rule\n"))
         #expect(!result.stderr.contains("ok ("))
@@ -65,7 +67,8 @@ import TestSupport
         #expect(result.status == 1)
         #expect(result.stdout == #"{"name":"identify","user":{"userId":"1"}}"# + "\n")
         #expect(result.stderr.contains("rules.lua:3: error: a call of the rule ran for "))
-        #expect(result.stderr.contains("the replay stops here, so change the rule near this line (record \(input):2)\n"))
+        #expect(
+            result.stderr.contains("the replay stops here, so change the rule near this line (record \(input):2)\n"))
         #expect(result.stderr.contains("replay stopped: 2 entries: 1 with events, 0 skipped, 1 failed; 1 event"))
         // The entry not read yet is carried over unread, so replaying the retry file misses nothing.
         #expect(result.stderr.contains("; 1 more entry not read, carried over unread to \(retry)\n"))

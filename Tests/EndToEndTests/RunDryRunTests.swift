@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `encharge-lua run --dry-run` through the built binary: what needs the process itself (the golden
 /// example run from the package root, and piped standard input). The rest runs in process in
@@ -16,7 +16,10 @@ import TestSupport
         ])
         #expect(result.status == 1, "one record of the example is deliberately bad")
         #expect(result.stdout == (try golden("signups.jsonl.events")))
-        #expect(result.stderr.contains("examples/signups/rules.lua:40: error: identify: user.email: 'not-an-email' does not look like an email address (record examples/signups/signups.jsonl:8)"))
+        #expect(
+            result.stderr.contains(
+                "examples/signups/rules.lua:40: error: identify: user.email: 'not-an-email' does not look like an email address (record examples/signups/signups.jsonl:8)"
+            ))
         #expect(result.stderr.contains("done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events"))
         let dead = tmp.lines("dead.jsonl")
         try #require(dead.count == 1)
@@ -30,7 +33,8 @@ import TestSupport
     // The golden example: the committed examples/ run as a user runs them, from the package root.
     @Test func csvExampleMatchesTheGoldenEvents() throws {
         let result = try Binary.run([
-            "run", "examples/signups/rules.lua", "examples/signups/signups.csv", "--dry-run", "--dead-letter", "/dev/null",
+            "run", "examples/signups/rules.lua", "examples/signups/signups.csv", "--dry-run", "--dead-letter",
+            "/dev/null",
         ])
         #expect(result.status == 0)
         #expect(result.stdout == (try golden("signups.csv.events")))
@@ -40,13 +44,18 @@ import TestSupport
     @Test func stdinWithFormatAndSettings() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               encharge.track("Seen", { email = r.email }, { plan = encharge.settings.plan, at = ctx.source })
             end
             """)
-        let result = try Binary.run(["run", rules, "--dry-run", "--format", "csv", "--set", "plan=gold"], stdin: "email\na@x.io\n")
+        let result = try Binary.run(
+            ["run", rules, "--dry-run", "--format", "csv", "--set", "plan=gold"], stdin: "email\na@x.io\n")
         #expect(result.status == 0)
-        #expect(result.stdout == #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"stdin:1","plan":"gold"}}"# + "\n")
+        #expect(
+            result.stdout == #"{"name":"Seen","user":{"email":"a@x.io"},"properties":{"at":"stdin:1","plan":"gold"}}"#
+                + "\n")
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Issue 8 through the real binary: the watchdog gives up a rule's call stuck in C.
 // Needs the real binary: the abandoned thread keeps spinning until the process exits.
@@ -24,14 +24,16 @@ import TestSupport
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
         let start = Date()
-        let result = try runThreeRecords(tmp, rule: """
-            function on_record(r, ctx)
-              encharge.identify{ userId = r.id }
-              if r.id == 2 then
-                table.move({}, 1, 1e12, 2)
-              end
-            end
-            """, flags: ["--time-limit", "0.5"], timeout: 60)
+        let result = try runThreeRecords(
+            tmp,
+            rule: """
+                function on_record(r, ctx)
+                  encharge.identify{ userId = r.id }
+                  if r.id == 2 then
+                    table.move({}, 1, 1e12, 2)
+                  end
+                end
+                """, flags: ["--time-limit", "0.5"], timeout: 60)
         #expect(!result.timedOut)
         #expect(Date().timeIntervalSince(start) < 30)
         #expect(result.status == 1)
@@ -53,7 +55,9 @@ import TestSupport
         defer { tmp.cleanup() }
         let mock = try MockIngestProcess([], in: tmp)
         defer { mock.stop() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               if r.id == 50 then table.move({}, 1, 1e12, 2) end
               encharge.identify{ userId = r.id }
@@ -61,7 +65,10 @@ import TestSupport
             """)
         let input = try tmp.write("in.jsonl", (1...60).map { "{\"id\":\($0)}\n" }.joined())
         let result = try Binary.run(
-            ["run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl", "--time-limit", "0.5"],
+            [
+                "run", rules, input, "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl",
+                "--time-limit", "0.5",
+            ],
             environment: ["ENCHARGE_WRITE_KEY": "e2e-watchdog-key"], timeout: 60)
         #expect(!result.timedOut)
         #expect(result.status == 1)

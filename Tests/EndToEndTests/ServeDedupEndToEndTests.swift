@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +12,9 @@ import Glibc
 extension ServeEndToEndTests {
     /// A Stripe `invoice.paid` event for one payer, carrying `seq`.
     static func stripeEvent(_ id: String, seq: Int) -> [UInt8] {
-        Array(#"{"id":"\#(id)","object":"event","type":"invoice.paid","data":{"object":{"customer_email":"payer@example.com","seq":\#(seq)}}}"#.utf8)
+        Array(
+            #"{"id":"\#(id)","object":"event","type":"invoice.paid","data":{"object":{"customer_email":"payer@example.com","seq":\#(seq)}}}"#
+                .utf8)
     }
 
     /// The README's flow: the rule fails on an event (500, kept), is fixed and reloaded (SIGHUP),
@@ -36,15 +38,19 @@ extension ServeEndToEndTests {
             """
         }
         let rules = try tmp.write("rules.lua", rule(fixed: false))
-        let flags = verifyInRule
+        let flags =
+            verifyInRule
             ? ["--set", "stripe_secret=" + secret]
             : ["--verify", "stripe", "--secret-file", try tmp.write("stripe.secret", secret)]
         let serve = try startServe(rules, tmp, mock, flags)
         defer { serve.kill9() }
         // Stripe signs every attempt anew, with the time of that attempt.
         func send(_ body: [UInt8]) throws -> HTTPReply {
-            let signature = SigningScheme.stripe.sign(body, secret: secret, timestamp: Int(Date().timeIntervalSince1970), id: "")
-            return try serve.send("POST", "/stripe", headers: [("Content-Type", "application/json; charset=utf-8")] + signature, body: body)
+            let signature = SigningScheme.stripe.sign(
+                body, secret: secret, timestamp: Int(Date().timeIntervalSince1970), id: "")
+            return try serve.send(
+                "POST", "/stripe", headers: [("Content-Type", "application/json; charset=utf-8")] + signature,
+                body: body)
         }
 
         let first = try send(Self.stripeEvent("evt_1QdedupA", seq: 1))
@@ -60,7 +66,10 @@ extension ServeEndToEndTests {
             ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", rules] + (verifyInRule ? flags : []),
             environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(replay.status == 0, "\(replay.stderr)")
-        #expect(replay.stderr.contains("0 failed requests replayed, 0 failed again (still kept), 1 already delivered under the same dedup key (dropped)"), "\(replay.stderr)")
+        #expect(
+            replay.stderr.contains(
+                "0 failed requests replayed, 0 failed again (still kept), 1 already delivered under the same dedup key (dropped)"
+            ), "\(replay.stderr)")
 
         // A second delivery of an event that was accepted is a duplicate too.
         #expect(try send(Self.stripeEvent("evt_1QdedupB", seq: 2)).status == 202)

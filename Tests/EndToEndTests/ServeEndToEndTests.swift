@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -34,8 +34,10 @@ final class ReplyLog: @unchecked Sendable {
         environment: [String: String] = [:]
     ) throws -> ServeProcess {
         try ServeProcess(
-            ["serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", mock.endpoint,
-             "--backoff-base", "0.05", "--backoff-cap", "0.5"] + extra,
+            [
+                "serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", mock.endpoint,
+                "--backoff-base", "0.05", "--backoff-cap", "0.5",
+            ] + extra,
             in: tmp, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey].merging(environment) { $1 })
     }
 
@@ -49,7 +51,8 @@ final class ReplyLog: @unchecked Sendable {
         await eventually("the mock recorded seq \(seq)", timeout: timeout) { recordedSeqs(mock).contains(seq) }
     }
 
-    func expectNoSecrets(_ serve: ServeProcess, _ secrets: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectNoSecrets(_ serve: ServeProcess, _ secrets: [String], sourceLocation: SourceLocation = #_sourceLocation)
+    {
         let output = serve.output
         for secret in secrets + [Self.writeKey] {
             #expect(!output.contains(secret), "serve printed a secret", sourceLocation: sourceLocation)
@@ -72,13 +75,17 @@ final class ReplyLog: @unchecked Sendable {
         let mock = try startMock(tmp)
         defer { mock.stop() }
         let spool = tmp.path + "/spool.sqlite"
-        let broken = try tmp.write("rules.lua", """
+        let broken = try tmp.write(
+            "rules.lua",
+            """
             function on_webhook(req)
               local plan = req.json.subscription.plan
               encharge.track("Subscribed", { email = req.json.email }, { plan = plan, seq = req.json.seq })
             end
             """)
-        let fixed = try tmp.write("fixed.lua", """
+        let fixed = try tmp.write(
+            "fixed.lua",
+            """
             function on_webhook(req)
               local plan = req.json.subscription and req.json.subscription.plan or "free"
               encharge.track("Subscribed", { email = req.json.email }, { plan = plan, seq = req.json.seq })
@@ -101,7 +108,8 @@ final class ReplyLog: @unchecked Sendable {
         #expect(await waitForSeq(2, mock))
 
         // Replay next to the running server: it spools the events, the server delivers them.
-        let live = try Binary.run(["replay", "--spool", spool, "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let live = try Binary.run(
+            ["replay", "--spool", spool, "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(live.status == 0, "\(live.stderr)")
         #expect(live.stderr.contains("1 failed request replayed"), "\(live.stderr)")
         #expect(await waitForSeq(1, mock), "the running server delivers what replay spooled")
@@ -114,7 +122,8 @@ final class ReplyLog: @unchecked Sendable {
         let failedAgain = try serve.postJSON("/billing", #"{"email":"f3@example.com","seq":3}"#, headers: [delivery])
         #expect(failedAgain.status == 500)
         #expect(serve.stop() == 0, "SIGTERM is a graceful exit: \(serve.stderr)")
-        let offline = try Binary.run(["replay", "--spool", spool, "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let offline = try Binary.run(
+            ["replay", "--spool", spool, "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(offline.status == 0, "\(offline.stderr)")
         #expect(offline.stderr.contains("1 failed request replayed"), "\(offline.stderr)")
         serve = try startServe(fixed, tmp, mock)
@@ -125,7 +134,8 @@ final class ReplyLog: @unchecked Sendable {
         #expect(retry.json?["duplicate"] as? Bool == true)
 
         // Nothing is kept any more, and nothing was delivered twice.
-        let nothing = try Binary.run(["replay", "--spool", spool, "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let nothing = try Binary.run(
+            ["replay", "--spool", spool, "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(nothing.status == 0)
         #expect(nothing.stderr.contains("0 failed requests replayed"), "\(nothing.stderr)")
         // No condition marks that nothing more arrives: this is the window in which a wrong second
@@ -161,17 +171,21 @@ final class ReplyLog: @unchecked Sendable {
             seq += count
             DispatchQueue.concurrentPerform(iterations: 3) { lane in
                 for i in stride(from: base + 1 + lane, through: base + count, by: 3) {
-                    let reply = try? RawHTTPConnection.postJSON(port: port, "/", #"{"email":"h\#(i)@example.com","seq":\#(i)}"#)
+                    let reply = try? RawHTTPConnection.postJSON(
+                        port: port, "/", #"{"email":"h\#(i)@example.com","seq":\#(i)}"#)
                     log.add(seq: i, status: reply?.status ?? -1)
                 }
             }
             return log.all.map(\.status)
         }
         func names(_ range: ClosedRange<Int>) -> Set<String> {
-            Set(mock.received().compactMap { event -> String? in
-                guard let s = (event["properties"] as? [String: Any])?["seq"] as? Int, range.contains(s) else { return nil }
-                return event["name"] as? String
-            })
+            Set(
+                mock.received().compactMap { event -> String? in
+                    guard let s = (event["properties"] as? [String: Any])?["seq"] as? Int, range.contains(s) else {
+                        return nil
+                    }
+                    return event["name"] as? String
+                })
         }
 
         #expect(burst(6).allSatisfy { $0 == 202 })
@@ -192,7 +206,10 @@ final class ReplyLog: @unchecked Sendable {
         #expect(serve.stderr.contains("rules.lua"), "the refusal names the file")
         #expect(burst(12).allSatisfy { $0 == 202 }, "a broken rule on disk does not break serving")
         #expect(await waitForSeq(19, mock))
-        try #require(await eventually("the mock recorded seqs 8...19", timeout: .seconds(10)) { Set(recordedSeqs(mock)).isSuperset(of: 8...19) })
+        try #require(
+            await eventually("the mock recorded seqs 8...19", timeout: .seconds(10)) {
+                Set(recordedSeqs(mock)).isSuperset(of: 8...19)
+            })
         // Workers that had not served since the v2 reload must load v2, not the broken file on disk.
         #expect(names(8...19) == ["Event v2"], "after a refused reload every worker serves the last good rule (v2)")
     }
@@ -206,7 +223,9 @@ final class ReplyLog: @unchecked Sendable {
         // A slow Ingest API so that a backlog is still in the spool when the server dies.
         let mock = try startMock(tmp, ["--latency-ms", "100"])
         defer { mock.stop() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_webhook(req)
               encharge.track("Tick", { email = "t" .. req.json.seq .. "@example.com" }, { seq = req.json.seq })
             end
@@ -227,13 +246,21 @@ final class ReplyLog: @unchecked Sendable {
         serve.kill9()
         let deliveredAtKill = Set(recordedSeqs(mock))
         let accepted = Set(log.all.filter { (200..<300).contains($0.status) }.map(\.seq))
-        #expect(accepted.count == total, "every request was answered 2xx: \(log.all.filter { !(200..<300).contains($0.status) })")
-        #expect(deliveredAtKill.count < accepted.count, "a backlog was left for the restart (else this test proves nothing)")
+        #expect(
+            accepted.count == total,
+            "every request was answered 2xx: \(log.all.filter { !(200..<300).contains($0.status) })")
+        #expect(
+            deliveredAtKill.count < accepted.count, "a backlog was left for the restart (else this test proves nothing)"
+        )
 
         serve = try startServe(rules, tmp, mock, ["--concurrency", "8"])
-        let complete = await eventually("every accepted event was delivered", timeout: .seconds(20)) { Set(recordedSeqs(mock)).isSuperset(of: accepted) }
+        let complete = await eventually("every accepted event was delivered", timeout: .seconds(20)) {
+            Set(recordedSeqs(mock)).isSuperset(of: accepted)
+        }
         let missing = accepted.subtracting(recordedSeqs(mock)).sorted()
-        #expect(complete, "events of accepted requests lost after kill -9: \(missing.count) missing, e.g. \(missing.prefix(10))")
+        #expect(
+            complete,
+            "events of accepted requests lost after kill -9: \(missing.count) missing, e.g. \(missing.prefix(10))")
         // At least once, never invented: nothing that was not accepted.
         #expect(Set(recordedSeqs(mock)).isSubset(of: Set(1...total)))
         let metrics = try serve.send("GET", "/metrics")
@@ -252,7 +279,9 @@ final class ReplyLog: @unchecked Sendable {
         let signing = "hmac-signing-secret-0f3b7e"
         let token = "bearer-token-c81d2a"
         let setting = "lua-setting-secret-66ad"
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_webhook(req)
               log.info("handling " .. req.path)
               if req.query.peek then
@@ -269,12 +298,19 @@ final class ReplyLog: @unchecked Sendable {
             """)
         let serve = try startServe(
             rules, tmp, mock,
-            ["--verify", "hmac", "--hmac-header", "X-Body-Signature", "--secret-file", try tmp.write("s.txt", signing),
-             "--auth-token-file", try tmp.write("t.txt", token + "\n"), "--set", "api_secret=" + setting, "--max-attempts", "1"])
+            [
+                "--verify", "hmac", "--hmac-header", "X-Body-Signature", "--secret-file",
+                try tmp.write("s.txt", signing),
+                "--auth-token-file", try tmp.write("t.txt", token + "\n"), "--set", "api_secret=" + setting,
+                "--max-attempts", "1",
+            ])
         defer { serve.kill9() }
         func post(_ json: String, bearer: String?, secret: String = signing, path: String = "/") throws -> HTTPReply {
             let body = Array(json.utf8)
-            var headers = [("Content-Type", "application/json"), ("X-Body-Signature", Signing.hex(Signing.hmacSHA256(key: Array(secret.utf8), message: body)))]
+            var headers = [
+                ("Content-Type", "application/json"),
+                ("X-Body-Signature", Signing.hex(Signing.hmacSHA256(key: Array(secret.utf8), message: body))),
+            ]
             if let bearer { headers.append(("Authorization", "Bearer " + bearer)) }
             return try serve.send("POST", path, headers: headers, body: body)
         }
@@ -293,20 +329,25 @@ final class ReplyLog: @unchecked Sendable {
         ]
         #expect(replies.map(\.status) == [401, 401, 401, 500, 202], "\(replies)")
         // Wait until the one accepted event was tried and delivery paused (the mock refuses the key).
-        let paused = await eventually("delivery paused on the refused key: \(serve.stderr)", timeout: .seconds(15)) { serve.stderr.contains("refused the write key (HTTP 401)") }
+        let paused = await eventually("delivery paused on the refused key: \(serve.stderr)", timeout: .seconds(15)) {
+            serve.stderr.contains("refused the write key (HTTP 401)")
+        }
         #expect(paused)
         #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_depth 1"))
         #expect(((try? serve.send("GET", "/metrics"))?.text ?? "").contains("encharge_spool_dead 0"))
         let exit = serve.stop()
         #expect(exit == 0)
         let lines = serve.stdout.split(separator: "\n")
-        #expect(lines.count == 1 && lines[0].hasPrefix("encharge-lua serve listening on http://127.0.0.1:"), "\(serve.stdout)")
+        #expect(
+            lines.count == 1 && lines[0].hasPrefix("encharge-lua serve listening on http://127.0.0.1:"),
+            "\(serve.stdout)")
         for secret in [Self.writeKey, signing, token, setting] {
             #expect(!serve.output.contains(secret), "serve printed a secret")
             #expect(!replies.contains { $0.text.contains(secret) }, "a response shows a secret")
         }
         // Replay of the spool also keeps the key to itself.
-        let replay = try Binary.run(["replay", "--spool", tmp.path + "/spool.sqlite"], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let replay = try Binary.run(
+            ["replay", "--spool", tmp.path + "/spool.sqlite"], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(!replay.stdout.contains(Self.writeKey) && !replay.stderr.contains(Self.writeKey))
     }
 
@@ -318,7 +359,9 @@ final class ReplyLog: @unchecked Sendable {
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
         defer { mock.stop() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_webhook(req)
               if req.json.slow then
                 log.info("slow request started")
@@ -340,7 +383,9 @@ final class ReplyLog: @unchecked Sendable {
             log.add(seq: 2, status: reply?.status ?? -1)
             done.signal()
         }
-        await eventually("the slow request is running: \(serve.stderr)") { serve.stderr.contains("slow request started") }
+        await eventually("the slow request is running: \(serve.stderr)") {
+            serve.stderr.contains("slow request started")
+        }
         serve.signal(SIGTERM)
         #expect(done.wait(timeout: .now() + 15) == .success)
         #expect(log.all.first?.status == 202, "the request in flight at SIGTERM is answered: \(log.all)")

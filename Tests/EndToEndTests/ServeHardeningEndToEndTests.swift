@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -16,8 +16,10 @@ import Glibc
         launcher: [String] = []
     ) throws -> ServeProcess {
         try ServeProcess(
-            ["serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", endpoint,
-             "--backoff-base", "0.05", "--backoff-cap", "0.5"] + extra,
+            [
+                "serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", endpoint,
+                "--backoff-base", "0.05", "--backoff-cap", "0.5",
+            ] + extra,
             in: tmp, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], launcher: launcher)
     }
 
@@ -27,7 +29,9 @@ import Glibc
     func aSpoolThatCannotCommitMakesHealthz503() async throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_webhook(req) encharge.track("Big", { email = "a@example.com" }, { pad = req.json.pad }) end
             """)
         let serve = try startServe(rules, tmp, launcher: ["/usr/bin/prlimit", "--fsize=400000:unlimited", "--"])
@@ -54,7 +58,9 @@ import Glibc
         try lift.run()
         lift.waitUntilExit()
         try #require(lift.terminationStatus == 0, "prlimit could not lift the limit")
-        await eventually("/healthz stayed 503", timeout: .seconds(20)) { (try? serve.send("GET", "/healthz").status) == 200 }
+        await eventually("/healthz stayed 503", timeout: .seconds(20)) {
+            (try? serve.send("GET", "/healthz").status) == 200
+        }
         let after = try serve.postJSON("/", #"{"pad":"x"}"#)
         #expect(after.status == 202, "\(after) \(serve.stderr.suffix(1500))")
     }

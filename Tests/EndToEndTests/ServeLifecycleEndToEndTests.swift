@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +27,9 @@ final class SilentListener {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(listener, 16) == 0 else {
             Glibc.close(listener)
@@ -77,9 +79,13 @@ extension ServeEndToEndTests {
         let spool = tmp.path + "/spool.sqlite"
         let second = try Binary.run(
             ["serve", rules, "--port", "0", "--spool", spool, "--endpoint", mock.endpoint],
-            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"], timeout: 20)
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"],
+            timeout: 20)
         #expect(second.status == 2, "\(second.stderr)")
-        #expect(second.stderr == "error: \(spool): is in use by another encharge-lua serve (pid \(first.process.processIdentifier)); stop that one first, or give this one its own --spool\n")
+        #expect(
+            second.stderr
+                == "error: \(spool): is in use by another encharge-lua serve (pid \(first.process.processIdentifier)); stop that one first, or give this one its own --spool\n"
+        )
         #expect(second.stdout.isEmpty, "it never listened")
         // The owner carries on; once it is gone the spool can be served again.
         #expect(try first.postJSON("/", #"{"email":"own@example.com","seq":1}"#).status == 202)
@@ -113,9 +119,12 @@ extension ServeEndToEndTests {
         defer { taken.close() }
         let blocked = try Binary.run(
             ["serve", rules, "--port", "\(taken.port)", "--spool", spool, "--endpoint", mock.endpoint],
-            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"], timeout: 20)
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"],
+            timeout: 20)
         #expect(blocked.status == 2, "\(blocked.stderr)")
-        #expect(blocked.stderr.contains("error: cannot listen on 127.0.0.1:\(taken.port): address already in use\n"), "\(blocked.stderr)")
+        #expect(
+            blocked.stderr.contains("error: cannot listen on 127.0.0.1:\(taken.port): address already in use\n"),
+            "\(blocked.stderr)")
         #expect(mock.received().isEmpty, "a server that never listened delivered the spool")
         // The event is still there for a server that can listen.
         let serve = try startServe(rules, tmp, mock)
@@ -133,9 +142,12 @@ extension ServeEndToEndTests {
         let csv = try tmp.write("customers.csv", String(repeating: "email,name\nann@example.com,Ann\n", count: 100))
         let refused = try Binary.run(
             ["serve", rules, "--port", "0", "--spool", csv, "--endpoint", mock.endpoint],
-            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"], timeout: 20)
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path, removing: ["ENCHARGE_ENDPOINT"],
+            timeout: 20)
         #expect(refused.status == 2)
-        #expect(refused.stderr == "error: \(csv): is not a SQLite database, so not a spool; pass a spool or a new file to --spool\n")
+        #expect(
+            refused.stderr
+                == "error: \(csv): is not a SQLite database, so not a spool; pass a spool or a new file to --spool\n")
 
         let serve = try startServe(rules, tmp, mock)
         defer { serve.kill9() }
@@ -164,7 +176,9 @@ extension ServeEndToEndTests {
         await eventually("\(serve.stderr)", timeout: .seconds(15)) { serve.stderr.contains(message) }
         let health = try serve.send("GET", "/healthz")
         #expect(health.status == 503, "\(health)")
-        #expect(health.json?["status"] as? String == "the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY")
+        #expect(
+            health.json?["status"] as? String
+                == "the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY")
         let metrics = try serve.send("GET", "/metrics").text
         #expect(metrics.contains("encharge_spool_depth 5"), "the events stay pending: \(metrics)")
         #expect(metrics.contains("encharge_spool_dead 0"), "\(metrics)")
@@ -175,7 +189,9 @@ extension ServeEndToEndTests {
         defer { accepting.stop() }
         #expect(await waitForSeq(5, accepting, timeout: .seconds(15)))
         #expect(recordedSeqs(accepting) == [1, 2, 3, 4, 5])
-        await eventually("/healthz answered 200 again", timeout: .seconds(5)) { (try? serve.send("GET", "/healthz"))?.status == 200 }
+        await eventually("/healthz answered 200 again", timeout: .seconds(5)) {
+            (try? serve.send("GET", "/healthz"))?.status == 200
+        }
         #expect(serve.stderrCount(message) == 1, "reported once per pause: \(serve.stderr)")
         #expect(serve.stderr.contains("delivery resumed"), "\(serve.stderr)")
         expectNoSecrets(serve, [])
@@ -210,8 +226,10 @@ extension ServeEndToEndTests {
         let rules = try tmp.write("rules.lua", Self.paidRule)
         let spool = tmp.path + "/spool.sqlite"
         let serve = try ServeProcess(
-            ["serve", rules, "--port", "0", "--spool", spool, "--endpoint", hanging.endpoint, "--drain-timeout", "1",
-             "--request-timeout", "120"],
+            [
+                "serve", rules, "--port", "0", "--spool", spool, "--endpoint", hanging.endpoint, "--drain-timeout", "1",
+                "--request-timeout", "120",
+            ],
             in: tmp, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         defer { serve.kill9() }
         #expect(try serve.postJSON("/", #"{"email":"drain@example.com","seq":1}"#).status == 202)
@@ -239,8 +257,10 @@ extension ServeEndToEndTests {
         defer { hanging.close() }
         let rules = try tmp.write("rules.lua", Self.paidRule)
         let serve = try ServeProcess(
-            ["serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", hanging.endpoint,
-             "--drain-timeout", "120", "--request-timeout", "120"],
+            [
+                "serve", rules, "--port", "0", "--spool", tmp.path + "/spool.sqlite", "--endpoint", hanging.endpoint,
+                "--drain-timeout", "120", "--request-timeout", "120",
+            ],
             in: tmp, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         defer { serve.kill9() }
         #expect(try serve.postJSON("/", #"{"email":"twice@example.com","seq":1}"#).status == 202)

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +11,8 @@ import Glibc
 extension ServeEndToEndTests {
     /// `replay --spool` without rules: how many failed requests the spool keeps (0 when it says none).
     func keptRequestCount(_ tmp: TemporaryDirectory) throws -> Int {
-        let replay = try Binary.run(["replay", "--spool", tmp.path + "/spool.sqlite"], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+        let replay = try Binary.run(
+            ["replay", "--spool", tmp.path + "/spool.sqlite"], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(replay.status == 0, "\(replay.stderr)")
         guard let range = replay.stderr.range(of: "warning: ") else { return 0 }
         return Int(replay.stderr[range.upperBound...].prefix { $0.isNumber }) ?? -1
@@ -75,7 +76,8 @@ extension ServeEndToEndTests {
         let mock = try startMock(tmp)
         defer { mock.stop() }
         func rule(_ name: String, topLevel: String = "") -> String {
-            topLevel + "\nfunction on_webhook(req)\n  encharge.track(\"\(name)\", { email = req.json.email }, { seq = req.json.seq })\nend\n"
+            topLevel
+                + "\nfunction on_webhook(req)\n  encharge.track(\"\(name)\", { email = req.json.email }, { seq = req.json.seq })\nend\n"
         }
         let path = try tmp.write("rules.lua", rule("V1"))
         let serve = try startServe(path, tmp, mock, ["--workers", "1", "--time-limit", "1"])
@@ -90,7 +92,9 @@ extension ServeEndToEndTests {
         for (index, topLevel) in bad.enumerated() {
             _ = try tmp.write("rules.lua", rule("Bad", topLevel: topLevel))
             serve.signal(SIGHUP)
-            await eventually("\(serve.stderr)", timeout: .seconds(20)) { serve.stderrCount("rules not reloaded") == index + 1 }
+            await eventually("\(serve.stderr)", timeout: .seconds(20)) {
+                serve.stderrCount("rules not reloaded") == index + 1
+            }
             #expect(try serve.postJSON("/", #"{"email":"r@example.com","seq":\#(index + 2)}"#).status == 202)
         }
         _ = try tmp.write("rules.lua", rule("V2"))
@@ -166,12 +170,16 @@ extension ServeEndToEndTests {
         defer { tmp.cleanup() }
         let mock = try startMock(tmp)
         defer { mock.stop() }
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_webhook(req)
               error("not yet")
             end
             """)
-        let fixed = try tmp.write("fixed.lua", """
+        let fixed = try tmp.write(
+            "fixed.lua",
+            """
             function on_webhook(req)
               encharge.track("Paid", { email = req.json.email }, { seq = req.json.seq })
             end
@@ -184,12 +192,15 @@ extension ServeEndToEndTests {
             #expect(reply.status == 500)
             ids.append(reply.headers["x-request-id"] ?? "")
         }
-        await eventually("\(serve.stderr)", timeout: .seconds(5)) { serve.stderr.contains("dropped the 1 oldest kept request (\(ids[0]))") }
+        await eventually("\(serve.stderr)", timeout: .seconds(5)) {
+            serve.stderr.contains("dropped the 1 oldest kept request (\(ids[0]))")
+        }
         let metrics = try serve.send("GET", "/metrics").text
         #expect(metrics.contains("encharge_kept_requests_dropped_total 1"), "\(metrics)")
         #expect(try keptRequestCount(tmp) == 2)
         let replay = try Binary.run(
-            ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+            ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", fixed],
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(replay.stderr.contains("2 failed requests replayed"), "\(replay.stderr)")
         await eventually("\(recordedSeqs(mock))", timeout: .seconds(10)) { Set(recordedSeqs(mock)) == [2, 3] }
     }
@@ -213,12 +224,18 @@ extension ServeEndToEndTests {
         #expect(try serve.postJSON("/", #"{"email":"w@example.com"}"#).status == 202)
         #expect(try serve.postJSON("/", #"{"email":"w@example.com","fail":true}"#).status == 500)
         #expect(serve.stop() == 0)
-        let line = serve.stderr.split(separator: "\n").first { $0.hasPrefix("warning: 2 tags contained a comma; Encharge splits tags at commas (first: ") }
+        let line = serve.stderr.split(separator: "\n").first {
+            $0.hasPrefix("warning: 2 tags contained a comma; Encharge splits tags at commas (first: ")
+        }
         #expect(line?.contains("rules.lua:3, record request req_") == true, "\(serve.stderr)")
-        #expect(serve.stderrCount("tags contained a comma") + serve.stderrCount("tag contained a comma") == 1, "reported once")
-        let fixed = try tmp.write("fixed.lua", rule.replacingOccurrences(of: "error(\"not yet\")", with: "req.json.fail = nil"))
+        #expect(
+            serve.stderrCount("tags contained a comma") + serve.stderrCount("tag contained a comma") == 1,
+            "reported once")
+        let fixed = try tmp.write(
+            "fixed.lua", rule.replacingOccurrences(of: "error(\"not yet\")", with: "req.json.fail = nil"))
         let replay = try Binary.run(
-            ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", fixed], environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
+            ["replay", "--spool", tmp.path + "/spool.sqlite", "--rules", fixed],
+            environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
         #expect(replay.status == 0, "\(replay.stderr)")
         #expect(replay.stderr.contains("warning: 1 tag contained a comma"), "\(replay.stderr)")
     }

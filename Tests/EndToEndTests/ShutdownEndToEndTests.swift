@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 // A real process: SIGINT/SIGTERM and a second signal.
 /// Ctrl-C keeps its word in `run` and `replay` (issue 7): the first SIGINT/SIGTERM stops within
@@ -12,7 +12,9 @@ import TestSupport
     /// 7,000 records, two events each: more than the engine's queue holds (10,000 events), so
     /// against an endpoint that never answers `run` ends up blocked in `submit`.
     func input(_ tmp: TemporaryDirectory) throws -> (rules: String, input: String) {
-        let rules = try tmp.write("rules.lua", """
+        let rules = try tmp.write(
+            "rules.lua",
+            """
             function on_record(r, ctx)
               encharge.identify{ email = r.email, userId = r.uid }
               encharge.track("Step", { userId = r.uid }, { seq = r.seq })
@@ -27,7 +29,8 @@ import TestSupport
     func deadLetterInput(_ tmp: TemporaryDirectory) throws -> String {
         var lines = ""
         for i in 0..<14000 {
-            lines += "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i % 300)\"},"
+            lines +=
+                "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i % 300)\"},"
                 + "\"properties\":{\"seq\":\(i)}},\"reason\":\"HTTP 503\",\"attempts\":8,\"source\":\"in.jsonl:\(i + 1)\"}\n"
         }
         return try tmp.write("old-dead.jsonl", lines)
@@ -37,11 +40,15 @@ import TestSupport
     func startAgainstHangingEndpoint(
         _ command: String, _ tmp: TemporaryDirectory, mock: MockIngestProcess, drainTimeout: Int
     ) throws -> (binary: RunningBinary, reading: String) {
-        let common = ["--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl", "--concurrency", "4",
-                      "--drain-timeout", "\(drainTimeout)", "--request-timeout", "600"]
+        let common = [
+            "--endpoint", mock.endpoint, "--dead-letter", tmp.path + "/dead.jsonl", "--concurrency", "4",
+            "--drain-timeout", "\(drainTimeout)", "--request-timeout", "600",
+        ]
         if command == "run" {
             let (rules, input) = try input(tmp)
-            return (try Binary.launch(["run", rules, input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input)
+            return (
+                try Binary.launch(["run", rules, input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input
+            )
         }
         let input = try deadLetterInput(tmp)
         return (try Binary.launch(["replay", input] + common, environment: ["ENCHARGE_WRITE_KEY": Self.key]), input)
@@ -68,7 +75,9 @@ import TestSupport
         let carried = numbers["more"] ?? 0
         let dead = tmp.lines("dead.jsonl")
         let lettered = Array(dead.dropLast(carried))
-        #expect(numbers["events"].map { $0 > 0 && $0 == mock.received().count + lettered.count } == true, "stderr: \(stderr)")
+        #expect(
+            numbers["events"].map { $0 > 0 && $0 == mock.received().count + lettered.count } == true,
+            "stderr: \(stderr)")
         #expect(numbers["dead-lettered"] == lettered.count)
         #expect(lettered.allSatisfy { $0.contains("\"reason\":\"interrupted\"") })
         if command == "replay" {
@@ -76,9 +85,10 @@ import TestSupport
             #expect(dead.suffix(carried).allSatisfy { $0.contains("\"reason\":\"HTTP 503\"") })
         } else {
             let records = try #require(numbers["records"])
-            #expect(stderr.contains(
-                "error: the run stopped before reading all input: the first record not read is \(reading):\(records + 1); "
-                    + "after fixing the cause, run again from there\n"), "stderr: \(stderr)")
+            #expect(
+                stderr.contains(
+                    "error: the run stopped before reading all input: the first record not read is \(reading):\(records + 1); "
+                        + "after fixing the cause, run again from there\n"), "stderr: \(stderr)")
         }
     }
 
@@ -105,6 +115,7 @@ import TestSupport
         #expect(elapsed < 5, "took \(elapsed) s after the first signal with --drain-timeout 600")
         let numbers = DeliveryEndToEndTests.summaryNumbers(stderr)
         let dead = tmp.lines("dead.jsonl")
-        #expect(numbers["events"].map { $0 > 0 && $0 == mock.received().count + dead.count } == true, "stderr: \(stderr)")
+        #expect(
+            numbers["events"].map { $0 > 0 && $0 == mock.received().count + dead.count } == true, "stderr: \(stderr)")
     }
 }

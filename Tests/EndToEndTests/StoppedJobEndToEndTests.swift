@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// What a stopped `replay` leaves behind through the binary (issue 7, "nothing duplicated, nothing
 /// silently lost"): it carries the entries it did not read over to its output file, and the hint
@@ -21,7 +21,9 @@ import TestSupport
     /// The events of JSON lines (dead-letter entries or the mock's record), as objects.
     func events(_ lines: [String]) -> [[String: Any]] {
         lines.compactMap { line -> [String: Any]? in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
+                return nil
+            }
             return object["event"] as? [String: Any] ?? object
         }
     }
@@ -51,7 +53,8 @@ import TestSupport
         let total = 15_000
         var lines = ""
         for i in 0..<total {
-            lines += "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i % 100)\"},"
+            lines +=
+                "{\"kind\":\"event\",\"event\":{\"name\":\"Step\",\"user\":{\"userId\":\"u\(i % 100)\"},"
                 + "\"properties\":{\"seq\":\(i)}},"
                 + "\"reason\":\"HTTP 500\",\"attempts\":8,\"source\":\"in.jsonl:\(i + 1)\",\"run_id\":\"R0\",\"dry_run\":false}\n"
         }
@@ -64,12 +67,13 @@ import TestSupport
         #expect(wrong.stderr.contains("; \(total - read) more entries not read, carried over unread to "))
         let retry = tmp.lines("dead.retry.jsonl")
         #expect(retry.count == total, "every entry, read or not, is in the retry file")
-                #expect(inPerPersonOrder(events(retry)), "unread entries come after the dead-lettered ones")
+        #expect(inPerPersonOrder(events(retry)), "unread entries come after the dead-lettered ones")
         #expect(wrong.stderr.contains("\(total) entries failed again, written to"), "stderr: \(wrong.stderr)")
         #expect(mock.received().isEmpty)
 
         // The hint's command, with the right key, sends every entry once.
-        let replay = try Binary.run(try hintCommand(wrong.stderr) + ["--endpoint", mock.endpoint],
+        let replay = try Binary.run(
+            try hintCommand(wrong.stderr) + ["--endpoint", mock.endpoint],
             environment: ["ENCHARGE_WRITE_KEY": Self.key])
         #expect(replay.status == 0, "stderr: \(replay.stderr)")
         let received = mock.received()
@@ -90,12 +94,15 @@ import TestSupport
         let fixed = try tmp.write("fixed.lua", "function on_record(r) encharge.identify{ email = r.mail } end")
         let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n")
         let environment = ["ENCHARGE_WRITE_KEY": Self.key]
-        let first = try Binary.run(["run", rules, input, "--endpoint", mock.endpoint], environment: environment,
+        let first = try Binary.run(
+            ["run", rules, input, "--endpoint", mock.endpoint], environment: environment,
             directory: tmp.path)
         #expect(first.status == 1)
-        #expect(try hintCommand(first.stderr) == ["replay", "dead-letter.jsonl", "--rules", rules],
+        #expect(
+            try hintCommand(first.stderr) == ["replay", "dead-letter.jsonl", "--rules", rules],
             "a fresh file needs no --run-id")
-        let second = try Binary.run(["run", rules, input, "--endpoint", mock.endpoint], environment: environment,
+        let second = try Binary.run(
+            ["run", rules, input, "--endpoint", mock.endpoint], environment: environment,
             directory: tmp.path)
         #expect(second.status == 1)
         #expect(tmp.lines("dead-letter.jsonl").count == 2)
@@ -110,10 +117,13 @@ import TestSupport
         #expect(replay.stdout.split(separator: "\n").count == 1, "stdout: \(replay.stdout)")
         let all = try Binary.run(["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run"], directory: tmp.path)
         #expect(all.stdout.split(separator: "\n").count == 2, "without --run-id, every entry")
-        let none = try Binary.run(["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run", "--run-id", "nope"],
+        let none = try Binary.run(
+            ["replay", "dead-letter.jsonl", "--rules", fixed, "--dry-run", "--run-id", "nope"],
             directory: tmp.path)
         #expect(none.stdout.isEmpty)
-        #expect(none.stderr.contains("warning: no entry of dead-letter.jsonl was written by run nope; check the "
-            + "--run-id against the \"run_id\" of its entries\n"), "stderr: \(none.stderr)")
+        #expect(
+            none.stderr.contains(
+                "warning: no entry of dead-letter.jsonl was written by run nope; check the "
+                    + "--run-id against the \"run_id\" of its entries\n"), "stderr: \(none.stderr)")
     }
 }

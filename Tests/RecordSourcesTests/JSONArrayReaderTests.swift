@@ -31,16 +31,18 @@ import Testing
             "{\n  \"h\": [\n    1\n  ]\n}",
             #"{"i":"\\\""}"#,
         ]
-        let text = "\u{FEFF}[\n  " + elements[0] + ",\n  " + elements[1] + " ,\n\n" + elements[2] + "\n,"
+        let text =
+            "\u{FEFF}[\n  " + elements[0] + ",\n  " + elements[1] + " ,\n\n" + elements[2] + "\n,"
             + elements[3] + ",\n" + elements[4] + "\n]\n"
         let records = try readRecords(try scratch.write("array.json", text), .json)
-        #expect(records == [
-            .json(elements[0], line: 2),
-            .json(elements[1], line: 3),
-            .json(elements[2], line: 5),
-            .json(elements[3], line: 6),
-            .json(elements[4], line: 11),
-        ])
+        #expect(
+            records == [
+                .json(elements[0], line: 2),
+                .json(elements[1], line: 3),
+                .json(elements[2], line: 5),
+                .json(elements[3], line: 6),
+                .json(elements[4], line: 11),
+            ])
         for record in records {
             if case .json(let text, _) = record { #expect(throws: Never.self) { _ = try JSONValue(parsing: text) } }
         }
@@ -50,10 +52,11 @@ import Testing
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let path = try scratch.write("scalars.json", #"[1,"two,]",[3,[4]],null,{}]"#)
-        #expect(try readRecords(path, .json) == [
-            .json("1", line: 1), .json(#""two,]""#, line: 1), .json("[3,[4]]", line: 1),
-            .json("null", line: 1), .json("{}", line: 1),
-        ])
+        #expect(
+            try readRecords(path, .json) == [
+                .json("1", line: 1), .json(#""two,]""#, line: 1), .json("[3,[4]]", line: 1),
+                .json("null", line: 1), .json("{}", line: 1),
+            ])
     }
 
     @Test(arguments: ["", "  \n\t\n", "[]", "[ \n ]\n", "\u{FEFF}[]"])
@@ -67,25 +70,29 @@ import Testing
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let notClosed = "the JSON array is not closed (missing ']')"
-        #expect(try readRecords(try scratch.write("a.json", "[{\"a\":1},\n{\"b\":2}"), .json) == [
-            .json(#"{"a":1}"#, line: 1), .json(#"{"b":2}"#, line: 2), .malformed(notClosed, raw: "", line: 2),
-        ])
-        #expect(try readRecords(try scratch.write("b.json", "[{\"a\":1},\n"), .json) == [
-            .json(#"{"a":1}"#, line: 1), .malformed(notClosed, raw: "", line: 2),
-        ])
-        #expect(try readRecords(try scratch.write("c.json", "[{\"a\":[1,"), .json) == [
-            .json(#"{"a":[1,"#, line: 1), .malformed(notClosed, raw: "", line: 1),
-        ])
+        #expect(
+            try readRecords(try scratch.write("a.json", "[{\"a\":1},\n{\"b\":2}"), .json) == [
+                .json(#"{"a":1}"#, line: 1), .json(#"{"b":2}"#, line: 2), .malformed(notClosed, raw: "", line: 2),
+            ])
+        #expect(
+            try readRecords(try scratch.write("b.json", "[{\"a\":1},\n"), .json) == [
+                .json(#"{"a":1}"#, line: 1), .malformed(notClosed, raw: "", line: 2),
+            ])
+        #expect(
+            try readRecords(try scratch.write("c.json", "[{\"a\":[1,"), .json) == [
+                .json(#"{"a":[1,"#, line: 1), .malformed(notClosed, raw: "", line: 1),
+            ])
     }
 
     @Test func missingCommaBetweenArrayElementsIsMalformed() throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let path = try scratch.write("comma.json", "[{\"a\":1}\n{\"b\":2}]")
-        #expect(try readRecords(path, .json) == [
-            .json(#"{"a":1}"#, line: 1),
-            .malformed("expected ',' or ']' between array elements at line 2", raw: "", line: 2),
-        ])
+        #expect(
+            try readRecords(path, .json) == [
+                .json(#"{"a":1}"#, line: 1),
+                .malformed("expected ',' or ']' between array elements at line 2", raw: "", line: 2),
+            ])
     }
 
     @Test func contentAfterTheClosingBracketIsReported() throws {
@@ -113,8 +120,10 @@ import Testing
 
     // MARK: Records path
 
-    func readPath(_ path: String, _ pointer: String, maxRecordBytes: Int? = nil) throws -> (RecordReader, [ReadRecord]) {
-        let reader = try RecordReader(path: path, format: .json, recordsPath: try JSONPointer(parsing: pointer), warn: ignoreWarnings)
+    func readPath(_ path: String, _ pointer: String, maxRecordBytes: Int? = nil) throws -> (RecordReader, [ReadRecord])
+    {
+        let reader = try RecordReader(
+            path: path, format: .json, recordsPath: try JSONPointer(parsing: pointer), warn: ignoreWarnings)
         if let maxRecordBytes { reader.maxRecordBytes = maxRecordBytes }
         var records: [ReadRecord] = []
         try reader.forEach { body, n in
@@ -134,7 +143,8 @@ import Testing
         let count = 30_000
         // A sibling far larger than the record limit comes first, with brackets inside strings.
         let sibling = "[" + (0..<60_000).map { #"{"x":"]}\"[{","n":\#($0)}"# }.joined(separator: ",") + "]"
-        let text = #"{"object":"list","meta":"# + sibling + #", "data" :\#n ["#
+        let text =
+            #"{"object":"list","meta":"# + sibling + #", "data" :\#n ["#
             + (0..<count).map(largeRecordJSON).joined(separator: ",\n") + "],\n\"has_more\":false}"
         #expect(text.utf8.count > 4 << 20)
         let (reader, records) = try readPath(try scratch.write("list.json", text), "/data", maxRecordBytes: 64 << 10)
@@ -183,14 +193,15 @@ import Testing
         #expect(error?.description.hasPrefix("the records path '\(text)'") == true)
     }
 
-    @Test(arguments: [
-        (#"{"object":"list","data":[{"id":1},{"id":2}],"has_more":false}"#, "/data", 2),
-        (#"{"a/b":[{}],"tags":["x"],"n":{"deep":[{"id":1}]}}"#, "/a~1b", 1),
-        (#"{"a":[{"id":1}],"b":[{"id":2}]}"#, nil, 0),
-        (#"{"a":[{"id":1}, 2]}"#, nil, 0),
-        (#"{"a":[]}"#, nil, 0),
-        (#"{"email":"a@x.io"}"#, nil, 0),
-    ] as [(String, String?, Int)])
+    @Test(
+        arguments: [
+            (#"{"object":"list","data":[{"id":1},{"id":2}],"has_more":false}"#, "/data", 2),
+            (#"{"a/b":[{}],"tags":["x"],"n":{"deep":[{"id":1}]}}"#, "/a~1b", 1),
+            (#"{"a":[{"id":1}],"b":[{"id":2}]}"#, nil, 0),
+            (#"{"a":[{"id":1}, 2]}"#, nil, 0),
+            (#"{"a":[]}"#, nil, 0),
+            (#"{"email":"a@x.io"}"#, nil, 0),
+        ] as [(String, String?, Int)])
     func singleObjectHoldingOneArrayOfObjectsSuggestsItsPath(text: String, pointer: String?, count: Int) throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }

@@ -11,31 +11,34 @@ import Testing
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let path = try scratch.write("a.jsonl", "{\"a\":1}\n\n  \n{\"b\":2}\n\t\n\r\nnot json\n")
-        #expect(try readRecords(path, .jsonl) == [
-            .json(#"{"a":1}"#, line: 1),
-            .json(#"{"b":2}"#, line: 4),
-            .json("not json", line: 7),
-        ])
+        #expect(
+            try readRecords(path, .jsonl) == [
+                .json(#"{"a":1}"#, line: 1),
+                .json(#"{"b":2}"#, line: 4),
+                .json("not json", line: 7),
+            ])
     }
 
     @Test func jsonLinesStripCRLFAndTheByteOrderMark() throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let path = try scratch.write("crlf.jsonl", "\u{FEFF}{\"a\":1}\r\n{\"b\":\"x\"}\r\n")
-        #expect(try readRecords(path, .jsonl) == [
-            .json(#"{"a":1}"#, line: 1),
-            .json(#"{"b":"x"}"#, line: 2),
-        ])
+        #expect(
+            try readRecords(path, .jsonl) == [
+                .json(#"{"a":1}"#, line: 1),
+                .json(#"{"b":"x"}"#, line: 2),
+            ])
     }
 
     @Test func jsonLinesReadTheLastLineWithoutANewline() throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let path = try scratch.write("tail.jsonl", "{\"a\":1}\n{\"b\":2}")
-        #expect(try readRecords(path, .jsonl) == [
-            .json(#"{"a":1}"#, line: 1),
-            .json(#"{"b":2}"#, line: 2),
-        ])
+        #expect(
+            try readRecords(path, .jsonl) == [
+                .json(#"{"a":1}"#, line: 1),
+                .json(#"{"b":2}"#, line: 2),
+            ])
     }
 
     @Test func emptyJSONLinesFileHasNoRecords() throws {
@@ -50,11 +53,12 @@ import Testing
         defer { scratch.cleanup() }
         let big = #"{"big":""# + String(repeating: "x", count: 5 << 19) + #""}"#  // 2.5 MiB
         let path = try scratch.write("big.jsonl", "{\"a\":1}\n" + big + "\n{\"b\":2}\n")
-        #expect(try readRecords(path, .jsonl, maxRecordBytes: 1 << 20) == [
-            .json(#"{"a":1}"#, line: 1),
-            .malformed("line is longer than 1 MiB; split the record", raw: String(big.prefix(80)) + "…", line: 2),
-            .json(#"{"b":2}"#, line: 3),
-        ])
+        #expect(
+            try readRecords(path, .jsonl, maxRecordBytes: 1 << 20) == [
+                .json(#"{"a":1}"#, line: 1),
+                .malformed("line is longer than 1 MiB; split the record", raw: String(big.prefix(80)) + "…", line: 2),
+                .json(#"{"b":2}"#, line: 3),
+            ])
     }
 
     @Test func lineManyTimesTheLimitIsReportedOnce() throws {

@@ -26,7 +26,8 @@ enum ReadRecord: Equatable, CustomStringConvertible {
         switch self {
         case .json(let text, let line): "json(\(text.debugDescription)) @\(line)"
         case .value(let value, let line): "value(\(value.encoded())) @\(line)"
-        case .malformed(let message, let raw, let line): "malformed(\(message.debugDescription), raw: \(raw.prefix(100).debugDescription)) @\(line)"
+        case .malformed(let message, let raw, let line):
+            "malformed(\(message.debugDescription), raw: \(raw.prefix(100).debugDescription)) @\(line)"
         }
     }
 }
@@ -67,4 +68,3 @@ func expectSameRecords(
 func largeRecordJSON(_ i: Int) -> String {
     #"{"i":\#(i),"s":"a],b[{c}\"d\\","pad":"\#(String(repeating: "p", count: 40 + i % 23))"}"#
 }
-

@@ -24,14 +24,18 @@ import Testing
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
         let missing = scratch.path + "/missing.jsonl"
-        let error = #expect(throws: InputError.self) { _ = try RecordReader(path: missing, format: .jsonl, warn: ignoreWarnings) }
+        let error = #expect(throws: InputError.self) {
+            _ = try RecordReader(path: missing, format: .jsonl, warn: ignoreWarnings)
+        }
         #expect(error?.description == "cannot open \(missing): No such file or directory; check the input path")
     }
 
     @Test func directoryIsAnInputErrorSentence() throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
-        let error = #expect(throws: InputError.self) { _ = try RecordReader(path: scratch.path, format: .json, warn: ignoreWarnings) }
+        let error = #expect(throws: InputError.self) {
+            _ = try RecordReader(path: scratch.path, format: .json, warn: ignoreWarnings)
+        }
         #expect(error?.description == "cannot read \(scratch.path): it is a directory; give a file")
     }
 
@@ -58,11 +62,12 @@ import Testing
     func returningFalseStopsTheReader(format: InputFormat) throws {
         let scratch = try TemporaryDirectory(prefix: "records")
         defer { scratch.cleanup() }
-        let text = switch format {
-        case .jsonl: "{\"i\":1}\n{\"i\":2}\n{\"i\":3}\n{\"i\":4}\n"
-        case .json: "[{\"i\":1},{\"i\":2},{\"i\":3},{\"i\":4}]"
-        case .csv: "i\n1\n2\n3\n4\n"
-        }
+        let text =
+            switch format {
+            case .jsonl: "{\"i\":1}\n{\"i\":2}\n{\"i\":3}\n{\"i\":4}\n"
+            case .json: "[{\"i\":1},{\"i\":2},{\"i\":3},{\"i\":4}]"
+            case .csv: "i\n1\n2\n3\n4\n"
+            }
         let path = try scratch.write("stop.\(format.rawValue)", text)
         let records = try readRecords(path, format, limit: 2)
         #expect(records.count == 2)

@@ -16,7 +16,8 @@ import Testing
     }
 
     @Test func layoutKeepsNewlinesAndTabsButNotEscapes() {
-        #expect(Diagnostics.escaped("line 1\n\tline 2\r\u{1B}[K", keepingLayout: true) == "line 1\n\tline 2\\r\\u001b[K")
+        #expect(
+            Diagnostics.escaped("line 1\n\tline 2\r\u{1B}[K", keepingLayout: true) == "line 1\n\tline 2\\r\\u001b[K")
     }
 
     @Test func longTextIsCutAtACharacterWithTheCountLeftOut() {
@@ -32,8 +33,9 @@ import Testing
         #expect(once == String(repeating: "a", count: 50) + "… (50 bytes more)")
         // Cut again shorter, and with text around it: the marker counts both cuts.
         #expect(Diagnostics.capped(once, limit: 40) == String(repeating: "a", count: 40) + "… (60 bytes more)")
-        #expect(Diagnostics.capped("x: " + once + " (record in.jsonl:2)", limit: 43)
-            == "x: " + String(repeating: "a", count: 40) + "… (80 bytes more)")
+        #expect(
+            Diagnostics.capped("x: " + once + " (record in.jsonl:2)", limit: 43)
+                == "x: " + String(repeating: "a", count: 40) + "… (80 bytes more)")
         // Text already within the limit but for its marker is left as it is.
         #expect(Diagnostics.capped(once, limit: 50) == once)
     }

@@ -1,6 +1,6 @@
-import SystemKit
 import Foundation
 import Logging
+import SystemKit
 import Testing
 
 /// What a sender chose cannot forge a line of the server logs.

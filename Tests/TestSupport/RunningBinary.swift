@@ -104,9 +104,12 @@ public final class RunningBinary {
     public func readOffset(of path: String) -> Int? {
         let pid = process.processIdentifier
         let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
-        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { return nil }
+        guard let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else {
+            return nil
+        }
         for descriptor in descriptors {
-            guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
+            guard
+                let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(descriptor)"),
                 link == target,
                 let info = try? String(contentsOfFile: "/proc/\(pid)/fdinfo/\(descriptor)", encoding: .utf8),
                 let line = info.split(separator: "\n").first(where: { $0.hasPrefix("pos:") })

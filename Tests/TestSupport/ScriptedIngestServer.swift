@@ -1,9 +1,9 @@
-import MockIngest
 import Foundation
 import HTTPTypes
 import Hummingbird
 import JSONKit
 import Logging
+import MockIngest
 import NIOCore
 import Synchronization
 

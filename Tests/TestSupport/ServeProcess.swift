@@ -28,7 +28,8 @@ public final class ServeProcess {
             let port = Int(line[range.upperBound...].prefix { $0.isNumber })
         else {
             binary.kill9()
-            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(binary.stderr)"])
+            throw CocoaError(
+                .fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "serve did not start: \(binary.stderr)"])
         }
         self.port = port
     }
@@ -47,7 +48,8 @@ public final class ServeProcess {
         _ method: String = "POST", _ path: String = "/", headers: [(String, String)] = [], body: [UInt8] = [],
         chunked: Bool = false
     ) throws -> HTTPReply {
-        try RawHTTPConnection.send(port: port, method: method, path: path, headers: headers, body: body, chunked: chunked)
+        try RawHTTPConnection.send(
+            port: port, method: method, path: path, headers: headers, body: body, chunked: chunked)
     }
 
     /// A JSON POST.

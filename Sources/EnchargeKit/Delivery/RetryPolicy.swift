@@ -56,7 +56,8 @@ struct RetryPolicy: Sendable {
         }
     }
 
-    func verdict(for outcome: IngestAttempt.Outcome, now: time_t = time_t(SystemClock.wallSeconds())) -> AttemptVerdict {
+    func verdict(for outcome: IngestAttempt.Outcome, now: time_t = time_t(SystemClock.wallSeconds())) -> AttemptVerdict
+    {
         switch outcome {
         case .response(let status, let retryAfter, let body):
             if (200...299).contains(status) { return .delivered }

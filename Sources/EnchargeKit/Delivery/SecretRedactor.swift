@@ -1,4 +1,5 @@
 import SystemKit
+
 /// Removes the write key from text that could carry it back: libcurl's error messages and response
 /// bodies (a server or proxy may echo request headers, upper-cased, or inside a base64 blob).
 ///
