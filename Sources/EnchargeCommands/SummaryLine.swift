@@ -1,5 +1,6 @@
 import EnchargeKit
 import EnchargeRules
+import SystemKit
 
 /// `done: 12 records: 10 with events, 1 skipped, 1 failed; 20 events; 20 delivered, ... in 0.52 s
 /// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,

@@ -1,4 +1,5 @@
 import LuaKit
+import SystemKit
 
 extension RuleEngine {
     /// What a job says when its `RuleWatchdog` gave a rule call up: the rule line (when known),
@@ -15,10 +16,4 @@ extension RuleEngine {
             + "\(Int(RuleWatchdog.factor))× the time limit of \(formatSeconds(options.limits.seconds)), inside a "
             + "library function no limit can interrupt; \(consequence), so change the rule near this line"
     }
-}
-
-/// Seconds with two decimals, as messages show them: `2.05 s`.
-public func formatSeconds(_ seconds: Double) -> String {
-    let tenths = Int((seconds * 100).rounded())
-    return "\(tenths / 100).\(tenths % 100 < 10 ? "0" : "")\(tenths % 100) s"
 }

@@ -15,7 +15,8 @@ struct CheckCommand: ParsableCommand, ContextCommand {
 
             EXIT CODES
               0    the rule loads (and the sample, if any, mapped without a failure)
-              1    the rule uses a name that does not exist, or the sample has failed records
+              1    the rule uses a name that does not exist, or the sample has failed
+                   records
               2    usage error, or the rule does not compile or defines no entry point
 
             EXAMPLES

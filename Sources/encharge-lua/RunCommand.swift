@@ -22,8 +22,9 @@ struct RunCommand: ParsableCommand, ContextCommand {
             EXIT CODES
               0    every record mapped and every event delivered
               1    some records failed or events were dead-lettered
-              2    usage, configuration, input or rule-load error, or the Ingest API refused
-                   the write key or redirects elsewhere (the rest is dead-lettered)
+              2    usage, configuration, input or rule-load error, or the Ingest API
+                   refused the write key or redirects elsewhere (the rest is
+                   dead-lettered)
               130  interrupted (Ctrl-C or SIGTERM)
 
             EXAMPLES
