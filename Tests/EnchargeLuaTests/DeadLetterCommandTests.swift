@@ -10,29 +10,6 @@ import Testing
 @Suite(.serialized) struct DeadLetterCommandTests {
     static let key = "dead-letter-e2e-key-41ab"
 
-    /// A rule that fails records without an email, plus the input: two good, one bad.
-    func failingRun(_ tmp: TemporaryDirectory) throws -> (rules: String, fixed: String, input: String) {
-        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
-        let fixed = try tmp.write(
-            "fixed.lua", "function on_record(r) encharge.identify{ email = r.email or r.mail } end")
-        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n{\"email\":\"c@x.io\"}\n")
-        return (rules, fixed, input)
-    }
-
-    func entries(_ path: String) throws -> [[String: Any]] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-    }
-
-    func emails(_ stdout: String) -> [String] {
-        stdout.split(separator: "\n").compactMap {
-            let event = try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            return (event?["user"] as? [String: Any])?["email"] as? String
-        }
-    }
-
     // MARK: A dry run never feeds a later replay
 
     @Test func dryRunWritesNoDeadLetterFileUnlessAsked() async throws {
@@ -117,7 +94,7 @@ import Testing
             let good = try tmp.write("good.jsonl", "{\"email\":\"a@x.io\"}\n")
             let result = await InProcessCommandLine().run(["run", rules, csv, good, "--dry-run"])
             #expect(result.status == 2, "stderr: \(result.stderr)")
-            #expect(emails(result.stdout) == ["a@x.io"], "the other inputs still run")
+            #expect(JobSummary.emails(result.stdout) == ["a@x.io"], "the other inputs still run")
             #expect(result.stderr.contains("\(csv):1: error: "))
             #expect(
                 result.stderr.contains(
@@ -231,7 +208,7 @@ import Testing
                 "dead.jsonl", entry("a@x.io") + "\n{\"kind\":\"event\",\"ev\n" + entry("c@x.io") + "\n")
             let result = await InProcessCommandLine().run(["replay", dead, "--dry-run"])
             #expect(result.status == 1)
-            #expect(emails(result.stdout) == ["a@x.io", "c@x.io"])
+            #expect(JobSummary.emails(result.stdout) == ["a@x.io", "c@x.io"])
             #expect(
                 result.stderr.contains("\(dead):2: error: not a dead-letter entry (invalid JSON"),
                 "stderr: \(result.stderr)")
@@ -250,7 +227,7 @@ import Testing
             let line = try #require(result.stderr.split(separator: "\n").first { $0.contains("xxxx") })
             #expect(line.utf8.count < 4200)
             #expect(line.contains("… (") && line.contains(" bytes more)"))
-            let error = try #require(try entries(dead).first?["error"] as? String)
+            let error = try #require(try JobSummary.entries(dead).first?["error"] as? String)
             #expect(error.utf8.count < 4200)
             #expect(error.hasSuffix(" bytes more)"))
         }

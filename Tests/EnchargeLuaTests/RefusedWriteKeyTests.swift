@@ -27,29 +27,6 @@ import Testing
         return (rules, try tmp.write("in.jsonl", lines))
     }
 
-    /// The events of JSON lines (dead-letter entries or request bodies), as objects.
-    func events(_ lines: [String]) -> [[String: Any]] {
-        lines.compactMap { line -> [String: Any]? in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                return nil
-            }
-            return object["event"] as? [String: Any] ?? object
-        }
-    }
-
-    /// Per person, tracks keep increasing `seq`.
-    func inPerPersonOrder(_ events: [[String: Any]]) -> Bool {
-        var last: [String: Int] = [:]
-        for event in events where event["name"] as? String == "Step" {
-            guard let uid = (event["user"] as? [String: Any])?["userId"] as? String,
-                let seq = (event["properties"] as? [String: Any])?["seq"] as? Int
-            else { return false }
-            if let previous = last[uid], previous >= seq { return false }
-            last[uid] = seq
-        }
-        return true
-    }
-
     /// The scripted server's accepted events, as JSON lines.
     func accepted(_ server: ScriptedIngestServer) -> [String] { server.accepted.map(\.text) }
 
@@ -75,7 +52,7 @@ import Testing
                 #expect(numbers["events"] == dead.count, "every emitted event is dead-lettered: \(run.stderr)")
                 #expect(
                     dead.allSatisfy { $0.contains("\"reason\":\"the Ingest API refused the write key (HTTP 401)\"") })
-                #expect(inPerPersonOrder(events(dead)))
+                #expect(JobSummary.inPerPersonOrder(JobSummary.events(dead)))
                 #expect(!tmp.read("dead.jsonl").contains(Self.wrongKey) && !run.stderr.contains(Self.wrongKey))
                 #expect(server.accepted.isEmpty)
 
@@ -83,9 +60,9 @@ import Testing
                 right.environment = ["ENCHARGE_WRITE_KEY": Self.key]
                 let replay = await right.run(["replay", tmp.path + "/dead.jsonl", "--endpoint", endpoint])
                 #expect(replay.status == 0, "stderr: \(replay.stderr)")
-                let received = events(accepted(server))
+                let received = JobSummary.events(accepted(server))
                 #expect(received.count == dead.count)
-                #expect(inPerPersonOrder(received))
+                #expect(JobSummary.inPerPersonOrder(received))
             }
         }
     }

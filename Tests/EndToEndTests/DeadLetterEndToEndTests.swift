@@ -7,29 +7,6 @@ import Testing
 @Suite struct DeadLetterEndToEndTests {
     static let key = "dead-letter-e2e-key-41ab"
 
-    /// A rule that fails records without an email, plus the input: two good, one bad.
-    func failingRun(_ tmp: TemporaryDirectory) throws -> (rules: String, fixed: String, input: String) {
-        let rules = try tmp.write("rules.lua", "function on_record(r) encharge.identify{ email = r.email } end")
-        let fixed = try tmp.write(
-            "fixed.lua", "function on_record(r) encharge.identify{ email = r.email or r.mail } end")
-        let input = try tmp.write("in.jsonl", "{\"email\":\"a@x.io\"}\n{\"mail\":\"b@x.io\"}\n{\"email\":\"c@x.io\"}\n")
-        return (rules, fixed, input)
-    }
-
-    func entries(_ path: String) throws -> [[String: Any]] {
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        return text.split(separator: "\n").compactMap {
-            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-    }
-
-    func emails(_ stdout: String) -> [String] {
-        stdout.split(separator: "\n").compactMap {
-            let event = try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-            return (event?["user"] as? [String: Any])?["email"] as? String
-        }
-    }
-
     // Runs the binary twice, as a user does: each run's entries carry its own run id
     // (`DeadLetterContext.newRunID()`), checked across two processes.
     @Test func dryRunEntriesAreMarkedAndReplayRefusesThemButReplaysTheRest() throws {
@@ -46,7 +23,7 @@ import Testing
         #expect(!dry.stderr.contains("encharge-lua replay"), "a dry run never suggests a replay")
         // A second dry run appends its own entry under its own run id.
         _ = try Binary.run(["run", rules, input, "--dry-run", "--dead-letter", dead])
-        let written = try entries(dead)
+        let written = try JobSummary.entries(dead)
         try #require(written.count == 2)
         #expect(written.allSatisfy { $0["dry_run"] as? Bool == true })
         let runIDs = written.compactMap { $0["run_id"] as? String }
@@ -60,7 +37,7 @@ import Testing
         try (tmp.read("dead.jsonl") + line + "\n").write(toFile: dead, atomically: true, encoding: .utf8)
         let replay = try Binary.run(["replay", dead, "--rules", fixed, "--dry-run"])
         #expect(replay.status == 1, "refused entries are not a success: \(replay.stderr)")
-        #expect(emails(replay.stdout) == ["real@x.io"])
+        #expect(JobSummary.emails(replay.stdout) == ["real@x.io"])
         #expect(
             replay.stderr.contains(
                 "error: 2 entries of \(dead) came from a --dry-run and were not replayed, since a dry run sends nothing; "

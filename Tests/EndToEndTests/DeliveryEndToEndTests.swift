@@ -90,7 +90,7 @@ import Testing
             environment: ["ENCHARGE_WRITE_KEY": wrongKey])
         #expect(failed.status == 2)
         let dead = tmp.lines("dead.jsonl")
-        #expect(dead.count == Self.summaryNumbers(failed.stderr)["events"] && dead.count > 0)
+        #expect(dead.count == JobSummary.numbers(failed.stderr)["events"] && dead.count > 0)
         let entry = try JSONSerialization.jsonObject(with: Data(dead[0].utf8)) as! [String: Any]
         #expect(entry["kind"] as? String == "event")
         #expect(entry["status"] as? Int == 401)
@@ -133,7 +133,7 @@ import Testing
         let stderr = run.stderr
         #expect(status == 130, "stderr: \(stderr)")
         // The summary: "interrupted: R records: ...; E events; D delivered, X retried, L dead-lettered".
-        let numbers = Self.summaryNumbers(stderr)
+        let numbers = JobSummary.numbers(stderr)
         let delivered = mock.received().count
         let dead = tmp.lines("dead.jsonl").count
         #expect(delivered > 0 && delivered < 6000)
@@ -142,14 +142,4 @@ import Testing
         #expect(numbers["dead-lettered"] == dead)
     }
 
-    static func summaryNumbers(_ text: String) -> [String: Int] {
-        var result: [String: Int] = [:]
-        // `done: 12 records: 10 with events, ...; 20 events; ...`: the colon after "records" goes too.
-        let words = text.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ")
-            .replacingOccurrences(of: ":", with: " ").split(whereSeparator: \.isWhitespace).map(String.init)
-        for (i, word) in words.enumerated() where i > 0 {
-            if let n = Int(words[i - 1]), result[word] == nil { result[word] = n }
-        }
-        return result
-    }
 }

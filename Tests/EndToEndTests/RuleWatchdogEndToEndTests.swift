@@ -17,12 +17,6 @@ import Testing
         end
         """
 
-    func entries(_ path: String) throws -> [[String: Any]] {
-        try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
-            try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
-        }
-    }
-
     @Test func checkWithASampleReportsAStuckCallAndExits1() throws {
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
@@ -54,7 +48,7 @@ import Testing
         _ = try Binary.run(["run", failing, input, "--dry-run", "--dead-letter", dead], directory: tmp.path)
         let real = tmp.read("dead.jsonl").replacingOccurrences(of: "\"dry_run\":true", with: "\"dry_run\":false")
         try real.write(toFile: dead, atomically: true, encoding: .utf8)
-        try #require(try entries(dead).count == 3)
+        try #require(try JobSummary.entries(dead).count == 3)
 
         let rules = try tmp.write("rules.lua", Self.stuckRule)
         let retry = tmp.path + "/retry.jsonl"
@@ -72,7 +66,7 @@ import Testing
         #expect(result.stderr.contains("replay stopped: 2 entries: 1 with events, 0 skipped, 1 failed; 1 event"))
         // The entry not read yet is carried over unread, so replaying the retry file misses nothing.
         #expect(result.stderr.contains("; 1 more entry not read, carried over unread to \(retry)\n"))
-        let kept = try entries(retry)
+        let kept = try JobSummary.entries(retry)
         try #require(kept.count == 2)
         #expect(kept[0]["source"] as? String == "\(input):2")
         #expect((kept[0]["record"] as? [String: Any])?["id"] as? Int == 2)

@@ -69,7 +69,7 @@ import Testing
         let elapsed = Date().timeIntervalSince(signalled)
         #expect(status == 130, "stderr: \(stderr)")
         #expect(elapsed < 2 + 3, "took \(elapsed) s after the signal with --drain-timeout 2")
-        let numbers = DeliveryEndToEndTests.summaryNumbers(stderr)
+        let numbers = JobSummary.numbers(stderr)
         // A replay also carries the entries it did not read over to its output (issue 7), after the
         // ones it dead-lettered, so per-person order holds; a run names the first record it did not read.
         let carried = numbers["more"] ?? 0
@@ -113,7 +113,7 @@ import Testing
         let elapsed = Date().timeIntervalSince(signalled)
         #expect(status == 130, "stderr: \(stderr)")
         #expect(elapsed < 5, "took \(elapsed) s after the first signal with --drain-timeout 600")
-        let numbers = DeliveryEndToEndTests.summaryNumbers(stderr)
+        let numbers = JobSummary.numbers(stderr)
         let dead = tmp.lines("dead.jsonl")
         #expect(
             numbers["events"].map { $0 > 0 && $0 == mock.received().count + dead.count } == true, "stderr: \(stderr)")

@@ -18,29 +18,6 @@ import Testing
         return Array(words.dropFirst())
     }
 
-    /// The events of JSON lines (dead-letter entries or the mock's record), as objects.
-    func events(_ lines: [String]) -> [[String: Any]] {
-        lines.compactMap { line -> [String: Any]? in
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                return nil
-            }
-            return object["event"] as? [String: Any] ?? object
-        }
-    }
-
-    /// Per person, tracks keep increasing `seq`.
-    func inPerPersonOrder(_ events: [[String: Any]]) -> Bool {
-        var last: [String: Int] = [:]
-        for event in events where event["name"] as? String == "Step" {
-            guard let uid = (event["user"] as? [String: Any])?["userId"] as? String,
-                let seq = (event["properties"] as? [String: Any])?["seq"] as? Int
-            else { return false }
-            if let previous = last[uid], previous >= seq { return false }
-            last[uid] = seq
-        }
-        return true
-    }
-
     // Kept on the binary for now: the 15,000 requests overflow ScriptedIngestServer's stack (its
     // `Mutex<Script>` re-wraps the closure on every request), so it uses `encharge-lua mock-ingest`.
     @Test(.timeLimit(.minutes(2)))
@@ -62,12 +39,13 @@ import Testing
         let wrong = try Binary.run(
             ["replay", dead, "--endpoint", mock.endpoint], environment: ["ENCHARGE_WRITE_KEY": Self.wrongKey])
         #expect(wrong.status == 2, "stderr: \(wrong.stderr)")
-        let read = try #require(DeliveryEndToEndTests.summaryNumbers(wrong.stderr)["entries"])
+        let read = try #require(JobSummary.numbers(wrong.stderr)["entries"])
         #expect(read < total, "the replay stopped part-way: \(wrong.stderr)")
         #expect(wrong.stderr.contains("; \(total - read) more entries not read, carried over unread to "))
         let retry = tmp.lines("dead.retry.jsonl")
         #expect(retry.count == total, "every entry, read or not, is in the retry file")
-        #expect(inPerPersonOrder(events(retry)), "unread entries come after the dead-lettered ones")
+        #expect(
+            JobSummary.inPerPersonOrder(JobSummary.events(retry)), "unread entries come after the dead-lettered ones")
         #expect(wrong.stderr.contains("\(total) entries failed again, written to"), "stderr: \(wrong.stderr)")
         #expect(mock.received().isEmpty)
 
@@ -79,7 +57,7 @@ import Testing
         let received = mock.received()
         let sequence = received.compactMap { ($0["properties"] as? [String: Any])?["seq"] as? Int }
         #expect(sequence.count == total && Set(sequence).count == total, "every entry once")
-        #expect(inPerPersonOrder(received))
+        #expect(JobSummary.inPerPersonOrder(received))
     }
 
     // Runs the binary twice, as a user does, so `--run-id` is checked against ids that two separate
