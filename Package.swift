@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "MockIngestTests",
             dependencies: [
-                "MockIngest", "EnchargeKit", "JSONKit", "SystemKit",
+                "MockIngest", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),

@@ -3,6 +3,7 @@ import Foundation
 import JSONKit
 import Logging
 import SystemKit
+import TestSupport
 import Testing
 
 @testable import MockIngest
@@ -71,53 +72,25 @@ import Darwin
         if method == "POST" { text += "Content-Length: \(body.utf8.count)\r\n" }
         text += "\r\n" + body
         let request = Array(text.utf8)
-        let port = UInt16(address.port)
-        return await withCheckedContinuation { continuation in
-            let thread = Thread { continuation.resume(returning: exchange(request, port: port)) }
-            thread.start()
+        do {
+            return try await onThread { exchange(request, port: address.port) }
+        } catch {
+            return .failed("\(error)")
         }
     }
 
-    static func exchange(_ request: [UInt8], port: UInt16) -> Outcome {
-        #if canImport(Glibc) || canImport(Musl)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { return .failed(String(cString: strerror(errno))) }
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 10, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
+    /// One exchange over TestSupport's raw connection: what arrived before the server closed, or
+    /// why nothing did.
+    static func exchange(_ request: [UInt8], port: Int) -> Outcome {
+        do {
+            let connection = try RawHTTPConnection(port: port, timeout: 10)
+            connection.write(request)
+            let received = try connection.readToEnd()
+            if received.isEmpty { return .closedWithoutResponse }
+            return parse(String(decoding: received, as: UTF8.self))
+        } catch {
+            return .failed("\(error)")
         }
-        guard connected == 0 else { return .failed(String(cString: strerror(errno))) }
-        var sent = 0
-        while sent < request.count {
-            let n = request.withUnsafeBytes { send(fd, $0.baseAddress! + sent, request.count - sent, 0) }
-            guard n > 0 else { return .failed(String(cString: strerror(errno))) }
-            sent += n
-        }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if n == 0 { break }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return .failed(String(cString: strerror(errno)))
-            }
-            received.append(contentsOf: buffer[0..<n])
-        }
-        if received.isEmpty { return .closedWithoutResponse }
-        return parse(String(decoding: received, as: UTF8.self))
     }
 
     static func parse(_ text: String) -> Outcome {

@@ -25,7 +25,7 @@ import Testing
             """
             function on_webhook(req)
               local n = 0
-              for i = 1, 2e6 do n = n + 1 end
+              for i = 1, 1e7 do n = n + 1 end
               return { status = 200, body = tostring(req.json.seq) }
             end
             """)
@@ -40,7 +40,8 @@ import Testing
                 }
             }
             // Stop while requests are queued: it returns once they are answered and the worker ended.
-            while pool.load < 4 { try await Task.sleep(for: .milliseconds(1)) }
+            #expect(
+                await eventually("four requests running or queued", interval: .milliseconds(1)) { pool.load >= 4 })
             let stopped = Mutex(false)
             let stopper = try #require(
                 JoinableThread.start {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import WebhookServer
@@ -28,34 +29,24 @@ import Testing
         let gate = Gate()
         #expect(workers.stalledSeconds() == nil)
         let first = Task { await workers.run { await gate.wait() } }
-        try await waitUntil { workers.stalledSeconds() == nil }
+        #expect(await eventually("one busy worker of two is no stall") { workers.stalledSeconds() == nil })
         let second = Task { await workers.run { await gate.wait() } }
-        try await waitUntil { workers.stalledSeconds() != nil }
-        try await Task.sleep(for: .milliseconds(300))
-        let stalled = try #require(workers.stalledSeconds())
-        #expect(stalled >= 0.25)
+        // The stall clock runs while both stay busy.
+        #expect(await eventually("the stall clock passes 0.25 s") { (workers.stalledSeconds() ?? 0) >= 0.25 })
         await gate.open()
         await first.value
         await second.value
         #expect(workers.stalledSeconds() == nil)
         // Busy again: the clock starts from now, not from the first stall (which began at least
-        // 0.3 s before `restart`). Compared with elapsed time, not a fixed bound, so a loaded
+        // 0.25 s before `restart`). Compared with elapsed time, not a fixed bound, so a loaded
         // machine cannot fail it.
         let restart = Date()
         let third = Task { await workers.run { try? await Task.sleep(for: .seconds(10)) } }
         let fourth = Task { await workers.run { try? await Task.sleep(for: .seconds(10)) } }
-        try await waitUntil { workers.stalledSeconds() != nil }
+        #expect(await eventually("both busy again is a stall") { workers.stalledSeconds() != nil })
         let again = try #require(workers.stalledSeconds())
         #expect(again <= Date().timeIntervalSince(restart))
         third.cancel()
         fourth.cancel()
-    }
-
-    private func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(10)
-        while !condition() {
-            guard Date() < deadline else { throw CancellationError() }
-            try await Task.sleep(for: .milliseconds(10))
-        }
     }
 }
