@@ -41,13 +41,9 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     guard
         let output = EventOutput(
             dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters,
-            context: deadLetterContext,
-            commandContext: context)
+            context: deadLetterContext, commandContext: context, drainTimeout: configuration.drainTimeout)
     else { return .usage }
-    let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
-    context.interrupts.handleSignals()
-    let watcher = InterruptWatcher(
-        interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
+    let (sink, delivery, writer, watcher) = (output.sink, output.delivery, output.writer, output.watcher)
     defer { watcher.stop() }
     let start = SystemClock.monotonicSeconds()
     let progress = ReplayProgress()

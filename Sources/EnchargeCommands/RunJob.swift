@@ -43,14 +43,9 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     guard
         let output = EventOutput(
             dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters,
-            context: deadLetterContext,
-            commandContext: context)
+            context: deadLetterContext, commandContext: context, drainTimeout: configuration.drainTimeout)
     else { return .usage }
-    let (sink, delivery, writer) = (output.sink, output.delivery, output.writer)
-
-    context.interrupts.handleSignals()
-    let watcher = InterruptWatcher(
-        interrupts: context.interrupts, engine: delivery, drainTimeout: configuration.drainTimeout)
+    let (sink, delivery, writer, watcher) = (output.sink, output.delivery, output.writer, output.watcher)
     defer { watcher.stop() }
     let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters, diagnostics: diagnostics)
     run.failFast = configuration.failFast
