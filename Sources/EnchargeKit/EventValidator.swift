@@ -310,18 +310,13 @@ enum EventValidator {
         guard var failure = firstNonFinite(in: value) else { return }
         failure.reversedPath.append(.key(key))
         throw EventValidationError(
-            path: formatPath(root: root, reversed: failure.reversedPath),
+            path: JSONPath([.key(root)] + failure.reversedPath.reversed()).description,
             message: "expected a finite number, got \(failure.spelling)")
-    }
-
-    private enum PathComponent {
-        case key(String)
-        case index(Int)
     }
 
     private struct NonFinite {
         var value: Double
-        var reversedPath: [PathComponent]
+        var reversedPath: [JSONPath.Component]
         var spelling: String { value.isNaN ? "NaN" : value < 0 ? "-infinity" : "infinity" }
     }
 
@@ -348,33 +343,6 @@ enum EventValidator {
         case .null, .bool, .integer, .bigInteger, .string:
             return nil
         }
-    }
-
-    /// `root.key[1].other`; a key that is empty or holds `.`, `[`, `]`, `"`, `\` or white space is
-    /// written as `["a key"]` so the path stays unambiguous.
-    private static func formatPath(root: String, reversed components: [PathComponent]) -> String {
-        var path = root
-        for component in components.reversed() {
-            switch component {
-            case .index(let i):
-                path += "[\(i)]"
-            case .key(let key):
-                let plain =
-                    !key.isEmpty
-                    && !key.utf8.contains { b in
-                        b <= 0x20 || b == UInt8(ascii: ".") || b == UInt8(ascii: "[") || b == UInt8(ascii: "]")
-                            || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == 0x7F
-                    }
-                if plain {
-                    path += ".\(key)"
-                } else {
-                    var writer = JSONWriter(capacity: key.utf8.count + 2)
-                    writer.writeString(key)
-                    path += "[\(String(decoding: writer.bytes, as: UTF8.self))]"
-                }
-            }
-        }
-        return path
     }
 
     /// A value quoted for a message, shortened when long so one bad field cannot flood a log.

@@ -1,0 +1,66 @@
+import JSONKit
+
+/// Expected against actual events (wire JSON, as `run --dry-run` prints them), by path:
+/// `events[1].properties.plan: expected "pro", got "free"`, `events[2]: unexpected event "Paid invoice"`.
+///
+/// Events are paired by position and indexes count from 0, as in every `JSONDiff` path. A whole
+/// event present on one side only is named by its event name (`missing event "Signed up"`); an
+/// identify event by the person's `email` and `userId` (`missing identify {"email":"a@x.com"}`).
+/// `test` words the two sides expected/got; `diff` words them was/now (see `Wording`).
+struct EventListDiff {
+    /// How a line names the two sides.
+    enum Wording {
+        /// `test`: `expected "pro", got "free"`, `missing …`, `unexpected …`.
+        case expectedGot
+        /// `diff` (old rule against new): `was "pro", now "free"`, `removed …`, `added …`.
+        case wasNow
+
+        fileprivate var labels: (changedFrom: String, changedTo: String, onlyExpected: String, onlyActual: String) {
+            switch self {
+            case .expectedGot: ("expected", "got", "missing", "unexpected")
+            case .wasNow: ("was", "now", "removed", "added")
+            }
+        }
+    }
+
+    /// The differences, under the root `events`; empty when the lists match.
+    let differences: [JSONDiff.Difference]
+
+    init(expected: [JSONValue], actual: [JSONValue]) {
+        differences =
+            JSONDiff(expected: .array(expected), actual: .array(actual), at: JSONPath([.key("events")]))
+            .differences
+    }
+
+    /// Whether the two lists match.
+    var isEmpty: Bool { differences.isEmpty }
+
+    /// One line per difference, each starting with `prefix`.
+    func lines(wording: Wording, prefix: String = "") -> [String] {
+        let labels = wording.labels
+        return differences.map { difference in
+            let whole = difference.path.components.count == 2
+            let description: String
+            switch difference.change {
+            case .changed(let expected, let actual):
+                description = "\(labels.changedFrom) \(expected.encoded()), \(labels.changedTo) \(actual.encoded())"
+            case .missing(let expected):
+                description =
+                    "\(labels.onlyExpected) \(whole ? EventListDiff.naming(event: expected) : expected.encoded())"
+            case .unexpected(let actual):
+                description = "\(labels.onlyActual) \(whole ? EventListDiff.naming(event: actual) : actual.encoded())"
+            }
+            return "\(prefix)\(difference.path): \(description)"
+        }
+    }
+
+    /// `event "Signed up"`, `identify {"email":"a@x.com"}`, or the compact JSON of a value that is
+    /// not an event with a name.
+    static func naming(event: JSONValue) -> String {
+        guard case .string(let name)? = event["name"] else { return event.encoded() }
+        guard name == "identify" else { return "event \(JSONValue.string(name).encoded())" }
+        let user = event["user"]?.objectValue ?? JSONObject()
+        let identity = JSONObject(user.filter { $0.key == "email" || $0.key == "userId" }.map { ($0.key, $0.value) })
+        return "identify \(JSONValue.object(identity.isEmpty ? user : identity).encoded())"
+    }
+}

@@ -1,0 +1,81 @@
+import JSONKit
+import Testing
+
+@testable import EnchargeCommands
+
+/// The event-list diff lines `test` prints for a failing fixture and `diff` for a changed input.
+@Suite struct EventListDiffTests {
+    private func events(_ lines: String...) throws -> [JSONValue] { try lines.map { try JSONValue(parsing: $0) } }
+
+    @Test func changedFieldIsOneLineByPath() throws {
+        let diff = EventListDiff(
+            expected: try events(
+                #"{"name":"identify","user":{"email":"a@x.com"}}"#,
+                #"{"name":"Started subscription","user":{"email":"a@x.com"},"properties":{"plan":"pro","seats":2}}"#),
+            actual: try events(
+                #"{"name":"identify","user":{"email":"a@x.com"}}"#,
+                #"{"name":"Started subscription","user":{"email":"a@x.com"},"properties":{"plan":"free","seats":2.0}}"#
+            ))
+        #expect(diff.lines(wording: .expectedGot) == [#"events[1].properties.plan: expected "pro", got "free""#])
+        #expect(diff.lines(wording: .wasNow, prefix: "  ") == [#"  events[1].properties.plan: was "pro", now "free""#])
+    }
+
+    @Test func wholeEventsOnOneSideAreNamed() throws {
+        let identify = #"{"name":"identify","user":{"email":"a@x.com","firstName":"Ada","userId":"7"}}"#
+        let signedUp = #"{"name":"Signed up","user":{"email":"a@x.com"}}"#
+        let paid = #"{"name":"Paid invoice","user":{"userId":"7"},"properties":{"amount":12}}"#
+        let missing = EventListDiff(expected: try events(signedUp, identify), actual: try events(signedUp))
+        #expect(
+            missing.lines(wording: .expectedGot) == [#"events[1]: missing identify {"email":"a@x.com","userId":"7"}"#])
+        #expect(missing.lines(wording: .wasNow) == [#"events[1]: removed identify {"email":"a@x.com","userId":"7"}"#])
+
+        let unexpected = EventListDiff(expected: try events(signedUp), actual: try events(signedUp, paid, identify))
+        #expect(
+            unexpected.lines(wording: .expectedGot) == [
+                #"events[1]: unexpected event "Paid invoice""#,
+                #"events[2]: unexpected identify {"email":"a@x.com","userId":"7"}"#,
+            ])
+        #expect(
+            unexpected.lines(wording: .wasNow) == [
+                #"events[1]: added event "Paid invoice""#,
+                #"events[2]: added identify {"email":"a@x.com","userId":"7"}"#,
+            ])
+    }
+
+    @Test func fieldsOnOneSideShowTheirValue() throws {
+        let diff = EventListDiff(
+            expected: try events(#"{"name":"A","user":{"email":"a@x.com"},"properties":{"coupon":"X1"}}"#),
+            actual: try events(#"{"name":"B","user":{"email":"a@x.com","tags":"vip"}}"#))
+        #expect(
+            diff.lines(wording: .expectedGot) == [
+                #"events[0].name: expected "A", got "B""#,
+                #"events[0].properties: missing {"coupon":"X1"}"#,
+                #"events[0].user.tags: unexpected "vip""#,
+            ])
+        #expect(
+            diff.lines(wording: .wasNow) == [
+                #"events[0].name: was "A", now "B""#,
+                #"events[0].properties: removed {"coupon":"X1"}"#,
+                #"events[0].user.tags: added "vip""#,
+            ])
+    }
+
+    @Test func anIdentifyWithoutEmailOrUserIdShowsItsWholeUserAndANonEventItsJSON() throws {
+        let diff = EventListDiff(
+            expected: [], actual: try events(#"{"name":"identify","user":{"phone":"1"}}"#, "42", #"{"name":7}"#))
+        #expect(
+            diff.lines(wording: .expectedGot) == [
+                #"events[0]: unexpected identify {"phone":"1"}"#, "events[1]: unexpected 42",
+                #"events[2]: unexpected {"name":7}"#,
+            ])
+    }
+
+    @Test func matchingListsHaveNoLines() throws {
+        let list = try events(#"{"name":"A","user":{"email":"a@x.com"},"properties":{"n":1}}"#)
+        let diff = EventListDiff(
+            expected: list, actual: try events(#"{"name":"A","user":{"email":"a@x.com"},"properties":{"n":1.0}}"#))
+        #expect(diff.isEmpty)
+        #expect(diff.lines(wording: .expectedGot).isEmpty)
+        #expect(EventListDiff(expected: [], actual: []).isEmpty)
+    }
+}
