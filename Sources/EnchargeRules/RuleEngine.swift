@@ -51,6 +51,7 @@ package final class RuleEngine {
         installWebhookModule()
         installCryptoModule()
         installStrictModules()
+        if let fixedNow = options.fixedNow { try installFixedClock(fixedNow) }
         if options.lintGlobals { installGlobalsLint() }
         do {
             if let source = options.source {
