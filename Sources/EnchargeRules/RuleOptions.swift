@@ -20,6 +20,9 @@ package struct RuleOptions: Sendable {
     /// instant wherever it reads the current time (`os.time()`, `os.date(format)`, the timestamp
     /// tolerance of `webhook.verify`), so its output does not depend on when it runs.
     package var fixedNow: Int64?
+    /// Engines made with these options start with a `RuleTrace` (`--trace`): each call records
+    /// what it did, and the rule's `log.*` lines go to the trace instead of `logWriter`.
+    package var trace = false
     /// Where the rule's `log.*` lines and the engine's warnings about what a call decoded (a
     /// repeated JSON key) go: standard error unless a job or a test hands its own.
     package var logWriter: any OutputWriter = FileDescriptorWriter.standardError
