@@ -16,6 +16,7 @@ extension RuleEngine {
                     "skip",
                     { [unowned self] state in
                         self.skipReason = state.string(at: 1) ?? "skipped"
+                        self.traceStep(.skip(self.skipReason ?? "skipped"))
                         return 0
                     }
                 ),
@@ -54,6 +55,7 @@ extension RuleEngine {
         var warnings: [EventWarning] = []
         do {
             pending.append(try Event.identify(user: user, warnings: &warnings))
+            traceStep(.event(pending[pending.count - 1]))
             if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("identify: \(error.description)")
@@ -91,6 +93,7 @@ extension RuleEngine {
             pending.append(
                 try Event.track(name: name, user: user, properties: properties, sourceIp: sourceIp, warnings: &warnings)
             )
+            traceStep(.event(pending[pending.count - 1]))
             if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("track: \(error.description)")
@@ -107,6 +110,7 @@ extension RuleEngine {
         var warnings: [EventWarning] = []
         do {
             pending.append(try Event(validating: value, warnings: &warnings))
+            traceStep(.event(pending[pending.count - 1]))
             if !warnings.isEmpty { note(warnings) }
         } catch {
             throw LuaRaise("event: \(error.description)")

@@ -46,6 +46,11 @@ extension RuleEngine {
                 }
             }
         }
+        if trace != nil {
+            // Shown in the trace block, in order with the events, instead of on its own line.
+            traceStep(.log(level, message.text))
+            return
+        }
         options.logWriter.write(Diagnostics.line(prefix + message.text + suffix))
     }
 

@@ -5,15 +5,14 @@ extension RuleEngine {
     /// Maps one JSON record (its raw bytes): decodes it straight into Lua and calls `on_record`.
     package func map(json bytes: UnsafeRawBufferPointer, source: String) -> RecordOutcome {
         guard let onRecordRef else {
-            return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil)
+            return failure("\(options.rulesPath): no on_record function", source: source)
         }
         if let first = bytes.first(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D && $0 != 0x0A }),
             first != UInt8(ascii: "{")
         {
             // Valid JSON that is not an object is still not a record; say what it is.
             if let value = try? JSONValue(parsing: bytes) {
-                return .failed(
-                    message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)
+                return failure("\(source): record is \(value.kindDescription), expected a JSON object", source: source)
             }
         }
         state.top = 0
@@ -22,7 +21,7 @@ extension RuleEngine {
             try state.pushJSON(parsing: bytes)
         } catch {
             state.top = 0
-            return .failed(message: "\(source): \(error.description); fix the input line", traceback: nil)
+            return failure("\(source): \(error.description); fix the input line", source: source)
         }
         return callOnRecord(source: source)
     }
@@ -30,11 +29,10 @@ extension RuleEngine {
     /// Maps one record given as a JSON value (CSV rows, replayed records).
     package func map(value: JSONValue, source: String) -> RecordOutcome {
         guard let onRecordRef else {
-            return .failed(message: "\(options.rulesPath): no on_record function", traceback: nil)
+            return failure("\(options.rulesPath): no on_record function", source: source)
         }
         guard case .object = value else {
-            return .failed(
-                message: "\(source): record is \(value.kindDescription), expected a JSON object", traceback: nil)
+            return failure("\(source): record is \(value.kindDescription), expected a JSON object", source: source)
         }
         state.top = 0
         state.pushReference(onRecordRef)
@@ -46,10 +44,9 @@ extension RuleEngine {
         guard state.type(at: -1) == .table else {
             let kind = state.type(at: -1) == .lightUserdata ? "null" : state.type(at: -1).name
             state.top = 0
-            return .failed(
-                message:
-                    "\(source): record is \(kind == "number" ? "a number" : kind == "string" ? "a string" : kind), expected a JSON object",
-                traceback: nil)
+            return failure(
+                "\(source): record is \(kind == "number" ? "a number" : kind == "string" ? "a string" : kind), expected a JSON object",
+                source: source)
         }
         state.pushReference(contextRef)
         state.push(source)
@@ -62,7 +59,7 @@ extension RuleEngine {
         } catch {
             state.top = 0
             pending.removeAll(keepingCapacity: true)
-            return .failed(message: error.message, traceback: error.traceback)
+            return failure(error.message, traceback: error.traceback, source: source)
         }
         if !state.isNoneOrNil(-1) {
             // `return { ... }`, the Segment/RudderStack habit: nothing reads it.

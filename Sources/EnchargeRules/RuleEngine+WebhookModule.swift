@@ -26,7 +26,7 @@ extension RuleEngine {
             throw LuaRaise(
                 "webhook.verify: the secret (third argument) is missing; pass it with --set or a settings file")
         }
-        var options = WebhookVerificationOptions()
+        var options = WebhookVerificationOptions(now: self.options.fixedNow.map(Double.init))
         if state.type(at: 4) == .table, let opts = try? state.toJSON(at: 4) {
             if case .integer(let t)? = opts["tolerance"] { options.tolerance = Double(t) }
             if case .double(let t)? = opts["tolerance"] { options.tolerance = t }

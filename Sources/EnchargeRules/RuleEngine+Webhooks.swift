@@ -27,8 +27,7 @@ extension RuleEngine {
             state.pop()
             guard state.getGlobal("on_webhook") == .function else {
                 state.top = 0
-                return .failed(
-                    message: "\(options.rulesPath): defines neither on_webhook(req) nor a routes table", traceback: nil)
+                return failedRequest("\(options.rulesPath): defines neither on_webhook(req) nor a routes table")
             }
         }
         // A bad answer is reported at the line defining the function that gave it.
@@ -47,6 +46,7 @@ extension RuleEngine {
             try state.call(arguments: 1, results: 1)
         } catch {
             state.top = 0
+            traceFailure(error.message, traceback: error.traceback, source: currentSource)
             let emitted = !pending.isEmpty
             pending.removeAll(keepingCapacity: true)
             // 401 only when the failed verification is what ended the call: a rule that caught it
@@ -67,22 +67,20 @@ extension RuleEngine {
         } catch {
             state.top = 0
             pending.removeAll(keepingCapacity: true)
-            return .failed(message: "\(answerSite): \(error.message)", traceback: nil)
+            return failedRequest("\(answerSite): \(error.message)")
         }
         state.top = 0
         if let status = response?.status, !(200...599).contains(status) {
             pending.removeAll(keepingCapacity: true)
-            return .failed(
-                message:
-                    "\(answerSite): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)",
-                traceback: nil)
+            return failedRequest(
+                "\(answerSite): the rule returned status \(status); return a status from 200 to 599 (or nothing for 202)"
+            )
         }
         if let response, response.status == 204 || response.status == 304, !response.body.isEmpty {
             pending.removeAll(keepingCapacity: true)
-            return .failed(
-                message:
-                    "\(answerSite): the rule returned a body with status \(response.status), which has none; drop the body or return another status",
-                traceback: nil)
+            return failedRequest(
+                "\(answerSite): the rule returned a body with status \(response.status), which has none; drop the body or return another status"
+            )
         }
         // encharge.skip in a webhook rule: answer as asked, send nothing.
         if skipReason != nil { return .handled(events: [], response: response) }

@@ -35,10 +35,14 @@ package final class RuleEngine {
     var lintActive = false
     /// The metatable that decodes `req.json` on first use (see `handleWebhook`), made once.
     var requestMetatableRef: Int32?
+    /// While set, each call records what it did here (`--trace`), and `log.*` lines go here
+    /// instead of to `options.logWriter`; take the entries after each call with `take()`.
+    package var trace: RuleTrace?
 
     /// Loads the rules file and runs its top level.
     package init(options: RuleOptions) throws(RuleLoadError) {
         self.options = options
+        if options.trace { trace = RuleTrace() }
         let directory = Self.directory(of: options.rulesPath)
         do {
             state = try LuaState(limits: options.limits, moduleDirectory: directory)
@@ -51,6 +55,7 @@ package final class RuleEngine {
         installWebhookModule()
         installCryptoModule()
         installStrictModules()
+        if let fixedNow = options.fixedNow { try installFixedClock(fixedNow) }
         if options.lintGlobals { installGlobalsLint() }
         do {
             if let source = options.source {

@@ -16,6 +16,13 @@ package struct RuleOptions: Sendable {
     package var source: [UInt8]?
     /// Events one record (or request) may emit; one more fails it (`--max-events-per-record`).
     package var maxEventsPerRecord = 1000
+    /// A fixed clock, in epoch seconds (a test fixture's `"now"`): when set, the rule sees this
+    /// instant wherever it reads the current time (`os.time()`, `os.date(format)`, the timestamp
+    /// tolerance of `webhook.verify`), so its output does not depend on when it runs.
+    package var fixedNow: Int64?
+    /// Engines made with these options start with a `RuleTrace` (`--trace`): each call records
+    /// what it did, and the rule's `log.*` lines go to the trace instead of `logWriter`.
+    package var trace = false
     /// Where the rule's `log.*` lines and the engine's warnings about what a call decoded (a
     /// repeated JSON key) go: standard error unless a job or a test hands its own.
     package var logWriter: any OutputWriter = FileDescriptorWriter.standardError
