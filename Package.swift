@@ -97,13 +97,14 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings),
-        // The jobs (run, replay, replay --spool, check): progress, summary, exit status, diagnostics,
-        // all through an injected context.
+        // The jobs (run, replay, replay --spool, check, test): progress, summary, exit status,
+        // diagnostics, all through an injected context; `test` answers webhook fixtures with the
+        // server's own checks and answers.
         .target(
             name: "EnchargeCommands",
             dependencies: [
                 "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
-                "WebhookSignatures",
+                "WebhookSignatures", "WebhookServer",
             ],
             swiftSettings: swiftSettings),
         .executableTarget(

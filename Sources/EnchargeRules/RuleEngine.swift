@@ -13,7 +13,9 @@ package final class RuleEngine {
     var contextRef: Int32 = 0
     /// Events emitted by the record being mapped.
     var pending: [Event] = []
-    var skipReason: String?
+    /// The reason of `encharge.skip` in the last record or request, nil when it did not skip (a
+    /// webhook's outcome carries none; `test` reads it here).
+    package internal(set) var skipReason: String?
     /// `file:line` of the record being mapped, for `log.*` and `ctx.source`.
     package internal(set) var currentSource = ""
     /// Warnings found while loading or running (`check`), compiler style.

@@ -16,14 +16,12 @@ struct SignatureMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         do {
-            try WebhookVerifier.verify(
-                scheme, headers: request.headers.firstValues, body: context.body, secret: secret, options: options)
+            try WebhookRefusal.checkSignature(
+                scheme, secret: secret, options: options, headers: request.headers.firstValues, body: context.body)
         } catch {
             logger.info(
-                "signature rejected",
-                metadata: ["request_id": "\(context.requestID)", "reason": "\(error.description)"])
-            throw WebhookError(
-                .unauthorized, "signature verification failed: \(error.description)", requestID: context.requestID)
+                "signature rejected", metadata: ["request_id": "\(context.requestID)", "reason": "\(error.message)"])
+            throw WebhookError(error, requestID: context.requestID)
         }
         return try await next(request, context)
     }

@@ -42,7 +42,12 @@ struct WebhookController: Sendable {
 
         // Malformed input never reaches the rule. A verified Stripe body is read for its event id
         // in the same pass that validates it.
-        let stripeEventID = try validate(webhook, id: id)
+        let stripeEventID: String?
+        do {
+            stripeEventID = try WebhookRefusal.checkBody(of: webhook, verifyScheme: configuration.verifyScheme)
+        } catch {
+            throw WebhookError(error, requestID: id)
+        }
         // Dedup on the delivery id of the headers, before the rule runs. Keys found in the body (a
         // Stripe event id) or set by the rule (`webhook.dedup`) are checked when the events are
         // stored, inside the spool's transaction, so no request pays an extra SQLite read for them.
@@ -72,11 +77,10 @@ struct WebhookController: Sendable {
         let dedupKey = run.dedupKey ?? stripeEventID ?? headerKey
         switch run.outcome {
         case .notFound:
-            throw WebhookError(.notFound, "no route for \(route)", requestID: id)
+            break
         case .unauthorized(let message):
             logger.info(
                 "webhook.verify rejected the request", metadata: ["request_id": "\(id)", "reason": "\(message)"])
-            throw WebhookError(.unauthorized, "signature verification failed", requestID: id)
         case .overBudget(let message, let traceback):
             // Nothing was emitted and the same body fails the same way: keeping it would only let
             // requests nobody signed fill the disk.
@@ -84,8 +88,6 @@ struct WebhookController: Sendable {
             logger.error(
                 "rule error; the request was not kept (it ran out of a limit before emitting any event)",
                 metadata: ["request_id": "\(id)", "error": "\(message)", "traceback": "\(traceback ?? "")"])
-            throw WebhookError(
-                .internalServerError, "the rule failed on a limit; the request was not kept", requestID: id)
         case .failed(let message, let traceback):
             context.ruleAnswered.set()
             metrics.add(.ruleErrors)
@@ -95,7 +97,6 @@ struct WebhookController: Sendable {
             var kept = webhook
             kept.dedupKey = dedupKey
             await keep(kept, message: message, traceback: traceback)
-            throw WebhookError(.internalServerError, "the rule failed; the request was kept for replay", requestID: id)
         case .handled(let events, let ruleResponse):
             // Durable before the answer. A delivery id counts as seen only when the answer is a
             // success: a rule that answers 4xx/5xx asks the sender to retry, and the retry must run
@@ -117,37 +118,8 @@ struct WebhookController: Sendable {
             }
             context.ruleAnswered.set()
             metrics.add(.eventsEmitted, events.count)
-            guard let ruleResponse else {
-                return Response.json(.accepted, [("accepted", .integer(Int64(events.count)))])
-            }
-            return response(ruleResponse, id: id)
         }
-    }
-
-    /// Refuses a body that is not what its content type says (JSON, a form, UTF-8 text) with 400;
-    /// returns the event id of a body `--verify stripe` checked.
-    private func validate(_ webhook: WebhookRequest, id: String) throws -> String? {
-        let body = webhook.body
-        if webhook.isJSON {
-            do {
-                if configuration.verifyScheme == .stripe { return try StripeEventID.find(in: body) }
-                try JSONParser.validate(body)
-            } catch {
-                throw WebhookError(.badRequest, "the body is not valid JSON: \(error.description)", requestID: id)
-            }
-        } else if !body.isEmpty,
-            webhook.isForm || (webhook.header("content-type")?.lowercased().hasPrefix("text/") ?? false)
-        {
-            guard String(validating: body, as: UTF8.self) != nil else {
-                throw WebhookError(.badRequest, "the body is not valid UTF-8", requestID: id)
-            }
-            if webhook.isForm {
-                do { _ = try parseForm(body) } catch {
-                    throw WebhookError(.badRequest, error.description, requestID: id)
-                }
-            }
-        }
-        return nil
+        return response(run.outcome.answer(route: route, requestID: id), id: id)
     }
 
     /// Keeps a request whose rule failed for `replay`, within the caps (dropping the oldest).
@@ -172,7 +144,7 @@ struct WebhookController: Sendable {
         }
     }
 
-    /// The rule's own answer, less the headers the server owns.
+    /// The answer to send, less the headers the server owns (a rule's own answer may name them).
     private func response(_ ruleResponse: WebhookResponse, id: String) -> Response {
         var fields = HTTPFields()
         for (name, value) in ruleResponse.headers {

@@ -18,6 +18,11 @@ struct WebhookError: HTTPResponseError, CustomStringConvertible {
         if let retryAfter { headers[.retryAfter] = retryAfter }
     }
 
+    /// A refusal the server and `encharge-lua test` share, answered to this request.
+    init(_ refusal: WebhookRefusal, requestID: String) {
+        self.init(HTTPResponse.Status(code: refusal.status), refusal.message, requestID: requestID)
+    }
+
     var description: String { "\(status.code) \(message)" }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -26,9 +31,10 @@ struct WebhookError: HTTPResponseError, CustomStringConvertible {
 
     /// The answer to the sender.
     var response: Response {
-        var response = Response.json(
-            status,
-            [("error", .object(JSONObject([("message", .string(message)), ("request_id", .string(requestID))])))])
+        let answer = WebhookRefusal(status: status.code, message: message).body(requestID: requestID)
+        var response = Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer)))
         for field in headers { response.headers.append(field) }
         return response
     }

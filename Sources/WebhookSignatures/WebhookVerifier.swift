@@ -19,10 +19,7 @@ package enum WebhookVerifier {
         _ scheme: WebhookScheme, headers: [String: String], body: [UInt8], secret: String,
         options: WebhookVerificationOptions = .init()
     ) throws(WebhookVerificationError) {
-        guard !secret.isEmpty else {
-            throw WebhookVerificationError(
-                .badSecret, "the \(scheme.rawValue) signing secret is empty (set it in the endpoint's settings)")
-        }
+        try requireSecret(secret, scheme: scheme)
         let request = SignedRequest(headers: headers, body: body, secret: secret, options: options)
         switch scheme {
         case .stripe: try verifyStripe(request)
@@ -30,6 +27,14 @@ package enum WebhookVerifier {
         case .shopify: try verifyShopify(request)
         case .standard: try verifyStandard(request)
         case .hmac: try verifyGenericHMAC(request)
+        }
+    }
+
+    /// Refuses an empty secret, since anyone could sign with it.
+    static func requireSecret(_ secret: String, scheme: WebhookScheme) throws(WebhookVerificationError) {
+        guard !secret.isEmpty else {
+            throw WebhookVerificationError(
+                .badSecret, "the \(scheme.rawValue) signing secret is empty (set it in the endpoint's settings)")
         }
     }
 

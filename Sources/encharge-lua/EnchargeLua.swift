@@ -32,7 +32,8 @@ struct EnchargeLua: AsyncParsableCommand {
             """,
         version: enchargeLuaVersion,
         subcommands: [
-            RunCommand.self, ServeCommand.self, CheckCommand.self, ReplayCommand.self, MockIngestCommand.self,
+            RunCommand.self, ServeCommand.self, CheckCommand.self, TestCommand.self, ReplayCommand.self,
+            MockIngestCommand.self,
         ])
 
     /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say, and every

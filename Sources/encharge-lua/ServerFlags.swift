@@ -31,17 +31,7 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Lua states serving requests at once (default: number of cores).", valueName: "n"))
     var workers: Int?
 
-    @Option(
-        help: ArgumentHelp(
-            "Check this signature scheme on every request before the rule runs: stripe, github, shopify, standard or hmac.",
-            valueName: "scheme"))
-    var verify: String?
-
-    @Option(help: ArgumentHelp("File holding the signing secret for --verify.", valueName: "path"))
-    var secretFile: String?
-
-    @Option(help: ArgumentHelp("Header carrying the signature for --verify hmac.", valueName: "name"))
-    var hmacHeader = "x-signature"
+    @OptionGroup var verification: VerifyFlags
 
     @Option(
         help: ArgumentHelp("Require `Authorization: Bearer <token>` with the token in this file.", valueName: "path"))
@@ -97,14 +87,6 @@ struct ServerFlags: ParsableArguments {
         }
         try FlagChecks.port(port)
         try FlagChecks.seconds(dedupWindow, "--dedup-window", allowingZero: true, maximum: 366 * 86_400)
-        if let verify {
-            guard WebhookScheme(rawValue: verify) != nil else {
-                throw ValidationError("--verify must be stripe, github, shopify, standard or hmac")
-            }
-            guard secretFile != nil else {
-                throw ValidationError("--verify needs --secret-file PATH with the signing secret")
-            }
-        }
         if let workers { try FlagChecks.integer(workers, "--workers", 1...1024) }
         try FlagChecks.integer(maxKeptRequests, "--max-kept-requests", 1...100_000_000)
         guard let keptBytes = Self.parseSize(maxKeptBytes), keptBytes >= 1 else {
@@ -127,9 +109,7 @@ struct ServerFlags: ParsableArguments {
         rule: RuleOptions, delivery: DeliveryConfiguration, drainTimeout: Double, warn: (String) -> Void
     ) throws(RuleLoadError) -> WebhookServerConfiguration {
         var server = WebhookServerConfiguration(rule: rule, delivery: delivery)
-        if let secretFile {
-            server.verifySecret = try SecretFile.read(secretFile, flag: "--secret-file", warn: warn)
-        }
+        server.verifySecret = try verification.secret(warn: warn)
         if let authTokenFile {
             server.authToken = try SecretFile.read(authTokenFile, flag: "--auth-token-file", warn: warn)
         }
@@ -138,8 +118,8 @@ struct ServerFlags: ParsableArguments {
         server.spoolPath = spool
         server.maxBodyBytes = Self.parseSize(maxBody) ?? (1 << 20)
         server.workers = workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
-        server.verifyScheme = verify.flatMap(WebhookScheme.init(rawValue:))
-        server.verifyOptions.hmac.header = hmacHeader.lowercased()
+        server.verifyScheme = verification.scheme
+        server.verifyOptions = verification.options
         server.dedupWindow = dedupWindow
         server.drainTimeout = drainTimeout
         server.keyRetryInterval = keyRetryInterval

@@ -1,0 +1,67 @@
+import EnchargeKit
+import EnchargeRules
+import JSONKit
+import SystemKit
+import WebhookServer
+
+/// Runs fixtures through the rule the way production does: a record through `on_record` as `run`
+/// maps it, a webhook through the checks, the rule and the answer of `serve`. Each fixture gets a
+/// freshly loaded rule, so no fixture sees another's globals, with its own settings and clock.
+struct FixtureRunner {
+    /// The request id a webhook fixture's request carries (in error bodies and `req.id`).
+    static let requestID = "req_fixture"
+
+    let rule: RuleOptions
+    let verification: TestJobConfiguration.Verification?
+
+    /// What the rule made of `fixture`'s input.
+    func outcome(of fixture: Fixture) -> FixtureOutcome {
+        var options = rule
+        if let settings = fixture.settings {
+            for member in settings { options.settings[member.key] = member.value }
+        }
+        let engine: RuleEngine
+        do { engine = try RuleEngine(options: options) } catch {
+            return FixtureOutcome(.error(error.description))
+        }
+        switch fixture.input {
+        case .record(let record):
+            switch engine.map(value: record, source: fixture.source) {
+            case .mapped(let events): return FixtureOutcome(.events(events.map(\.jsonValue)))
+            case .skipped(let reason): return FixtureOutcome(.skip(reason))
+            case .failed(let message, _): return FixtureOutcome(.error(message))
+            }
+        case .webhook(let webhook):
+            return answer(webhook.request(id: Self.requestID), engine: engine)
+        }
+    }
+
+    /// `serve`'s answer to `request`: the signature check of `--verify` (401), the body check (400),
+    /// then the rule and its answer.
+    private func answer(_ request: WebhookRequest, engine: RuleEngine) -> FixtureOutcome {
+        do {
+            if let verification {
+                try WebhookRefusal.checkSignature(
+                    verification.scheme, secret: verification.secret, options: verification.options,
+                    headers: request.headerDictionary, body: request.body)
+            }
+            _ = try WebhookRefusal.checkBody(of: request, verifyScheme: verification?.scheme)
+        } catch {
+            return FixtureOutcome(
+                .error(error.message), status: error.status,
+                response: FixtureOutcome.response(body: error.body(requestID: request.id)))
+        }
+        let route = "\(request.method) \(request.path)"
+        let outcome = engine.handleWebhook(request)
+        let answer = outcome.answer(route: route, requestID: request.id)
+        let result: FixtureOutcome.Result
+        switch outcome {
+        case .handled(let events, _):
+            result = engine.skipReason.map { .skip($0) } ?? .events(events.map(\.jsonValue))
+        case .notFound: result = .error("no route for \(route)")
+        case .unauthorized(let reason): result = .error("webhook.verify: \(reason)")
+        case .failed(let message, _), .overBudget(let message, _): result = .error(message)
+        }
+        return FixtureOutcome(result, status: answer.status, response: FixtureOutcome.response(body: answer.body))
+    }
+}
