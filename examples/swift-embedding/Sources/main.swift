@@ -92,16 +92,13 @@ func runExample(_ arguments: ExampleArguments) throws(ExampleError) -> [Event] {
     }
     delivery.submit(events, source: "example record", tags: events.indices.map { Int64($0) })
     _ = delivery.finish(timeout: 60)
-    if let stop = delivery.stop {
-        // A refused write key or a redirect: no event can go, and the message says what to check.
-        throw ExampleError(stop.message(writeKeySource: "ENCHARGE_WRITE_KEY"), status: 1)
-    }
     for index in events.indices {
         switch settled.outcome(of: Int64(index)) {
         case .delivered?: continue
         case .dead(let error)?, .interrupted(let error)?:
+            let hint = error.kind == .writeKeyRefused ? "; check ENCHARGE_WRITE_KEY" : ""
             throw ExampleError(
-                "event \(index + 1) (\(events[index].name)) was not delivered to \(arguments.endpoint): \(error)",
+                "event \(index + 1) (\(events[index].name)) was not delivered to \(arguments.endpoint): \(error)\(hint)",
                 status: 1)
         case nil:
             throw ExampleError("event \(index + 1) (\(events[index].name)) was not settled", status: 1)
