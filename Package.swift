@@ -15,6 +15,10 @@ let package = Package(
         /// The event model, validation, wire encoding and Ingest client, usable from any Swift app.
         .library(name: "EnchargeKit", targets: ["EnchargeKit"]),
         .library(name: "LuaKit", targets: ["LuaKit"]),
+        /// The JSON value, parser and writer that the other libraries' public API carries.
+        .library(name: "JSONKit", targets: ["JSONKit"]),
+        /// The rule engine: load a Lua rule, map records and webhook requests to validated events.
+        .library(name: "EnchargeRules", targets: ["EnchargeRules"]),
         /// A local stand-in for the Encharge Ingest API, for tests and offline development.
         .library(name: "MockIngest", targets: ["MockIngest"]),
     ],
@@ -115,6 +119,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings),
+        // examples/swift-embedding: an app embedding the rule engine and the delivery engine. Without
+        // package access, so it compiles only against what the products offer publicly.
+        .executableTarget(
+            name: "encharge-embedding-example",
+            dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "LuaKit"],
+            path: "examples/swift-embedding/Sources", packageAccess: false, swiftSettings: swiftSettings),
         .testTarget(
             name: "SystemKitTests",
             dependencies: ["SystemKit", "TestSupport", .product(name: "Logging", package: "swift-log")],

@@ -11,6 +11,7 @@ public struct DeadLetterContext: Sendable, Hashable {
     /// `replay` refuses them.
     public var dryRun: Bool
 
+    /// A context for one run: by default a fresh run id, no rules digest, not a dry run.
     public init(rulesSHA256: String? = nil, runID: String = DeadLetterContext.newRunID(), dryRun: Bool = false) {
         self.rulesSHA256 = rulesSHA256
         self.runID = runID

@@ -10,6 +10,7 @@ import Darwin
 
 /// One line of a dead-letter file, as `replay` reads it back.
 public struct DeadLetterEntry: Sendable, Hashable {
+    /// What the line is about.
     public enum Kind: String, Sendable, Hashable {
         /// An event the API did not accept (`event`, `reason`, `status`, `body`, `attempts`).
         case event
@@ -17,6 +18,7 @@ public struct DeadLetterEntry: Sendable, Hashable {
         case record
     }
 
+    /// Whether the line is about an event or a record.
     public var kind: Kind
     /// The event as `Event.jsonValue` wrote it (kind `.event`); `Event(validating:)` reads it back.
     public var event: JSONValue?
@@ -26,11 +28,17 @@ public struct DeadLetterEntry: Sendable, Hashable {
     public var reason: String?
     /// The rule's error message (kind `.record`).
     public var error: String?
+    /// The rule's Lua traceback (kind `.record`), when there was one.
     public var traceback: String?
+    /// The last HTTP status the API answered (kind `.event`), when there was one.
     public var status: Int?
+    /// The first bytes of the last response body (kind `.event`).
     public var body: String?
+    /// Attempts made to deliver the event (kind `.event`).
     public var attempts: Int?
+    /// Where the record or event came from (`in.jsonl:7`, `request ID`).
     public var source: String?
+    /// SHA-256 of the rules file of the run that wrote the line.
     public var rulesSHA256: String?
     /// The run that wrote the entry; nil in files written before run ids existed.
     public var runID: String?

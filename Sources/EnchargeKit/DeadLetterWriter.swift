@@ -41,6 +41,7 @@ public final class DeadLetterWriter: Sendable {
 
     private let file = Mutex(FileState())
 
+    /// A writer appending entries to `path` (see `prepare()`), each stamped with `context`.
     public init(path: String, context: DeadLetterContext = DeadLetterContext()) {
         self.path = path
         self.context = context

@@ -7,6 +7,7 @@ public struct EventValidationError: Error, CustomStringConvertible, Sendable, Eq
     /// What is wrong and, where it helps, what to do about it.
     public let message: String
 
+    /// An error at `path` (empty for the whole event).
     public init(path: String, message: String) {
         self.path = path
         self.message = message

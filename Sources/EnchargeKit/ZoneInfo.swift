@@ -7,6 +7,7 @@ import Glibc
 /// Why a time zone cannot be used: an invalid name, no such zone in the database, an unreadable
 /// or malformed zone file.
 public struct ZoneInfoError: Error, CustomStringConvertible, Sendable {
+    /// Which zone could not be read, and why.
     public let description: String
 }
 

@@ -1,7 +1,7 @@
 import EnchargeKit
 
 /// What running a rule on one record gave.
-package enum RecordOutcome: Sendable {
+public enum RecordOutcome: Sendable {
     /// The rule ran; these validated events, in emission order (possibly none).
     case mapped([Event])
     /// The rule called `encharge.skip(reason)`; events it emitted are dropped.

@@ -3,7 +3,8 @@ import LuaKit
 
 extension RuleEngine {
     /// Maps one JSON record (its raw bytes): decodes it straight into Lua and calls `on_record`.
-    package func map(json bytes: UnsafeRawBufferPointer, source: String) -> RecordOutcome {
+    /// `source` names the record in messages and is the rule's `ctx.source` (`in.jsonl:2`).
+    public func map(json bytes: UnsafeRawBufferPointer, source: String) -> RecordOutcome {
         guard let onRecordRef else {
             return failure("\(options.rulesPath): no on_record function", source: source)
         }
@@ -26,8 +27,9 @@ extension RuleEngine {
         return callOnRecord(source: source)
     }
 
-    /// Maps one record given as a JSON value (CSV rows, replayed records).
-    package func map(value: JSONValue, source: String) -> RecordOutcome {
+    /// Maps one record given as a JSON value (CSV rows, replayed records). `source` names the
+    /// record in messages and is the rule's `ctx.source`.
+    public func map(value: JSONValue, source: String) -> RecordOutcome {
         guard let onRecordRef else {
             return failure("\(options.rulesPath): no on_record function", source: source)
         }

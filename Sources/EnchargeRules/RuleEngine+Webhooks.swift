@@ -6,11 +6,12 @@ import WebhookSignatures
 
 extension RuleEngine {
     /// Whether the rules can serve webhooks (`on_webhook` or a `routes` table).
-    package var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
+    public var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
 
     /// Runs the rule for one request: the function `routes["METHOD /path"]` when the rules define
-    /// a `routes` table, else `on_webhook(req)`.
-    package func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
+    /// a `routes` table, else `on_webhook(req)`. The caller checks signatures only through the
+    /// rule (`webhook.verify`) and answers with the outcome (see `WebhookOutcome`).
+    public func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
         state.top = 0
         dedupKey = nil
         let routeKey = "\(request.method) \(request.path)"

@@ -5,9 +5,14 @@ import LuaKit
 /// One loaded rule on its own Lua state: the `encharge`, `json` and `log` modules, the entry
 /// points, and the per-record bookkeeping of emitted events.
 ///
+/// Load it with `init(options:)`, then call `map(value:source:)` or `map(json:source:)` once per
+/// record, or `handleWebhook(_:)` once per request; each call returns the validated events (or why
+/// there are none). Calls run the rule on the calling thread, bounded by `RuleOptions.limits`.
+///
 /// Not `Sendable`: it owns a `LuaState`. Use one engine per thread.
-package final class RuleEngine {
-    package let options: RuleOptions
+public final class RuleEngine {
+    /// The options the engine was loaded with.
+    public let options: RuleOptions
     let state: LuaState
     var onRecordRef: Int32?
     var contextRef: Int32 = 0
@@ -19,7 +24,7 @@ package final class RuleEngine {
     /// `file:line` of the record being mapped, for `log.*` and `ctx.source`.
     package internal(set) var currentSource = ""
     /// Warnings found while loading or running (`check`), compiler style.
-    package internal(set) var warnings: [String] = []
+    public internal(set) var warnings: [String] = []
     /// Counted warnings about what the rule's records and requests did (a tag with a comma, a
     /// dropped address, an ignored return value), reported once at the end of a run.
     package internal(set) var runWarnings = RuleWarnings()
@@ -41,8 +46,11 @@ package final class RuleEngine {
     /// instead of to `options.logWriter`; take the entries after each call with `take()`.
     package var trace: RuleTrace?
 
-    /// Loads the rules file and runs its top level.
-    package init(options: RuleOptions) throws(RuleLoadError) {
+    /// Loads the rules file (or `options.source`) and runs its top level.
+    ///
+    /// Throws `RuleLoadError` when the file cannot be read, does not compile or raises while
+    /// loading; its `description` names the file and line and says what to do.
+    public init(options: RuleOptions) throws(RuleLoadError) {
         self.options = options
         if options.trace { trace = RuleTrace() }
         let directory = Self.directory(of: options.rulesPath)
@@ -94,7 +102,7 @@ package final class RuleEngine {
     }
 
     /// Whether the rules define `on_record(record, ctx)`.
-    package var hasOnRecord: Bool { onRecordRef != nil }
+    public var hasOnRecord: Bool { onRecordRef != nil }
 
     /// Whether the rules define a global function `name`.
     package func definesFunction(_ name: String) -> Bool {
@@ -113,8 +121,9 @@ package final class RuleEngine {
         declaredGlobals.sorted()
     }
 
-    /// The counted warnings so far, as `warning:` lines; a run prints them once at its end.
-    package func warningLines() -> [String] { runWarnings.lines() }
+    /// The counted warnings so far (a tag with a comma, a dropped address, an ignored return value),
+    /// as `warning:` lines; a run prints them once at its end.
+    public func warningLines() -> [String] { runWarnings.lines() }
 
     /// Returns the counted warnings and starts counting afresh (for a long-running server that
     /// reports now and then).

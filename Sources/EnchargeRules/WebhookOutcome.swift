@@ -1,7 +1,7 @@
 import EnchargeKit
 
 /// What running the rule on one request gave.
-package enum WebhookOutcome: Sendable {
+public enum WebhookOutcome: Sendable {
     /// The rule ran: its events (in emission order) and the response it asked for (nil: 202
     /// with `{"accepted": n}`).
     case handled(events: [Event], response: WebhookResponse?)

@@ -3,21 +3,27 @@ import SystemKit
 import WebhookSignatures
 
 /// One HTTP request as a rule sees it (`req` in `on_webhook(req)`).
-package struct WebhookRequest: Sendable {
-    package var id: String
-    package var method: String
-    package var path: String
+public struct WebhookRequest: Sendable {
+    /// The request's id (`req.id`), named in messages about it (`request ID`).
+    public var id: String
+    /// `POST`, upper-case as received.
+    public var method: String
+    /// The path without the query string, `/stripe`.
+    public var path: String
     /// Query parameters in order; a repeated key becomes a list in Lua.
-    package var query: [(String, String)]
+    public var query: [(String, String)]
     /// Header names lower-cased, in order; repeated headers are joined with ", " in Lua.
-    package var headers: [(String, String)]
-    package var body: [UInt8]
-    package var remoteIP: String?
+    public var headers: [(String, String)]
+    /// The raw body, exactly as received (signatures are checked over it).
+    public var body: [UInt8]
+    /// The sender's address (`req.remote_ip`), when known.
+    public var remoteIP: String?
     /// The dedup key the server found before the rule ran (a verified Stripe event id), kept with
     /// a failed request so `replay --spool` can tell whether the sender's retry was delivered since.
-    package var dedupKey: String?
+    public var dedupKey: String?
 
-    package init(
+    /// A request as received; header names must already be lower-case.
+    public init(
         id: String, method: String, path: String, query: [(String, String)], headers: [(String, String)],
         body: [UInt8], remoteIP: String?, dedupKey: String? = nil
     ) {
@@ -32,7 +38,7 @@ package struct WebhookRequest: Sendable {
     }
 
     /// The first value of a header (name lower-case).
-    package func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
+    public func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
 
     /// Headers as a dictionary of the first value per name, for signature checks.
     package var headerDictionary: [String: String] {

@@ -8,6 +8,7 @@ public struct JSONDuplicateKeys: Sendable {
     /// Index into `counts` of the first key not yet handed out by `takeNew()`.
     private var reported = 0
 
+    /// No keys seen yet.
     public init() {}
 
     /// True when a key was repeated for the first time since the last `takeNew()`.

@@ -1,7 +1,9 @@
 /// A JSON object whose members are kept sorted by the UTF-8 bytes of their keys.
 public struct JSONObject: Sendable, Hashable, Sequence {
+    /// The members, sorted by the UTF-8 bytes of their keys, without duplicate keys.
     public private(set) var members: [(key: String, value: JSONValue)]
 
+    /// The empty object `{}`.
     public init() { members = [] }
 
     /// Builds an object from members in any order; a later duplicate key replaces an earlier one.
@@ -23,10 +25,14 @@ public struct JSONObject: Sendable, Hashable, Sequence {
     /// Builds an object from members already sorted by key without duplicates.
     public init(sortedMembers: [(key: String, value: JSONValue)]) { members = sortedMembers }
 
+    /// How many members the object has.
     public var count: Int { members.count }
+    /// Whether the object has no member.
     public var isEmpty: Bool { members.isEmpty }
+    /// The keys, in sorted order.
     public var keys: [String] { members.map(\.key) }
 
+    /// The value of `key`, nil when absent; setting nil removes the member, setting a value adds or replaces it in key order.
     public subscript(key: String) -> JSONValue? {
         get {
             guard let i = index(of: key) else { return nil }
@@ -44,6 +50,7 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         }
     }
 
+    /// The members in key order.
     public func makeIterator() -> IndexingIterator<[(key: String, value: JSONValue)]> {
         members.makeIterator()
     }
@@ -76,11 +83,13 @@ public struct JSONObject: Sendable, Hashable, Sequence {
         a.utf8.elementsEqual(b.utf8)
     }
 
+    /// Same keys (byte for byte) with equal values.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         lhs.members.count == rhs.members.count
             && zip(lhs.members, rhs.members).allSatisfy { sameKey($0.key, $1.key) && $0.value == $1.value }
     }
 
+    /// Hashes the keys and values, consistent with `==`.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(members.count)
         for member in members {

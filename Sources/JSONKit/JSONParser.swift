@@ -5,12 +5,14 @@
 /// one Lua table out) needs integers kept as Int64, a direct push into Lua without an
 /// intermediate tree, and byte offsets in errors.
 public struct JSONParser {
+    /// Deepest nesting of arrays and objects accepted; deeper input fails instead of exhausting the stack.
     public var maxDepth: Int
     @usableFromInline var scratch: [UInt8] = []
     @usableFromInline var base: UnsafePointer<UInt8> = UnsafePointer(bitPattern: 1)!
     @usableFromInline var end = 0
     @usableFromInline var position = 0
 
+    /// A parser accepting up to `maxDepth` levels of nesting.
     public init(maxDepth: Int = 512) {
         self.maxDepth = maxDepth
         scratch.reserveCapacity(256)

@@ -1,6 +1,7 @@
 /// Checks JSON text without building anything (for a server that only needs to know the body is
 /// valid before handing the bytes on).
 public struct JSONValidatingBuilder: JSONBuilder {
+    /// A builder that keeps nothing.
     public init() {}
     @inlinable public mutating func beginObject() throws {}
     @inlinable public mutating func key(_ utf8: UnsafeRawBufferPointer) throws {}

@@ -18,11 +18,13 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
+    /// The string, or nil for any other kind of value.
     public var stringValue: String? {
         if case .string(let s) = self { return s }
         return nil
     }
 
+    /// The object, or nil for any other kind of value.
     public var objectValue: JSONObject? {
         if case .object(let o) = self { return o }
         return nil
@@ -45,11 +47,18 @@ public enum JSONValue: Sendable, Hashable {
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
     ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral
 {
+    /// `"text"` as a JSON string.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// `7` as a JSON integer.
     public init(integerLiteral value: Int64) { self = .integer(value) }
+    /// `1.5` as a JSON number.
     public init(floatLiteral value: Double) { self = .double(value) }
+    /// `true` as a JSON boolean.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// `[a, b]` as a JSON array.
     public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    /// `["k": v]` as a JSON object (a later duplicate key wins).
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self = .object(JSONObject(elements)) }
+    /// `nil` as JSON `null`.
     public init(nilLiteral: ()) { self = .null }
 }

@@ -7,8 +7,10 @@ public struct JSONValueBuilder: JSONBuilder {
     @usableFromInline var frames: [Frame] = []
     @usableFromInline var value: JSONValue = .null
 
+    /// A builder with nothing built yet.
     public init() {}
 
+    /// The value built, once the parser has finished.
     public var result: JSONValue { value }
 
     @inlinable public mutating func beginObject() throws { frames.append(.object([], key: "")) }

@@ -2,16 +2,20 @@
 /// in the order given (JSONObject keeps them sorted), floats in their shortest round-trip form with
 /// a fraction or exponent so they read back as floats, non-ASCII text as raw UTF-8.
 public struct JSONWriter {
+    /// The JSON text written so far, UTF-8.
     public var bytes: [UInt8]
+    /// Indent nested values by two spaces, one member or element a line.
     public var pretty: Bool
     @usableFromInline var depth = 0
 
+    /// An empty writer with room for `capacity` bytes.
     public init(capacity: Int = 256, pretty: Bool = false) {
         bytes = []
         bytes.reserveCapacity(capacity)
         self.pretty = pretty
     }
 
+    /// Appends `value`: object members in their (sorted) order, integers exactly, doubles shortest round-trip.
     @inlinable
     public mutating func write(_ value: JSONValue) {
         switch value {
@@ -60,11 +64,13 @@ public struct JSONWriter {
         for _ in 0..<depth { bytes.append(0x20); bytes.append(0x20) }
     }
 
+    /// Appends `s` as it is; the caller makes sure it is valid JSON in its place.
     @inlinable
     public mutating func writeRaw(_ s: StaticString) {
         bytes.append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 
+    /// Appends `value` in decimal.
     @inlinable
     public mutating func writeInteger(_ value: Int64) {
         if value == 0 { bytes.append(0x30); return }
@@ -90,6 +96,7 @@ public struct JSONWriter {
         bytes.append(contentsOf: value.description.utf8)
     }
 
+    /// Appends `s` as a JSON string literal (see `writeString(utf8:)`).
     @inlinable
     public mutating func writeString(_ s: String) {
         var s = s

@@ -7,6 +7,7 @@ public struct LuaLimits: Sendable {
     /// Wall-clock seconds per call.
     public var seconds: Double = 2
 
+    /// Limits with these budgets; the defaults are the fields' defaults.
     public init(memoryBytes: Int = 64 << 20, instructions: Int64 = 50_000_000, seconds: Double = 2) {
         self.memoryBytes = memoryBytes
         self.instructions = instructions

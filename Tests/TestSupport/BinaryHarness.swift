@@ -15,6 +15,11 @@ public struct Binary {
         return packageRoot + "/.build/debug/encharge-lua"
     }()
 
+    /// The path of another product built with the package: `name` in the binary's directory.
+    public static func besideBinary(_ name: String) -> String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent(name).path
+    }
+
     /// How one run of the binary ended and what it printed.
     public struct Result: Sendable {
         /// The exit status (or the signal number, when killed).
@@ -29,14 +34,15 @@ public struct Binary {
 
     /// Runs the binary with `arguments` in `directory` (default: the package root). With a
     /// `timeout`, a process still running after that many seconds is killed (SIGKILL), so a
-    /// test of something that used to hang fails instead of hanging the suite.
+    /// test of something that used to hang fails instead of hanging the suite. `executable` runs
+    /// another program built with the package instead (see `besideBinary`).
     @discardableResult
     public static func run(
         _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-        directory: String = packageRoot, removing: [String] = [], timeout: Double? = nil
+        directory: String = packageRoot, removing: [String] = [], timeout: Double? = nil, executable: String = path
     ) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.currentDirectoryURL = URL(fileURLWithPath: directory)
         var env = ProcessInfo.processInfo.environment

@@ -30,6 +30,7 @@ public struct DeliveryConfiguration: Sendable {
     /// environment variable (`ENCHARGE_WRITE_KEY`) or `--write-key-file PATH`. Never the key itself.
     public var writeKeySource: String
 
+    /// A configuration with the production defaults for everything but where to send, the key and the user agent.
     public init(
         endpoint: String,
         writeKey: String,

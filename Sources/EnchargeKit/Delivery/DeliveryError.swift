@@ -1,6 +1,7 @@
 /// Why an event could not be delivered, or why the engine could not start. Its description is one
 /// sentence for a person and never contains the write key.
 public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// Which kind of failure it was.
     public enum Kind: String, Sendable, Hashable {
         /// A bad `DeliveryConfiguration` or a libcurl set-up failure.
         case configuration
@@ -19,6 +20,7 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
         case redirected
     }
 
+    /// Which kind of failure it was.
     public var kind: Kind
     /// What happened, without the status and body (those are separate fields).
     public var message: String
@@ -29,6 +31,7 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
     /// Attempts made.
     public var attempts: Int
 
+    /// An error of `kind`, with the last status and body and the attempts made, when known.
     public init(kind: Kind, message: String, status: Int? = nil, body: String? = nil, attempts: Int = 0) {
         self.kind = kind
         self.message = message
@@ -37,6 +40,7 @@ public struct DeliveryError: Error, Sendable, Hashable, CustomStringConvertible 
         self.attempts = attempts
     }
 
+    /// `message`, then the first 200 characters of `body` on one line, when there is a body.
     public var description: String {
         var text = message
         if let body, !body.isEmpty {

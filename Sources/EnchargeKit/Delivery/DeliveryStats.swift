@@ -31,6 +31,7 @@ public struct DeliveryStats: Sendable, Hashable {
         return nil
     }
 
+    /// Counters with the given values; zero by default.
     public init(
         submitted: Int = 0, delivered: Int = 0, inFlight: Int = 0, queued: Int = 0, retries: Int = 0,
         deadLettered: Int = 0, deadLetterWriteFailures: Int = 0, lastDeadLetterError: String? = nil,
