@@ -75,6 +75,7 @@ package final class MappingRun {
                     case .value(let value): outcome = engine.map(value: value, source: source)
                     case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
                     }
+                    if engine.trace != nil { writeTrace(source: source, body: body, outcome: outcome) }
                     engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
                     switch outcome {
                     case .mapped(let events):
@@ -127,6 +128,9 @@ package final class MappingRun {
         summary.seconds = SystemClock.monotonicSeconds() - startedAt
         guard let (body, source) = current else { return summary }
         summary.failed += 1
+        if engine.trace != nil {
+            writeTrace(source: source, body: body, outcome: .failed(message: message, traceback: nil), abandoned: true)
+        }
         recordFailure(body: body, message: message, traceback: nil, source: source)
         return summary
     }
@@ -134,7 +138,8 @@ package final class MappingRun {
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
         let shown =
             message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
-        report(Self.compilerStyle(message.cappedForDiagnostics(), source: source))
+        // With --trace the record's block shows the error, in order with what came before it.
+        if engine.trace == nil { report(Self.compilerStyle(message.cappedForDiagnostics(), source: source)) }
         let record: JSONValue
         switch body {
         case .json(let bytes):
@@ -151,6 +156,19 @@ package final class MappingRun {
         } catch {
             report("error: cannot write the dead-letter file: \(error)")
         }
+    }
+
+    /// Writes the `--trace` block of the record just mapped: what the engine recorded, and the
+    /// failures it never saw (input that is not JSON, a call the watchdog gave up).
+    private func writeTrace(source: String, body: InputRecordBody, outcome: RecordOutcome, abandoned: Bool = false) {
+        var entries = engine.trace!.take()
+        if case .malformed(let message, _) = body {
+            entries.append(RuleTrace.Entry(ruleLine: nil, kind: .error(message: message, traceback: nil)))
+        } else if abandoned, case .failed(let message, _) = outcome {
+            entries.append(RuleTrace.Entry(failure: message, traceback: nil))
+        }
+        diagnostics.writeRaw(
+            TraceBlock.render(header: source, entries: entries, outcome: TraceBlock.outcome(of: outcome)))
     }
 
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
