@@ -179,13 +179,8 @@ package final class MappingRun {
         let head: String, text: Substring, tail: String
         if message.hasPrefix(source + ": ") {
             (head, text, tail) = (source + ": error: ", message.dropFirst(source.utf8.count + 2), "")
-        } else if let colon = message.firstIndex(of: ":"),  // a Lua position prefix "file:line: "?
-            let second = message[message.index(after: colon)...].firstIndex(of: ":"),
-            message[message.index(after: colon)..<second].allSatisfy(\.isNumber),
-            message.index(after: colon) < second
-        {
-            let rest = message[message.index(after: second)...].drop { $0 == " " }
-            (head, text, tail) = ("\(message[..<second]): error: ", rest, " (record \(source))")
+        } else if let (position, rest) = RulePosition.split(message[...]) {
+            (head, text, tail) = ("\(position): error: ", rest, " (record \(source))")
         } else {
             (head, text, tail) = ("\(source): error: ", message[...], "")
         }
