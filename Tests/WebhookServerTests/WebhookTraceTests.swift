@@ -90,6 +90,42 @@ import WebhookSignatures
         #expect(lines.last == "  outcome: 500 the rule failed; the request was kept for replay")
     }
 
+    @Test func duplicatesAndRefusalsBeforeTheRuleSayWhatHappened() async throws {
+        let blocks = BlockReader()
+        let server = try Self.server(
+            """
+            function on_webhook(req)
+              if req.json.key then webhook.dedup(req.json.key) end
+              encharge.identify{ email = req.json.email }
+            end
+            """, blocks: blocks.buffer
+        ) { $0.maxBodyBytes = 64 }
+        let rules = Self.luaName(server.configuration.rule.rulesPath)
+        let identify = "  \(rules):3  identify {\"email\":\"ada@example.com\"}\n"
+        try await server.test { client in
+            func post(_ json: String, _ headers: HTTPFields = [:]) async throws -> String {
+                let response = try await client.postJSON("/", json, headers: headers)
+                return "trace POST / \(response.headers[TestResponse.requestID] ?? "")\n"
+            }
+            let delivery: HTTPFields = [HTTPField.Name("webhook-id")!: "msg_trace_1"]
+            let body = #"{"email":"ada@example.com"}"#
+            var header = try await post(body, delivery)
+            #expect(blocks.next() == header + identify + "  outcome: 202, 1 event\n")
+            header = try await post(body, delivery)
+            #expect(blocks.next() == header + "  outcome: 200, duplicate; the rule did not run\n")
+
+            let keyed = #"{"email":"ada@example.com","key":"k1"}"#
+            header = try await post(keyed)
+            #expect(blocks.next() == header + identify + "  outcome: 202, 1 event\n")
+            header = try await post(keyed)
+            #expect(blocks.next() == header + identify + "  outcome: 200, duplicate; nothing stored\n")
+
+            header = try await post(#"{"email":"ada@example.com","padding":"\#(String(repeating: "x", count: 64))"}"#)
+            let refused = blocks.next()
+            #expect(refused.hasPrefix(header + "  outcome: 413 "), "\(refused)")
+        }
+    }
+
     /// The guarantee of a development aid run against real senders: a signed request, traced with
     /// `--verify` and a bearer token, by a rule that logs its credentials, shows none of them.
     @Test func aSignedRequestShowsNoSecretNoSignatureAndNoBody() async throws {
