@@ -23,7 +23,12 @@ struct TraceMiddleware: RouterMiddleware {
         "stripe-signature", "x-hub-signature", "x-hub-signature-256", "x-shopify-hmac-sha256", "webhook-signature",
         "authorization", "proxy-authorization", "cookie",
     ]
-    static let credentialWords = ["signature", "hmac", "token", "secret", "auth", "api-key", "apikey"]
+    /// Words that make a header's or a setting's name a credential's.
+    static let credentialWords = [
+        "signature", "hmac", "token", "secret", "auth", "password", "api-key", "api_key", "apikey",
+    ]
+    /// Settings are also secret when named like a key (`stripe_key`, `signing_key`).
+    static let settingCredentialWords = credentialWords + ["key"]
     /// Shorter values are not redacted: they would blank ordinary words out of the block.
     static let minimumSecretLength = 4
 
@@ -37,7 +42,7 @@ struct TraceMiddleware: RouterMiddleware {
         hmacHeader = configuration.verifyOptions.hmac.header.lowercased()
         var values = [configuration.verifySecret, configuration.authToken].compactMap { $0 }
         for member in configuration.rule.settings.members
-        where Self.credentialWords.contains(where: member.key.lowercased().contains) {
+        where Self.settingCredentialWords.contains(where: member.key.lowercased().contains) {
             if let text = member.value.stringValue { values.append(text) }
         }
         secrets = values.filter { $0.utf8.count >= Self.minimumSecretLength }.map(SecretRedactor.init(secret:))

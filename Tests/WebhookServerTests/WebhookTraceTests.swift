@@ -132,6 +132,8 @@ import WebhookSignatures
         let secret = SigningScheme.stripe.secret("traceSigningSecret7d1e")
         let token = "trace-bearer-token-93c4a"
         let settingSecret = "settings-api-token-5b2f"
+        let settingKey = "settings-signing-key-c3d9"
+        let apiKey = "header-api-key-0e6a"
         let blocks = OutputBuffer()
         let server = try Self.server(
             """
@@ -139,6 +141,7 @@ import WebhookSignatures
               log.info("signature", req.headers["stripe-signature"])
               log.info("auth", req.headers.authorization)
               log.info("token", encharge.settings.api_token)
+              log.info("key", req.headers["x-api-key"], encharge.settings.signing_key)
               encharge.track("Paid", { email = req.json.email }, { seq = req.json.seq })
             end
             """, blocks: blocks
@@ -147,6 +150,7 @@ import WebhookSignatures
             $0.verifySecret = secret
             $0.authToken = token
             $0.rule.settings["api_token"] = .string(settingSecret)
+            $0.rule.settings["signing_key"] = .string(settingKey)
         }
         let rules = Self.luaName(server.configuration.rule.rulesPath)
         let body = Array(#"{"email":"payer@example.com","seq":1,"card":"4242-secret-body"}"#.utf8)
@@ -158,7 +162,10 @@ import WebhookSignatures
                 try await client.send(
                     .post, "/stripe",
                     headers: WebhookSignatureTests.fields(
-                        [("Content-Type", "application/json"), ("Authorization", "Bearer \(token)")] + signature),
+                        [
+                            ("Content-Type", "application/json"), ("Authorization", "Bearer \(token)"),
+                            ("X-Api-Key", apiKey),
+                        ] + signature),
                     body: body)
             }
             return (try await post(signature), try await post(wrongSignature))
@@ -173,7 +180,8 @@ import WebhookSignatures
                   \(rules):2  info: signature [redacted]
                   \(rules):3  info: auth Bearer [redacted]
                   \(rules):4  info: token [redacted]
-                  \(rules):5  track "Paid" {"user":{"email":"payer@example.com"},"properties":{"seq":1}}
+                  \(rules):5  info: key [redacted] [redacted]
+                  \(rules):6  track "Paid" {"user":{"email":"payer@example.com"},"properties":{"seq":1}}
                   outcome: 202, 1 event
                 trace POST /stripe \(refusedID)
                   outcome: 401 signature verification failed: \(refused.errorMessage.dropFirst(31))
@@ -181,7 +189,9 @@ import WebhookSignatures
                 """)
         #expect(refused.errorMessage.hasPrefix("signature verification failed: "))
         let shown = blocks.text
-        for value in [secret, token, settingSecret, "4242-secret-body"] + (signature + wrongSignature).map(\.1) {
+        for value in [secret, token, settingSecret, settingKey, apiKey, "4242-secret-body"]
+            + (signature + wrongSignature).map(\.1)
+        {
             #expect(!shown.contains(value), "the trace shows \(value)")
         }
     }
