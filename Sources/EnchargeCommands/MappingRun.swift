@@ -75,6 +75,7 @@ package final class MappingRun {
                     case .value(let value): outcome = engine.map(value: value, source: source)
                     case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
                     }
+                    if engine.trace != nil { writeTrace(source: source, body: body, outcome: outcome) }
                     engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
                     switch outcome {
                     case .mapped(let events):
@@ -127,6 +128,9 @@ package final class MappingRun {
         summary.seconds = SystemClock.monotonicSeconds() - startedAt
         guard let (body, source) = current else { return summary }
         summary.failed += 1
+        if engine.trace != nil {
+            writeTrace(source: source, body: body, outcome: .failed(message: message, traceback: nil), abandoned: true)
+        }
         recordFailure(body: body, message: message, traceback: nil, source: source)
         return summary
     }
@@ -134,7 +138,8 @@ package final class MappingRun {
     private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
         let shown =
             message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
-        report(Self.compilerStyle(message.cappedForDiagnostics(), source: source))
+        // With --trace the record's block shows the error, in order with what came before it.
+        if engine.trace == nil { report(Self.compilerStyle(message.cappedForDiagnostics(), source: source)) }
         let record: JSONValue
         switch body {
         case .json(let bytes):
@@ -153,6 +158,19 @@ package final class MappingRun {
         }
     }
 
+    /// Writes the `--trace` block of the record just mapped: what the engine recorded, and the
+    /// failures it never saw (input that is not JSON, a call the watchdog gave up).
+    private func writeTrace(source: String, body: InputRecordBody, outcome: RecordOutcome, abandoned: Bool = false) {
+        var entries = engine.trace!.take()
+        if case .malformed(let message, _) = body {
+            entries.append(RuleTrace.Entry(ruleLine: nil, kind: .error(message: message, traceback: nil)))
+        } else if abandoned, case .failed(let message, _) = outcome {
+            entries.append(RuleTrace.Entry(failure: message, traceback: nil))
+        }
+        diagnostics.writeRaw(
+            TraceBlock.render(header: source, entries: entries, outcome: TraceBlock.outcome(of: outcome)))
+    }
+
     /// `rules.lua:3: error: track: user needs email or userId (record in.jsonl:3)`; input
     /// problems read `in.jsonl:4: error: invalid JSON at byte 0: ...`. A long message is cut so the
     /// whole line fits `Diagnostics.maxLineBytes` and still ends with the record it names.
@@ -161,13 +179,8 @@ package final class MappingRun {
         let head: String, text: Substring, tail: String
         if message.hasPrefix(source + ": ") {
             (head, text, tail) = (source + ": error: ", message.dropFirst(source.utf8.count + 2), "")
-        } else if let colon = message.firstIndex(of: ":"),  // a Lua position prefix "file:line: "?
-            let second = message[message.index(after: colon)...].firstIndex(of: ":"),
-            message[message.index(after: colon)..<second].allSatisfy(\.isNumber),
-            message.index(after: colon) < second
-        {
-            let rest = message[message.index(after: second)...].drop { $0 == " " }
-            (head, text, tail) = ("\(message[..<second]): error: ", rest, " (record \(source))")
+        } else if let (position, rest) = RulePosition.split(message[...]) {
+            (head, text, tail) = ("\(position): error: ", rest, " (record \(source))")
         } else {
             (head, text, tail) = ("\(source): error: ", message[...], "")
         }

@@ -37,7 +37,10 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
         ?? .discarding(context: deadLetterContext)
     guard prepareDeadLetters(deadLetters, diagnostics: diagnostics) else { return .usage }
     defer { deadLetters.removeIfUnused() }
-    let progress = ProgressLine(enabled: !configuration.quiet && context.stderrIsTerminal, diagnostics: diagnostics)
+    // A progress line redrawn between --trace blocks would garble them.
+    let progress = ProgressLine(
+        enabled: !configuration.quiet && !configuration.rule.trace && context.stderrIsTerminal,
+        diagnostics: diagnostics)
     let start = SystemClock.monotonicSeconds()
 
     guard

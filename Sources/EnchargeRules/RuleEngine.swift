@@ -52,7 +52,6 @@ public final class RuleEngine {
     /// loading; its `description` names the file and line and says what to do.
     public init(options: RuleOptions) throws(RuleLoadError) {
         self.options = options
-        if options.trace { trace = RuleTrace() }
         let directory = Self.directory(of: options.rulesPath)
         do {
             state = try LuaState(limits: options.limits, moduleDirectory: directory)
@@ -94,6 +93,8 @@ public final class RuleEngine {
         }
         state.newTable(fieldCount: 1)
         contextRef = state.makeReference()
+        // From the first call on: what the top level logs while loading prints as usual.
+        if options.trace { trace = RuleTrace() }
     }
 
     static func directory(of path: String) -> String {

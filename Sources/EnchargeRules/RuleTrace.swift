@@ -22,25 +22,11 @@ package struct RuleTrace: Sendable {
         /// The error entry for a failure message; a Lua position that starts it
         /// (`rules.lua:14: track: ...`) becomes the rule line and leaves the message.
         package init(failure message: String, traceback: String?) {
-            if let (position, rest) = Self.splitPosition(message) {
-                self.init(ruleLine: position, kind: .error(message: rest, traceback: traceback))
+            if let (position, rest) = RulePosition.split(message[...]) {
+                self.init(ruleLine: String(position), kind: .error(message: String(rest), traceback: traceback))
             } else {
                 self.init(ruleLine: nil, kind: .error(message: message, traceback: traceback))
             }
-        }
-
-        /// `("rules.lua:14", "track: ...")` for `"rules.lua:14: track: ..."`: a name without
-        /// spaces, a colon, a line number, a colon and a space; nil for any other message.
-        static func splitPosition(_ message: String) -> (String, String)? {
-            guard let gap = message.firstRange(of: ": ") else { return nil }
-            let position = message[..<gap.lowerBound]
-            guard let colon = position.lastIndex(of: ":") else { return nil }
-            let file = position[..<colon]
-            let line = position[position.index(after: colon)...]
-            guard !file.isEmpty, !file.contains(" "), !line.isEmpty, line.allSatisfy(\.isASCIIDigit) else {
-                return nil
-            }
-            return (String(position), String(message[gap.upperBound...]))
         }
     }
 
@@ -69,8 +55,4 @@ package struct RuleTrace: Sendable {
         defer { entries.removeAll(keepingCapacity: true) }
         return entries
     }
-}
-
-extension Character {
-    fileprivate var isASCIIDigit: Bool { ("0"..."9").contains(self) }
 }

@@ -118,7 +118,7 @@ func buildApplication(
 }
 
 /// The routes: the status endpoints on their own, and the webhook routes behind the request id,
-/// the metrics, the body limit, the bearer token and the signature check, in that order.
+/// the `--trace` block, the metrics, the body limit, the bearer token and the signature check, in that order.
 func buildRouter(
     configuration: WebhookServerConfiguration, pool: RulePool, spool: Spool, worker: SpoolDeliveryWorker,
     metrics: WebhookMetrics, logger: Logger
@@ -131,6 +131,8 @@ func buildRouter(
         ).endpoints)
     let webhooks = router.group()
         .add(middleware: RequestIDMiddleware())
+    if configuration.rule.trace { webhooks.add(middleware: TraceMiddleware(configuration: configuration)) }
+    webhooks
         .add(middleware: WebhookMetricsMiddleware(metrics: metrics, routesDefined: pool.routesDefined))
         .add(middleware: BodyLimitMiddleware(maxBodyBytes: configuration.maxBodyBytes))
     if let token = configuration.authToken {

@@ -226,9 +226,10 @@ package final class RulePool: Sendable {
                 collectedWarnings.withLock { $0.merge(warnings) }
             }
             let dedupKey = engine?.dedupKey
+            let trace = engine?.trace?.take() ?? []
             // Always there: the watchdog takes a job only from a call it gave up, which never returns.
             running.job.withLock { $0.take() }?.continuation.resume(
-                returning: WebhookRun(outcome: outcome, dedupKey: dedupKey))
+                returning: WebhookRun(outcome: outcome, dedupKey: dedupKey, trace: trace))
         }
     }
 
@@ -245,8 +246,10 @@ package final class RulePool: Sendable {
             workers.withLock { $0.removeValue(forKey: worker) }?.detach()
             startWorker(name: "rules-r\(number)")
             onOverrun(message)
+            let trace = stuck.engine.trace.map { $0.entries + [RuleTrace.Entry(failure: message, traceback: nil)] }
             running.job.withLock { $0.take() }?.continuation.resume(
-                returning: WebhookRun(outcome: .failed(message: message, traceback: nil), dedupKey: nil))
+                returning: WebhookRun(
+                    outcome: .failed(message: message, traceback: nil), dedupKey: nil, trace: trace ?? []))
         }
     }
 }

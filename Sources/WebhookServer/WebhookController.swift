@@ -58,6 +58,7 @@ struct WebhookController: Sendable {
             (try? await spool.hasSeenAsync(dedupKey: headerKey)) == true
         {
             metrics.add(.duplicates)
+            context.trace?.note("duplicate; the rule did not run")
             return Response.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
         }
         // A full spool refuses before the rule runs: the sender retries once delivery caught up.
@@ -73,6 +74,7 @@ struct WebhookController: Sendable {
             throw WebhookError(
                 .serviceUnavailable, "every rule worker is busy; retry shortly", requestID: id, retryAfter: "1")
         }
+        context.trace?.record(run.trace)
         // The rule's own key wins, then the verified Stripe event id, then the headers' delivery id.
         let dedupKey = run.dedupKey ?? stripeEventID ?? headerKey
         switch run.outcome {
@@ -114,11 +116,14 @@ struct WebhookController: Sendable {
             }
             if result == .duplicate {
                 metrics.add(.duplicates)
+                context.trace?.note("duplicate; nothing stored")
                 return Response.json(.ok, [("duplicate", .bool(true)), ("request_id", .string(id))])
             }
             context.ruleAnswered.set()
             metrics.add(.eventsEmitted, events.count)
+            context.trace?.note(TraceBlock.eventCount(events.count))
         }
+        if let refusal = run.outcome.refusal(route: route) { context.trace?.refuse(refusal.message) }
         return response(run.outcome.answer(route: route, requestID: id), id: id)
     }
 

@@ -1,3 +1,4 @@
+import EnchargeKit
 import EnchargeRules
 import JSONKit
 import WebhookSignatures
@@ -79,22 +80,31 @@ package struct WebhookRefusal: Error, Sendable, Equatable {
 
 extension WebhookOutcome {
     /// How `serve` answers the request once the rule ran: the rule's own response, or 202 with
-    /// `{"accepted": n}` when it returned nothing; 404 without a route for `route` (`POST /path`);
-    /// 401 when `webhook.verify` failed (the reason is logged, not sent); 500 when the rule failed.
+    /// `{"accepted": n}` when it returned nothing; else its `refusal(route:)`.
     package func answer(route: String, requestID: String) -> WebhookResponse {
-        let refusal: WebhookRefusal
+        if let refusal = refusal(route: route) { return refusal.response(requestID: requestID) }
+        if case .handled(_, let response?) = self { return response }
+        var writer = JSONWriter()
+        writer.write(.object(JSONObject([("accepted", .integer(Int64(handledEvents.count)))])))
+        return WebhookResponse(status: 202, headers: [("content-type", "application/json")], body: writer.bytes)
+    }
+
+    /// The refusal `serve` answers instead of a response of the rule's: 404 without a route for
+    /// `route` (`POST /path`); 401 when `webhook.verify` failed (the reason is logged, not sent);
+    /// 500 when the rule failed. Nil when the rule handled the request.
+    package func refusal(route: String) -> WebhookRefusal? {
         switch self {
-        case .handled(let events, let response):
-            if let response { return response }
-            var writer = JSONWriter()
-            writer.write(.object(JSONObject([("accepted", .integer(Int64(events.count)))])))
-            return WebhookResponse(status: 202, headers: [("content-type", "application/json")], body: writer.bytes)
-        case .notFound: refusal = WebhookRefusal(status: 404, message: "no route for \(route)")
-        case .unauthorized: refusal = WebhookRefusal(status: 401, message: "signature verification failed")
-        case .overBudget:
-            refusal = WebhookRefusal(status: 500, message: "the rule failed on a limit; the request was not kept")
-        case .failed: refusal = WebhookRefusal(status: 500, message: "the rule failed; the request was kept for replay")
+        case .handled: nil
+        case .notFound: WebhookRefusal(status: 404, message: "no route for \(route)")
+        case .unauthorized: WebhookRefusal(status: 401, message: "signature verification failed")
+        case .overBudget: WebhookRefusal(status: 500, message: "the rule failed on a limit; the request was not kept")
+        case .failed: WebhookRefusal(status: 500, message: "the rule failed; the request was kept for replay")
         }
-        return refusal.response(requestID: requestID)
+    }
+
+    /// The events of a handled request; none for the others.
+    var handledEvents: [Event] {
+        if case .handled(let events, _) = self { return events }
+        return []
     }
 }

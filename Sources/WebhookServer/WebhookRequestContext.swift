@@ -15,6 +15,8 @@ struct WebhookRequestContext: RequestContext {
     /// Set by the controller when the rule answered the request, so its route names the metric
     /// series; shared with `WebhookMetricsMiddleware`, which reads it after the answer.
     let ruleAnswered = RuleAnswered()
+    /// With `--trace`, where the controller leaves what the rule did for `TraceMiddleware`.
+    var trace: RequestTrace?
 
     init(source: ApplicationRequestContextSource) {
         coreContext = CoreRequestContextStorage(source: source)

@@ -7,4 +7,6 @@ package struct WebhookRun: Sendable {
     package var outcome: WebhookOutcome
     /// The dedup key the rule set, if any.
     package var dedupKey: String?
+    /// What the rule did, in order, when the server traces (`--trace`); empty otherwise.
+    package var trace: [RuleTrace.Entry] = []
 }

@@ -22,6 +22,7 @@ struct CheckCommand: ParsableCommand, ContextCommand {
             EXAMPLES
               encharge-lua check rules.lua
               encharge-lua check rules.lua --input sample.jsonl
+              encharge-lua check rules.lua --input sample.jsonl --trace
               encharge-lua check rules.lua --input export.csv --set default_plan=starter
             """)
 
@@ -31,12 +32,20 @@ struct CheckCommand: ParsableCommand, ContextCommand {
     @Option(help: ArgumentHelp("A sample input (JSON lines, JSON or CSV) to map and print.", valueName: "sample"))
     var input: String?
 
+    @Flag(
+        help:
+            "With --input, print a block per sample record on stderr: each event with the rule line that emitted it, log lines, skips, errors and the outcome."
+    )
+    var trace = false
+
     @OptionGroup(title: "Input") var inputFlags: InputFlags
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
 
     func validate() throws {
         if let input {
             try inputFlags.validate(formats: [inputFlags.explicitFormat ?? InputFormat(path: input) ?? .jsonl])
+        } else if trace {
+            throw ValidationError("--trace shows what the rule does with the --input sample; pass --input too")
         } else if inputFlags.format != nil || inputFlags.delimiter != nil || inputFlags.recordsPath != nil {
             throw ValidationError(
                 "--format, --delimiter and --records-path apply to the --input sample; pass --input too")
@@ -51,7 +60,9 @@ struct CheckCommand: ParsableCommand, ContextCommand {
         }
         let sample = try spec.map { try inputFlags.apply(to: [$0], context: context)[0] }
         let options = try context.configured { () throws(RuleLoadError) in
-            try ruleFlags.options(rulesPath: rules, lintGlobals: true)
+            var options = try ruleFlags.options(rulesPath: rules, lintGlobals: true)
+            options.trace = trace
+            return options
         }
         try checkRule(options: options, sample: sample, context: context).exit()
     }

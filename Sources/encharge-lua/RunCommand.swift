@@ -29,6 +29,7 @@ struct RunCommand: ParsableCommand, ContextCommand {
 
             EXAMPLES
               encharge-lua run rules.lua signups.jsonl --dry-run
+              encharge-lua run rules.lua signups.jsonl --dry-run --trace
               ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
               encharge-lua run rules.lua - --format json < export.json
             """)
@@ -55,6 +56,12 @@ struct RunCommand: ParsableCommand, ContextCommand {
 
     @Flag(help: "No progress line and no summary unless something failed.")
     var quiet = false
+
+    @Flag(
+        help:
+            "Print a block per record on stderr: each event with the rule line that emitted it, log lines, skips, errors and the outcome."
+    )
+    var trace = false
 
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
@@ -83,8 +90,10 @@ struct RunCommand: ParsableCommand, ContextCommand {
             to: paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }, context: context
         )
         return try context.configured { () throws(RuleLoadError) in
-            RunJobConfiguration(
-                rule: try ruleFlags.options(rulesPath: rules), inputs: specs, dryRun: dryRun,
+            var rule = try ruleFlags.options(rulesPath: rules)
+            rule.trace = trace
+            return RunJobConfiguration(
+                rule: rule, inputs: specs, dryRun: dryRun,
                 deadLetterPath: deadLetter ?? (dryRun ? nil : "dead-letter.jsonl"), failFast: failFast, quiet: quiet,
                 delivery: dryRun
                     ? nil

@@ -67,6 +67,12 @@ struct ServerFlags: ParsableArguments {
             valueName: "seconds"))
     var headerTimeout = 10.0
 
+    @Flag(
+        help:
+            "Print a block per request on stderr (for development): each event with the rule line that emitted it, log lines, errors and the answer; secrets and signature headers are never shown."
+    )
+    var trace = false
+
     /// Bytes in a size like `1MiB`, `256KiB` or `65536`; nil when it is not one or does not fit.
     static func parseSize(_ text: String) -> Int? {
         let lower = text.lowercased().replacingOccurrences(of: " ", with: "")
@@ -127,6 +133,7 @@ struct ServerFlags: ParsableArguments {
         server.keptRequestCap.maxBytes = Self.parseSize(maxKeptBytes) ?? (256 << 20)
         server.maxSpoolEvents = maxSpoolEvents
         server.headerTimeout = headerTimeout
+        server.rule.trace = trace
         return server
     }
 }

@@ -139,6 +139,18 @@ import Testing
         #expect(lines[1].utf8.count < TraceBlock.maxEventBytes + 64)
     }
 
+    @Test(arguments: [
+        ("rules.lua:14: track: user needs email or userId", "rules.lua:14", "track: user needs email or userId"),
+        ("helpers.lua:3: boom", "helpers.lua:3", "boom"),
+        ("memory limit of 64 MiB exceeded", nil, "memory limit of 64 MiB exceeded"),
+        ("rules.lua: no on_record function", nil, "rules.lua: no on_record function"),
+        ("plan: pro: missing", nil, "plan: pro: missing"),
+    ])
+    func aFailureMessageGivesUpItsRuleLine(message: String, ruleLine: String?, text: String) {
+        let entry = RuleTrace.Entry(failure: message, traceback: nil)
+        #expect(entry == RuleTrace.Entry(ruleLine: ruleLine, kind: .error(message: text, traceback: nil)))
+    }
+
     @Test func eachCallTakesOnlyItsOwnEntries() throws {
         let e = try engine(Self.signup)
         _ = try block(e, #"{"email":"ada@example.com"}"#)

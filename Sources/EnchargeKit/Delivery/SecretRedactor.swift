@@ -1,14 +1,15 @@
 import SystemKit
 
 /// Removes the write key from text that could carry it back: libcurl's error messages and response
-/// bodies (a server or proxy may echo request headers, upper-cased, or inside a base64 blob).
+/// bodies (a server or proxy may echo request headers, upper-cased, or inside a base64 blob); and
+/// secrets and signatures from `serve --trace` blocks.
 ///
 /// Removed: the key in any ASCII case, its hex form (either case), and its base64 and base64url forms at each of the three byte
 /// alignments (so a key base64-encoded inside a longer value, such as `Basic base64(user:key)`, is
 /// found too). A body cut at its first bytes may end with only the start of one of these, so a
 /// trailing prefix of 4 bytes or more is removed as well.
-struct SecretRedactor: Sendable {
-    static let replacement = "[redacted]"
+package struct SecretRedactor: Sendable {
+    package static let replacement = "[redacted]"
 
     /// One form of the key to look for.
     private struct Needle: Sendable {
@@ -19,7 +20,7 @@ struct SecretRedactor: Sendable {
 
     private let needles: [Needle]
 
-    init(secret: String) {
+    package init(secret: String) {
         let key = Array(secret.utf8)
         var needles: [Needle] = []
         if !key.isEmpty {
@@ -44,7 +45,8 @@ struct SecretRedactor: Sendable {
         self.needles = needles
     }
 
-    func redact(_ text: String) -> String {
+    /// `text` with every form of the secret replaced by `[redacted]`.
+    package func redact(_ text: String) -> String {
         guard !needles.isEmpty, !text.isEmpty else { return text }
         let bytes = Array(text.utf8)
         // Byte ranges to replace, found for every form of the key, then merged.
