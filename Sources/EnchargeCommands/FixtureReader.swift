@@ -53,8 +53,10 @@ struct FixtureReader {
         _ object: JSONObject, at path: FixturePath, allowed: [String], of what: String, holding: String
     ) throws(FixtureError) {
         for key in object.keys where !allowed.contains(key) {
+            // A near miss (`event`) or the name with an ending (`skipped`, `events_expected`).
             if let guess = allowed.first(where: {
                 EditDistance.between($0, key, limit: 2, ignoringASCIICase: true) <= 2
+                    || ($0.count >= 4 && key.lowercased().hasPrefix($0))
             }) {
                 throw error(path.member(key), "is not a member of \(what) (did you mean \"\(guess)\"?)")
             }
@@ -188,7 +190,7 @@ struct FixtureReader {
                 guard FixtureWebhook.isHeaderName(member.key) else {
                     throw error(memberPath, "is not a header name; use letters, digits and -")
                 }
-                guard !text.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+                guard !text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else {
                     throw error(memberPath, "must not contain a line break")
                 }
                 headers.append((member.key.lowercased(), text))
