@@ -1,6 +1,7 @@
 import EnchargeKit
 import EnchargeRules
 import JSONKit
+import LuaKit
 import SystemKit
 import WebhookServer
 
@@ -13,6 +14,9 @@ struct FixtureRunner {
 
     let rule: RuleOptions
     let verification: TestJobConfiguration.Verification?
+    /// Told, on a watchdog thread, of a fixture whose rule call is stuck in a library function past
+    /// twice the time limit; the process then exits 1.
+    let onStuckCall: @Sendable (_ file: String, _ message: String) -> Void
 
     /// What the rule made of `fixture`'s input.
     func outcome(of fixture: Fixture) -> FixtureOutcome {
@@ -24,6 +28,11 @@ struct FixtureRunner {
         do { engine = try RuleEngine(options: options) } catch {
             return FixtureOutcome(.error(error.description))
         }
+        let handover = AbandonedTestHandover(engine: engine, file: fixture.file, report: onStuckCall)
+        let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: options.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        }
+        defer { watchdog.stop() }
         switch fixture.input {
         case .record(let record):
             switch engine.map(value: record, source: fixture.source) {

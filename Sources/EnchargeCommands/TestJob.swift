@@ -1,4 +1,5 @@
 import EnchargeRules
+import JSONKit
 import SystemKit
 
 /// Runs `encharge-lua test`: loads the rule and every fixture (a rule that does not load or a
@@ -45,7 +46,10 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
         diagnostics.write("error: \(error.description)")
         return .usage
     }
-    let runner = FixtureRunner(rule: rule, verification: configuration.verification)
+    let runner = FixtureRunner(rule: rule, verification: configuration.verification) { file, message in
+        output.write("FAIL \(Diagnostics.escaped(file))")
+        output.write("  error \(Diagnostics.escaped(JSONValue.string(message).encoded()))")
+    }
     if configuration.update {
         return updateFixtures(fixtures, runner: runner, output: output, diagnostics: diagnostics)
     }
