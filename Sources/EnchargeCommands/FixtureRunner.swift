@@ -33,6 +33,15 @@ struct FixtureRunner {
             handover.finish(runningSeconds: seconds)
         }
         defer { watchdog.stop() }
+        return Self.outcome(of: fixture, engine: engine, verification: verification)
+    }
+
+    /// What `engine` makes of `fixture`'s input: a record mapped as `run` maps it, a webhook
+    /// answered as `serve` answers it (with `verification` as its `--verify`). `diff` runs
+    /// fixtures on its own engines through this.
+    static func outcome(
+        of fixture: Fixture, engine: RuleEngine, verification: TestJobConfiguration.Verification?
+    ) -> FixtureOutcome {
         switch fixture.input {
         case .record(let record):
             switch engine.map(value: record, source: fixture.source) {
@@ -41,13 +50,15 @@ struct FixtureRunner {
             case .failed(let message, _): return FixtureOutcome(.error(message))
             }
         case .webhook(let webhook):
-            return answer(webhook.request(id: Self.requestID), engine: engine)
+            return answer(webhook.request(id: requestID), engine: engine, verification: verification)
         }
     }
 
     /// `serve`'s answer to `request`: the signature check of `--verify` (401), the body check (400),
     /// then the rule and its answer.
-    private func answer(_ request: WebhookRequest, engine: RuleEngine) -> FixtureOutcome {
+    private static func answer(
+        _ request: WebhookRequest, engine: RuleEngine, verification: TestJobConfiguration.Verification?
+    ) -> FixtureOutcome {
         do {
             if let verification {
                 try WebhookRefusal.checkSignature(
