@@ -37,7 +37,8 @@ package struct Fixture: Sendable {
     /// The members that say what runs (copied verbatim by `--update`).
     static let inputMembers: Set<String> = ["record", "webhook", "settings", "now", "sign", "source"]
 
-    /// Reads and checks the fixture at `path`; `signedAt` is the Unix time a `sign` member signs at.
+    /// Reads and checks the fixture at `path`; a `sign` member signs at the fixture's `now`, else at
+    /// `signedAt` (Unix time; the current time, for the tolerance of the schemes with timestamps).
     package static func load(_ path: String, signedAt: Int) throws(FixtureError) -> Fixture {
         let text: [UInt8]
         do { text = try FileReader.read(path) } catch {

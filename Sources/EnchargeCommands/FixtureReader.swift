@@ -64,7 +64,8 @@ struct FixtureReader {
         }
     }
 
-    /// The parts of a fixture: input, record source, settings, clock and expectation.
+    /// The parts of a fixture: input, record source, settings, clock and expectation; a `sign`
+    /// member signs at the fixture's `now`, else at `signedAt`.
     func fixture(_ root: JSONObject, fileName: String, signedAt: Int) throws(FixtureError) -> (
         Fixture.Input, String, JSONObject?, Int64?, FixtureOutcome?
     ) {
@@ -74,6 +75,7 @@ struct FixtureReader {
             holding:
                 "an input (record or webhook), optionally source, settings, now and sign, and an expectation (events, skip or error; for a webhook also status and response)"
         )
+        let now = try root["now"].map { value throws(FixtureError) in try clock(value, at: top.member("now")) }
         let input: Fixture.Input
         switch (root["record"], root["webhook"]) {
         case (nil, nil):
@@ -96,7 +98,8 @@ struct FixtureReader {
             if let sign = root["sign"] {
                 let signPath = top.member("sign")
                 let signature = try signature(sign, at: signPath)
-                do { try request.sign(signature, timestamp: signedAt) } catch let failure {
+                // The rule's clock (and so webhook.verify's tolerance) is the fixture's `now`.
+                do { try request.sign(signature, timestamp: now.map { Int($0) } ?? signedAt) } catch let failure {
                     // The message names the scheme's secret format and never holds the secret.
                     throw error(signPath.member("secret"), "cannot sign with it: \(failure.description)")
                 }
@@ -108,7 +111,6 @@ struct FixtureReader {
         let settings = try root["settings"].map { value throws(FixtureError) in
             try object(value, at: top.member("settings"))
         }
-        let now = try root["now"].map { value throws(FixtureError) in try clock(value, at: top.member("now")) }
         let isWebhook = if case .webhook = input { true } else { false }
         return (input, source ?? fileName, settings, now, try expectation(root, isWebhook: isWebhook))
     }

@@ -76,6 +76,18 @@ import Testing
             ])
     }
 
+    @Test func signingUsesTheFixturesClockWhenItHasOne() throws {
+        func stripeHeader(_ members: String) throws -> String? {
+            let fixture = try Self.load(
+                #"{"webhook": {"path": "/s", "body": "{}"}, "sign": {"scheme": "stripe", "secret": "whsec_x"}, "#
+                    + members + #""status": 202, "events": []}"#)
+            guard case .webhook(let request) = fixture.input else { return nil }
+            return request.header("stripe-signature")
+        }
+        #expect(try stripeHeader(#""now": "2026-01-01T00:00:00Z", "#)?.hasPrefix("t=1767225600,v1=") == true)
+        #expect(try stripeHeader("")?.hasPrefix("t=1764504000,v1=") == true, "else the time the run gives")
+    }
+
     /// Each malformed fixture and the one sentence that says where and what.
     static let malformed: [(String, String)] = [
         ("[1]", "fixtures/f.json: $ must be an object; it is an array"),
