@@ -54,11 +54,11 @@ package struct Fixture: Sendable {
             throw FixtureError(file: file, jsonPath: nil, "is not valid JSON (\(error.description)); fix the file")
         }
         let reader = FixtureReader(file: file)
-        let root = try reader.object(value, at: FixturePath())
+        let root = try reader.object(value, at: JSONPath())
         let spans = FixtureMemberSpans.scan(text)
         var seen: Set<String> = []
         for span in spans where !seen.insert(span.key).inserted {
-            throw reader.error(FixturePath(), "has the member \"\(span.key)\" twice; keep one")
+            throw reader.error(JSONPath(), "has the member \"\(span.key)\" twice; keep one")
         }
         self.file = file
         self.text = text

@@ -14,26 +14,26 @@ struct FixtureReader {
     static let webhookMembers = ["method", "path", "headers", "query", "body", "json", "form"]
     static let signMembers = ["scheme", "secret", "header"]
 
-    func error(_ path: FixturePath, _ message: String) -> FixtureError {
-        FixtureError(file: file, jsonPath: path.description, message)
+    func error(_ path: JSONPath, _ message: String) -> FixtureError {
+        FixtureError(file: file, jsonPath: path, message)
     }
 
-    func mistyped(_ value: JSONValue, at path: FixturePath, _ expected: String) -> FixtureError {
+    func mistyped(_ value: JSONValue, at path: JSONPath, _ expected: String) -> FixtureError {
         error(path, "must be \(expected); it is \(value.kindDescription)")
     }
 
-    func object(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> JSONObject {
+    func object(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> JSONObject {
         guard case .object(let object) = value else { throw mistyped(value, at: path, "an object") }
         return object
     }
 
-    func string(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> String {
+    func string(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> String {
         guard case .string(let text) = value else { throw mistyped(value, at: path, "a string") }
         return text
     }
 
     /// A string, or a list of strings for a repeated name (query and form parameters).
-    func strings(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> [String] {
+    func strings(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> [String] {
         if case .array(let items) = value {
             var texts: [String] = []
             for (index, item) in items.enumerated() {
@@ -50,7 +50,7 @@ struct FixtureReader {
 
     /// Refuses a member not in `allowed`, suggesting the nearest name.
     func checkMembers(
-        _ object: JSONObject, at path: FixturePath, allowed: [String], of what: String, holding: String
+        _ object: JSONObject, at path: JSONPath, allowed: [String], of what: String, holding: String
     ) throws(FixtureError) {
         for key in object.keys where !allowed.contains(key) {
             // A near miss (`event`) or the name with an ending (`skipped`, `events_expected`).
@@ -69,7 +69,7 @@ struct FixtureReader {
     func fixture(_ root: JSONObject, fileName: String, signedAt: Int) throws(FixtureError) -> (
         Fixture.Input, String, JSONObject?, Int64?, FixtureOutcome?
     ) {
-        let top = FixturePath()
+        let top = JSONPath()
         try checkMembers(
             root, at: top, allowed: Self.fixtureMembers, of: "a fixture",
             holding:
@@ -116,7 +116,7 @@ struct FixtureReader {
     }
 
     /// `now`: an ISO 8601 date or whole seconds since 1970.
-    func clock(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> Int64 {
+    func clock(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> Int64 {
         let hint = "an ISO 8601 date such as \"2026-11-30T12:00:00Z\" or whole seconds since 1970"
         switch value {
         case .integer(let seconds) where seconds >= 0:
@@ -131,7 +131,7 @@ struct FixtureReader {
         }
     }
 
-    func signature(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> FixtureSignature {
+    func signature(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> FixtureSignature {
         let sign = try object(value, at: path)
         try checkMembers(
             sign, at: path, allowed: Self.signMembers, of: "sign", holding: "scheme, secret and (for hmac) header")
@@ -161,7 +161,7 @@ struct FixtureReader {
         return FixtureSignature(scheme: scheme, secret: secret, header: header)
     }
 
-    func webhook(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> FixtureWebhook {
+    func webhook(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> FixtureWebhook {
         let webhook = try object(value, at: path)
         try checkMembers(
             webhook, at: path, allowed: Self.webhookMembers, of: "a webhook",
@@ -240,7 +240,7 @@ struct FixtureReader {
 
     /// The expectation members, or nil when the fixture has none yet.
     func expectation(_ root: JSONObject, isWebhook: Bool) throws(FixtureError) -> FixtureOutcome? {
-        let top = FixturePath()
+        let top = JSONPath()
         let kinds = ["events", "skip", "error"].filter { root[$0] != nil }
         guard kinds.count <= 1 else {
             throw error(
@@ -282,4 +282,12 @@ struct FixtureReader {
         }
         return FixtureOutcome(result, status: status, response: root["response"])
     }
+}
+
+extension JSONPath {
+    /// The path of member `key` of the object here.
+    fileprivate func member(_ key: String) -> JSONPath { appending(.key(key)) }
+
+    /// The path of element `index` of the array here.
+    fileprivate func element(_ index: Int) -> JSONPath { appending(.index(index)) }
 }

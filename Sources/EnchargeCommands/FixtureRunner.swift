@@ -4,6 +4,7 @@ import JSONKit
 import LuaKit
 import SystemKit
 import WebhookServer
+import WebhookSignatures
 
 /// Runs fixtures through the rule the way production does: a record through `on_record` as `run`
 /// maps it, a webhook through the checks, the rule and the answer of `serve`. Each fixture gets a
@@ -24,6 +25,7 @@ struct FixtureRunner {
         if let settings = fixture.settings {
             for member in settings { options.settings[member.key] = member.value }
         }
+        options.fixedNow = fixture.now
         let engine: RuleEngine
         do { engine = try RuleEngine(options: options) } catch {
             return FixtureOutcome(.error(error.description))
@@ -61,8 +63,11 @@ struct FixtureRunner {
     ) -> FixtureOutcome {
         do {
             if let verification {
+                // The fixture's clock is "now" for the signature's timestamp too.
+                var options = verification.options
+                options.now = engine.options.fixedNow.map(Double.init) ?? options.now
                 try WebhookRefusal.checkSignature(
-                    verification.scheme, secret: verification.secret, options: verification.options,
+                    verification.scheme, secret: verification.secret, options: options,
                     headers: request.headerDictionary, body: request.body)
             }
             _ = try WebhookRefusal.checkBody(of: request, verifyScheme: verification?.scheme)

@@ -28,7 +28,7 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
                 let fixture = try Fixture.load(file, signedAt: signedAt)
                 if fixture.expectation == nil && !configuration.update {
                     throw FixtureError(
-                        file: file, jsonPath: "$",
+                        file: file, jsonPath: JSONPath(),
                         "has no expectation; add \"events\", \"skip\" or \"error\", or run test --update to record what the rule does"
                     )
                 }

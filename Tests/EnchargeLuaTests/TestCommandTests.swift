@@ -143,6 +143,92 @@ import Testing
             ])
     }
 
+    @Test func eventsThatDifferAreShownByPath() async throws {
+        let identify = #"{"name": "identify", "user": {"email": "ada@example.com", "plan": "pro"}}"#
+        let paid = #"{"name": "Paid invoice", "user": {"email": "ada@example.com"}, "properties": {"amount": 10.0}}"#
+        let folder = try Self.folder([
+            "changed.json": #"{"record": {"email": "ada@example.com", "plan": "starter"}, "events": [\#(identify)]}"#,
+            "unexpected.json":
+                #"{"record": {"email": "ada@example.com", "plan": "pro", "paid": 10}, "events": [\#(identify)]}"#,
+            "missing.json":
+                #"{"record": {"email": "ada@example.com", "plan": "pro"}, "events": [\#(identify), \#(paid)]}"#,
+            "numbers-by-value.json":
+                #"{"record": {"email": "ada@example.com", "plan": "pro", "paid": 10}, "events": [\#(identify), \#(paid)]}"#,
+            "missing-identify.json":
+                #"{"record": {"email": "ada@example.com", "plan": "pro", "paid": 10}, "events": [\#(paid)]}"#,
+        ])
+        defer { folder.cleanup() }
+        let result = await Self.test(folder)
+        #expect(result.status == 1)
+        let fixtures = folder.path + "/fixtures/"
+        #expect(
+            result.stdoutLines == [
+                "FAIL \(fixtures)changed.json",
+                #"  events[0].user.plan: expected "pro", got "starter""#,
+                "FAIL \(fixtures)missing-identify.json",
+                #"  events[0].name: expected "Paid invoice", got "identify""#,
+                #"  events[0].properties: missing {"amount":10.0}"#,
+                #"  events[0].user.plan: unexpected "pro""#,
+                #"  events[1]: unexpected event "Paid invoice""#,
+                "FAIL \(fixtures)missing.json",
+                #"  events[1]: missing event "Paid invoice""#,
+                "ok   \(fixtures)numbers-by-value.json",
+                "FAIL \(fixtures)unexpected.json",
+                #"  events[1]: unexpected event "Paid invoice""#,
+                "1 passed, 4 failed",
+            ])
+    }
+
+    @Test func nowFixesTheRulesClockSoFixturesAreDeterministic() async throws {
+        let rule = """
+            function on_record(r)
+              encharge.track("Clock", { email = r.email },
+                { now = os.time(), day = os.date("!%Y-%m-%d %H:%M"), iso = encharge.iso8601(os.time()) })
+            end
+            function on_webhook(req)
+              webhook.verify("stripe", req, "whsec_clock")
+              encharge.track("Clock", { email = req.json.email }, { now = os.time() })
+            end
+            """
+        let folder = try Self.folder(
+            [
+                "clock.json": #"{"record": {"email": "ada@example.com"}, "now": "2026-01-02T03:04:05Z"}"#,
+                "epoch.json": #"{"record": {"email": "ada@example.com"}, "now": 1767323045}"#,
+                "signed.json": #"""
+                {"webhook": {"path": "/", "json": {"email": "ada@example.com"}}, "now": "2026-01-02T03:04:05Z",
+                 "sign": {"scheme": "stripe", "secret": "whsec_clock"}}
+                """#,
+            ], rule: rule)
+        defer { folder.cleanup() }
+        let update = await Self.test(folder, ["--update"])
+        #expect(update.status == 0)
+        let clock = #"""
+              "events": [
+                {
+                  "name": "Clock",
+                  "properties": {
+                    "day": "2026-01-02 03:04",
+                    "iso": "2026-01-02T03:04:05Z",
+                    "now": 1767323045
+                  },
+            """#
+        #expect(folder.read("fixtures/clock.json").contains(clock))
+        #expect(folder.read("fixtures/epoch.json").contains(clock))
+        // Signed at the fixture's clock, which webhook.verify's tolerance reads too.
+        #expect(folder.read("fixtures/signed.json").contains(#""now": 1767323045"#))
+        #expect(folder.read("fixtures/signed.json").contains(#""status": 202,"#))
+        let again = await Self.test(
+            folder, ["--verify", "stripe", "--secret-file", try Self.secretFile(folder, "whsec_clock")])
+        #expect(again.stdoutLines.last == "3 passed, 0 failed")
+    }
+
+    /// A `--secret-file` holding `secret`, readable by its owner only.
+    static func secretFile(_ folder: ShortTemporaryDirectory, _ secret: String) throws -> String {
+        let path = try folder.write("secret.txt", secret + "\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        return path
+    }
+
     @Test func aMalformedFixtureStopsTheRunNamingTheFileAndTheJSONPath() async throws {
         let folder = try Self.folder([
             "good.json": #"{"record": {}, "skip": "no email"}"#,
@@ -297,8 +383,7 @@ import Testing
             """,
         ])
         defer { folder.cleanup() }
-        let secretFile = try folder.write("secret.txt", secret + "\n")
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: secretFile)
+        let secretFile = try Self.secretFile(folder, secret)
         let header = scheme == "hmac" ? ["--hmac-header", "X-Acme-Signature"] : []
         let result = await Self.test(folder, ["--verify", scheme, "--secret-file", secretFile] + header)
         #expect(result.status == 1)
