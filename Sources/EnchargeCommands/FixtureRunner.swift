@@ -18,6 +18,8 @@ struct FixtureRunner {
     /// Told, on a watchdog thread, of a fixture whose rule call is stuck in a library function past
     /// twice the time limit; the process then exits 1.
     let onStuckCall: @Sendable (_ file: String, _ message: String) -> Void
+    /// Where `--trace` blocks go (the job's stderr); nil without `--trace`.
+    let traces: DiagnosticsPrinter?
 
     /// What the rule made of `fixture`'s input.
     func outcome(of fixture: Fixture) -> FixtureOutcome {
@@ -26,8 +28,11 @@ struct FixtureRunner {
             for member in settings { options.settings[member.key] = member.value }
         }
         options.fixedNow = fixture.now
+        options.trace = traces != nil
         let engine: RuleEngine
         do { engine = try RuleEngine(options: options) } catch {
+            traces?.writeRaw(
+                Self.traceBlock(of: fixture, entries: [], outcome: FixtureOutcome(.error(error.description))))
             return FixtureOutcome(.error(error.description))
         }
         let handover = AbandonedTestHandover(engine: engine, file: fixture.file, report: onStuckCall)
@@ -35,7 +40,35 @@ struct FixtureRunner {
             handover.finish(runningSeconds: seconds)
         }
         defer { watchdog.stop() }
-        return Self.outcome(of: fixture, engine: engine, verification: verification)
+        let outcome = Self.outcome(of: fixture, engine: engine, verification: verification)
+        if let traces, let entries = engine.trace?.take() {
+            traces.writeRaw(Self.traceBlock(of: fixture, entries: entries, outcome: outcome))
+        }
+        return outcome
+    }
+
+    /// The `--trace` block of a fixture: `trace fixtures/paid.json (POST /stripe)`, what the rule
+    /// did, and `outcome: 202, 1 event`. A failure the rule's call did not record (a refusal before
+    /// the rule ran, a rule that did not load) is added as the last step.
+    static func traceBlock(of fixture: Fixture, entries: [RuleTrace.Entry], outcome: FixtureOutcome) -> String {
+        var entries = entries
+        let header: String
+        switch fixture.input {
+        case .record: header = fixture.file
+        case .webhook(let webhook): header = "\(fixture.file) (\(webhook.method) \(webhook.path))"
+        }
+        let status = outcome.status.map { "\($0), " } ?? ""
+        let result: String
+        switch outcome.result {
+        case .events(let events): result = TraceBlock.eventCount(events.count)
+        case .skip: result = "skipped"
+        case .error(let message):
+            result = "failed"
+            if !entries.contains(where: { if case .error = $0.kind { true } else { false } }) {
+                entries.append(RuleTrace.Entry(failure: message, traceback: nil))
+            }
+        }
+        return TraceBlock.render(header: header, entries: entries, outcome: status + result)
     }
 
     /// What `engine` makes of `fixture`'s input: a record mapped as `run` maps it, a webhook

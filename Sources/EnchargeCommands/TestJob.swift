@@ -46,10 +46,12 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
         diagnostics.write("error: \(error.description)")
         return .usage
     }
-    let runner = FixtureRunner(rule: rule, verification: configuration.verification) { file, message in
-        output.write("FAIL \(Diagnostics.escaped(file))")
-        output.write("  error \(Diagnostics.escaped(JSONValue.string(message).encoded()))")
-    }
+    let runner = FixtureRunner(
+        rule: rule, verification: configuration.verification,
+        onStuckCall: { file, message in
+            output.write("FAIL \(Diagnostics.escaped(file))")
+            output.write("  error \(Diagnostics.escaped(JSONValue.string(message).encoded()))")
+        }, traces: configuration.trace ? diagnostics : nil)
     if configuration.update {
         return updateFixtures(fixtures, runner: runner, output: output, diagnostics: diagnostics)
     }

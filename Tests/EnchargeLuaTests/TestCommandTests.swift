@@ -222,6 +222,54 @@ import Testing
         #expect(again.stdoutLines.last == "3 passed, 0 failed")
     }
 
+    @Test func traceShowsABlockPerFixtureOnStderr() async throws {
+        let rule = """
+            function on_record(r, ctx)
+              log.info("mapping " .. r.email)
+              encharge.identify{ email = r.email }
+            end
+            function on_webhook(req)
+              webhook.verify("github", req, "gh-rule-secret")
+              encharge.track("Starred", { email = req.json.email })
+              error("boom")
+            end
+            """
+        let folder = try Self.folder(
+            [
+                "a.json": #"{"record": {"email": "ada@example.com"}, "events": []}"#,
+                "b.json": #"""
+                {"webhook": {"path": "/gh", "json": {"email": "a@x.io"}}, "status": 500, "error": "boom",
+                 "sign": {"scheme": "github", "secret": "gh-rule-secret"}}
+                """#,
+                "c.json": #"""
+                {"webhook": {"path": "/gh", "headers": {"content-type": "application/json"}, "body": "{"},
+                 "status": 400, "error": "not valid JSON"}
+                """#,
+            ], rule: rule)
+        defer { folder.cleanup() }
+        let result = await Self.test(folder, ["--trace"])
+        #expect(result.status == 1)
+        #expect(result.stdoutLines.first == "FAIL \(folder.path)/fixtures/a.json")
+        #expect(result.stdoutLines.last == "2 passed, 1 failed")
+        let rules = folder.path + "/rules.lua"
+        #expect(
+            result.stderrLines == [
+                "trace \(folder.path)/fixtures/a.json",
+                "  \(rules):2  info: mapping ada@example.com",
+                #"  \#(rules):3  identify {"email":"ada@example.com"}"#,
+                "  outcome: 1 event",
+                "trace \(folder.path)/fixtures/b.json (POST /gh)",
+                #"  \#(rules):7  track "Starred" {"user":{"email":"a@x.io"}}"#,
+                "  \(rules):8  error: boom",
+                "\(String(repeating: " ", count: "  \(rules):8  ".count + 2))[C]: in function 'error'",
+                "\(String(repeating: " ", count: "  \(rules):8  ".count + 2))\(rules):8: in function 'on_webhook'",
+                "  outcome: 500, failed",
+                "trace \(folder.path)/fixtures/c.json (POST /gh)",
+                "  error: the body is not valid JSON: invalid JSON at byte 1: expected a string key, found end of input",
+                "  outcome: 400, failed",
+            ])
+    }
+
     /// A `--secret-file` holding `secret`, readable by its owner only.
     static func secretFile(_ folder: ShortTemporaryDirectory, _ secret: String) throws -> String {
         let path = try folder.write("secret.txt", secret + "\n")
