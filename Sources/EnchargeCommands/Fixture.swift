@@ -37,7 +37,8 @@ package struct Fixture: Sendable {
     /// The members that say what runs (copied verbatim by `--update`).
     static let inputMembers: Set<String> = ["record", "webhook", "settings", "now", "sign", "source"]
 
-    /// Reads and checks the fixture at `path`; `signedAt` is the Unix time a `sign` member signs at.
+    /// Reads and checks the fixture at `path`; a `sign` member signs at the fixture's `now`, else at
+    /// `signedAt` (Unix time; the current time, for the tolerance of the schemes with timestamps).
     package static func load(_ path: String, signedAt: Int) throws(FixtureError) -> Fixture {
         let text: [UInt8]
         do { text = try FileReader.read(path) } catch {
@@ -53,11 +54,11 @@ package struct Fixture: Sendable {
             throw FixtureError(file: file, jsonPath: nil, "is not valid JSON (\(error.description)); fix the file")
         }
         let reader = FixtureReader(file: file)
-        let root = try reader.object(value, at: FixturePath())
+        let root = try reader.object(value, at: JSONPath())
         let spans = FixtureMemberSpans.scan(text)
         var seen: Set<String> = []
         for span in spans where !seen.insert(span.key).inserted {
-            throw reader.error(FixturePath(), "has the member \"\(span.key)\" twice; keep one")
+            throw reader.error(JSONPath(), "has the member \"\(span.key)\" twice; keep one")
         }
         self.file = file
         self.text = text

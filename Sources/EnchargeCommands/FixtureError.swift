@@ -1,3 +1,4 @@
+import JSONKit
 import SystemKit
 
 /// A fixture that cannot be used: unreadable, not JSON, or not in the fixture format. The
@@ -7,18 +8,26 @@ import SystemKit
 package struct FixtureError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The fixture file as shown to the user.
     package let file: String
-    /// Where in the file: a JSON path (`$.webhook.path`), or nil when the file as a whole is at fault.
-    package let jsonPath: String?
+    /// Where in the file, or nil when the file as a whole is at fault.
+    package let jsonPath: JSONPath?
     /// What is wrong and what to do, without the file name.
     package let message: String
 
-    package init(file: String, jsonPath: String?, _ message: String) {
+    package init(file: String, jsonPath: JSONPath?, _ message: String) {
         self.file = file
         self.jsonPath = jsonPath
         self.message = message
     }
 
     package var description: String {
-        "\(Diagnostics.escaped(file)): " + (jsonPath.map { Diagnostics.escaped($0) + " " } ?? "") + message
+        "\(Diagnostics.escaped(file)): " + (jsonPath.map { Diagnostics.escaped(Self.text(of: $0)) + " " } ?? "")
+            + message
+    }
+
+    /// A path as fixture messages write it, from the document root `$`: `$`, `$.webhook.path`,
+    /// `$.events[2]`, `$.webhook.headers["a b"]`.
+    static func text(of path: JSONPath) -> String {
+        let relative = path.description
+        return relative.isEmpty || relative.hasPrefix("[") ? "$" + relative : "$." + relative
     }
 }

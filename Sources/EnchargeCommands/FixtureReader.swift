@@ -14,26 +14,26 @@ struct FixtureReader {
     static let webhookMembers = ["method", "path", "headers", "query", "body", "json", "form"]
     static let signMembers = ["scheme", "secret", "header"]
 
-    func error(_ path: FixturePath, _ message: String) -> FixtureError {
-        FixtureError(file: file, jsonPath: path.description, message)
+    func error(_ path: JSONPath, _ message: String) -> FixtureError {
+        FixtureError(file: file, jsonPath: path, message)
     }
 
-    func mistyped(_ value: JSONValue, at path: FixturePath, _ expected: String) -> FixtureError {
+    func mistyped(_ value: JSONValue, at path: JSONPath, _ expected: String) -> FixtureError {
         error(path, "must be \(expected); it is \(value.kindDescription)")
     }
 
-    func object(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> JSONObject {
+    func object(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> JSONObject {
         guard case .object(let object) = value else { throw mistyped(value, at: path, "an object") }
         return object
     }
 
-    func string(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> String {
+    func string(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> String {
         guard case .string(let text) = value else { throw mistyped(value, at: path, "a string") }
         return text
     }
 
     /// A string, or a list of strings for a repeated name (query and form parameters).
-    func strings(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> [String] {
+    func strings(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> [String] {
         if case .array(let items) = value {
             var texts: [String] = []
             for (index, item) in items.enumerated() {
@@ -50,11 +50,13 @@ struct FixtureReader {
 
     /// Refuses a member not in `allowed`, suggesting the nearest name.
     func checkMembers(
-        _ object: JSONObject, at path: FixturePath, allowed: [String], of what: String, holding: String
+        _ object: JSONObject, at path: JSONPath, allowed: [String], of what: String, holding: String
     ) throws(FixtureError) {
         for key in object.keys where !allowed.contains(key) {
+            // A near miss (`event`) or the name with an ending (`skipped`, `events_expected`).
             if let guess = allowed.first(where: {
                 EditDistance.between($0, key, limit: 2, ignoringASCIICase: true) <= 2
+                    || ($0.count >= 4 && key.lowercased().hasPrefix($0))
             }) {
                 throw error(path.member(key), "is not a member of \(what) (did you mean \"\(guess)\"?)")
             }
@@ -62,16 +64,18 @@ struct FixtureReader {
         }
     }
 
-    /// The parts of a fixture: input, record source, settings, clock and expectation.
+    /// The parts of a fixture: input, record source, settings, clock and expectation; a `sign`
+    /// member signs at the fixture's `now`, else at `signedAt`.
     func fixture(_ root: JSONObject, fileName: String, signedAt: Int) throws(FixtureError) -> (
         Fixture.Input, String, JSONObject?, Int64?, FixtureOutcome?
     ) {
-        let top = FixturePath()
+        let top = JSONPath()
         try checkMembers(
             root, at: top, allowed: Self.fixtureMembers, of: "a fixture",
             holding:
                 "an input (record or webhook), optionally source, settings, now and sign, and an expectation (events, skip or error; for a webhook also status and response)"
         )
+        let now = try root["now"].map { value throws(FixtureError) in try clock(value, at: top.member("now")) }
         let input: Fixture.Input
         switch (root["record"], root["webhook"]) {
         case (nil, nil):
@@ -94,7 +98,8 @@ struct FixtureReader {
             if let sign = root["sign"] {
                 let signPath = top.member("sign")
                 let signature = try signature(sign, at: signPath)
-                do { try request.sign(signature, timestamp: signedAt) } catch let failure {
+                // The rule's clock (and so webhook.verify's tolerance) is the fixture's `now`.
+                do { try request.sign(signature, timestamp: now.map { Int($0) } ?? signedAt) } catch let failure {
                     // The message names the scheme's secret format and never holds the secret.
                     throw error(signPath.member("secret"), "cannot sign with it: \(failure.description)")
                 }
@@ -106,13 +111,12 @@ struct FixtureReader {
         let settings = try root["settings"].map { value throws(FixtureError) in
             try object(value, at: top.member("settings"))
         }
-        let now = try root["now"].map { value throws(FixtureError) in try clock(value, at: top.member("now")) }
         let isWebhook = if case .webhook = input { true } else { false }
         return (input, source ?? fileName, settings, now, try expectation(root, isWebhook: isWebhook))
     }
 
     /// `now`: an ISO 8601 date or whole seconds since 1970.
-    func clock(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> Int64 {
+    func clock(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> Int64 {
         let hint = "an ISO 8601 date such as \"2026-11-30T12:00:00Z\" or whole seconds since 1970"
         switch value {
         case .integer(let seconds) where seconds >= 0:
@@ -127,7 +131,7 @@ struct FixtureReader {
         }
     }
 
-    func signature(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> FixtureSignature {
+    func signature(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> FixtureSignature {
         let sign = try object(value, at: path)
         try checkMembers(
             sign, at: path, allowed: Self.signMembers, of: "sign", holding: "scheme, secret and (for hmac) header")
@@ -157,7 +161,7 @@ struct FixtureReader {
         return FixtureSignature(scheme: scheme, secret: secret, header: header)
     }
 
-    func webhook(_ value: JSONValue, at path: FixturePath) throws(FixtureError) -> FixtureWebhook {
+    func webhook(_ value: JSONValue, at path: JSONPath) throws(FixtureError) -> FixtureWebhook {
         let webhook = try object(value, at: path)
         try checkMembers(
             webhook, at: path, allowed: Self.webhookMembers, of: "a webhook",
@@ -188,7 +192,7 @@ struct FixtureReader {
                 guard FixtureWebhook.isHeaderName(member.key) else {
                     throw error(memberPath, "is not a header name; use letters, digits and -")
                 }
-                guard !text.contains(where: { $0 == "\r" || $0 == "\n" }) else {
+                guard !text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else {
                     throw error(memberPath, "must not contain a line break")
                 }
                 headers.append((member.key.lowercased(), text))
@@ -236,7 +240,7 @@ struct FixtureReader {
 
     /// The expectation members, or nil when the fixture has none yet.
     func expectation(_ root: JSONObject, isWebhook: Bool) throws(FixtureError) -> FixtureOutcome? {
-        let top = FixturePath()
+        let top = JSONPath()
         let kinds = ["events", "skip", "error"].filter { root[$0] != nil }
         guard kinds.count <= 1 else {
             throw error(
@@ -278,4 +282,12 @@ struct FixtureReader {
         }
         return FixtureOutcome(result, status: status, response: root["response"])
     }
+}
+
+extension JSONPath {
+    /// The path of member `key` of the object here.
+    fileprivate func member(_ key: String) -> JSONPath { appending(.key(key)) }
+
+    /// The path of element `index` of the array here.
+    fileprivate func element(_ index: Int) -> JSONPath { appending(.index(index)) }
 }

@@ -1,8 +1,10 @@
 import EnchargeKit
 import EnchargeRules
 import JSONKit
+import LuaKit
 import SystemKit
 import WebhookServer
+import WebhookSignatures
 
 /// Runs fixtures through the rule the way production does: a record through `on_record` as `run`
 /// maps it, a webhook through the checks, the rule and the answer of `serve`. Each fixture gets a
@@ -13,6 +15,11 @@ struct FixtureRunner {
 
     let rule: RuleOptions
     let verification: TestJobConfiguration.Verification?
+    /// Told, on a watchdog thread, of a fixture whose rule call is stuck in a library function past
+    /// twice the time limit; the process then exits 1.
+    let onStuckCall: @Sendable (_ file: String, _ message: String) -> Void
+    /// Where `--trace` blocks go (the job's stderr); nil without `--trace`.
+    let traces: DiagnosticsPrinter?
 
     /// What the rule made of `fixture`'s input.
     func outcome(of fixture: Fixture) -> FixtureOutcome {
@@ -20,10 +27,56 @@ struct FixtureRunner {
         if let settings = fixture.settings {
             for member in settings { options.settings[member.key] = member.value }
         }
+        options.fixedNow = fixture.now
+        options.trace = traces != nil
         let engine: RuleEngine
         do { engine = try RuleEngine(options: options) } catch {
+            traces?.writeRaw(
+                Self.traceBlock(of: fixture, entries: [], outcome: FixtureOutcome(.error(error.description))))
             return FixtureOutcome(.error(error.description))
         }
+        let handover = AbandonedTestHandover(engine: engine, file: fixture.file, report: onStuckCall)
+        let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: options.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        }
+        defer { watchdog.stop() }
+        let outcome = Self.outcome(of: fixture, engine: engine, verification: verification)
+        if let traces, let entries = engine.trace?.take() {
+            traces.writeRaw(Self.traceBlock(of: fixture, entries: entries, outcome: outcome))
+        }
+        return outcome
+    }
+
+    /// The `--trace` block of a fixture: `trace fixtures/paid.json (POST /stripe)`, what the rule
+    /// did, and `outcome: 202, 1 event`. A failure the rule's call did not record (a refusal before
+    /// the rule ran, a rule that did not load) is added as the last step.
+    static func traceBlock(of fixture: Fixture, entries: [RuleTrace.Entry], outcome: FixtureOutcome) -> String {
+        var entries = entries
+        let header: String
+        switch fixture.input {
+        case .record: header = fixture.file
+        case .webhook(let webhook): header = "\(fixture.file) (\(webhook.method) \(webhook.path))"
+        }
+        let status = outcome.status.map { "\($0), " } ?? ""
+        let result: String
+        switch outcome.result {
+        case .events(let events): result = TraceBlock.eventCount(events.count)
+        case .skip: result = "skipped"
+        case .error(let message):
+            result = "failed"
+            if !entries.contains(where: { if case .error = $0.kind { true } else { false } }) {
+                entries.append(RuleTrace.Entry(failure: message, traceback: nil))
+            }
+        }
+        return TraceBlock.render(header: header, entries: entries, outcome: status + result)
+    }
+
+    /// What `engine` makes of `fixture`'s input: a record mapped as `run` maps it, a webhook
+    /// answered as `serve` answers it (with `verification` as its `--verify`). `diff` runs
+    /// fixtures on its own engines through this.
+    static func outcome(
+        of fixture: Fixture, engine: RuleEngine, verification: TestJobConfiguration.Verification?
+    ) -> FixtureOutcome {
         switch fixture.input {
         case .record(let record):
             switch engine.map(value: record, source: fixture.source) {
@@ -32,17 +85,22 @@ struct FixtureRunner {
             case .failed(let message, _): return FixtureOutcome(.error(message))
             }
         case .webhook(let webhook):
-            return answer(webhook.request(id: Self.requestID), engine: engine)
+            return answer(webhook.request(id: requestID), engine: engine, verification: verification)
         }
     }
 
     /// `serve`'s answer to `request`: the signature check of `--verify` (401), the body check (400),
     /// then the rule and its answer.
-    private func answer(_ request: WebhookRequest, engine: RuleEngine) -> FixtureOutcome {
+    private static func answer(
+        _ request: WebhookRequest, engine: RuleEngine, verification: TestJobConfiguration.Verification?
+    ) -> FixtureOutcome {
         do {
             if let verification {
+                // The fixture's clock is "now" for the signature's timestamp too.
+                var options = verification.options
+                options.now = engine.options.fixedNow.map(Double.init) ?? options.now
                 try WebhookRefusal.checkSignature(
-                    verification.scheme, secret: verification.secret, options: verification.options,
+                    verification.scheme, secret: verification.secret, options: options,
                     headers: request.headerDictionary, body: request.body)
             }
             _ = try WebhookRefusal.checkBody(of: request, verifyScheme: verification?.scheme)

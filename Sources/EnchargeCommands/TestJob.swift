@@ -1,4 +1,5 @@
 import EnchargeRules
+import JSONKit
 import SystemKit
 
 /// Runs `encharge-lua test`: loads the rule and every fixture (a rule that does not load or a
@@ -27,7 +28,7 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
                 let fixture = try Fixture.load(file, signedAt: signedAt)
                 if fixture.expectation == nil && !configuration.update {
                     throw FixtureError(
-                        file: file, jsonPath: "$",
+                        file: file, jsonPath: JSONPath(),
                         "has no expectation; add \"events\", \"skip\" or \"error\", or run test --update to record what the rule does"
                     )
                 }
@@ -45,7 +46,12 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
         diagnostics.write("error: \(error.description)")
         return .usage
     }
-    let runner = FixtureRunner(rule: rule, verification: configuration.verification)
+    let runner = FixtureRunner(
+        rule: rule, verification: configuration.verification,
+        onStuckCall: { file, message in
+            output.write("FAIL \(Diagnostics.escaped(file))")
+            output.write("  error \(Diagnostics.escaped(JSONValue.string(message).encoded()))")
+        }, traces: configuration.trace ? diagnostics : nil)
     if configuration.update {
         return updateFixtures(fixtures, runner: runner, output: output, diagnostics: diagnostics)
     }

@@ -26,11 +26,16 @@ package struct TestJobConfiguration: Sendable {
     /// `--update`: write each fixture's actual outcome into it instead of comparing.
     package var update: Bool
     package var verification: Verification?
+    /// `--trace`: a block per fixture on stderr, with what the rule did line by line.
+    package var trace: Bool
 
-    package init(rule: RuleOptions, fixtures: [String], update: Bool, verification: Verification?) {
+    package init(
+        rule: RuleOptions, fixtures: [String], update: Bool, verification: Verification?, trace: Bool = false
+    ) {
         self.rule = rule
         self.fixtures = fixtures
         self.update = update
         self.verification = verification
+        self.trace = trace
     }
 }

@@ -27,7 +27,7 @@ struct TestCommand: ParsableCommand, ContextCommand {
 
             EXAMPLES
               encharge-lua test rules.lua
-              encharge-lua test rules.lua fixtures/paid.json
+              encharge-lua test rules.lua fixtures/paid.json --trace
               encharge-lua test rules.lua --update && git diff fixtures/
               encharge-lua test rules.lua --verify stripe --secret-file whsec.txt
             """)
@@ -43,6 +43,12 @@ struct TestCommand: ParsableCommand, ContextCommand {
     @Flag(help: "Write each fixture's actual outcome into it instead of comparing (its input stays as it is).")
     var update = false
 
+    @Flag(
+        help:
+            "Print a block per fixture on stderr: each event with the rule line that emitted it, log lines, skips, errors and the outcome."
+    )
+    var trace = false
+
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Webhooks") var verifyFlags: VerifyFlags
 
@@ -56,7 +62,7 @@ struct TestCommand: ParsableCommand, ContextCommand {
                     verifyFlags.scheme.map {
                         TestJobConfiguration.Verification(scheme: $0, secret: secret, options: verifyFlags.options)
                     }
-                })
+                }, trace: trace)
         }
         try testJob(job, context: context).exit()
     }
