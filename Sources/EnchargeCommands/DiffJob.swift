@@ -1,0 +1,76 @@
+import EnchargeRules
+import LuaKit
+import RecordSources
+import SystemKit
+
+/// Runs `encharge-lua diff`: reads each input once, maps it through the old and the new rule,
+/// reports each input whose outcome changed as it goes (`DiffJobReport`) and ends with the counts.
+/// Nothing about an input is kept after it is reported. Returns `.someFailed` when something
+/// changed and `failOnChange` is set, `.usage` when a rule does not load or an input cannot be
+/// read, else `.success`.
+package func diffJob(_ configuration: DiffJobConfiguration, context: CommandContext) -> ExitStatus {
+    let diagnostics = context.diagnostics
+    var engines: [RuleEngine] = []
+    for rule in [configuration.oldRule, configuration.newRule] {
+        do { engines.append(try RuleEngine(options: rule.logging(to: context.stderr))) } catch {
+            diagnostics.write("error: \(error.description)")
+            return .usage
+        }
+        if !configuration.inputs.isEmpty, let engine = engines.last, !engine.hasOnRecord {
+            diagnostics.write(
+                "error: \(rule.rulesPath) defines no on_record(record, ctx) function; `diff` calls it once per input record"
+            )
+            return .usage
+        }
+    }
+    let (old, new) = (engines[0], engines[1])
+    // Every input is checked before the first record, as `run` does, so a mistyped path costs nothing.
+    let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
+    guard unreadable.isEmpty else {
+        unreadable.forEach(diagnostics.write)
+        return .usage
+    }
+    let report = DiffJobReport(output: context.stdout, json: configuration.json)
+    let watchdogs = engines.map { engine in
+        let handover = AbandonedDiffHandover(report: report, engine: engine, diagnostics: diagnostics)
+        return RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        }
+    }
+    var inputErrors = 0
+    for input in configuration.inputs {
+        let reader: RecordReader
+        do { reader = try RecordReader(spec: input, warn: diagnostics.write) } catch {
+            // Checked above; this input went away since, or its --records-path does not fit it.
+            diagnostics.write(input.unreadableMessage() ?? "error: \(error.description)")
+            inputErrors += 1
+            continue
+        }
+        do {
+            try reader.forEach { body, line in
+                let source = reader.source(line)
+                report.currentSource = source
+                let was = DiffJobOutcome(old.map(body, source: source))
+                // Both rules decode the same record: the new rule's warnings say all there is to say.
+                _ = old.takeNewDuplicateJSONKeyWarnings(source: source)
+                let now = DiffJobOutcome(new.map(body, source: source))
+                new.takeNewDuplicateJSONKeyWarnings(source: source).forEach(diagnostics.write)
+                report.add(
+                    DiffJobComparison(
+                        old: was, new: now, oldRulesPath: old.options.rulesPath, newRulesPath: new.options.rulesPath),
+                    source: source)
+                return true
+            }
+        } catch {
+            diagnostics.write(MappingRun.inputErrorLine("\(error)", input: reader.displayName))
+            inputErrors += 1
+        }
+    }
+    watchdogs.forEach { $0.stop() }
+    for engine in engines {
+        for warning in engine.warningLines() { diagnostics.write(warning) }
+    }
+    report.finish(.complete)
+    if inputErrors > 0 { return .usage }
+    return configuration.failOnChange && report.counts.unchanged < report.counts.inputs ? .someFailed : .success
+}

@@ -1,0 +1,108 @@
+import Foundation
+import JSONKit
+import SystemKit
+
+/// How one input's outcome under the new rule differs from its outcome under the old rule.
+///
+/// Failures compare by their message with the rule file and line taken out, so moving code or
+/// renaming the file does not count as a change; skips compare by reason; events by path, numbers
+/// by value (`JSONDiff`).
+struct DiffJobComparison {
+    /// Where the input lands in the closing counts.
+    enum Kind: String {
+        case unchanged, changed, newlyFailing, newlyPassing
+    }
+
+    let old: DiffJobOutcome
+    let new: DiffJobOutcome
+    let kind: Kind
+    /// Old events as the expected side, new as the actual; none when the new rule fails (its
+    /// message is the point, not the events it no longer makes).
+    let events: EventListDiff
+
+    init(old: DiffJobOutcome, new: DiffJobOutcome, oldRulesPath: String, newRulesPath: String) {
+        self.old = old
+        self.new = new
+        events = EventListDiff(expected: new.isFailure ? [] : old.events, actual: new.events)
+        switch (old, new) {
+        case (.failed(let was), .failed(let now)):
+            let same =
+                Self.withoutRulePositions(was, rulesPath: oldRulesPath)
+                == Self.withoutRulePositions(now, rulesPath: newRulesPath)
+            kind = same ? .unchanged : .changed
+        case (.failed, _): kind = .newlyPassing
+        case (_, .failed): kind = .newlyFailing
+        case (.skipped(let was), .skipped(let now)): kind = was == now ? .unchanged : .changed
+        case (.mapped, .mapped): kind = events.isEmpty ? .unchanged : .changed
+        default: kind = .changed
+        }
+    }
+
+    /// The lines under the input's source in the text report: `was skipped: …` when the old rule
+    /// did not map it, `now fails: …` / `now skipped: …` / `now maps 2 events` when the outcome
+    /// is not simply other events, then the event differences worded was/now.
+    func lines(prefix: String) -> [String] {
+        var lines: [String] = []
+        switch old {
+        case .mapped: break
+        case .skipped(let reason): lines.append("\(prefix)was skipped: \(Diagnostics.escaped(reason))")
+        case .failed(let message): lines.append("\(prefix)was failing: \(Diagnostics.escaped(message))")
+        }
+        switch new {
+        case .mapped(let events):
+            if case .mapped = old { break }
+            lines.append("\(prefix)now maps \(events.count) event\(events.count == 1 ? "" : "s")")
+        case .skipped(let reason): lines.append("\(prefix)now skipped: \(Diagnostics.escaped(reason))")
+        case .failed(let message): lines.append("\(prefix)now fails: \(Diagnostics.escaped(message))")
+        }
+        return lines + events.lines(wording: .wasNow, prefix: prefix)
+    }
+
+    /// The input in `diff --json`: `{"source", "kind", "old", "new", "differences": [{"path", "old"?, "new"?}]}`,
+    /// where a difference without `old` (or `new`) exists only on the other side.
+    func jsonValue(source: String) -> JSONValue {
+        let differences = events.differences.map { difference -> JSONValue in
+            var object = JSONObject()
+            object["path"] = .string(difference.path.description)
+            switch difference.change {
+            case .changed(let was, let now):
+                object["old"] = was
+                object["new"] = now
+            case .missing(let was): object["old"] = was
+            case .unexpected(let now): object["new"] = now
+            }
+            return .object(object)
+        }
+        return [
+            "source": .string(source), "kind": .string(kind.rawValue), "old": old.jsonValue, "new": new.jsonValue,
+            "differences": .array(differences),
+        ]
+    }
+
+    /// `message` with each `rules.lua:14` (and bare `rules.lua`) of `rulesPath` taken out, also
+    /// where Lua wrote the path cut to `...tail` (see `luaChunkName(of:)`).
+    static func withoutRulePositions(_ message: String, rulesPath: String) -> String {
+        var message = message
+        for name in [luaChunkName(of: rulesPath), rulesPath] where !name.isEmpty {
+            var result = ""
+            var rest = message[...]
+            while let found = rest.range(of: name) {
+                result += rest[..<found.lowerBound]
+                rest = rest[found.upperBound...]
+                if rest.first == ":", rest.dropFirst().first?.isNumber == true {
+                    rest = rest.dropFirst().drop(while: \.isNumber)
+                }
+            }
+            message = result + rest
+        }
+        return message
+    }
+
+    /// How Lua names a rules file in its messages: the path, or `...` and its last 56 bytes when
+    /// the path is longer than LUA_IDSIZE (60) allows.
+    static func luaChunkName(of rulesPath: String) -> String {
+        let bytes = Array(rulesPath.utf8)
+        guard bytes.count > 59 else { return rulesPath }
+        return "..." + String(decoding: bytes.suffix(56), as: UTF8.self)
+    }
+}
