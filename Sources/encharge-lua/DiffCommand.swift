@@ -25,7 +25,7 @@ struct DiffCommand: ParsableCommand, ContextCommand {
             EXAMPLES
               encharge-lua diff deployed.lua rules.lua --input signups.jsonl
               encharge-lua diff deployed.lua rules.lua --input export.csv --fail-on-change
-              git show main:rules.lua > /tmp/old.lua && encharge-lua diff /tmp/old.lua rules.lua --input - --json < sample.jsonl
+              encharge-lua diff deployed.lua rules.lua --input - --json < sample.jsonl
             """)
 
     @Argument(help: ArgumentHelp("The rule as it is now (the was side).", valueName: "old.lua"))

@@ -71,7 +71,7 @@ import Testing
     /// The pages whose relative links must lead to files.
     static let pages = [
         "README.md", "ARCHITECTURE.md", "docs/run.md", "docs/check.md", "docs/replay.md", "docs/serve.md",
-        "docs/mock-ingest.md", "docs/benchmarks.md",
+        "docs/mock-ingest.md", "docs/benchmarks.md", "docs/diff.md",
     ]
 
     /// Every relative link of the README, ARCHITECTURE.md and the pages in docs/ leads to a file.
@@ -88,7 +88,7 @@ import Testing
     }
 
     /// The full flag reference lives in docs/: each page names every flag of its command's `--help`.
-    @Test(arguments: ["run", "check", "replay", "serve", "mock-ingest"])
+    @Test(arguments: ["run", "check", "replay", "serve", "mock-ingest", "diff"])
     func theCommandsPageNamesEveryFlagOfItsHelp(command: String) throws {
         let page = try String(contentsOfFile: Binary.packageRoot + "/docs/\(command).md", encoding: .utf8)
         let help = try Binary.run([command, "--help"])
