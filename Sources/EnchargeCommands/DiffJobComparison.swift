@@ -1,6 +1,5 @@
 import Foundation
 import JSONKit
-import SystemKit
 
 /// How one input's outcome under the new rule differs from its outcome under the old rule.
 ///
@@ -42,20 +41,20 @@ struct DiffJobComparison {
     /// did not map it, `now fails: …` / `now skipped: …` / `now maps 2 events` when the outcome
     /// is not simply other events, then the event differences worded was/now.
     func lines(prefix: String) -> [String] {
-        var lines: [String] = []
+        var outcomes: [String] = []
         switch old {
         case .mapped: break
-        case .skipped(let reason): lines.append("\(prefix)was skipped: \(Diagnostics.escaped(reason))")
-        case .failed(let message): lines.append("\(prefix)was failing: \(Diagnostics.escaped(message))")
+        case .skipped(let reason): outcomes.append("was skipped: \(reason)")
+        case .failed(let message): outcomes.append("was failing: \(message)")
         }
         switch new {
         case .mapped(let events):
             if case .mapped = old { break }
-            lines.append("\(prefix)now maps \(events.count) event\(events.count == 1 ? "" : "s")")
-        case .skipped(let reason): lines.append("\(prefix)now skipped: \(Diagnostics.escaped(reason))")
-        case .failed(let message): lines.append("\(prefix)now fails: \(Diagnostics.escaped(message))")
+            outcomes.append("now maps \(events.count) event\(events.count == 1 ? "" : "s")")
+        case .skipped(let reason): outcomes.append("now skipped: \(reason)")
+        case .failed(let message): outcomes.append("now fails: \(message)")
         }
-        return lines + events.lines(wording: .wasNow, prefix: prefix)
+        return outcomes.map { EventListDiff.reportLine(prefix + $0) } + events.lines(wording: .wasNow, prefix: prefix)
     }
 
     /// The input in `diff --json`: `{"source", "kind", "old", "new", "differences": [{"path", "old"?, "new"?}]}`,

@@ -28,7 +28,7 @@ final class DiffJobReport {
         if json {
             writeLine(comparison.jsonValue(source: source))
         } else {
-            let lines = [Diagnostics.escaped(source)] + comparison.lines(prefix: "  ")
+            let lines = [EventListDiff.reportLine(source)] + comparison.lines(prefix: "  ")
             output.write(lines.joined(separator: "\n") + "\n")
         }
     }

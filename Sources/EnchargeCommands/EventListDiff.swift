@@ -1,4 +1,5 @@
 import JSONKit
+import SystemKit
 
 /// Expected against actual events (wire JSON, as `run --dry-run` prints them), by path:
 /// `events[1].properties.plan: expected "pro", got "free"`, `events[2]: unexpected event "Paid invoice"`.
@@ -35,7 +36,8 @@ struct EventListDiff {
     /// Whether the two lists match.
     var isEmpty: Bool { differences.isEmpty }
 
-    /// One line per difference, each starting with `prefix`.
+    /// One line per difference, each starting with `prefix`. Values are compact JSON, and each line
+    /// goes through `reportLine`, so an event value can neither drive the terminal nor flood it.
     func lines(wording: Wording, prefix: String = "") -> [String] {
         let labels = wording.labels
         return differences.map { difference in
@@ -50,8 +52,14 @@ struct EventListDiff {
             case .unexpected(let actual):
                 description = "\(labels.onlyActual) \(whole ? EventListDiff.naming(event: actual) : actual.encoded())"
             }
-            return "\(prefix)\(difference.path): \(description)"
+            return Self.reportLine("\(prefix)\(difference.path): \(description)")
         }
+    }
+
+    /// `text` safe to print as one line of a report: control characters escaped (JSON leaves DEL
+    /// and C1 alone), cut to fit `Diagnostics.maxLineBytes` with its `… (N bytes more)` marker.
+    static func reportLine(_ text: String) -> String {
+        Diagnostics.capped(Diagnostics.escaped(text), limit: Diagnostics.maxLineBytes - 32)
     }
 
     /// `event "Signed up"`, `identify {"email":"a@x.com"}`, or the compact JSON of a value that is

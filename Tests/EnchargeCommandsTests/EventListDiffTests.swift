@@ -78,4 +78,23 @@ import Testing
         #expect(diff.lines(wording: .expectedGot).isEmpty)
         #expect(EventListDiff(expected: [], actual: []).isEmpty)
     }
+
+    @Test func valuesCannotDriveTheTerminalOrFloodIt() {
+        let diff = EventListDiff(
+            expected: [["name": "A", "user": ["email": "a@x.com"], "properties": ["note": "ok", "blob": "x"]]],
+            actual: [
+                [
+                    "name": "A", "user": ["email": "a@x.com"],
+                    "properties": [
+                        "note": "\u{7F}\u{9B}2J\u{1B}", "blob": .string(String(repeating: "y", count: 5000)),
+                    ],
+                ]
+            ])
+        let lines = diff.lines(wording: .expectedGot)
+        #expect(lines.count == 2)
+        #expect(lines[0].hasPrefix(#"events[0].properties.blob: expected "x", got "yyyy"#))
+        #expect(lines[0].utf8.count <= 4096)
+        #expect(lines[0].hasSuffix(" bytes more)"))
+        #expect(lines[1] == #"events[0].properties.note: expected "ok", got "\u007f\u009b2J\u001b""#)
+    }
 }

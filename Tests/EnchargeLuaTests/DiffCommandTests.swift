@@ -123,6 +123,17 @@ import Testing
         #expect(changed.stdoutLines.last == "3 inputs: 0 unchanged, 3 changed, 0 newly failing")
     }
 
+    @Test func messagesFromTheRuleCannotStartLinesOrDriveTheTerminal() async throws {
+        let (result, input) = try await diff(
+            old: Self.rule(), new: #"function on_record(r) error("line\n\27[2Jforged", 0) end"#,
+            records: #"{"email":"a@x.com"}"# + "\n")
+        #expect(
+            result.stdoutLines == [
+                "\(input):1", #"  now fails: line\n\u001b[2Jforged"#,
+                "1 input: 0 unchanged, 0 changed, 1 newly failing",
+            ])
+    }
+
     @Test func numbersCompareByValue() async throws {
         let (result, _) = try await diff(
             old: Self.rule(properties: "{ seats = 2 }"), new: Self.rule(properties: "{ seats = 4 / 2 }"))
