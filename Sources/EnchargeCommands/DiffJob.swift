@@ -3,11 +3,12 @@ import LuaKit
 import RecordSources
 import SystemKit
 
-/// Runs `encharge-lua diff`: reads each input once, maps it through the old and the new rule,
-/// reports each input whose outcome changed as it goes (`DiffJobReport`) and ends with the counts.
-/// Nothing about an input is kept after it is reported. Returns `.someFailed` when something
-/// changed and `failOnChange` is set, `.usage` when a rule does not load or an input cannot be
-/// read, else `.success`.
+/// Runs `encharge-lua diff`: reads each record input once and maps each record through the old and
+/// the new rule, then runs each fixture through both as `test` does; reports each input whose
+/// outcome changed as it goes (`DiffJobReport`) and ends with the counts. Nothing about an input is
+/// kept after it is reported. Returns `.someFailed` when something changed and `failOnChange` is
+/// set, `.usage` when a rule does not load, an input cannot be read or a fixture is malformed,
+/// else `.success`.
 package func diffJob(_ configuration: DiffJobConfiguration, context: CommandContext) -> ExitStatus {
     let diagnostics = context.diagnostics
     var engines: [RuleEngine] = []
@@ -28,6 +29,10 @@ package func diffJob(_ configuration: DiffJobConfiguration, context: CommandCont
     let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
     guard unreadable.isEmpty else {
         unreadable.forEach(diagnostics.write)
+        return .usage
+    }
+    let signedAt = Int(SystemClock.wallSeconds())
+    guard let fixtureFiles = checkedFixtureFiles(configuration, signedAt: signedAt, diagnostics: diagnostics) else {
         return .usage
     }
     let report = DiffJobReport(output: context.stdout, json: configuration.json)
@@ -67,10 +72,47 @@ package func diffJob(_ configuration: DiffJobConfiguration, context: CommandCont
         }
     }
     watchdogs.forEach { $0.stop() }
+    let runners = engines.map { FixtureRunner(rule: $0.options, verification: nil) }
+    for file in fixtureFiles {
+        let fixture: Fixture
+        do { fixture = try Fixture.load(file, signedAt: signedAt) } catch {
+            // Checked above; the file changed since.
+            diagnostics.write("error: \(error.description)")
+            inputErrors += 1
+            continue
+        }
+        report.add(
+            DiffJobComparison(
+                old: DiffJobOutcome(runners[0].outcome(of: fixture)),
+                new: DiffJobOutcome(runners[1].outcome(of: fixture)),
+                oldRulesPath: old.options.rulesPath, newRulesPath: new.options.rulesPath),
+            source: fixture.file)
+    }
     for engine in engines {
         for warning in engine.warningLines() { diagnostics.write(warning) }
     }
     report.finish(.complete)
     if inputErrors > 0 { return .usage }
     return configuration.failOnChange && report.counts.unchanged < report.counts.inputs ? .someFailed : .success
+}
+
+/// The fixture files `configuration` names, each loaded once to check it so a malformed one stops
+/// the diff before anything runs (every one reported with its file and JSON path); nil then.
+private func checkedFixtureFiles(
+    _ configuration: DiffJobConfiguration, signedAt: Int, diagnostics: DiagnosticsPrinter
+) -> [String]? {
+    guard !configuration.fixtures.isEmpty else { return [] }
+    let files: [String]
+    do { files = try Fixture.files(rulesPath: configuration.newRule.rulesPath, given: configuration.fixtures) } catch {
+        diagnostics.write("error: \(error.description)")
+        return nil
+    }
+    var malformed = false
+    for file in files {
+        do throws(FixtureError) { _ = try Fixture.load(file, signedAt: signedAt) } catch {
+            diagnostics.write("error: \(error.description)")
+            malformed = true
+        }
+    }
+    return malformed ? nil : files
 }

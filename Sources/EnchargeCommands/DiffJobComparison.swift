@@ -18,12 +18,18 @@ struct DiffJobComparison {
     /// Old events as the expected side, new as the actual; none when the new rule fails (its
     /// message is the point, not the events it no longer makes).
     let events: EventListDiff
+    /// How a webhook's answer (`status`, `response`) changed; none for records and when the new
+    /// rule fails.
+    let answer: [JSONDiff.Difference]
 
     init(old: DiffJobOutcome, new: DiffJobOutcome, oldRulesPath: String, newRulesPath: String) {
         self.old = old
         self.new = new
         events = EventListDiff(expected: new.isFailure ? [] : old.events, actual: new.events)
-        switch (old, new) {
+        answer =
+            new.isFailure || (old.answer == nil && new.answer == nil)
+            ? [] : JSONDiff(expected: old.answer ?? .null, actual: new.answer ?? .null).differences
+        switch (old.result, new.result) {
         case (.failed(let was), .failed(let now)):
             let same =
                 Self.withoutRulePositions(was, rulesPath: oldRulesPath)
@@ -31,36 +37,39 @@ struct DiffJobComparison {
             kind = same ? .unchanged : .changed
         case (.failed, _): kind = .newlyPassing
         case (_, .failed): kind = .newlyFailing
-        case (.skipped(let was), .skipped(let now)): kind = was == now ? .unchanged : .changed
-        case (.mapped, .mapped): kind = events.isEmpty ? .unchanged : .changed
+        case (.skipped(let was), .skipped(let now)): kind = was == now && answer.isEmpty ? .unchanged : .changed
+        case (.mapped, .mapped): kind = events.isEmpty && answer.isEmpty ? .unchanged : .changed
         default: kind = .changed
         }
     }
 
     /// The lines under the input's source in the text report: `was skipped: …` when the old rule
     /// did not map it, `now fails: …` / `now skipped: …` / `now maps 2 events` when the outcome
-    /// is not simply other events, then the event differences worded was/now.
+    /// is not simply other events, then the event differences and a webhook's answer worded was/now
+    /// (`status: was 202, now 200`, `response.accepted: was 1, now 2`).
     func lines(prefix: String) -> [String] {
         var outcomes: [String] = []
-        switch old {
+        switch old.result {
         case .mapped: break
         case .skipped(let reason): outcomes.append("was skipped: \(reason)")
         case .failed(let message): outcomes.append("was failing: \(message)")
         }
-        switch new {
+        switch new.result {
         case .mapped(let events):
-            if case .mapped = old { break }
+            if case .mapped = old.result { break }
             outcomes.append("now maps \(events.count) event\(events.count == 1 ? "" : "s")")
         case .skipped(let reason): outcomes.append("now skipped: \(reason)")
         case .failed(let message): outcomes.append("now fails: \(message)")
         }
         return outcomes.map { EventListDiff.reportLine(prefix + $0) } + events.lines(wording: .wasNow, prefix: prefix)
+            + EventListDiff.lines(answer, wording: .wasNow, prefix: prefix)
     }
 
     /// The input in `diff --json`: `{"source", "kind", "old", "new", "differences": [{"path", "old"?, "new"?}]}`,
-    /// where a difference without `old` (or `new`) exists only on the other side.
+    /// where a difference without `old` (or `new`) exists only on the other side; events first,
+    /// then a webhook's answer.
     func jsonValue(source: String) -> JSONValue {
-        let differences = events.differences.map { difference -> JSONValue in
+        let differences = (events.differences + answer).map { difference -> JSONValue in
             var object = JSONObject()
             object["path"] = .string(difference.path.description)
             switch difference.change {

@@ -9,15 +9,22 @@ package struct DiffJobConfiguration: Sendable {
     package var newRule: RuleOptions
     /// Record inputs, read once; each record goes through both rules.
     package var inputs: [InputSpec]
+    /// Fixture files and folders of them (the `test` format): their inputs go through both rules
+    /// as `test` runs them, webhooks answered as `serve` answers.
+    package var fixtures: [String]
     /// JSON lines on stdout instead of text blocks.
     package var json: Bool
     /// Exit 1 when any input's outcome changed.
     package var failOnChange: Bool
 
-    package init(oldRule: RuleOptions, newRule: RuleOptions, inputs: [InputSpec], json: Bool, failOnChange: Bool) {
+    package init(
+        oldRule: RuleOptions, newRule: RuleOptions, inputs: [InputSpec], fixtures: [String], json: Bool,
+        failOnChange: Bool
+    ) {
         self.oldRule = oldRule
         self.newRule = newRule
         self.inputs = inputs
+        self.fixtures = fixtures
         self.json = json
         self.failOnChange = failOnChange
     }

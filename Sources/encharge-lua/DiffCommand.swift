@@ -1,7 +1,6 @@
 import ArgumentParser
 import EnchargeCommands
 import EnchargeRules
-import RecordSources
 
 struct DiffCommand: ParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +8,8 @@ struct DiffCommand: ParsableCommand, ContextCommand {
         abstract: "Run an old and a new rule on the same inputs and show, per input, what the change alters.",
         discussion: """
             Each record is read once and mapped through both rules, with the same settings and \
-            budgets. Nothing is sent. For each input whose outcome changed, stdout gets its source \
+            budgets; fixture files (--fixtures, the format of test) run through both as test runs \
+            them, webhooks answered as serve answers. Nothing is sent. For each input whose outcome changed, stdout gets its source \
             and the changes by path (events[1].properties.plan: was "pro", now "free"; \
             events[2]: added event "Paid invoice"; now fails: ...); the last line counts the inputs: \
             1,204 inputs: 1,180 unchanged, 20 changed, 4 newly failing. Paths index events and \
@@ -25,6 +25,7 @@ struct DiffCommand: ParsableCommand, ContextCommand {
             EXAMPLES
               encharge-lua diff deployed.lua rules.lua --input signups.jsonl
               encharge-lua diff deployed.lua rules.lua --input export.csv --fail-on-change
+              encharge-lua diff deployed.lua rules.lua --fixtures fixtures/
               encharge-lua diff deployed.lua rules.lua --input - --json < sample.jsonl
             """)
 
@@ -40,6 +41,13 @@ struct DiffCommand: ParsableCommand, ContextCommand {
             "Sample inputs (JSON lines, JSON or CSV; - for stdin) run through both rules.", valueName: "sample"))
     var inputs: [String] = []
 
+    @Option(
+        parsing: .upToNextOption,
+        help: ArgumentHelp(
+            "Fixture files or folders of them (the test format), run through both rules as test runs them.",
+            valueName: "fixture"))
+    var fixtures: [String] = []
+
     @Flag(help: "One JSON object per changed input, then the counts object, instead of text.")
     var json = false
 
@@ -50,8 +58,9 @@ struct DiffCommand: ParsableCommand, ContextCommand {
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
 
     func validate() throws {
-        guard !inputs.isEmpty else {
-            throw ValidationError("diff needs a sample to run both rules on; pass --input with a records file or -")
+        guard !inputs.isEmpty || !fixtures.isEmpty else {
+            throw ValidationError(
+                "diff needs a sample to run both rules on; pass --input with a records file or -, or --fixtures")
         }
         try inputFlags.validate(paths: inputs)
     }
@@ -64,7 +73,7 @@ struct DiffCommand: ParsableCommand, ContextCommand {
             DiffJobConfiguration(
                 oldRule: try ruleFlags.options(rulesPath: oldRules),
                 newRule: try ruleFlags.options(rulesPath: newRules),
-                inputs: specs, json: json, failOnChange: failOnChange)
+                inputs: specs, fixtures: fixtures, json: json, failOnChange: failOnChange)
         }
         try diffJob(configuration, context: context).exit()
     }

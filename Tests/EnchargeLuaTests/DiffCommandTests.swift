@@ -240,7 +240,8 @@ import Testing
         #expect(result.status == 2)
         #expect(
             result.stderrLines.first
-                == "error: diff needs a sample to run both rules on; pass --input with a records file or -")
+                == "error: diff needs a sample to run both rules on; pass --input with a records file or -, or --fixtures"
+        )
     }
 
     @Test func anInputThatBreaksPartWayIsReportedTheOthersRunAndItExitsTwo() async throws {
@@ -255,5 +256,111 @@ import Testing
         #expect(result.stdoutLines == ["1 input: 1 unchanged, 0 changed, 0 newly failing"])
         #expect(result.stderrLines.count == 1)
         #expect(result.stderr.hasPrefix("\(csv):1: error: "))
+    }
+
+    /// A Stripe-like route: the old rule tracks the invoice in cents; the new one identifies the
+    /// payer first, tracks the amount in units and answers 200 to refunds.
+    static let oldWebhookRule = """
+        routes = {
+          ["POST /stripe"] = function(req)
+            local e = req.json
+            encharge.track("Paid invoice", { email = e.email }, { amount = e.amount })
+          end,
+        }
+        function on_record(r) encharge.identify{ email = r.email } end
+        """
+    static let newWebhookRule = """
+        routes = {
+          ["POST /stripe"] = function(req)
+            local e = req.json
+            if e.refund then return 200 end
+            encharge.identify{ email = e.email }
+            encharge.track("Paid invoice", { email = e.email }, { amount = e.amount / 100 })
+          end,
+        }
+        function on_record(r) encharge.identify{ email = r.email, userId = r.id } end
+        """
+
+    /// Writes the two webhook rules and `fixtures` (name → text) into a short folder; runs
+    /// `diff old.lua new.lua --fixtures FOLDER/fixtures FLAGS`.
+    private func diffFixtures(
+        _ fixtures: [String: String], _ flags: [String] = []
+    ) async throws -> (InProcessCommandLine.Result, folder: String) {
+        let tmp = try ShortTemporaryDirectory()
+        defer { tmp.cleanup() }
+        let old = try tmp.write("old.lua", Self.oldWebhookRule)
+        let new = try tmp.write("new.lua", Self.newWebhookRule)
+        try FileManager.default.createDirectory(atPath: tmp.file("fixtures"), withIntermediateDirectories: false)
+        for (name, text) in fixtures { _ = try tmp.write("fixtures/" + name, text) }
+        let result = await InProcessCommandLine().run(["diff", old, new, "--fixtures", tmp.file("fixtures")] + flags)
+        return (result, tmp.path + "/fixtures")
+    }
+
+    static let fixtures = [
+        "paid.json":
+            #"{"webhook": {"method": "POST", "path": "/stripe", "json": {"email": "a@x.com", "amount": 1200}}}"#,
+        "refund.json":
+            #"{"webhook": {"method": "POST", "path": "/stripe", "json": {"email": "a@x.com", "amount": 5, "refund": true}}}"#,
+        "signup.json": #"{"record": {"email": "b@x.com", "id": "7"}, "events": []}"#,
+        "same.json": #"{"record": {"email": "c@x.com"}}"#,
+    ]
+
+    @Test func webhookFixturesShowTheirEventsAndTheAnswerServeWouldGive() async throws {
+        let (result, folder) = try await diffFixtures(Self.fixtures)
+        #expect(result.status == 0)
+        #expect(
+            result.stdoutLines == [
+                "\(folder)/paid.json",
+                #"  events[0]: added identify {"email":"a@x.com"}"#,
+                "  events[1].properties.amount: was 1200, now 12.0",
+                "  response.accepted: was 1, now 2",
+                "\(folder)/refund.json",
+                #"  events[0]: removed event "Paid invoice""#,
+                #"  response: removed {"accepted":1}"#,
+                "  status: was 202, now 200",
+                "\(folder)/signup.json",
+                #"  events[0].user.userId: added "7""#,
+                "4 inputs: 1 unchanged, 3 changed, 0 newly failing",
+            ])
+        #expect(result.stderr == "")
+    }
+
+    @Test func jsonGivesAWebhookFixturesStatusWithItsOutcome() async throws {
+        let (result, folder) = try await diffFixtures(["refund.json": Self.fixtures["refund.json"]!], ["--json"])
+        #expect(
+            result.stdoutLines == [
+                #"{"differences":[{"old":{"name":"Paid invoice","properties":{"amount":5},"user":{"email":"a@x.com"}},"#
+                    + #""path":"events[0]"},{"old":{"accepted":1},"path":"response"},{"new":200,"old":202,"path":"status"}],"#
+                    + #""kind":"changed","new":{"events":0,"outcome":"mapped","status":200},"#
+                    + #""old":{"events":1,"outcome":"mapped","status":202},"source":"\#(folder)/refund.json"}"#,
+                #"{"changed":1,"inputs":1,"newlyFailing":0,"newlyPassing":0,"unchanged":0}"#,
+            ])
+    }
+
+    @Test func recordsAndFixturesRunInOneDiff() async throws {
+        let tmp = try ShortTemporaryDirectory()
+        defer { tmp.cleanup() }
+        let old = try tmp.write("old.lua", Self.oldWebhookRule)
+        let new = try tmp.write("new.lua", Self.newWebhookRule)
+        let records = try tmp.write("in.jsonl", #"{"email":"a@x.com","id":"1"}"# + "\n")
+        let fixture = try tmp.write("same.json", Self.fixtures["same.json"]!)
+        let result = await InProcessCommandLine().run(
+            ["diff", old, new, "--input", records, "--fixtures", fixture, "--fail-on-change"])
+        #expect(result.status == 1)
+        #expect(
+            result.stdoutLines == [
+                "\(records):1", #"  events[0].user.userId: added "1""#,
+                "2 inputs: 1 unchanged, 1 changed, 0 newly failing",
+            ])
+    }
+
+    @Test func aMalformedFixtureStopsTheDiffBeforeAnythingRuns() async throws {
+        var fixtures = Self.fixtures
+        fixtures["broken.json"] = #"{"record": {"email": "d@x.com"}, "evnets": []}"#
+        let (result, folder) = try await diffFixtures(fixtures)
+        #expect(result.status == 2)
+        #expect(result.stdout == "")
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderr.hasPrefix("error: \(folder)/broken.json: $.evnets "))
     }
 }
