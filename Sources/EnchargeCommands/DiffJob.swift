@@ -42,11 +42,28 @@ package func diffJob(_ configuration: DiffJobConfiguration, context: CommandCont
             handover.finish(runningSeconds: seconds)
         }
     }
+    var inputErrors = diffRecords(configuration.inputs, old: old, new: new, report: report, diagnostics: diagnostics)
+    watchdogs.forEach { $0.stop() }
+    inputErrors += diffFixtures(
+        fixtureFiles, signedAt: signedAt, old: old, new: new, report: report, diagnostics: diagnostics)
+    for engine in engines {
+        for warning in engine.warningLines() { diagnostics.write(warning) }
+    }
+    report.finish(.complete)
+    if inputErrors > 0 { return .usage }
+    return configuration.failOnChange && report.counts.unchanged < report.counts.inputs ? .someFailed : .success
+}
+
+/// Maps each record of `inputs` through both rules and reports it; returns how many inputs could
+/// not be read to the end (each reported on stderr as `run` reports it).
+private func diffRecords(
+    _ inputs: [InputSpec], old: RuleEngine, new: RuleEngine, report: DiffJobReport, diagnostics: DiagnosticsPrinter
+) -> Int {
     var inputErrors = 0
-    for input in configuration.inputs {
+    for input in inputs {
         let reader: RecordReader
         do { reader = try RecordReader(spec: input, warn: diagnostics.write) } catch {
-            // Checked above; this input went away since, or its --records-path does not fit it.
+            // Checked before the first record; this input went away since, or its --records-path does not fit it.
             diagnostics.write(input.unreadableMessage() ?? "error: \(error.description)")
             inputErrors += 1
             continue
@@ -71,29 +88,37 @@ package func diffJob(_ configuration: DiffJobConfiguration, context: CommandCont
             inputErrors += 1
         }
     }
-    watchdogs.forEach { $0.stop() }
-    let runners = engines.map { FixtureRunner(rule: $0.options, verification: nil) }
-    for file in fixtureFiles {
+    return inputErrors
+}
+
+/// Runs each fixture through both rules as `test` runs it (a freshly loaded rule each, the
+/// fixture's settings and clock, webhooks answered as `serve` answers) and reports it; returns how
+/// many fixtures could no longer be read.
+private func diffFixtures(
+    _ files: [String], signedAt: Int, old: RuleEngine, new: RuleEngine, report: DiffJobReport,
+    diagnostics: DiagnosticsPrinter
+) -> Int {
+    let (oldRunner, newRunner) = (
+        FixtureRunner(rule: old.options, verification: nil), FixtureRunner(rule: new.options, verification: nil)
+    )
+    var unreadable = 0
+    for file in files {
         let fixture: Fixture
         do { fixture = try Fixture.load(file, signedAt: signedAt) } catch {
-            // Checked above; the file changed since.
+            // Checked before the first input; the file changed since.
             diagnostics.write("error: \(error.description)")
-            inputErrors += 1
+            unreadable += 1
             continue
         }
+        report.currentSource = fixture.file
         report.add(
             DiffJobComparison(
-                old: DiffJobOutcome(runners[0].outcome(of: fixture)),
-                new: DiffJobOutcome(runners[1].outcome(of: fixture)),
+                old: DiffJobOutcome(oldRunner.outcome(of: fixture)),
+                new: DiffJobOutcome(newRunner.outcome(of: fixture)),
                 oldRulesPath: old.options.rulesPath, newRulesPath: new.options.rulesPath),
             source: fixture.file)
     }
-    for engine in engines {
-        for warning in engine.warningLines() { diagnostics.write(warning) }
-    }
-    report.finish(.complete)
-    if inputErrors > 0 { return .usage }
-    return configuration.failOnChange && report.counts.unchanged < report.counts.inputs ? .someFailed : .success
+    return unreadable
 }
 
 /// The fixture files `configuration` names, each loaded once to check it so a malformed one stops
