@@ -110,7 +110,6 @@ private func diffFixtures(
             unreadable += 1
             continue
         }
-        report.currentSource = fixture.file
         report.add(
             DiffJobComparison(
                 old: DiffJobOutcome(oldRunner.outcome(of: fixture)),

@@ -1,7 +1,7 @@
 import JSONKit
 
 /// How many inputs `diff` read and where each landed; the four kinds add up to `inputs`.
-struct DiffJobCounts: Equatable {
+struct DiffJobCounts {
     var inputs = 0
     var unchanged = 0
     var changed = 0
