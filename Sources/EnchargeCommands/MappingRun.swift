@@ -67,14 +67,9 @@ package final class MappingRun {
                     }
                     let source = reader.source(line)
                     summary.records += 1
-                    let outcome: RecordOutcome
                     current = (body, source)
                     defer { current = nil }
-                    switch body {
-                    case .json(let bytes): outcome = engine.map(json: bytes, source: source)
-                    case .value(let value): outcome = engine.map(value: value, source: source)
-                    case .malformed(let message, _): outcome = .failed(message: "\(source): \(message)", traceback: nil)
-                    }
+                    let outcome = engine.map(body, source: source)
                     if engine.trace != nil { writeTrace(source: source, body: body, outcome: outcome) }
                     engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
                     switch outcome {

@@ -30,6 +30,24 @@ struct InputFlags: ParsableArguments {
         }
     }
 
+    /// Checks that the format of each input path (`-` is stdin) can be told, from `--format` or its
+    /// name, and that the flags fit those formats.
+    func validate(paths: [String]) throws {
+        for path in paths where path != "-" && format == nil && InputFormat(path: path) == nil {
+            throw ValidationError(
+                "cannot tell the format of '\(path)' from its name; name it .jsonl, .json or .csv, or pass --format")
+        }
+        try validate(formats: paths.map { explicitFormat ?? InputFormat(path: $0) ?? .jsonl })
+    }
+
+    /// The inputs at `paths` read as these flags say (stdin as JSON lines unless `--format` says
+    /// otherwise); a records path that is not a JSON pointer exits 2, as `apply(to:context:)` says.
+    func specs(paths: [String], context: CommandContext) throws -> [InputSpec] {
+        try apply(
+            to: paths.map { InputSpec(path: $0, format: explicitFormat ?? InputFormat(path: $0) ?? .jsonl) },
+            context: context)
+    }
+
     /// Checks the flags against the formats of the inputs they would apply to.
     func validate(formats: [InputFormat]) throws {
         if let delimiter {

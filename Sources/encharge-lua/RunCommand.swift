@@ -1,7 +1,6 @@
 import ArgumentParser
 import EnchargeCommands
 import EnchargeRules
-import RecordSources
 
 struct RunCommand: ParsableCommand, ContextCommand {
     static let configuration = CommandConfiguration(
@@ -67,13 +66,7 @@ struct RunCommand: ParsableCommand, ContextCommand {
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
-        for input in inputs where input != "-" && inputFlags.format == nil && InputFormat(path: input) == nil {
-            throw ValidationError(
-                "cannot tell the format of '\(input)' from its name; name it .jsonl, .json or .csv, or pass --format")
-        }
-        let explicit = inputFlags.explicitFormat
-        try inputFlags.validate(
-            formats: (inputs.isEmpty ? ["-"] : inputs).map { explicit ?? InputFormat(path: $0) ?? .jsonl })
+        try inputFlags.validate(paths: inputs.isEmpty ? ["-"] : inputs)
     }
 
     func run() throws { try run(context: .process()) }
@@ -84,11 +77,7 @@ struct RunCommand: ParsableCommand, ContextCommand {
 
     /// The job the flags describe; a configuration error is printed and exits 2.
     func job(context: CommandContext) throws -> RunJobConfiguration {
-        let explicit = inputFlags.explicitFormat
-        let paths = inputs.isEmpty ? ["-"] : inputs
-        let specs = try inputFlags.apply(
-            to: paths.map { InputSpec(path: $0, format: explicit ?? InputFormat(path: $0) ?? .jsonl) }, context: context
-        )
+        let specs = try inputFlags.specs(paths: inputs.isEmpty ? ["-"] : inputs, context: context)
         return try context.configured { () throws(RuleLoadError) in
             var rule = try ruleFlags.options(rulesPath: rules)
             rule.trace = trace

@@ -4,7 +4,7 @@ import Testing
 
 /// Each command's `--help`, in process as the binary prints it.
 @Suite struct CommandHelpTests {
-    @Test(arguments: ["run", "check", "test", "replay", "serve", "mock-ingest"])
+    @Test(arguments: ["run", "check", "test", "diff", "replay", "serve", "mock-ingest"])
     func everyCommandsHelpHasExitCodesAndExamples(_ command: String) async throws {
         let result = await InProcessCommandLine().run([command, "--help"])
         #expect(result.status == 0)

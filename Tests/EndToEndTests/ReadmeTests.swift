@@ -70,9 +70,8 @@ import Testing
 
     /// The pages whose relative links must lead to files.
     static let pages = [
-        "README.md", "ARCHITECTURE.md", "docs/run.md", "docs/check.md", "docs/test.md", "docs/replay.md",
-        "docs/serve.md",
-        "docs/mock-ingest.md", "docs/benchmarks.md",
+        "README.md", "ARCHITECTURE.md", "docs/run.md", "docs/check.md", "docs/test.md", "docs/diff.md",
+        "docs/replay.md", "docs/serve.md", "docs/mock-ingest.md", "docs/benchmarks.md",
     ]
 
     /// Every relative link of the README, ARCHITECTURE.md and the pages in docs/ leads to a file.
@@ -89,7 +88,7 @@ import Testing
     }
 
     /// The full flag reference lives in docs/: each page names every flag of its command's `--help`.
-    @Test(arguments: ["run", "check", "test", "replay", "serve", "mock-ingest"])
+    @Test(arguments: ["run", "check", "test", "diff", "replay", "serve", "mock-ingest"])
     func theCommandsPageNamesEveryFlagOfItsHelp(command: String) throws {
         let page = try String(contentsOfFile: Binary.packageRoot + "/docs/\(command).md", encoding: .utf8)
         let help = try Binary.run([command, "--help"])
