@@ -623,9 +623,10 @@ private let stripeREADMEMd = #"""
     Send it a signed sample, or let the Stripe CLI forward real test events:
 
     ```sh
-    ./send-sample.sh http://127.0.0.1:8080/stripe whsec_...            # invoice.paid.json
+    ./send-sample.sh http://127.0.0.1:8080/stripe whsec_...     # invoice.paid.json
     ./send-sample.sh http://127.0.0.1:8080/stripe whsec_... checkout.session.completed.json
-    stripe listen --forward-to localhost:8080/stripe && stripe trigger invoice.paid
+    stripe listen --forward-to localhost:8080/stripe            # prints the whsec_... to serve with
+    stripe trigger customer.subscription.deleted                # in another terminal
     ```
 
     Offline, `encharge-lua mock-ingest --port 8089 --record received.jsonl` stands in for Encharge:
