@@ -808,7 +808,13 @@ private let stripeSendSampleSh = #"""
 
 private let stripeFixturesBadSignatureJson = #"""
     {
-      "events": [],
+      "error": "webhook.verify: Stripe-Signature has no v1 signature matching the body (check the endpoint's signing secret)",
+      "response": {
+        "error": {
+          "message": "signature verification failed",
+          "request_id": "req_fixture"
+        }
+      },
       "settings": {
         "stripe_secret": "whsec_test_7d3c9f1e2b4a6d8c0e1f3a5b7c9d1e2f"
       },
@@ -947,6 +953,9 @@ private let stripeFixturesCheckoutPaymentJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 2
+      },
       "settings": {
         "stripe_secret": "whsec_test_7d3c9f1e2b4a6d8c0e1f3a5b7c9d1e2f"
       },
@@ -1060,6 +1069,9 @@ private let stripeFixturesCheckoutSubscriptionJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 2
+      },
       "settings": {
         "stripe_secret": "whsec_test_7d3c9f1e2b4a6d8c0e1f3a5b7c9d1e2f"
       },
@@ -1170,6 +1182,9 @@ private let stripeFixturesCustomerCreatedJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 1
+      },
       "settings": {
         "stripe_secret": "whsec_test_7d3c9f1e2b4a6d8c0e1f3a5b7c9d1e2f"
       },
@@ -1354,6 +1369,9 @@ private let stripeFixturesInvoicePaidJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 2
+      },
       "settings": {
         "stripe_secret": "whsec_test_7d3c9f1e2b4a6d8c0e1f3a5b7c9d1e2f"
       },
@@ -1481,6 +1499,9 @@ private let stripeFixturesSubscriptionDeletedJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 1
+      },
       "settings": {
         "stripe_secret": "whsec_test_7d3c9f1e2b4a6d8c0e1f3a5b7c9d1e2f"
       },
@@ -1865,7 +1886,13 @@ private let githubStarCreatedJson = #"""
 
 private let githubFixturesBadSignatureJson = #"""
     {
-      "events": [],
+      "error": "webhook.verify: X-Hub-Signature-256 does not match the body (check the webhook's secret, and that the body is passed unmodified)",
+      "response": {
+        "error": {
+          "message": "signature verification failed",
+          "request_id": "req_fixture"
+        }
+      },
       "settings": {
         "github_secret": "gh_test_4f8a2c6e1b3d5f7a9c0e2b4d6f8a1c3e"
       },
@@ -2202,6 +2229,9 @@ private let githubFixturesStarCreatedFormJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 1
+      },
       "settings": {
         "github_secret": "gh_test_4f8a2c6e1b3d5f7a9c0e2b4d6f8a1c3e"
       },
@@ -2247,6 +2277,9 @@ private let githubFixturesStarCreatedJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 1
+      },
       "settings": {
         "github_secret": "gh_test_4f8a2c6e1b3d5f7a9c0e2b4d6f8a1c3e"
       },
@@ -2362,6 +2395,9 @@ private let githubFixturesStarDeletedJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 1
+      },
       "settings": {
         "github_secret": "gh_test_4f8a2c6e1b3d5f7a9c0e2b4d6f8a1c3e"
       },
@@ -2816,7 +2852,13 @@ private let shopifySendSampleSh = #"""
 
 private let shopifyFixturesBadSignatureJson = #"""
     {
-      "events": [],
+      "error": "webhook.verify: X-Shopify-Hmac-Sha256 does not match the body (check the app's client secret, and that the body is passed unmodified)",
+      "response": {
+        "error": {
+          "message": "signature verification failed",
+          "request_id": "req_fixture"
+        }
+      },
       "settings": {
         "shopify_secret": "shpss_test_0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"
       },
@@ -3094,6 +3136,9 @@ private let shopifyFixturesOrdersCreateJson = #"""
           }
         }
       ],
+      "response": {
+        "accepted": 2
+      },
       "settings": {
         "shopify_secret": "shpss_test_0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e"
       },
@@ -3866,7 +3911,7 @@ private let formFixturesContactJson = #"""
 private let formFixturesHoneypotFilledJson = #"""
     {
       "response": "<!doctype html><title>Thank you!</title><p>Thank you!</p>\n",
-      "skip": "the hidden website field is filled in",
+      "skip": "the hidden website field is filled in: a bot",
       "status": 200,
       "webhook": {
         "form": {
@@ -3958,7 +4003,6 @@ private let formFixturesRedirectToThanksPageJson = #"""
           }
         }
       ],
-      "response": "",
       "settings": {
         "thanks_url": "https://www.example.com/thanks"
       },

@@ -3,9 +3,9 @@ import Foundation
 import TestSupport
 import Testing
 
-/// `encharge-lua init`: each template is written byte for byte as examples/ holds it, the embedded
-/// copy never drifts from examples/, nothing is ever overwritten, and a missing or mistyped
-/// template is answered with the list of templates.
+/// `encharge-lua init`: each template is written byte for byte as examples/ holds it and passes
+/// `encharge-lua test`, the embedded copy never drifts from examples/, nothing is ever overwritten,
+/// and a missing or mistyped template is answered with the list of templates.
 @Suite struct InitCommandTests {
     /// Every file under `folder`, by path relative to it (hidden files aside), as sync-templates reads them.
     func files(under folder: String) throws -> [String] {
@@ -46,7 +46,7 @@ import Testing
     }
 
     @Test(arguments: RuleTemplate.all.map(\.name))
-    func initWritesTheTemplateAsExamplesHoldsIt(name: String) async throws {
+    func initWritesTheTemplateWhoseFixturesPass(name: String) async throws {
         try await TemporaryDirectory.with(prefix: "init") { tmp in
             let target = tmp.path + "/new/\(name)-rule"
             let result = await InProcessCommandLine().run(["init", target, "--template", name])
@@ -58,6 +58,14 @@ import Testing
                     == template.files.map { "created \(target)/\($0.path)" } + [
                         "next: cd \(target) && encharge-lua test rules.lua (README.md says how to send and serve the \(name) rule)"
                     ])
+            // What init wrote passes `encharge-lua test`, every fixture of it.
+            let fixtures = template.files.filter { $0.path.hasPrefix("fixtures/") }.count
+            #expect(fixtures >= 4)
+            let test = await InProcessCommandLine().run(["test", target + "/rules.lua"])
+            #expect(test.status == 0, "\(test.stdout)\(test.stderr)")
+            #expect(test.stdoutLines.last == "\(fixtures) passed, 0 failed")
+            #expect(test.stdoutLines.filter { $0.hasPrefix("ok ") }.count == fixtures)
+
             let example = Binary.packageRoot + "/examples/" + name
             #expect(try files(under: target) == (try files(under: example)))
             for path in try files(under: example) {
