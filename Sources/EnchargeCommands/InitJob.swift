@@ -69,9 +69,8 @@ package func initJob(directory: String, template: RuleTemplate, context: Command
     }
 
     for path in written { context.stdout.write("created \(path)\n") }
-    let enter = folder == "." ? "" : "cd \(folder) && "
-    context.stdout.write(
-        "next: \(enter)encharge-lua test rules.lua (README.md says how to send and serve the \(template.name) rule)\n")
+    let enter = folder == "." ? "" : "cd \(shellQuoted(folder)) && "
+    context.stdout.write("next: \(enter)encharge-lua test rules.lua; README.md says how to run it for real\n")
     return .success
 }
 

@@ -56,7 +56,7 @@ import Testing
             #expect(
                 result.stdoutLines
                     == template.files.map { "created \(target)/\($0.path)" } + [
-                        "next: cd \(target) && encharge-lua test rules.lua (README.md says how to send and serve the \(name) rule)"
+                        "next: cd \(target) && encharge-lua test rules.lua; README.md says how to run it for real"
                     ])
             // What init wrote passes `encharge-lua test`, every fixture of it.
             let fixtures = template.files.filter { $0.path.hasPrefix("fixtures/") }.count
@@ -83,6 +83,17 @@ import Testing
             #expect(result.status == 0)
             #expect(result.stdoutLines.first == "created \(tmp.path)/rules.lua")
             #expect(result.stdoutLines.last?.hasPrefix("next: cd \(tmp.path) && encharge-lua test rules.lua") == true)
+        }
+    }
+
+    @Test func aFolderWithASpaceIsQuotedInTheCommandToRunNext() async throws {
+        try await TemporaryDirectory.with(prefix: "init") { tmp in
+            let result = await InProcessCommandLine().run(["init", tmp.path + "/Ann's rule", "--template", "github"])
+            #expect(result.status == 0)
+            #expect(
+                result.stdoutLines.last
+                    == "next: cd '\(tmp.path)/Ann'\\''s rule' && encharge-lua test rules.lua; README.md says how to run it for real"
+            )
         }
     }
 

@@ -14,7 +14,7 @@ import Testing
         #expect(result.stdout.hasPrefix("created rules.lua\ncreated README.md\n"))
         #expect(
             result.stdout.hasSuffix(
-                "\nnext: encharge-lua test rules.lua (README.md says how to send and serve the signups rule)\n"))
+                "\nnext: encharge-lua test rules.lua; README.md says how to run it for real\n"))
         let written = try String(contentsOfFile: tmp.path + "/rules.lua", encoding: .utf8)
         let example = try String(contentsOfFile: Binary.packageRoot + "/examples/signups/rules.lua", encoding: .utf8)
         #expect(written == example)
