@@ -22,6 +22,10 @@ extension RuleTemplate {
             File(
                 path: "checkout.session.completed.json", executable: false, contents: stripeCheckoutSessionCompletedJson
             ),
+            File(path: "customer.created.json", executable: false, contents: stripeCustomerCreatedJson),
+            File(
+                path: "customer.subscription.deleted.json", executable: false,
+                contents: stripeCustomerSubscriptionDeletedJson),
             File(path: "invoice.paid.json", executable: false, contents: stripeInvoicePaidJson),
             File(path: "send-sample.sh", executable: true, contents: stripeSendSampleSh),
             File(path: "fixtures/bad-signature.json", executable: false, contents: stripeFixturesBadSignatureJson),
@@ -429,8 +433,10 @@ private let stripeRulesLua = #"""
     --
     -- Or, with no Stripe account at all, sign and post the bundled samples yourself:
     --
-    --   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test
+    --   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test      # invoice.paid.json
     --   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test checkout.session.completed.json
+    --
+    -- (customer.created.json and customer.subscription.deleted.json are samples too.)
     --
     -- What Stripe sees: 202 {"accepted": 2} once both events are stored on disk (Stripe then stops
     -- retrying); 200 for event types this rule ignores (so Stripe does not retry them either); 401 when
@@ -624,7 +630,9 @@ private let stripeREADMEMd = #"""
 
     ```sh
     ./send-sample.sh http://127.0.0.1:8080/stripe whsec_...     # invoice.paid.json
+    ./send-sample.sh http://127.0.0.1:8080/stripe whsec_... customer.created.json
     ./send-sample.sh http://127.0.0.1:8080/stripe whsec_... checkout.session.completed.json
+    ./send-sample.sh http://127.0.0.1:8080/stripe whsec_... customer.subscription.deleted.json
     stripe listen --forward-to localhost:8080/stripe            # prints the whsec_... to serve with
     stripe trigger customer.subscription.deleted                # in another terminal
     ```
@@ -637,55 +645,261 @@ private let stripeREADMEMd = #"""
 
 private let stripeCheckoutSessionCompletedJson = #"""
     {
-      "id": "evt_1PqS1aLkdIwHu7ixQw4eRt5y",
+      "id": "evt_1PqE4dLkdIwHu7ixSt4rTeD0",
       "object": "event",
       "api_version": "2024-06-20",
-      "created": 1718896402,
+      "created": 1716210727,
       "data": {
         "object": {
-          "id": "cs_test_a1B2c3D4e5F6g7H8i9J0kLmNoPqRsTuVwXyZ",
+          "id": "cs_test_b1R5jQ7wK2pLm9Xn4Vc8Zt3Ys6Ud0Fe",
           "object": "checkout.session",
-          "amount_subtotal": 150000,
-          "amount_total": 150000,
-          "client_reference_id": "user_8812",
-          "created": 1718896310,
-          "currency": "jpy",
-          "customer": "cus_QhL9xP2wE5rT7y",
+          "after_expiration": null,
+          "allow_promotion_codes": null,
+          "amount_subtotal": 4900,
+          "amount_total": 4900,
+          "automatic_tax": {
+            "enabled": false,
+            "liability": null,
+            "status": null
+          },
+          "billing_address_collection": null,
+          "cancel_url": "https://app.example.com/billing",
+          "client_reference_id": "user_4711",
+          "created": 1716210590,
+          "currency": "usd",
+          "customer": "cus_QhK2mN8vR4tY6u",
           "customer_creation": "always",
           "customer_details": {
             "address": {
-              "city": "Tokyo",
-              "country": "JP",
-              "line1": "1-2-3 Example-cho",
+              "city": "San Francisco",
+              "country": "US",
+              "line1": "510 Townsend St",
               "line2": null,
-              "postal_code": "100-0001",
-              "state": null
+              "postal_code": "94103",
+              "state": "CA"
             },
-            "email": "hiro.tanaka@example.com",
-            "name": "Hiro Tanaka",
+            "email": "jenny.rosen@example.com",
+            "name": "Jenny Rosen",
             "phone": null,
             "tax_exempt": "none",
             "tax_ids": []
           },
           "customer_email": null,
-          "expires_at": 1718982710,
+          "expires_at": 1716296990,
+          "invoice": "in_1PqE4cLkdIwHu7ixFr5tInV0",
           "livemode": false,
-          "locale": "ja",
-          "metadata": { "plan": "team-annual" },
-          "mode": "payment",
-          "payment_intent": "pi_3PqS1YLkdIwHu7ix0Abc1234",
-          "payment_method_types": ["card"],
+          "locale": null,
+          "metadata": {
+            "plan": "pro-monthly"
+          },
+          "mode": "subscription",
+          "payment_intent": null,
+          "payment_link": null,
+          "payment_method_types": [
+            "card"
+          ],
           "payment_status": "paid",
           "status": "complete",
+          "subscription": "sub_1PqE4bLkdIwHu7ixS9tUvW0x",
           "success_url": "https://app.example.com/billing/thanks?session_id={CHECKOUT_SESSION_ID}",
-          "total_details": { "amount_discount": 0, "amount_shipping": 0, "amount_tax": 0 },
+          "total_details": {
+            "amount_discount": 0,
+            "amount_shipping": 0,
+            "amount_tax": 0
+          },
+          "ui_mode": "hosted",
           "url": null
         }
       },
       "livemode": false,
       "pending_webhooks": 1,
-      "request": { "id": null, "idempotency_key": null },
+      "request": {
+        "id": null,
+        "idempotency_key": null
+      },
       "type": "checkout.session.completed"
+    }
+
+    """#
+
+private let stripeCustomerCreatedJson = #"""
+    {
+      "id": "evt_1PqE2xLkdIwHu7ixC0sT0mEr",
+      "object": "event",
+      "api_version": "2024-06-20",
+      "created": 1716210601,
+      "data": {
+        "object": {
+          "id": "cus_QhK2mN8vR4tY6u",
+          "object": "customer",
+          "address": {
+            "city": "San Francisco",
+            "country": "US",
+            "line1": "510 Townsend St",
+            "line2": null,
+            "postal_code": "94103",
+            "state": "CA"
+          },
+          "balance": 0,
+          "created": 1716210600,
+          "currency": null,
+          "default_source": null,
+          "delinquent": false,
+          "description": null,
+          "discount": null,
+          "email": "jenny.rosen@example.com",
+          "invoice_prefix": "A1B2C3D4",
+          "invoice_settings": {
+            "custom_fields": null,
+            "default_payment_method": null,
+            "footer": null,
+            "rendering_options": null
+          },
+          "livemode": false,
+          "metadata": {},
+          "name": "Jenny Rosen",
+          "next_invoice_sequence": 1,
+          "phone": "+14155550132",
+          "preferred_locales": [
+            "en"
+          ],
+          "shipping": null,
+          "tax_exempt": "none",
+          "test_clock": null
+        }
+      },
+      "livemode": false,
+      "pending_webhooks": 1,
+      "request": {
+        "id": "req_Jd8xq2LkBv4T0p",
+        "idempotency_key": null
+      },
+      "type": "customer.created"
+    }
+
+    """#
+
+private let stripeCustomerSubscriptionDeletedJson = #"""
+    {
+      "id": "evt_1PqZ9kLkdIwHu7ixCnc1Sub0",
+      "object": "event",
+      "api_version": "2024-06-20",
+      "created": 1721481101,
+      "data": {
+        "object": {
+          "id": "sub_1PqE4bLkdIwHu7ixS9tUvW0x",
+          "object": "subscription",
+          "application": null,
+          "application_fee_percent": null,
+          "automatic_tax": {
+            "enabled": false,
+            "liability": null
+          },
+          "billing_cycle_anchor": 1716210725,
+          "billing_thresholds": null,
+          "cancel_at": null,
+          "cancel_at_period_end": false,
+          "canceled_at": 1721481100,
+          "cancellation_details": {
+            "comment": "Moving to a cheaper tool",
+            "feedback": "too_expensive",
+            "reason": "cancellation_requested"
+          },
+          "collection_method": "charge_automatically",
+          "created": 1716210725,
+          "currency": "usd",
+          "current_period_end": 1721481125,
+          "current_period_start": 1718889125,
+          "customer": "cus_QhK2mN8vR4tY6u",
+          "days_until_due": null,
+          "default_payment_method": "pm_1PqE4aLkdIwHu7ixCard0001",
+          "default_source": null,
+          "default_tax_rates": [],
+          "description": null,
+          "discount": null,
+          "discounts": [],
+          "ended_at": 1721481100,
+          "items": {
+            "data": [
+              {
+                "billing_thresholds": null,
+                "created": 1716210726,
+                "discounts": [],
+                "id": "si_QhEsub0Item01",
+                "metadata": {},
+                "object": "subscription_item",
+                "price": {
+                  "active": true,
+                  "billing_scheme": "per_unit",
+                  "created": 1716210000,
+                  "currency": "usd",
+                  "custom_unit_amount": null,
+                  "id": "price_1PqE3aLkdIwHu7ixPro0Mnth",
+                  "livemode": false,
+                  "lookup_key": "pro_monthly",
+                  "metadata": {},
+                  "nickname": "Pro monthly",
+                  "object": "price",
+                  "product": "prod_QhEpro0Example",
+                  "recurring": {
+                    "aggregate_usage": null,
+                    "interval": "month",
+                    "interval_count": 1,
+                    "trial_period_days": null,
+                    "usage_type": "licensed"
+                  },
+                  "tax_behavior": "unspecified",
+                  "tiers_mode": null,
+                  "transform_quantity": null,
+                  "type": "recurring",
+                  "unit_amount": 4900,
+                  "unit_amount_decimal": "4900"
+                },
+                "quantity": 1,
+                "subscription": "sub_1PqE4bLkdIwHu7ixS9tUvW0x",
+                "tax_rates": []
+              }
+            ],
+            "has_more": false,
+            "object": "list",
+            "total_count": 1,
+            "url": "/v1/subscription_items?subscription=sub_1PqE4bLkdIwHu7ixS9tUvW0x"
+          },
+          "latest_invoice": "in_1PqR7pLkdIwHu7ixKx9yZq1W",
+          "livemode": false,
+          "metadata": {},
+          "next_pending_invoice_item_invoice": null,
+          "on_behalf_of": null,
+          "pause_collection": null,
+          "payment_settings": {
+            "payment_method_options": null,
+            "payment_method_types": null,
+            "save_default_payment_method": "off"
+          },
+          "pending_invoice_item_interval": null,
+          "pending_setup_intent": null,
+          "pending_update": null,
+          "schedule": null,
+          "start_date": 1716210725,
+          "status": "canceled",
+          "test_clock": null,
+          "transfer_data": null,
+          "trial_end": null,
+          "trial_settings": {
+            "end_behavior": {
+              "missing_payment_method": "create_invoice"
+            }
+          },
+          "trial_start": null
+        }
+      },
+      "livemode": false,
+      "pending_webhooks": 1,
+      "request": {
+        "id": "req_Vx3mP8qLz2Kd7w",
+        "idempotency_key": null
+      },
+      "type": "customer.subscription.deleted"
     }
 
     """#

@@ -29,8 +29,10 @@
 --
 -- Or, with no Stripe account at all, sign and post the bundled samples yourself:
 --
---   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test
+--   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test      # invoice.paid.json
 --   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test checkout.session.completed.json
+--
+-- (customer.created.json and customer.subscription.deleted.json are samples too.)
 --
 -- What Stripe sees: 202 {"accepted": 2} once both events are stored on disk (Stripe then stops
 -- retrying); 200 for event types this rule ignores (so Stripe does not retry them either); 401 when
