@@ -33,7 +33,7 @@ struct EnchargeLua: AsyncParsableCommand {
         version: enchargeLuaVersion,
         subcommands: [
             RunCommand.self, ServeCommand.self, CheckCommand.self, TestCommand.self, ReplayCommand.self,
-            MockIngestCommand.self, DiffCommand.self,
+            MockIngestCommand.self, DiffCommand.self, InitCommand.self,
         ])
 
     /// Usage errors exit 2 (not ArgumentParser's 64), as the README's exit codes say, and every

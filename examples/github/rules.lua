@@ -1,10 +1,14 @@
--- examples/github/rules.lua: turn GitHub stars into Encharge events.
+-- rules.lua (examples/github): turn GitHub stars into Encharge events.
+--
+-- Try it from this folder (fixtures/ holds signed deliveries and what each must emit):
+--
+--   encharge-lua test rules.lua
 --
 -- Run it (the write key is in Encharge under Settings → Integrations → API keys; the secret is any
 -- long random string you also give GitHub, e.g. `openssl rand -hex 32`):
 --
 --   export ENCHARGE_WRITE_KEY=...
---   encharge-lua serve examples/github/rules.lua --port 8080 --set github_secret=...
+--   encharge-lua serve rules.lua --port 8080 --set github_secret=...
 --
 -- (`--settings secrets.json` with {"github_secret": "..."} keeps the secret out of `ps`.)
 --
@@ -16,7 +20,7 @@
 --
 -- Try it without GitHub: sign and post the bundled sample yourself:
 --
---   examples/github/send-sample.sh http://127.0.0.1:8080/github my-secret
+--   ./send-sample.sh http://127.0.0.1:8080/github my-secret
 --
 -- GitHub names the event in the X-GitHub-Event header (star, ping, issues, ...) and its id in
 -- X-GitHub-Delivery; serve remembers that id for a day (--dedup-window) and answers a redelivery

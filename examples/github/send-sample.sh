@@ -1,8 +1,8 @@
 #!/bin/sh
 # Sign a GitHub sample payload the way GitHub does and POST it to a running `encharge-lua serve`.
 #
-#   examples/github/send-sample.sh URL SECRET [PAYLOAD.json [EVENT]]
-#   examples/github/send-sample.sh http://127.0.0.1:8080/github my-secret
+#   ./send-sample.sh URL SECRET [PAYLOAD.json [EVENT]]
+#   ./send-sample.sh http://127.0.0.1:8080/github my-secret
 #
 # X-Hub-Signature-256 is "sha256=" + the hex HMAC-SHA256 of the raw body keyed with the webhook's
 # secret (https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries).

@@ -1,9 +1,13 @@
--- examples/shopify/rules.lua: turn Shopify orders into Encharge events.
+-- rules.lua (examples/shopify): turn Shopify orders into Encharge events.
+--
+-- Try it from this folder (fixtures/ holds signed orders and what each must emit):
+--
+--   encharge-lua test rules.lua
 --
 -- Run it (the write key is in Encharge under Settings → Integrations → API keys):
 --
 --   export ENCHARGE_WRITE_KEY=...
---   encharge-lua serve examples/shopify/rules.lua --port 8080 --set shopify_secret=...
+--   encharge-lua serve rules.lua --port 8080 --set shopify_secret=...
 --
 -- (`--settings secrets.json` with {"shopify_secret": "..."} keeps the secret out of `ps`.)
 --
@@ -18,7 +22,7 @@
 --
 -- Try it without Shopify: sign and post the bundled sample yourself:
 --
---   examples/shopify/send-sample.sh http://127.0.0.1:8080/shopify my-secret
+--   ./send-sample.sh http://127.0.0.1:8080/shopify my-secret
 --
 -- Shopify retries a delivery that gets no 2xx within 5 seconds (several times over 4 hours); each
 -- retry carries the same X-Shopify-Webhook-Id, which serve remembers for a day (--dedup-window) and
@@ -70,8 +74,17 @@ local function order_created(order, shop)
     emailMarketing = consent and consent.state,          -- subscribed, not_subscribed, ...
   }
 
-  local products, items = {}, 0
+  -- One entry per line of the order, for emails that list what was bought.
+  local line_items, products, items = {}, {}, 0
   for _, line in ipairs(order.line_items or {}) do
+    line_items[#line_items + 1] = {
+      title = line.title,
+      variant = line.variant_title,                      -- "39 / Blue"; left out for a product without variants
+      sku = line.sku,
+      quantity = line.quantity,
+      price = money(line.price),                         -- per unit
+      productId = line.product_id and tostring(line.product_id),
+    }
     products[#products + 1] = line.title
     items = items + (line.quantity or 0)
   end
@@ -83,7 +96,8 @@ local function order_created(order, shop)
     discounts = money(order.total_discounts),
     currency = order.currency,
     items = items,
-    products = json.array(products),                     -- [] rather than {} when there are none
+    lineItems = json.array(line_items),                  -- [] rather than {} when there are none
+    products = json.array(products),
     discountCodes = discount_codes(order.discount_codes),
     financialStatus = order.financial_status,
     shop = shop,

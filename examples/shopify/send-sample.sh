@@ -1,8 +1,8 @@
 #!/bin/sh
 # Sign a Shopify sample order the way Shopify does and POST it to a running `encharge-lua serve`.
 #
-#   examples/shopify/send-sample.sh URL SECRET [PAYLOAD.json [TOPIC]]
-#   examples/shopify/send-sample.sh http://127.0.0.1:8080/shopify my-secret
+#   ./send-sample.sh URL SECRET [PAYLOAD.json [TOPIC]]
+#   ./send-sample.sh http://127.0.0.1:8080/shopify my-secret
 #
 # X-Shopify-Hmac-Sha256 is the base64 HMAC-SHA256 of the raw body keyed with the secret
 # (https://shopify.dev/docs/apps/build/webhooks/subscribe/https). TOPIC goes in X-Shopify-Topic

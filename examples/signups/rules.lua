@@ -1,7 +1,7 @@
--- examples/signups/rules.lua: turn sign-up records into Encharge events.
+-- rules.lua (examples/signups): turn sign-up records into Encharge events. From this folder:
 --
---   encharge-lua run examples/signups/rules.lua examples/signups/signups.jsonl --dry-run
---   encharge-lua run examples/signups/rules.lua examples/signups/signups.csv --dry-run --set default_plan=starter
+--   encharge-lua test rules.lua                          # each record in fixtures/ and what it must emit
+--   encharge-lua run rules.lua signups.jsonl --dry-run   # or signups.csv --set default_plan=starter
 --
 -- on_record(r, ctx) is called once per input record: `r` is the decoded record (a JSON object, or a
 -- CSV row keyed by the header), `ctx.source` says where it came from ("signups.jsonl:7"). Every event

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Sign a Stripe sample event the way Stripe does and POST it to a running `encharge-lua serve`.
 #
-#   examples/stripe/send-sample.sh URL SECRET [EVENT.json]
-#   examples/stripe/send-sample.sh http://127.0.0.1:8080/stripe whsec_test
+#   ./send-sample.sh URL SECRET [EVENT.json]
+#   ./send-sample.sh http://127.0.0.1:8080/stripe whsec_test
 #
 # Stripe-Signature is "t=<unix time>,v1=<hex HMAC-SHA256 of '<t>.<raw body>' keyed with the whole
 # whsec_... secret>" (https://docs.stripe.com/webhooks#verify-manually). The body is sent byte for
