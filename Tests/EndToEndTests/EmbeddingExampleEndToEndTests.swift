@@ -34,6 +34,9 @@ import Testing
                 """)
         // The record file holds each accepted body byte for byte, in arrival order.
         #expect(try String(contentsOfFile: mock.recordPath, encoding: .utf8) == result.stdout)
+        let readme = try String(
+            contentsOfFile: Binary.packageRoot + "/examples/swift-embedding/README.md", encoding: .utf8)
+        #expect(readme.contains("```\n" + result.stdout + "```\n"), "the example's README quotes what it prints")
     }
 
     @Test(.timeLimit(.minutes(2)))
