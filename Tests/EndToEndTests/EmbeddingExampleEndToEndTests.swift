@@ -28,7 +28,7 @@ import Testing
                 """)
         #expect(
             result.stderr == """
-                rule: example record: info: mapped sign-up of ada@example.com (\(Self.rulesPath):13)
+                rule: example record: info: mapped sign-up of ada@example.com (\(Self.rulesPath):14)
                 delivered 2 events to \(mock.endpoint)
 
                 """)
