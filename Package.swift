@@ -160,6 +160,10 @@ let package = Package(
             name: "EnchargeRulesTests",
             dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "SystemKit"],
             swiftSettings: swiftSettings),
+        // The embedding API as an app outside the package sees it: no package access.
+        .testTarget(
+            name: "EnchargeRulesPublicAPITests", dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "LuaKit"],
+            packageAccess: false, swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeCommandsTests",
             dependencies: [

@@ -9,8 +9,8 @@ extension RuleEngine {
     public var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
 
     /// Runs the rule for one request: the function `routes["METHOD /path"]` when the rules define
-    /// a `routes` table, else `on_webhook(req)`. The caller checks signatures only through the
-    /// rule (`webhook.verify`) and answers with the outcome (see `WebhookOutcome`).
+    /// a `routes` table, else `on_webhook(req)`. Signatures are the rule's to check
+    /// (`webhook.verify`); the caller answers the sender as the `WebhookOutcome` says.
     public func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
         state.top = 0
         dedupKey = nil

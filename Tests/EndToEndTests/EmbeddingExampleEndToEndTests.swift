@@ -28,12 +28,15 @@ import Testing
                 """)
         #expect(
             result.stderr == """
-                rule: example record: info: mapped sign-up of ada@example.com (\(Self.rulesPath):13)
+                rule: example record: info: mapped sign-up of ada@example.com (\(Self.rulesPath):14)
                 delivered 2 events to \(mock.endpoint)
 
                 """)
         // The record file holds each accepted body byte for byte, in arrival order.
         #expect(try String(contentsOfFile: mock.recordPath, encoding: .utf8) == result.stdout)
+        let readme = try String(
+            contentsOfFile: Binary.packageRoot + "/examples/swift-embedding/README.md", encoding: .utf8)
+        #expect(readme.contains("```\n" + result.stdout + "```\n"), "the example's README quotes what it prints")
     }
 
     @Test(.timeLimit(.minutes(2)))

@@ -2,6 +2,7 @@
 --
 --   swift run encharge-embedding-example --endpoint http://127.0.0.1:8089/v1/
 --   encharge-lua run examples/swift-embedding/rules.lua in.jsonl --dry-run --set app=my-app
+--   encharge-lua test examples/swift-embedding/rules.lua      (runs fixtures/signup.json)
 --
 -- One sign-up record becomes an identify and a "Signed up" event. `encharge.settings.app` is set
 -- by the embedding app (RuleOptions.settings), as `--set app=...` sets it on the command line.
