@@ -98,8 +98,13 @@ private func diffFixtures(
     _ files: [String], signedAt: Int, old: RuleEngine, new: RuleEngine, report: DiffJobReport,
     diagnostics: DiagnosticsPrinter
 ) -> Int {
+    // A fixture's rule call stuck in a library function ends the process (exit 1, as in `test`).
+    let onStuckCall: @Sendable (String, String) -> Void = { file, message in
+        diagnostics.write("error: \(file): \(message)")
+    }
     let (oldRunner, newRunner) = (
-        FixtureRunner(rule: old.options, verification: nil), FixtureRunner(rule: new.options, verification: nil)
+        FixtureRunner(rule: old.options, verification: nil, onStuckCall: onStuckCall, traces: nil),
+        FixtureRunner(rule: new.options, verification: nil, onStuckCall: onStuckCall, traces: nil)
     )
     var unreadable = 0
     for file in files {
