@@ -16,6 +16,8 @@ package struct FixtureWebhook: Sendable {
     /// The bytes sent: `body` as written, `json` written compact with sorted keys, or `form`
     /// percent-encoded.
     package var body: [UInt8]
+    /// How `sign` signed the request (its secret is never printed).
+    package var signature: FixtureSignature?
 
     /// The request `serve` would hand the rule, with `id` as its request id.
     package func request(id: String) -> WebhookRequest {
@@ -39,6 +41,7 @@ package struct FixtureWebhook: Sendable {
         let names = Set(signed.map { $0.name.lowercased() })
         headers.removeAll { names.contains($0.0) }
         headers += signed.map { ($0.name.lowercased(), $0.value) }
+        signature = sign
     }
 
     /// Whether `name` is a header name (an HTTP token of letters, digits and `!#$%&'*+-.^_`|~`).

@@ -1,6 +1,7 @@
 import EnchargeRules
 import JSONKit
 import SystemKit
+import WebhookServer
 
 /// Runs `encharge-lua test`: loads the rule and every fixture (a rule that does not load or a
 /// malformed fixture stops it with `.usage` before anything runs), runs each fixture, and prints on
@@ -66,7 +67,8 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
         } else {
             failed += 1
             output.write("FAIL \(Diagnostics.escaped(fixture.file))")
-            for line in mismatches { output.write("  " + Diagnostics.escaped(line)) }
+            let redaction = runner.redaction(for: fixture)
+            for line in mismatches { output.write("  " + Diagnostics.escaped(redaction.redact(line))) }
         }
     }
     output.write("\(passed) passed, \(failed) failed")

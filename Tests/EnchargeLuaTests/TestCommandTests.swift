@@ -267,6 +267,42 @@ import Testing
             ])
     }
 
+    @Test func secretsAndSignaturesNeverAppearInTheOutput() async throws {
+        let rule = """
+            function on_webhook(req)
+              log.info("checking " .. req.headers["x-hub-signature-256"] .. " with " .. encharge.settings.gh)
+              webhook.verify("github", req, encharge.settings.gh)
+              error("the secret was " .. encharge.settings.gh)
+            end
+            """
+        let secret = "gh-fixture-secret-7f3a"
+        let folder = try Self.folder(
+            [
+                "leak.json": """
+                {"webhook": {"path": "/gh", "json": {"n": 1}}, "sign": {"scheme": "github", "secret": "\(secret)"},
+                 "status": 202, "events": []}
+                """
+            ], rule: rule)
+        defer { folder.cleanup() }
+        let signature =
+            "sha256=" + Signing.hex(Signing.hmacSHA256(key: Array(secret.utf8), message: Array(#"{"n":1}"#.utf8)))
+        for trace in [[], ["--trace"]] {
+            let result = await InProcessCommandLine().run(
+                [
+                    "test", folder.file("rules.lua"), "--set", "gh=\(secret)", "--verify", "github", "--secret-file",
+                    try Self.secretFile(folder, secret),
+                ] + trace)
+            #expect(result.status == 1)
+            #expect(
+                result.stdoutLines[1]
+                    == #"  expected no events, got error "\#(folder.path)/rules.lua:4: the secret was [redacted]""#)
+            #expect(result.stderr.contains("checking [redacted] with [redacted]"), "\(result.stderr)")
+            for leak in [secret, signature, String(signature.dropFirst(7))] {
+                #expect(!result.stdout.contains(leak) && !result.stderr.contains(leak))
+            }
+        }
+    }
+
     /// A `--secret-file` holding `secret`, readable by its owner only.
     static func secretFile(_ folder: ShortTemporaryDirectory, _ secret: String) throws -> String {
         let path = try folder.write("secret.txt", secret + "\n")
