@@ -377,15 +377,27 @@ import Testing
         let folder = try Self.folder([
             "signup.json": #"{"settings": \#(settings), "record": \#(record), "skip": "stale"}"#,
             "form.json": #"{"webhook": \#(webhook), "now": "2026-11-30T12:00:00Z"}"#,
+            "passing.json": #"{"record": {},   "skip": "no e"}"#,
+            "error.json": #"{"record": {"email": "x@example.com", "fail": true}, "error": "timeout"}"#,
         ])
         defer { folder.cleanup() }
         let result = await Self.test(folder, ["--update"])
         #expect(result.status == 0)
         #expect(
             result.stdoutLines == [
-                "updated \(folder.path)/fixtures/form.json", "updated \(folder.path)/fixtures/signup.json",
-                "2 updated, 0 unchanged",
+                "updated \(folder.path)/fixtures/error.json", "updated \(folder.path)/fixtures/form.json",
+                "updated \(folder.path)/fixtures/signup.json", "3 updated, 1 unchanged",
             ])
+        #expect(folder.read("fixtures/passing.json") == #"{"record": {},   "skip": "no e"}"#, "a passing fixture stays")
+        // The rules file's folder is left out, so the fixture passes from any working directory.
+        #expect(
+            folder.read("fixtures/error.json") == """
+                {
+                  "error": "rules.lua:3: cannot map x@example.com",
+                  "record": {"email": "x@example.com", "fail": true}
+                }
+
+                """)
         let signup = folder.read("fixtures/signup.json")
         #expect(
             signup == """
@@ -420,15 +432,15 @@ import Testing
         #expect(form.contains("\n  \"response\": {\n    \"thanks\": \"ada@example.com\"\n  },\n"))
 
         let again = await Self.test(folder, ["--update"])
-        #expect(again.stdoutLines == ["0 updated, 2 unchanged"])
+        #expect(again.stdoutLines == ["0 updated, 4 unchanged"])
         #expect(folder.read("fixtures/signup.json") == signup)
         #expect(folder.read("fixtures/form.json") == form)
         let passing = await Self.test(folder)
         #expect(passing.status == 0)
-        #expect(passing.stdoutLines.last == "2 passed, 0 failed")
+        #expect(passing.stdoutLines.last == "4 passed, 0 failed")
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: folder.file("fixtures")).sorted() == [
-                "form.json", "signup.json",
+                "error.json", "form.json", "passing.json", "signup.json",
             ])
     }
 
