@@ -499,6 +499,27 @@ import Testing
         #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
     }
 
+    @Test func verifyFlagsAreCheckedAsServeChecksThem() async throws {
+        let folder = try Self.folder(["a.json": #"{"record": {}, "skip": "no email"}"#])
+        defer { folder.cleanup() }
+        let rules = folder.file("rules.lua")
+        let scheme = await InProcessCommandLine().run(["test", rules, "--verify", "paypal"])
+        #expect(scheme.status == 2)
+        #expect(scheme.stderrLines.first == "error: --verify must be stripe, github, shopify, standard or hmac")
+        let noSecret = await InProcessCommandLine().run(["test", rules, "--verify", "stripe"])
+        #expect(noSecret.status == 2)
+        #expect(noSecret.stderrLines.first == "error: --verify needs --secret-file PATH with the signing secret")
+        let unreadable = await InProcessCommandLine().run([
+            "test", rules, "--verify", "stripe", "--secret-file", folder.file("missing.txt"),
+        ])
+        #expect(unreadable.status == 2)
+        #expect(
+            unreadable.stderrLines == [
+                "error: cannot read --secret-file \(folder.file("missing.txt")): No such file or directory; give a readable file that holds the secret"
+            ])
+        #expect(unreadable.stdout.isEmpty)
+    }
+
     @Test func aFixtureOverTheInstructionBudgetFailsWithTheBudgetMessage() async throws {
         let folder = try Self.folder([
             "spin.json": #"{"record": {"email": "a@x.io", "spin": true}, "events": []}"#,
