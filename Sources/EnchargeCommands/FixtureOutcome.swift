@@ -5,9 +5,9 @@ import JSONKit
 ///
 /// As an expectation, `skip` and `error` hold substrings of the reason or message; as an actual
 /// outcome, the whole text.
-package struct FixtureOutcome: Sendable, Equatable {
+struct FixtureOutcome: Sendable, Equatable {
     /// What the rule did with the input.
-    package enum Result: Sendable, Equatable {
+    enum Result: Sendable, Equatable {
         /// The wire events, as `run --dry-run` prints them, in emission order.
         case events([JSONValue])
         /// `encharge.skip(reason)`.
@@ -17,21 +17,21 @@ package struct FixtureOutcome: Sendable, Equatable {
         case error(String)
     }
 
-    package var result: Result
+    var result: Result
     /// The HTTP status `serve` answers (webhooks only).
-    package var status: Int?
+    var status: Int?
     /// The body `serve` answers: JSON when it is a JSON array, object, number, boolean or null,
     /// else the text as a JSON string (webhooks only; nil when the body is empty or not compared).
-    package var response: JSONValue?
+    var response: JSONValue?
 
-    package init(_ result: Result, status: Int? = nil, response: JSONValue? = nil) {
+    init(_ result: Result, status: Int? = nil, response: JSONValue? = nil) {
         self.result = result
         self.status = status
         self.response = response
     }
 
     /// The fixture members that hold this outcome, as `--update` writes them.
-    package var members: [(String, JSONValue)] {
+    var members: [(String, JSONValue)] {
         var members: [(String, JSONValue)]
         switch result {
         case .events(let events): members = [("events", .array(events))]
@@ -58,7 +58,7 @@ package struct FixtureOutcome: Sendable, Equatable {
 
     /// A response body as a fixture holds it: the JSON it parses to unless that is a lone string
     /// (then the text, like any body that is not JSON); nil for an empty body.
-    package static func response(body: [UInt8]) -> JSONValue? {
+    static func response(body: [UInt8]) -> JSONValue? {
         guard !body.isEmpty else { return nil }
         if let value = try? JSONValue(parsing: body), value.stringValue == nil { return value }
         return .string(String(decoding: body, as: UTF8.self))
