@@ -13,7 +13,10 @@ import WebhookServer
 package func testJob(_ configuration: TestJobConfiguration, context: CommandContext) -> ExitStatus {
     let diagnostics = context.diagnostics
     let output = DiagnosticsPrinter(writer: context.stdout)
-    let rule = configuration.rule.logging(to: context.stderr)
+    var rule = configuration.rule.logging(to: context.stderr)
+    // Read once, so that every fixture runs the same version of the rule (a file that cannot be
+    // read is reported by the load below).
+    if rule.source == nil { rule.source = try? FileReader.read(rule.rulesPath) }
     do { _ = try RuleEngine(options: rule) } catch {
         diagnostics.write("error: \(error.description)")
         return .usage
