@@ -5,7 +5,7 @@ extension Fixture {
     /// The fixture files to run: the `*.json` files of each folder in `given` (by name) and each
     /// file in it as it is; with nothing given, those of the `fixtures/` folder beside `rulesPath`.
     /// Throws when the default folder is missing or a folder holds no fixture.
-    package static func files(rulesPath: String, given: [String]) throws(FixtureError) -> [String] {
+    static func files(rulesPath: String, given: [String]) throws(FixtureError) -> [String] {
         guard !given.isEmpty else {
             let slash = rulesPath.lastIndex(of: "/")
             let folder = slash.map { String(rulesPath[...$0]) + "fixtures" } ?? "fixtures"

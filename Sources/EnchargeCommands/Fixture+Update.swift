@@ -10,7 +10,7 @@ extension Fixture {
     /// top-level member per line in key order, the input members (`record`, `webhook`, `settings`,
     /// `now`, `sign`, `source`) copied byte for byte from the file, the outcome pretty-printed.
     /// Rewriting a fixture this wrote, with the same outcome, gives the same bytes.
-    package func text(expecting outcome: FixtureOutcome) -> [UInt8] {
+    func text(expecting outcome: FixtureOutcome) -> [UInt8] {
         var members: [(key: String, text: [UInt8])] = []
         for span in memberSpans where Self.inputMembers.contains(span.key) {
             members.append((span.key, Array(text[span.value])))
@@ -41,7 +41,7 @@ extension Fixture {
     /// Replaces the file at `path` with `bytes` at once: written and flushed beside it under a
     /// temporary name, then renamed over it, so an interrupted update leaves the old fixture or
     /// the new one, never half of one. Throws the system's reason.
-    package static func write(_ bytes: [UInt8], to path: String) throws(FixtureError) {
+    static func write(_ bytes: [UInt8], to path: String) throws(FixtureError) {
         let temporary = path + ".update-\(getpid())"
         func failure() -> FixtureError {
             let reason = String(cString: strerror(errno))

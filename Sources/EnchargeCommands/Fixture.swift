@@ -9,9 +9,9 @@ import WebhookSignatures
 ///
 /// Loading is strict: a member the format does not know, two inputs, no input, or a value of the
 /// wrong type is a `FixtureError` naming the file and the JSON path.
-package struct Fixture: Sendable {
+struct Fixture: Sendable {
     /// What the rule runs on.
-    package enum Input: Sendable {
+    enum Input: Sendable {
         /// A record for `on_record(record, ctx)`.
         case record(JSONValue)
         /// A request for `routes["METHOD /path"]` or `on_webhook(req)`, answered as `serve` answers.
@@ -19,19 +19,19 @@ package struct Fixture: Sendable {
     }
 
     /// The file as shown in messages and output.
-    package var file: String
-    package var input: Input
+    var file: String
+    var input: Input
     /// The record's `ctx.source`: the fixture's `source`, else the file's name.
-    package var source: String
+    var source: String
     /// Settings merged over the command's `--settings`/`--set` (`encharge.settings`).
-    package var settings: JSONObject?
+    var settings: JSONObject?
     /// The fixed clock, in seconds since 1970, for `os.time()`, `os.date()` and the date helpers.
-    package var now: Int64?
+    var now: Int64?
     /// What the fixture expects; nil when it holds only an input (`--update` records one).
-    package var expectation: FixtureOutcome?
+    var expectation: FixtureOutcome?
     /// The file's text and where each top-level member's value lies in it, so `--update` copies
     /// the input members byte for byte.
-    package var text: [UInt8]
+    var text: [UInt8]
     var memberSpans: [(key: String, value: Range<Int>)]
 
     /// The members that say what runs (copied verbatim by `--update`).
@@ -39,7 +39,7 @@ package struct Fixture: Sendable {
 
     /// Reads and checks the fixture at `path`; a `sign` member signs at the fixture's `now`, else at
     /// `signedAt` (Unix time; the current time, for the tolerance of the schemes with timestamps).
-    package static func load(_ path: String, signedAt: Int) throws(FixtureError) -> Fixture {
+    static func load(_ path: String, signedAt: Int) throws(FixtureError) -> Fixture {
         let text: [UInt8]
         do { text = try FileReader.read(path) } catch {
             throw FixtureError(file: path, jsonPath: nil, "cannot be read (\(error.kind.reason)); check the path")
@@ -48,7 +48,7 @@ package struct Fixture: Sendable {
     }
 
     /// Checks the fixture text of `file`.
-    package init(file: String, text: [UInt8], signedAt: Int) throws(FixtureError) {
+    init(file: String, text: [UInt8], signedAt: Int) throws(FixtureError) {
         let value: JSONValue
         do { value = try JSONValue(parsing: text) } catch {
             throw FixtureError(file: file, jsonPath: nil, "is not valid JSON (\(error.description)); fix the file")

@@ -5,21 +5,21 @@ import SystemKit
 /// description is one sentence naming the file and the JSON path, such as
 /// `fixtures/paid.json: $.webhook.headers.content-type must be a string; it is an integer`; the
 /// command exits 2 without running anything.
-package struct FixtureError: Error, Sendable, Equatable, CustomStringConvertible {
+struct FixtureError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The fixture file as shown to the user.
-    package let file: String
+    let file: String
     /// Where in the file, or nil when the file as a whole is at fault.
-    package let jsonPath: JSONPath?
+    let jsonPath: JSONPath?
     /// What is wrong and what to do, without the file name.
-    package let message: String
+    let message: String
 
-    package init(file: String, jsonPath: JSONPath?, _ message: String) {
+    init(file: String, jsonPath: JSONPath?, _ message: String) {
         self.file = file
         self.jsonPath = jsonPath
         self.message = message
     }
 
-    package var description: String {
+    var description: String {
         "\(Diagnostics.escaped(file)): " + (jsonPath.map { Diagnostics.escaped(Self.text(of: $0)) + " " } ?? "")
             + message
     }

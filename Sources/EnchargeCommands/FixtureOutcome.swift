@@ -5,9 +5,9 @@ import JSONKit
 ///
 /// As an expectation, `skip` and `error` hold substrings of the reason or message; as an actual
 /// outcome, the whole text.
-package struct FixtureOutcome: Sendable, Equatable {
+struct FixtureOutcome: Sendable, Equatable {
     /// What the rule did with the input.
-    package enum Result: Sendable, Equatable {
+    enum Result: Sendable, Equatable {
         /// The wire events, as `run --dry-run` prints them, in emission order.
         case events([JSONValue])
         /// `encharge.skip(reason)`.
@@ -17,21 +17,21 @@ package struct FixtureOutcome: Sendable, Equatable {
         case error(String)
     }
 
-    package var result: Result
+    var result: Result
     /// The HTTP status `serve` answers (webhooks only).
-    package var status: Int?
+    var status: Int?
     /// The body `serve` answers: JSON when it is a JSON array, object, number, boolean or null,
     /// else the text as a JSON string (webhooks only; nil when the body is empty or not compared).
-    package var response: JSONValue?
+    var response: JSONValue?
 
-    package init(_ result: Result, status: Int? = nil, response: JSONValue? = nil) {
+    init(_ result: Result, status: Int? = nil, response: JSONValue? = nil) {
         self.result = result
         self.status = status
         self.response = response
     }
 
     /// The fixture members that hold this outcome, as `--update` writes them.
-    package var members: [(String, JSONValue)] {
+    var members: [(String, JSONValue)] {
         var members: [(String, JSONValue)]
         switch result {
         case .events(let events): members = [("events", .array(events))]
@@ -43,12 +43,22 @@ package struct FixtureOutcome: Sendable, Equatable {
         return members
     }
 
-    /// The members an outcome may be written in.
-    static let memberNames: Set<String> = ["events", "skip", "error", "status", "response"]
+    /// The outcome as `--update` writes it: an error that starts with the rules file's path
+    /// (`examples/stripe/rules.lua:12: ...`) starts with the file's name instead, so the fixture,
+    /// which matches errors by substring, passes from any working directory.
+    func portable(rulesPath: String) -> FixtureOutcome {
+        guard case .error(let message) = result, let slash = rulesPath.lastIndex(of: "/"),
+            message.hasPrefix(rulesPath + ":")
+        else { return self }
+        var outcome = self
+        outcome.result = .error(
+            String(rulesPath[rulesPath.index(after: slash)...]) + message.dropFirst(rulesPath.count))
+        return outcome
+    }
 
     /// A response body as a fixture holds it: the JSON it parses to unless that is a lone string
     /// (then the text, like any body that is not JSON); nil for an empty body.
-    package static func response(body: [UInt8]) -> JSONValue? {
+    static func response(body: [UInt8]) -> JSONValue? {
         guard !body.isEmpty else { return nil }
         if let value = try? JSONValue(parsing: body), value.stringValue == nil { return value }
         return .string(String(decoding: body, as: UTF8.self))

@@ -21,18 +21,47 @@ struct FixtureRunner {
     /// Where `--trace` blocks go (the job's stderr); nil without `--trace`.
     let traces: DiagnosticsPrinter?
 
-    /// What the rule made of `fixture`'s input.
-    func outcome(of fixture: Fixture) -> FixtureOutcome {
+    /// The rule's options for `fixture`: its settings over the command's, its clock, and its log
+    /// lines through `redaction`.
+    func options(for fixture: Fixture, redaction: CredentialRedaction) -> RuleOptions {
         var options = rule
         if let settings = fixture.settings {
             for member in settings { options.settings[member.key] = member.value }
         }
         options.fixedNow = fixture.now
         options.trace = traces != nil
+        options.logWriter = RedactingOutputWriter(base: rule.logWriter, redaction: redaction)
+        return options
+    }
+
+    /// What nothing printed about `fixture` may show: the `--verify` secret, the fixture's signing
+    /// secret, settings named like a secret, and its request's credential headers.
+    func redaction(for fixture: Fixture) -> CredentialRedaction {
+        var secrets = [verification?.secret].compactMap { $0 }
+        var hmacHeader = verification?.options.hmac.header ?? HMACOptions().header
+        var headers: [(String, String)] = []
+        if case .webhook(let webhook) = fixture.input {
+            headers = webhook.headers
+            if let signature = webhook.signature {
+                secrets.append(signature.secret)
+                if signature.scheme == .hmac { hmacHeader = signature.header }
+            }
+        }
+        var settings = rule.settings
+        for member in fixture.settings ?? JSONObject() { settings[member.key] = member.value }
+        return CredentialRedaction(secrets: secrets, settings: settings, hmacHeader: hmacHeader)
+            .including(headers: headers)
+    }
+
+    /// What the rule made of `fixture`'s input.
+    func outcome(of fixture: Fixture) -> FixtureOutcome {
+        let redaction = redaction(for: fixture)
+        let options = options(for: fixture, redaction: redaction)
         let engine: RuleEngine
         do { engine = try RuleEngine(options: options) } catch {
             traces?.writeRaw(
-                Self.traceBlock(of: fixture, entries: [], outcome: FixtureOutcome(.error(error.description))))
+                redaction.redact(
+                    Self.traceBlock(of: fixture, entries: [], outcome: FixtureOutcome(.error(error.description)))))
             return FixtureOutcome(.error(error.description))
         }
         let handover = AbandonedTestHandover(engine: engine, file: fixture.file, report: onStuckCall)
@@ -42,7 +71,7 @@ struct FixtureRunner {
         defer { watchdog.stop() }
         let outcome = Self.outcome(of: fixture, engine: engine, verification: verification)
         if let traces, let entries = engine.trace?.take() {
-            traces.writeRaw(Self.traceBlock(of: fixture, entries: entries, outcome: outcome))
+            traces.writeRaw(redaction.redact(Self.traceBlock(of: fixture, entries: entries, outcome: outcome)))
         }
         return outcome
     }

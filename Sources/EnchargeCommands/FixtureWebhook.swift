@@ -4,30 +4,29 @@ import WebhookSignatures
 
 /// The HTTP request of a webhook fixture, as the rule will see it: method, path, lower-case
 /// headers (a signature already added when the fixture has `sign`), query and the raw body.
-package struct FixtureWebhook: Sendable {
+struct FixtureWebhook: Sendable {
     /// The methods `serve` runs the rule for.
     static let methods = ["POST", "PUT", "PATCH", "DELETE", "GET"]
 
-    package var method: String
-    package var path: String
+    var method: String
+    var path: String
     /// Header names lower-case, in the fixture's order; a repeated name is sent twice.
-    package var headers: [(String, String)]
-    package var query: [(String, String)]
+    var headers: [(String, String)]
+    var query: [(String, String)]
     /// The bytes sent: `body` as written, `json` written compact with sorted keys, or `form`
     /// percent-encoded.
-    package var body: [UInt8]
+    var body: [UInt8]
+    /// How `sign` signed the request (its secret is never printed).
+    var signature: FixtureSignature?
 
     /// The request `serve` would hand the rule, with `id` as its request id.
-    package func request(id: String) -> WebhookRequest {
+    func request(id: String) -> WebhookRequest {
         WebhookRequest(
             id: id, method: method, path: path, query: query, headers: headers, body: body, remoteIP: "127.0.0.1")
     }
 
     /// The first value of header `name` (lower case).
-    package func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
-
-    /// Headers by name, the first value of each, as the signature schemes read them.
-    package var headerDictionary: [String: String] { request(id: "").headerDictionary }
+    func header(_ name: String) -> String? { headers.first { $0.0 == name }?.1 }
 
     /// Adds the headers `WebhookSigner` makes for `sign`, replacing headers of the same names,
     /// signed at `timestamp`; the Standard Webhooks message id is the fixture's own `webhook-id`
@@ -39,6 +38,7 @@ package struct FixtureWebhook: Sendable {
         let names = Set(signed.map { $0.name.lowercased() })
         headers.removeAll { names.contains($0.0) }
         headers += signed.map { ($0.name.lowercased(), $0.value) }
+        signature = sign
     }
 
     /// Whether `name` is a header name (an HTTP token of letters, digits and `!#$%&'*+-.^_`|~`).
@@ -83,9 +83,9 @@ package struct FixtureWebhook: Sendable {
 
 /// The `sign` member of a webhook fixture: sign the request as `scheme` does with `secret`
 /// (for `hmac`, into `header`). The secret is the fixture's own and is never printed.
-package struct FixtureSignature: Sendable {
-    package var scheme: WebhookScheme
-    package var secret: String
+struct FixtureSignature: Sendable {
+    var scheme: WebhookScheme
+    var secret: String
     /// The header of the generic `hmac` scheme (`x-signature` unless the fixture names one).
-    package var header: String
+    var header: String
 }

@@ -1,18 +1,22 @@
 import EnchargeRules
 import JSONKit
 import SystemKit
+import WebhookServer
 
 /// Runs `encharge-lua test`: loads the rule and every fixture (a rule that does not load or a
 /// malformed fixture stops it with `.usage` before anything runs), runs each fixture, and prints on
 /// stdout one line per fixture (`ok   fixtures/signup.json`, or `FAIL ...` with what differs
 /// indented below), then `N passed, N failed`. Returns `.someFailed` when any fixture failed.
 ///
-/// With `update`, writes each fixture's actual outcome into it instead (`updated PATH` for each
-/// file that changed), leaving its input byte for byte as it was.
+/// With `update`, writes the actual outcome into each fixture that does not expect it (`updated
+/// PATH` for each), leaving its input byte for byte as it was.
 package func testJob(_ configuration: TestJobConfiguration, context: CommandContext) -> ExitStatus {
     let diagnostics = context.diagnostics
     let output = DiagnosticsPrinter(writer: context.stdout)
-    let rule = configuration.rule.logging(to: context.stderr)
+    var rule = configuration.rule.logging(to: context.stderr)
+    // Read once, so that every fixture runs the same version of the rule (a file that cannot be
+    // read is reported by the load below).
+    if rule.source == nil { rule.source = try? FileReader.read(rule.rulesPath) }
     do { _ = try RuleEngine(options: rule) } catch {
         diagnostics.write("error: \(error.description)")
         return .usage
@@ -66,20 +70,24 @@ package func testJob(_ configuration: TestJobConfiguration, context: CommandCont
         } else {
             failed += 1
             output.write("FAIL \(Diagnostics.escaped(fixture.file))")
-            for line in mismatches { output.write("  " + Diagnostics.escaped(line)) }
+            let redaction = runner.redaction(for: fixture)
+            for line in mismatches { output.write("  " + Diagnostics.escaped(redaction.redact(line))) }
         }
     }
     output.write("\(passed) passed, \(failed) failed")
     return failed > 0 ? .someFailed : .success
 }
 
-/// `--update`: writes each fixture's actual outcome into it where it differs from the file.
+/// `--update`: writes each fixture's actual outcome into it, unless the fixture already expects
+/// it (a fixture that passes stays as it is, substrings and all).
 private func updateFixtures(
     _ fixtures: [Fixture], runner: FixtureRunner, output: DiagnosticsPrinter, diagnostics: DiagnosticsPrinter
 ) -> ExitStatus {
     var updated = 0
     for fixture in fixtures {
-        let text = fixture.text(expecting: runner.outcome(of: fixture))
+        let actual = runner.outcome(of: fixture)
+        if let expectation = fixture.expectation, expectation.mismatches(actual).isEmpty { continue }
+        let text = fixture.text(expecting: actual.portable(rulesPath: runner.rule.rulesPath))
         guard text != fixture.text else { continue }
         do { try Fixture.write(text, to: fixture.file) } catch {
             diagnostics.write("error: \(error.description)")

@@ -17,35 +17,15 @@ import WebhookSignatures
 struct TraceMiddleware: RouterMiddleware {
     typealias Context = WebhookRequestContext
 
-    /// Headers whose values are credentials: every scheme's signature header, the `--hmac-header`,
-    /// and any header named like one.
-    static let credentialHeaders: Set<String> = [
-        "stripe-signature", "x-hub-signature", "x-hub-signature-256", "x-shopify-hmac-sha256", "webhook-signature",
-        "authorization", "proxy-authorization", "cookie",
-    ]
-    /// Words that make a header's or a setting's name a credential's.
-    static let credentialWords = [
-        "signature", "hmac", "token", "secret", "auth", "password", "api-key", "api_key", "apikey",
-    ]
-    /// Settings are also secret when named like a key (`stripe_key`, `signing_key`).
-    static let settingCredentialWords = credentialWords + ["key"]
-    /// Shorter values are not redacted: they would blank ordinary words out of the block.
-    static let minimumSecretLength = 4
-
     let writer: any OutputWriter
-    let hmacHeader: String
-    /// The secrets of the server's configuration, as redactors.
-    let secrets: [SecretRedactor]
+    /// The secrets of the server's configuration (the request's credential headers join per request).
+    let redaction: CredentialRedaction
 
     init(configuration: WebhookServerConfiguration) {
         writer = configuration.rule.logWriter
-        hmacHeader = configuration.verifyOptions.hmac.header.lowercased()
-        var values = [configuration.verifySecret, configuration.authToken].compactMap { $0 }
-        for member in configuration.rule.settings.members
-        where Self.settingCredentialWords.contains(where: member.key.lowercased().contains) {
-            if let text = member.value.stringValue { values.append(text) }
-        }
-        secrets = values.filter { $0.utf8.count >= Self.minimumSecretLength }.map(SecretRedactor.init(secret:))
+        redaction = CredentialRedaction(
+            secrets: [configuration.verifySecret, configuration.authToken].compactMap { $0 },
+            settings: configuration.rule.settings, hmacHeader: configuration.verifyOptions.hmac.header)
     }
 
     func handle(
@@ -74,21 +54,8 @@ struct TraceMiddleware: RouterMiddleware {
     }
 
     private func write(header: String, trace: RequestTrace, outcome: String, request: Request) {
-        var block = TraceBlock.render(header: header, entries: trace.value.entries, outcome: outcome)
-        for redactor in secrets + credentials(of: request) { block = redactor.redact(block) }
-        writer.write(block)
-    }
-
-    /// Redactors for this request's credential header values.
-    private func credentials(of request: Request) -> [SecretRedactor] {
-        request.headers.compactMap { field in
-            let name = field.name.canonicalName.lowercased()
-            guard
-                Self.credentialHeaders.contains(name) || name == hmacHeader
-                    || Self.credentialWords.contains(where: name.contains),
-                field.value.utf8.count >= Self.minimumSecretLength
-            else { return nil }
-            return SecretRedactor(secret: field.value)
-        }
+        let block = TraceBlock.render(header: header, entries: trace.value.entries, outcome: outcome)
+        let headers = request.headers.map { ($0.name.canonicalName, $0.value) }
+        writer.write(redaction.including(headers: headers).redact(block))
     }
 }

@@ -16,9 +16,9 @@ struct TestCommand: ParsableCommand, ContextCommand {
             validation. Nothing is sent.
 
             Each fixture prints "ok" or "FAIL" and its path; under a failure, what differs \
-            (events[1].properties.plan: expected "pro", got "free"). --update writes each fixture's \
-            actual outcome into it instead, leaving its input byte for byte as it was, so a rule \
-            change is reviewed as a diff of the fixtures.
+            (events[1].properties.plan: expected "pro", got "free"). --update writes the actual \
+            outcome into each fixture that does not expect it instead, leaving its input byte for byte \
+            as it was, so a rule change is reviewed as a diff of the fixtures.
 
             EXIT CODES
               0    every fixture passed (or, with --update, was written)
@@ -40,7 +40,10 @@ struct TestCommand: ParsableCommand, ContextCommand {
             "Fixture files or folders of them (default: the fixtures/ folder beside the rules).", valueName: "fixture"))
     var fixtures: [String] = []
 
-    @Flag(help: "Write each fixture's actual outcome into it instead of comparing (its input stays as it is).")
+    @Flag(
+        help:
+            "Write the actual outcome into each fixture that does not expect it, instead of failing it (its input stays as it is)."
+    )
     var update = false
 
     @Flag(

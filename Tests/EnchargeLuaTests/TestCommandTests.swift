@@ -267,6 +267,42 @@ import Testing
             ])
     }
 
+    @Test func secretsAndSignaturesNeverAppearInTheOutput() async throws {
+        let rule = """
+            function on_webhook(req)
+              log.info("checking " .. req.headers["x-hub-signature-256"] .. " with " .. encharge.settings.gh)
+              webhook.verify("github", req, encharge.settings.gh)
+              error("the secret was " .. encharge.settings.gh)
+            end
+            """
+        let secret = "gh-fixture-secret-7f3a"
+        let folder = try Self.folder(
+            [
+                "leak.json": """
+                {"webhook": {"path": "/gh", "json": {"n": 1}}, "sign": {"scheme": "github", "secret": "\(secret)"},
+                 "status": 202, "events": []}
+                """
+            ], rule: rule)
+        defer { folder.cleanup() }
+        let signature =
+            "sha256=" + Signing.hex(Signing.hmacSHA256(key: Array(secret.utf8), message: Array(#"{"n":1}"#.utf8)))
+        for trace in [[], ["--trace"]] {
+            let result = await InProcessCommandLine().run(
+                [
+                    "test", folder.file("rules.lua"), "--set", "gh=\(secret)", "--verify", "github", "--secret-file",
+                    try Self.secretFile(folder, secret),
+                ] + trace)
+            #expect(result.status == 1)
+            #expect(
+                result.stdoutLines[1]
+                    == #"  expected no events, got error "\#(folder.path)/rules.lua:4: the secret was [redacted]""#)
+            #expect(result.stderr.contains("checking [redacted] with [redacted]"), "\(result.stderr)")
+            for leak in [secret, signature, String(signature.dropFirst(7))] {
+                #expect(!result.stdout.contains(leak) && !result.stderr.contains(leak))
+            }
+        }
+    }
+
     /// A `--secret-file` holding `secret`, readable by its owner only.
     static func secretFile(_ folder: ShortTemporaryDirectory, _ secret: String) throws -> String {
         let path = try folder.write("secret.txt", secret + "\n")
@@ -341,15 +377,27 @@ import Testing
         let folder = try Self.folder([
             "signup.json": #"{"settings": \#(settings), "record": \#(record), "skip": "stale"}"#,
             "form.json": #"{"webhook": \#(webhook), "now": "2026-11-30T12:00:00Z"}"#,
+            "passing.json": #"{"record": {},   "skip": "no e"}"#,
+            "error.json": #"{"record": {"email": "x@example.com", "fail": true}, "error": "timeout"}"#,
         ])
         defer { folder.cleanup() }
         let result = await Self.test(folder, ["--update"])
         #expect(result.status == 0)
         #expect(
             result.stdoutLines == [
-                "updated \(folder.path)/fixtures/form.json", "updated \(folder.path)/fixtures/signup.json",
-                "2 updated, 0 unchanged",
+                "updated \(folder.path)/fixtures/error.json", "updated \(folder.path)/fixtures/form.json",
+                "updated \(folder.path)/fixtures/signup.json", "3 updated, 1 unchanged",
             ])
+        #expect(folder.read("fixtures/passing.json") == #"{"record": {},   "skip": "no e"}"#, "a passing fixture stays")
+        // The rules file's folder is left out, so the fixture passes from any working directory.
+        #expect(
+            folder.read("fixtures/error.json") == """
+                {
+                  "error": "rules.lua:3: cannot map x@example.com",
+                  "record": {"email": "x@example.com", "fail": true}
+                }
+
+                """)
         let signup = folder.read("fixtures/signup.json")
         #expect(
             signup == """
@@ -384,15 +432,15 @@ import Testing
         #expect(form.contains("\n  \"response\": {\n    \"thanks\": \"ada@example.com\"\n  },\n"))
 
         let again = await Self.test(folder, ["--update"])
-        #expect(again.stdoutLines == ["0 updated, 2 unchanged"])
+        #expect(again.stdoutLines == ["0 updated, 4 unchanged"])
         #expect(folder.read("fixtures/signup.json") == signup)
         #expect(folder.read("fixtures/form.json") == form)
         let passing = await Self.test(folder)
         #expect(passing.status == 0)
-        #expect(passing.stdoutLines.last == "2 passed, 0 failed")
+        #expect(passing.stdoutLines.last == "4 passed, 0 failed")
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: folder.file("fixtures")).sorted() == [
-                "form.json", "signup.json",
+                "error.json", "form.json", "passing.json", "signup.json",
             ])
     }
 
@@ -449,6 +497,27 @@ import Testing
                 "1 passed, 1 failed",
             ])
         #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret))
+    }
+
+    @Test func verifyFlagsAreCheckedAsServeChecksThem() async throws {
+        let folder = try Self.folder(["a.json": #"{"record": {}, "skip": "no email"}"#])
+        defer { folder.cleanup() }
+        let rules = folder.file("rules.lua")
+        let scheme = await InProcessCommandLine().run(["test", rules, "--verify", "paypal"])
+        #expect(scheme.status == 2)
+        #expect(scheme.stderrLines.first == "error: --verify must be stripe, github, shopify, standard or hmac")
+        let noSecret = await InProcessCommandLine().run(["test", rules, "--verify", "stripe"])
+        #expect(noSecret.status == 2)
+        #expect(noSecret.stderrLines.first == "error: --verify needs --secret-file PATH with the signing secret")
+        let unreadable = await InProcessCommandLine().run([
+            "test", rules, "--verify", "stripe", "--secret-file", folder.file("missing.txt"),
+        ])
+        #expect(unreadable.status == 2)
+        #expect(
+            unreadable.stderrLines == [
+                "error: cannot read --secret-file \(folder.file("missing.txt")): No such file or directory; give a readable file that holds the secret"
+            ])
+        #expect(unreadable.stdout.isEmpty)
     }
 
     @Test func aFixtureOverTheInstructionBudgetFailsWithTheBudgetMessage() async throws {
