@@ -13,12 +13,14 @@ struct AbandonedTestHandover: @unchecked Sendable {
     let engine: RuleEngine
     /// The fixture whose call was stuck.
     let file: String
+    /// The command the message says stops (`test`, `diff`).
+    let job: String
     /// Prints the fixture's failure.
     let report: @Sendable (_ file: String, _ message: String) -> Void
 
     /// Reports the fixture with the rule line of the stuck call and ends the process with exit code 1.
     func finish(runningSeconds: Double) -> Never {
-        report(file, engine.overrunMessage(runningSeconds: runningSeconds, job: "test"))
+        report(file, engine.overrunMessage(runningSeconds: runningSeconds, job: job))
         // exit() would run the C library's atexit work while the stuck thread still runs Lua.
         _exit(ExitStatus.someFailed.rawValue)
     }

@@ -36,16 +36,17 @@ package func diffJob(_ configuration: DiffJobConfiguration, context: CommandCont
         return .usage
     }
     let report = DiffJobReport(output: context.stdout, json: configuration.json)
-    let watchdogs = engines.map { engine in
-        let handover = AbandonedDiffHandover(report: report, engine: engine, diagnostics: diagnostics)
-        return RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
-            handover.finish(runningSeconds: seconds)
+    let handover = AbandonedDiffHandover(report: report, engines: engines, diagnostics: diagnostics)
+    let watchdogs = engines.indices.map { rule in
+        RuleWatchdog(clock: engines[rule].callClock, timeLimit: engines[rule].options.limits.seconds) { seconds in
+            handover.finish(rule: rule, runningSeconds: seconds)
         }
     }
     var inputErrors = diffRecords(configuration.inputs, old: old, new: new, report: report, diagnostics: diagnostics)
     watchdogs.forEach { $0.stop() }
     inputErrors += diffFixtures(
-        fixtureFiles, signedAt: signedAt, old: old, new: new, report: report, diagnostics: diagnostics)
+        fixtureFiles, signedAt: signedAt, old: old, new: new, report: report, handover: handover,
+        diagnostics: diagnostics)
     for engine in engines {
         for warning in engine.warningLines() { diagnostics.write(warning) }
     }
@@ -96,15 +97,15 @@ private func diffRecords(
 /// many fixtures could no longer be read.
 private func diffFixtures(
     _ files: [String], signedAt: Int, old: RuleEngine, new: RuleEngine, report: DiffJobReport,
-    diagnostics: DiagnosticsPrinter
+    handover: AbandonedDiffHandover, diagnostics: DiagnosticsPrinter
 ) -> Int {
-    // A fixture's rule call stuck in a library function ends the process (exit 1, as in `test`).
+    // A fixture's rule call stuck in a library function ends the diff as a record's does.
     let onStuckCall: @Sendable (String, String) -> Void = { file, message in
-        diagnostics.write("error: \(file): \(message)")
+        handover.finish(message: message, source: file)
     }
     let (oldRunner, newRunner) = (
-        FixtureRunner(rule: old.options, verification: nil, onStuckCall: onStuckCall, traces: nil),
-        FixtureRunner(rule: new.options, verification: nil, onStuckCall: onStuckCall, traces: nil)
+        FixtureRunner(rule: old.options, verification: nil, onStuckCall: onStuckCall, traces: nil, job: "diff"),
+        FixtureRunner(rule: new.options, verification: nil, onStuckCall: onStuckCall, traces: nil, job: "diff")
     )
     var unreadable = 0
     for file in files {

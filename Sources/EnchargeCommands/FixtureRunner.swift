@@ -16,10 +16,12 @@ struct FixtureRunner {
     let rule: RuleOptions
     let verification: TestJobConfiguration.Verification?
     /// Told, on a watchdog thread, of a fixture whose rule call is stuck in a library function past
-    /// twice the time limit; the process then exits 1.
+    /// twice the time limit; the process then exits 1 (unless this ends it first, as `diff` does).
     let onStuckCall: @Sendable (_ file: String, _ message: String) -> Void
     /// Where `--trace` blocks go (the job's stderr); nil without `--trace`.
     let traces: DiagnosticsPrinter?
+    /// The command a stuck call's message names (`the test stops here`).
+    var job = "test"
 
     /// The rule's options for `fixture`: its settings over the command's, its clock, and its log
     /// lines through `redaction`.
@@ -64,7 +66,7 @@ struct FixtureRunner {
                     Self.traceBlock(of: fixture, entries: [], outcome: FixtureOutcome(.error(error.description)))))
             return FixtureOutcome(.error(error.description))
         }
-        let handover = AbandonedTestHandover(engine: engine, file: fixture.file, report: onStuckCall)
+        let handover = AbandonedTestHandover(engine: engine, file: fixture.file, job: job, report: onStuckCall)
         let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: options.limits.seconds) { seconds in
             handover.finish(runningSeconds: seconds)
         }

@@ -89,4 +89,26 @@ import Glibc
         #expect(
             result.stderr.hasSuffix("the diff stops here, so change the rule near this line (record \(sample):2)\n"))
     }
+
+    @Test func aStuckRuleCallOnAFixtureEndsTheDiffTheSameWay() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        _ = try tmp.write("old.lua", Self.rule(renaming: false))
+        _ = try tmp.write("new.lua", Self.rule(renaming: true))
+        try FileManager.default.createDirectory(atPath: tmp.file("fixtures"), withIntermediateDirectories: false)
+        _ = try tmp.write("fixtures/a.json", #"{"record": {"email": "a@x.com", "id": "1", "plan": "pro"}}"#)
+        _ = try tmp.write("fixtures/b.json", #"{"record": {"email": "b@x.com", "id": "stuck"}}"#)
+        let result = try Binary.run(
+            ["diff", "old.lua", "new.lua", "--fixtures", "fixtures", "--time-limit", "0.5"], directory: tmp.path,
+            timeout: 60)
+        #expect(!result.timedOut)
+        #expect(result.status == 2)
+        #expect(
+            result.stdout == "fixtures/a.json\n" + #"  events[0].properties.plan: was "pro", now "professional""# + "\n"
+                + "stopped: 1 input: 0 unchanged, 1 changed, 0 newly failing\n")
+        #expect(result.stderr.hasPrefix("old.lua:2: error: a call of the rule ran for "))
+        #expect(
+            result.stderr.hasSuffix("the diff stops here, so change the rule near this line (record fixtures/b.json)\n")
+        )
+    }
 }
