@@ -3,8 +3,10 @@ import TestSupport
 import Testing
 
 /// The README says what the tool does: its quick start quotes the example as it is and the output
-/// the command prints, and it names no file the repository lacks. Its sections come in issue 9's
-/// order, and each command's page in docs/ covers every flag its `--help` lists.
+/// the command prints, its "Developing a rule" what init, test, --trace and diff print, and it names
+/// no file the repository lacks. Its sections come in the agreed order (issue 9's, with issue 10's
+/// "Developing a rule" after the quick start), and each command's page in docs/ covers every flag
+/// its `--help` lists.
 @Suite struct ReadmeTests {
     let readme: String
 
@@ -12,10 +14,16 @@ import Testing
         readme = try String(contentsOfFile: Binary.packageRoot + "/README.md", encoding: .utf8)
     }
 
-    /// The text of the first fenced block after `marker`, with the list's indentation removed.
-    func block(after marker: String) throws -> [String] {
+    /// The text of the first fenced block after `marker` (or of a later one, past `skipping`
+    /// blocks), with the list's indentation removed.
+    func block(after marker: String, skipping: Int = 0) throws -> [String] {
         let start = try #require(readme.range(of: marker))
-        let rest = readme[start.upperBound...]
+        var rest = readme[start.upperBound...]
+        for _ in 0..<skipping {
+            let open = try #require(rest.range(of: "```"))
+            let close = try #require(rest[open.upperBound...].range(of: "```"))
+            rest = rest[close.upperBound...]
+        }
         let open = try #require(rest.range(of: "```"))
         let afterFence = rest[open.upperBound...].drop { $0 != "\n" }.dropFirst()
         let close = try #require(afterFence.range(of: "```"))
@@ -46,6 +54,43 @@ import Testing
         #expect(printed == quoted)
     }
 
+    /// The loop of "Developing a rule", run as the README says, prints what the README quotes (the
+    /// rule's log lines, on stderr, interleaved as a terminal shows them).
+    @Test func theDevelopingLoopQuotesWhatInitTestTraceAndDiffPrint() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        func lines(_ text: String) -> [String] { text.split(separator: "\n").map(String.init) }
+        func isLog(_ line: String) -> Bool { line.contains(": info: ") }
+
+        let initialized = try Binary.run(["init", "signups-rule", "--template", "signups"], directory: tmp.path)
+        #expect(lines(initialized.stdout) == (try block(after: "1. Start from a template", skipping: 1)))
+        let folder = tmp.path + "/signups-rule"
+        let rule = try String(contentsOfFile: folder + "/rules.lua", encoding: .utf8)
+        try FileManager.default.copyItem(atPath: folder + "/rules.lua", toPath: folder + "/deployed.lua")
+        let edit = "local TRIAL_DAYS = tonumber(encharge.settings.trial_days) or 30"
+        #expect(readme.contains(edit))
+        let edited = rule.replacingOccurrences(
+            of: "local TRIAL_DAYS = tonumber(encharge.settings.trial_days) or 14\n", with: edit + "\n")
+        #expect(edited != rule)
+        try edited.write(toFile: folder + "/rules.lua", atomically: true, encoding: .utf8)
+
+        let test = try Binary.run(["test", "rules.lua"], directory: folder)
+        #expect(test.status == 1)
+        let testBlock = try block(after: "3. Run the fixtures", skipping: 1)
+        #expect(lines(test.stdout) == testBlock.filter { !isLog($0) })
+        #expect(lines(test.stderr) == testBlock.filter(isLog))
+
+        let trace = try Binary.run(
+            ["test", "rules.lua", "fixtures/account-deleted.json", "--trace"], directory: folder)
+        #expect(
+            lines(trace.stderr) + lines(trace.stdout) == (try block(after: "4. See which line made what", skipping: 1)))
+
+        let diff = try Binary.run(["diff", "deployed.lua", "rules.lua", "--input", "signups.csv"], directory: folder)
+        let diffBlock = try block(after: "5. Before deploying", skipping: 1)
+        #expect(lines(diff.stdout) == diffBlock.filter { !isLog($0) })
+        #expect(lines(diff.stderr) == diffBlock.filter(isLog))
+    }
+
     @Test func theReadmeNamesOnlyFilesTheRepositoryHas() throws {
         #expect(!readme.contains("DESIGN.md"))
         let path = /(?:examples|docs|scripts)\/[A-Za-z0-9_.\/-]*[A-Za-z0-9_]/
@@ -58,8 +103,8 @@ import Testing
     @Test func theReadmeSectionsComeInTheAgreedOrder() {
         let headings = readme.split(separator: "\n").filter { $0.hasPrefix("## ") }.map { String($0.dropFirst(3)) }
         let agreed = [
-            "Requirements and install", "Set-up (two commands)", "Quick start (five minutes)", "The Lua API",
-            "Commands", "More",
+            "Requirements and install", "Set-up (two commands)", "Quick start (five minutes)", "Developing a rule",
+            "The Lua API", "Commands", "More",
         ]
         #expect(headings == agreed)
         #expect(readme.contains("install -m 755 .build/release/encharge-lua /usr/local/bin/"))
