@@ -19,9 +19,12 @@ public struct JSONDiff: Sendable, Hashable {
 
     /// One difference: where, and what.
     public struct Difference: Sendable, Hashable {
+        /// Where the values differ.
         public var path: JSONPath
+        /// How they differ there.
         public var change: Change
 
+        /// A difference of `change` at `path`.
         public init(path: JSONPath, change: Change) {
             self.path = path
             self.change = change

@@ -25,6 +25,8 @@ public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
         return path
     }
 
+    /// The path as messages show it: `events[1].properties.plan`, a key that is not bare in
+    /// brackets as a JSON string (`user["first name"]`).
     public var description: String {
         var text = ""
         for component in components {
