@@ -24,8 +24,11 @@ struct EnchargeLua: AsyncParsableCommand {
               130  interrupted (Ctrl-C or SIGTERM)
 
             EXAMPLES
+              encharge-lua init my-rule --template signups
+              encharge-lua test rules.lua
               encharge-lua run rules.lua signups.jsonl --dry-run
-              encharge-lua check rules.lua --input signups.csv
+              encharge-lua check rules.lua --input signups.csv --trace
+              encharge-lua diff deployed.lua rules.lua --input signups.jsonl
               ENCHARGE_WRITE_KEY=... encharge-lua serve rules.lua --port 8080
               encharge-lua replay dead-letter.jsonl --rules rules.lua
               encharge-lua mock-ingest --port 8089 --record received.jsonl

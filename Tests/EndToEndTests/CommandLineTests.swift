@@ -149,7 +149,7 @@ import Testing
         #expect(result.status == 0)
         #expect(result.stdout.contains("\nEXIT CODES\n"))
         let examples = try #require(result.stdout.range(of: "\nEXAMPLES\n"))
-        for command in ["run", "check", "serve", "replay", "mock-ingest"] {
+        for command in ["init", "test", "run", "check", "diff", "serve", "replay", "mock-ingest"] {
             #expect(result.stdout[examples.upperBound...].contains("encharge-lua \(command) "))
         }
     }

@@ -57,7 +57,11 @@ extension ServeEndToEndTests {
             defer { serve.kill9() }
             let gc = try serve.postJSON("/", #"{"email":"gc@example.com","seq":1,"kind":"gc"}"#)
             #expect(gc.status == 500, "\(gc)")
-            #expect(serve.stderr.contains("a __gc finalizer is not allowed"), "\(serve.stderr)")
+            // The log line is written as the answer goes out: wait for it rather than read at once.
+            #expect(
+                await eventually("\(serve.stderr)", timeout: .seconds(10)) {
+                    serve.stderr.contains("a __gc finalizer is not allowed")
+                })
             let handler = try serve.postJSON("/", #"{"email":"x@example.com","seq":2,"kind":"xpcall"}"#)
             #expect(handler.status == 500, "\(handler)")
             let fine = try serve.postJSON("/", #"{"email":"fine@example.com","seq":3}"#)
