@@ -1,5 +1,4 @@
 import EnchargeRules
-import RecordSources
 
 /// Everything `encharge-lua diff` needs, already parsed from flags.
 package struct DiffJobConfiguration: Sendable {
@@ -7,24 +6,21 @@ package struct DiffJobConfiguration: Sendable {
     package var oldRule: RuleOptions
     /// The changed rule: its outcomes are the `now` side. Same budgets and settings as `oldRule`.
     package var newRule: RuleOptions
-    /// Record inputs, read once; each record goes through both rules.
-    package var inputs: [InputSpec]
-    /// Fixture files and folders of them (the `test` format): their inputs go through both rules
-    /// as `test` runs them, webhooks answered as `serve` answers.
-    package var fixtures: [String]
+    /// The samples, run in this order: records files read once (each record through both rules),
+    /// and fixture files and folders of them.
+    package var inputs: [DiffJobInput]
     /// JSON lines on stdout instead of text blocks.
     package var json: Bool
     /// Exit 1 when any input's outcome changed.
     package var failOnChange: Bool
 
     package init(
-        oldRule: RuleOptions, newRule: RuleOptions, inputs: [InputSpec], fixtures: [String], json: Bool,
+        oldRule: RuleOptions, newRule: RuleOptions, inputs: [DiffJobInput], json: Bool,
         failOnChange: Bool
     ) {
         self.oldRule = oldRule
         self.newRule = newRule
         self.inputs = inputs
-        self.fixtures = fixtures
         self.json = json
         self.failOnChange = failOnChange
     }

@@ -24,7 +24,8 @@ extension Fixture {
         return files
     }
 
-    private static func isDirectory(_ path: String) -> Bool {
+    /// Whether `path` names a folder.
+    static func isDirectory(_ path: String) -> Bool {
         var directory: ObjCBool = false
         return FileManager.default.fileExists(atPath: path, isDirectory: &directory) && directory.boolValue
     }

@@ -27,8 +27,11 @@ struct RuleFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Events one record or request may emit; more fail it.", valueName: "n"))
     var maxEventsPerRecord = 1000
 
-    @Option(help: ArgumentHelp("Lowest log.* level printed: debug, info, warn or error.", valueName: "level"))
-    var logLevel = "info"
+    @Option(
+        help: ArgumentHelp(
+            "Lowest log.* level printed: debug, info, warn or error (default info; warn for diff, which runs two rules).",
+            valueName: "level"))
+    var logLevel: String?
 
     func validate() throws {
         // 2^27 MiB is the 128 TiB of a 64-bit process's user address space; more cannot be meant.
@@ -38,7 +41,7 @@ struct RuleFlags: ParsableArguments {
         }
         try FlagChecks.seconds(timeLimit, "--time-limit", maximum: 3600)
         guard maxEventsPerRecord >= 1 else { throw ValidationError("--max-events-per-record must be at least 1") }
-        guard LogLevel(name: logLevel) != nil else {
+        if let logLevel, LogLevel(name: logLevel) == nil {
             throw ValidationError("--log-level must be debug, info, warn or error")
         }
         for pair in settingPairs where !pair.contains("=") {
@@ -47,7 +50,10 @@ struct RuleFlags: ParsableArguments {
     }
 
     /// The rule options, reading the settings file; a bad file is a configuration error (exit 2).
-    func options(rulesPath: String, lintGlobals: Bool = false) throws(RuleLoadError) -> RuleOptions {
+    /// `log.*` lines below `--log-level`, else below `defaultLogLevel`, are not printed.
+    func options(
+        rulesPath: String, lintGlobals: Bool = false, defaultLogLevel: LogLevel = .info
+    ) throws(RuleLoadError) -> RuleOptions {
         var values = JSONObject()
         if let settings {
             values = try SettingsFile.load(path: settings)
@@ -59,7 +65,8 @@ struct RuleFlags: ParsableArguments {
         var options = RuleOptions(
             rulesPath: rulesPath,
             limits: LuaLimits(memoryBytes: memoryLimit << 20, instructions: instructionLimit, seconds: timeLimit),
-            settings: values, logLevel: LogLevel(name: logLevel) ?? .info, lintGlobals: lintGlobals)
+            settings: values, logLevel: logLevel.flatMap(LogLevel.init(name:)) ?? defaultLogLevel,
+            lintGlobals: lintGlobals)
         options.maxEventsPerRecord = maxEventsPerRecord
         return options
     }

@@ -216,11 +216,13 @@ import Testing
         #expect(broken.stderrLines.count == 1)
         #expect(broken.stderr.hasPrefix("error: ") && broken.stderr.contains("new.lua:1:"))
 
-        let (noEntry, _) = try await diff(old: Self.rule(), new: "function on_webhook(req) end")
+        let (noEntry, input) = try await diff(old: Self.rule(), new: "function on_webhook(req) end")
         #expect(noEntry.status == 2)
+        #expect(noEntry.stdout == "")
         #expect(
-            noEntry.stderr.contains(
-                "new.lua defines no on_record(record, ctx) function; `diff` calls it once per input record"))
+            noEntry.stderrLines == [
+                "error: \(input.dropLast("in.jsonl".count))new.lua defines no on_record(record, ctx) function, so it cannot map the records of \(input); for a webhook rule, pass webhook fixtures to --input (a fixtures folder, or .json files holding a \"webhook\" member)"
+            ])
 
         let tmp = try TemporaryDirectory()
         defer { tmp.cleanup() }
@@ -230,6 +232,13 @@ import Testing
         #expect(unreadable.status == 2)
         #expect(unreadable.stdout == "")
         #expect(unreadable.stderrLines == ["error: cannot read \(missing): No such file or directory; check the path"])
+
+        let unnamed = await InProcessCommandLine().run(["diff", rules, rules, "--input", tmp.file("sample.txt")])
+        #expect(unnamed.status == 2)
+        #expect(
+            unnamed.stderrLines == [
+                "error: cannot tell the format of '\(tmp.file("sample.txt"))' from its name; name it .jsonl, .json or .csv, or pass --format"
+            ])
     }
 
     @Test func aSampleIsRequired() async throws {
@@ -240,7 +249,7 @@ import Testing
         #expect(result.status == 2)
         #expect(
             result.stderrLines.first
-                == "error: diff needs a sample to run both rules on; pass --input with a records file or -, or --fixtures"
+                == "error: diff needs a sample to run both rules on; pass --input with a records file, -, or fixtures"
         )
     }
 
@@ -282,7 +291,7 @@ import Testing
         """
 
     /// Writes the two webhook rules and `fixtures` (name → text) into a short folder; runs
-    /// `diff old.lua new.lua --fixtures FOLDER/fixtures FLAGS`.
+    /// `diff old.lua new.lua --input FOLDER/fixtures/ FLAGS` (a folder given to `--input` is one of fixtures).
     private func diffFixtures(
         _ fixtures: [String: String], _ flags: [String] = []
     ) async throws -> (InProcessCommandLine.Result, folder: String) {
@@ -292,7 +301,7 @@ import Testing
         let new = try tmp.write("new.lua", Self.newWebhookRule)
         try FileManager.default.createDirectory(atPath: tmp.file("fixtures"), withIntermediateDirectories: false)
         for (name, text) in fixtures { _ = try tmp.write("fixtures/" + name, text) }
-        let result = await InProcessCommandLine().run(["diff", old, new, "--fixtures", tmp.file("fixtures")] + flags)
+        let result = await InProcessCommandLine().run(["diff", old, new, "--input", tmp.file("fixtures/")] + flags)
         return (result, tmp.path + "/fixtures")
     }
 
@@ -362,5 +371,69 @@ import Testing
         #expect(result.stdout == "")
         #expect(result.stderrLines.count == 1)
         #expect(result.stderr.hasPrefix("error: \(folder)/broken.json: $.evnets "))
+    }
+
+    @Test func fixtureFilesGivenToInputAreReadAsFixturesInTheOrderGiven() async throws {
+        let tmp = try ShortTemporaryDirectory()
+        defer { tmp.cleanup() }
+        let old = try tmp.write("old.lua", Self.oldWebhookRule)
+        let new = try tmp.write("new.lua", Self.newWebhookRule)
+        let lines = try tmp.write("in.jsonl", #"{"email":"a@x.com","id":"1"}"# + "\n")
+        let paid = try tmp.write("paid.json", Self.fixtures["paid.json"]!)
+        // A .json records array is not a fixture: it stays records.
+        let array = try tmp.write("array.json", #"[{"email":"b@x.com","id":"2"}]"#)
+        let result = await InProcessCommandLine().run(["diff", old, new, "--input", lines, paid, "--input", array])
+        #expect(result.status == 0)
+        #expect(
+            result.stdoutLines == [
+                "\(lines):1", #"  events[0].user.userId: added "1""#,
+                paid,
+                #"  events[0]: added identify {"email":"a@x.com"}"#,
+                "  events[1].properties.amount: was 1200, now 12.0",
+                "  response.accepted: was 1, now 2",
+                "\(array):1", #"  events[0].user.userId: added "2""#,
+                "3 inputs: 0 unchanged, 3 changed, 0 newly failing",
+            ])
+        #expect(result.stderr == "")
+
+        // Nor is a .json object without a record or webhook member, such as a list response.
+        let document = try tmp.write("document.json", #"{"data": [{"email":"c@x.com","id":"3"}]}"#)
+        let listed = await InProcessCommandLine().run(
+            ["diff", old, new, "--input", document, "--records-path", "/data"])
+        #expect(listed.status == 0)
+        #expect(
+            listed.stdoutLines == [
+                "\(document):/data/0", #"  events[0].user.userId: added "3""#,
+                "1 input: 0 unchanged, 1 changed, 0 newly failing",
+            ])
+        #expect(listed.stderr == "")
+    }
+
+    @Test func aMalformedFixtureGivenToInputNamesItsFileAndJSONPath() async throws {
+        let tmp = try ShortTemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try tmp.write("rules.lua", Self.newWebhookRule)
+        let broken = try tmp.write("broken.json", #"{"webhook": {"path": "/stripe", "jsn": {}}}"#)
+        let result = await InProcessCommandLine().run(["diff", rules, rules, "--input", broken])
+        #expect(result.status == 2)
+        #expect(result.stdout == "")
+        #expect(
+            result.stderrLines == [
+                #"error: \#(broken): $.webhook.jsn is not a member of a webhook (did you mean "json"?)"#
+            ])
+    }
+
+    @Test func theRulesInfoLogLinesAreNotPrintedUnlessLogLevelAsksForThem() async throws {
+        let logging = Self.rule(extra: #"log.info("mapped " .. r.id); log.warn("check " .. r.id)"#)
+        let (quiet, _) = try await diff(old: logging, new: logging, records: #"{"email":"a@x.com","id":"1"}"# + "\n")
+        #expect(quiet.status == 0)
+        #expect(quiet.stdoutLines == ["1 input: 1 unchanged, 0 changed, 0 newly failing"])
+        #expect(quiet.stderrLines.count == 2)
+        #expect(quiet.stderrLines.allSatisfy { $0.contains("check 1") })
+
+        let (chatty, _) = try await diff(
+            old: logging, new: logging, records: #"{"email":"a@x.com","id":"1"}"# + "\n", ["--log-level", "info"])
+        #expect(chatty.stderrLines.count == 4)
+        #expect(chatty.stderrLines.filter { $0.contains("mapped 1") }.count == 2)
     }
 }
