@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "encharge-lua", targets: ["encharge-lua"]),
         /// The event model, validation, wire encoding and Ingest client, usable from any Swift app.
         .library(name: "EnchargeKit", targets: ["EnchargeKit"]),
+        /// Embedded, sandboxed Lua 5.4: one `LuaState` with memory, instruction and time limits, Swift
+        /// functions callable from Lua, and the JSON ⇄ Lua value codec.
         .library(name: "LuaKit", targets: ["LuaKit"]),
         /// The JSON value, parser and writer that the other libraries' public API carries.
         .library(name: "JSONKit", targets: ["JSONKit"]),

@@ -17,8 +17,11 @@ public struct JSONDuplicateKeys: Sendable {
     /// Repeats of keys past the first `maxKeys` distinct ones, which are not tracked one by one
     /// (a long-running server must not grow with whatever keys requests make up).
     public private(set) var untrackedRepeats = 0
-    /// Distinct keys tracked, and the longest key kept whole.
+    /// Most distinct repeated keys tracked one by one; repeats of further keys only add to
+    /// `untrackedRepeats`.
     public static let maxKeys = 100
+    /// Longest key, in UTF-8 bytes, recorded whole; a longer key is recorded as its first
+    /// `maxKeyLength` characters followed by `…`, so repeats of it still count under one entry.
     public static let maxKeyLength = 200
 
     /// Notes one more occurrence of `key` in an object that already held it.

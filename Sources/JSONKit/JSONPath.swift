@@ -8,7 +8,10 @@
 public struct JSONPath: Sendable, Hashable, CustomStringConvertible {
     /// One step down into an object member or an array element.
     public enum Component: Sendable, Hashable {
+        /// The object member with this key, written bare (`plan`, or `.plan` after another step)
+        /// or, when it cannot be, bracketed as a JSON string (`["first name"]`).
         case key(String)
+        /// The array element at this index, counting from 0, written `[2]`.
         case index(Int)
     }
 

@@ -1,15 +1,23 @@
 /// A JSON value that keeps what JSON text says: integers stay integers (64-bit), floats stay
 /// floats, and objects keep their members sorted by key so every encoding is deterministic.
 public enum JSONValue: Sendable, Hashable {
+    /// JSON `null`.
     case null
+    /// JSON `true` or `false`.
     case bool(Bool)
+    /// A number written without fraction or exponent that fits in 64 bits.
     case integer(Int64)
     /// An integer outside the 64-bit range, kept as the decimal digits the text held (with a
     /// leading `-` when negative) so it is written back exactly instead of rounded to a float.
     case bigInteger(String)
+    /// A number written with a fraction or an exponent; always finite (JSON has no NaN or
+    /// infinity).
     case double(Double)
+    /// A string, unescaped.
     case string(String)
+    /// An array, elements in document order.
     case array([JSONValue])
+    /// An object, members sorted by key (a repeated key keeps its last value).
     case object(JSONObject)
 
     /// The member `key` of an object, or nil for any other value or a missing key.

@@ -1,6 +1,7 @@
 /// An error from Lua code or from loading it, readable by a person:
 /// `rules.lua:14: track: user needs email or userId`.
 public struct LuaError: Error, CustomStringConvertible, Sendable {
+    /// What failed, so a caller can tell a broken rule from a rule that hit a limit.
     public enum Kind: Sendable, Equatable {
         /// A file could not be read.
         case io
@@ -16,17 +17,20 @@ public struct LuaError: Error, CustomStringConvertible, Sendable {
         case deadline
     }
 
+    /// What failed: loading, compiling, running, or one of the state's limits.
     public let kind: Kind
     /// The message, with the `file:line:` prefix Lua gives it.
     public let message: String
     /// `stack traceback:` text, when the error came from running code.
     public let traceback: String?
 
+    /// An error of `kind`; `message` should already name `file:line:` when there is one.
     public init(kind: Kind, message: String, traceback: String? = nil) {
         self.kind = kind
         self.message = message
         self.traceback = traceback
     }
 
+    /// The message alone (`rules.lua:14: ...`), without the traceback.
     public var description: String { message }
 }

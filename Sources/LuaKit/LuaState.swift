@@ -26,6 +26,8 @@ public final class LuaState {
     let L: OpaquePointer
     /// Allocator/hook accounting shared with C. Owned by this object, freed after `lua_close`.
     let limitsPointer: UnsafeMutablePointer<encl_limits>
+    /// The memory cap, instruction budget and deadline. A new memory cap applies from the next
+    /// allocation (at least 1 MiB whatever is set); the budget and deadline from the next `call`.
     public var limits: LuaLimits {
         didSet { limitsPointer.pointee.limit = max(limits.memoryBytes, 1 << 20) }
     }
@@ -66,6 +68,7 @@ public final class LuaState {
 
     /// Bytes the state holds now, and the most it ever held.
     public var memoryInUse: Int { limitsPointer.pointee.used }
+    /// The most bytes the state has held at once since it was created.
     public var peakMemory: Int { limitsPointer.pointee.peak }
 
     /// `file:line` the count hook last saw the rule at during the current (or last) call, or nil.

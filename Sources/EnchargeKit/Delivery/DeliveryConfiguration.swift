@@ -16,6 +16,8 @@ public struct DeliveryConfiguration: Sendable {
     public var maxAttempts: Int
     /// Backoff before retry n is uniform in 0...min(backoffCap, backoffBase * 2^(n-1)) seconds.
     public var backoffBase: Double
+    /// The longest backoff before a retry, in seconds (default 30), however many attempts failed; 0
+    /// retries at once. A server's `Retry-After` is not capped by it (see `maxRetryAfter`).
     public var backoffCap: Double
     /// Longest `Retry-After` honoured, in seconds; a longer one is shortened to this.
     public var maxRetryAfter: Double

@@ -18,6 +18,7 @@ public struct DeliveryStats: Sendable, Hashable {
     public var lastDeadLetterError: String?
     /// Median and 99th percentile of request round-trip times in seconds (10% resolution), 0 before any.
     public var p50Latency: Double
+    /// The 99th percentile of request round-trip times in seconds (10% resolution), 0 before any.
     public var p99Latency: Double
     /// Delivered events per second since the first submit (until `finish` completed).
     public var eventsPerSecond: Double
