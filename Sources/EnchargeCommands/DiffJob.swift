@@ -22,7 +22,7 @@ package func diffJob(_ configuration: DiffJobConfiguration, context: CommandCont
         }
         if let records = recordInputs.first, let engine = engines.last, !engine.hasOnRecord {
             diagnostics.write(
-                "error: \(rule.rulesPath) defines no on_record(record, ctx) function, so it cannot map the records of \(records.path == "-" ? "stdin" : records.path); for a webhook rule, pass webhook fixtures to --input (a fixtures folder, or .json files holding a \"webhook\" member)"
+                "error: \(RuleEngine.noOnRecordMessage(rulesPath: rule.rulesPath)), so it cannot map the records of \(records.path == "-" ? "stdin" : records.path); for a webhook rule, pass webhook fixtures to --input (a fixtures folder, or .json files holding a \"webhook\" member)"
             )
             return .usage
         }

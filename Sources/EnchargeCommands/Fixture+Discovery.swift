@@ -1,10 +1,15 @@
 import Foundation
 import SystemKit
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 extension Fixture {
     /// The fixture files to run: the `*.json` files of each folder in `given` (by name) and each
-    /// file in it as it is; with nothing given, those of the `fixtures/` folder beside `rulesPath`.
-    /// Throws when the default folder is missing or a folder holds no fixture.
+    /// file in it as it is, each file once (the first time it is named, compared by resolved path);
+    /// with nothing given, those of the `fixtures/` folder beside `rulesPath`. Throws when the
+    /// default folder is missing or a folder holds no fixture.
     static func files(rulesPath: String, given: [String]) throws(FixtureError) -> [String] {
         guard !given.isEmpty else {
             let slash = rulesPath.lastIndex(of: "/")
@@ -18,10 +23,22 @@ extension Fixture {
             return try jsonFiles(in: folder)
         }
         var files: [String] = []
+        var seen: Set<String> = []
         for path in given {
-            files += isDirectory(path) ? try jsonFiles(in: path) : [path]
+            for file in isDirectory(path) ? try jsonFiles(in: path) : [path]
+            where seen.insert(resolved(file)).inserted {
+                files.append(file)
+            }
         }
         return files
+    }
+
+    /// `path` with symbolic links, `.` and `..` resolved, so that two spellings of one file compare
+    /// equal; `path` itself when it does not resolve (a missing file, reported when it is read).
+    private static func resolved(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Whether `path` names a folder.

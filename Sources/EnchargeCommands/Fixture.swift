@@ -42,7 +42,7 @@ struct Fixture: Sendable {
     static func load(_ path: String, signedAt: Int) throws(FixtureError) -> Fixture {
         let text: [UInt8]
         do { text = try FileReader.read(path) } catch {
-            throw FixtureError(file: path, jsonPath: nil, "cannot be read (\(error.kind.reason)); check the path")
+            throw FixtureError(file: path, jsonPath: nil, error.kind.fixtureMessage)
         }
         return try Fixture(file: path, text: text, signedAt: signedAt)
     }
@@ -74,12 +74,13 @@ struct Fixture: Sendable {
 }
 
 extension FileReadError.Kind {
-    /// Why the file could not be read, in a few words.
-    var reason: String {
+    /// Why a fixture file could not be read and what to do, without the file name.
+    var fixtureMessage: String {
         switch self {
-        case .cannotOpen(let reason), .readFailed(let reason): reason
-        case .directory: "it is a directory"
-        case .tooLarge(let limit): "larger than \(limit >> 20) MiB"
+        case .cannotOpen(let reason), .readFailed(let reason): "cannot be read (\(reason)); check the path"
+        case .directory: "cannot be read (it is a directory); check the path"
+        case .tooLarge(let limit):
+            "is larger than \(limit >> 20) MiB, the most a fixture may hold; keep one input per fixture, and map a batch of records with run --dry-run"
         }
     }
 }

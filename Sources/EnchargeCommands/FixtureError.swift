@@ -8,20 +8,27 @@ import SystemKit
 struct FixtureError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The fixture file as shown to the user.
     let file: String
-    /// Where in the file, or nil when the file as a whole is at fault.
-    let jsonPath: JSONPath?
+    /// Where in the file (`$.webhook.path`), or nil when the file as a whole is at fault.
+    let location: String?
     /// What is wrong and what to do, without the file name.
     let message: String
 
     init(file: String, jsonPath: JSONPath?, _ message: String) {
         self.file = file
-        self.jsonPath = jsonPath
+        location = jsonPath.map(Self.text(of:))
+        self.message = message
+    }
+
+    /// An error at `path` below the value at `jsonPath`, with `path` written as `JSONPath` writes
+    /// it (`user.tags[2]`, empty for the value itself), as an `EventValidationError` gives it.
+    init(file: String, jsonPath: JSONPath, below path: String, _ message: String) {
+        self.file = file
+        location = Self.text(of: jsonPath) + (path.isEmpty || path.hasPrefix("[") ? path : "." + path)
         self.message = message
     }
 
     var description: String {
-        "\(Diagnostics.escaped(file)): " + (jsonPath.map { Diagnostics.escaped(Self.text(of: $0)) + " " } ?? "")
-            + message
+        "\(Diagnostics.escaped(file)): " + (location.map { Diagnostics.escaped($0) + " " } ?? "") + message
     }
 
     /// A path as fixture messages write it, from the document root `$`: `$`, `$.webhook.path`,

@@ -260,8 +260,17 @@ struct FixtureReader {
             guard case .array(let events) = root[kind]! else {
                 throw mistyped(root[kind]!, at: path, "a list of events")
             }
-            for (index, event) in events.enumerated() where event.objectValue == nil {
-                throw mistyped(event, at: path.element(index), "an object (an event as run --dry-run prints it)")
+            for (index, event) in events.enumerated() {
+                guard event.objectValue != nil else {
+                    throw mistyped(event, at: path.element(index), "an object (an event as run --dry-run prints it)")
+                }
+                // An event `run` would refuse is one no rule can emit, so the fixture could never pass.
+                do { _ = try Event(validating: event) } catch {
+                    throw FixtureError(
+                        file: file, jsonPath: path.element(index), below: error.path,
+                        "cannot match any event the rule emits: \(Diagnostics.escaped(error.message)); write the event as run --dry-run prints it"
+                    )
+                }
             }
             result = .events(events)
         case "skip": result = .skip(try string(root[kind]!, at: path))

@@ -116,14 +116,17 @@ struct FixtureRunner {
             case .failed(let message, _): return FixtureOutcome(.error(message))
             }
         case .webhook(let webhook):
-            return answer(webhook.request(id: requestID), engine: engine, verification: verification)
+            return answer(
+                webhook.request(id: requestID), source: fixture.source, engine: engine, verification: verification)
         }
     }
 
     /// `serve`'s answer to `request`: the signature check of `--verify` (401), the body check (400),
-    /// then the rule and its answer.
+    /// then the rule and its answer; the rule's log lines name `source` (the fixture file), since
+    /// every fixture's request has the same id.
     private static func answer(
-        _ request: WebhookRequest, engine: RuleEngine, verification: TestJobConfiguration.Verification?
+        _ request: WebhookRequest, source: String, engine: RuleEngine,
+        verification: TestJobConfiguration.Verification?
     ) -> FixtureOutcome {
         do {
             if let verification {
@@ -141,7 +144,7 @@ struct FixtureRunner {
                 response: FixtureOutcome.response(body: error.body(requestID: request.id)))
         }
         let route = "\(request.method) \(request.path)"
-        let outcome = engine.handleWebhook(request)
+        let outcome = engine.handleWebhook(request, source: source)
         let answer = outcome.answer(route: route, requestID: request.id)
         let result: FixtureOutcome.Result
         switch outcome {

@@ -27,7 +27,7 @@ package func initJob(directory: String, template: RuleTemplate, context: Command
     if let first = taken.first {
         let more = taken.count == 1 ? "" : " (and \(taken.count - 1) more of the template's files)"
         diagnostics.write(
-            "error: \(first)\(more) already exists; init never overwrites a file, so choose a new folder (encharge-lua init my-rule --template \(template.name)) or move the file away"
+            "error: \(first)\(more) already \(taken.count == 1 ? "exists" : "exist"); init never overwrites a file, so choose a new folder (encharge-lua init my-rule --template \(template.name)) or move the file away"
         )
         return .usage
     }

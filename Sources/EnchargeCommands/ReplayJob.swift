@@ -20,7 +20,7 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
             return .usage
         }
         guard engine?.hasOnRecord == true else {
-            diagnostics.write("error: \(rule.rulesPath) defines no on_record(record, ctx) function")
+            diagnostics.write("error: \(RuleEngine.noOnRecordMessage(rulesPath: rule.rulesPath))")
             return .usage
         }
         rulesSHA256 = rule.rulesFileSHA256

@@ -19,7 +19,7 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     }
     guard engine.hasOnRecord else {
         diagnostics.write(
-            "error: \(configuration.rule.rulesPath) defines no on_record(record, ctx) function; `run` calls it once per input record"
+            "error: \(RuleEngine.noOnRecordMessage(rulesPath: configuration.rule.rulesPath)); `run` calls it once per input record"
         )
         return .usage
     }

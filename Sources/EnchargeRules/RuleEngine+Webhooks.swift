@@ -8,10 +8,23 @@ extension RuleEngine {
     /// Whether the rules can serve webhooks (`on_webhook` or a `routes` table).
     public var servesWebhooks: Bool { definesFunction("on_webhook") || definesTable("routes") }
 
+    /// `rules.lua defines neither on_webhook(req) nor a routes table`: how a command that answers
+    /// webhooks says a rule without `servesWebhooks` cannot run (each adds what it would have
+    /// called it for).
+    package static func noWebhookEntryMessage(rulesPath: String) -> String {
+        "\(rulesPath) defines neither on_webhook(req) nor a routes table"
+    }
+
     /// Runs the rule for one request: the function `routes["METHOD /path"]` when the rules define
     /// a `routes` table, else `on_webhook(req)`. Signatures are the rule's to check
     /// (`webhook.verify`); the caller answers the sender as the `WebhookOutcome` says.
     public func handleWebhook(_ request: WebhookRequest) -> WebhookOutcome {
+        handleWebhook(request, source: "request \(request.id)")
+    }
+
+    /// `handleWebhook(_:)` with `source` as what the request's log lines and warnings name, where
+    /// the request id would not tell the reader which request it was (`test` names the fixture file).
+    package func handleWebhook(_ request: WebhookRequest, source: String) -> WebhookOutcome {
         state.top = 0
         dedupKey = nil
         let routeKey = "\(request.method) \(request.path)"
@@ -34,7 +47,7 @@ extension RuleEngine {
         // A bad answer is reported at the line defining the function that gave it.
         let answerSite = "\(options.rulesPath):\(state.definitionLine(ofFunctionAt: 1) ?? 0)"
         pushRequest(request)
-        currentSource = "request \(request.id)"
+        currentSource = source
         defer {
             for warning in takeNewDuplicateJSONKeyWarnings(source: currentSource) {
                 options.logWriter.write(Diagnostics.line(warning))

@@ -105,6 +105,12 @@ public final class RuleEngine {
     /// Whether the rules define `on_record(record, ctx)`.
     public var hasOnRecord: Bool { onRecordRef != nil }
 
+    /// `rules.lua defines no on_record(record, ctx) function`: how a command that maps records
+    /// says a rule without `hasOnRecord` cannot run (each adds what it would have called it for).
+    package static func noOnRecordMessage(rulesPath: String) -> String {
+        "\(rulesPath) defines no on_record(record, ctx) function"
+    }
+
     /// Whether the rules define a global function `name`.
     package func definesFunction(_ name: String) -> Bool {
         defer { state.pop() }

@@ -62,7 +62,7 @@ package final class RulePool: Sendable {
         let probe = try RuleEngine(options: options)
         guard probe.servesWebhooks else {
             throw RuleLoadError(
-                "\(options.rulesPath) defines neither on_webhook(req) nor a routes table; serve calls one of them per request"
+                RuleEngine.noWebhookEntryMessage(rulesPath: options.rulesPath) + "; serve calls one of them per request"
             )
         }
         self.size = max(1, size)
@@ -162,7 +162,7 @@ package final class RulePool: Sendable {
         switch loaded {
         case .success(true): return
         case .success(false):
-            throw RuleLoadError("\(options.rulesPath) defines neither on_webhook(req) nor a routes table")
+            throw RuleLoadError(RuleEngine.noWebhookEntryMessage(rulesPath: options.rulesPath))
         case .failure(let error): throw error
         }
     }

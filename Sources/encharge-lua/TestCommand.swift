@@ -23,7 +23,7 @@ struct TestCommand: ParsableCommand, ContextCommand {
             EXIT CODES
               0    every fixture passed (or, with --update, was written)
               1    some fixtures failed
-              2    usage error, the rule does not load, or a fixture is malformed
+              2    usage error, the rule does not load or lacks the entry point the fixtures need, or a fixture is malformed
 
             EXAMPLES
               encharge-lua test rules.lua

@@ -26,6 +26,11 @@ struct VerifyFlags: ParsableArguments {
             guard secretFile != nil else {
                 throw ValidationError("--verify needs --secret-file PATH with the signing secret")
             }
+        } else if secretFile != nil {
+            // A secret nothing checks would leave the requests unverified while looking verified.
+            throw ValidationError(
+                "--secret-file is the signing secret for --verify; add --verify SCHEME (stripe, github, shopify, standard or hmac) or drop --secret-file"
+            )
         }
     }
 

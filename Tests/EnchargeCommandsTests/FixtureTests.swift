@@ -122,6 +122,22 @@ import Testing
             "fixtures/f.json: $.events[0] must be an object (an event as run --dry-run prints it); it is an integer"
         ),
         (#"{"record": {}, "events": {}}"#, "fixtures/f.json: $.events must be a list of events; it is an object"),
+        (
+            #"{"record": {}, "events": [{"name": 5}]}"#,
+            "fixtures/f.json: $.events[0].name cannot match any event the rule emits: expected a string, got an integer; write the event as run --dry-run prints it"
+        ),
+        (
+            #"{"record": {}, "events": [{"name": "identify", "user": {"email": "a@x.io"}}, {"name": "Paid"}]}"#,
+            "fixtures/f.json: $.events[1] cannot match any event the rule emits: event needs a user with email or userId; write the event as run --dry-run prints it"
+        ),
+        (
+            #"{"record": {}, "events": [{"name": "x", "user": {"email": "a@x.io", "tags": ["a", 2]}}]}"#,
+            "fixtures/f.json: $.events[0].user.tags[1] cannot match any event the rule emits: expected a string, got an integer; write the event as run --dry-run prints it"
+        ),
+        (
+            #"{"record": {}, "events": [{"name": "x", "user": {"userId": "1"}, "traits": {}}]}"#,
+            "fixtures/f.json: $.events[0] cannot match any event the rule emits: unknown key 'traits' (did you mean 'user'?); write the event as run --dry-run prints it"
+        ),
         (#"{"record": {}, "skip": 1}"#, "fixtures/f.json: $.skip must be a string; it is an integer"),
         (
             #"{"record": {}, "error": "x", "status": 500}"#,

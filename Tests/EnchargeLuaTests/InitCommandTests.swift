@@ -115,9 +115,9 @@ import Testing
             let again = await InProcessCommandLine().run(["init", tmp.path, "--template", "github"])
             #expect(again.status == 2)
             #expect(
-                again.stderr.hasPrefix(
-                    "error: \(tmp.path)/rules.lua (and 1 more of the template's files) already exists; init never overwrites a file"
-                ))
+                again.stderr
+                    == "error: \(tmp.path)/rules.lua (and 1 more of the template's files) already exist; init never overwrites a file, so choose a new folder (encharge-lua init my-rule --template github) or move the file away\n"
+            )
             #expect(try files(under: tmp.path) == ["README.md", "rules.lua"])
         }
     }

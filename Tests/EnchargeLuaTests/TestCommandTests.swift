@@ -98,9 +98,29 @@ import Testing
             ])
         #expect(result.stderr.isEmpty)
 
-        let one = await Self.test(folder, [folder.file("fixtures/b-skip.json"), folder.file("fixtures")])
-        #expect(one.stdoutLines.first == "ok   \(folder.path)/fixtures/b-skip.json")
-        #expect(one.stdoutLines.last == "6 passed, 0 failed")
+        // Each file runs once, where it is first named: here alone, then the folder's others.
+        let once = await Self.test(
+            folder,
+            [
+                folder.file("fixtures/b-skip.json"), folder.file("fixtures"),
+                folder.file("fixtures/../fixtures/b-skip.json"),
+            ])
+        #expect(
+            once.stdoutLines == [
+                "ok   \(folder.path)/fixtures/b-skip.json", "ok   \(folder.path)/fixtures/a-signup.json",
+                "ok   \(folder.path)/fixtures/c-error.json", "ok   \(folder.path)/fixtures/d-form.json",
+                "ok   \(folder.path)/fixtures/e-form-skip.json", "5 passed, 0 failed",
+            ])
+    }
+
+    @Test func aFixtureNamedTwiceIsUpdatedOnce() async throws {
+        let folder = try Self.folder(["new.json": #"{"record": {"email": "ada@example.com"}}"#])
+        defer { folder.cleanup() }
+        let file = folder.file("fixtures/new.json")
+        let result = await Self.test(folder, [file, file, "--update"])
+        #expect(result.status == 0)
+        #expect(result.stdoutLines == ["updated \(file)", "1 updated, 0 unchanged"])
+        #expect(folder.read("fixtures/new.json").components(separatedBy: "\"events\"").count == 2)
     }
 
     @Test func outcomesOfTheWrongKindAndStatusesFailWithExpectedAndGot() async throws {
@@ -345,6 +365,82 @@ import Testing
             ])
     }
 
+    @Test func aRuleWithoutTheEntryPointItsFixturesNeedIsExit2AsRunAndServeRefuseIt() async throws {
+        let record = #"{"record": {"email": "a@x.io"}, "skip": "x"}"#
+        let webhook = #"{"webhook": {"path": "/stripe", "json": {}}, "status": 202, "events": []}"#
+        let folder = try Self.folder(
+            ["a.json": record, "b.json": record, "c.json": webhook], rule: "local mapping = {}\n")
+        defer { folder.cleanup() }
+        let rules = folder.file("rules.lua")
+        let result = await Self.test(folder)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty, "nothing runs")
+        #expect(
+            result.stderrLines == [
+                "error: \(rules) defines no on_record(record, ctx) function; `test` runs record fixtures through it as `run` does, so define it or drop the record fixtures (\(folder.path)/fixtures/a.json and 1 more)",
+                "error: \(rules) defines neither on_webhook(req) nor a routes table; `test` answers webhook fixtures through one of them as `serve` does, so define one or drop the webhook fixtures (\(folder.path)/fixtures/c.json)",
+            ])
+        // The same words as the commands that would run them.
+        _ = try folder.write("in.jsonl", "{}\n")
+        let run = await InProcessCommandLine().run(["run", rules, folder.file("in.jsonl"), "--dry-run"])
+        #expect(run.status == 2)
+        #expect(
+            run.stderrLines == [
+                "error: \(rules) defines no on_record(record, ctx) function; `run` calls it once per input record"
+            ])
+
+        // A rule with only on_record runs its record fixtures but not a webhook fixture.
+        _ = try folder.write("rules.lua", "function on_record(r) encharge.skip('x') end\n")
+        let webhookOnly = await Self.test(folder, [folder.file("fixtures/c.json"), folder.file("fixtures/a.json")])
+        #expect(webhookOnly.status == 2)
+        #expect(
+            webhookOnly.stderrLines == [
+                "error: \(rules) defines neither on_webhook(req) nor a routes table; `test` answers webhook fixtures through one of them as `serve` does, so define one or drop the webhook fixtures (\(folder.path)/fixtures/c.json)"
+            ])
+        let records = await Self.test(folder, [folder.file("fixtures/a.json")])
+        #expect(records.stdoutLines == ["ok   \(folder.path)/fixtures/a.json", "1 passed, 0 failed"])
+    }
+
+    @Test func aFixtureOverTheSizeLimitSaysSoNotToCheckThePath() async throws {
+        let folder = try Self.folder(["a.json": #"{"record": {}, "skip": "no email"}"#])
+        defer { folder.cleanup() }
+        let big = folder.file("fixtures/big.json")
+        #expect(FileManager.default.createFile(atPath: big, contents: nil))
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: big))
+        try handle.truncate(atOffset: UInt64(64 << 20) + 1)
+        try handle.close()
+        let result = await Self.test(folder)
+        #expect(result.status == 2)
+        #expect(result.stdout.isEmpty)
+        #expect(
+            result.stderrLines == [
+                "error: \(big): is larger than 64 MiB, the most a fixture may hold; keep one input per fixture, and map a batch of records with run --dry-run"
+            ])
+    }
+
+    @Test func logLinesNameTheFixtureFileForWebhooksAsForRecords() async throws {
+        let rule = """
+            function on_record(r) log.info("record " .. r.email); encharge.skip("x") end
+            function on_webhook(req) log.warn("request " .. req.id .. " for " .. req.path) end
+            """
+        let folder = try Self.folder(
+            [
+                "a.json": #"{"record": {"email": "a@x.io"}, "skip": "x"}"#,
+                "b.json": #"{"webhook": {"path": "/one", "body": ""}, "status": 202, "events": []}"#,
+                "c.json": #"{"webhook": {"path": "/two", "body": ""}, "status": 202, "events": []}"#,
+            ], rule: rule)
+        defer { folder.cleanup() }
+        let result = await Self.test(folder)
+        #expect(result.status == 0)
+        let rules = folder.file("rules.lua")
+        #expect(
+            result.stderrLines == [
+                "a.json: info: record a@x.io (\(rules):1)",
+                "b.json: warning: request req_fixture for /one (\(rules):2)",
+                "c.json: warning: request req_fixture for /two (\(rules):2)",
+            ])
+    }
+
     @Test func aRuleThatDoesNotLoadOrAMissingFixturesFolderIsExit2() async throws {
         let folder = try Self.folder(["a.json": #"{"record": {}, "skip": "x"}"#], rule: "function on_record(r)")
         defer { folder.cleanup() }
@@ -518,6 +614,17 @@ import Testing
                 "error: cannot read --secret-file \(folder.file("missing.txt")): No such file or directory; give a readable file that holds the secret"
             ])
         #expect(unreadable.stdout.isEmpty)
+        // A secret without a scheme would check nothing; serve refuses it alike.
+        let secret = try Self.secretFile(folder, "whsec_unused")
+        for command in ["test", "serve"] {
+            let alone = await InProcessCommandLine().run([command, rules, "--secret-file", secret])
+            #expect(alone.status == 2)
+            #expect(
+                alone.stderrLines.first
+                    == "error: --secret-file is the signing secret for --verify; add --verify SCHEME (stripe, github, shopify, standard or hmac) or drop --secret-file"
+            )
+            #expect(alone.stdout.isEmpty)
+        }
     }
 
     @Test func aFixtureOverTheInstructionBudgetFailsWithTheBudgetMessage() async throws {
