@@ -112,7 +112,11 @@ let package = Package(
                 "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
                 "WebhookSignatures", "WebhookServer",
             ],
-            swiftSettings: swiftSettings),
+            swiftSettings: swiftSettings, plugins: ["EmbedTemplates"]),
+        // Writes `RuleTemplate.embeddedFiles` from the template folders of examples/ at build time, so
+        // `init` needs no source tree and examples/ is the only copy of the templates.
+        .executableTarget(name: "embed-templates", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["embed-templates"]),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
