@@ -4,7 +4,9 @@ import PackagePlugin
 /// Embeds the rule templates in `EnchargeCommands` at build time: every file of each template
 /// folder of examples/ becomes `RuleTemplate.embeddedFiles`, written by the `embed-templates` tool,
 /// so `encharge-lua init` works from an installed binary and examples/ stays the only copy. Each
-/// file is an input of the command, so editing, adding or removing one rebuilds the table.
+/// file is an input of the command, so an edit rebuilds the table; a file added or removed changes
+/// the tree under `encharge-embedding-example`'s root (examples/), so SwiftPM re-plans and runs
+/// this plugin again.
 @main struct EmbedTemplates: BuildToolPlugin {
     /// The folder of examples/ that is not a template: a Swift program, not a rule to start from.
     static let notTemplates: Set<String> = ["swift-embedding"]
