@@ -112,7 +112,11 @@ let package = Package(
                 "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
                 "WebhookSignatures", "WebhookServer",
             ],
-            swiftSettings: swiftSettings),
+            swiftSettings: swiftSettings, plugins: ["EmbedTemplates"]),
+        // Writes `RuleTemplate.embeddedFiles` from the template folders of examples/ at build time, so
+        // `init` needs no source tree and examples/ is the only copy of the templates.
+        .executableTarget(name: "embed-templates", swiftSettings: swiftSettings),
+        .plugin(name: "EmbedTemplates", capability: .buildTool(), dependencies: ["embed-templates"]),
         .executableTarget(
             name: "encharge-lua",
             dependencies: [
@@ -122,11 +126,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         // examples/swift-embedding: an app embedding the rule engine and the delivery engine. Without
-        // package access, so it compiles only against what the products offer publicly.
+        // package access, so it compiles only against what the products offer publicly. Its root is all
+        // of examples/ because SwiftPM re-plans the build, re-running EmbedTemplates, only when the file
+        // tree under a target's root changes: so a file added to or removed from a template is embedded
+        // (or dropped) by the next build. Everything there but its Sources is excluded, each template
+        // folder by name.
         .executableTarget(
             name: "encharge-embedding-example",
             dependencies: ["EnchargeRules", "EnchargeKit", "JSONKit", "LuaKit"],
-            path: "examples/swift-embedding/Sources", packageAccess: false, swiftSettings: swiftSettings),
+            path: "examples",
+            exclude: [
+                "signups", "stripe", "github", "shopify", "form",
+                "swift-embedding/README.md", "swift-embedding/rules.lua", "swift-embedding/fixtures",
+            ],
+            sources: ["swift-embedding/Sources"], packageAccess: false, swiftSettings: swiftSettings),
         .testTarget(
             name: "SystemKitTests",
             dependencies: ["SystemKit", "TestSupport", .product(name: "Logging", package: "swift-log")],

@@ -1,7 +1,7 @@
 /// A working start for a rule, which `encharge-lua init` writes into a folder: one folder of the
 /// repository's examples/ (its `rules.lua`, `fixtures/`, samples and `README.md`). The files are
-/// embedded in the binary (`RuleTemplate+Files.swift`, written by scripts/sync-templates), so an
-/// installed encharge-lua needs no source tree.
+/// embedded in the binary at build time (`embeddedFiles`, generated from examples/ by the
+/// EmbedTemplates plugin), so an installed encharge-lua needs no source tree.
 package struct RuleTemplate: Sendable {
     /// One file of a template.
     package struct File: Sendable {

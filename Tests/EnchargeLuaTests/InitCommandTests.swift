@@ -4,10 +4,11 @@ import TestSupport
 import Testing
 
 /// `encharge-lua init`: each template is written byte for byte as examples/ holds it and passes
-/// `encharge-lua test`, the embedded copy never drifts from examples/, nothing is ever overwritten,
+/// `encharge-lua test`, the copy the EmbedTemplates plugin embeds at build time is examples/ byte
+/// for byte (tabs, trailing newlines and the executable bit included), nothing is ever overwritten,
 /// and a missing or mistyped template is answered with the list of templates.
 @Suite struct InitCommandTests {
-    /// Every file under `folder`, by path relative to it (hidden files aside), as sync-templates reads them.
+    /// Every file under `folder`, by path relative to it (hidden files aside), as the EmbedTemplates plugin reads them.
     func files(under folder: String) throws -> [String] {
         let manager = FileManager.default
         let enumerator = try #require(manager.enumerator(atPath: folder))
@@ -30,8 +31,8 @@ import Testing
         // examples/swift-embedding is a Swift program, not a rule to start from.
         #expect(
             Set(folders).subtracting(["swift-embedding"]) == Set(RuleTemplate.all.map(\.name)),
-            "every rule folder of examples/ is a template: list it in scripts/sync-templates and RuleTemplate.all")
-        let fix = "examples/ and the templates embedded in encharge-lua differ; run scripts/sync-templates"
+            "every rule folder of examples/ is a template: list it, with a summary, in RuleTemplate.all")
+        let fix = "the EmbedTemplates plugin (Sources/embed-templates) did not embed examples/ byte for byte"
         for template in RuleTemplate.all {
             let folder = examples + "/" + template.name
             #expect(template.files.map(\.path).sorted() == (try files(under: folder)), "\(template.name): \(fix)")
