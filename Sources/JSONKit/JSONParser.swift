@@ -230,6 +230,14 @@ public struct JSONParser {
         let start = position
         // Fast path: no escapes.
         while position < end {
+            // Eight plain ASCII bytes at a time.
+            if end &- position >= 8 {
+                let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
+                if word & JSONByteScan.highs == 0 && !JSONByteScan.hasSpecialByte(word) {
+                    position &+= 8
+                    continue
+                }
+            }
             let b = base[position]
             if b == UInt8(ascii: "\"") {
                 let bytes = UnsafeRawBufferPointer(start: base + start, count: position - start)

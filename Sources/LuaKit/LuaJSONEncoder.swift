@@ -107,9 +107,7 @@ package struct LuaJSONEncoder {
     /// Writes `"key":` as the next member of the object `encodeObject` is writing; the filter then
     /// writes its value.
     package mutating func writeMemberKey(_ key: UnsafeRawBufferPointer) {
-        if writer.bytes.last != UInt8(ascii: "{") { writer.bytes.append(UInt8(ascii: ",")) }
-        writer.writeString(utf8: key)
-        writer.bytes.append(UInt8(ascii: ":"))
+        writer.writeMemberKey(utf8: key, first: writer.bytes.last == UInt8(ascii: "{"))
     }
 
     /// Writes the member as `toJSON` would: `"key":value` (a slot of 0 is a remembered null).
@@ -213,9 +211,8 @@ package struct LuaJSONEncoder {
             writer.bytes.append(UInt8(ascii: "{"))
             for i in start..<end {
                 let entry = entries[i]
-                if i != start { writer.bytes.append(UInt8(ascii: ",")) }
-                writer.writeString(utf8: UnsafeRawBufferPointer(start: entry.key, count: entry.keyLength))
-                writer.bytes.append(UInt8(ascii: ":"))
+                writer.writeMemberKey(
+                    utf8: UnsafeRawBufferPointer(start: entry.key, count: entry.keyLength), first: i == start)
                 if entry.slot == 0 {
                     writer.writeRaw("null")
                 } else {
@@ -263,10 +260,14 @@ package struct LuaJSONEncoder {
         var inOrder = true
         var maxIndex: lua_Integer = 0
         lua_pushnil(L)
+        // Member n's value ends in slot `firstSlot + n`: each lua_next turns the key on top into
+        // key and value, and the swap below leaves the value under the next key.
+        let firstSlot = lua_gettop(L)
+        var room: Int32 = 0
         while lua_next(L, index) != 0 {
             // Key at -2, value at -1. Swapped, the value keeps its slot and the key goes on top
             // for the next lua_next.
-            let slot = lua_gettop(L) - 1
+            let slot = firstSlot + Int32(truncatingIfNeeded: entries.count - start)
             switch lua_type(L, -2) {
             case LUA_TSTRING:
                 var length = 0
@@ -288,7 +289,12 @@ package struct LuaJSONEncoder {
                 throw LuaJSONEncoderRefusal()
             }
             lua_rotate(L, -2, 1)
-            guard lua_checkstack(L, 4) != 0 else { throw LuaJSONEncoderRefusal() }
+            // One stack slot more per member: asked for sixteen at a time.
+            if room == 0 {
+                guard lua_checkstack(L, 20) != 0 else { throw LuaJSONEncoderRefusal() }
+                room = 16
+            }
+            room &-= 1
         }
 
         if sawIndex || (listMarked && !sawKey) {
@@ -318,7 +324,12 @@ package struct LuaJSONEncoder {
         }
         sortEntries(from: start) { a, b in
             let common = min(a.keyLength, b.keyLength)
-            let order = common == 0 ? 0 : memcmp(a.key!, b.key!, common)
+            guard common > 0 else { return a.keyLength < b.keyLength }
+            // Most keys differ in their first byte: no call for those.
+            let a0 = a.key.unsafelyUnwrapped.load(as: UInt8.self)
+            let b0 = b.key.unsafelyUnwrapped.load(as: UInt8.self)
+            if a0 != b0 { return a0 < b0 }
+            let order = memcmp(a.key.unsafelyUnwrapped, b.key.unsafelyUnwrapped, common)
             return order < 0 || (order == 0 && a.keyLength < b.keyLength)
         }
         return false
