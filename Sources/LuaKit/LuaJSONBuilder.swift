@@ -102,9 +102,20 @@ struct LuaJSONBuilder: JSONBuilder {
         if slots.isEmpty { state.recordWidthHint = min(max(topLevelMembers - slot.count, 4), 64) }
         if slot.count > 0 {
             // Stack: table, key1 ... keyN (the null members).
-            lua_createtable(L, 0, 2)
+            let first = slot.table + 1
+            let hash = LuaNullsMetatables.hash(L, first: first, count: slot.count)
+            if let ref = state.nullsMetatables.reference(hash: hash, L, first: first, count: slot.count) {
+                lua_settop(L, slot.table)
+                state.pushReference(ref)
+                lua_setmetatable(L, slot.table)
+                return
+            }
+            let keys = state.nullsMetatables.hasRoom ? (0..<slot.count).map { lua_topointer(L, first + $0) } : nil
+            lua_createtable(L, 0, 3)
             lua_pushstring(L, "object")
             lua_setfield(L, -2, LuaState.jsonMarkerField)
+            lua_pushstring(L, "json.object")
+            lua_setfield(L, -2, "__metatable")
             lua_createtable(L, 0, slot.count)
             for _ in 0..<slot.count {
                 // nulls table on top, metatable below it, keys below that.
@@ -114,6 +125,10 @@ struct LuaJSONBuilder: JSONBuilder {
             }
             lua_setfield(L, -2, LuaState.jsonNullsField)
             lua_setmetatable(L, slot.table)
+            if let keys {
+                lua_getmetatable(L, slot.table)
+                state.nullsMetatables.keep(hash: hash, keys: keys, ref: state.makeReference())
+            }
         } else if lua_rawlen(L, slot.table) == 0, isEmpty(slot.table) {
             state.pushReference(state.objectMetatableRef)
             lua_setmetatable(L, slot.table)
