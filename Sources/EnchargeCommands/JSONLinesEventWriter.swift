@@ -20,8 +20,8 @@ package final class JSONLinesEventWriter: EventSink {
     }
 
     package func flush() {
-        // Events are built from Swift strings, so their JSON is valid UTF-8 and decodes unchanged.
-        if !writer.bytes.isEmpty { output.write(String(decoding: writer.bytes, as: UTF8.self)) }
+        // Event bodies are valid UTF-8 (every string in them was validated), so they go out as is.
+        if !writer.bytes.isEmpty { writer.bytes.withUnsafeBytes { output.write(utf8: $0) } }
         writer.bytes.removeAll(keepingCapacity: true)
     }
 }

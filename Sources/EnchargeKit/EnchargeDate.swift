@@ -19,14 +19,51 @@ public enum EnchargeDate {
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = Int(seconds - days * 86400)
         let (y, m, d) = civilFromDays(days)
-        var out = ""
-        out.reserveCapacity(24)
-        if y < 0 || y > 9999 { out += y < 0 ? "-" : "+" }
-        out += pad(Int(abs(y)), 4)
-        out += "-" + pad(m, 2) + "-" + pad(d, 2)
-        out += "T" + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)
-        if millis != 0 || alwaysWithMilliseconds { out += "." + pad(millis, 3) }
-        return out + "Z"
+        // Written byte by byte into the string's own storage (one call per record in a typical
+        // rule): at most a sign, 20 year digits and 20 more for the rest.
+        return String(unsafeUninitializedCapacity: 48) { out in
+            var i = 0
+            func put(_ byte: UInt8) {
+                out[i] = byte
+                i += 1
+            }
+            func put(_ value: Int, width: Int) {
+                var divisor = 1
+                var digits = 1
+                while divisor <= value / 10 {
+                    divisor *= 10
+                    digits += 1
+                }
+                while digits < width {
+                    put(UInt8(ascii: "0"))
+                    digits += 1
+                }
+                var rest = value
+                while divisor > 0 {
+                    put(UInt8(ascii: "0") + UInt8(rest / divisor))
+                    rest %= divisor
+                    divisor /= 10
+                }
+            }
+            if y < 0 || y > 9999 { put(y < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")) }
+            put(Int(y.magnitude), width: 4)
+            put(UInt8(ascii: "-"))
+            put(m, width: 2)
+            put(UInt8(ascii: "-"))
+            put(d, width: 2)
+            put(UInt8(ascii: "T"))
+            put(secondOfDay / 3600, width: 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay / 60 % 60, width: 2)
+            put(UInt8(ascii: ":"))
+            put(secondOfDay % 60, width: 2)
+            if millis != 0 || alwaysWithMilliseconds {
+                put(UInt8(ascii: "."))
+                put(millis, width: 3)
+            }
+            put(UInt8(ascii: "Z"))
+            return i
+        }
     }
 
     /// Reads an epoch number: seconds, or milliseconds when at or above `millisecondThreshold`.
@@ -150,11 +187,6 @@ public enum EnchargeDate {
         return WallClock(
             localSeconds: days * 86400 + Int64(hour * 3600 + minute * 60 + second), milliseconds: millis,
             offsetSeconds: offsetMinutes.map { $0 * 60 })
-    }
-
-    static func pad(_ value: Int, _ width: Int) -> String {
-        let s = String(value)
-        return s.count >= width ? s : String(repeating: "0", count: width - s.count) + s
     }
 
     static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }

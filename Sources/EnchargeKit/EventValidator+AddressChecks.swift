@@ -9,6 +9,11 @@ extension EventValidator {
         return text.withUTF8(looksLikeEmailAddress)
     }
 
+    /// `looksLikeEmailAddress(_:)` of UTF-8 bytes.
+    package static func looksLikeEmailAddress(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        looksLikeEmailAddress(bytes.assumingMemoryBound(to: UInt8.self))
+    }
+
     private static func looksLikeEmailAddress(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var at = -1
         var lastDot = -1
@@ -38,10 +43,14 @@ extension EventValidator {
     /// `inet_pton` accepts it: no zone ids, no brackets, no ports, no leading zeros in IPv4 parts.
     static func isIPAddress(_ text: String) -> Bool {
         var text = text
-        return text.withUTF8 { bytes in
-            if bytes.count < 2 || bytes.count > 45 { return false }
-            return bytes.contains(UInt8(ascii: ":")) ? isIPv6(bytes) : isIPv4(bytes[...])
-        }
+        return text.withUTF8 { isIPAddress(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `isIPAddress(_:)` of UTF-8 bytes.
+    package static func isIPAddress(_ raw: UnsafeRawBufferPointer) -> Bool {
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        if bytes.count < 2 || bytes.count > 45 { return false }
+        return bytes.contains(UInt8(ascii: ":")) ? isIPv6(bytes) : isIPv4(bytes[...])
     }
 
     static func isIPv4(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {

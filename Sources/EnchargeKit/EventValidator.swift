@@ -6,7 +6,7 @@ import SystemKit
 ///
 /// The happy path allocates nothing beyond what the caller passed in: the user object is rebuilt
 /// only when a member needs normalizing, and error paths are formatted only once a check fails.
-enum EventValidator {
+package enum EventValidator {
     static let knownTopLevelKeys = ["name", "user", "properties", "sourceIp"]
 
     /// Top-level keys that people reach for from other tools, and where they belong here.
@@ -152,7 +152,7 @@ enum EventValidator {
 
     /// An id given as a float (Lua arithmetic makes `123.0`): its integer digits when it is
     /// integral and exact, else an error that says it is a float.
-    private static func integralId(_ id: Double) throws(EventValidationError) -> String {
+    package static func integralId(_ id: Double) throws(EventValidationError) -> String {
         // 2^63 is exactly representable; every integral double below it in magnitude fits Int64.
         if id.isFinite, id == id.rounded(.towardZero), abs(id) < 9_223_372_036_854_775_808.0 {
             return String(Int64(id))
@@ -208,18 +208,33 @@ enum EventValidator {
     // MARK: - Pieces
 
     /// The user members with rules of their own; every other member is a custom field.
-    private enum UserKey {
+    package enum UserKey {
         case email, userId, tags, ip, custom
 
         /// Dispatches on the length first: a string comparison costs more than the rest of a
         /// custom field's check.
         @inline(__always)
         init(_ key: String) {
-            switch key.utf8.count {
-            case 5: self = key == "email" ? .email : .custom
-            case 6: self = key == "userId" ? .userId : .custom
-            case 4: self = key == "tags" ? .tags : .custom
-            case 2: self = key == "ip" ? .ip : .custom
+            var key = key
+            self = key.withUTF8 { UserKey(UnsafeRawBufferPointer($0)) }
+        }
+
+        /// The kind of the member whose key is these UTF-8 bytes.
+        @inline(__always)
+        package init(_ key: UnsafeRawBufferPointer) {
+            // Compared as one little-endian word each, with no generic sequence code on the path.
+            var word: UInt64 = 0
+            switch key.count {
+            case 2, 4, 5, 6: withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: key) }
+            default:
+                self = .custom
+                return
+            }
+            switch (key.count, word) {
+            case (5, 0x6C_69_61_6D_65): self = .email  // "email"
+            case (6, 0x64_49_72_65_73_75): self = .userId  // "userId"
+            case (4, 0x73_67_61_74): self = .tags  // "tags"
+            case (2, 0x70_69): self = .ip  // "ip"
             default: self = .custom
             }
         }
@@ -229,8 +244,15 @@ enum EventValidator {
     /// is one of them in another case, else nil. Length first: most custom fields stop there.
     @inline(__always)
     private static func reservedSpelling(of key: String) -> String? {
+        var key = key
+        return key.withUTF8 { reservedSpelling(of: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// `reservedSpelling(of:)` of a key given as UTF-8 bytes.
+    @inline(__always)
+    package static func reservedSpelling(of key: UnsafeRawBufferPointer) -> String? {
         let expected: String
-        switch key.utf8.count {
+        switch key.count {
         case 5: expected = "email"
         case 6: expected = "userId"
         case 4: expected = "tags"
@@ -238,7 +260,7 @@ enum EventValidator {
         default: return nil
         }
         // Equal ignoring ASCII case (the exact spelling never gets here); allocates nothing.
-        return key.utf8.elementsEqual(expected.utf8, by: { ($0 | 0x20) == ($1 | 0x20) && $0 & 0xC0 == 0x40 })
+        return key.elementsEqual(expected.utf8, by: { ($0 | 0x20) == ($1 | 0x20) && $0 & 0xC0 == 0x40 })
             ? expected : nil
     }
 
@@ -368,5 +390,16 @@ enum EventValidator {
         guard let first = text.utf8.first, let last = text.utf8.last else { return text }
         if !isWhitespace(first) && !isWhitespace(last) { return text }
         return String(text.trimming(.all))
+    }
+
+    /// `trimmingWhitespace(_:)` of UTF-8 bytes: the bytes between the leading and trailing white
+    /// space, empty when all of it is (then `isBlank` holds for the text).
+    @inline(__always)
+    package static func trimmingWhitespace(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = 0
+        var end = bytes.count
+        while start < end, isWhitespace(bytes[start]) { start += 1 }
+        while end > start, isWhitespace(bytes[end - 1]) { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
     }
 }

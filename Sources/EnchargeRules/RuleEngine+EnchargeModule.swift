@@ -51,6 +51,11 @@ extension RuleEngine {
             throw LuaRaise("identify: expected a user table like { email = ... }, got \(state.type(at: 1).name)")
         }
         try checkEventCount("identify")
+        if let event = encodedIdentify(state) {
+            pending.append(event)
+            traceStep(.event(event))
+            return 0
+        }
         let user = try argument(state, 1, path: "user", function: "identify")
         var warnings: [EventWarning] = []
         do {
@@ -72,6 +77,11 @@ extension RuleEngine {
                 "track: the second argument must be a user table like { email = ... }, got \(state.type(at: 2).name)")
         }
         try checkEventCount("track")
+        if let event = encodedTrack(state) {
+            pending.append(event)
+            traceStep(.event(event))
+            return 0
+        }
         let name = try argument(state, 1, path: "name", function: "track")
         let user = try argument(state, 2, path: "user", function: "track")
         let properties = state.isNoneOrNil(3) ? nil : try argument(state, 3, path: "properties", function: "track")
@@ -116,6 +126,85 @@ extension RuleEngine {
             throw LuaRaise("event: \(error.description)")
         }
         return 0
+    }
+
+    // MARK: - One pass
+    //
+    // The common case, a valid event that needs no warning, is written from the Lua tables straight
+    // into its wire body (`LuaJSONEncoder`, with `EventUserFilter` for the user), with no JSONValue
+    // tree. Anything else (an error, a warning, an options table) makes the pass give up, charging
+    // nothing, and the event goes the way above: `toJSON`, then `Event`'s validating initializers,
+    // which give every message. Both ways write the same bytes (tests compare them).
+
+    /// `encharge.identify(user)` in one pass, or nil to take the slow way.
+    func encodedIdentify(_ state: LuaState) -> Event? {
+        encodedIdentify(state, encoder: &eventEncoder)
+    }
+
+    private func encodedIdentify(_ state: LuaState, encoder: inout LuaJSONEncoder) -> Event? {
+        encoder.reset()
+        do {
+            encoder.writer.writeRaw("{\"name\":\"identify\",\"user\":")
+            encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
+            let (userId, email) = try encodeUser(at: 1, &encoder)
+            encoder.writer.bytes.append(UInt8(ascii: "}"))
+            return finishedEvent(encoder, userId: userId, email: email)
+        } catch {
+            encoder.abandon()
+            return nil
+        }
+    }
+
+    /// `encharge.track(name, user, properties?)` in one pass, or nil to take the slow way (also
+    /// for any options table: `sourceIp` is rare).
+    func encodedTrack(_ state: LuaState) -> Event? {
+        guard state.isNoneOrNil(4) else { return nil }
+        return encodedTrack(state, encoder: &eventEncoder)
+    }
+
+    private func encodedTrack(_ state: LuaState, encoder: inout LuaJSONEncoder) -> Event? {
+        encoder.reset()
+        do {
+            encoder.writer.writeRaw("{\"name\":")
+            encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
+            try encoder.chargeValue()
+            let name = try encoder.string(at: 1)
+            if EventValidator.trimmingWhitespace(name).isEmpty { throw LuaJSONEncoderRefusal() }
+            encoder.writer.writeString(utf8: name)
+            encoder.writer.writeRaw(",\"user\":")
+            encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
+            let (userId, email) = try encodeUser(at: 2, &encoder)
+            if !state.isNoneOrNil(3) && !encoder.isNull(3) {
+                encoder.writer.writeRaw(",\"properties\":")
+                encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
+                var asIs = LuaJSONMembersAsIs()
+                try encoder.encodeObject(at: 3, filter: &asIs)
+            }
+            encoder.writer.bytes.append(UInt8(ascii: "}"))
+            return finishedEvent(encoder, userId: userId, email: email)
+        } catch {
+            encoder.abandon()
+            return nil
+        }
+    }
+
+    /// Writes the user table at `index`; answers where its identity literals landed.
+    private func encodeUser(
+        at index: Int32, _ encoder: inout LuaJSONEncoder
+    ) throws(LuaJSONEncoderRefusal) -> (userId: Range<Int>?, email: Range<Int>?) {
+        var user = EventUserFilter(state: state, scratch: tagScratch)
+        tagScratch = []
+        defer { tagScratch = user.joinedTags }
+        try encoder.encodeObject(at: index, filter: &user)
+        guard user.hasIdentity else { throw LuaJSONEncoderRefusal() }
+        return (user.userId, user.email)
+    }
+
+    /// The event whose wire body the encoder holds, copied out at its size (the encoder keeps its
+    /// buffer for the next event).
+    private func finishedEvent(_ encoder: borrowing LuaJSONEncoder, userId: Range<Int>?, email: Range<Int>?) -> Event {
+        let wire = encoder.writer.bytes.withUnsafeBufferPointer { Array($0) }
+        return Event(checkedWire: wire, userId: userId, email: email)
     }
 
     /// Counts what validation normalized, with the rule line that emitted the event.

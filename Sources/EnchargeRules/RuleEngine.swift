@@ -18,6 +18,11 @@ public final class RuleEngine {
     var contextRef: Int32 = 0
     /// Events emitted by the record being mapped.
     var pending: [Event] = []
+    /// Writes the events of `encharge.identify` and `encharge.track` in one pass; its buffers
+    /// serve every event of the engine.
+    var eventEncoder: LuaJSONEncoder
+    /// Scratch for joining a user's tags, kept across events.
+    var tagScratch: [UInt8] = []
     /// The reason of `encharge.skip` in the last record or request, nil when it did not skip (a
     /// webhook's outcome carries none; `test` reads it here).
     package internal(set) var skipReason: String?
@@ -55,6 +60,7 @@ public final class RuleEngine {
         let directory = Self.directory(of: options.rulesPath)
         do {
             state = try LuaState(limits: options.limits, moduleDirectory: directory)
+            eventEncoder = LuaJSONEncoder(state: state)
         } catch {
             throw RuleLoadError("cannot start Lua: \(error)")
         }

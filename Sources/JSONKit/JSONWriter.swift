@@ -106,11 +106,19 @@ public struct JSONWriter {
     /// Writes valid UTF-8 as a JSON string literal, escaping quotes, backslashes and controls.
     @inlinable
     public mutating func writeString(utf8: UnsafeRawBufferPointer) {
+        if utf8.count <= JSONWriter.shortString, !JSONWriter.needsEscaping(utf8) {
+            writeShortLiteral(utf8, before: 0, after: 0)
+            return
+        }
         bytes.append(UInt8(ascii: "\""))
         var runStart = 0
         var i = 0
         let n = utf8.count
         while i < n {
+            if i &+ 8 <= n, !JSONByteScan.hasSpecialByte(utf8.loadUnaligned(fromByteOffset: i, as: UInt64.self)) {
+                i &+= 8
+                continue
+            }
             let b = utf8[i]
             if b >= 0x20 && b != 0x22 && b != 0x5C {
                 i += 1
@@ -136,6 +144,67 @@ public struct JSONWriter {
         }
         if runStart < n { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: utf8[runStart..<n])) }
         bytes.append(UInt8(ascii: "\""))
+    }
+}
+
+extension JSONWriter {
+    /// Strings up to this many bytes are written with one append (see `writeShortLiteral`).
+    @usableFromInline static let shortString = 240
+
+    /// Writes `,"key":` (the comma unless `first`), compact: the start of an object member.
+    @inlinable
+    public mutating func writeMemberKey(utf8 key: UnsafeRawBufferPointer, first: Bool) {
+        if key.count <= JSONWriter.shortString, !JSONWriter.needsEscaping(key) {
+            writeShortLiteral(key, before: first ? 0 : UInt8(ascii: ","), after: UInt8(ascii: ":"))
+            return
+        }
+        if !first { bytes.append(UInt8(ascii: ",")) }
+        writeString(utf8: key)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    /// Whether `utf8` holds a byte a JSON string literal cannot hold as is.
+    @inlinable
+    static func needsEscaping(_ utf8: UnsafeRawBufferPointer) -> Bool {
+        var i = 0
+        let n = utf8.count
+        while i &+ 8 <= n {
+            if JSONByteScan.hasSpecialByte(utf8.loadUnaligned(fromByteOffset: i, as: UInt64.self)) { return true }
+            i &+= 8
+        }
+        while i < n {
+            let b = utf8[i]
+            if b < 0x20 || b == 0x22 || b == 0x5C { return true }
+            i &+= 1
+        }
+        return false
+    }
+
+    /// Appends `before` (unless 0), `"text"` and `after` (unless 0) with a single append: each
+    /// append of an array checks that its buffer is unique, a call that costs more than a
+    /// short key's bytes. `text` needs no escaping and has at most `shortString` bytes.
+    @inlinable
+    mutating func writeShortLiteral(_ text: UnsafeRawBufferPointer, before: UInt8, after: UInt8) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: JSONWriter.shortString + 4) { buffer in
+            var n = 0
+            if before != 0 {
+                buffer[0] = before
+                n = 1
+            }
+            buffer[n] = UInt8(ascii: "\"")
+            n &+= 1
+            if let source = text.baseAddress {
+                UnsafeMutableRawPointer(buffer.baseAddress! + n).copyMemory(from: source, byteCount: text.count)
+            }
+            n &+= text.count
+            buffer[n] = UInt8(ascii: "\"")
+            n &+= 1
+            if after != 0 {
+                buffer[n] = after
+                n &+= 1
+            }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
+        }
     }
 }
 

@@ -21,6 +21,8 @@ struct LuaJSONBuilder: JSONBuilder {
     /// Whether the latest key repeats one of its object. Only a null member reads it, and nothing
     /// is parsed between a null's key and its end, so one flag serves every level.
     var keyRepeats = false
+    /// Members of the top-level object so far (see `LuaState.recordWidthHint`).
+    var topLevelMembers: Int32 = 0
 
     init(state: LuaState) {
         self.state = state
@@ -44,7 +46,7 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func beginObject() throws {
         try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
-        lua_createtable(L, 0, 4)
+        lua_createtable(L, 0, slots.isEmpty ? state.recordWidthHint : 4)
         slots.append((lua_gettop(L), 0, 0))
         lastWasNull = false
     }
@@ -77,6 +79,7 @@ struct LuaJSONBuilder: JSONBuilder {
 
     mutating func endMember() throws {
         let last = slots.count - 1
+        if last == 0 { topLevelMembers &+= 1 }
         if lastWasNull {
             if keyRepeats {
                 // A null after a value: the null is the last value, so the earlier one goes.
@@ -96,11 +99,23 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func endObject() throws {
         let slot = slots.removeLast()
         lastWasNull = false
+        if slots.isEmpty { state.recordWidthHint = min(max(topLevelMembers - slot.count, 4), 64) }
         if slot.count > 0 {
             // Stack: table, key1 ... keyN (the null members).
-            lua_createtable(L, 0, 2)
+            let first = slot.table + 1
+            let hash = LuaNullsMetatables.hash(L, first: first, count: slot.count)
+            if let ref = state.nullsMetatables.reference(hash: hash, L, first: first, count: slot.count) {
+                lua_settop(L, slot.table)
+                state.pushReference(ref)
+                lua_setmetatable(L, slot.table)
+                return
+            }
+            let keys = state.nullsMetatables.hasRoom ? (0..<slot.count).map { lua_topointer(L, first + $0) } : nil
+            lua_createtable(L, 0, 3)
             lua_pushstring(L, "object")
             lua_setfield(L, -2, LuaState.jsonMarkerField)
+            lua_pushstring(L, "json.object")
+            lua_setfield(L, -2, "__metatable")
             lua_createtable(L, 0, slot.count)
             for _ in 0..<slot.count {
                 // nulls table on top, metatable below it, keys below that.
@@ -110,6 +125,10 @@ struct LuaJSONBuilder: JSONBuilder {
             }
             lua_setfield(L, -2, LuaState.jsonNullsField)
             lua_setmetatable(L, slot.table)
+            if let keys {
+                lua_getmetatable(L, slot.table)
+                state.nullsMetatables.keep(hash: hash, keys: keys, ref: state.makeReference())
+            }
         } else if lua_rawlen(L, slot.table) == 0, isEmpty(slot.table) {
             state.pushReference(state.objectMetatableRef)
             lua_setmetatable(L, slot.table)

@@ -67,6 +67,12 @@ extension LuaState {
 
     /// The digits of the big integer at `index`, or nil for any other value. Never raises.
     public func bigIntegerDigits(at index: Int32) -> String? {
+        bigIntegerBytes(at: index).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The digits of the big integer at `index` as the userdata holds them (valid while it is on
+    /// the stack), or nil for any other value. Never raises.
+    func bigIntegerBytes(at index: Int32) -> UnsafeRawBufferPointer? {
         guard lua_type(L, index) == LUA_TUSERDATA else { return nil }
         let absolute = lua_absindex(L, index)
         guard lua_getmetatable(L, absolute) != 0 else { return nil }
@@ -74,8 +80,7 @@ extension LuaState {
         let isBigInteger = lua_rawequal(L, -1, -2) != 0
         encl_pop(L, 2)
         guard isBigInteger, let storage = lua_touserdata(L, absolute) else { return nil }
-        return String(
-            decoding: UnsafeRawBufferPointer(start: storage, count: Int(lua_rawlen(L, absolute))), as: UTF8.self)
+        return UnsafeRawBufferPointer(start: storage, count: Int(lua_rawlen(L, absolute)))
     }
 }
 

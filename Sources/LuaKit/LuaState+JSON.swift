@@ -5,8 +5,9 @@ import JSONKit
 /// - integers stay Lua integers, floats stay floats;
 /// - arrays carry a marker metatable (`__json = "array"`) so empty ones stay arrays, and empty
 ///   objects carry `__json = "object"`;
-/// - a null object member is absent in Lua (so `if r.email then` works), but the table's own
-///   metatable remembers it (`__jsonnulls`) and encoding writes it back as `null` unless the rule
+/// - a null object member is absent in Lua (so `if r.email then` works), but the table's
+///   metatable remembers it (`__jsonnulls`, shared by objects with the same null keys and hidden
+///   from `getmetatable` like the markers) and encoding writes it back as `null` unless the rule
 ///   set the member; a null array element is `json.null` so positions and `#` hold;
 /// - an integer beyond 64 bits is a userdata holding its digits: `tostring` and `..` give the
 ///   digits, `==` compares them, encoding writes them back exactly, and arithmetic raises an error
@@ -98,9 +99,12 @@ extension LuaState {
     }
 
     private func setNullsMetatable(keys: [String]) {
-        lua_createtable(L, 0, 2)
+        lua_createtable(L, 0, 3)
         push("object")
         rawSetField(LuaState.jsonMarkerField, in: -2)
+        // Protected, as the metatables of decoded objects with nulls are (see LuaNullsMetatables).
+        push("json.object")
+        rawSetField("__metatable", in: -2)
         lua_createtable(L, 0, Int32(keys.count))
         for key in keys {
             push(key)

@@ -35,6 +35,11 @@ public final class LuaState {
     var arrayMetatableRef: Int32 = 0
     var objectMetatableRef: Int32 = 0
     var jsonParser = JSONParser()
+    /// Members of the last top-level object `pushJSON` built: the next one (records of a stream
+    /// look alike) starts with room for as many, sparing the table its rehashes as it grows.
+    var recordWidthHint: Int32 = 4
+    /// The shared metatables of decoded objects with null members.
+    var nullsMetatables = LuaNullsMetatables()
     /// Keys decoding found repeated within one JSON object (records, `req.json`, `json.decode`).
     public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
     /// Set by `call` when the protected call failed.

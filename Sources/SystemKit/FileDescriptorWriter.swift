@@ -18,4 +18,9 @@ package struct FileDescriptorWriter: OutputWriter {
         // already says what happened.
         Self.serial.withLock { _ in _ = descriptor.writeAll(text) }
     }
+
+    /// Writes the bytes as they are; the caller vouches that they are valid UTF-8.
+    package func write(utf8 bytes: UnsafeRawBufferPointer) {
+        Self.serial.withLock { _ in _ = descriptor.writeAll(bytes) }
+    }
 }

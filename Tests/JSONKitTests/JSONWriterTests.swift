@@ -86,6 +86,47 @@ import Testing
         #expect(writer.bytes == Array(#""a\"\né\\""#.utf8))
     }
 
+    /// Every special byte at every offset of short and long strings (the short, one-append path
+    /// ends at 240 bytes; the scan moves eight bytes at a time), against a byte-at-a-time reference.
+    @Test(arguments: [1, 7, 8, 9, 16, 239, 240, 241, 600])
+    func writeStringEscapesASpecialByteAtAnyOffset(length: Int) {
+        for special: UInt8 in [0x22, 0x5C, 0x00, 0x0A, 0x1F, 0x7F, 0xC3] {
+            for offset in Set([0, length / 2, length - 1]) {
+                var bytes = [UInt8](repeating: UInt8(ascii: "x"), count: length)
+                bytes[offset] = special
+                if special == 0xC3 { bytes.insert(0xA9, at: offset + 1) }  // é, kept as is
+                var writer = JSONWriter()
+                bytes.withUnsafeBytes { writer.writeString(utf8: $0) }
+                var expected = "\""
+                for scalar in String(decoding: bytes, as: UTF8.self).unicodeScalars {
+                    switch scalar {
+                    case "\"": expected += "\\\""
+                    case "\\": expected += "\\\\"
+                    case "\n": expected += "\\n"
+                    case "\u{00}": expected += "\\u0000"
+                    case "\u{1F}": expected += "\\u001f"
+                    default: expected.unicodeScalars.append(scalar)
+                    }
+                }
+                expected += "\""
+                #expect(String(decoding: writer.bytes, as: UTF8.self) == expected, "byte \(special) at \(offset)")
+            }
+        }
+    }
+
+    @Test func writeMemberKeyWritesTheCommaOnlyAfterTheFirstMember() {
+        var writer = JSONWriter()
+        writer.writeRaw("{")
+        for (i, key) in ["a", "q\"k", String(repeating: "k", count: 300)].enumerated() {
+            var key = key
+            key.withUTF8 { writer.writeMemberKey(utf8: UnsafeRawBufferPointer($0), first: i == 0) }
+            writer.writeInteger(Int64(i))
+        }
+        writer.writeRaw("}")
+        let long = String(repeating: "k", count: 300)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == #"{"a":0,"q\"k":1,""# + long + #"":2}"#)
+    }
+
     @Test func writingANonFiniteDoubleStopsTheProcess() async {
         await #expect(processExitsWith: .failure) {
             var writer = JSONWriter()

@@ -57,6 +57,37 @@ import Testing
         #expect(result == .string(#"{"email":"a@b.co"}"#))
     }
 
+    @Test func objectsWithTheSameNullKeysShareAHiddenMetatableButNotTheirMembers() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let script = """
+            local a = json.decode('{"x":null,"y":1}')
+            local b = json.decode('{"y":2,"x":null}')
+            local c = json.decode('{"x":null,"y":3}')
+            a.x = "set"
+            return { json.encode({ a, b, c }), getmetatable(c), pcall(setmetatable, c, {}) }
+            """
+        #expect(
+            try evaluate(state, script)
+                == [
+                    #"[{"x":"set","y":1},{"x":null,"y":2},{"x":null,"y":3}]"#, "json.object", false,
+                    "cannot change a protected metatable",
+                ])
+    }
+
+    @Test func nullsPastTheSharedPatternsAndLongKeysStillComeBack() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        let long = String(repeating: "k", count: 60)
+        let objects = (0..<(LuaNullsMetatables.capacity + 8)).map { #"{"n\#($0)":null,"\#(long)":null,"v":\#($0)}"# }
+        let script =
+            "local out = {} for i, s in ipairs({'" + objects.joined(separator: "','")
+            + "'}) do out[i] = json.encode(json.decode(s)) end return out"
+        let result = try evaluate(state, script)
+        #expect(
+            result == .array(objects.indices.map { .string(#"{"\#(long)":null,"n\#($0)":null,"v":\#($0)}"#) }))
+    }
+
     @Test func arrayNullsKeepPositionsAndLength() throws {
         let state = try LuaState()
         state.installJSONModule()
