@@ -367,28 +367,13 @@ public struct JSONParser {
     /// nothing past U+10FFFF) and moves past it.
     @inlinable
     mutating func validateUTF8Sequence() throws {
-        let b0 = base[position]
-        let length: Int
-        var lowerBound: UInt8 = 0x80
-        var upperBound: UInt8 = 0xBF
-        switch b0 {
-        case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lowerBound = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; upperBound = 0x9F
-        case 0xF0: length = 4; lowerBound = 0x90
-        case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; upperBound = 0x8F
-        default: throw error("invalid UTF-8 byte 0x\(String(b0, radix: 16, uppercase: true))")
+        switch UTF8Validation.sequence(at: position, in: base, end: end) {
+        case .valid(let length): position += length
+        case .invalidLeadByte:
+            throw error("invalid UTF-8 byte 0x\(String(base[position], radix: 16, uppercase: true))")
+        case .truncated: throw error("truncated UTF-8 sequence")
+        case .invalidContinuation: throw error("invalid UTF-8 sequence")
         }
-        guard end - position >= length else { throw error("truncated UTF-8 sequence") }
-        let b1 = base[position + 1]
-        guard b1 >= lowerBound && b1 <= upperBound else { throw error("invalid UTF-8 sequence") }
-        for i in 2..<max(2, length) {
-            let b = base[position + i]
-            guard b >= 0x80 && b <= 0xBF else { throw error("invalid UTF-8 sequence") }
-        }
-        position += length
     }
 }
 
