@@ -31,7 +31,9 @@ public final class LuaState {
     public var limits: LuaLimits {
         didSet { limitsPointer.pointee.limit = max(limits.memoryBytes, 1 << 20) }
     }
-    var functions: [LuaFunction] = []
+    /// The Swift functions Lua can call, by the index their closure carries. Read on every call
+    /// and only appended to otherwise, never during a read: no runtime exclusivity checks.
+    @exclusivity(unchecked) var functions: [LuaFunction] = []
     var arrayMetatableRef: Int32 = 0
     var objectMetatableRef: Int32 = 0
     var jsonParser = JSONParser()
