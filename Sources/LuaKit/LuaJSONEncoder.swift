@@ -30,6 +30,8 @@ package struct LuaJSONEncoder {
     private var visiting: [UnsafeRawPointer] = []
     private var budget = LuaConversionBudget(memoryCap: 0, maxBytes: nil)
     private var instructionsAtReset: Int64 = 0
+    /// The state's memory cap, read at `reset()` for the budgets of the values that follow.
+    private var memoryCap = 0
     private let maxDepth: Int
 
     /// An encoder for values of `state`, nested at most `maxDepth` tables deep (as `toJSON`'s).
@@ -46,8 +48,10 @@ package struct LuaJSONEncoder {
     package mutating func reset() {
         writer.bytes.removeAll(keepingCapacity: true)
         entryCount = 0
-        visiting.removeAll(keepingCapacity: true)
+        // Empty unless the last encoding was refused.
+        if !visiting.isEmpty { visiting.removeAll(keepingCapacity: true) }
         instructionsAtReset = state.limitsPointer.pointee.instructions
+        memoryCap = state.limits.memoryBytes
     }
 
     /// Undoes the instruction charges since `reset()`: call it after a refusal, before converting
@@ -56,9 +60,10 @@ package struct LuaJSONEncoder {
         state.limitsPointer.pointee.instructions = instructionsAtReset
     }
 
-    /// Starts the budget of one value, as `toJSON(at:maxBytes:)` does for each call.
+    /// Starts the budget of one value, as `toJSON(at:maxBytes:)` does for each call (after
+    /// `reset()`, which reads the state's memory cap).
     package mutating func beginValue(maxBytes: Int?) {
-        budget = LuaConversionBudget(memoryCap: state.limits.memoryBytes, maxBytes: maxBytes)
+        budget = LuaConversionBudget(memoryCap: memoryCap, maxBytes: maxBytes)
     }
 
     /// The value at stack `index`, read for the methods below (valid while the slot holds it).
@@ -182,7 +187,9 @@ package struct LuaJSONEncoder {
                 writer.writeDouble(d)
             }
         case LUA_TSTRING:
-            writer.writeString(utf8: try string(value))
+            let bytes = value.stringBytes
+            try charge(bytes.count)
+            guard writer.writeStringIfValidUTF8(bytes) else { throw LuaJSONEncoderRefusal() }
         case LUA_TLIGHTUSERDATA:
             guard encl_isjsonnullpointer(raw.value.pointer) != 0 else { throw LuaJSONEncoderRefusal() }
             writer.writeRaw("null")
