@@ -1,6 +1,7 @@
 // Table members for the one-pass JSON encoder (LuaJSONEncoder in LuaKit): one call per table
 // instead of several Lua API calls per member from Swift. See encl_members in CLua.h.
 #include "CLua.h"
+#include <stdint.h>
 #include <string.h>
 
 void encl_member_at(lua_State *L, int idx, encl_member *member) {
@@ -48,16 +49,61 @@ static int encl_key_precedes(const encl_member *a, const encl_member *b) {
   return a->key_length < b->key_length;
 }
 
+// A key's first eight bytes, big-endian and zero-padded: ordering these orders keys as
+// encl_key_precedes does whenever they differ (a padding zero sorts a shorter key first, as its
+// length does), so most comparisons read no key bytes. Ties fall back to encl_key_precedes.
+static uint64_t encl_key_prefix(const encl_member *member) {
+  uint64_t prefix = 0;
+  size_t n = member->key_length < 8 ? member->key_length : 8;
+  for (size_t i = 0; i < n; i++) prefix |= (uint64_t)(unsigned char)member->key[i] << (56 - 8 * i);
+  return prefix;
+}
+
+// Tables up to this many members are sorted as (prefix, position) pairs and then permuted once,
+// instead of moving whole members at each step of the insertion sort.
+#define ENCL_SORT_BY_PREFIX_MAX 32
+
 static void encl_sort_by_key(encl_member *members, int n) {
-  for (int i = 1; i < n; i++) {
-    encl_member member = members[i];
+  if (n < 2) return;
+  if (n > ENCL_SORT_BY_PREFIX_MAX) {
+    for (int i = 1; i < n; i++) {
+      encl_member member = members[i];
+      int j = i;
+      while (j > 0 && encl_key_precedes(&member, &members[j - 1])) {
+        members[j] = members[j - 1];
+        j--;
+      }
+      members[j] = member;
+    }
+    return;
+  }
+  struct {
+    uint64_t prefix;
+    int position;
+  } order[ENCL_SORT_BY_PREFIX_MAX];
+  int moved = 0;
+  for (int i = 0; i < n; i++) {
+    order[i].prefix = encl_key_prefix(&members[i]);
+    order[i].position = i;
     int j = i;
-    while (j > 0 && encl_key_precedes(&member, &members[j - 1])) {
-      members[j] = members[j - 1];
+    while (j > 0 && (order[i].prefix != order[j - 1].prefix
+                         ? order[i].prefix < order[j - 1].prefix
+                         : encl_key_precedes(&members[i], &members[order[j - 1].position]))) {
       j--;
     }
-    members[j] = member;
+    if (j < i) {
+      // Insert entry i at j.
+      uint64_t prefix = order[i].prefix;
+      memmove(&order[j + 1], &order[j], (size_t)(i - j) * sizeof(order[0]));
+      order[j].prefix = prefix;
+      order[j].position = i;
+      moved = 1;
+    }
   }
+  if (!moved) return;
+  encl_member sorted[ENCL_SORT_BY_PREFIX_MAX];
+  for (int i = 0; i < n; i++) sorted[i] = members[order[i].position];
+  memcpy(members, sorted, (size_t)n * sizeof(encl_member));
 }
 
 static void encl_sort_by_index(encl_member *members, int n) {

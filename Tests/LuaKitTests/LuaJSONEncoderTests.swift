@@ -93,6 +93,8 @@ import Testing
         #"local r = json.decode('{"o":{"n":null,"k":1},"z":null}') r.o.n = "set" r.z = nil r.o.k = nil return r"#,
         #"return { [1] = "a", [2] = { [1] = { x = "y" } } }"#,
         #"local t = json.array{} t[1] = "only" return t"#,
+        // Keys alike in their first eight bytes, NUL bytes and prefixes (the sort's tie-breaks).
+        #"return { abcdefgh1 = 1, abcdefgh = 2, ["abcdefgh\0"] = 3, ["a\0"] = 4, a = 5, [""] = 6, abcdefgi = 7, ["\0"] = 8 }"#,
     ])
     func readsValuesInPlaceLikeTheTreePath(script: String) throws {
         let (fast, slow) = try bothWays(script)
