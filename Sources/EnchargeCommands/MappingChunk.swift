@@ -3,12 +3,11 @@ import JSONKit
 import RecordSources
 import SystemKit
 
-/// Consecutive records of one input, copied out of the reader by the thread that reads, mapped by
-/// one `MappingWorkers` thread, and merged back in input order by the reading thread (`run --jobs`).
+/// Consecutive records, copied out of the input by the thread that reads, mapped by one
+/// `MappingWorkers` thread, and merged back in input order by the reading thread (`--jobs`).
 final class MappingChunk: @unchecked Sendable {
-    // Invariant: `bytes`, `records`, `inputIndex` and `reader` are written by the reading thread
-    // before the chunk is queued and only read after (a worker reads the records); `reader` is
-    // touched by the reading thread only. What workers produce is in `state`, under its lock.
+    // Invariant: `bytes` and `records` are written by the reading thread before the chunk is
+    // queued and only read after; what the worker produces is in `state`, under its lock.
 
     /// A record as the chunk keeps it: JSON bytes are copied into `bytes`.
     enum Record {
@@ -38,15 +37,11 @@ final class MappingChunk: @unchecked Sendable {
     static let maxRecords = 256
     static let maxBytes = 1 << 20
 
-    let inputIndex: Int
-    let reader: RecordReader
     private(set) var bytes: [UInt8] = []
     private(set) var records: [(record: Record, source: String)] = []
     let state = ConditionLock(State())
 
-    init(inputIndex: Int, reader: RecordReader) {
-        self.inputIndex = inputIndex
-        self.reader = reader
+    init() {
         records.reserveCapacity(Self.maxRecords)
     }
 

@@ -11,7 +11,7 @@ import RecordSources
 /// reading stopped) waits in the same queue as the chunks, so it is reported where one job would.
 final class ParallelMappingRun {
     private enum Step {
-        case chunk(MappingChunk)
+        case chunk(MappingChunk, reader: RecordReader, inputIndex: Int)
         /// A line the reader warned with.
         case warning(String)
         case inputError(String)
@@ -34,7 +34,7 @@ final class ParallelMappingRun {
     private let maxChunksInFlight: Int
     private var steps: [Step] = []
     /// The chunk being filled, queued when full or before the next step that is not a record.
-    private var pending: MappingChunk?
+    private var pending: (chunk: MappingChunk, reader: RecordReader, inputIndex: Int)?
     private var chunksInFlight = 0
     private var halt: Halt?
     private var inputStart = MappingSummary()
@@ -66,9 +66,9 @@ final class ParallelMappingRun {
                         add(.stopBefore(source: reader.source(line), inputIndex: index))
                         return false
                     }
-                    let chunk = pending ?? MappingChunk(inputIndex: index, reader: reader)
+                    let chunk = pending?.chunk ?? MappingChunk()
                     chunk.append(body, source: reader.source(line))
-                    pending = chunk
+                    pending = (chunk, reader, index)
                     if chunk.isFull { add(nil) }
                     return true
                 }
@@ -85,17 +85,17 @@ final class ParallelMappingRun {
     /// every step before the first chunk still being mapped and, while too many chunks are in
     /// flight, the first chunk once it is done.
     private func add(_ step: Step?) {
-        if let chunk = pending {
+        if let (chunk, reader, index) = pending {
             pending = nil
             if halt == nil {
                 workers.map(chunk)
                 chunksInFlight += 1
-                steps.append(.chunk(chunk))
+                steps.append(.chunk(chunk, reader: reader, inputIndex: index))
             }
         }
         if let step { steps.append(step) }
         while let first = steps.first {
-            if case .chunk(let chunk) = first, chunksInFlight <= maxChunksInFlight, !chunk.isSettled { break }
+            if case .chunk(let chunk, _, _) = first, chunksInFlight <= maxChunksInFlight, !chunk.isSettled { break }
             mergeFirst()
         }
     }
@@ -115,7 +115,7 @@ final class ParallelMappingRun {
         case nil: break
         }
         switch step {
-        case .chunk(let chunk): merge(chunk)
+        case .chunk(let chunk, let reader, let index): merge(chunk, reader: reader, inputIndex: index)
         case .warning(let line): mapping.report(line)
         case .inputError(let line):
             mapping.inputError(line)
@@ -127,13 +127,13 @@ final class ParallelMappingRun {
     }
 
     /// Merges the chunk's records in order, as `MappingRun` does for one job after each call.
-    private func merge(_ chunk: MappingChunk) {
+    private func merge(_ chunk: MappingChunk, reader: RecordReader, inputIndex: Int) {
         let state = chunk.waitUntilSettled()
         for (index, mapped) in state.mapped.enumerated() {
             guard halt == nil else { return }
             chunk.withRecord(index) { body, source in
                 if mapping.shouldStop() {
-                    stop(before: source, inputIndex: chunk.inputIndex)
+                    stop(before: source, inputIndex: inputIndex)
                     return
                 }
                 mapping.summary.records += 1
@@ -145,8 +145,8 @@ final class ParallelMappingRun {
                     }
                 }
                 if let warnings = mapped.warnings { mapping.mergedWarnings!.merge(warnings) }
-                if !mapping.settle(mapped.outcome, body: body, source: source, reader: chunk.reader) {
-                    halt = .atRecord(inputIndex: chunk.inputIndex)
+                if !mapping.settle(mapped.outcome, body: body, source: source, reader: reader) {
+                    halt = .atRecord(inputIndex: inputIndex)
                 }
             }
         }

@@ -21,7 +21,7 @@ package enum AvailableProcessors {
 
     /// The processors the `Cpus_allowed:` mask of a /proc status text allows (hex words such as
     /// `ff` or `00000000,0000000f`), nil when the text has no such line.
-    static func allowedCount(status: String) -> Int? {
+    package static func allowedCount(status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix("Cpus_allowed:") {
             return line.dropFirst("Cpus_allowed:".count).reduce(0) { count, character in
                 count + (character.hexDigitValue?.nonzeroBitCount ?? 0)
