@@ -145,6 +145,12 @@ import Testing
         #expect(one.stdoutLines.count > 4000)
     }
 
+    @Test func jobsDoNotApplyToASpoolReplay() async throws {
+        let result = await InProcessCommandLine().run(["replay", "--spool", "spool.sqlite", "--jobs", "2"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("--jobs applies to a dead-letter file, not to --spool"))
+    }
+
     @Test(arguments: ["0", "1025"])
     func jobsOutOfRangeIsAUsageError(_ jobs: String) async throws {
         let result = await InProcessCommandLine().run(["run", "rules.lua", "in.jsonl", "--dry-run", "--jobs", jobs])
