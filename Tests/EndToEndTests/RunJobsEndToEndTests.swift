@@ -86,4 +86,38 @@ import Testing
         #expect(received[1] == received[0])
         #expect(received[0].split(separator: "\n").count > 3000)
     }
+
+    /// A call stuck in C ends the run at its record, as with one job: what records before it
+    /// emitted is printed, nothing after it, and the summary counts up to it.
+    @Test(.timeLimit(.minutes(2)))
+    func aStuckCallEndsTheRunAtItsRecord() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let rules = try tmp.write(
+            "rules.lua",
+            """
+            function on_record(r, ctx)
+              if r.id == 700 then table.move({}, 1, 1e12, 2) end
+              encharge.identify{ userId = tostring(r.id) }
+            end
+            """)
+        let input = try tmp.write("in.jsonl", (1...1000).map { "{\"id\":\($0)}\n" }.joined())
+        var results: [Binary.Result] = []
+        for jobs in [1, 4] {
+            results.append(
+                try Binary.run(
+                    ["run", rules, input, "--dry-run", "--time-limit", "0.3", "--jobs", "\(jobs)"], timeout: 60))
+        }
+        // The seconds the call ran and the run took differ from run to run.
+        let stderr = results.map {
+            JobSummary.withoutTimings($0.stderr).replacingOccurrences(
+                of: "ran for [0-9.]+ s", with: "ran for N s", options: .regularExpression)
+        }
+        #expect(results.map(\.status) == [1, 1])
+        #expect(results[1].stdout == results[0].stdout)
+        #expect(stderr[1] == stderr[0])
+        #expect(results[0].stdout.split(separator: "\n").count == 699)
+        #expect(stderr[0].contains("rules.lua:2: error: a call of the rule ran for N s"))
+        #expect(stderr[0].contains("(record \(input):700)"))
+    }
 }
