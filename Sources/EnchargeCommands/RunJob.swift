@@ -23,6 +23,14 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
         )
         return .usage
     }
+    // --trace blocks are written as each call returns, so they need the calls in input order.
+    let jobs = configuration.rule.trace ? 1 : configuration.jobs
+    var workers: MappingWorkers? = nil
+    if jobs > 1 {
+        workers = MappingWorkers(count: jobs, options: configuration.rule, job: "run", diagnostics: diagnostics)
+        if workers == nil { return .usage }
+    }
+    defer { workers?.finish() }
     // Every input is checked before the first record, so a mistyped path stops the run before
     // anything is sent rather than leaving half an import behind.
     let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
@@ -59,18 +67,23 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
     let handover = AbandonedRunHandover(
         run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
         configuration: configuration, diagnostics: diagnostics)
-    let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
-        handover.finish(runningSeconds: seconds)
-    }
-    var summary = run.run(inputs: configuration.inputs)
-    watchdog.stop()
+    // With --jobs each worker watches its own engine, and the run ends where merging reaches the call given up.
+    run.onAbandonedRecord = { handover.finish(message: $0) }
+    let watchdog =
+        workers == nil
+        ? RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        } : nil
+    var summary = run.run(inputs: configuration.inputs, workers: workers)
+    watchdog?.stop()
+    workers?.finish()
     writer?.flush()
     let stats = delivery.map { drain($0, progress: progress, summary: summary) }
     summary.seconds = SystemClock.monotonicSeconds() - start
     let stop = stats?.stop
     let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
     progress.clear()
-    for warning in engine.warningLines() { diagnostics.write(warning) }
+    for warning in run.warningLines() { diagnostics.write(warning) }
 
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
         || !summary.inputErrors.isEmpty || stop != nil

@@ -61,6 +61,7 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
     @Flag(help: "No summary unless something failed.")
     var quiet = false
 
+    @OptionGroup(title: "Mapping") var mappingFlags: MappingFlags
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
@@ -70,6 +71,10 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
         }
         if spool != nil && !runId.isEmpty {
             throw ValidationError("--run-id applies to a dead-letter file, not to --spool")
+        }
+        if spool != nil && mappingFlags.jobs != nil {
+            throw ValidationError(
+                "--jobs applies to a dead-letter file, not to --spool (serve maps a spool's requests)")
         }
         if spool != nil && dryRun {
             throw ValidationError(
@@ -104,7 +109,7 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
                     ? nil
                     : try deliveryFlags.configuration(
                         environment: context.environment, warn: context.diagnostics.write),
-                drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId))
+                drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId), jobs: mappingFlags.count)
         }
     }
 }

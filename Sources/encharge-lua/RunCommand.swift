@@ -18,6 +18,11 @@ struct RunCommand: ParsableCommand, ContextCommand {
             when something fails); a --dry-run reports its failures on stderr and writes a file only \
             when --dead-letter is given, with entries that replay refuses.
 
+            Records are mapped by --jobs Lua states at once (default: one per core), in chunks whose \
+            results are merged back in input order: stdout, the dead-letter file, the order events are \
+            sent in and stderr are those of --jobs 1. Each state keeps its own globals, so a rule that \
+            counts or remembers across records in globals needs --jobs 1; --trace maps on one state.
+
             EXIT CODES
               0    every record mapped and every event delivered
               1    some records failed or events were dead-lettered
@@ -29,6 +34,7 @@ struct RunCommand: ParsableCommand, ContextCommand {
             EXAMPLES
               encharge-lua run rules.lua signups.jsonl --dry-run
               encharge-lua run rules.lua signups.jsonl --dry-run --trace
+              encharge-lua run rules.lua signups.jsonl --dry-run --jobs 1
               ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
               encharge-lua run rules.lua - --format json < export.json
             """)
@@ -62,6 +68,7 @@ struct RunCommand: ParsableCommand, ContextCommand {
     )
     var trace = false
 
+    @OptionGroup(title: "Mapping") var mappingFlags: MappingFlags
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
@@ -88,7 +95,7 @@ struct RunCommand: ParsableCommand, ContextCommand {
                     ? nil
                     : try deliveryFlags.configuration(
                         environment: context.environment, warn: context.diagnostics.write),
-                drainTimeout: deliveryFlags.drainTimeout)
+                drainTimeout: deliveryFlags.drainTimeout, jobs: mappingFlags.count)
         }
     }
 }
