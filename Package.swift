@@ -70,7 +70,8 @@ let package = Package(
             name: "WebhookSignatures",
             dependencies: ["SystemKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
-        // The durable SQLite spool of accepted webhook events and its delivery worker.
+        // The spool protocol (`EventSpool`) of accepted webhook events, the durable SQLite spool and the
+        // delivery worker, which knows only the protocol.
         .target(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
@@ -145,11 +146,11 @@ let package = Package(
             dependencies: ["SystemKit", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
-        // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
+        // directories, `eventually`, a raw HTTP client, request signing, the binary harness and the spool fixtures.
         .target(
             name: "TestSupport",
             dependencies: [
-                "MockIngest", "JSONKit",
+                "MockIngest", "EnchargeKit", "JSONKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -218,6 +219,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeSpoolTests",
+            dependencies: [
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings),
+        // The spool protocol's semantics, run against every backend in `SpoolBackends.all` (a backend's
+        // target is listed here with its factory).
+        .testTarget(
+            name: "SpoolBackendTests",
             dependencies: [
                 "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -23,7 +23,7 @@ struct SpoolCrashTests {
     /// The child's part: accept every request (one task per person, each person's requests in
     /// order, so the group commits interleave), say so, deliver a while, then die without cleanup.
     static func childAcceptsThenDies(path: String, endpoint: String) async throws -> Never {
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for person in 0..<people {
                 group.addTask {
@@ -32,8 +32,8 @@ struct SpoolCrashTests {
                         let result = try await spool.accept(
                             requestID: "req-\(seq)", dedupKey: "delivery-\(seq)",
                             events: [
-                                Fixture.identify("person-\(person)", request: seq),
-                                Fixture.track("person-\(person)", seq: seq),
+                                SpoolFixture.identify("person-\(person)", request: seq),
+                                SpoolFixture.track("person-\(person)", seq: seq),
                             ],
                             source: "POST /hook")
                         precondition(result == .accepted)
@@ -43,7 +43,7 @@ struct SpoolCrashTests {
             try await group.waitForAll()
         }
         FileHandle.standardOutput.write(Data("SPOOL-CHILD accepted \(people * requestsPerPerson)\n".utf8))
-        let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+        let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
         worker.start()
         await eventually("the child delivers 40 events before it dies") { worker.stats().delivered >= 40 }
         kill(getpid(), SIGKILL)
@@ -91,18 +91,18 @@ struct SpoolCrashTests {
             #expect(sentBeforeKill >= 40)
 
             // Every accepted request is still there: delivered (and marked) or pending.
-            let spool = try Spool(path: path)
-            let before = try spool.stats()
+            let spool = try SQLiteSpool(path: path)
+            let before = try await spool.stats()
             #expect(before.pending + before.delivered == 2 * total)
             #expect(before.pending > 0)
             #expect(before.dead == 0)
             #expect(before.delivered <= sentBeforeKill, "only what the API accepted is marked delivered")
 
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
-            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             _ = try await onThread { worker.stop(timeout: 5) }
-            #expect(try spool.stats().delivered == 2 * total)
+            #expect(try await spool.stats().delivered == 2 * total)
             let accepted = server.accepted
             #expect(Set(accepted.compactMap(\.seq)) == Set(0..<total))
             #expect(Set(accepted.filter { $0.name == "identify" }.map(\.body)).count == total)
@@ -110,8 +110,8 @@ struct SpoolCrashTests {
             // nothing else is (the restart sends each pending event once, no retries here).
             #expect(accepted.count == sentBeforeKill + before.pending)
             // In order: each person's first sendings keep spool order.
-            for (person, seqs) in Fixture.acceptedSeqsByPerson(accepted) {
-                #expect(Fixture.isAscending(seqs), "\(person) out of order across the kill: \(seqs)")
+            for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(accepted) {
+                #expect(SpoolFixture.isAscending(seqs), "\(person) out of order across the kill: \(seqs)")
             }
         }
     }
