@@ -65,8 +65,8 @@ struct ServerStatusController: Sendable {
     }
 }
 
-/// The log line and `/healthz` reason while the Ingest API refuses the write key.
+/// The log line and `/healthz` reason while the Ingest API refuses the write key (also `deliver`'s).
 /// `writeKeySource` names where the key came from (`ENCHARGE_WRITE_KEY` or `--write-key-file PATH`).
-func refusedKeyMessage(_ status: Int, writeKeySource: String) -> String {
+package func refusedKeyMessage(_ status: Int, writeKeySource: String) -> String {
     "the Ingest API refused the write key (HTTP \(status)); check \(writeKeySource)"
 }

@@ -40,10 +40,7 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a delivery id is remembered for dedup.", valueName: "seconds"))
     var dedupWindow = 86_400.0
 
-    @Option(
-        help: ArgumentHelp(
-            "While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
-    var keyRetryInterval = 30.0
+    @OptionGroup var keyRetry: KeyRetryFlags
 
     @Option(
         help: ArgumentHelp("Failed requests kept for replay at most; past it the oldest are dropped.", valueName: "n"))
@@ -103,9 +100,6 @@ struct ServerFlags: ParsableArguments {
             throw ValidationError(
                 "--header-timeout takes a number of seconds above 0 and at most 3600, got \(headerTimeout)")
         }
-        guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
-            throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
-        }
     }
 
     /// The server's configuration from these flags, around the rule and delivery the other flag
@@ -128,7 +122,7 @@ struct ServerFlags: ParsableArguments {
         server.verifyOptions = verification.options
         server.dedupWindow = dedupWindow
         server.drainTimeout = drainTimeout
-        server.keyRetryInterval = keyRetryInterval
+        server.keyRetryInterval = keyRetry.keyRetryInterval
         server.keptRequestCap.maxCount = maxKeptRequests
         server.keptRequestCap.maxBytes = Self.parseSize(maxKeptBytes) ?? (256 << 20)
         server.maxSpoolEvents = maxSpoolEvents

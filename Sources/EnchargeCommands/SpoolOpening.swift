@@ -1,0 +1,55 @@
+import EnchargeRules
+import EnchargeSpool
+import PostgresSpool
+
+/// A `--spool` value and what opening it takes: the one place that names both spool backends.
+/// A `postgres://` or `postgresql://` URL opens the PostgreSQL spool shared by many `serve` and
+/// `deliver` processes; anything else is the path of a SQLite spool file, the embedded default.
+///
+/// The PostgreSQL password comes from `--spool-password-file`, else from a password in the URL,
+/// else from `PGPASSWORD` in the command's environment. It is never shown: messages and the
+/// listening line name the spool by `displayName`, the URL without its password.
+package struct SpoolOpening: Sendable {
+    /// Where the spool lives.
+    package let location: SpoolLocation
+    /// The password of a PostgreSQL spool from `--spool-password-file` or `PGPASSWORD` (a password in
+    /// the URL is the URL's business); nil for a SQLite spool.
+    let password: String?
+
+    /// Reads `--spool` and, for a PostgreSQL URL, the password file (`warn` receives the warning
+    /// about a password file others can read). A password file for a SQLite path is a
+    /// configuration error: it would be ignored.
+    package init(
+        spool: String, passwordFile: String?, environment: [String: String], warn: (String) -> Void
+    ) throws(RuleLoadError) {
+        location = SpoolLocation(parsing: spool)
+        switch location {
+        case .sqlite:
+            if passwordFile != nil {
+                throw RuleLoadError(
+                    "--spool-password-file applies to a postgres:// spool, and --spool \(location.displayName) is a SQLite file; drop --spool-password-file"
+                )
+            }
+            password = nil
+        case .postgres:
+            if let passwordFile {
+                password = try SecretFile.read(passwordFile, flag: "--spool-password-file", warn: warn)
+            } else {
+                password = environment["PGPASSWORD"]
+            }
+        }
+    }
+
+    /// The file path, or the URL without its password.
+    package var displayName: String { location.displayName }
+
+    /// Opens the spool, creating or upgrading its schema; refuses a spool a newer version wrote.
+    package func open() async throws(SpoolError) -> any EventSpool {
+        switch location {
+        case .sqlite(let path):
+            return try SQLiteSpool(path: path)
+        case .postgres(let url):
+            return try await PostgresSpool(url: url, password: password)
+        }
+    }
+}
