@@ -72,7 +72,7 @@ package func deliverJob(_ configuration: DeliverJobConfiguration, context: Comma
         }
         waitForWakeup(interrupts, seconds: interval > 0 ? max(0, nextStatus - now) : nil)
         if stopped.load(ordering: .acquiring) {
-            diagnostics.write(deliverStatusLine(worker: worker, spool: spool, title: "stopped: "))
+            diagnostics.write(deliverStatusLine(worker: worker, spool: spool, stopped: true))
             return .success
         }
         let received = interrupts.received
@@ -102,12 +102,16 @@ package func deliverJob(_ configuration: DeliverJobConfiguration, context: Comma
     }
 }
 
-/// `deliver: 1200 delivered, 3 retried, 0 dead, 16 in flight; spool: 532 pending, 0 dead`.
-func deliverStatusLine(worker: SpoolDeliveryWorker, spool: any EventSpool, title: String = "") -> String {
+/// `deliver: 1200 delivered, 3 retried, 0 dead, 16 in flight; 32 of 64 lanes; spool: 532 pending,
+/// 0 dead`: this worker's counters since it started, the lanes it holds, and the spool's counts.
+/// The last line, once stopped (`deliver: stopped: ...`), leaves out the lanes, which are given up.
+func deliverStatusLine(worker: SpoolDeliveryWorker, spool: any EventSpool, stopped: Bool = false) -> String {
     let delivery = worker.stats()
     let held = spool.cachedStats
     var line =
-        "deliver: \(title)\(delivery.delivered) delivered, \(delivery.retried) retried, \(delivery.dead) dead, \(delivery.inFlight) in flight; spool: \(held.pending) pending, \(held.dead) dead"
+        "deliver: \(stopped ? "stopped: " : "")\(delivery.delivered) delivered, \(delivery.retried) retried, \(delivery.dead) dead, \(delivery.inFlight) in flight"
+    if !stopped { line += "; \(worker.heldLanes.count) of \(spool.laneCount) lanes" }
+    line += "; spool: \(held.pending) pending, \(held.dead) dead"
     if let error = worker.lastError { line += "; last error: \(error)" }
     return line
 }
