@@ -25,16 +25,22 @@ package func deliverJob(_ configuration: DeliverJobConfiguration, context: Comma
     }
     defer { calls.close() }
     let opening = configuration.spool
-    let opened = calls.wait { () async -> Result<any EventSpool, SpoolError> in
-        do { return .success(try await opening.open()) } catch { return .failure(error) }
+    let result = calls.wait { () async -> Result<OpenedSpool, SpoolError> in
+        do throws(SpoolError) {
+            return .success(try await opening.open(delivering: true))
+        } catch {
+            return .failure(error)
+        }
     }
-    let spool: any EventSpool
-    switch opened {
-    case .success(let value): spool = value
+    let opened: OpenedSpool
+    switch result {
+    case .success(let value): opened = value
     case .failure(let error):
         diagnostics.write("error: \(error)")
         return .usage
     }
+    defer { withExtendedLifetime(opened) {} }
+    let spool = opened.spool
     let writeKeySource = configuration.delivery.writeKeySource
     let worker: SpoolDeliveryWorker
     do {

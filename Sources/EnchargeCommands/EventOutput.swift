@@ -38,7 +38,7 @@ struct EventOutput {
             return nil
         }
         let opened = calls.wait { () async -> Result<any EventSpool, SpoolError> in
-            do { return .success(try await opening.open()) } catch { return .failure(error) }
+            do throws(SpoolError) { return .success(try await opening.open()) } catch { return .failure(error) }
         }
         switch opened {
         case .success(let spool): return SpoolEventSink(spool: spool, calls: calls)

@@ -61,7 +61,7 @@ final class SpoolEventSink: EventSink, Sendable {
         let (spool, state) = (self.spool, self.state)
         calls.start {
             let result: Result<SpoolAcceptResult, SpoolError>
-            do {
+            do throws(SpoolError) {
                 result = .success(
                     try await spool.accept(
                         requestID: String(key.prefix(20)), dedupKey: key, events: events, source: source,

@@ -51,16 +51,11 @@ import Glibc
     func startDeliver(
         spool: String, _ tmp: TemporaryDirectory, _ mock: MockIngestProcess, _ extra: [String] = []
     ) throws -> RunningBinary {
-        let worker = try Binary.launch(
+        try DeliverProcess.start(
             [
-                "deliver", "--spool", spool, "--endpoint", mock.endpoint, "--backoff-base", "0.05", "--backoff-cap",
-                "0.5", "--status-interval", "0.5",
-            ] + extra, environment: environment, removing: ["ENCHARGE_ENDPOINT"], directory: tmp.path)
-        guard worker.waitForLine(where: { $0.hasPrefix("encharge-lua deliver: delivering ") }) != nil else {
-            worker.kill9()
-            throw PostgresCluster.Failure(description: "deliver did not start: \(worker.output)")
-        }
-        return worker
+                "--spool", spool, "--endpoint", mock.endpoint, "--backoff-base", "0.05", "--backoff-cap", "0.5",
+                "--status-interval", "0.5",
+            ] + extra, in: tmp, environment: environment)
     }
 
     /// How many events the mock recorded, counting lines only (the file grows to 50k lines).
