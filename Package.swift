@@ -70,7 +70,8 @@ let package = Package(
             name: "WebhookSignatures",
             dependencies: ["SystemKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
-        // The durable SQLite spool of accepted webhook events and its delivery worker.
+        // The spool protocol (`EventSpool`) of accepted webhook events, the durable SQLite spool and the
+        // delivery worker, which knows only the protocol.
         .target(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],

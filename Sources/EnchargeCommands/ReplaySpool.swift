@@ -12,8 +12,8 @@ import WebhookSignatures
 /// `.usage` when the spool cannot be opened or the rule loaded.
 package func replaySpool(path: String, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
     let diagnostics = context.diagnostics
-    let spool: Spool
-    do { spool = try Spool(path: path) } catch {
+    let spool: any EventSpool
+    do { spool = try SQLiteSpool(path: path) } catch {
         diagnostics.write("error: \(error)")
         return .usage
     }
@@ -27,9 +27,9 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
         engine?.ignoreSignatureTimestamps = true
     }
     do {
-        let requeued = try spool.requeueDeadEvents()
+        let requeued = try await spool.requeueDeadEvents()
         diagnostics.write("\(requeued) dead event\(requeued == 1 ? "" : "s") re-queued for delivery")
-        let failed = try spool.failedRequests()
+        let failed = try await spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
                 diagnostics.write(
@@ -51,8 +51,8 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
             // fixed rule's own key (`webhook.dedup`, `webhook.verify("stripe", ...)`) is checked
             // when its events are stored.
             let keptKey = request.dedupKey ?? WebhookVerifier.deliveryID(nil, headers: request.headerDictionary)
-            if let keptKey, try spool.hasSeen(dedupKey: keptKey) {
-                try spool.deleteFailedRequest(kept.requestID)
+            if let keptKey, try await spool.hasSeen(dedupKey: keptKey) {
+                try await spool.deleteFailedRequest(kept.requestID)
                 duplicates += 1
                 continue
             }
@@ -61,7 +61,7 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
                 let key = engine.dedupKey ?? keptKey
                 let result = try await spool.accept(
                     requestID: kept.requestID, dedupKey: key, events: events, source: "request \(kept.requestID)")
-                try spool.deleteFailedRequest(kept.requestID)
+                try await spool.deleteFailedRequest(kept.requestID)
                 if result == .duplicate {
                     duplicates += 1
                 } else {

@@ -10,8 +10,8 @@ struct AcceptWrite {
     var dedupKey: String?
     var dedupWindow: Double
     var source: String
-    /// The events' wire JSON, in emission order.
-    var events: [String]
+    /// The events, in emission order.
+    var events: [StoredEvent]
     var continuation: CheckedContinuation<Result<SpoolAcceptResult, SpoolError>, Never>
 }
 
@@ -26,17 +26,11 @@ struct FailedRequestWrite {
     var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
 }
 
-/// How the delivery worker settled one stored event.
-enum Settlement {
-    case delivered(Int64)
-    case dead(Int64, reason: String, status: Int?, body: String?, attempts: Int)
-}
-
 /// The work waiting for the writer thread, and how far it got.
 struct WriteQueue {
     var accepts: [AcceptWrite] = []
     var failures: [FailedRequestWrite] = []
-    var settlements: [Settlement] = []
+    var settlements: [SpoolSettlement] = []
     /// Callers of `Spool.probeCommit`, told once a durable transaction was tried.
     var probes: [CheckedContinuation<Void, Never>] = []
     /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
@@ -48,15 +42,6 @@ struct WriteQueue {
     var transactions = 0
 
     var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty && probes.isEmpty }
-}
-
-/// A row of a pending event, as the delivery worker reads it.
-struct PendingRow: Sendable {
-    var id: Int64
-    var request: Int64
-    var requestID: String
-    var source: String
-    var json: String
 }
 
 /// The spool's shared half: the database, the write queue and the commit signal. The writer thread
@@ -92,7 +77,7 @@ final class SpoolStore: Sendable {
     }
 
     /// Queues how an event ended, for the writer's next transaction.
-    func settle(_ settlement: Settlement) {
+    func settle(_ settlement: SpoolSettlement) {
         enqueue { queue in
             queue.settlements.append(settlement)
             queue.settlementsQueued += 1
@@ -193,36 +178,48 @@ final class SpoolStore: Sendable {
 
     /// The spool's counts, read from the file.
     func readStats() throws -> SpoolStats {
-        try pool.read { db in
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
-                           (SELECT value FROM counter WHERE name = 'delivered'),
-                           (SELECT COUNT(*) FROM event WHERE state = 'dead'),
-                           (SELECT COUNT(*) FROM failed_request),
-                           (SELECT accepted_at FROM request WHERE id =
-                               (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
-                    """)!
-            return SpoolStats(
-                pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
-                oldestPendingAcceptedAt: row[4])
-        }
+        try pool.read(Self.stats)
+    }
+
+    /// The spool's counts, read in `db`.
+    static func stats(_ db: Database) throws -> SpoolStats {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
+                       (SELECT value FROM counter WHERE name = 'delivered'),
+                       (SELECT COUNT(*) FROM event WHERE state = 'dead'),
+                       (SELECT COUNT(*) FROM failed_request),
+                       (SELECT accepted_at FROM request WHERE id =
+                           (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
+                """)!
+        return SpoolStats(
+            pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
+            oldestPendingAcceptedAt: row[4])
     }
 
     /// Runs `body` in one immediate transaction on the writer connection. Every user of that
     /// connection sets `synchronous` first (a pragma, no I/O), so a durable commit never inherits
     /// NORMAL from a settlements-only one.
     func transaction<T>(durable: Bool, _ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
-            }
-            return result!
+        try pool.writeWithoutTransaction { db in try Self.immediateTransaction(durable: durable, db, body) }
+    }
+
+    /// `transaction(durable:_:)` for async code: waits for the writer connection without holding a thread.
+    func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in try Self.immediateTransaction(durable: durable, db, body) }
+    }
+
+    private static func immediateTransaction<T>(durable: Bool, _ db: Database, _ body: (Database) throws -> T) throws
+        -> T
+    {
+        try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        var result: T?
+        try db.inTransaction(.immediate) {
+            result = try body(db)
+            return .commit
         }
+        return result!
     }
 
     /// What one batch's callers will hear once its transaction ends.
@@ -327,29 +324,32 @@ final class SpoolStore: Sendable {
 
     /// Stores one request unless its dedup key is still fresh.
     private static func insert(_ accept: AcceptWrite, now: Double, _ db: Database) throws -> SpoolAcceptResult {
+        // The key's primary key decides: a fresh key (no row, or its window ended) is written, a
+        // key still in its window changes nothing and makes this request a duplicate.
         if let key = accept.dedupKey {
-            let expiry = try Double.fetchOne(
-                db.cachedStatement(sql: "SELECT expires_at FROM dedup WHERE key = ?"), arguments: [key])
-            if let expiry, expiry > now { return .duplicate }
             try db.cachedStatement(
                 sql: """
                     INSERT INTO dedup (key, expires_at) VALUES (?, ?)
-                    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?
                     """
-            ).execute(arguments: [key, now + max(0, accept.dedupWindow)])
+            ).execute(arguments: [key, now + max(0, accept.dedupWindow), now])
+            if db.changesCount == 0 { return .duplicate }
         }
         guard !accept.events.isEmpty else { return .accepted }
         try db.cachedStatement(sql: "INSERT INTO request (request_id, source, accepted_at) VALUES (?, ?, ?)")
             .execute(arguments: [accept.requestID, accept.source, now])
         let request = db.lastInsertedRowID
-        let insertEvent = try db.cachedStatement(sql: "INSERT INTO event (request, json) VALUES (?, ?)")
-        for json in accept.events { try insertEvent.execute(arguments: [request, json]) }
+        let insertEvent = try db.cachedStatement(
+            sql: "INSERT INTO event (request, json, lane, identity_key) VALUES (?, ?, ?, ?)")
+        for event in accept.events {
+            try insertEvent.execute(arguments: [request, event.json, event.lane, event.identityKey])
+        }
         return .accepted
     }
 
     /// Deletes delivered events (counting them) and the requests they emptied; marks dead ones.
     /// Returns how many were delivered and how many marked dead.
-    private static func apply(_ settlements: [Settlement], now: Double, _ db: Database) throws -> (Int, Int) {
+    private static func apply(_ settlements: [SpoolSettlement], now: Double, _ db: Database) throws -> (Int, Int) {
         guard !settlements.isEmpty else { return (0, 0) }
         var delivered = 0
         var dead = 0
@@ -391,41 +391,5 @@ final class SpoolStore: Sendable {
             return true
         }
         if due { try db.execute(sql: "DELETE FROM dedup WHERE expires_at <= ?", arguments: [now]) }
-    }
-
-    // MARK: Reads for the delivery worker
-
-    /// Up to `limit` pending events after `cursor` in spool order, plus the rest of the last
-    /// request's events when the limit cut it, so a request is never split between two reads.
-    func pendingRows(after cursor: Int64, limit: Int) throws(SpoolError) -> [PendingRow] {
-        do {
-            return try pool.read { db in
-                let select = """
-                    SELECT event.id, event.request, request.request_id, request.source, event.json
-                    FROM event JOIN request ON request.id = event.request
-                    """
-                func rows(_ statement: Statement, _ arguments: StatementArguments) throws -> [PendingRow] {
-                    try Row.fetchAll(statement, arguments: arguments).map {
-                        PendingRow(id: $0[0], request: $0[1], requestID: $0[2], source: $0[3], json: $0[4])
-                    }
-                }
-                var batch = try rows(
-                    db.cachedStatement(
-                        sql: "\(select) WHERE event.state = 'pending' AND event.id > ? ORDER BY event.id LIMIT ?"),
-                    [cursor, limit])
-                if batch.count == limit, let last = batch.last {
-                    batch += try rows(
-                        db.cachedStatement(
-                            sql: """
-                                \(select)
-                                WHERE event.request = ? AND event.state = 'pending' AND event.id > ? ORDER BY event.id
-                                """),
-                        [last.request, last.id])
-                }
-                return batch
-            }
-        } catch {
-            throw .wrapping(error, kind: .storage, path: path, doing: "cannot read pending events")
-        }
     }
 }

@@ -30,10 +30,10 @@ package func runWebhookServer(
     }
     defer { pool.stop() }
     let owner: SpoolOwnerLock
-    let spool: Spool
+    let spool: any EventSpool
     do {
         owner = try SpoolOwnerLock(spoolPath: configuration.spoolPath)
-        spool = try Spool(path: configuration.spoolPath)
+        spool = try SQLiteSpool(path: configuration.spoolPath)
     } catch {
         throw WebhookServerError(description: error.description)
     }
@@ -52,7 +52,7 @@ package func runWebhookServer(
         configuration: configuration, pool: pool, spool: spool, worker: worker, logger: logger, errors: errors
     ) { port in
         output.write(
-            "encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(configuration.spoolPath))\n"
+            "encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(spool.displayName))\n"
         )
         worker.start()
     }
@@ -90,7 +90,7 @@ package func runWebhookServer(
 /// `onListening` runs once the socket is bound, with the real port when the configuration asked
 /// for port 0; the warning that connections reached the descriptor limit goes to `errors`.
 func buildApplication(
-    configuration: WebhookServerConfiguration, pool: RulePool, spool: Spool, worker: SpoolDeliveryWorker,
+    configuration: WebhookServerConfiguration, pool: RulePool, spool: any EventSpool, worker: SpoolDeliveryWorker,
     logger: Logger, errors: any OutputWriter, onListening: @escaping @Sendable (Int) async -> Void
 ) -> some ApplicationProtocol {
     let router = buildRouter(
@@ -120,7 +120,7 @@ func buildApplication(
 /// The routes: the status endpoints on their own, and the webhook routes behind the request id,
 /// the `--trace` block, the metrics, the body limit, the bearer token and the signature check, in that order.
 func buildRouter(
-    configuration: WebhookServerConfiguration, pool: RulePool, spool: Spool, worker: SpoolDeliveryWorker,
+    configuration: WebhookServerConfiguration, pool: RulePool, spool: any EventSpool, worker: SpoolDeliveryWorker,
     metrics: WebhookMetrics, logger: Logger
 ) -> Router<WebhookRequestContext> {
     let router = Router(context: WebhookRequestContext.self)

@@ -12,7 +12,7 @@ struct ServerStatusController: Sendable {
     let configuration: WebhookServerConfiguration
     let pool: RulePool
     let workers: WorkerAvailability
-    let spool: Spool
+    let spool: any EventSpool
     let worker: SpoolDeliveryWorker
     let metrics: WebhookMetrics
 

@@ -81,7 +81,7 @@ import Testing
         let harness = try JobHarness()
         defer { harness.cleanup() }
         let path = harness.directory.path + "/spool.sqlite"
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let request = WebhookRequest(
             id: "req-1", method: "POST", path: "/hook", query: [], headers: [("content-type", "application/json")],
             body: Array(#"{"email":"c@x.io"}"#.utf8), remoteIP: nil)
@@ -95,7 +95,7 @@ import Testing
                 "0 dead events re-queued for delivery",
                 "1 failed request replayed, 0 failed again (still kept), 0 already delivered under the same dedup key (dropped)",
             ])
-        let stats = try spool.stats()
+        let stats = try await spool.stats()
         #expect(stats.failedRequests == 0)
         #expect(stats.pending == 1)
     }
@@ -104,7 +104,7 @@ import Testing
         let harness = try JobHarness()
         defer { harness.cleanup() }
         let path = harness.directory.path + "/spool.sqlite"
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let request = WebhookRequest(
             id: "req-2", method: "POST", path: "/hook", query: [], headers: [], body: [], remoteIP: nil)
         try await spool.keepFailedRequest(requestID: "req-2", request: request.jsonValue, error: "boom", traceback: nil)
@@ -116,6 +116,6 @@ import Testing
                 $0.hasPrefix("request req-2: error: ") || $0.contains(": error: still broken")
             })
         #expect(harness.stderr.text.contains("0 failed requests replayed, 1 failed again (still kept)"))
-        #expect(try spool.stats().failedRequests == 1)
+        #expect(try await spool.stats().failedRequests == 1)
     }
 }

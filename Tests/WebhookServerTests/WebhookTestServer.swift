@@ -27,7 +27,7 @@ final class WebhookTestServer: Sendable {
     let directory: TemporaryDirectory
     let configuration: WebhookServerConfiguration
     let pool: RulePool
-    let spool: Spool
+    let spool: SQLiteSpool
     let worker: SpoolDeliveryWorker
     /// What the server logged, escaped as `serve` escapes it.
     let log = CapturedLog()
@@ -51,7 +51,7 @@ final class WebhookTestServer: Sendable {
         self.configuration = configuration
         pool = try RulePool(
             options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
-        spool = try Spool(path: configuration.spoolPath)
+        spool = try SQLiteSpool(path: configuration.spoolPath)
         worker = try SpoolDeliveryWorker(spool: spool, configuration: delivery)
     }
 
@@ -97,7 +97,7 @@ final class WebhookTestServer: Sendable {
     }
 
     /// The failed requests kept for replay.
-    func keptRequests() throws -> [SpoolFailedRequest] { try spool.failedRequests() }
+    func keptRequests() async throws -> [SpoolFailedRequest] { try await spool.failedRequests() }
 }
 
 extension TestClientProtocol {
