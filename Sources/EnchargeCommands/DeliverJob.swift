@@ -39,7 +39,6 @@ package func deliverJob(_ configuration: DeliverJobConfiguration, context: Comma
         diagnostics.write("error: \(error)")
         return .usage
     }
-    defer { withExtendedLifetime(opened) {} }
     let spool = opened.spool
     let writeKeySource = configuration.delivery.writeKeySource
     let worker: SpoolDeliveryWorker
@@ -79,6 +78,7 @@ package func deliverJob(_ configuration: DeliverJobConfiguration, context: Comma
         waitForWakeup(interrupts, seconds: interval > 0 ? max(0, nextStatus - now) : nil)
         if stopped.load(ordering: .acquiring) {
             diagnostics.write(deliverStatusLine(worker: worker, spool: spool, stopped: true))
+            calls.wait { await opened.close() }
             return .success
         }
         let received = interrupts.received

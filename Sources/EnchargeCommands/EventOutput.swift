@@ -37,7 +37,7 @@ struct EventOutput {
             diagnostics.write("error: cannot start a thread to write the spool; the system refused a new thread")
             return nil
         }
-        let opened = calls.wait { () async -> Result<any EventSpool, SpoolError> in
+        let opened = calls.wait { () async -> Result<OpenedSpool, SpoolError> in
             do throws(SpoolError) { return .success(try await opening.open()) } catch { return .failure(error) }
         }
         switch opened {

@@ -11,12 +11,19 @@ import WebhookSignatures
 /// with the new error. Returns `.success` when all were replayed, `.someFailed` when some requests
 /// failed again, and `.usage` when the spool cannot be opened or the rule loaded.
 package func replaySpool(_ opening: SpoolOpening, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
-    let diagnostics = context.diagnostics
-    let spool: any EventSpool
-    do { spool = try await opening.open() } catch {
-        diagnostics.write("error: \(error)")
+    let opened: OpenedSpool
+    do { opened = try await opening.open() } catch {
+        context.diagnostics.write("error: \(error)")
         return .usage
     }
+    let status = await replay(opened.spool, rule: rule, context: context)
+    await opened.close()
+    return status
+}
+
+/// `replaySpool` on the open spool.
+private func replay(_ spool: any EventSpool, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
+    let diagnostics = context.diagnostics
     var engine: RuleEngine? = nil
     if let rule {
         do { engine = try RuleEngine(options: rule.logging(to: context.stderr)) } catch {

@@ -28,12 +28,13 @@ final class SpoolEventSink: EventSink, Sendable {
         var failure: SpoolError?
     }
 
-    let spool: any EventSpool
+    private let opened: OpenedSpool
     private let calls: SpoolCallThread
     private let state = ConditionLock(State())
 
-    init(spool: any EventSpool, calls: SpoolCallThread) {
-        self.spool = spool
+    /// Commits to `opened`, whose async calls run on `calls`; `finish` closes both.
+    init(spool opened: OpenedSpool, calls: SpoolCallThread) {
+        self.opened = opened
         self.calls = calls
     }
 
@@ -58,7 +59,7 @@ final class SpoolEventSink: EventSink, Sendable {
             return true
         }
         guard go else { return }
-        let (spool, state) = (self.spool, self.state)
+        let (spool, state) = (opened.spool, self.state)
         calls.start {
             let result: Result<SpoolAcceptResult, SpoolError>
             do throws(SpoolError) {
@@ -82,12 +83,14 @@ final class SpoolEventSink: EventSink, Sendable {
         }
     }
 
-    /// Waits until every commit started has ended, then ends the spool's call thread; the events
+    /// Waits until every commit started has ended, then closes the spool and its call thread; the events
     /// committed, those an earlier run had already committed, and the first failure.
     func finish() -> SpoolTally {
         let tally = state.withLock(whenReady: { $0.inFlight == 0 }) {
             SpoolTally(spooled: $0.spooled, duplicates: $0.duplicates, failure: $0.failure)
         }
+        let opened = self.opened
+        calls.wait { await opened.close() }
         calls.close()
         return tally
     }

@@ -1,5 +1,6 @@
 import EnchargeRules
 import EnchargeSpool
+import PostgresSpool
 
 /// A `--spool` value and what opening it takes: the one place that names both spool backends.
 /// A `postgres://` or `postgresql://` URL opens the PostgreSQL spool shared by many `serve` and
@@ -45,32 +46,35 @@ package struct SpoolOpening: Sendable {
     /// Opens the spool, creating or upgrading its schema; refuses a spool a newer version wrote.
     /// A process that will deliver a SQLite spool (`delivering`) first takes its owner lock, since
     /// one process at a time delivers such a file; a PostgreSQL spool shares its lanes instead.
-    package func open(delivering: Bool) async throws(SpoolError) -> OpenedSpool {
+    package func open(delivering: Bool = false) async throws(SpoolError) -> OpenedSpool {
         switch location {
         case .sqlite(let path):
             let owner = delivering ? try SpoolOwnerLock(spoolPath: path) : nil
-            return OpenedSpool(spool: try SQLiteSpool(path: path), ownerLock: owner)
-        case .postgres:
-            return OpenedSpool(spool: try await open(), ownerLock: nil)
-        }
-    }
-
-    /// Opens the spool to accept or administer it, not to deliver it (`run --spool`, `replay --spool`).
-    package func open() async throws(SpoolError) -> any EventSpool {
-        switch location {
-        case .sqlite(let path):
-            return try SQLiteSpool(path: path)
+            return OpenedSpool(spool: try SQLiteSpool(path: path), ownerLock: owner, close: {})
         case .postgres(let url):
-            throw SpoolError(kind: .open, message: "TEMPORARY: the PostgreSQL backend is not merged yet \(password == nil)", path: url)
+            let spool = try await PostgresSpool.open(url: url, password: password)
+            return OpenedSpool(spool: spool, ownerLock: nil, close: { await spool.close() })
         }
     }
 }
 
-/// An open spool and, when this process delivers a SQLite spool, its owner lock: both live as long
-/// as this value.
+/// An open spool and, when this process delivers a SQLite spool, its owner lock, held as long as
+/// this value lives.
 package struct OpenedSpool: Sendable {
     /// The spool.
     package let spool: any EventSpool
     /// Held while this value lives; the kernel drops it when the process dies.
     let ownerLock: SpoolOwnerLock?
+    /// Ends the backend's connections (PostgreSQL: the lanes this process held are free at once).
+    private let closing: @Sendable () async -> Void
+
+    init(spool: any EventSpool, ownerLock: SpoolOwnerLock?, close: @escaping @Sendable () async -> Void) {
+        self.spool = spool
+        self.ownerLock = ownerLock
+        closing = close
+    }
+
+    /// Commits what is queued and closes the spool's connections; a SQLite spool closes when the
+    /// last reference goes.
+    package func close() async { await closing() }
 }

@@ -63,7 +63,7 @@ struct ServeCommand: AsyncParsableCommand, ContextCommand {
             let opened = try await spool.open(delivering: server.delivery != nil)
             try await runWebhookServer(
                 configuration: server, spool: opened.spool, output: context.stdout, errors: context.stderr)
-            withExtendedLifetime(opened) {}
+            await opened.close()
         }
     }
 }
