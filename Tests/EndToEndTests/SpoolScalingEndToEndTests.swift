@@ -123,7 +123,6 @@ import Glibc
         let people = 16, requestsEach = 30
         struct Load {
             var answered = 0
-            var killed = false
             /// Per person, the requests sent again after the replica they went to gave no answer.
             var resent: [String: Set<Int>] = [:]
             var failures: [String] = []
@@ -134,6 +133,8 @@ import Glibc
         for person in 0..<people {
             DispatchQueue.global().async(group: clients) {
                 let uid = "person-\(person)"
+                // A replica that gave no answer is taken out, as a load balancer's health check would.
+                var down = Set<Int>()
                 for request in 0..<requestsEach {
                     // Events 2r and 2r+1: the order within a request is checked too.
                     let body = #"{"uid":"\#(uid)","seqs":[\#(2 * request),\#(2 * request + 1)]}"#
@@ -141,13 +142,16 @@ import Glibc
                     var attempts = 0
                     while true {
                         attempts += 1
-                        if load.withLock({ $0.killed }) { target = 0 }
+                        if down.contains(target) { target = 1 - target }
                         let reply = try? RawHTTPConnection.postJSON(port: ports[target], "/", body, timeout: 20)
                         if let reply, reply.status == 202 {
                             load.withLock { $0.answered += 1 }
                             break
                         }
-                        if reply == nil { load.withLock { _ = $0.resent[uid, default: []].insert(request) } }
+                        if reply == nil {
+                            down.insert(target)
+                            load.withLock { _ = $0.resent[uid, default: []].insert(request) }
+                        }
                         guard attempts < 50 else {
                             load.withLock { $0.failures.append("\(uid) request \(request): \(String(describing: reply))") }
                             return
@@ -161,7 +165,6 @@ import Glibc
         try #require(await eventually("a third of the load answered", timeout: .seconds(90)) {
             load.withLock { $0.answered } >= total / 3
         })
-        load.withLock { $0.killed = true }
         replicas[1].kill9()
         await withCheckedContinuation { continuation in
             clients.notify(queue: .global()) { continuation.resume() }
@@ -171,9 +174,8 @@ import Glibc
         #expect(final.answered == total)
         #expect(
             await eventually("every answered request's events are delivered", timeout: .seconds(90)) {
-                Set(deliveredSeqs(mock).values.flatMap { $0 }).count == 2 * requestsEach
-                    && deliveredSeqs(mock).count == people
-                    && deliveredSeqs(mock).values.allSatisfy { Set($0).count == 2 * requestsEach }
+                let delivered = deliveredSeqs(mock)
+                return delivered.count == people && delivered.values.allSatisfy { Set($0).count == 2 * requestsEach }
             })
         var repeats = 0
         for (person, seqs) in deliveredSeqs(mock) {
@@ -181,6 +183,7 @@ import Glibc
             repeats += checkOrder(seqs, of: person) { resent.contains($0 / 2) }
         }
         let inFlightAtKill = final.resent.values.reduce(0) { $0 + $1.count }
+        #expect(inFlightAtKill > 0, "the kill came mid-load: some requests to the killed replica got no answer")
         #expect(inFlightAtKill <= people, "each client had at most one request in flight at the kill")
         #expect(repeats <= 2 * inFlightAtKill, "duplicates only for the \(inFlightAtKill) requests in flight at the kill")
         #expect(replicas[0].stop() == 0)
@@ -236,8 +239,9 @@ import Glibc
 
     // MARK: (c) Lane takeover
 
-    /// Two `deliver` workers share the lanes of a spool holding events for 64 people against a slow
-    /// Ingest API; one is killed (`kill -9`) while it holds lanes with requests on the wire. The other
+    /// Two `deliver` workers share the lanes of a spool (32 each), which then receives events for 64
+    /// people to send to a slow Ingest API; one worker is killed (`kill -9`) while it holds lanes with
+    /// requests on the wire. The other
     /// takes its lanes over within the lease time and delivers everything, each person in order;
     /// only events the dead worker had on the wire may arrive twice.
     @Test(.timeLimit(.minutes(3)))
@@ -247,7 +251,16 @@ import Glibc
         let spool = try freshSpool()
         let mock = try MockIngestProcess(["--write-key", Self.writeKey, "--latency-ms", "100"], in: tmp)
         defer { mock.stop() }
-        let people = 64, eventsEach = 12
+        let people = 64, eventsEach = 20
+        let doomed = try startDeliver(spool: spool, tmp, mock, ["--concurrency", "8"])
+        defer { doomed.kill9() }
+        let survivor = try startDeliver(spool: spool, tmp, mock, ["--concurrency", "8"])
+        defer { survivor.kill9() }
+        // Idle, the two split the lanes evenly.
+        for worker in [doomed, survivor] {
+            try #require(
+                worker.waitForLine(on: .stderr) { $0.contains("; 32 of 64 lanes;") } != nil, "\(worker.stderr)")
+        }
         let rules = try tmp.write(
             "rules.lua", #"function on_record(r) encharge.track("Step", { userId = r.uid }, { seq = r.seq }) end"#)
         var lines = ""
@@ -256,27 +269,26 @@ import Glibc
         let spooled = try Binary.run(
             ["run", rules, input, "--spool", spool], environment: environment, directory: tmp.path, timeout: 120)
         try #require(spooled.status == 0, "\(spooled.stderr)")
-
-        let doomed = try startDeliver(spool: spool, tmp, mock, ["--concurrency", "8"])
-        defer { doomed.kill9() }
-        let survivor = try startDeliver(spool: spool, tmp, mock, ["--concurrency", "8"])
-        defer { survivor.kill9() }
-        // The doomed worker is delivering (so it holds lanes, with requests on the wire).
+        // The doomed worker delivers its lanes, with requests on the wire.
         try #require(
-            doomed.waitForLine(on: .stderr, timeout: 60) { line in
-                line.hasPrefix("deliver: ") && !line.hasPrefix("deliver: 0 delivered")
-            } != nil, "\(doomed.stderr)")
-        let before = recordedCount(mock)
-        try #require(before < people * eventsEach, "the kill comes while events are left")
+            doomed.waitForLine(on: .stderr) { $0.hasPrefix("deliver: ") && !$0.hasPrefix("deliver: 0 delivered") }
+                != nil, "\(doomed.stderr)")
+        try #require(recordedCount(mock) < people * eventsEach, "the kill comes while events are left")
+        let seenBeforeKill = survivor.stderr.count
         doomed.kill9()
         let killedAt = ContinuousClock.now
+        // The lease is 5 s, lanes re-balance every second, and the status line comes every 0.5 s.
+        #expect(
+            await eventually("the survivor holds every lane", timeout: .seconds(30), interval: .milliseconds(50)) {
+                survivor.stderr.dropFirst(seenBeforeKill).contains("; 64 of 64 lanes;")
+            })
+        let takeover = ContinuousClock.now - killedAt
+        #expect(takeover < .seconds(8), "lanes taken over within the lease time, took \(takeover)")
         #expect(
             await eventually("the survivor delivers every lane", timeout: .seconds(60), interval: .milliseconds(100)) {
                 Set(deliveredSeqs(mock).flatMap { person, seqs in seqs.map { "\(person)/\($0)" } }).count
                     == people * eventsEach
             })
-        let takeover = ContinuousClock.now - killedAt
-        #expect(takeover < .seconds(30), "lanes taken over within the lease time, took \(takeover)")
         var repeats = 0
         for (person, seqs) in deliveredSeqs(mock) {
             repeats += checkOrder(seqs, of: person) { _ in true }
@@ -290,7 +302,8 @@ import Glibc
     // MARK: (d) Backfill through the spool
 
     /// `run --spool` maps 50k records into the spool and exits once all are committed; two
-    /// `deliver` workers send them, every person's events in order.
+    /// `deliver` workers, sharing the lanes, send them as they are committed, every person's events
+    /// in order, each event once.
     @Test(.timeLimit(.minutes(6)))
     func aBackfillOf50kRecordsThroughTheSpoolIsDeliveredByTwoWorkersInPerPersonOrder() async throws {
         let tmp = try TemporaryDirectory()
@@ -299,6 +312,15 @@ import Glibc
         let mock = try MockIngestProcess(["--write-key", Self.writeKey], in: tmp)
         defer { mock.stop() }
         let records = 50_000, people = 500
+        let workers = [
+            try startDeliver(spool: spool, tmp, mock, ["--concurrency", "32"]),
+            try startDeliver(spool: spool, tmp, mock, ["--concurrency", "32"]),
+        ]
+        defer { workers.forEach { $0.kill9() } }
+        for worker in workers {
+            try #require(
+                worker.waitForLine(on: .stderr) { $0.contains("; 32 of 64 lanes;") } != nil, "\(worker.stderr)")
+        }
         let rules = try tmp.write(
             "rules.lua", #"function on_record(r) encharge.track("Step", { userId = r.uid }, { seq = r.seq }) end"#)
         var lines = ""
@@ -311,12 +333,6 @@ import Glibc
         #expect(
             spooled.stderr.contains("50000 records: 50000 with events, 0 skipped, 0 failed; 50000 events; 50000 spooled in"),
             "\(spooled.stderr)")
-
-        let workers = [
-            try startDeliver(spool: spool, tmp, mock, ["--concurrency", "32"]),
-            try startDeliver(spool: spool, tmp, mock, ["--concurrency", "32"]),
-        ]
-        defer { workers.forEach { $0.kill9() } }
         try #require(
             await eventually("all 50k events delivered", timeout: .seconds(240), interval: .milliseconds(500)) {
                 recordedCount(mock) >= records
