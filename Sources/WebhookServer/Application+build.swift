@@ -63,9 +63,10 @@ package func runWebhookServer(
     let warnings = RuleWarningReporter(pool: pool, interval: configuration.ruleWarningInterval, errors: errors)
     let deadline = ShutdownDeadline(
         worker: worker, drainTimeout: configuration.drainTimeout, notice: notice, errors: errors)
-    let delivery: [any Service] = worker.map {
-        [SpoolDeliveryService(worker: $0, drainTimeout: configuration.drainTimeout, notice: notice)]
-    } ?? []
+    let delivery: [any Service] =
+        worker.map {
+            [SpoolDeliveryService(worker: $0, drainTimeout: configuration.drainTimeout, notice: notice)]
+        } ?? []
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
         configuration: .init(

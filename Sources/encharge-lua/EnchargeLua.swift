@@ -36,7 +36,8 @@ struct EnchargeLua: AsyncParsableCommand {
             """,
         version: enchargeLuaVersion,
         subcommands: [
-            RunCommand.self, ServeCommand.self, DeliverCommand.self, CheckCommand.self, TestCommand.self, ReplayCommand.self,
+            RunCommand.self, ServeCommand.self, DeliverCommand.self, CheckCommand.self, TestCommand.self,
+            ReplayCommand.self,
             MockIngestCommand.self, DiffCommand.self, InitCommand.self,
         ])
 

@@ -38,11 +38,15 @@ import Testing
             let spool = tmp.file("spool.sqlite")
             let first = await InProcessCommandLine().run(["run", rules, input, "--spool", spool])
             #expect(first.status == 0, "\(first.stderr)")
-            #expect(first.stderr.hasPrefix("done: 300 records: 300 with events, 0 skipped, 0 failed; 300 events; 300 spooled in "), "\(first.stderr)")
+            #expect(
+                first.stderr.hasPrefix(
+                    "done: 300 records: 300 with events, 0 skipped, 0 failed; 300 events; 300 spooled in "),
+                "\(first.stderr)")
             let again = await InProcessCommandLine().run(["run", rules, input, "--spool", spool])
             #expect(again.status == 0, "\(again.stderr)")
             #expect(
-                again.stderr.contains("; 300 events; 0 spooled, 300 already spooled by an earlier run in "), "\(again.stderr)")
+                again.stderr.contains("; 300 events; 0 spooled, 300 already spooled by an earlier run in "),
+                "\(again.stderr)")
         }
     }
 
@@ -66,7 +70,9 @@ import Testing
                 #expect(result.status == 0, "\(result.stderr)")
                 #expect(
                     result.stdoutLines
-                        == ["encharge-lua deliver: delivering \(spool) (64 lanes shared among the delivering processes)"])
+                        == [
+                            "encharge-lua deliver: delivering \(spool) (64 lanes shared among the delivering processes)"
+                        ])
                 #expect(result.stderr.contains("deliver: "), "a status line every 0.2 s: \(result.stderr)")
                 #expect(
                     result.stderrLines.last
@@ -115,9 +121,18 @@ import Testing
             ["deliver", "--spool", "s.sqlite", "--spool-password-file", "pw.txt"],
             "error: --spool-password-file applies to a postgres:// spool, and --spool s.sqlite is a SQLite file; drop --spool-password-file"
         ),
-        (["run", "r.lua", "in.jsonl", "--spool", "s.sqlite", "--dry-run"], "error: --dry-run prints the events and --spool commits them; give one of them"),
-        (["run", "r.lua", "in.jsonl", "--spool-password-file", "pw.txt"], "error: --spool-password-file applies only with --spool postgres://..."),
-        (["deliver", "--spool", "s.sqlite", "--status-interval=-1"], "error: --status-interval takes seconds from 0 up to 86400, got -1.0"),
+        (
+            ["run", "r.lua", "in.jsonl", "--spool", "s.sqlite", "--dry-run"],
+            "error: --dry-run prints the events and --spool commits them; give one of them"
+        ),
+        (
+            ["run", "r.lua", "in.jsonl", "--spool-password-file", "pw.txt"],
+            "error: --spool-password-file applies only with --spool postgres://..."
+        ),
+        (
+            ["deliver", "--spool", "s.sqlite", "--status-interval=-1"],
+            "error: --status-interval takes seconds from 0 up to 86400, got -1.0"
+        ),
     ])
     func spoolFlagMistakesAreUsageErrors(arguments: [String], message: String) async throws {
         try await TemporaryDirectory.with { tmp in
@@ -134,7 +149,8 @@ import Testing
         try await TemporaryDirectory.with { tmp in
             let result = await InProcessCommandLine().run(["deliver", "--spool", tmp.file("s.sqlite")])
             #expect(result.status == 2)
-            #expect(result.stderr == "error: no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH\n")
+            #expect(
+                result.stderr == "error: no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH\n")
         }
     }
 }

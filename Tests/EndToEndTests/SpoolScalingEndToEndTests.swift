@@ -153,7 +153,9 @@ import Glibc
                             load.withLock { _ = $0.resent[uid, default: []].insert(request) }
                         }
                         guard attempts < 50 else {
-                            load.withLock { $0.failures.append("\(uid) request \(request): \(String(describing: reply))") }
+                            load.withLock {
+                                $0.failures.append("\(uid) request \(request): \(String(describing: reply))")
+                            }
                             return
                         }
                         target = 1 - target
@@ -162,9 +164,10 @@ import Glibc
             }
         }
         let total = people * requestsEach
-        try #require(await eventually("a third of the load answered", timeout: .seconds(90)) {
-            load.withLock { $0.answered } >= total / 3
-        })
+        try #require(
+            await eventually("a third of the load answered", timeout: .seconds(90)) {
+                load.withLock { $0.answered } >= total / 3
+            })
         replicas[1].kill9()
         await withCheckedContinuation { continuation in
             clients.notify(queue: .global()) { continuation.resume() }
@@ -185,7 +188,8 @@ import Glibc
         let inFlightAtKill = final.resent.values.reduce(0) { $0 + $1.count }
         #expect(inFlightAtKill > 0, "the kill came mid-load: some requests to the killed replica got no answer")
         #expect(inFlightAtKill <= people, "each client had at most one request in flight at the kill")
-        #expect(repeats <= 2 * inFlightAtKill, "duplicates only for the \(inFlightAtKill) requests in flight at the kill")
+        #expect(
+            repeats <= 2 * inFlightAtKill, "duplicates only for the \(inFlightAtKill) requests in flight at the kill")
         #expect(replicas[0].stop() == 0)
     }
 
@@ -231,9 +235,10 @@ import Glibc
         // One person: once the last event arrived, everything before it has.
         let last = try RawHTTPConnection.postJSON(port: ports[0], "/", #"{"uid":"racer","seqs":[1000]}"#)
         #expect(last.status == 202)
-        try #require(await eventually("the closing event is delivered", timeout: .seconds(60)) {
-            deliveredSeqs(mock)["racer"]?.last == 1000
-        })
+        try #require(
+            await eventually("the closing event is delivered", timeout: .seconds(60)) {
+                deliveredSeqs(mock)["racer"]?.last == 1000
+            })
         #expect(deliveredSeqs(mock)["racer"] == Array(0..<races) + [1000], "each delivery once, in order")
     }
 
@@ -264,7 +269,9 @@ import Glibc
         let rules = try tmp.write(
             "rules.lua", #"function on_record(r) encharge.track("Step", { userId = r.uid }, { seq = r.seq }) end"#)
         var lines = ""
-        for seq in 0..<eventsEach { for person in 0..<people { lines += #"{"uid":"p\#(person)","seq":\#(seq)}"# + "\n" } }
+        for seq in 0..<eventsEach {
+            for person in 0..<people { lines += #"{"uid":"p\#(person)","seq":\#(seq)}"# + "\n" }
+        }
         let input = try tmp.write("in.jsonl", lines)
         let spooled = try Binary.run(
             ["run", rules, input, "--spool", spool], environment: environment, directory: tmp.path, timeout: 120)
@@ -331,7 +338,8 @@ import Glibc
             ["run", rules, input, "--spool", spool], environment: environment, directory: tmp.path, timeout: 240)
         #expect(spooled.status == 0, "\(spooled.stderr)")
         #expect(
-            spooled.stderr.contains("50000 records: 50000 with events, 0 skipped, 0 failed; 50000 events; 50000 spooled in"),
+            spooled.stderr.contains(
+                "50000 records: 50000 with events, 0 skipped, 0 failed; 50000 events; 50000 spooled in"),
             "\(spooled.stderr)")
         try #require(
             await eventually("all 50k events delivered", timeout: .seconds(240), interval: .milliseconds(500)) {
@@ -371,10 +379,12 @@ import Glibc
         let input = try tmp.write("in.jsonl", #"{"uid":"a","seq":1}"# + "\n")
         let created = try Binary.run(["run", rules, input, "--spool", spool], environment: environment, timeout: 60)
         try #require(created.status == 0, "\(created.stderr)")
-        let known = try #require(Int(try cluster.sql("SELECT version FROM encharge_spool.schema_version", in: database)))
+        let known = try #require(
+            Int(try cluster.sql("SELECT version FROM encharge_spool.schema_version", in: database)))
         let newer = known + 1
         try cluster.sql("UPDATE encharge_spool.schema_version SET version = \(newer)", in: database)
-        let snapshot = "SELECT (SELECT count(*) FROM encharge_spool.event), (SELECT version FROM encharge_spool.schema_version)"
+        let snapshot =
+            "SELECT (SELECT count(*) FROM encharge_spool.event), (SELECT version FROM encharge_spool.schema_version)"
         let before = try cluster.sql(snapshot, in: database)
         #expect(before == "1|\(newer)")
 
@@ -405,7 +415,8 @@ import Glibc
         let rules = try tmp.write("rules.lua", Self.rule)
         let mock = try MockIngestProcess(["--write-key", Self.writeKey], in: tmp)
         defer { mock.stop() }
-        let withPassword = "postgres://\(PostgresCluster.user):\(cluster.password)@\(cluster.host):\(cluster.port)/\(database)"
+        let withPassword =
+            "postgres://\(PostgresCluster.user):\(cluster.password)@\(cluster.host):\(cluster.port)/\(database)"
         let serve = try ServeProcess(
             ["serve", rules, "--port", "0", "--spool", withPassword, "--endpoint", mock.endpoint], in: tmp,
             environment: ["ENCHARGE_WRITE_KEY": Self.writeKey])
@@ -421,7 +432,10 @@ import Glibc
         chmod(passwordFile, 0o600)
         for command in [
             ["deliver", "--spool", cluster.url(database: database), "--spool-password-file", passwordFile],
-            ["serve", rules, "--port", "0", "--spool", cluster.url(database: database), "--spool-password-file", passwordFile],
+            [
+                "serve", rules, "--port", "0", "--spool", cluster.url(database: database), "--spool-password-file",
+                passwordFile,
+            ],
         ] {
             let result = try Binary.run(
                 command, environment: ["ENCHARGE_WRITE_KEY": Self.writeKey], directory: tmp.path,
