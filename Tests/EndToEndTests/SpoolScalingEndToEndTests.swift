@@ -445,4 +445,39 @@ import Glibc
             #expect(!(result.stdout + result.stderr).contains(wrong), "\(command[0]) printed the password")
         }
     }
+
+    // MARK: serve --no-deliver beside deliver, on SQLite
+
+    /// `serve --no-deliver` accepts without a write key and leaves the SQLite spool's owner lock
+    /// free, so a `deliver` worker on the same file takes it and sends what serve accepted; a second
+    /// worker is refused while the first delivers.
+    @Test(.timeLimit(.minutes(2)))
+    func serveNoDeliverAcceptsAndADeliverWorkerOnTheSameSQLiteSpoolSends() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let spool = tmp.file("spool.sqlite")
+        let rules = try tmp.write("rules.lua", Self.rule)
+        let mock = try MockIngestProcess(["--write-key", Self.writeKey], in: tmp)
+        defer { mock.stop() }
+        let serve = try ServeProcess(
+            ["serve", rules, "--port", "0", "--spool", spool, "--no-deliver"], in: tmp, environment: [:])
+        defer { serve.kill9() }
+        #expect(try serve.postJSON("/", #"{"uid":"sq","seqs":[1,2]}"#).status == 202)
+        let metrics = try serve.send("GET", "/metrics")
+        #expect(metrics.text.contains("encharge_spool_depth 2"), "\(metrics.text)")
+        #expect(
+            !metrics.text.contains("encharge_events_delivered_total"),
+            "a serve that does not deliver counts no deliveries")
+        let worker = try startDeliver(spool: spool, tmp, mock)
+        defer { worker.kill9() }
+        #expect(await eventually("deliver sends what serve accepted") { deliveredSeqs(mock)["sq"] == [1, 2] })
+        let second = try Binary.run(
+            ["deliver", "--spool", spool, "--endpoint", mock.endpoint], environment: environment, directory: tmp.path,
+            timeout: 30)
+        #expect(second.status == 2)
+        #expect(second.stderr.hasPrefix("error: \(spool): is in use by another encharge-lua"), "\(second.stderr)")
+        worker.signal(SIGTERM)
+        #expect(worker.wait() == 0, "\(worker.stderr)")
+        #expect(serve.stop() == 0)
+    }
 }
