@@ -153,4 +153,39 @@ import Testing
                 result.stderr == "error: no Encharge write key: set ENCHARGE_WRITE_KEY or pass --write-key-file PATH\n")
         }
     }
+
+    /// A password in the URL is accepted and never shown, also when the spool cannot be reached
+    /// (port 1 refuses): the message names the URL without it.
+    @Test func aPasswordInTheSpoolURLIsNeverShown() async throws {
+        let result = await commandLine().run(["deliver", "--spool", "postgres://encharge:s3cret-pw@127.0.0.1:1/spool"])
+        #expect(result.status == 2)
+        #expect(result.stderr.hasPrefix("error: postgres://encharge@127.0.0.1:1/spool: "), "\(result.stderr)")
+        #expect(!result.stderr.contains("s3cret-pw"))
+    }
+
+    /// The PostgreSQL password comes from the command's environment (`PGPASSWORD`) or
+    /// `--spool-password-file`, which wins; neither is printed.
+    @Test(.timeLimit(.minutes(2)))
+    func thePostgresPasswordComesFromTheEnvironmentOrThePasswordFile() async throws {
+        let cluster = try PostgresCluster.shared()
+        let spool = cluster.url(database: try cluster.createDatabase())
+        var withPassword = InProcessCommandLine()
+        withPassword.environment = ["PGPASSWORD": cluster.password]
+        let replayed = await withPassword.run(["replay", "--spool", spool])
+        #expect(replayed.status == 0, "\(replayed.stderr)")
+        #expect(replayed.stderr == "0 dead events re-queued for delivery\n")
+
+        let refused = await InProcessCommandLine().run(["replay", "--spool", spool])
+        #expect(refused.status == 2, "no PGPASSWORD, no password: \(refused.stderr)")
+        #expect(refused.stderr.hasPrefix("error: \(spool): "), "\(refused.stderr)")
+
+        try await TemporaryDirectory.with { tmp in
+            let wrong = try tmp.write("wrong.txt", "not-the-password\n")
+            chmod(wrong, 0o600)
+            let fromFile = await withPassword.run(["replay", "--spool", spool, "--spool-password-file", wrong])
+            #expect(fromFile.status == 2, "the file wins over PGPASSWORD: \(fromFile.stderr)")
+            #expect(!fromFile.stderr.contains("not-the-password"))
+            #expect(!fromFile.stderr.contains(cluster.password))
+        }
+    }
 }
