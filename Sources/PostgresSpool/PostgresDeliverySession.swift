@@ -53,9 +53,15 @@ final class PostgresDeliverySession: Sendable {
     var heldLanes: Set<Int> { state.withLock { $0.held } }
 
     /// Beats the heartbeat, then takes or gives back lanes toward the fair share, never giving up
-    /// one in `busy`; the lanes held afterwards. A lost connection is opened again (its locks were
-    /// lost with it: the lanes are taken afresh).
+    /// one in `busy`; the lanes held afterwards.
+    ///
+    /// Before any lane can be given back, every settlement handed over so far is committed: the
+    /// next holder reads the lane from its start and must not see an event delivered here as still
+    /// pending. A lost connection is opened again and holds nothing for this round (its locks went
+    /// with it, and another process may have delivered meanwhile), so the worker forgets its lanes'
+    /// cursors and reads each lane it takes next round from the start.
     func balance(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
+        writer.waitForSettlements()
         let (connection, held, closed) = state.withLock { ($0.connection, $0.held, $0.closed) }
         if closed { return [] }
         let result = try AsyncBridge.wait { [self] () async throws(SpoolError) -> (PostgresConnection, Set<Int>) in
@@ -73,10 +79,12 @@ final class PostgresDeliverySession: Sendable {
     ) async throws(SpoolError) -> (PostgresConnection, Set<Int>) {
         var held = held
         let open: PostgresConnection
+        var reopened = false
         if let connection, !connection.isClosed {
             open = connection
         } else {
             open = try await connector.connect()
+            reopened = connection != nil
             held = []
             let writer = self.writer
             open.addListener(channel: PostgresSpoolSchema.channel) { _, _ in writer.poke() }
@@ -102,7 +110,9 @@ final class PostgresDeliverySession: Sendable {
             ).collect()
             let live = Int(try rows[0].decode(Int64.self))
             let share = (laneCount + live - 1) / live
-            if held.count > share {
+            if reopened {
+                return (open, [])
+            } else if held.count > share {
                 let release = Array(preference.reversed().filter { held.contains($0) && !busy.contains($0) })
                     .prefix(held.count - share).map(Int32.init)
                 if !release.isEmpty {

@@ -88,16 +88,19 @@ package final class PostgresSpool: EventSpool {
 
     deinit {
         writer.close()
-        for task in tasks.dropFirst() { task.cancel() }
-        let (session, client) = (session, tasks[0])
+        tasks[2].cancel()
+        let (session, client, writing) = (session, tasks[0], tasks[1])
+        // Lanes are given up only after the last settlements are committed (see `close`).
         Task {
+            await writing.value
             await session.close()
             client.cancel()
         }
     }
 
-    /// Commits what is queued, then closes every connection: the lanes this process held are free
-    /// at once. Later calls fail with `.closed`.
+    /// Commits what is queued (settlements included), then closes every connection: the lanes this
+    /// process held are free at once, and their next holder sees every settlement. Later calls fail
+    /// with `.closed`.
     package func close() async {
         writer.close()
         await tasks[1].value
