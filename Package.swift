@@ -241,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "SpoolBackendTests",
             dependencies: [
-                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
+                "EnchargeSpool", "PostgresSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),

@@ -69,10 +69,10 @@ package final class PostgresSpool: EventSpool {
         let writer = PostgresSpoolWriter(connector: connector, clock: clock)
         writer.cachedStats.withLock { $0 = stats }
         self.writer = writer
-        session = PostgresDeliverySession(
-            connector: connector, writer: writer, laneCount: SpoolLanes.count, lease: lease)
         let client = connector.makeClient(maximumConnections: poolSize)
         self.client = client
+        session = PostgresDeliverySession(
+            connector: connector, writer: writer, client: client, laneCount: SpoolLanes.count, lease: lease)
         tasks = [
             Task { await client.run() },
             Task { await writer.run() },
