@@ -45,7 +45,7 @@ package final class PostgresSpool: EventSpool {
         clock: @escaping @Sendable () -> Double = SystemClock.wallSeconds
     ) async throws(SpoolError) -> PostgresSpool {
         let address = try PostgresSpoolAddress(url: url)
-        let connector = PostgresConnector(address: address, password: password ?? address.urlPassword)
+        let connector = try PostgresConnector(address: address, password: password ?? address.urlPassword)
         let connection = try await connector.connect()
         let stats: SpoolStats
         do {

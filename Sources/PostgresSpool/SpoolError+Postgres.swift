@@ -31,7 +31,10 @@ extension SpoolError {
                 path: spool)
         case .sslUnsupported:
             return SpoolError(
-                kind: kind, message: "\(what): the server does not offer TLS; drop sslmode from the URL", path: spool)
+                kind: kind,
+                message:
+                    "\(what): the server does not offer TLS; turn ssl on in its postgresql.conf or use sslmode=disable",
+                path: spool)
         case .server:
             let message = error.serverInfo?[.message] ?? "unknown server error"
             let state = error.serverInfo?[.sqlState] ?? ""

@@ -19,6 +19,12 @@ struct PostgresSpoolDeliveryTests {
                     spool: $0, configuration: Delivery.configuration(endpoint), batchSize: 50, balanceInterval: 0.2)
             }
             for worker in workers { worker.start() }
+            // The lanes spread before the load: half each, none held by both.
+            #expect(
+                try await eventually("each worker holds half the lanes") {
+                    workers.allSatisfy { $0.heldLanes.count == 32 }
+                })
+            #expect(workers[0].heldLanes.isDisjoint(with: workers[1].heldLanes))
             let requests = 600
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for batch in 0..<6 {
@@ -48,7 +54,9 @@ struct PostgresSpoolDeliveryTests {
             for (person, seqs) in byPerson {
                 #expect(seqs == seqs.sorted(), "\(person) out of order: \(seqs)")
             }
-            #expect(workers.allSatisfy { $0.stats().delivered > 0 }, "both workers delivered")
+            #expect(
+                workers.allSatisfy { $0.stats().delivered > 0 },
+                "both workers delivered: \(workers.map { ($0.stats().delivered, $0.heldLanes.count, $0.lastError) })")
             #expect(try await replica.stats().delivered == requests)
             for spool in [replica, first, second] { await spool.close() }
         }
