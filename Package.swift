@@ -36,8 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // For NIOHTTPTypes, the HTTP parts the webhook server's header-timeout handler sees.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
-        // The PostgreSQL spool's client: only PostgresSpool imports it.
+        // The PostgreSQL spool's client and its TLS (`sslmode`): only PostgresSpool imports them.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -86,6 +87,8 @@ let package = Package(
             dependencies: [
                 "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -242,7 +245,7 @@ let package = Package(
         .testTarget(
             name: "SpoolBackendTests",
             dependencies: [
-                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
+                "EnchargeSpool", "PostgresSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),

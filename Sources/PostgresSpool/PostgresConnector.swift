@@ -1,5 +1,6 @@
 import EnchargeSpool
 import Logging
+import NIOSSL
 import PostgresNIO
 import Synchronization
 
@@ -11,9 +12,47 @@ struct PostgresConnector: Sendable {
     let password: String?
     /// PostgresNIO's log: dropped (the spool reports failures through `SpoolError`).
     let logger = Logger(label: "encharge-spool-postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+    /// TLS as the URL's `sslmode` asks, for dedicated connections and for the pool.
+    private let connectionTLS: PostgresConnection.Configuration.TLS
+    private let clientTLS: PostgresClient.Configuration.TLS
     /// The name the connections show in `pg_stat_activity`.
     private static let applicationName = "encharge-lua"
     private static let nextID = Atomic(0)
+
+    /// Sets up TLS as `address` asks; a CA file that cannot be read is refused here.
+    init(address: PostgresSpoolAddress, password: String?) throws(SpoolError) {
+        self.address = address
+        self.password = password
+        guard address.tls != .disable else {
+            connectionTLS = .disable
+            clientTLS = .disable
+            return
+        }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        switch address.tls {
+        case .disable, .prefer, .require: configuration.certificateVerification = .none
+        case .verifyCA: configuration.certificateVerification = .noHostnameVerification
+        case .verifyFull: configuration.certificateVerification = .fullVerification
+        }
+        if let file = address.rootCertificateFile { configuration.trustRoots = .file(file) }
+        let context: NIOSSLContext
+        do {
+            context = try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw SpoolError(
+                kind: .open,
+                message:
+                    "cannot set up TLS (\(error)); check the URL's sslrootcert file, or drop sslmode for a server without TLS",
+                path: address.displayName)
+        }
+        if address.tls == .prefer {
+            connectionTLS = .prefer(context)
+            clientTLS = .prefer(configuration)
+        } else {
+            connectionTLS = .require(context)
+            clientTLS = .require(configuration)
+        }
+    }
 
     var spool: String { address.displayName }
 
@@ -24,7 +63,7 @@ struct PostgresConnector: Sendable {
         case .tcp(let host, let port):
             configuration = .init(
                 host: host, port: port, username: address.user, password: password, database: address.database,
-                tls: .disable)
+                tls: connectionTLS)
         case .unixSocket(let path):
             configuration = .init(
                 unixSocketPath: path, username: address.user, password: password, database: address.database)
@@ -45,7 +84,7 @@ struct PostgresConnector: Sendable {
         case .tcp(let host, let port):
             configuration = .init(
                 host: host, port: port, username: address.user, password: password, database: address.database,
-                tls: .disable)
+                tls: clientTLS)
         case .unixSocket(let path):
             configuration = .init(
                 unixSocketPath: path, username: address.user, password: password, database: address.database)

@@ -20,6 +20,8 @@ import Synchronization
 final class PostgresDeliverySession: Sendable {
     private let connector: PostgresConnector
     private let writer: PostgresSpoolWriter
+    /// The pool, for reads before the first balance (no lane is held then, and none is at stake).
+    private let client: PostgresClient
     private let laneCount: Int
     /// Seconds a heartbeat counts a process as live.
     private let lease: Double
@@ -36,9 +38,13 @@ final class PostgresDeliverySession: Sendable {
         var closed = false
     }
 
-    init(connector: PostgresConnector, writer: PostgresSpoolWriter, laneCount: Int, lease: Double) {
+    init(
+        connector: PostgresConnector, writer: PostgresSpoolWriter, client: PostgresClient, laneCount: Int,
+        lease: Double
+    ) {
         self.connector = connector
         self.writer = writer
+        self.client = client
         self.laneCount = laneCount
         self.lease = lease
         let id = UInt64.random(in: 1...UInt64.max)
@@ -53,9 +59,15 @@ final class PostgresDeliverySession: Sendable {
     var heldLanes: Set<Int> { state.withLock { $0.held } }
 
     /// Beats the heartbeat, then takes or gives back lanes toward the fair share, never giving up
-    /// one in `busy`; the lanes held afterwards. A lost connection is opened again (its locks were
-    /// lost with it: the lanes are taken afresh).
+    /// one in `busy`; the lanes held afterwards.
+    ///
+    /// Before any lane can be given back, every settlement handed over so far is committed: the
+    /// next holder reads the lane from its start and must not see an event delivered here as still
+    /// pending. A lost connection is opened again and holds nothing for this round (its locks went
+    /// with it, and another process may have delivered meanwhile), so the worker forgets its lanes'
+    /// cursors and reads each lane it takes next round from the start.
     func balance(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
+        writer.waitForSettlements()
         let (connection, held, closed) = state.withLock { ($0.connection, $0.held, $0.closed) }
         if closed { return [] }
         let result = try AsyncBridge.wait { [self] () async throws(SpoolError) -> (PostgresConnection, Set<Int>) in
@@ -73,10 +85,12 @@ final class PostgresDeliverySession: Sendable {
     ) async throws(SpoolError) -> (PostgresConnection, Set<Int>) {
         var held = held
         let open: PostgresConnection
+        var reopened = false
         if let connection, !connection.isClosed {
             open = connection
         } else {
             open = try await connector.connect()
+            reopened = connection != nil
             held = []
             let writer = self.writer
             open.addListener(channel: PostgresSpoolSchema.channel) { _, _ in writer.poke() }
@@ -102,7 +116,9 @@ final class PostgresDeliverySession: Sendable {
             ).collect()
             let live = Int(try rows[0].decode(Int64.self))
             let share = (laneCount + live - 1) / live
-            if held.count > share {
+            if reopened {
+                return (open, [])
+            } else if held.count > share {
                 let release = Array(preference.reversed().filter { held.contains($0) && !busy.contains($0) })
                     .prefix(held.count - share).map(Int32.init)
                 if !release.isEmpty {
@@ -131,23 +147,32 @@ final class PostgresDeliverySession: Sendable {
     }
 
     /// Pending events with id > `cursor` in `lanes`, in spool order, at most `limit`, plus the rest of
-    /// the last request's events in those lanes when the limit cut it; on the session's connection
-    /// (opened by `balance`).
+    /// the last request's events in those lanes when the limit cut it. Read on the session's
+    /// connection once `balance` opened it (so a lost connection, whose lanes may be another
+    /// process's by now, reads nothing until the next balance), before that through the pool.
     func pending(after cursor: Int64, lanes: Set<Int>, limit: Int) throws(SpoolError) -> [SpoolPendingEvent] {
         guard !lanes.isEmpty, limit > 0 else { return [] }
-        guard let connection = state.withLock({ $0.connection }), !connection.isClosed else {
+        let session = state.withLock { $0.connection }
+        if let session, session.isClosed {
             throw SpoolError(
                 kind: .storage,
                 message:
-                    "cannot read pending events: the delivery connection is closed; it reopens on the next lane balance",
+                    "cannot read pending events: the delivery connection was lost; it reopens on the next lane balance",
                 path: spool)
         }
+        let client = self.client
         let logger = connector.logger
         let spool = self.spool
         let laneList = lanes.sorted().map { Int16($0) }
         return try AsyncBridge.wait { () async throws(SpoolError) -> [SpoolPendingEvent] in
             func read(_ query: PostgresQuery) async throws -> [SpoolPendingEvent] {
-                try await connection.query(query, logger: logger).collect().map { row in
+                let rows =
+                    if let session {
+                        try await session.query(query, logger: logger).collect()
+                    } else {
+                        try await client.query(query, logger: logger).collect()
+                    }
+                return try rows.map { row in
                     let (id, request, requestID, source, lane, key, wire) = try row.decode(
                         (Int64, Int64, String, String, Int16, ByteBuffer, ByteBuffer).self)
                     return SpoolPendingEvent(

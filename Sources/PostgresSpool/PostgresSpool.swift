@@ -45,7 +45,7 @@ package final class PostgresSpool: EventSpool {
         clock: @escaping @Sendable () -> Double = SystemClock.wallSeconds
     ) async throws(SpoolError) -> PostgresSpool {
         let address = try PostgresSpoolAddress(url: url)
-        let connector = PostgresConnector(address: address, password: password ?? address.urlPassword)
+        let connector = try PostgresConnector(address: address, password: password ?? address.urlPassword)
         let connection = try await connector.connect()
         let stats: SpoolStats
         do {
@@ -69,10 +69,10 @@ package final class PostgresSpool: EventSpool {
         let writer = PostgresSpoolWriter(connector: connector, clock: clock)
         writer.cachedStats.withLock { $0 = stats }
         self.writer = writer
-        session = PostgresDeliverySession(
-            connector: connector, writer: writer, laneCount: SpoolLanes.count, lease: lease)
         let client = connector.makeClient(maximumConnections: poolSize)
         self.client = client
+        session = PostgresDeliverySession(
+            connector: connector, writer: writer, client: client, laneCount: SpoolLanes.count, lease: lease)
         tasks = [
             Task { await client.run() },
             Task { await writer.run() },
@@ -88,16 +88,19 @@ package final class PostgresSpool: EventSpool {
 
     deinit {
         writer.close()
-        for task in tasks.dropFirst() { task.cancel() }
-        let (session, client) = (session, tasks[0])
+        tasks[2].cancel()
+        let (session, client, writing) = (session, tasks[0], tasks[1])
+        // Lanes are given up only after the last settlements are committed (see `close`).
         Task {
+            await writing.value
             await session.close()
             client.cancel()
         }
     }
 
-    /// Commits what is queued, then closes every connection: the lanes this process held are free
-    /// at once. Later calls fail with `.closed`.
+    /// Commits what is queued (settlements included), then closes every connection: the lanes this
+    /// process held are free at once, and their next holder sees every settlement. Later calls fail
+    /// with `.closed`.
     package func close() async {
         writer.close()
         await tasks[1].value

@@ -4,8 +4,10 @@ import EnchargeSpool
 /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?host=SOCKET_DIRECTORY]` (or `postgresql://`),
 /// as libpq writes it. `[::1]` is an IPv6 host; a `host` parameter that starts with `/` names the
 /// folder of the server's Unix socket (`.s.PGSQL.PORT`) instead of TCP; `port` and `password`
-/// parameters are read too. User, password and database may be percent-encoded. The display name
-/// is `SpoolLocation`'s (the URL without its password).
+/// parameters are read too, and `sslmode` (`disable`, `allow`, `prefer` (the default, as for
+/// libpq), `require`, `verify-ca`, `verify-full`) with `sslrootcert` (a PEM file of trusted CA
+/// certificates; the system's otherwise). User, password and database may be percent-encoded. The
+/// display name is `SpoolLocation`'s (the URL without its password).
 package struct PostgresSpoolAddress: Sendable, Equatable {
     /// How to reach the server.
     package enum Endpoint: Sendable, Equatable {
@@ -14,7 +16,25 @@ package struct PostgresSpoolAddress: Sendable, Equatable {
         case unixSocket(path: String)
     }
 
+    /// Whether and how to use TLS (libpq's `sslmode`).
+    package enum TLSMode: String, Sendable, Equatable, CaseIterable {
+        /// Plain TCP.
+        case disable
+        /// TLS when the server offers it, without checking its certificate (`allow` too).
+        case prefer
+        /// TLS or no connection, without checking the server's certificate.
+        case require
+        /// TLS with a certificate signed by a trusted CA, for any host name.
+        case verifyCA = "verify-ca"
+        /// TLS with a certificate signed by a trusted CA for the URL's host.
+        case verifyFull = "verify-full"
+    }
+
     package var endpoint: Endpoint
+    /// TLS for a TCP endpoint (a Unix socket never uses it).
+    package var tls: TLSMode
+    /// `sslrootcert`: the PEM file of CA certificates to trust, instead of the system's.
+    package var rootCertificateFile: String?
     package var user: String
     package var database: String
     /// The password written in the URL, if any (PGPASSWORD or a password file is the better place).
@@ -81,6 +101,19 @@ package struct PostgresSpoolAddress: Sendable, Equatable {
             }
             endpoint = .tcp(host: named, port: parameters["port"].flatMap { Int($0) } ?? port)
         }
+        switch parameters["sslmode"] ?? "prefer" {
+        case "allow": tls = .prefer
+        case let mode:
+            guard let known = TLSMode(rawValue: mode) else {
+                throw SpoolError(
+                    kind: .open,
+                    message:
+                        "has sslmode=\(mode); use disable, prefer, require, verify-ca or verify-full",
+                    path: display)
+            }
+            tls = known
+        }
+        rootCertificateFile = parameters["sslrootcert"]
         self.user = user
         self.database = database
         urlPassword = userParts.count > 1 ? Self.percentDecoded(userParts[1]) : parameters["password"]

@@ -207,35 +207,47 @@ final class PostgresSpoolWriter: Sendable {
         return opened
     }
 
-    /// Commits one batch and answers its callers.
+    /// Commits one batch and answers its callers. A batch that failed before its `COMMIT` because
+    /// the connection was lost (PostgreSQL restarted, the backend was terminated) is run once more
+    /// on a new connection: nothing of it was stored.
     private func commit(_ work: PostgresWriteQueue, on connection: inout PostgresConnection?) async {
         let now = clock()
         var outcome: BatchOutcome
-        do {
-            let open = try await open(&connection)
-            outcome = try await PostgresTransaction.run(on: open, logger: connector.logger) { connection in
-                try await write(work, now: now, on: connection)
+        var retried = false
+        while true {
+            do {
+                let open = try await open(&connection)
+                outcome = try await PostgresTransaction.run(on: open, logger: connector.logger) { connection in
+                    try await write(work, now: now, on: connection)
+                }
+                commitFailure.withLock { $0 = nil }
+                let counted = outcome
+                cachedStats.withLock { stats in
+                    stats.pending += counted.added - counted.delivered - counted.dead
+                    stats.delivered += counted.delivered
+                    stats.dead += counted.dead
+                    stats.failedRequests += counted.keptFailures
+                }
+            } catch is PostgresTransaction.NotCommitted where !retried && connection?.isClosed != false {
+                retried = true
+                connection = nil
+                continue
+            } catch {
+                // Nothing of this transaction is stored (or, when its COMMIT failed, nobody knows):
+                // every caller in it hears so and the sender retries. Settlements are lost too; their
+                // events stay pending and are sent again (at least once).
+                let failure = SpoolError.postgres(
+                    error, kind: .storage, spool: spool, doing: "cannot commit to the spool")
+                commitFailure.withLock { $0 = (failure.message, now) }
+                outcome = BatchOutcome(accepts: work.accepts.map { _ in .failure(failure) })
+                outcome.failures = work.failures.map { _ in .failure(failure) }
+                if let open = connection, !open.isClosed {
+                    // A broken transaction can leave the connection unusable: start afresh next time.
+                    try? await open.close()
+                }
+                connection = nil
             }
-            commitFailure.withLock { $0 = nil }
-            let counted = outcome
-            cachedStats.withLock { stats in
-                stats.pending += counted.added - counted.delivered - counted.dead
-                stats.delivered += counted.delivered
-                stats.dead += counted.dead
-                stats.failedRequests += counted.keptFailures
-            }
-        } catch {
-            // Nothing of this transaction is stored: every caller in it hears so. Settlements are
-            // lost too; their events stay pending and are sent again (at least once).
-            let failure = SpoolError.postgres(error, kind: .storage, spool: spool, doing: "cannot commit to the spool")
-            commitFailure.withLock { $0 = (failure.message, now) }
-            outcome = BatchOutcome(accepts: work.accepts.map { _ in .failure(failure) })
-            outcome.failures = work.failures.map { _ in .failure(failure) }
-            if let open = connection, !open.isClosed {
-                // A broken transaction can leave the connection unusable: start afresh next time.
-                try? await open.close()
-            }
-            connection = nil
+            break
         }
         for (accept, result) in zip(work.accepts, outcome.accepts) { accept.continuation.resume(returning: result) }
         for (failure, result) in zip(work.failures, outcome.failures) { failure.continuation.resume(returning: result) }

@@ -7,10 +7,8 @@ extension SpoolError {
     /// the URL without it.
     static func postgres(_ error: any Error, kind: Kind, spool: String, doing what: String) -> SpoolError {
         if let error = error as? SpoolError { return error }
-        if let error = error as? PostgresTransactionError {
-            let inner = error.closureError ?? error.beginError ?? error.commitError ?? error.rollbackError
-            return inner.map { postgres($0, kind: kind, spool: spool, doing: what) }
-                ?? SpoolError(kind: kind, message: "\(what): the transaction failed", path: spool)
+        if let error = error as? PostgresTransaction.NotCommitted {
+            return postgres(error.underlying, kind: kind, spool: spool, doing: what)
         }
         guard let error = error as? PSQLError else {
             return SpoolError(kind: kind, message: "\(what): \(error)", path: spool)
@@ -33,7 +31,10 @@ extension SpoolError {
                 path: spool)
         case .sslUnsupported:
             return SpoolError(
-                kind: kind, message: "\(what): the server does not offer TLS; drop sslmode from the URL", path: spool)
+                kind: kind,
+                message:
+                    "\(what): the server does not offer TLS; turn ssl on in its postgresql.conf or use sslmode=disable",
+                path: spool)
         case .server:
             let message = error.serverInfo?[.message] ?? "unknown server error"
             let state = error.serverInfo?[.sqlState] ?? ""

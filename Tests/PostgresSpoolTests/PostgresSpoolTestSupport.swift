@@ -54,3 +54,15 @@ enum Events {
             properties: .object(properties), sourceIp: nil)
     }
 }
+
+/// Delivery settings for a loopback Ingest server: quick retries.
+enum Delivery {
+    static let writeKey = "wk_test_pg_5c1d9e7f"
+
+    static func configuration(_ endpoint: String) -> DeliveryConfiguration {
+        DeliveryConfiguration(
+            endpoint: endpoint, writeKey: writeKey, userAgent: DeliveryConfiguration.userAgent(version: "0.0.0-test"),
+            concurrency: 4, connectTimeout: 10, requestTimeout: 60, maxAttempts: 4, backoffBase: 0.001,
+            backoffCap: 0.01)
+    }
+}

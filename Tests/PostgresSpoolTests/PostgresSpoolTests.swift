@@ -2,6 +2,7 @@ import EnchargeKit
 import EnchargeSpool
 import JSONKit
 import PostgresSpool
+import TestSupport
 import Testing
 
 /// The PostgreSQL spool against a real cluster: accept, deliver by lanes, settle, requeue.
@@ -44,6 +45,39 @@ import Testing
         let again = try spool.pendingEvents(after: 0, lanes: lanes, limit: 10)
         #expect(again.map(\.requestID) == ["r2", "r1"])
         #expect(again[1].id > pending[2].id)
+        await spool.close()
+    }
+}
+
+/// Lost connections (PostgreSQL restarted, a backend terminated) are opened again.
+@Suite struct PostgresSpoolReconnectionTests {
+    @Test func everyConnectionOfTheSpoolIsOpenedAgainAfterItsBackendWasTerminated() async throws {
+        let database = try SpoolDatabase()
+        let spool = try await database.open()
+        #expect(
+            try await spool.accept(
+                requestID: "r1", dedupKey: "k1", events: [Events.track("ann", seq: 1)], source: "POST /",
+                dedupWindow: 60) == .accepted)
+        #expect(try await onThread { try spool.balanceLanes(busy: []) }.count == 64)
+        #expect(try await spool.hasSeen(dedupKey: "k1"))
+        let terminated = try database.sql(
+            """
+            SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                                  WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t
+            """)
+        #expect(Int(terminated) ?? 0 >= 3, "the writer's, the delivery session's and the pool's")
+        // The writer's batch meets the closed connection and runs again on a new one.
+        #expect(
+            try await spool.accept(
+                requestID: "r2", dedupKey: "k2", events: [Events.track("ann", seq: 2)], source: "POST /",
+                dedupWindow: 60) == .accepted)
+        #expect(spool.lastCommitFailure == nil)
+        // The delivery session holds nothing for the round it reconnects, then takes its lanes again.
+        #expect(try await onThread { try spool.balanceLanes(busy: []) }.isEmpty)
+        #expect(try await onThread { try spool.balanceLanes(busy: []) }.count == 64)
+        let pending = try await onThread { try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 10) }
+        #expect(pending.map(\.requestID) == ["r1", "r2"])
+        try await eventually("the pool reads again") { (try? await spool.stats().pending) == 2 }
         await spool.close()
     }
 }

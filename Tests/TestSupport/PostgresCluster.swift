@@ -12,7 +12,9 @@ import Musl
 /// at a free port and on a Unix socket in that folder, one password-protected superuser. `stop()`
 /// shuts it down and removes the folder; a watchdog process does the same should the test process
 /// die first. Each test takes a fresh database (`createDatabase()`), so suites can share the one
-/// cluster of a test process (`shared()`), which is stopped when the process exits.
+/// cluster of a test process (`shared()`), which is stopped when the process exits. With `tls`, the
+/// cluster also offers TLS with a self-signed certificate for 127.0.0.1 and localhost
+/// (`certificateFile`), made by `openssl`.
 public final class PostgresCluster: @unchecked Sendable {
     // Invariant: every stored property is set once in `init`; `server` and `watchdog` are only
     // signalled and waited on (Process is thread-safe for that), and `stop()` runs its body once
@@ -38,6 +40,9 @@ public final class PostgresCluster: @unchecked Sendable {
     public var socketDirectory: String { folder }
     /// The password file (one line, the password), what `--spool-password-file` takes.
     public var passwordFile: String { folder + "/password" }
+    /// The server's self-signed certificate (PEM), when the cluster offers TLS.
+    public var certificateFile: String? { tls ? folder + "/server.crt" : nil }
+    private let tls: Bool
     /// The folder of `initdb`, `postgres` and `psql`.
     public let binaries: String
     private let server: Process
@@ -64,15 +69,18 @@ public final class PostgresCluster: @unchecked Sendable {
 
     private static let sharedCluster = Mutex<PostgresCluster?>(nil)
 
-    /// Runs `body` with a cluster of its own and stops it afterwards, also when `body` throws.
-    public static func with<Result>(_ body: (PostgresCluster) async throws -> Result) async throws -> Result {
-        let cluster = try PostgresCluster()
+    /// Runs `body` with a cluster of its own (offering TLS with `tls`) and stops it afterwards, also
+    /// when `body` throws.
+    public static func with<Result>(
+        tls: Bool = false, _ body: (PostgresCluster) async throws -> Result
+    ) async throws -> Result {
+        let cluster = try PostgresCluster(tls: tls)
         defer { cluster.stop() }
         return try await body(cluster)
     }
 
     /// Creates the folder, runs `initdb` and starts the server, waiting until it accepts connections.
-    public init() throws {
+    public init(tls: Bool = false) throws {
         let binaries = try Self.findBinaries()
         let runAs = try Self.unprivilegedUser()
         let folder = NSTemporaryDirectory() + "encharge-pg-" + UUID().uuidString
@@ -98,11 +106,29 @@ public final class PostgresCluster: @unchecked Sendable {
         guard initdb.status == 0 else {
             throw Failure(description: "initdb failed in \(folder):\n\(initdb.output)")
         }
+        var settings: [String] = []
+        if tls {
+            let certificate = try Self.run(
+                directory: folder,
+                [
+                    "/usr/bin/openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", folder + "/server.key", "-out", folder + "/server.crt",
+                ])
+            guard certificate.status == 0 else {
+                throw Failure(description: "openssl could not make a certificate in \(folder):\n\(certificate.output)")
+            }
+            chmod(folder + "/server.key", 0o600)
+            if let runAs { chown(folder + "/server.key", runAs.uid, runAs.gid) }
+            settings = [
+                "-c", "ssl=on", "-c", "ssl_cert_file=\(folder)/server.crt", "-c", "ssl_key_file=\(folder)/server.key",
+            ]
+        }
         var started: (server: Process, port: Int)?
         for attempt in 1...3 where started == nil {
             let port = try Self.freeLoopbackPort()
             let server = try Self.startServer(
-                prefix: prefix ?? [], binaries: binaries, folder: folder, port: port, owner: runAs)
+                prefix: prefix ?? [], binaries: binaries, folder: folder, port: port, owner: runAs, settings: settings)
             if try Self.waitUntilReady(server, folder: folder) {
                 started = (server, port)
             } else if attempt == 3 {
@@ -115,6 +141,7 @@ public final class PostgresCluster: @unchecked Sendable {
         watchdog = try Self.startWatchdog(server: started.server.processIdentifier, folder: folder)
         launched = true
         self.binaries = binaries
+        self.tls = tls
         self.folder = folder
         self.password = password
         self.server = started.server
@@ -217,7 +244,8 @@ public final class PostgresCluster: @unchecked Sendable {
     /// commits stay on (`synchronous_commit` is the default `on`); only the fsyncs are skipped,
     /// which a throwaway cluster can afford.
     private static func startServer(
-        prefix: [String], binaries: String, folder: String, port: Int, owner: (uid: uid_t, gid: gid_t)?
+        prefix: [String], binaries: String, folder: String, port: Int, owner: (uid: uid_t, gid: gid_t)?,
+        settings: [String]
     ) throws -> Process {
         let logPath = folder + "/postgres.log"
         guard FileManager.default.createFile(atPath: logPath, contents: nil) else {
@@ -232,7 +260,7 @@ public final class PostgresCluster: @unchecked Sendable {
                 binaries + "/postgres", "-D", folder + "/data", "-h", "127.0.0.1", "-p", String(port), "-k", folder,
                 "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=300",
                 "-c", "shared_buffers=32MB", "-c", "log_min_messages=warning",
-            ]
+            ] + settings
         let process = Process()
         process.executableURL = URL(fileURLWithPath: arguments[0])
         process.arguments = Array(arguments.dropFirst())
