@@ -364,6 +364,49 @@ import Glibc
         }
     }
 
+    // MARK: A backfill killed and run again
+
+    /// `run --spool` killed with `kill -9` part-way through, then run again with the same command:
+    /// the second run spools only what the first had not committed, so the spool holds each
+    /// record's events exactly once.
+    @Test(.timeLimit(.minutes(3)))
+    func aBackfillKilledPartWayAndRunAgainSpoolsEveryRecordOnce() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let database = try cluster.createDatabase()
+        let spool = cluster.url(database: database)
+        let records = 20_000
+        let rules = try tmp.write(
+            "rules.lua", #"function on_record(r) encharge.track("Step", { userId = r.uid }, { seq = r.seq }) end"#)
+        var lines = ""
+        for seq in 0..<records { lines += #"{"uid":"p\#(seq % 100)","seq":\#(seq)}"# + "\n" }
+        _ = try tmp.write("backfill.jsonl", lines)
+        // The same command twice, from the same folder: the records' sources match.
+        let arguments = ["run", rules, "backfill.jsonl", "--spool", spool]
+        let first = try Binary.launch(arguments, environment: environment, directory: tmp.path)
+        let count = "SELECT count(*) FROM encharge_spool.event"
+        try #require(
+            await eventually("the first run commits some records", timeout: .seconds(60), interval: .milliseconds(20)) {
+                (Int((try? cluster.sql(count, in: database)) ?? "") ?? 0) > 0
+            })
+        first.kill9()
+        let committed = try #require(Int(try cluster.sql(count, in: database)))
+        try #require(committed < records, "the kill came part-way (\(committed) of \(records) committed)")
+
+        let again = try Binary.run(arguments, environment: environment, directory: tmp.path, timeout: 120)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(
+            again.stderr.contains(
+                "; \(records) events; \(records - committed) spooled, \(committed) already spooled by an earlier run in "
+            ),
+            "\(again.stderr)")
+        #expect(try cluster.sql(count, in: database) == "\(records)")
+        #expect(
+            try cluster.sql(
+                "SELECT count(*) FROM (SELECT DISTINCT wire FROM encharge_spool.event) AS once", in: database)
+                == "\(records)", "no record's event is spooled twice")
+    }
+
     // MARK: (e) A spool from a newer schema
 
     /// A spool whose schema a newer encharge-lua wrote is refused by `serve`, `deliver`, `run
