@@ -407,6 +407,82 @@ import Glibc
                 == "\(records)", "no record's event is spooled twice")
     }
 
+    // MARK: A second Ctrl-C
+
+    /// The first SIGINT gives requests on the wire `--drain-timeout`; a second one ends `deliver`
+    /// at once (130) without waiting for them.
+    @Test(.timeLimit(.minutes(2)))
+    func aSecondCtrlCEndsDeliverAtOnce() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let spool = tmp.file("spool.sqlite")
+        let rules = try tmp.write(
+            "rules.lua", #"function on_record(r) encharge.track("Step", { userId = r.uid }, { seq = r.seq }) end"#)
+        var lines = ""
+        for seq in 0..<20 { lines += #"{"uid":"p\#(seq)","seq":\#(seq)}"# + "\n" }
+        let input = try tmp.write("in.jsonl", lines)
+        let spooled = try Binary.run(["run", rules, input, "--spool", spool], directory: tmp.path, timeout: 60)
+        try #require(spooled.status == 0, "\(spooled.stderr)")
+        let mock = try MockIngestProcess(["--write-key", Self.writeKey, "--latency-ms", "30000"], in: tmp)
+        defer { mock.kill9() }
+        let worker = try startDeliver(spool: spool, tmp, mock, ["--drain-timeout", "60"])
+        defer { worker.kill9() }
+        try #require(
+            worker.waitForLine(on: .stderr) { $0.hasPrefix("deliver: ") && !$0.contains(" 0 in flight;") } != nil,
+            "requests on the wire: \(worker.stderr)")
+        worker.signal(SIGINT)
+        try #require(worker.waitForLine(on: .stderr) { $0.hasPrefix("stopping: ") } != nil, "\(worker.stderr)")
+        let clock = ContinuousClock()
+        let second = clock.now
+        worker.signal(SIGINT)
+        #expect(worker.waitForExit(timeout: 5), "the drain (up to 60 s) is not waited for")
+        #expect(clock.now - second < .seconds(5))
+        #expect(worker.wait() == 130, "\(worker.stderr)")
+        #expect(
+            worker.stderr.hasSuffix(
+                "warning: stopping now (second signal); events on the wire stay pending and the worker that takes their lane sends them\n"
+            ), "\(worker.stderr)")
+    }
+
+    // MARK: A refused write key
+
+    /// While the Ingest API refuses the write key, `deliver` says so once, keeps the events pending
+    /// (none dead) and tries again every `--key-retry-interval`; once the key is accepted it
+    /// delivers them all.
+    @Test(.timeLimit(.minutes(2)))
+    func aRefusedWriteKeyPausesDeliverUntilTheKeyIsAccepted() async throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        let spool = tmp.file("spool.sqlite")
+        let rules = try tmp.write(
+            "rules.lua", #"function on_record(r) encharge.track("Step", { userId = r.uid }, { seq = r.seq }) end"#)
+        var lines = ""
+        for seq in 0..<10 { lines += #"{"uid":"p","seq":\#(seq)}"# + "\n" }
+        let input = try tmp.write("in.jsonl", lines)
+        let spooled = try Binary.run(["run", rules, input, "--spool", spool], directory: tmp.path, timeout: 60)
+        try #require(spooled.status == 0, "\(spooled.stderr)")
+        let refusing = try MockIngestProcess(["--write-key", "the-key-the-account-has-now"], in: tmp)
+        let port = try #require(URL(string: refusing.endpoint)?.port)
+        let worker = try startDeliver(spool: spool, tmp, refusing, ["--key-retry-interval", "0.3"])
+        defer { worker.kill9() }
+        let message =
+            "error: the Ingest API refused the write key (HTTP 401); check ENCHARGE_WRITE_KEY; delivery paused, trying again every 0.30 s"
+        try #require(worker.waitForLine(on: .stderr) { $0 == message } != nil, "\(worker.stderr)")
+        try #require(
+            worker.waitForLine(on: .stderr) { $0.hasSuffix("; spool: 10 pending, 0 dead") } != nil,
+            "the events stay pending, none dead: \(worker.stderr)")
+        refusing.stop()
+        let accepting = try MockIngestProcess(["--write-key", Self.writeKey, "--port", "\(port)"], in: tmp)
+        defer { accepting.stop() }
+        #expect(await eventually("delivery resumes") { deliveredSeqs(accepting)["p"] == Array(0..<10) })
+        #expect(
+            worker.waitForLine(on: .stderr) { $0 == "the Ingest API accepted the write key; delivery resumed" } != nil,
+            "\(worker.stderr)")
+        worker.signal(SIGTERM)
+        #expect(worker.wait() == 0)
+        #expect(worker.stderr.components(separatedBy: message).count == 2, "reported once: \(worker.stderr)")
+    }
+
     // MARK: (e) A spool from a newer schema
 
     /// A spool whose schema a newer encharge-lua wrote is refused by `serve`, `deliver`, `run
