@@ -204,7 +204,8 @@ final class PostgresDeliverySession: Sendable {
         }
     }
 
-    /// Forgets the heartbeat and closes the connection: its lanes are free at once.
+    /// Gives back every lane, forgets the heartbeat and closes the connection: when it returns, the
+    /// lanes are free for the other processes (not only once the server noticed the close).
     func close() async {
         let connection = state.withLock { state -> PostgresConnection? in
             state.closed = true
@@ -213,6 +214,7 @@ final class PostgresDeliverySession: Sendable {
             return state.connection
         }
         guard let connection, !connection.isClosed else { return }
+        _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: connector.logger)
         _ = try? await connection.query(
             "DELETE FROM encharge_spool.delivery_process WHERE id = \(processID)", logger: connector.logger)
         try? await connection.close()
