@@ -240,7 +240,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings),
-        // The spool protocol's semantics, run against every backend in `SpoolBackends.all`.
+        // The spool protocol's semantics, run against every backend in `SpoolBackends.all` (a backend's
+        // target is listed here with its factory).
         .testTarget(
             name: "SpoolBackendTests",
             dependencies: [

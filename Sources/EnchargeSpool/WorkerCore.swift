@@ -88,7 +88,8 @@ final class WorkerCore: Sendable {
                 balance(&reader)
                 balancedAt = SystemClock.monotonicSeconds()
             }
-            // Read before checking `stopping`: `stop` sets it, then wakes the spool.
+            // Taken before `stopping` is checked again below: `stop` sets it, then wakes the spool,
+            // so a stop after that check ends the wait for a commit at once.
             let generation = spool.commitGeneration
             let events: [SpoolPendingEvent]
             do {

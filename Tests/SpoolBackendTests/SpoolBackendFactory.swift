@@ -8,7 +8,8 @@ protocol SpoolBackendFactory: Sendable, CustomTestStringConvertible {
     func makeLocation() async throws -> String
     /// Opens the spool at `location` as `encharge-lua` would (migrating its schema).
     func open(_ location: String) async throws -> any EventSpool
-    /// Closes a spool this factory opened: the next `open` must see everything it committed.
+    /// Closes a spool this factory opened (a second close does nothing): the next `open` must see
+    /// everything it committed, and a closed spool holds no lane.
     func close(_ spool: any EventSpool) async
     /// Removes the spool at `location` and everything it holds.
     func remove(_ location: String) async
