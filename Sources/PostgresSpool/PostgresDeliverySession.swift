@@ -73,9 +73,16 @@ final class PostgresDeliverySession: Sendable {
         let result = try AsyncBridge.wait { [self] () async throws(SpoolError) -> (PostgresConnection, Set<Int>) in
             try await balanceAsync(busy: busy, connection: connection, held: held)
         }
-        state.withLock { state in
+        // `close` ran meanwhile: a connection this round opened is closed too, not left holding lanes.
+        let orphan = state.withLock { state -> PostgresConnection? in
+            if state.closed { return result.0 }
             state.connection = result.0
             state.held = result.1
+            return nil
+        }
+        if let orphan {
+            _ = try? AsyncBridge.wait { () async throws(SpoolError) in try? await orphan.close() }
+            return []
         }
         return result.1
     }
