@@ -73,9 +73,16 @@ final class PostgresDeliverySession: Sendable {
         let result = try AsyncBridge.wait { [self] () async throws(SpoolError) -> (PostgresConnection, Set<Int>) in
             try await balanceAsync(busy: busy, connection: connection, held: held)
         }
-        state.withLock { state in
+        // `close` ran meanwhile: a connection this round opened is closed too, not left holding lanes.
+        let orphan = state.withLock { state -> PostgresConnection? in
+            if state.closed { return result.0 }
             state.connection = result.0
             state.held = result.1
+            return nil
+        }
+        if let orphan {
+            _ = try? AsyncBridge.wait { () async throws(SpoolError) in try? await orphan.close() }
+            return []
         }
         return result.1
     }
@@ -204,7 +211,8 @@ final class PostgresDeliverySession: Sendable {
         }
     }
 
-    /// Forgets the heartbeat and closes the connection: its lanes are free at once.
+    /// Gives back every lane, forgets the heartbeat and closes the connection: when it returns, the
+    /// lanes are free for the other processes (not only once the server noticed the close).
     func close() async {
         let connection = state.withLock { state -> PostgresConnection? in
             state.closed = true
@@ -213,6 +221,7 @@ final class PostgresDeliverySession: Sendable {
             return state.connection
         }
         guard let connection, !connection.isClosed else { return }
+        _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: connector.logger)
         _ = try? await connection.query(
             "DELETE FROM encharge_spool.delivery_process WHERE id = \(processID)", logger: connector.logger)
         try? await connection.close()

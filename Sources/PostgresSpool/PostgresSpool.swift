@@ -37,15 +37,17 @@ package final class PostgresSpool: EventSpool {
     private let tasks: [Task<Void, Never>]
 
     /// Opens the spool at `url` (`postgres://USER@HOST:PORT/DATABASE`, or `postgresql://`), creating
-    /// or upgrading its tables. `password` comes from `--spool-password-file` or `PGPASSWORD`; when
-    /// nil, the URL's own password, if it has one, is used. `lease` is how many seconds a delivering
-    /// process counts as live after its last heartbeat (it beats about once a second).
+    /// or upgrading its tables. The password, as libpq picks it: `password` (from
+    /// `--spool-password-file`), else the URL's own, else `environmentPassword` (`PGPASSWORD`).
+    /// `lease` is how many seconds a delivering process counts as live after its last heartbeat (it
+    /// beats about once a second).
     package static func open(
-        url: String, password: String?, lease: Double = 5, poolSize: Int = 8,
+        url: String, password: String?, environmentPassword: String? = nil, lease: Double = 5, poolSize: Int = 8,
         clock: @escaping @Sendable () -> Double = SystemClock.wallSeconds
     ) async throws(SpoolError) -> PostgresSpool {
         let address = try PostgresSpoolAddress(url: url)
-        let connector = try PostgresConnector(address: address, password: password ?? address.urlPassword)
+        let connector = try PostgresConnector(
+            address: address, password: password ?? address.urlPassword ?? environmentPassword)
         let connection = try await connector.connect()
         let stats: SpoolStats
         do {

@@ -37,6 +37,48 @@ import Testing
         }
     }
 
+    @Test func idsFollowCommitOrderAcrossReplicasSoACursorNeverSkipsAnEvent() async throws {
+        let database = try SpoolDatabase()
+        let replicas = [try await database.open(), try await database.open(), try await database.open()]
+        let reader = try await database.open()
+        let accepting = Mutex(true)
+        // A reader as the worker reads: from a cursor that moves past every id it saw.
+        let readerTask = Task.detached {
+            try await onThread { () throws -> Int in
+                var cursor: Int64 = 0
+                var seen = 0
+                while true {
+                    let stillAccepting = accepting.withLock { $0 }
+                    let events = try reader.pendingEvents(after: cursor, lanes: SpoolLanes.all, limit: 50)
+                    seen += events.count
+                    cursor = events.last?.id ?? cursor
+                    if events.isEmpty && !stillAccepting { return seen }
+                }
+            }
+        }
+        let perTask = 40
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (number, replica) in replicas.enumerated() {
+                for task in 0..<6 {
+                    group.addTask {
+                        for index in 0..<perTask {
+                            _ = try await replica.accept(
+                                requestID: "r\(number)-\(task)-\(index)", dedupKey: nil,
+                                events: [Events.track("p\(task)", seq: index), Events.track("q\(index)", seq: task)],
+                                source: "POST /", dedupWindow: 60)
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        accepting.withLock { $0 = false }
+        let total = replicas.count * 6 * perTask * 2
+        #expect(try await readerTask.value == total, "every committed event was read once, none skipped")
+        #expect(try await reader.stats().pending == total)
+        for spool in replicas + [reader] { await spool.close() }
+    }
+
     @Test func anExpiredDeliveryIDIsTakenOverAndAcceptedAgain() async throws {
         let database = try SpoolDatabase()
         let clock = TestClock(start: 1_000_000)

@@ -1,6 +1,7 @@
 import EnchargeSpool
 import Foundation
 import PostgresSpool
+import TestSupport
 import Testing
 
 /// Opening a PostgreSQL spool: the schema is created and versioned once, also when replicas open
@@ -77,6 +78,18 @@ import Testing
         let inURL = try #require(await database.refusal(url: withPasswordInURL, password: .some(nil)))
         #expect(inURL.description == wrong.description, "the URL's password is used, and never shown")
         #expect(!inURL.description.contains("hunter2"))
+        // libpq's order: the password file's, else the URL's, else PGPASSWORD's.
+        let cluster = database.cluster
+        await #expect(throws: SpoolError.self) {
+            try await PostgresSpool.open(
+                url: withPasswordInURL, password: nil, environmentPassword: cluster.password)
+        }
+        let fromFile = try await PostgresSpool.open(
+            url: withPasswordInURL, password: cluster.password, environmentPassword: "not-the-password")
+        await fromFile.close()
+        let fromEnvironment = try await PostgresSpool.open(
+            url: database.url, password: nil, environmentPassword: cluster.password)
+        await fromEnvironment.close()
     }
 
     @Test func anUnreachableServerIsReportedWithWhatToCheck() async throws {
