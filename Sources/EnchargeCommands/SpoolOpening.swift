@@ -12,9 +12,11 @@ import PostgresSpool
 package struct SpoolOpening: Sendable {
     /// Where the spool lives.
     package let location: SpoolLocation
-    /// The password of a PostgreSQL spool from `--spool-password-file` or `PGPASSWORD` (a password in
-    /// the URL is the URL's business); nil for a SQLite spool.
-    let password: String?
+    /// The password of a PostgreSQL spool from `--spool-password-file`; nil for a SQLite spool or
+    /// when no file was given.
+    let passwordFromFile: String?
+    /// `PGPASSWORD` of the command's environment, used when neither the file nor the URL has one.
+    let environmentPassword: String?
 
     /// Reads `--spool` and, for a PostgreSQL URL, the password file (`warn` receives the warning
     /// about a password file others can read). A password file for a SQLite path is a
@@ -30,13 +32,12 @@ package struct SpoolOpening: Sendable {
                     "--spool-password-file applies to a postgres:// spool, and --spool \(location.displayName) is a SQLite file; drop --spool-password-file"
                 )
             }
-            password = nil
+            (passwordFromFile, environmentPassword) = (nil, nil)
         case .postgres:
-            if let passwordFile {
-                password = try SecretFile.read(passwordFile, flag: "--spool-password-file", warn: warn)
-            } else {
-                password = environment["PGPASSWORD"]
+            passwordFromFile = try passwordFile.map { path throws(RuleLoadError) in
+                try SecretFile.read(path, flag: "--spool-password-file", warn: warn)
             }
+            environmentPassword = environment["PGPASSWORD"]
         }
     }
 
@@ -52,7 +53,8 @@ package struct SpoolOpening: Sendable {
             let owner = delivering ? try SpoolOwnerLock(spoolPath: path) : nil
             return OpenedSpool(spool: try SQLiteSpool(path: path), ownerLock: owner, close: {})
         case .postgres(let url):
-            let spool = try await PostgresSpool.open(url: url, password: password)
+            let spool = try await PostgresSpool.open(
+                url: url, password: passwordFromFile, environmentPassword: environmentPassword)
             return OpenedSpool(spool: spool, ownerLock: nil, close: { await spool.close() })
         }
     }

@@ -136,8 +136,8 @@ import Testing
         #expect(!result.stderr.contains("s3cret-pw"))
     }
 
-    /// The PostgreSQL password comes from the command's environment (`PGPASSWORD`) or
-    /// `--spool-password-file`, which wins; neither is printed.
+    /// The PostgreSQL password comes from `--spool-password-file`, else the URL, else the command's
+    /// environment (`PGPASSWORD`); none is printed.
     @Test(.timeLimit(.minutes(2)))
     func thePostgresPasswordComesFromTheEnvironmentOrThePasswordFile() async throws {
         let cluster = try PostgresCluster.shared()
@@ -147,6 +147,15 @@ import Testing
         let replayed = await withPassword.run(["replay", "--spool", spool])
         #expect(replayed.status == 0, "\(replayed.stderr)")
         #expect(replayed.stderr == "0 dead events re-queued for delivery\n")
+
+        // A password in the URL wins over PGPASSWORD.
+        var wrongEnvironment = InProcessCommandLine()
+        wrongEnvironment.environment = ["PGPASSWORD": "not-the-password"]
+        let inURL =
+            "postgres://\(PostgresCluster.user):\(cluster.password)@"
+            + spool.dropFirst("postgres://\(PostgresCluster.user)@".count)
+        let fromURL = await wrongEnvironment.run(["replay", "--spool", inURL])
+        #expect(fromURL.status == 0, "\(fromURL.stderr)")
 
         let refused = await InProcessCommandLine().run(["replay", "--spool", spool])
         #expect(refused.status == 2, "no PGPASSWORD, no password: \(refused.stderr)")
