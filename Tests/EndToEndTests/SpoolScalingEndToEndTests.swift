@@ -76,21 +76,24 @@ import Glibc
         return seqs
     }
 
-    /// Checks one person's delivered seqs: in order, with a seq repeated only right after itself
-    /// (a resend) and only when `mayRepeat` allows it; returns how many repeats there were.
+    /// Checks one person's delivered seqs: each first delivery in order, and a seq delivered again
+    /// (a resend: a whole request sent again, so after its later events too) only when `mayRepeat`
+    /// allows it; returns how many repeats there were.
     @discardableResult
     func checkOrder(
         _ seqs: [Int], of person: String, mayRepeat: (Int) -> Bool, sourceLocation: SourceLocation = #_sourceLocation
     ) -> Int {
         var repeats = 0
+        var delivered = Set<Int>()
         var last = -1
         for seq in seqs {
-            if seq == last {
+            if delivered.contains(seq) {
                 repeats += 1
-                #expect(mayRepeat(seq), "\(person): \(seq) delivered twice", sourceLocation: sourceLocation)
-            } else {
-                #expect(seq > last, "\(person): \(seq) after \(last): \(seqs)", sourceLocation: sourceLocation)
+                #expect(mayRepeat(seq), "\(person): \(seq) delivered twice: \(seqs)", sourceLocation: sourceLocation)
+                continue
             }
+            #expect(seq > last, "\(person): \(seq) after \(last): \(seqs)", sourceLocation: sourceLocation)
+            delivered.insert(seq)
             last = seq
         }
         return repeats
@@ -248,7 +251,8 @@ import Glibc
     /// people to send to a slow Ingest API; one worker is killed (`kill -9`) while it holds lanes with
     /// requests on the wire. The other
     /// takes its lanes over within the lease time and delivers everything, each person in order;
-    /// only events the dead worker had on the wire may arrive twice.
+    /// only events the dead worker had in flight (on the wire, or delivered and not yet recorded)
+    /// may arrive twice.
     @Test(.timeLimit(.minutes(3)))
     func aKilledWorkersLanesAreTakenOverByAnotherWithinTheLeaseTime() async throws {
         let tmp = try TemporaryDirectory()
@@ -300,7 +304,9 @@ import Glibc
         for (person, seqs) in deliveredSeqs(mock) {
             repeats += checkOrder(seqs, of: person) { _ in true }
         }
-        #expect(repeats <= 8, "only what the dead worker had on the wire (--concurrency 8) is sent twice")
+        // Sent twice: at most what the dead worker had on the wire (--concurrency 8) and what it had
+        // delivered but not yet recorded (settlements are committed in batches, one per commit round).
+        #expect(repeats <= 16, "only what the dead worker had in flight is sent twice, got \(repeats)")
         survivor.signal(SIGTERM)
         #expect(survivor.wait() == 0, "\(survivor.stderr)")
         #expect(survivor.stderr.contains("deliver: stopped: "), "\(survivor.stderr)")
