@@ -36,6 +36,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // For NIOHTTPTypes, the HTTP parts the webhook server's header-timeout handler sees.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The PostgreSQL spool's client and its TLS (`sslmode`): only PostgresSpool imports them.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -76,6 +79,19 @@ let package = Package(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings),
+        // The PostgreSQL spool: the same spool protocol on a database that many `serve` replicas and
+        // `deliver` workers share (group commit, dedup by a unique constraint, lanes under advisory
+        // locks).
+        .target(
+            name: "PostgresSpool",
+            dependencies: [
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
         // The webhook server: the Hummingbird application, its controller and middleware, the rule
         // pool, metrics and the services that deliver and reload.
         .target(
@@ -110,8 +126,8 @@ let package = Package(
         .target(
             name: "EnchargeCommands",
             dependencies: [
-                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
-                "WebhookSignatures", "WebhookServer",
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "PostgresSpool", "JSONKit", "LuaKit",
+                "SystemKit", "WebhookSignatures", "WebhookServer",
             ],
             swiftSettings: swiftSettings, plugins: ["EmbedTemplates"]),
         // Writes `RuleTemplate.embeddedFiles` from the template folders of examples/ at build time, so
@@ -229,9 +245,13 @@ let package = Package(
         .testTarget(
             name: "SpoolBackendTests",
             dependencies: [
-                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
+                "EnchargeSpool", "PostgresSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresSpoolTests",
+            dependencies: ["PostgresSpool", "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport"],

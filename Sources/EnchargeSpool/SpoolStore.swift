@@ -303,23 +303,13 @@ final class SpoolStore: Sendable {
         let rows = try Row.fetchAll(
             db,
             sql: """
-                SELECT rowid, request_id, length(CAST(request AS BLOB)) FROM failed_request
+                SELECT request_id, length(CAST(request AS BLOB)) FROM failed_request
                 ORDER BY failed_at DESC, rowid DESC
                 """)
-        var kept = 0, bytes = 0
-        var dropped: [(Int64, String)] = []
-        for row in rows {
-            let size: Int = row[2]
-            if kept == 0 || (kept < cap.maxCount && bytes + size <= cap.maxBytes) {
-                kept += 1
-                bytes += size
-            } else {
-                dropped.append((row[0], row[1]))
-            }
-        }
-        let delete = try db.cachedStatement(sql: "DELETE FROM failed_request WHERE rowid = ?")
-        for (rowid, _) in dropped { try delete.execute(arguments: [rowid]) }
-        return dropped.reversed().map(\.1)
+        let dropped = cap.overflow(newestFirst: rows.map { (id: $0[0], bytes: $0[1]) })
+        let delete = try db.cachedStatement(sql: "DELETE FROM failed_request WHERE request_id = ?")
+        for id in dropped { try delete.execute(arguments: [id]) }
+        return dropped
     }
 
     /// Stores one request unless its dedup key is still fresh.

@@ -25,8 +25,8 @@ protocol SpoolBackendFactory: Sendable, CustomTestStringConvertible {
 /// The backends every shared suite runs against. A new backend is one more element here.
 enum SpoolBackends {
     static let all: [any SpoolBackendFactory] = [
-        SQLiteBackendFactory()
-        // pg: PostgresBackendFactory() goes here.
+        SQLiteBackendFactory(),
+        PostgresBackendFactory(),
     ]
 }
 
