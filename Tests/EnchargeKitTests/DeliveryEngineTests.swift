@@ -555,6 +555,36 @@ struct DeliveryEngineTests {
         }
     }
 
+    @Test func aSubmitBlockedOnAFullQueueResumesOnceAQuarterOfItDrained() async throws {
+        // Limit 12: a blocked submit waits until at most 9 events are queued, so the submitter
+        // wakes once per 3 delivered events and then fills the queue without blocking. A submit
+        // that found the queue full therefore never returns with it full again right away (one
+        // that resumed for every delivered event would: 12, 12, 12, ...).
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(5)) }) {
+            server, endpoint in
+            let engine = try DeliveryEngine(
+                configuration: Self.configuration(endpoint) {
+                    $0.concurrency = 1
+                    $0.maxQueuedEvents = 12
+                }, deadLetters: nil, context: .init())
+            let queuedAfterEachSubmit = try await onThread { () -> [Int] in
+                var queued: [Int] = []
+                for seq in 1...48 {
+                    engine.submit([Self.track(email: "p\(seq)@example.com", seq: seq)], source: "s:\(seq)")
+                    queued.append(engine.stats().queued)
+                }
+                _ = engine.finish(timeout: nil)
+                return queued
+            }
+            #expect(queuedAfterEachSubmit.max() == 12, "the queue filled: \(queuedAfterEachSubmit)")
+            for (before, after) in zip(queuedAfterEachSubmit, queuedAfterEachSubmit.dropFirst()) where before == 12 {
+                #expect(after <= 10, "a blocked submit resumed above the resume mark: \(queuedAfterEachSubmit)")
+            }
+            #expect(engine.stats().delivered == 48)
+            #expect(server.accepted.count == 48)
+        }
+    }
+
     @Test func anInterruptWakesASubmitBlockedOnAFullQueueAndAbandonsTheWire() async throws {
         try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .seconds(3)) }) { server, endpoint in
             let tmp = try TemporaryDirectory(prefix: "delivery")
