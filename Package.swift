@@ -36,6 +36,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         // For NIOHTTPTypes, the HTTP parts the webhook server's header-timeout handler sees.
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        // The PostgreSQL spool's client: only PostgresSpool imports it.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C: Lua 5.4 headers plus the shims Swift cannot write itself (macros, the allocator, the
@@ -70,10 +72,22 @@ let package = Package(
             name: "WebhookSignatures",
             dependencies: ["SystemKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings),
-        // The durable SQLite spool of accepted webhook events and its delivery worker.
+        // The spool protocol (`EventSpool`) of accepted webhook events, the durable SQLite spool and the
+        // delivery worker, which knows only the protocol.
         .target(
             name: "EnchargeSpool",
             dependencies: ["EnchargeKit", "JSONKit", "SystemKit", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings),
+        // The PostgreSQL spool: the same spool protocol on a database that many `serve` replicas and
+        // `deliver` workers share (group commit, dedup by a unique constraint, lanes under advisory
+        // locks).
+        .target(
+            name: "PostgresSpool",
+            dependencies: [
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings),
         // The webhook server: the Hummingbird application, its controller and middleware, the rule
         // pool, metrics and the services that deliver and reload.
@@ -109,8 +123,8 @@ let package = Package(
         .target(
             name: "EnchargeCommands",
             dependencies: [
-                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
-                "WebhookSignatures", "WebhookServer",
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "PostgresSpool", "JSONKit", "LuaKit",
+                "SystemKit", "WebhookSignatures", "WebhookServer",
             ],
             swiftSettings: swiftSettings, plugins: ["EmbedTemplates"]),
         // Writes `RuleTemplate.embeddedFiles` from the template folders of examples/ at build time, so
@@ -222,6 +236,10 @@ let package = Package(
                 "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresSpoolTests",
+            dependencies: ["PostgresSpool", "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests", dependencies: ["TestSupport"],

@@ -5,18 +5,25 @@ import JSONKit
 import SystemKit
 import WebhookSignatures
 
-/// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
-/// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
-/// their events are spooled and the request is forgotten, or it stays kept with the new error.
-/// Returns `.success` when all were replayed, `.someFailed` when some requests failed again, and
-/// `.usage` when the spool cannot be opened or the rule loaded.
-package func replaySpool(path: String, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
-    let diagnostics = context.diagnostics
-    let spool: Spool
-    do { spool = try Spool(path: path) } catch {
-        diagnostics.write("error: \(error)")
+/// `encharge-lua replay --spool PATH-OR-URL [--rules RULES]`: dead events go back to pending (a
+/// running or the next `serve` or `deliver` delivers them), and kept failed requests run again
+/// through the fixed rule; their events are spooled and the request is forgotten, or it stays kept
+/// with the new error. Returns `.success` when all were replayed, `.someFailed` when some requests
+/// failed again, and `.usage` when the spool cannot be opened or the rule loaded.
+package func replaySpool(_ opening: SpoolOpening, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
+    let opened: OpenedSpool
+    do { opened = try await opening.open() } catch {
+        context.diagnostics.write("error: \(error)")
         return .usage
     }
+    let status = await replay(opened.spool, rule: rule, context: context)
+    await opened.close()
+    return status
+}
+
+/// `replaySpool` on the open spool.
+private func replay(_ spool: any EventSpool, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
+    let diagnostics = context.diagnostics
     var engine: RuleEngine? = nil
     if let rule {
         do { engine = try RuleEngine(options: rule.logging(to: context.stderr)) } catch {
@@ -27,9 +34,9 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
         engine?.ignoreSignatureTimestamps = true
     }
     do {
-        let requeued = try spool.requeueDeadEvents()
+        let requeued = try await spool.requeueDeadEvents()
         diagnostics.write("\(requeued) dead event\(requeued == 1 ? "" : "s") re-queued for delivery")
-        let failed = try spool.failedRequests()
+        let failed = try await spool.failedRequests()
         guard let engine else {
             if !failed.isEmpty {
                 diagnostics.write(
@@ -51,8 +58,8 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
             // fixed rule's own key (`webhook.dedup`, `webhook.verify("stripe", ...)`) is checked
             // when its events are stored.
             let keptKey = request.dedupKey ?? WebhookVerifier.deliveryID(nil, headers: request.headerDictionary)
-            if let keptKey, try spool.hasSeen(dedupKey: keptKey) {
-                try spool.deleteFailedRequest(kept.requestID)
+            if let keptKey, try await spool.hasSeen(dedupKey: keptKey) {
+                try await spool.deleteFailedRequest(kept.requestID)
                 duplicates += 1
                 continue
             }
@@ -61,7 +68,7 @@ package func replaySpool(path: String, rule: RuleOptions?, context: CommandConte
                 let key = engine.dedupKey ?? keptKey
                 let result = try await spool.accept(
                     requestID: kept.requestID, dedupKey: key, events: events, source: "request \(kept.requestID)")
-                try spool.deleteFailedRequest(kept.requestID)
+                try await spool.deleteFailedRequest(kept.requestID)
                 if result == .duplicate {
                     duplicates += 1
                 } else {

@@ -15,10 +15,12 @@ package struct RunJobConfiguration: Sendable {
     package var delivery: DeliveryConfiguration?
     /// Seconds in-flight requests may take to finish after an interrupt.
     package var drainTimeout: Double
+    /// `--spool`: commit the events to this spool (for `deliver` workers) instead of sending them.
+    package var spool: SpoolOpening?
 
     package init(
         rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String?, failFast: Bool,
-        quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
+        quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double, spool: SpoolOpening? = nil
     ) {
         self.rule = rule
         self.inputs = inputs
@@ -28,5 +30,6 @@ package struct RunJobConfiguration: Sendable {
         self.quiet = quiet
         self.delivery = delivery
         self.drainTimeout = drainTimeout
+        self.spool = spool
     }
 }

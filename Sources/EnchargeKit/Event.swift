@@ -55,6 +55,13 @@ public struct Event: Sendable, Hashable {
         }
     }
 
+    /// An event from wire bytes this program validated and wrote before (a spool's stored event),
+    /// with its stored `identityKey`: nothing is parsed or validated again.
+    package init(trustedWire wire: [UInt8], identityKey: String) {
+        self.wire = wire
+        identity = .text(identityKey)
+    }
+
     /// The event name; `"identify"` only creates or updates the person.
     public var name: String {
         get { members.name }

@@ -1,16 +1,21 @@
 import EnchargeKit
-import JSONKit
 import Synchronization
 import SystemKit
 
-/// Drains a `Spool` into the Encharge Ingest API with the delivery semantics of `run`: per-person
-/// order, bounded concurrency, retries with backoff, and dead events kept in the spool (reason,
-/// last status and body, attempts) instead of a dead-letter file.
+/// Drains an `EventSpool` into the Encharge Ingest API with the delivery semantics of `run`:
+/// per-person order, bounded concurrency, retries with backoff, and dead events kept in the spool
+/// (reason, last status and body, attempts) instead of a dead-letter file. It knows the spool only
+/// through the protocol, so it drains a SQLite file or its share of a PostgreSQL spool alike.
 ///
-/// Order: the events of one request go to the `DeliveryEngine` as one group in their stored order,
-/// and requests go in spool (commit) order, so per-person order holds across requests and across
-/// restarts. On `start`, everything pending is submitted again from the beginning of the spool,
-/// events that were on the wire when the process died included.
+/// Lanes: every stored event has a lane (of its person). About every second the worker asks the
+/// spool to re-balance its lanes (`balanceLanes`), offering up every lane with nothing on the wire;
+/// it reads only the lanes it holds. A newly held lane is read from its beginning, events that were
+/// on the wire in another process when it died included; a released lane is no longer read.
+///
+/// Order: within a lane, events go in spool (commit) order; the events of one request (in the held
+/// lanes) go to the `DeliveryEngine` as one group in their stored order, so per-person order holds
+/// across requests, restarts and processes. The events are built from their stored bytes, which
+/// were validated when accepted: nothing is parsed again.
 ///
 /// At least once: an event is deleted from the spool (delivered) or marked dead when the engine
 /// settles it, in the writer's next group commit. An event the API accepted but the spool had not
@@ -41,7 +46,7 @@ package final class SpoolDeliveryWorker: Sendable {
     /// `onKeyRefusal` hears the HTTP status when delivery pauses on a refused write key, and nil
     /// when the key is accepted again; it runs on the worker's thread.
     package convenience init(
-        spool: Spool, configuration: DeliveryConfiguration, refusalPolicy: WriteKeyRefusalPolicy = .init(),
+        spool: any EventSpool, configuration: DeliveryConfiguration, refusalPolicy: WriteKeyRefusalPolicy = .init(),
         onKeyRefusal: (@Sendable (Int?) -> Void)? = nil
     ) throws {
         try self.init(
@@ -49,15 +54,16 @@ package final class SpoolDeliveryWorker: Sendable {
             onKeyRefusal: onKeyRefusal)
     }
 
-    /// `init(spool:configuration:)` with the number of pending rows read per query.
-    init(
-        spool: Spool, configuration: DeliveryConfiguration, batchSize: Int,
+    /// `init(spool:configuration:)` with the number of pending events read per query and the
+    /// seconds between two lane re-balances.
+    package init(
+        spool: any EventSpool, configuration: DeliveryConfiguration, batchSize: Int, balanceInterval: Double = 1,
         refusalPolicy: WriteKeyRefusalPolicy = .init(), onKeyRefusal: (@Sendable (Int?) -> Void)? = nil
     ) throws {
-        precondition(batchSize >= 1)
+        precondition(batchSize >= 1 && balanceInterval > 0)
         core = WorkerCore(
             spool: spool, configuration: configuration, batchSize: batchSize, refusalPolicy: refusalPolicy,
-            onKeyRefusal: onKeyRefusal ?? { _ in })
+            balanceInterval: balanceInterval, onKeyRefusal: onKeyRefusal ?? { _ in })
         try core.replaceEngine()
     }
 
@@ -97,13 +103,13 @@ package final class SpoolDeliveryWorker: Sendable {
             return values.engine
         }
         core.counters.broadcast()
-        core.spool.store.poke()
+        core.spool.wake()
         let clock = ContinuousClock()
         let started = clock.now
         _ = engine?.finish(timeout: timeout)
         let ranOut = clock.now - started >= .seconds(timeout)
         if let thread, !thread.isCurrent { thread.join() }
-        core.spool.store.waitForSettlements()
+        core.spool.waitForSettlements()
         return ranOut && core.counters.withLock { $0.interrupted > 0 }
     }
 
@@ -143,10 +149,13 @@ package final class SpoolDeliveryWorker: Sendable {
     /// Waits until the spool has recorded every event settled so far (delivered ones deleted, dead
     /// ones marked), so a process that must exit now sends none of them again after its restart.
     package func recordSettlements() {
-        core.spool.store.waitForSettlements()
+        core.spool.waitForSettlements()
     }
 
     /// The HTTP status (401 or 403) while delivery is paused because the Ingest API refuses the
     /// write key; nil while it delivers.
     package var refusedWriteKeyStatus: Int? { core.counters.withLock { $0.pausedStatus } }
+
+    /// The lanes this worker held after its last re-balance (none before `start`).
+    package var heldLanes: Set<Int> { core.counters.withLock { $0.heldLanes } }
 }

@@ -1,4 +1,7 @@
+import EnchargeKit
 import GRDB
+import JSONKit
+import SystemKit
 
 /// The spool's tables, created and upgraded by GRDB's migrator (one named migration per change;
 /// a shipped migration is never edited).
@@ -10,7 +13,9 @@ import GRDB
 ///       request INTEGER REFERENCES request(id),  -- the accepted request it came from
 ///       json TEXT,                               -- the wire body, exactly what is POSTed
 ///       state TEXT,                              -- 'pending' or 'dead'; delivered rows are deleted
-///       reason TEXT, http_status INTEGER, response_body TEXT, attempts INTEGER, settled_at REAL)
+///       reason TEXT, http_status INTEGER, response_body TEXT, attempts INTEGER, settled_at REAL,
+///       lane INTEGER,                            -- SpoolLanes.lane(ofIdentityKey: identity_key) (v2)
+///       identity_key TEXT)                       -- Event.identityKey, the per-person key (v2)
 /// dedup(key TEXT PRIMARY KEY, expires_at REAL)   -- delivery ids seen, until their window ends
 /// failed_request(request_id TEXT PRIMARY KEY, request TEXT, error TEXT, traceback TEXT, failed_at REAL)
 /// counter(name TEXT PRIMARY KEY, value INTEGER)  -- 'delivered': events delivered and deleted
@@ -64,7 +69,48 @@ enum SpoolSchema {
                     INSERT INTO counter (name, value) VALUES ('delivered', 0);
                     """)
         }
+        // Each event's lane and identity key, stored at accept time so the worker reads a lane's
+        // events and sends their bytes without parsing them. Events stored before are read once
+        // here; a pending one that no longer validates is marked dead, as the worker did then.
+        migrator.registerMigration("v2") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE event ADD COLUMN lane INTEGER NOT NULL DEFAULT 0;
+                    ALTER TABLE event ADD COLUMN identity_key TEXT NOT NULL DEFAULT '';
+                    """)
+            try fillLanes(db)
+        }
         return migrator
+    }
+
+    /// The newest schema this version knows, for the refusal of a newer spool.
+    static var version: String { migrator.migrations.last ?? "v1" }
+
+    /// Sets `lane` and `identity_key` of the events stored before v2, a thousand rows at a time.
+    private static func fillLanes(_ db: Database) throws {
+        let now = SystemClock.wallSeconds()
+        let update = try db.makeStatement(sql: "UPDATE event SET lane = ?, identity_key = ? WHERE id = ?")
+        let markDead = try db.makeStatement(
+            sql: """
+                UPDATE event SET state = 'dead', reason = ?, attempts = 0, settled_at = ? WHERE id = ? AND state = 'pending'
+                """)
+        var cursor: Int64 = 0
+        while true {
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT id, json FROM event WHERE id > ? ORDER BY id LIMIT 1000", arguments: [cursor])
+            guard let last = rows.last else { return }
+            for row in rows {
+                let id: Int64 = row[0]
+                let json: String = row[1]
+                do {
+                    let key = try Event(validating: try JSONValue(parsing: json)).identityKey
+                    try update.execute(arguments: [SpoolLanes.lane(ofIdentityKey: key), key, id])
+                } catch {
+                    try markDead.execute(arguments: ["the stored event is not valid: \(error)", now, id])
+                }
+            }
+            cursor = last[0]
+        }
     }
 
     /// Refuses a database that is not a spool (other tables, no spool migration) or that a newer
@@ -89,7 +135,7 @@ enum SpoolSchema {
             throw SpoolError(
                 kind: .open,
                 message:
-                    "was written by a newer version of encharge-lua (schema \(unknown.joined(separator: ", "))); upgrade encharge-lua to open it",
+                    "was written by a newer encharge-lua (schema \(unknown.joined(separator: ", ")), this one knows \(version)); upgrade encharge-lua to open it",
                 path: path)
         }
     }

@@ -10,8 +10,8 @@ struct AcceptWrite {
     var dedupKey: String?
     var dedupWindow: Double
     var source: String
-    /// The events' wire JSON, in emission order.
-    var events: [String]
+    /// The events, in emission order.
+    var events: [StoredEvent]
     var continuation: CheckedContinuation<Result<SpoolAcceptResult, SpoolError>, Never>
 }
 
@@ -26,17 +26,11 @@ struct FailedRequestWrite {
     var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
 }
 
-/// How the delivery worker settled one stored event.
-enum Settlement {
-    case delivered(Int64)
-    case dead(Int64, reason: String, status: Int?, body: String?, attempts: Int)
-}
-
 /// The work waiting for the writer thread, and how far it got.
 struct WriteQueue {
     var accepts: [AcceptWrite] = []
     var failures: [FailedRequestWrite] = []
-    var settlements: [Settlement] = []
+    var settlements: [SpoolSettlement] = []
     /// Callers of `Spool.probeCommit`, told once a durable transaction was tried.
     var probes: [CheckedContinuation<Void, Never>] = []
     /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
@@ -58,15 +52,6 @@ struct WriteQueue {
         !accepts.isEmpty || !failures.isEmpty || !probes.isEmpty || settlementWaiters > 0 || closed
             || settlements.count >= SpoolStore.settlementBatch
     }
-}
-
-/// A row of a pending event, as the delivery worker reads it.
-struct PendingRow: Sendable {
-    var id: Int64
-    var request: Int64
-    var requestID: String
-    var source: String
-    var json: String
 }
 
 /// The spool's shared half: the database, the write queue and the commit signal. The writer thread
@@ -104,7 +89,7 @@ final class SpoolStore: Sendable {
     /// Queues how an event ended, for the writer's next transaction. Wakes the writer only when
     /// its queue was empty or the settlements now fill a batch: in between it is either busy or
     /// waiting out `settlementDelay` anyway.
-    func settle(_ settlement: Settlement) {
+    func settle(_ settlement: SpoolSettlement) {
         let wake = queue.withLock { queue -> Bool in
             let wasEmpty = queue.isEmpty
             queue.settlements.append(settlement)
@@ -233,36 +218,48 @@ final class SpoolStore: Sendable {
 
     /// The spool's counts, read from the file.
     func readStats() throws -> SpoolStats {
-        try pool.read { db in
-            let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
-                           (SELECT value FROM counter WHERE name = 'delivered'),
-                           (SELECT COUNT(*) FROM event WHERE state = 'dead'),
-                           (SELECT COUNT(*) FROM failed_request),
-                           (SELECT accepted_at FROM request WHERE id =
-                               (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
-                    """)!
-            return SpoolStats(
-                pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
-                oldestPendingAcceptedAt: row[4])
-        }
+        try pool.read(Self.stats)
+    }
+
+    /// The spool's counts, read in `db`.
+    static func stats(_ db: Database) throws -> SpoolStats {
+        let row = try Row.fetchOne(
+            db,
+            sql: """
+                SELECT (SELECT COUNT(*) FROM event WHERE state = 'pending'),
+                       (SELECT value FROM counter WHERE name = 'delivered'),
+                       (SELECT COUNT(*) FROM event WHERE state = 'dead'),
+                       (SELECT COUNT(*) FROM failed_request),
+                       (SELECT accepted_at FROM request WHERE id =
+                           (SELECT request FROM event WHERE state = 'pending' ORDER BY id LIMIT 1))
+                """)!
+        return SpoolStats(
+            pending: row[0], delivered: row[1] ?? 0, dead: row[2], failedRequests: row[3],
+            oldestPendingAcceptedAt: row[4])
     }
 
     /// Runs `body` in one immediate transaction on the writer connection. Every user of that
     /// connection sets `synchronous` first (a pragma, no I/O), so a durable commit never inherits
     /// NORMAL from a settlements-only one.
     func transaction<T>(durable: Bool, _ body: (Database) throws -> T) throws -> T {
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
-            var result: T?
-            try db.inTransaction(.immediate) {
-                result = try body(db)
-                return .commit
-            }
-            return result!
+        try pool.writeWithoutTransaction { db in try Self.immediateTransaction(durable: durable, db, body) }
+    }
+
+    /// `transaction(durable:_:)` for async code: waits for the writer connection without holding a thread.
+    func transaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try await pool.writeWithoutTransaction { db in try Self.immediateTransaction(durable: durable, db, body) }
+    }
+
+    private static func immediateTransaction<T>(durable: Bool, _ db: Database, _ body: (Database) throws -> T) throws
+        -> T
+    {
+        try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+        var result: T?
+        try db.inTransaction(.immediate) {
+            result = try body(db)
+            return .commit
         }
+        return result!
     }
 
     /// What one batch's callers will hear once its transaction ends.
@@ -353,37 +350,27 @@ final class SpoolStore: Sendable {
         let rows = try Row.fetchAll(
             db,
             sql: """
-                SELECT rowid, request_id, length(CAST(request AS BLOB)) FROM failed_request
+                SELECT request_id, length(CAST(request AS BLOB)) FROM failed_request
                 ORDER BY failed_at DESC, rowid DESC
                 """)
-        var kept = 0, bytes = 0
-        var dropped: [(Int64, String)] = []
-        for row in rows {
-            let size: Int = row[2]
-            if kept == 0 || (kept < cap.maxCount && bytes + size <= cap.maxBytes) {
-                kept += 1
-                bytes += size
-            } else {
-                dropped.append((row[0], row[1]))
-            }
-        }
-        let delete = try db.cachedStatement(sql: "DELETE FROM failed_request WHERE rowid = ?")
-        for (rowid, _) in dropped { try delete.execute(arguments: [rowid]) }
-        return dropped.reversed().map(\.1)
+        let dropped = cap.overflow(newestFirst: rows.map { (id: $0[0], bytes: $0[1]) })
+        let delete = try db.cachedStatement(sql: "DELETE FROM failed_request WHERE request_id = ?")
+        for id in dropped { try delete.execute(arguments: [id]) }
+        return dropped
     }
 
     /// Stores one request unless its dedup key is still fresh.
     private static func insert(_ accept: AcceptWrite, now: Double, _ db: Database) throws -> SpoolAcceptResult {
+        // The key's primary key decides: a fresh key (no row, or its window ended) is written, a
+        // key still in its window changes nothing and makes this request a duplicate.
         if let key = accept.dedupKey {
-            let expiry = try Double.fetchOne(
-                db.cachedStatement(sql: "SELECT expires_at FROM dedup WHERE key = ?"), arguments: [key])
-            if let expiry, expiry > now { return .duplicate }
             try db.cachedStatement(
                 sql: """
                     INSERT INTO dedup (key, expires_at) VALUES (?, ?)
-                    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                    ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at WHERE dedup.expires_at <= ?
                     """
-            ).execute(arguments: [key, now + max(0, accept.dedupWindow)])
+            ).execute(arguments: [key, now + max(0, accept.dedupWindow), now])
+            if db.changesCount == 0 { return .duplicate }
         }
         guard !accept.events.isEmpty else { return .accepted }
         // The statements are the spool's own with their arguments counted here, so GRDB's
@@ -393,9 +380,10 @@ final class SpoolStore: Sendable {
         insertRequest.setUncheckedArguments([accept.requestID, accept.source, now])
         try insertRequest.execute()
         let request = db.lastInsertedRowID
-        let insertEvent = try db.cachedStatement(sql: "INSERT INTO event (request, json) VALUES (?, ?)")
-        for json in accept.events {
-            insertEvent.setUncheckedArguments([request, json])
+        let insertEvent = try db.cachedStatement(
+            sql: "INSERT INTO event (request, json, lane, identity_key) VALUES (?, ?, ?, ?)")
+        for event in accept.events {
+            insertEvent.setUncheckedArguments([request, event.json, event.lane, event.identityKey])
             try insertEvent.execute()
         }
         return .accepted
@@ -403,7 +391,7 @@ final class SpoolStore: Sendable {
 
     /// Deletes delivered events (counting them) and the requests they emptied; marks dead ones.
     /// Returns how many were delivered and how many marked dead.
-    private static func apply(_ settlements: [Settlement], now: Double, _ db: Database) throws -> (Int, Int) {
+    private static func apply(_ settlements: [SpoolSettlement], now: Double, _ db: Database) throws -> (Int, Int) {
         guard !settlements.isEmpty else { return (0, 0) }
         var delivered = 0
         var dead = 0
@@ -446,41 +434,5 @@ final class SpoolStore: Sendable {
             return true
         }
         if due { try db.execute(sql: "DELETE FROM dedup WHERE expires_at <= ?", arguments: [now]) }
-    }
-
-    // MARK: Reads for the delivery worker
-
-    /// Up to `limit` pending events after `cursor` in spool order, plus the rest of the last
-    /// request's events when the limit cut it, so a request is never split between two reads.
-    func pendingRows(after cursor: Int64, limit: Int) throws(SpoolError) -> [PendingRow] {
-        do {
-            return try pool.read { db in
-                let select = """
-                    SELECT event.id, event.request, request.request_id, request.source, event.json
-                    FROM event JOIN request ON request.id = event.request
-                    """
-                func rows(_ statement: Statement, _ arguments: StatementArguments) throws -> [PendingRow] {
-                    try Row.fetchAll(statement, arguments: arguments).map {
-                        PendingRow(id: $0[0], request: $0[1], requestID: $0[2], source: $0[3], json: $0[4])
-                    }
-                }
-                var batch = try rows(
-                    db.cachedStatement(
-                        sql: "\(select) WHERE event.state = 'pending' AND event.id > ? ORDER BY event.id LIMIT ?"),
-                    [cursor, limit])
-                if batch.count == limit, let last = batch.last {
-                    batch += try rows(
-                        db.cachedStatement(
-                            sql: """
-                                \(select)
-                                WHERE event.request = ? AND event.state = 'pending' AND event.id > ? ORDER BY event.id
-                                """),
-                        [last.request, last.id])
-                }
-                return batch
-            }
-        } catch {
-            throw .wrapping(error, kind: .storage, path: path, doing: "cannot read pending events")
-        }
     }
 }

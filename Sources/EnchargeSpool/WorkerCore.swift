@@ -1,25 +1,26 @@
 import EnchargeKit
-import JSONKit
-import Synchronization
 import SystemKit
 
 /// The worker's shared half, held by its thread.
 final class WorkerCore: Sendable {
-    let spool: Spool
+    let spool: any EventSpool
     let configuration: DeliveryConfiguration
     let counters = WorkerCounters()
     let batchSize: Int
     let refusalPolicy: WriteKeyRefusalPolicy
     let onKeyRefusal: @Sendable (Int?) -> Void
+    /// Seconds between two `balanceLanes` calls.
+    let balanceInterval: Double
 
     init(
-        spool: Spool, configuration: DeliveryConfiguration, batchSize: Int, refusalPolicy: WriteKeyRefusalPolicy,
-        onKeyRefusal: @escaping @Sendable (Int?) -> Void
+        spool: any EventSpool, configuration: DeliveryConfiguration, batchSize: Int,
+        refusalPolicy: WriteKeyRefusalPolicy, balanceInterval: Double, onKeyRefusal: @escaping @Sendable (Int?) -> Void
     ) {
         self.spool = spool
         self.configuration = configuration
         self.batchSize = batchSize
         self.refusalPolicy = refusalPolicy
+        self.balanceInterval = balanceInterval
         self.onKeyRefusal = onKeyRefusal
     }
 
@@ -31,7 +32,7 @@ final class WorkerCore: Sendable {
     /// own, nothing left in it) is finished and its counters kept. Does nothing once stopping, so
     /// `stop` always finishes the engine in use.
     func replaceEngine() throws(DeliveryError) {
-        let store = spool.store
+        let spool = self.spool
         let counters = self.counters
         // The engine writes no dead-letter file: the spool keeps dead events itself. Events it did
         // not send (interrupted, refused key, redirect) are left pending.
@@ -40,21 +41,21 @@ final class WorkerCore: Sendable {
             onSettled: { tag, outcome in
                 switch outcome {
                 // The spool hears of a settlement before the counters do, so a worker that saw
-                // everything settled and then waits for the spool's writer reads no delivered row.
+                // everything settled and then waits for the spool's commit reads no delivered row.
                 case .delivered:
-                    store.settle(.delivered(tag))
-                    counters.settled { _ in }
+                    spool.settle(.delivered(tag))
+                    counters.settled(tag) { _ in }
                 case .dead(let error):
-                    store.settle(
+                    spool.settle(
                         .dead(
                             tag, reason: error.message, status: error.status, body: error.body,
                             attempts: error.attempts))
-                    counters.settled { $0.dead += 1 }
+                    counters.settled(tag) { $0.dead += 1 }
                 case .interrupted(let error) where error.kind == .interrupted:
-                    counters.settled { $0.interrupted += 1 }
+                    counters.settled(tag) { $0.interrupted += 1 }
                 case .interrupted:
-                    counters.settled { $0.keptBehindCursor += 1 }
-                    store.poke()
+                    counters.settled(tag) { $0.keptBehindCursor += 1 }
+                    spool.wake()
                 }
             })
         let old = counters.withLock { values -> DeliveryEngine? in
@@ -70,54 +71,82 @@ final class WorkerCore: Sendable {
         }
     }
 
-    /// The worker thread: read a batch after the cursor, submit it request by request (blocking on
-    /// the engine's backpressure), repeat; when nothing is pending, sleep until a commit (or a second,
-    /// for commits by another process).
+    /// The worker thread: every `balanceInterval`, re-balance the lanes it holds; read a batch of
+    /// the held lanes' pending events after their cursors, submit it request by request (blocking
+    /// on the engine's backpressure), repeat; when nothing is pending, sleep until a commit (or
+    /// `balanceInterval`, for commits the spool does not signal).
     func run() {
-        let store = spool.store
-        var cursor: Int64 = 0
+        var reader = LaneReader()
+        var balancedAt = -Double.infinity
         while !stopping {
             if keptBehindCursor {
-                cursor = recoverKeptEvents()
+                recoverKeptEvents(&reader)
+                reader.restart()
                 continue
             }
-            let generation = store.commits.withLock { $0 }
-            let rows: [PendingRow]
+            if SystemClock.monotonicSeconds() - balancedAt >= balanceInterval {
+                balance(&reader)
+                balancedAt = SystemClock.monotonicSeconds()
+            }
+            // Read before checking `stopping`: `stop` sets it, then wakes the spool.
+            let generation = spool.commitGeneration
+            let events: [SpoolPendingEvent]
             do {
-                rows = try store.pendingRows(after: cursor, limit: batchSize)
+                events = try spool.pendingEvents(after: reader.readFrom, lanes: reader.held, limit: batchSize)
             } catch {
                 counters.withLock { $0.lastError = error.description }
-                store.commits.withLock(whenReady: { [self] _ in stopping }, timeout: 1) { _ in }
+                spool.waitForCommit(after: generation, timeout: balanceInterval)
                 continue
             }
-            if rows.isEmpty {
-                store.commits.withLock(whenReady: { [self] in $0 != generation || stopping }, timeout: 1) { _ in }
-                continue
+            if stopping { break }
+            let fresh = counters.withLock { values in
+                events.filter { reader.isUnread($0) && values.inFlight[$0.id] == nil }
             }
             var start = 0
-            while start < rows.count && !stopping && !keptBehindCursor {
+            while start < fresh.count && !stopping && !keptBehindCursor
+                && SystemClock.monotonicSeconds() - balancedAt < balanceInterval
+            {
                 var end = start + 1
-                while end < rows.count && rows[end].request == rows[start].request { end += 1 }
-                submit(rows[start..<end])
-                cursor = rows[end - 1].id
+                while end < fresh.count && fresh[end].request == fresh[start].request { end += 1 }
+                submit(fresh[start..<end])
+                reader.submitted(fresh[start..<end])
                 start = end
+            }
+            guard start == fresh.count else { continue }
+            reader.caughtUp(with: events, limit: batchSize)
+            if fresh.isEmpty && events.count < batchSize {
+                spool.waitForCommit(after: generation, timeout: balanceInterval)
             }
         }
     }
 
+    /// Asks the spool for this process's share of lanes, offering up any lane with nothing on the
+    /// wire. A failure leaves no lane held (another process may have taken them) until the next
+    /// balance succeeds; events on the wire still settle.
+    private func balance(_ reader: inout LaneReader) {
+        let busy = counters.withLock { Set($0.inFlight.values) }
+        do {
+            reader.hold(try spool.balanceLanes(busy: busy))
+        } catch {
+            counters.withLock { $0.lastError = error.description }
+            reader.hold(busy)
+        }
+        counters.withLock { $0.heldLanes = reader.held }
+    }
+
     /// The engine handed events back unsent and the cursor passed them. Waits until it settled
-    /// everything it was given. If it still sends (a single refusal), reads the spool again from
-    /// the start. If it stopped on its own, pauses: reports the refusal once, then every
-    /// `retryInterval` sends the oldest pending request alone through a fresh engine, until one is
-    /// accepted. Returns the cursor to go on from.
-    private func recoverKeptEvents() -> Int64 {
+    /// everything it was given. If it still sends (a single refusal), the caller reads the held
+    /// lanes again from the start. If it stopped on its own, pauses: reports the refusal once,
+    /// then every `retryInterval` sends the oldest pending request of the held lanes alone
+    /// through a fresh engine, until one is accepted (lanes are re-balanced meanwhile).
+    private func recoverKeptEvents(_ reader: inout LaneReader) {
         waitForEngineIdle()
         counters.withLock { $0.keptBehindCursor = 0 }
-        guard !stopping, let stop = engine?.stop else { return 0 }
+        guard !stopping, let stop = engine?.stop else { return }
         report(stop)
         while !stopping {
-            counters.wait(until: { $0.stopping }, timeout: refusalPolicy.retryInterval)
-            guard !stopping else { return 0 }
+            pause(for: refusalPolicy.retryInterval, &reader)
+            guard !stopping else { return }
             if engine?.stop != nil {
                 do {
                     try replaceEngine()
@@ -126,9 +155,9 @@ final class WorkerCore: Sendable {
                     continue
                 }
             }
-            let probe: [PendingRow]
+            let probe: [SpoolPendingEvent]
             do {
-                probe = try spool.store.pendingRows(after: 0, limit: batchSize)
+                probe = try spool.pendingEvents(after: 0, lanes: reader.held, limit: batchSize)
             } catch {
                 counters.withLock { $0.lastError = error.description }
                 continue
@@ -142,17 +171,28 @@ final class WorkerCore: Sendable {
                 defer { values.keptBehindCursor = 0 }
                 return values.keptBehindCursor > 0
             }
-            if !refusedAgain { return resume(after: request.last?.id ?? 0) }
+            if !refusedAgain { return resume() }
             if let stop = engine?.stop { report(stop) }
         }
-        return 0
+    }
+
+    /// Waits `seconds` (or until stopping), re-balancing the lanes every `balanceInterval`: a
+    /// paused process keeps its share, and hands lanes on when others join.
+    private func pause(for seconds: Double, _ reader: inout LaneReader) {
+        let end = SystemClock.monotonicSeconds() + seconds
+        while !stopping {
+            let left = end - SystemClock.monotonicSeconds()
+            if left <= 0 { return }
+            counters.wait(until: { $0.stopping }, timeout: min(left, balanceInterval))
+            if !stopping { balance(&reader) }
+        }
     }
 
     /// Waits until the engine settled every event it was given and the spool recorded them, so
-    /// reading from the start finds no delivered event the writer has not deleted yet.
+    /// reading from the start finds no delivered event the spool has not deleted yet.
     private func waitForEngineIdle() {
         counters.wait(until: { $0.settled >= $0.submitted || $0.stopping })
-        spool.store.waitForSettlements()
+        spool.waitForSettlements()
     }
 
     /// Notes why delivery is paused; a refused key is reported once per pause.
@@ -169,36 +209,24 @@ final class WorkerCore: Sendable {
         }
     }
 
-    /// Ends a pause: the key (or endpoint) was accepted again.
-    private func resume(after cursor: Int64 = 0) -> Int64 {
+    /// Ends a pause: the key (or endpoint) was accepted again. The caller reads the held lanes
+    /// again from the start; the probe's events are delivered, so they are not read again.
+    private func resume() {
         let wasPaused = counters.withLock { values -> Bool in
             defer { values.pausedStatus = nil }
             return values.pausedStatus != nil
         }
         if wasPaused { onKeyRefusal(nil) }
-        return cursor
     }
 
-    /// Submits the events of one request as one group; an event that no longer reads back as a
-    /// valid event (the file was edited, or a later version validates more strictly) is marked dead.
-    private func submit(_ rows: ArraySlice<PendingRow>) {
-        var events: [Event] = []
-        var tags: [Int64] = []
-        events.reserveCapacity(rows.count)
-        tags.reserveCapacity(rows.count)
-        for row in rows {
-            do {
-                events.append(try Event(validating: try JSONValue(parsing: row.json)))
-                tags.append(row.id)
-            } catch {
-                counters.withLock { $0.dead += 1 }
-                let reason = "the stored event is not valid: \(error)"
-                spool.store.settle(.dead(row.id, reason: reason, status: nil, body: nil, attempts: 0))
-            }
+    /// Submits the events of one request (in the held lanes) as one group, built from their stored
+    /// bytes: they were validated when accepted.
+    private func submit(_ rows: ArraySlice<SpoolPendingEvent>) {
+        guard let first = rows.first, let engine else { return }
+        counters.withLock { values in
+            values.submitted += rows.count
+            for row in rows { values.inFlight[row.id] = row.lane }
         }
-        guard let first = rows.first, !events.isEmpty else { return }
-        guard let engine else { return }
-        counters.withLock { $0.submitted += events.count }
-        engine.submit(events, source: "\(first.source) (request \(first.requestID))", tags: tags)
+        engine.submit(rows.map(\.event), source: "\(first.source) (request \(first.requestID))", tags: rows.map(\.id))
     }
 }

@@ -1,6 +1,4 @@
 import EnchargeKit
-import JSONKit
-import Synchronization
 import SystemKit
 
 /// What the worker's thread, the engine's settle hook, `stop` and `stats` share.
@@ -23,17 +21,23 @@ final class WorkerCounters: Sendable {
         var interrupted = 0
         /// Set while delivery is paused on a refused key.
         var pausedStatus: Int?
+        /// The events on the engine and not settled yet: id → lane (its lanes are busy).
+        var inFlight: [Int64: Int] = [:]
+        /// The lanes the last `balanceLanes` left this process.
+        var heldLanes: Set<Int> = []
     }
 
     private let values = ConditionLock(Values())
 
     func withLock<R>(_ body: (inout Values) -> R) -> R { values.withLock { body(&$0) } }
 
-    /// Counts one settled event (after `change`) and wakes a worker waiting for the engine to idle.
-    func settled(_ change: (inout Values) -> Void) {
+    /// Counts the settled event tagged `id` (after `change`) and wakes a worker waiting for the
+    /// engine to idle.
+    func settled(_ id: Int64, _ change: (inout Values) -> Void) {
         values.withLock { values in
             change(&values)
             values.settled += 1
+            values.inFlight[id] = nil
         }
         values.broadcast()
     }

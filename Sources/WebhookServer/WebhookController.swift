@@ -15,7 +15,7 @@ struct WebhookController: Sendable {
     let configuration: WebhookServerConfiguration
     let pool: RulePool
     let workers: WorkerAvailability
-    let spool: Spool
+    let spool: any EventSpool
     let metrics: WebhookMetrics
     let logger: Logger
 
@@ -55,7 +55,7 @@ struct WebhookController: Sendable {
         // unsigned header anyone can set must not turn a real event into a "duplicate".
         let headerKey = WebhookVerifier.deliveryID(configuration.verifyScheme, headers: request.headers.firstValues)
         if stripeEventID == nil, let headerKey,
-            (try? await spool.hasSeenAsync(dedupKey: headerKey)) == true
+            (try? await spool.hasSeen(dedupKey: headerKey)) == true
         {
             metrics.add(.duplicates)
             context.trace?.note("duplicate; the rule did not run")

@@ -81,21 +81,23 @@ import Testing
         let harness = try JobHarness()
         defer { harness.cleanup() }
         let path = harness.directory.path + "/spool.sqlite"
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let request = WebhookRequest(
             id: "req-1", method: "POST", path: "/hook", query: [], headers: [("content-type", "application/json")],
             body: Array(#"{"email":"c@x.io"}"#.utf8), remoteIP: nil)
         try await spool.keepFailedRequest(requestID: "req-1", request: request.jsonValue, error: "boom", traceback: nil)
         let rule = try harness.file(
             "fixed.lua", "function on_webhook(req) encharge.identify{ email = req.json.email } end")
-        let status = await replaySpool(path: path, rule: RuleOptions(rulesPath: rule), context: harness.context())
+        let status = await replaySpool(
+            try SpoolOpening(spool: path, passwordFile: nil, environment: [:], warn: { _ in }),
+            rule: RuleOptions(rulesPath: rule), context: harness.context())
         #expect(status == .success)
         #expect(
             harness.stderrLines == [
                 "0 dead events re-queued for delivery",
                 "1 failed request replayed, 0 failed again (still kept), 0 already delivered under the same dedup key (dropped)",
             ])
-        let stats = try spool.stats()
+        let stats = try await spool.stats()
         #expect(stats.failedRequests == 0)
         #expect(stats.pending == 1)
     }
@@ -104,18 +106,20 @@ import Testing
         let harness = try JobHarness()
         defer { harness.cleanup() }
         let path = harness.directory.path + "/spool.sqlite"
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let request = WebhookRequest(
             id: "req-2", method: "POST", path: "/hook", query: [], headers: [], body: [], remoteIP: nil)
         try await spool.keepFailedRequest(requestID: "req-2", request: request.jsonValue, error: "boom", traceback: nil)
         let rule = try harness.file("still.lua", "function on_webhook(req) error('still broken') end")
-        let status = await replaySpool(path: path, rule: RuleOptions(rulesPath: rule), context: harness.context())
+        let status = await replaySpool(
+            try SpoolOpening(spool: path, passwordFile: nil, environment: [:], warn: { _ in }),
+            rule: RuleOptions(rulesPath: rule), context: harness.context())
         #expect(status == .someFailed)
         #expect(
             harness.stderrLines.contains {
                 $0.hasPrefix("request req-2: error: ") || $0.contains(": error: still broken")
             })
         #expect(harness.stderr.text.contains("0 failed requests replayed, 1 failed again (still kept)"))
-        #expect(try spool.stats().failedRequests == 1)
+        #expect(try await spool.stats().failedRequests == 1)
     }
 }

@@ -23,7 +23,7 @@ struct SpoolCrashTests {
     /// The child's part: accept every request (one task per person, each person's requests in
     /// order, so the group commits interleave), say so, deliver a while, then die without cleanup.
     static func childAcceptsThenDies(path: String, endpoint: String) async throws -> Never {
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for person in 0..<people {
                 group.addTask {
@@ -91,8 +91,8 @@ struct SpoolCrashTests {
             #expect(sentBeforeKill >= 40)
 
             // Every accepted request is still there: delivered (and marked) or pending.
-            let spool = try Spool(path: path)
-            let before = try spool.stats()
+            let spool = try SQLiteSpool(path: path)
+            let before = try await spool.stats()
             #expect(before.pending + before.delivered == 2 * total)
             #expect(before.pending > 0)
             #expect(before.dead == 0)
@@ -100,9 +100,9 @@ struct SpoolCrashTests {
 
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
-            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             _ = try await onThread { worker.stop(timeout: 5) }
-            #expect(try spool.stats().delivered == 2 * total)
+            #expect(try await spool.stats().delivered == 2 * total)
             let accepted = server.accepted
             #expect(Set(accepted.compactMap(\.seq)) == Set(0..<total))
             #expect(Set(accepted.filter { $0.name == "identify" }.map(\.body)).count == total)

@@ -14,7 +14,7 @@ import Testing
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let cap = SpoolKeptRequestCap(maxCount: 3, maxBytes: 1 << 20)
         for n in 1...3 {
             let dropped = try await spool.keepFailedRequest(
@@ -24,14 +24,14 @@ import Testing
         let dropped = try await spool.keepFailedRequest(
             requestID: "r4", request: request(10), error: "boom", traceback: nil, cap: cap)
         #expect(dropped == ["r1"])
-        #expect(try spool.failedRequests().map(\.requestID) == ["r2", "r3", "r4"])
+        #expect(try await spool.failedRequests().map(\.requestID) == ["r2", "r3", "r4"])
     }
 
     @Test func theOldestKeptRequestsAreDroppedPastTheByteCap() async throws {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let cap = SpoolKeptRequestCap(maxCount: 100, maxBytes: 2_500)
         try await spool.keepFailedRequest(
             requestID: "r1", request: request(1_000), error: "boom", traceback: nil, cap: cap)
@@ -40,11 +40,11 @@ import Testing
         let dropped = try await spool.keepFailedRequest(
             requestID: "r3", request: request(1_000), error: "boom", traceback: nil, cap: cap)
         #expect(dropped == ["r1"])
-        #expect(try spool.failedRequests().map(\.requestID) == ["r2", "r3"])
+        #expect(try await spool.failedRequests().map(\.requestID) == ["r2", "r3"])
         // One request larger than the whole cap is still kept (the newest always is).
         let big = try await spool.keepFailedRequest(
             requestID: "r4", request: request(5_000), error: "boom", traceback: nil, cap: cap)
         #expect(big == ["r2", "r3"])
-        #expect(try spool.failedRequests().map(\.requestID) == ["r4"])
+        #expect(try await spool.failedRequests().map(\.requestID) == ["r4"])
     }
 }

@@ -35,7 +35,7 @@ import Testing
         let path = tmp.file("spool.db")
         let old = umask(0o022)
         defer { umask(old) }
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         _ = try await spool.accept(requestID: "r1", dedupKey: nil, events: [Fixture.track("p", seq: 1)], source: "test")
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(mode(file) == 0o600, "\(file) is readable by others")
@@ -51,7 +51,7 @@ import Testing
             try db.execute(sql: "CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT)")
         }
         try queue.close()
-        let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(path: path) }
         #expect(
             error?.description
                 == "\(path): is a SQLite database but not an encharge-lua spool (its tables: customers); pass a spool or a new file to --spool"
@@ -68,7 +68,7 @@ import Testing
         let path = tmp.file("spool.db")
         try String(repeating: "email,name\nann@example.com,Ann\n", count: 200).write(
             toFile: path, atomically: true, encoding: .utf8)
-        let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(path: path) }
         #expect(
             error?.description
                 == "\(path): is not a SQLite database, so not a spool; pass a spool or a new file to --spool")
@@ -78,16 +78,16 @@ import Testing
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        do { _ = try Spool(path: path) }
+        do { _ = try SQLiteSpool(path: path) }
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
             try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('v2-partitioned-events')")
         }
         try queue.close()
-        let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(path: path) }
         #expect(
             error?.description
-                == "\(path): was written by a newer version of encharge-lua (schema v2-partitioned-events); upgrade encharge-lua to open it"
+                == "\(path): was written by a newer encharge-lua (schema v2-partitioned-events, this one knows v2); upgrade encharge-lua to open it"
         )
     }
 
@@ -97,11 +97,11 @@ import Testing
         let path = tmp.file("spool.db")
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         do {
-            let spool = try Spool(path: path)
+            let spool = try SQLiteSpool(path: path)
             _ = try await spool.accept(
                 requestID: "r1", dedupKey: "k", events: [Fixture.track("p", seq: 1)], source: "test")
         }
-        let reopened = try Spool(path: path)
-        #expect(try reopened.stats().pending == 1)
+        let reopened = try SQLiteSpool(path: path)
+        #expect(try await reopened.stats().pending == 1)
     }
 }

@@ -14,7 +14,7 @@ struct SpoolSettlementBatchTests {
         try await ScriptedIngestServer.with { server, endpoint in
             let tmp = try TemporaryDirectory(prefix: "spool")
             defer { tmp.cleanup() }
-            let spool = try Spool(path: tmp.file("spool.db"))
+            let spool = try SQLiteSpool(path: tmp.file("spool.db"))
             let requests = 300
             for index in 0..<requests {
                 let person = "person-\(index % 40)"
@@ -27,7 +27,7 @@ struct SpoolSettlementBatchTests {
             let started = ContinuousClock.now
             let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
             worker.start()
-            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             let elapsed = (ContinuousClock.now - started) / .seconds(1)
             let transactions = spool.store.queue.withLock { $0.transactions } - before
             await worker.shutdown(timeout: 5)

@@ -19,8 +19,8 @@ struct SpoolTests {
         func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
     }
 
-    static func pending(_ spool: Spool, limit: Int = 10_000) throws -> [PendingRow] {
-        try spool.store.pendingRows(after: 0, limit: limit)
+    static func pending(_ spool: SQLiteSpool, limit: Int = 10_000) throws -> [SpoolPendingEvent] {
+        try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: limit)
     }
 
     // MARK: Storing
@@ -35,24 +35,25 @@ struct SpoolTests {
             [Fixture.track("ann", seq: 3), Fixture.track("cy", seq: 4), Fixture.track("ann", seq: 5)],
         ]
         do {
-            let spool = try Spool(path: path)
+            let spool = try SQLiteSpool(path: path)
             for (index, events) in requests.enumerated() {
                 let result = try await spool.accept(
                     requestID: "req-\(index)", dedupKey: nil, events: events, source: "POST /hook")
                 #expect(result == .accepted)
             }
         }
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let rows = try Self.pending(spool)
-        #expect(rows.map(\.json) == requests.flatMap { $0 }.map { String(decoding: $0.wireJSON(), as: UTF8.self) })
+        #expect(rows.map(\.wire) == requests.flatMap { $0 }.map { $0.wireJSON() })
         #expect(rows.map(\.requestID) == ["req-0", "req-0", "req-1", "req-2", "req-2", "req-2"])
         #expect(Set(rows.map(\.source)) == ["POST /hook"])
         #expect(Fixture.isAscending(rows.map { Int($0.id) }))
         let requestsInOrder = rows.map(\.request).reduce(into: [Int64]()) { if $0.last != $1 { $0.append($1) } }
         #expect(requestsInOrder.count == 3, "a request's events are contiguous")
-        let events = try rows.map { try Event(validating: try JSONValue(parsing: $0.json)) }
-        #expect(events == requests.flatMap { $0 })
-        let stats = try spool.stats()
+        #expect(rows.map(\.event) == requests.flatMap { $0 })
+        #expect(rows.map(\.identityKey) == requests.flatMap { $0 }.map(\.identityKey))
+        #expect(rows.map(\.lane) == requests.flatMap { $0 }.map { SpoolLanes.lane(ofIdentityKey: $0.identityKey) })
+        let stats = try await spool.stats()
         #expect(stats.pending == 6)
         #expect(stats.delivered == 0)
         #expect(stats.dead == 0)
@@ -63,7 +64,7 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         _ = try await spool.accept(requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1)], source: "t")
         let (journal, synchronous) = try await spool.store.pool.writeWithoutTransaction { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
@@ -76,7 +77,7 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let count = 2000
         let started = Date()
         let results = try await withThrowingTaskGroup(of: SpoolAcceptResult.self) { group in
@@ -93,7 +94,7 @@ struct SpoolTests {
         let elapsed = Date().timeIntervalSince(started)
         #expect(results.count == count)
         #expect(results.allSatisfy { $0 == .accepted })
-        #expect(try spool.stats().pending == 2 * count)
+        #expect(try await spool.stats().pending == 2 * count)
         let transactions = spool.store.queue.withLock { $0.transactions }
         #expect(transactions < count / 4, "\(transactions) transactions for \(count) requests: no group commit")
         #expect(elapsed < 30, "2000 accepts took \(elapsed) s")
@@ -101,7 +102,7 @@ struct SpoolTests {
         let rows = try Self.pending(spool)
         for pair in stride(from: 0, to: rows.count, by: 2) {
             #expect(rows[pair].request == rows[pair + 1].request)
-            #expect(rows[pair].json.contains(#""name":"identify""#))
+            #expect(rows[pair].event.name == "identify")
             #expect(rows[pair].requestID == rows[pair + 1].requestID)
         }
     }
@@ -112,7 +113,7 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         try await spool.store.pool.write { db in
             try db.execute(
                 sql: """
@@ -150,7 +151,7 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path, clock: { clock.read() })
+        let spool = try SQLiteSpool(path: path, clock: { clock.read() })
         let events = [Fixture.track("ann", seq: 1)]
         func accept() async throws -> SpoolAcceptResult {
             try await spool.accept(requestID: "r", dedupKey: "evt_1", events: events, source: "t", dedupWindow: 3600)
@@ -158,11 +159,11 @@ struct SpoolTests {
         #expect(try await accept() == .accepted)
         clock.advance(3599)
         #expect(try await accept() == .duplicate)
-        #expect(try spool.stats().pending == 1, "a duplicate stores nothing")
+        #expect(try await spool.stats().pending == 1, "a duplicate stores nothing")
         // The window runs from the first acceptance; a duplicate does not extend it.
         clock.advance(2)
         #expect(try await accept() == .accepted)
-        #expect(try spool.stats().pending == 2)
+        #expect(try await spool.stats().pending == 2)
         #expect(
             try await spool.accept(requestID: "r", dedupKey: "evt_2", events: events, source: "t", dedupWindow: 3600)
                 == .accepted, "another key is not a duplicate")
@@ -174,7 +175,7 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         let results = try await withThrowingTaskGroup(of: SpoolAcceptResult.self) { group in
             for index in 0..<50 {
                 group.addTask {
@@ -187,17 +188,17 @@ struct SpoolTests {
         }
         #expect(results.filter { $0 == .accepted }.count == 1)
         #expect(results.filter { $0 == .duplicate }.count == 49)
-        #expect(try spool.stats().pending == 1)
+        #expect(try await spool.stats().pending == 1)
     }
 
     @Test func aRequestWithoutEventsStillRecordsItsDedupKey() async throws {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         #expect(try await spool.accept(requestID: "r", dedupKey: "ping-1", events: [], source: "t") == .accepted)
         #expect(try await spool.accept(requestID: "r", dedupKey: "ping-1", events: [], source: "t") == .duplicate)
-        #expect(try spool.stats().pending == 0)
+        #expect(try await spool.stats().pending == 0)
         let requests = try await spool.store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM request") }
         #expect(requests == 0)
     }
@@ -207,7 +208,7 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path, clock: { clock.read() })
+        let spool = try SQLiteSpool(path: path, clock: { clock.read() })
         for key in ["a", "b", "c"] {
             _ = try await spool.accept(requestID: key, dedupKey: key, events: [], source: "t", dedupWindow: 10)
         }
@@ -226,7 +227,7 @@ struct SpoolTests {
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
         do {
-            let spool = try Spool(path: path)
+            let spool = try SQLiteSpool(path: path)
             let request: JSONValue = [
                 "method": "POST", "path": "/stripe", "body": #"{"id":"evt_1"}"#, "n": 12_345_678_901_234_567,
             ]
@@ -236,23 +237,23 @@ struct SpoolTests {
             try await spool.keepFailedRequest(
                 requestID: "r2", request: ["path": "/github"], error: "boom", traceback: nil)
         }
-        let spool = try Spool(path: path)
-        var kept = try spool.failedRequests()
+        let spool = try SQLiteSpool(path: path)
+        var kept = try await spool.failedRequests()
         #expect(kept.map(\.requestID) == ["r1", "r2"])
         #expect(kept[0].request["n"] == .integer(12_345_678_901_234_567), "integers survive as integers")
         #expect(kept[0].request["body"] == .string(#"{"id":"evt_1"}"#))
         #expect(kept[0].error == "rules.lua:4: attempt to index a nil value")
         #expect(kept[0].traceback?.contains("on_webhook") == true)
         #expect(kept[1].traceback == nil)
-        #expect(try spool.stats().failedRequests == 2)
+        #expect(try await spool.stats().failedRequests == 2)
         try await spool.keepFailedRequest(
             requestID: "r2", request: ["path": "/github"], error: "boom again", traceback: nil)
-        kept = try spool.failedRequests()
+        kept = try await spool.failedRequests()
         #expect(kept.count == 2)
         #expect(kept.first { $0.requestID == "r2" }?.error == "boom again")
-        try spool.deleteFailedRequest("r1")
-        try spool.deleteFailedRequest("no-such-request")
-        #expect(try spool.failedRequests().map(\.requestID) == ["r2"])
+        try await spool.deleteFailedRequest("r1")
+        try await spool.deleteFailedRequest("no-such-request")
+        #expect(try await spool.failedRequests().map(\.requestID) == ["r2"])
     }
 
     // MARK: Reading in batches
@@ -261,15 +262,15 @@ struct SpoolTests {
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        let spool = try Spool(path: path)
+        let spool = try SQLiteSpool(path: path)
         _ = try await spool.accept(
             requestID: "big", dedupKey: nil, events: (1...5).map { Fixture.track("p\($0)", seq: $0) }, source: "t")
         _ = try await spool.accept(requestID: "next", dedupKey: nil, events: [Fixture.track("q", seq: 6)], source: "t")
-        let first = try spool.store.pendingRows(after: 0, limit: 3)
+        let first = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 3)
         #expect(first.map(\.requestID) == Array(repeating: "big", count: 5))
-        let second = try spool.store.pendingRows(after: first.last!.id, limit: 3)
+        let second = try spool.pendingEvents(after: first.last!.id, lanes: SpoolLanes.all, limit: 3)
         #expect(second.map(\.requestID) == ["next"])
-        #expect(try spool.store.pendingRows(after: second.last!.id, limit: 3).isEmpty)
+        #expect(try spool.pendingEvents(after: second.last!.id, lanes: SpoolLanes.all, limit: 3).isEmpty)
     }
 
     @Test func openingAFileThatIsNotASpoolFailsClearly() throws {
@@ -278,9 +279,11 @@ struct SpoolTests {
         let path = tmp.file("spool.db")
         try Data("this is not a database, just text that is long enough to look like a header....".utf8)
             .write(to: URL(fileURLWithPath: path))
-        let error = #expect(throws: SpoolError.self) { try Spool(path: path) }
+        let error = #expect(throws: SpoolError.self) { try SQLiteSpool(path: path) }
         #expect(error?.kind == .open)
         #expect(error?.description.hasPrefix(path) == true)
-        #expect(throws: SpoolError.self) { try Spool(path: "/nonexistent-directory-\(UUID().uuidString)/spool.db") }
+        #expect(throws: SpoolError.self) {
+            try SQLiteSpool(path: "/nonexistent-directory-\(UUID().uuidString)/spool.db")
+        }
     }
 }

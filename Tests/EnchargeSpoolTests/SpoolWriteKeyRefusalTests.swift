@@ -29,7 +29,7 @@ struct SpoolWriteKeyRefusalTests {
             let tmp = try TemporaryDirectory(prefix: "spool")
             defer { tmp.cleanup() }
             let path = tmp.file("spool.db")
-            let spool = try Spool(path: path)
+            let spool = try SQLiteSpool(path: path)
             for seq in 0..<20 {
                 _ = try await spool.accept(
                     requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("payer", seq: seq)], source: "POST /"
@@ -52,18 +52,18 @@ struct SpoolWriteKeyRefusalTests {
                 await eventually("the worker keeps probing the refused key") {
                     server.received.count >= refusedSoFar + 2
                 })
-            let stats = try spool.stats()
+            let stats = try await spool.stats()
             #expect(stats.dead == 0)
             #expect(stats.pending == 20)
             #expect(worker.stats().dead == 0)
             #expect(notices.all == [status], "the refusal is reported once")
 
             server.answer { _, _ in .ok }
-            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             #expect(worker.refusedWriteKeyStatus == nil)
             #expect(notices.all == [status, nil])
             #expect(server.accepted.compactMap(\.seq) == Array(0..<20), "delivered once each, in order")
-            #expect(try spool.stats().dead == 0)
+            #expect(try await spool.stats().dead == 0)
             _ = try await onThread { worker.stop(timeout: 5) }
         }
     }
@@ -77,7 +77,7 @@ struct SpoolWriteKeyRefusalTests {
             let tmp = try TemporaryDirectory(prefix: "spool")
             defer { tmp.cleanup() }
             let path = tmp.file("spool.db")
-            let spool = try Spool(path: path)
+            let spool = try SQLiteSpool(path: path)
             for seq in 0..<5 {
                 _ = try await spool.accept(
                     requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("p\(seq)", seq: seq)],
@@ -93,10 +93,10 @@ struct SpoolWriteKeyRefusalTests {
                 refusalPolicy: WriteKeyRefusalPolicy(retryInterval: 30),
                 onKeyRefusal: { notices.add($0) })
             worker.start()
-            #expect(try await eventually("the spool drains") { try spool.stats().pending == 0 })
+            #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             #expect(Set(server.accepted.compactMap(\.seq)) == Set(0..<5))
             #expect(server.accepted.count == 5, "nothing delivered twice")
-            #expect(try spool.stats().dead == 0)
+            #expect(try await spool.stats().dead == 0)
             #expect(notices.all.isEmpty)
             _ = try await onThread { worker.stop(timeout: 5) }
         }

@@ -31,7 +31,7 @@ import Testing
             }
             #expect(good.status == 202, "a good request after the 413: \(good)")
         }
-        #expect(try server.spool.stats().pending == 1)
+        #expect(try await server.spool.stats().pending == 1)
     }
 
     @Test func ruleFramingHeadersAreDroppedSoKeepAliveStaysInSync() async throws {

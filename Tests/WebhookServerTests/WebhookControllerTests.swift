@@ -233,7 +233,7 @@ import Testing
             #expect(try await client.postJSON("/fine", "{}").status == .noContent)
             #expect(try await client.postJSON("/whole-float", "{}").status == .created)
         }
-        let kept = try server.keptRequests()
+        let kept = try await server.keptRequests()
         #expect(kept.count == bad.count)
         for (path, line, what) in bad {
             #expect(
@@ -259,7 +259,7 @@ import Testing
             let health = try await client.execute(uri: "/healthz", method: .get)
             #expect(health.status == .serviceUnavailable)
             #expect(health.text.contains("the spool holds 3 undelivered events, the cap is 3"), "\(health)")
-            #expect(try server.spool.stats().pending == 3)
+            #expect(try await server.spool.stats().pending == 3)
             let metrics = try await client.execute(uri: "/metrics", method: .get).text
             #expect(metrics.contains("encharge_spool_depth 3"), "\(metrics)")
             #expect(metrics.contains("encharge_overloaded_total 1"), "\(metrics)")

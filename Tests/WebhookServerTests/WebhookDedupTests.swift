@@ -99,7 +99,7 @@ import Testing
                 #expect(try await post("{}", seq: 6).status == .internalServerError)
                 #expect(try await post(#""ev-7""#, seq: 7).status == .ok)
             }
-            let kept = try server.keptRequests()
+            let kept = try await server.keptRequests()
             #expect(kept.count == 2, "the failed ev-5 run and the table key: \(kept.map(\.error))")
             #expect(kept.contains { $0.error.contains("cannot handle this one") })
             #expect(

@@ -33,7 +33,7 @@ import Testing
             #expect(try await post("Bearer " + token).status == .accepted)
             #expect(try await post("bearer " + token).status == .accepted, "the scheme is case-insensitive")
         }
-        #expect(try server.spool.stats().pending == 2, "only the authorised requests ran the rule")
+        #expect(try await server.spool.stats().pending == 2, "only the authorised requests ran the rule")
     }
 
     @Test func theBodyLimitAnswers413BeforeTheRuleRuns() async throws {
@@ -46,6 +46,6 @@ import Testing
             #expect(large.text.contains("the body is larger than 16 bytes"))
             #expect(large.headers[TestResponse.requestID] != nil)
         }
-        #expect(try server.spool.stats().pending == 1)
+        #expect(try await server.spool.stats().pending == 1)
     }
 }

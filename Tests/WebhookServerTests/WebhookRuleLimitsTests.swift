@@ -44,14 +44,14 @@ import Testing
                     body: array)
                 #expect(decoded.status == .internalServerError, "\(decoded)")
                 #expect(server.log.text.contains("req.json: memory limit of 16 MiB exceeded"), "\(server.log.text)")
-                #expect(try server.keptRequests().isEmpty, "\(server.log.text)")
+                #expect(try await server.keptRequests().isEmpty, "\(server.log.text)")
                 // Events were emitted before the limit: those requests are kept, their events not sent.
                 let emitted = try await client.postJSON(
                     "/", #"{"email":"l@example.com","limit":"memory","emit_first":true}"#)
                 #expect(emitted.status == .internalServerError)
             }
-            #expect(try server.keptRequests().count == 1)
-            #expect(try server.spool.stats().pending == 0)
+            #expect(try await server.keptRequests().count == 1)
+            #expect(try await server.spool.stats().pending == 0)
             #expect(ingest.accepted.compactMap(\.json).isEmpty)
         }
     }

@@ -135,7 +135,7 @@ import WebhookSignatures
             await eventually("seq 5 was delivered") { ingest.accepted.compactMap(\.seq).contains(5) }
             #expect(ingest.accepted.compactMap(\.seq) == [1, 5])
             // A refused signature is not a rule error: nothing is kept for replay.
-            #expect(try server.keptRequests().isEmpty)
+            #expect(try await server.keptRequests().isEmpty)
             #expect(!server.log.text.contains(secret), "the server logged a secret")
         }
     }
@@ -214,7 +214,7 @@ import WebhookSignatures
             }
             await eventually("seq 1 was delivered") { ingest.accepted.compactMap(\.seq).contains(1) }
             #expect(!server.log.text.contains("memory limit"), "\(server.log.text)")
-            #expect(try server.keptRequests().isEmpty)
+            #expect(try await server.keptRequests().isEmpty)
         }
     }
 

@@ -27,7 +27,7 @@ final class WebhookTestServer: Sendable {
     let directory: TemporaryDirectory
     let configuration: WebhookServerConfiguration
     let pool: RulePool
-    let spool: Spool
+    let spool: SQLiteSpool
     let worker: SpoolDeliveryWorker
     /// What the server logged, escaped as `serve` escapes it.
     let log = CapturedLog()
@@ -46,12 +46,11 @@ final class WebhookTestServer: Sendable {
         delivery.writeKeySource = "ENCHARGE_WRITE_KEY"
         var configuration = WebhookServerConfiguration(rule: RuleOptions(rulesPath: rulesPath), delivery: delivery)
         configuration.port = 0
-        configuration.spoolPath = directory.file("spool.sqlite")
         configure(&configuration)
         self.configuration = configuration
         pool = try RulePool(
             options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
-        spool = try Spool(path: configuration.spoolPath)
+        spool = try SQLiteSpool(path: directory.file("spool.sqlite"))
         worker = try SpoolDeliveryWorker(spool: spool, configuration: delivery)
     }
 
@@ -97,7 +96,7 @@ final class WebhookTestServer: Sendable {
     }
 
     /// The failed requests kept for replay.
-    func keptRequests() throws -> [SpoolFailedRequest] { try spool.failedRequests() }
+    func keptRequests() async throws -> [SpoolFailedRequest] { try await spool.failedRequests() }
 }
 
 extension TestClientProtocol {

@@ -48,15 +48,8 @@ struct DeliverySchedule {
     var isEmpty: Bool { groups.isEmpty }
     var hasReady: Bool { !ready.isEmpty }
 
-    /// Lane of an identity key: FNV-1a, so the spread does not depend on the process's hash seed.
-    func lane(of key: String) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in key.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01b3
-        }
-        return Int(hash % UInt64(laneCount))
-    }
+    /// Lane of an identity key (`Event.lane(ofIdentityKey:laneCount:)`).
+    func lane(of key: String) -> Int { Event.lane(ofIdentityKey: key, laneCount: laneCount) }
 
     /// Queues the events of one submit as a group; returns true when it became ready at once.
     @discardableResult

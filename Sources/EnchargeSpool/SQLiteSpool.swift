@@ -12,8 +12,9 @@ import Musl
 import Darwin
 #endif
 
-/// The durable SQLite spool behind `encharge-lua serve`: accepted webhook requests are on disk
-/// before the server answers, and the delivery worker drains them in the background, across restarts.
+/// The durable SQLite spool behind `encharge-lua serve`, the default `EventSpool`: accepted webhook
+/// requests are on disk before the server answers, and the delivery worker drains them in the
+/// background, across restarts. One machine; for several, the PostgreSQL spool.
 ///
 /// Durability: the spool runs SQLite in WAL mode with `synchronous=FULL`, so every commit fsyncs
 /// the write-ahead log before `accept` returns: a request that was answered survives a crash of the
@@ -25,17 +26,20 @@ import Darwin
 /// delivered when the process died is sent again after the restart.
 ///
 /// Threads: `accept` and `keepFailedRequest` hand their rows to one writer thread (SQLite blocks, so
-/// never on Swift's cooperative pool) and suspend until it committed them. The synchronous methods
-/// (`stats`, `requeueDeadEvents`, ...) run a short SQLite read or write on the calling thread.
-/// Several processes may open the same file (`replay --spool` next to a running server); a write
-/// waits up to 10 seconds for another process's. Only one of them drains it: the holder of its
-/// `SpoolOwnerLock`.
+/// never on Swift's cooperative pool) and suspend until it committed them. The administration
+/// methods (`stats`, `requeueDeadEvents`, ...) run on GRDB's own threads; the delivery methods
+/// read on the worker's thread. Several processes may open the same file (`replay --spool` next
+/// to a running server); a write waits up to 10 seconds for another process's. Only one of them
+/// delivers: the holder of its `SpoolOwnerLock`, which holds every lane.
 ///
 /// Opening refuses a file that is not SQLite, a SQLite database that is not a spool, and a spool
 /// upgraded by a newer version; a new spool file is created with mode 0600.
-package final class Spool: Sendable {
+package final class SQLiteSpool: EventSpool {
     /// The database file.
     package let path: String
+    /// The database file.
+    package var displayName: String { path }
+    package var laneCount: Int { SpoolLanes.count }
     let store: SpoolStore
     private let writer: JoinableThread
 
@@ -95,18 +99,12 @@ package final class Spool: Sendable {
         writer.join()
     }
 
-    /// Durably stores the events of one accepted webhook request, all or nothing, in emission
-    /// order, and returns only after the commit is on disk. Concurrent callers are group-committed:
-    /// one transaction (one fsync) for all requests waiting at that moment.
-    ///
-    /// With a `dedupKey` (the sender's delivery id) already seen within `dedupWindow` seconds of its
-    /// first acceptance, stores nothing and returns `.duplicate`. A request without events stores
-    /// only its dedup key. `source` names the request in dead-event reports (e.g. `POST /stripe`).
+    /// `EventSpool.accept`: on disk (one fsync per group commit) when it returns.
     package func accept(
-        requestID: String, dedupKey: String?, events: [Event], source: String, dedupWindow: Double = 86_400
+        requestID: String, dedupKey: String?, events: [Event], source: String, dedupWindow: Double
     ) async throws(SpoolError) -> SpoolAcceptResult {
         if events.isEmpty && dedupKey == nil { return .accepted }
-        let bodies = events.map { String(decoding: $0.wireJSON(), as: UTF8.self) }
+        let bodies = events.map(StoredEvent.init)
         let result = await withCheckedContinuation { continuation in
             store.enqueue { queue in
                 queue.accepts.append(
@@ -118,13 +116,10 @@ package final class Spool: Sendable {
         return try result.get()
     }
 
-    /// Keeps a raw request whose rule failed, for replay after the rule is fixed; a second failure
-    /// of the same `requestID` replaces the first. Durable when it returns, like `accept`. With a
-    /// `cap`, the oldest kept requests beyond it are deleted in the same transaction; returns
-    /// their ids, oldest first.
+    /// `EventSpool.keepFailedRequest`, group-committed with the accepted requests.
     @discardableResult
     package func keepFailedRequest(
-        requestID: String, request: JSONValue, error: String, traceback: String?, cap: SpoolKeptRequestCap? = nil
+        requestID: String, request: JSONValue, error: String, traceback: String?, cap: SpoolKeptRequestCap?
     ) async throws(SpoolError) -> [String] {
         var writer = JSONWriter(capacity: 1024)
         writer.write(request)
@@ -140,10 +135,10 @@ package final class Spool: Sendable {
         return try result.get()
     }
 
-    /// What the spool holds now, read from the file (a short read on the calling thread).
-    package func stats() throws(SpoolError) -> SpoolStats {
+    /// What the spool holds now, read from the file.
+    package func stats() async throws(SpoolError) -> SpoolStats {
         do {
-            return try store.readStats()
+            return try await store.pool.read { db in try SpoolStore.stats(db) }
         } catch {
             throw .wrapping(error, kind: .storage, path: path, doing: "cannot read the spool's counts")
         }
@@ -173,17 +168,17 @@ package final class Spool: Sendable {
     /// Puts every dead event back in line, after everything pending now (spool order among them
     /// kept), and returns how many. A running `SpoolDeliveryWorker`, in this process or another,
     /// picks them up.
-    package func requeueDeadEvents() throws(SpoolError) -> Int {
+    package func requeueDeadEvents() async throws(SpoolError) -> Int {
         let count: Int
         do {
-            count = try store.transaction(durable: true) { db in
+            count = try await store.transaction(durable: true) { db in
                 guard let last = try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM event WHERE state = 'dead'") else {
                     return 0
                 }
                 try db.execute(
                     sql: """
-                        INSERT INTO event (request, json)
-                        SELECT request, json FROM event WHERE state = 'dead' AND id <= ? ORDER BY id
+                        INSERT INTO event (request, json, lane, identity_key)
+                        SELECT request, json, lane, identity_key FROM event WHERE state = 'dead' AND id <= ? ORDER BY id
                         """, arguments: [last])
                 let moved = db.changesCount
                 try db.execute(sql: "DELETE FROM event WHERE state = 'dead' AND id <= ?", arguments: [last])
@@ -200,9 +195,9 @@ package final class Spool: Sendable {
     }
 
     /// Dead events in spool order, at most `limit`, with the reason, last status and body, and attempts.
-    package func deadEvents(limit: Int = 1000) throws(SpoolError) -> [SpoolDeadEvent] {
+    package func deadEvents(limit: Int) async throws(SpoolError) -> [SpoolDeadEvent] {
         do {
-            let rows = try store.pool.read { db in
+            let rows = try await store.pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -224,9 +219,9 @@ package final class Spool: Sendable {
     }
 
     /// The kept failed requests, oldest first.
-    package func failedRequests() throws(SpoolError) -> [SpoolFailedRequest] {
+    package func failedRequests() async throws(SpoolError) -> [SpoolFailedRequest] {
         do {
-            let rows = try store.pool.read { db in
+            let rows = try await store.pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -246,9 +241,9 @@ package final class Spool: Sendable {
     }
 
     /// Forgets a kept failed request (after `replay` ran it again); no error when there is none.
-    package func deleteFailedRequest(_ requestID: String) throws(SpoolError) {
+    package func deleteFailedRequest(_ requestID: String) async throws(SpoolError) {
         do {
-            try store.transaction(durable: true) { db in
+            try await store.transaction(durable: true) { db in
                 try db.execute(sql: "DELETE FROM failed_request WHERE request_id = ?", arguments: [requestID])
             }
         } catch {

@@ -1,0 +1,49 @@
+import EnchargeKit
+import EnchargeSpool
+import JSONKit
+import PostgresSpool
+import Testing
+
+/// The PostgreSQL spool against a real cluster: accept, deliver by lanes, settle, requeue.
+@Suite struct PostgresSpoolTests {
+    @Test func acceptedEventsAreDeliveredByLaneInSpoolOrderAndSettled() async throws {
+        let database = try SpoolDatabase()
+        let spool = try await database.open()
+        #expect(
+            try await spool.accept(
+                requestID: "r1", dedupKey: nil, events: [Events.track("ann", seq: 1), Events.track("bob", seq: 1)],
+                source: "POST /hooks", dedupWindow: 60) == .accepted)
+        #expect(
+            try await spool.accept(
+                requestID: "r2", dedupKey: "d2", events: [Events.track("ann", seq: 2)], source: "POST /hooks",
+                dedupWindow: 60) == .accepted)
+        #expect(try await spool.stats().pending == 3)
+        let lanes = try spool.balanceLanes(busy: [])
+        #expect(lanes == Set(0..<64))
+        let pending = try spool.pendingEvents(after: 0, lanes: lanes, limit: 10)
+        #expect(pending.map(\.requestID) == ["r1", "r1", "r2"])
+        #expect(
+            pending.map(\.identityKey) == [
+                Events.track("ann", seq: 1).identityKey, Events.track("bob", seq: 1).identityKey,
+                Events.track("ann", seq: 2).identityKey,
+            ])
+        #expect(
+            pending.map(\.wire) == [
+                Events.track("ann", seq: 1).wireJSON(), Events.track("bob", seq: 1).wireJSON(),
+                Events.track("ann", seq: 2).wireJSON(),
+            ])
+        spool.settle(.delivered(pending[0].id))
+        spool.settle(.dead(pending[1].id, reason: "refused", status: 422, body: "no\u{0}pe", attempts: 3))
+        spool.waitForSettlements()
+        let stats = try await spool.stats()
+        #expect(stats.pending == 1 && stats.delivered == 1 && stats.dead == 1)
+        let dead = try await spool.deadEvents(limit: 10)
+        #expect(dead.map(\.reason) == ["refused"])
+        #expect(dead.first?.body == "no\u{FFFD}pe")
+        #expect(try await spool.requeueDeadEvents() == 1)
+        let again = try spool.pendingEvents(after: 0, lanes: lanes, limit: 10)
+        #expect(again.map(\.requestID) == ["r2", "r1"])
+        #expect(again[1].id > pending[2].id)
+        await spool.close()
+    }
+}
