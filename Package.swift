@@ -159,11 +159,11 @@ let package = Package(
             dependencies: ["SystemKit", "TestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings),
         // Shared test helpers: the scripted Ingest server, the live-application runner, temporary
-        // directories, `eventually`, a raw HTTP client, request signing and the binary harness.
+        // directories, `eventually`, a raw HTTP client, request signing, the binary harness and the spool fixtures.
         .target(
             name: "TestSupport",
             dependencies: [
-                "MockIngest", "JSONKit",
+                "MockIngest", "EnchargeKit", "JSONKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -232,6 +232,15 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "EnchargeSpoolTests",
+            dependencies: [
+                "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings),
+        // The spool protocol's semantics, run against every backend in `SpoolBackends.all` (a backend's
+        // target is listed here with its factory).
+        .testTarget(
+            name: "SpoolBackendTests",
             dependencies: [
                 "EnchargeSpool", "EnchargeKit", "JSONKit", "SystemKit", "TestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),

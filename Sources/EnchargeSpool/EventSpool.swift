@@ -79,8 +79,11 @@ package protocol EventSpool: AnyObject, Sendable {
     // MARK: Delivery (only from the worker's own thread; may block it)
 
     /// Takes and gives back lanes so this process holds its fair share among the live delivering
-    /// processes; never gives up a lane in `busy` (events of it are on the wire). Returns the lanes
-    /// held after the call. SQLite: every lane (only the holder of its `SpoolOwnerLock` delivers).
+    /// processes; never gives up a lane in `busy` (events of it are on the wire), and commits the
+    /// settlements handed over so far before giving one up (the next holder reads it from its
+    /// start). Returns the lanes held after the call; the worker calls it about every second, so
+    /// it may also serve as this process's heartbeat. SQLite: every lane (only the holder of its
+    /// `SpoolOwnerLock` delivers).
     func balanceLanes(busy: Set<Int>) throws(SpoolError) -> Set<Int>
 
     /// Pending events with an id above `cursor` in `lanes`, in spool order: at most `limit`, plus

@@ -37,8 +37,9 @@ import Darwin
 package final class SQLiteSpool: EventSpool {
     /// The database file.
     package let path: String
-    /// The database file.
+    /// The database file's path, as given.
     package var displayName: String { path }
+    /// `SpoolLanes.count`, like every spool.
     package var laneCount: Int { SpoolLanes.count }
     let store: SpoolStore
     private let writer: JoinableThread

@@ -1,4 +1,4 @@
-/// What `Spool.accept` did with a request.
+/// What `EventSpool.accept` did with a request.
 package enum SpoolAcceptResult: Sendable, Hashable {
     /// The request's events are on disk and will be delivered.
     case accepted

@@ -1,9 +1,10 @@
 import GRDB
 
-/// A failure to open, read or write the spool. Its description is one sentence for a person.
+/// A failure to open, read or write a spool (of any backend). Its description is one sentence for a
+/// person, starting with the spool's display name.
 package struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
     package enum Kind: String, Sendable, Hashable {
-        /// The database could not be opened, created or migrated.
+        /// The spool could not be opened, created or migrated, or was written by a newer version.
         case open
         /// A read or write failed (disk full, I/O error, locked by another process for too long).
         case storage
@@ -13,7 +14,7 @@ package struct SpoolError: Error, Sendable, Hashable, CustomStringConvertible {
 
     package var kind: Kind
     package var message: String
-    /// The database file.
+    /// The spool's `displayName`: its file path, or its URL without the password.
     package var path: String
 
     package init(kind: Kind, message: String, path: String) {

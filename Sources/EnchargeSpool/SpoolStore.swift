@@ -31,14 +31,14 @@ struct WriteQueue {
     var accepts: [AcceptWrite] = []
     var failures: [FailedRequestWrite] = []
     var settlements: [SpoolSettlement] = []
-    /// Callers of `Spool.probeCommit`, told once a durable transaction was tried.
+    /// Callers of `SQLiteSpool.probeCommit`, told once a durable transaction was tried.
     var probes: [CheckedContinuation<Void, Never>] = []
     /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
     var settlementsQueued: UInt64 = 0
     var settlementsDone: UInt64 = 0
     /// Threads in `SpoolStore.waitForSettlements`: the writer commits settlements at once for them.
     var settlementWaiters = 0
-    /// `Spool.deinit` began: the writer drains what is queued and exits.
+    /// `SQLiteSpool.deinit` began: the writer drains what is queued and exits.
     var closed = false
     /// Transactions the writer has run (each one fsync when it stored a request).
     var transactions = 0
@@ -55,7 +55,7 @@ struct WriteQueue {
 }
 
 /// The spool's shared half: the database, the write queue and the commit signal. The writer thread
-/// holds it (not the `Spool`), so the `Spool` can be released and its deinit can stop the thread.
+/// holds it (not the `SQLiteSpool`), so the `SQLiteSpool` can be released and its deinit can stop the thread.
 final class SpoolStore: Sendable {
     let path: String
     let pool: DatabasePool

@@ -88,7 +88,8 @@ final class WorkerCore: Sendable {
                 balance(&reader)
                 balancedAt = SystemClock.monotonicSeconds()
             }
-            // Read before checking `stopping`: `stop` sets it, then wakes the spool.
+            // Taken before `stopping` is checked again below: `stop` sets it, then wakes the spool,
+            // so a stop after that check ends the wait for a commit at once.
             let generation = spool.commitGeneration
             let events: [SpoolPendingEvent]
             do {
@@ -122,16 +123,20 @@ final class WorkerCore: Sendable {
 
     /// Asks the spool for this process's share of lanes, offering up any lane with nothing on the
     /// wire. A failure leaves no lane held (another process may have taken them) until the next
-    /// balance succeeds; events on the wire still settle.
+    /// balance succeeds; events on the wire still settle. Before a newly held lane is read, this
+    /// process's own settlements are committed, so none of its settled events reads as pending.
     private func balance(_ reader: inout LaneReader) {
         let busy = counters.withLock { Set($0.inFlight.values) }
+        let lanes: Set<Int>
         do {
-            reader.hold(try spool.balanceLanes(busy: busy))
+            lanes = try spool.balanceLanes(busy: busy)
         } catch {
             counters.withLock { $0.lastError = error.description }
-            reader.hold(busy)
+            lanes = []
         }
-        counters.withLock { $0.heldLanes = reader.held }
+        if !lanes.isSubset(of: reader.held) { spool.waitForSettlements() }
+        reader.hold(lanes)
+        counters.withLock { $0.heldLanes = lanes }
     }
 
     /// The engine handed events back unsent and the cursor passed them. Waits until it settled
@@ -155,6 +160,8 @@ final class WorkerCore: Sendable {
                     continue
                 }
             }
+            // Without a lane there is nothing to probe with; wait for the next balance.
+            if reader.held.isEmpty { continue }
             let probe: [SpoolPendingEvent]
             do {
                 probe = try spool.pendingEvents(after: 0, lanes: reader.held, limit: batchSize)

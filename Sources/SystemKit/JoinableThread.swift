@@ -10,7 +10,7 @@ import Darwin
 /// wait) and so must never occupy a thread of Swift's cooperative pool.
 package struct JoinableThread: @unchecked Sendable {
     // Invariant: `handle` is joined or detached exactly once, by whoever owns this value (for example
-    // `Spool.deinit`, `SpoolDeliveryWorker.stop`, `DeliveryEngine.finish`).
+    // `SQLiteSpool.deinit`, `SpoolDeliveryWorker.stop`, `DeliveryEngine.finish`).
     private let handle: pthread_t
 
     /// What the new thread receives. It holds the only reference to `body`, so whatever the closure

@@ -34,12 +34,13 @@ struct DeliveryEngineSettledTests {
             let path = tmp.file("spool.db")
             let deadLetters = path + ".dead.jsonl"
             let engine = try DeliveryEngine(
-                configuration: Fixture.configuration(endpoint) { $0.maxAttempts = 3 },
+                configuration: SpoolFixture.configuration(endpoint) { $0.maxAttempts = 3 },
                 deadLetters: DeadLetterWriter(path: deadLetters), context: DeadLetterContext(),
                 onSettled: { settled.record($0, $1) })
             let stats = try await onThread {
-                engine.submit((1...5).map { Fixture.track("ann", seq: $0) }, source: "r1", tags: [11, 12, 13, 14, 15])
-                engine.submit([Fixture.track("bob", seq: 6)], source: "untagged")
+                engine.submit(
+                    (1...5).map { SpoolFixture.track("ann", seq: $0) }, source: "r1", tags: [11, 12, 13, 14, 15])
+                engine.submit([SpoolFixture.track("bob", seq: 6)], source: "untagged")
                 return engine.finish(timeout: nil)
             }
             #expect(stats.delivered == 4)
@@ -78,15 +79,15 @@ struct DeliveryEngineSettledTests {
         try await ScriptedIngestServer.with(script: script) { server, endpoint in
             let settled = Settled()
             let engine = try DeliveryEngine(
-                configuration: Fixture.configuration(endpoint) { $0.concurrency = 1 }, deadLetters: nil,
+                configuration: SpoolFixture.configuration(endpoint) { $0.concurrency = 1 }, deadLetters: nil,
                 context: DeadLetterContext(), onSettled: { settled.record($0, $1) })
             try await onThread {
-                engine.submit((1...4).map { Fixture.track("ann", seq: $0) }, source: "r", tags: [1, 2, 3, 4])
+                engine.submit((1...4).map { SpoolFixture.track("ann", seq: $0) }, source: "r", tags: [1, 2, 3, 4])
             }
             await eventually("seq 1 is on the wire", timeout: .seconds(5)) { !server.received.isEmpty }
             try await onThread {
                 _ = engine.finish(timeout: 0.05)
-                engine.submit([Fixture.track("ann", seq: 5)], source: "late", tags: [5])
+                engine.submit([SpoolFixture.track("ann", seq: 5)], source: "late", tags: [5])
             }
             let outcomes = settled.byTag
             #expect(settled.all.count == 5)

@@ -32,8 +32,8 @@ struct SpoolCrashTests {
                         let result = try await spool.accept(
                             requestID: "req-\(seq)", dedupKey: "delivery-\(seq)",
                             events: [
-                                Fixture.identify("person-\(person)", request: seq),
-                                Fixture.track("person-\(person)", seq: seq),
+                                SpoolFixture.identify("person-\(person)", request: seq),
+                                SpoolFixture.track("person-\(person)", seq: seq),
                             ],
                             source: "POST /hook")
                         precondition(result == .accepted)
@@ -43,7 +43,7 @@ struct SpoolCrashTests {
             try await group.waitForAll()
         }
         FileHandle.standardOutput.write(Data("SPOOL-CHILD accepted \(people * requestsPerPerson)\n".utf8))
-        let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+        let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
         worker.start()
         await eventually("the child delivers 40 events before it dies") { worker.stats().delivered >= 40 }
         kill(getpid(), SIGKILL)
@@ -98,7 +98,7 @@ struct SpoolCrashTests {
             #expect(before.dead == 0)
             #expect(before.delivered <= sentBeforeKill, "only what the API accepted is marked delivered")
 
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             _ = try await onThread { worker.stop(timeout: 5) }
@@ -110,8 +110,8 @@ struct SpoolCrashTests {
             // nothing else is (the restart sends each pending event once, no retries here).
             #expect(accepted.count == sentBeforeKill + before.pending)
             // In order: each person's first sendings keep spool order.
-            for (person, seqs) in Fixture.acceptedSeqsByPerson(accepted) {
-                #expect(Fixture.isAscending(seqs), "\(person) out of order across the kill: \(seqs)")
+            for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(accepted) {
+                #expect(SpoolFixture.isAscending(seqs), "\(person) out of order across the kill: \(seqs)")
             }
         }
     }

@@ -17,7 +17,7 @@ struct SpoolDeliveryWorkerTests {
             let person = "person-\(index % people)"
             let result = try await spool.accept(
                 requestID: "req-\(index)", dedupKey: nil,
-                events: [Fixture.identify(person, request: index), Fixture.track(person, seq: index)],
+                events: [SpoolFixture.identify(person, request: index), SpoolFixture.track(person, seq: index)],
                 source: "POST /hook")
             #expect(result == .accepted)
         }
@@ -44,7 +44,7 @@ struct SpoolDeliveryWorkerTests {
             let path = tmp.file("spool.db")
             let spool = try SQLiteSpool(path: path)
             try await Self.acceptRequests(spool, count: 120, people: 7)
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             try await Self.stop(worker)
@@ -52,8 +52,8 @@ struct SpoolDeliveryWorkerTests {
             let accepted = server.accepted
             #expect(Set(accepted.compactMap(\.seq)) == Set(0..<120))
             #expect(accepted.filter { $0.name == "identify" }.count == 120)
-            for (person, seqs) in Fixture.acceptedSeqsByPerson(accepted) {
-                #expect(Fixture.isAscending(seqs), "\(person) out of order: \(seqs)")
+            for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(accepted) {
+                #expect(SpoolFixture.isAscending(seqs), "\(person) out of order: \(seqs)")
             }
             // Within each request the identify went before its track.
             for (index, request) in accepted.enumerated() {
@@ -61,7 +61,7 @@ struct SpoolDeliveryWorkerTests {
                 let identify = accepted.firstIndex { $0.json?["user"]?["lastRequest"] == .integer(Int64(seq)) }
                 #expect(identify.map { $0 < index } == true, "request \(seq): track before its identify")
             }
-            #expect(server.received.allSatisfy { $0.token == Fixture.writeKey })
+            #expect(server.received.allSatisfy { $0.token == SpoolFixture.writeKey })
             let stats = try await spool.stats()
             #expect(stats.delivered == 240)
             #expect(stats.dead == 0)
@@ -84,7 +84,7 @@ struct SpoolDeliveryWorkerTests {
             defer { tmp.cleanup() }
             let path = tmp.file("spool.db")
             let spool = try SQLiteSpool(path: path)
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
             for round in 0..<5 {
                 try await Self.acceptRequests(spool, count: 10, people: 3, from: round * 10)
@@ -94,8 +94,8 @@ struct SpoolDeliveryWorkerTests {
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             try await Self.stop(worker)
             #expect(Set(server.accepted.compactMap(\.seq)) == Set(0..<50))
-            for (person, seqs) in Fixture.acceptedSeqsByPerson(server.accepted) {
-                #expect(Fixture.isAscending(seqs), "\(person) out of order: \(seqs)")
+            for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(server.accepted) {
+                #expect(SpoolFixture.isAscending(seqs), "\(person) out of order: \(seqs)")
             }
         }
     }
@@ -116,14 +116,15 @@ struct SpoolDeliveryWorkerTests {
                 requests.append(
                     (0..<size).map { _ in
                         seq += 1
-                        return Fixture.track("p\((seq * 5) % 11)", seq: seq)
+                        return SpoolFixture.track("p\((seq * 5) % 11)", seq: seq)
                     })
             }
             for (index, events) in requests.enumerated() {
                 _ = try await spool.accept(requestID: "r\(index)", dedupKey: nil, events: events, source: "t")
             }
             let worker = try SpoolDeliveryWorker(
-                spool: spool, configuration: Fixture.configuration(endpoint) { $0.maxQueuedEvents = 8 }, batchSize: 5)
+                spool: spool, configuration: SpoolFixture.configuration(endpoint) { $0.maxQueuedEvents = 8 },
+                batchSize: 5)
             worker.start()
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             try await Self.stop(worker)
@@ -131,7 +132,7 @@ struct SpoolDeliveryWorkerTests {
             #expect(order.count == seq)
             for events in requests {
                 let positions = events.map { order[Int($0.properties!["seq"]!.integerValue!)]! }
-                #expect(Fixture.isAscending(positions), "a request's events were reordered: \(positions)")
+                #expect(SpoolFixture.isAscending(positions), "a request's events were reordered: \(positions)")
             }
         }
     }
@@ -154,9 +155,10 @@ struct SpoolDeliveryWorkerTests {
             let spool = try SQLiteSpool(path: path)
             for seq in 1...6 {
                 _ = try await spool.accept(
-                    requestID: "r\(seq)", dedupKey: nil, events: [Fixture.track("ann", seq: seq)], source: "POST /hook")
+                    requestID: "r\(seq)", dedupKey: nil, events: [SpoolFixture.track("ann", seq: seq)],
+                    source: "POST /hook")
             }
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
 
@@ -176,7 +178,7 @@ struct SpoolDeliveryWorkerTests {
             #expect(dead[1].attempts == 4)
             #expect(dead[1].reason.contains("gave up after 4 attempts"))
             // The dead events did not hold back the person's later events.
-            #expect(Fixture.acceptedSeqsByPerson(server.accepted)["ann"] == [1, 2, 4, 6])
+            #expect(SpoolFixture.acceptedSeqsByPerson(server.accepted)["ann"] == [1, 2, 4, 6])
 
             // The cause is fixed: requeue, and the running worker delivers them.
             server.answer { _, _ in .ok }
@@ -188,7 +190,7 @@ struct SpoolDeliveryWorkerTests {
             #expect(stats.delivered == 6)
             #expect(stats.dead == 0)
             #expect(try await spool.requeueDeadEvents() == 0)
-            #expect(Fixture.acceptedSeqsByPerson(server.accepted)["ann"] == [1, 2, 4, 6, 3, 5])
+            #expect(SpoolFixture.acceptedSeqsByPerson(server.accepted)["ann"] == [1, 2, 4, 6, 3, 5])
         }
     }
 
@@ -199,7 +201,8 @@ struct SpoolDeliveryWorkerTests {
             let path = tmp.file("spool.db")
             let spool = try SQLiteSpool(path: path)
             _ = try await spool.accept(
-                requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1), Fixture.track("ann", seq: 2)],
+                requestID: "r", dedupKey: nil,
+                events: [SpoolFixture.track("ann", seq: 1), SpoolFixture.track("ann", seq: 2)],
                 source: "t")
             // Events were validated when accepted; the worker trusts the stored bytes, so an edited
             // row that would no longer validate goes out byte for byte (and the API refuses it).
@@ -208,7 +211,7 @@ struct SpoolDeliveryWorkerTests {
                 try db.execute(
                     sql: "UPDATE event SET json = ? WHERE id = (SELECT MIN(id) FROM event)", arguments: [edited])
             }
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             try await Self.stop(worker)
@@ -231,7 +234,7 @@ struct SpoolDeliveryWorkerTests {
             let spool = try SQLiteSpool(path: path)
             try await Self.acceptRequests(spool, count: 80, people: 4)
             let first = try SpoolDeliveryWorker(
-                spool: spool, configuration: Fixture.configuration(endpoint) { $0.concurrency = 2 })
+                spool: spool, configuration: SpoolFixture.configuration(endpoint) { $0.concurrency = 2 })
             first.start()
             #expect(await eventually("10 events are accepted") { server.accepted.count >= 10 })
             try await Self.stop(first, timeout: 0)
@@ -244,15 +247,15 @@ struct SpoolDeliveryWorkerTests {
 
             // A new worker on a re-opened spool, as after a restart.
             let reopened = try SQLiteSpool(path: path)
-            let second = try SpoolDeliveryWorker(spool: reopened, configuration: Fixture.configuration(endpoint))
+            let second = try SpoolDeliveryWorker(spool: reopened, configuration: SpoolFixture.configuration(endpoint))
             second.start()
             #expect(try await eventually("the spool drains") { try await reopened.stats().pending == 0 })
             try await Self.stop(second)
             #expect(try await reopened.stats().delivered == 160)
             #expect(deliveredFirst < server.accepted.count)
             #expect(Set(server.accepted.compactMap(\.seq)) == Set(0..<80))
-            for (person, seqs) in Fixture.acceptedSeqsByPerson(server.accepted) {
-                #expect(Fixture.isAscending(seqs), "\(person) out of order across the restart: \(seqs)")
+            for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(server.accepted) {
+                #expect(SpoolFixture.isAscending(seqs), "\(person) out of order across the restart: \(seqs)")
             }
         }
     }

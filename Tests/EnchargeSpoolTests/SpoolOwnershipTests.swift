@@ -36,7 +36,8 @@ import Testing
         let old = umask(0o022)
         defer { umask(old) }
         let spool = try SQLiteSpool(path: path)
-        _ = try await spool.accept(requestID: "r1", dedupKey: nil, events: [Fixture.track("p", seq: 1)], source: "test")
+        _ = try await spool.accept(
+            requestID: "r1", dedupKey: nil, events: [SpoolFixture.track("p", seq: 1)], source: "test")
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(mode(file) == 0o600, "\(file) is readable by others")
         }
@@ -99,7 +100,7 @@ import Testing
         do {
             let spool = try SQLiteSpool(path: path)
             _ = try await spool.accept(
-                requestID: "r1", dedupKey: "k", events: [Fixture.track("p", seq: 1)], source: "test")
+                requestID: "r1", dedupKey: "k", events: [SpoolFixture.track("p", seq: 1)], source: "test")
         }
         let reopened = try SQLiteSpool(path: path)
         #expect(try await reopened.stats().pending == 1)

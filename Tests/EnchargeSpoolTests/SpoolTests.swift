@@ -30,9 +30,9 @@ struct SpoolTests {
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
         let requests = [
-            [Fixture.identify("ann"), Fixture.track("ann", seq: 1)],
-            [Fixture.track("bob", seq: 2)],
-            [Fixture.track("ann", seq: 3), Fixture.track("cy", seq: 4), Fixture.track("ann", seq: 5)],
+            [SpoolFixture.identify("ann"), SpoolFixture.track("ann", seq: 1)],
+            [SpoolFixture.track("bob", seq: 2)],
+            [SpoolFixture.track("ann", seq: 3), SpoolFixture.track("cy", seq: 4), SpoolFixture.track("ann", seq: 5)],
         ]
         do {
             let spool = try SQLiteSpool(path: path)
@@ -47,7 +47,7 @@ struct SpoolTests {
         #expect(rows.map(\.wire) == requests.flatMap { $0 }.map { $0.wireJSON() })
         #expect(rows.map(\.requestID) == ["req-0", "req-0", "req-1", "req-2", "req-2", "req-2"])
         #expect(Set(rows.map(\.source)) == ["POST /hook"])
-        #expect(Fixture.isAscending(rows.map { Int($0.id) }))
+        #expect(SpoolFixture.isAscending(rows.map { Int($0.id) }))
         let requestsInOrder = rows.map(\.request).reduce(into: [Int64]()) { if $0.last != $1 { $0.append($1) } }
         #expect(requestsInOrder.count == 3, "a request's events are contiguous")
         #expect(rows.map(\.event) == requests.flatMap { $0 })
@@ -65,7 +65,8 @@ struct SpoolTests {
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
         let spool = try SQLiteSpool(path: path)
-        _ = try await spool.accept(requestID: "r", dedupKey: nil, events: [Fixture.track("ann", seq: 1)], source: "t")
+        _ = try await spool.accept(
+            requestID: "r", dedupKey: nil, events: [SpoolFixture.track("ann", seq: 1)], source: "t")
         let (journal, synchronous) = try await spool.store.pool.writeWithoutTransaction { db in
             (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try Int.fetchOne(db, sql: "PRAGMA synchronous"))
         }
@@ -85,7 +86,7 @@ struct SpoolTests {
                 group.addTask {
                     try await spool.accept(
                         requestID: "req-\(index)", dedupKey: "delivery-\(index)",
-                        events: [Fixture.identify("p\(index)"), Fixture.track("p\(index)", seq: index)],
+                        events: [SpoolFixture.identify("p\(index)"), SpoolFixture.track("p\(index)", seq: index)],
                         source: "POST /hook")
                 }
             }
@@ -122,12 +123,12 @@ struct SpoolTests {
                     """)
         }
         async let good = spool.accept(
-            requestID: "good", dedupKey: nil, events: [Fixture.track("a", seq: 1)], source: "t")
+            requestID: "good", dedupKey: nil, events: [SpoolFixture.track("a", seq: 1)], source: "t")
         async let bad: Result<SpoolAcceptResult, SpoolError> = {
             do throws(SpoolError) {
                 return .success(
                     try await spool.accept(
-                        requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t"))
+                        requestID: "bad", dedupKey: "k", events: [SpoolFixture.track("b", seq: 2)], source: "t"))
             } catch {
                 return .failure(error)
             }
@@ -140,7 +141,8 @@ struct SpoolTests {
         // The failed request's dedup key was rolled back with it: a retry is accepted.
         try await spool.store.pool.write { db in try db.execute(sql: "DROP TRIGGER reject_bad") }
         #expect(
-            try await spool.accept(requestID: "bad", dedupKey: "k", events: [Fixture.track("b", seq: 2)], source: "t")
+            try await spool.accept(
+                requestID: "bad", dedupKey: "k", events: [SpoolFixture.track("b", seq: 2)], source: "t")
                 == .accepted)
     }
 
@@ -152,7 +154,7 @@ struct SpoolTests {
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
         let spool = try SQLiteSpool(path: path, clock: { clock.read() })
-        let events = [Fixture.track("ann", seq: 1)]
+        let events = [SpoolFixture.track("ann", seq: 1)]
         func accept() async throws -> SpoolAcceptResult {
             try await spool.accept(requestID: "r", dedupKey: "evt_1", events: events, source: "t", dedupWindow: 3600)
         }
@@ -180,7 +182,7 @@ struct SpoolTests {
             for index in 0..<50 {
                 group.addTask {
                     try await spool.accept(
-                        requestID: "r\(index)", dedupKey: "same", events: [Fixture.track("ann", seq: index)],
+                        requestID: "r\(index)", dedupKey: "same", events: [SpoolFixture.track("ann", seq: index)],
                         source: "t")
                 }
             }
@@ -264,8 +266,9 @@ struct SpoolTests {
         let path = tmp.file("spool.db")
         let spool = try SQLiteSpool(path: path)
         _ = try await spool.accept(
-            requestID: "big", dedupKey: nil, events: (1...5).map { Fixture.track("p\($0)", seq: $0) }, source: "t")
-        _ = try await spool.accept(requestID: "next", dedupKey: nil, events: [Fixture.track("q", seq: 6)], source: "t")
+            requestID: "big", dedupKey: nil, events: (1...5).map { SpoolFixture.track("p\($0)", seq: $0) }, source: "t")
+        _ = try await spool.accept(
+            requestID: "next", dedupKey: nil, events: [SpoolFixture.track("q", seq: 6)], source: "t")
         let first = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 3)
         #expect(first.map(\.requestID) == Array(repeating: "big", count: 5))
         let second = try spool.pendingEvents(after: first.last!.id, lanes: SpoolLanes.all, limit: 3)

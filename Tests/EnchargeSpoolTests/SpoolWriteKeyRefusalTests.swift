@@ -32,13 +32,14 @@ struct SpoolWriteKeyRefusalTests {
             let spool = try SQLiteSpool(path: path)
             for seq in 0..<20 {
                 _ = try await spool.accept(
-                    requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("payer", seq: seq)], source: "POST /"
+                    requestID: "req-\(seq)", dedupKey: nil, events: [SpoolFixture.track("payer", seq: seq)],
+                    source: "POST /"
                 )
             }
             let notices = Notices()
             let worker = try SpoolDeliveryWorker(
                 spool: spool,
-                configuration: Fixture.configuration(endpoint) {
+                configuration: SpoolFixture.configuration(endpoint) {
                     $0.maxAttempts = 1
                     $0.refusalsBeforeStop = 3
                 },
@@ -80,13 +81,13 @@ struct SpoolWriteKeyRefusalTests {
             let spool = try SQLiteSpool(path: path)
             for seq in 0..<5 {
                 _ = try await spool.accept(
-                    requestID: "req-\(seq)", dedupKey: nil, events: [Fixture.track("p\(seq)", seq: seq)],
+                    requestID: "req-\(seq)", dedupKey: nil, events: [SpoolFixture.track("p\(seq)", seq: seq)],
                     source: "POST /")
             }
             let notices = Notices()
             let worker = try SpoolDeliveryWorker(
                 spool: spool,
-                configuration: Fixture.configuration(endpoint) {
+                configuration: SpoolFixture.configuration(endpoint) {
                     $0.maxAttempts = 1
                     $0.refusalsBeforeStop = 3
                 },

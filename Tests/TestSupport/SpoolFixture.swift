@@ -1,17 +1,13 @@
 import EnchargeKit
-import Foundation
 import JSONKit
-import TestSupport
-import Testing
 
-@testable import EnchargeSpool
-
-/// Shared helpers: events that name themselves, delivery settings for loopback.
-enum Fixture {
-    static let writeKey = "wk_test_5c1d9e7f3a2b4860"
+/// For the spool's tests (EnchargeSpoolTests, SpoolBackendTests): events that name themselves,
+/// delivery settings for loopback.
+public enum SpoolFixture {
+    public static let writeKey = "wk_test_5c1d9e7f3a2b4860"
 
     /// A track event for `person` (its userId) carrying `seq`, so the server can tell events apart.
-    static func track(_ person: String, seq: Int, extra: JSONObject = JSONObject()) -> Event {
+    public static func track(_ person: String, seq: Int, extra: JSONObject = JSONObject()) -> Event {
         var properties = extra
         properties["seq"] = .integer(Int64(seq))
         return try! Event.track(
@@ -20,13 +16,14 @@ enum Fixture {
     }
 
     /// An identify for `person`; `request` (a custom field) tells the identifies of a person apart.
-    static func identify(_ person: String, request: Int? = nil) -> Event {
+    public static func identify(_ person: String, request: Int? = nil) -> Event {
         var user = JSONObject([("userId", .string(person)), ("email", .string("\(person)@example.com"))])
         if let request { user["lastRequest"] = .integer(Int64(request)) }
         return try! Event.identify(user: .object(user))
     }
 
-    static func configuration(
+    /// Delivery to `endpoint` with the test write key, 4 in flight and millisecond backoffs.
+    public static func configuration(
         _ endpoint: String, _ tweak: (inout DeliveryConfiguration) -> Void = { _ in }
     ) -> DeliveryConfiguration {
         var configuration = DeliveryConfiguration(
@@ -39,7 +36,7 @@ enum Fixture {
 
     /// Per person, the `seq`s of accepted track events with repeats removed (a re-send after a
     /// restart repeats an event); per-person order holds when each list is ascending.
-    static func acceptedSeqsByPerson(_ requests: [IngestRequest]) -> [String: [Int]] {
+    public static func acceptedSeqsByPerson(_ requests: [IngestRequest]) -> [String: [Int]] {
         var seen = Set<[UInt8]>()
         var result: [String: [Int]] = [:]
         for request in requests where seen.insert(request.body).inserted {
@@ -49,5 +46,5 @@ enum Fixture {
         return result
     }
 
-    static func isAscending(_ values: [Int]) -> Bool { zip(values, values.dropFirst()).allSatisfy { $0 < $1 } }
+    public static func isAscending(_ values: [Int]) -> Bool { zip(values, values.dropFirst()).allSatisfy { $0 < $1 } }
 }

@@ -1,0 +1,86 @@
+import EnchargeKit
+import TestSupport
+import Testing
+
+@testable import EnchargeSpool
+
+/// The worker delivers only the lanes the spool leaves it: a newly held lane is read from its
+/// beginning, a released one is no longer read, and a lane with events on the wire is offered
+/// as busy.
+@Suite(.timeLimit(.minutes(1)))
+struct SpoolWorkerLaneTests {
+    static func lane(of person: String) -> Int { SpoolLanes.lane(ofIdentityKey: person) }
+
+    /// Request i is one track of person `person-(i % people)` carrying seq i.
+    static func accept(_ spool: any EventSpool, _ range: Range<Int>, people: Int) async throws {
+        for index in range {
+            _ = try await spool.accept(
+                requestID: "req-\(index)", dedupKey: nil,
+                events: [SpoolFixture.track("person-\(index % people)", seq: index)],
+                source: "POST /hook")
+        }
+    }
+
+    @Test func onlyHeldLanesAreDeliveredAndANewlyHeldLaneFromItsBeginning() async throws {
+        try await ScriptedIngestServer.with { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let people = 24
+            let firstLanes = Set((0..<8).map { Self.lane(of: "person-\($0)") })
+            let spool = LaneAssignedSpool(try SQLiteSpool(path: tmp.file("spool.db")), assigned: firstLanes)
+            try await Self.accept(spool, 0..<240, people: people)
+            let inFirstLanes = (0..<240).filter { firstLanes.contains(Self.lane(of: "person-\($0 % people)")) }
+            let worker = try SpoolDeliveryWorker(
+                spool: spool, configuration: SpoolFixture.configuration(endpoint), batchSize: 16, balanceInterval: 0.05)
+            worker.start()
+            #expect(await eventually("the first lanes' events arrive") { server.accepted.count >= inFirstLanes.count })
+            #expect(worker.heldLanes == firstLanes)
+            #expect(Set(server.accepted.compactMap(\.seq)) == Set(inFirstLanes), "only held lanes are read")
+            #expect(try await spool.stats().pending == 240 - inFirstLanes.count)
+
+            // The other lanes, held from now on, are read from their beginning; more events of
+            // every lane arrive meanwhile.
+            spool.assign(SpoolLanes.all)
+            try await Self.accept(spool, 240..<300, people: people)
+            #expect(try await eventually("everything is delivered") { try await spool.stats().pending == 0 })
+            worker.stop(timeout: 5)
+            #expect(server.accepted.count == 300, "each event once")
+            #expect(Set(server.accepted.compactMap(\.seq)) == Set(0..<300))
+            for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(server.accepted) {
+                #expect(SpoolFixture.isAscending(seqs), "\(person) out of order: \(seqs)")
+            }
+        }
+    }
+
+    @Test func aReleasedLaneIsNoLongerReadAndABusyLaneIsOffered() async throws {
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(15)) }) {
+            server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let spool = LaneAssignedSpool(try SQLiteSpool(path: tmp.file("spool.db")), assigned: SpoolLanes.all)
+            let people = 6
+            try await Self.accept(spool, 0..<60, people: people)
+            let worker = try SpoolDeliveryWorker(
+                spool: spool, configuration: SpoolFixture.configuration(endpoint), batchSize: 16, balanceInterval: 0.02)
+            worker.start()
+            #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
+            let peopleLanes = Set((0..<people).map { Self.lane(of: "person-\($0)") })
+            let offers = spool.busyOffers
+            #expect(!offers.isEmpty, "events were on the wire at some balance")
+            #expect(offers.allSatisfy { $0.isSubset(of: peopleLanes) }, "busy lanes are lanes of submitted events")
+
+            // Give up person-0's lane: its new events stay pending, everyone else's go out.
+            let released = Self.lane(of: "person-0")
+            spool.assign(SpoolLanes.all.subtracting([released]))
+            #expect(await eventually("the lane is released") { !worker.heldLanes.contains(released) })
+            try await Self.accept(spool, 60..<120, people: people)
+            let ofReleased = (60..<120).filter { Self.lane(of: "person-\($0 % people)") == released }
+            #expect(
+                try await eventually("all but the released lane's events arrive") {
+                    try await spool.stats().pending == ofReleased.count
+                })
+            #expect(Set(server.accepted.compactMap(\.seq)).isDisjoint(with: ofReleased))
+            worker.stop(timeout: 5)
+        }
+    }
+}
