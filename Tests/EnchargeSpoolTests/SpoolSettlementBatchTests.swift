@@ -20,12 +20,12 @@ struct SpoolSettlementBatchTests {
                 let person = "person-\(index % 40)"
                 _ = try await spool.accept(
                     requestID: "req-\(index)", dedupKey: nil,
-                    events: [Fixture.identify(person, request: index), Fixture.track(person, seq: index)],
+                    events: [SpoolFixture.identify(person, request: index), SpoolFixture.track(person, seq: index)],
                     source: "POST /hook")
             }
             let before = spool.store.queue.withLock { $0.transactions }
             let started = ContinuousClock.now
-            let worker = try SpoolDeliveryWorker(spool: spool, configuration: Fixture.configuration(endpoint))
+            let worker = try SpoolDeliveryWorker(spool: spool, configuration: SpoolFixture.configuration(endpoint))
             worker.start()
             #expect(try await eventually("the spool drains") { try await spool.stats().pending == 0 })
             let elapsed = (ContinuousClock.now - started) / .seconds(1)
