@@ -124,7 +124,9 @@ final class WorkerCore: Sendable {
     /// Asks the spool for this process's share of lanes, offering up any lane with nothing on the
     /// wire. A failure leaves no lane held (another process may have taken them) until the next
     /// balance succeeds; events on the wire still settle. Before a newly held lane is read, this
-    /// process's own settlements are committed, so none of its settled events reads as pending.
+    /// process's own settlements are committed, so none of its settled events reads as pending;
+    /// its events on the wire then (of a lane it held before, lost after a failed balance) count as
+    /// read: one settling after the wait may still read as pending, though no longer in flight.
     private func balance(_ reader: inout LaneReader) {
         let busy = counters.withLock { Set($0.inFlight.values) }
         let lanes: Set<Int>
@@ -134,8 +136,13 @@ final class WorkerCore: Sendable {
             counters.withLock { $0.lastError = error.description }
             lanes = []
         }
-        if !lanes.isSubset(of: reader.held) { spool.waitForSettlements() }
-        reader.hold(lanes)
+        var onWire: [Int64: Int] = [:]
+        if !lanes.isSubset(of: reader.held) {
+            // Taken before the wait: an event that settles later has its settlement after the wait's.
+            onWire = counters.withLock { $0.inFlight }
+            spool.waitForSettlements()
+        }
+        reader.hold(lanes, onWire: onWire)
         counters.withLock { $0.heldLanes = lanes }
     }
 

@@ -6,9 +6,21 @@ import Synchronization
 /// A real `SQLiteSpool` whose lanes the test hands out, as another process's share would leave
 /// them: `balanceLanes` returns `assigned` (plus any busy lane, which a spool never takes away)
 /// and records each `busy` it was offered. Everything else is the SQLite spool's own.
+///
+/// `loseLanes(thenOnRead:)` plays a spool whose lock connection was lost: one balance leaves no
+/// lane, busy ones included; the first read of lanes after it calls a hook between reading and
+/// returning, as a read whose snapshot predates a settlement's commit.
 final class LaneAssignedSpool: EventSpool {
     let inner: SQLiteSpool
-    private let state = Mutex((assigned: Set<Int>(), busyOffers: [Set<Int>]()))
+    private let state = Mutex(State())
+
+    private struct State {
+        var assigned: Set<Int> = []
+        var busyOffers: [Set<Int>] = []
+        var losing = false
+        var afterRead: (@Sendable () -> Void)?
+        var readHookArmed = false
+    }
 
     init(_ inner: SQLiteSpool, assigned: Set<Int>) {
         self.inner = inner
@@ -20,9 +32,23 @@ final class LaneAssignedSpool: EventSpool {
     /// Every non-empty `busy` set the worker offered so far.
     var busyOffers: [Set<Int>] { state.withLock { $0.busyOffers } }
 
+    /// The next balance leaves no lane, busy ones included; the first read of lanes after it runs
+    /// `hook` once it has read, before it returns.
+    func loseLanes(thenOnRead hook: @escaping @Sendable () -> Void) {
+        state.withLock { state in
+            state.losing = true
+            state.afterRead = hook
+        }
+    }
+
     func balanceLanes(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
         state.withLock { state in
             if !busy.isEmpty { state.busyOffers.append(busy) }
+            if state.losing {
+                state.losing = false
+                state.readHookArmed = true
+                return []
+            }
             return state.assigned.union(busy)
         }
     }
@@ -57,7 +83,15 @@ final class LaneAssignedSpool: EventSpool {
         try await inner.deleteFailedRequest(requestID)
     }
     func pendingEvents(after cursor: Int64, lanes: Set<Int>, limit: Int) throws(SpoolError) -> [SpoolPendingEvent] {
-        try inner.pendingEvents(after: cursor, lanes: lanes, limit: limit)
+        let events = try inner.pendingEvents(after: cursor, lanes: lanes, limit: limit)
+        let hook = state.withLock { state -> (@Sendable () -> Void)? in
+            guard state.readHookArmed, !lanes.isEmpty else { return nil }
+            state.readHookArmed = false
+            defer { state.afterRead = nil }
+            return state.afterRead
+        }
+        hook?()
+        return events
     }
     func settle(_ settlement: SpoolSettlement) { inner.settle(settlement) }
     func waitForSettlements() { inner.waitForSettlements() }

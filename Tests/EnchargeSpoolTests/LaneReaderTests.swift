@@ -43,4 +43,22 @@ import Testing
         #expect(reader.readFrom == 0)
         #expect(reader.isUnread(Self.event(3, lane: 1)))
     }
+
+    @Test func anEventOnTheWireWhenItsLaneIsHeldAgainCountsAsReadUntilTheCursorPassesIt() {
+        var reader = LaneReader()
+        reader.hold([1, 2], onWire: [4: 1, 6: 3])
+        #expect(!reader.isUnread(Self.event(4, lane: 1)), "on the engine: read, though past the cursor")
+        #expect(reader.isUnread(Self.event(5, lane: 1)))
+        #expect(reader.readFrom == 0)
+        let read = [Self.event(4, lane: 1), Self.event(5, lane: 1)]
+        reader.submitted(read[1...])
+        reader.caughtUp(with: read, limit: 100)
+        // Lane 3 is taken later: event 6 of it is no longer remembered (it was not held then).
+        reader.hold([1, 2, 3])
+        #expect(reader.isUnread(Self.event(6, lane: 3)))
+        reader.hold([1, 2, 3], onWire: [7: 3])
+        reader.restart()
+        #expect(reader.isUnread(Self.event(4, lane: 1)), "a restart reads everything again")
+        #expect(reader.isUnread(Self.event(7, lane: 3)))
+    }
 }

@@ -1,8 +1,13 @@
 import EnchargeKit
+import SystemKit
 import TestSupport
 import Testing
 
 @testable import EnchargeSpool
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The worker delivers only the lanes the spool leaves it: a newly held lane is read from its
 /// beginning, a released one is no longer read, and a lane with events on the wire is offered
@@ -53,6 +58,34 @@ struct SpoolWorkerLaneTests {
             for (person, seqs) in SpoolFixture.acceptedSeqsByPerson(server.accepted) {
                 #expect(SpoolFixture.isAscending(seqs), "\(person) out of order: \(seqs)")
             }
+        }
+    }
+
+    /// A lane lost while its event is on the wire (a failed balance) and taken again: the event
+    /// settles after the worker committed its settlements for the new lane but before its first
+    /// read of it is filtered; the read still finds it pending (its settlement is not committed),
+    /// yet it is not sent again.
+    @Test func anEventOnTheWireWhenItsLaneIsTakenAgainIsNotSentTwice() async throws {
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply.status(400).delayed(by: .milliseconds(500)) })
+        {
+            server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let spool = LaneAssignedSpool(try SQLiteSpool(path: tmp.file("spool.db")), assigned: SpoolLanes.all)
+            try await Self.accept(spool, 0..<1, people: 1)
+            let worker = try SpoolDeliveryWorker(
+                spool: spool, configuration: SpoolFixture.configuration(endpoint), batchSize: 16, balanceInterval: 0.02)
+            worker.start()
+            #expect(await eventually("the event is on the wire") { server.received.count == 1 })
+            // The 400 settles it dead: the worker counts it in the same step that takes it off the wire.
+            spool.loseLanes(thenOnRead: {
+                let end = SystemClock.monotonicSeconds() + 10
+                while worker.stats().dead == 0 && SystemClock.monotonicSeconds() < end { usleep(1000) }
+            })
+            #expect(try await eventually("the event is kept dead") { try await spool.stats().dead == 1 })
+            #expect(worker.heldLanes == SpoolLanes.all)
+            worker.stop(timeout: 5)
+            #expect(server.received.count == 1, "sent once: \(server.received.compactMap(\.seq))")
         }
     }
 

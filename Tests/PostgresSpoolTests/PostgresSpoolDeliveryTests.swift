@@ -62,3 +62,48 @@ struct PostgresSpoolDeliveryTests {
         }
     }
 }
+
+/// One worker process beside two accepting replicas (`serve --no-deliver` and `deliver`): under a
+/// steady load nothing is sent twice, since no process dies.
+@Suite(.timeLimit(.minutes(3)))
+struct PostgresSpoolWorkerBesideReplicasTests {
+    @Test func aLoneWorkerSendsEveryEventOnceWhileTwoReplicasAccept() async throws {
+        try await ScriptedIngestServer.with { server, endpoint in
+            let database = try SpoolDatabase()
+            let replicas = [try await database.open(), try await database.open()]
+            let spool = try await database.open()
+            let worker = try SpoolDeliveryWorker(
+                spool: spool, configuration: Delivery.configuration(endpoint), batchSize: 500, balanceInterval: 0.2)
+            worker.start()
+            #expect(try await eventually("the worker holds every lane") { worker.heldLanes.count == spool.laneCount })
+            let requests = 4000
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for lane in 0..<16 {
+                    group.addTask {
+                        for index in stride(from: lane, to: requests, by: 16) {
+                            _ = try await replicas[index % 2].accept(
+                                requestID: "req-\(index)", dedupKey: "d-\(index)",
+                                events: [
+                                    Events.track("person-\(index % 97)", seq: 2 * index),
+                                    Events.track("person-\(index % 89)", seq: 2 * index + 1),
+                                ], source: "POST /hook", dedupWindow: 60)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(
+                try await eventually("the spool drains", timeout: .seconds(90)) {
+                    try await spool.stats().pending == 0
+                })
+            await worker.shutdown(timeout: 5)
+            let seqs = server.accepted.compactMap(\.seq)
+            var seen = Set<Int>()
+            let twice = seqs.filter { !seen.insert($0).inserted }
+            #expect(
+                twice.isEmpty, "sent twice with no process killed: \(twice.count) events, first \(twice.prefix(10))")
+            #expect(seen == Set(0..<2 * requests))
+            for spool in replicas + [spool] { await spool.close() }
+        }
+    }
+}
