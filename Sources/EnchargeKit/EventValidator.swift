@@ -219,8 +219,9 @@ package enum EventValidator {
             self = key.withUTF8 { UserKey(UnsafeRawBufferPointer($0)) }
         }
 
-        /// The kind of the member whose key is these UTF-8 bytes.
-        @inline(__always)
+        /// The kind of the member whose key is these UTF-8 bytes. Inlinable: the one-pass user
+        /// filter (EnchargeRules) asks it for every member.
+        @inlinable @inline(__always)
         package init(_ key: UnsafeRawBufferPointer) {
             // Compared as one little-endian word each, with no generic sequence code on the path.
             var word: UInt64 = 0

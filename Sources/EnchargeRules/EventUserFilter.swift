@@ -11,7 +11,6 @@ import LuaKit
 /// whose words the user sees; so this filter only ever decides what `EventValidator.user` would
 /// accept silently, and must write exactly its bytes (tests compare both paths).
 struct EventUserFilter: LuaJSONMemberFilter {
-    let state: LuaState
     /// Where the `userId` string literal landed in the encoder's text, quotes included.
     private(set) var userId: Range<Int>?
     /// Where the `email` string literal landed.
@@ -19,8 +18,7 @@ struct EventUserFilter: LuaJSONMemberFilter {
     /// Scratch for joining tags, kept by the engine across events.
     var joinedTags: [UInt8]
 
-    init(state: LuaState, scratch: [UInt8]) {
-        self.state = state
+    init(scratch: [UInt8]) {
         self.joinedTags = scratch
     }
 
@@ -28,30 +26,30 @@ struct EventUserFilter: LuaJSONMemberFilter {
     var hasIdentity: Bool { userId != nil || email != nil }
 
     mutating func encodeMember(
-        key: UnsafeRawBufferPointer, value: Int32, encoder: inout LuaJSONEncoder
+        key: UnsafeRawBufferPointer, value: LuaJSONMemberValue, encoder: inout LuaJSONEncoder
     ) throws(LuaJSONEncoderRefusal) {
         switch EventValidator.UserKey(key) {
         case .email:
             // Null and blank emails are left out.
-            if encoder.isNull(value) { return }
+            if value.isNull { return }
             try encoder.chargeValue()
-            let address = EventValidator.trimmingWhitespace(try encoder.string(at: value))
+            let address = EventValidator.trimmingWhitespace(try encoder.string(value))
             if address.isEmpty { return }
             guard EventValidator.looksLikeEmailAddress(address) else { throw LuaJSONEncoderRefusal() }
             encoder.writeMemberKey(key)
             email = writeLiteral(&encoder) { $0.writeString(utf8: address) }
         case .userId:
-            if encoder.isNull(value) { return }
+            if value.isNull { return }
             try encoder.chargeValue()
-            switch state.type(at: value) {
+            switch value.type {
             case .string:
-                let id = try encoder.string(at: value)
+                let id = try encoder.string(value)
                 if EventValidator.trimmingWhitespace(id).isEmpty { return }
                 encoder.writeMemberKey(key)
                 userId = writeLiteral(&encoder) { $0.writeString(utf8: id) }
             case .number:
                 let digits: String
-                if let id = state.isInteger(at: value) ? state.integer(at: value) : nil {
+                if let id = value.integer {
                     encoder.writeMemberKey(key)
                     userId = writeLiteral(&encoder) { writer in
                         writer.bytes.append(UInt8(ascii: "\""))
@@ -60,31 +58,31 @@ struct EventUserFilter: LuaJSONMemberFilter {
                     }
                     return
                 }
-                do { digits = try EventValidator.integralId(state.number(at: value) ?? .nan) } catch {
+                do { digits = try EventValidator.integralId(value.float ?? .nan) } catch {
                     throw LuaJSONEncoderRefusal()
                 }
                 encoder.writeMemberKey(key)
                 userId = writeLiteral(&encoder) { $0.writeString(digits) }
             default:
-                guard let digits = state.bigIntegerDigits(at: value) else { throw LuaJSONEncoderRefusal() }
+                guard let digits = encoder.bigIntegerDigits(value) else { throw LuaJSONEncoderRefusal() }
                 encoder.writeMemberKey(key)
                 userId = writeLiteral(&encoder) { $0.writeString(digits) }
             }
         case .tags:
-            if encoder.isNull(value) {
+            if value.isNull {
                 try encoder.writeMember(key: key, value: value)
                 return
             }
-            if state.type(at: value) == .string {
+            if value.type == .string {
                 try encoder.chargeValue()
-                let tags = EventValidator.trimmingWhitespace(try encoder.string(at: value))
+                let tags = EventValidator.trimmingWhitespace(try encoder.string(value))
                 if tags.isEmpty { return }
                 encoder.writeMemberKey(key)
                 encoder.writer.writeString(utf8: tags)
                 return
             }
             joinedTags.removeAll(keepingCapacity: true)
-            try encoder.forEachString(inListAt: value) { (tag) throws(LuaJSONEncoderRefusal) in
+            try encoder.forEachString(inList: value) { (tag) throws(LuaJSONEncoderRefusal) in
                 let trimmed = EventValidator.trimmingWhitespace(tag)
                 if trimmed.isEmpty { return }
                 // A comma inside a tag is kept with a warning: the slow path counts it.
@@ -96,12 +94,12 @@ struct EventUserFilter: LuaJSONMemberFilter {
             encoder.writeMemberKey(key)
             joinedTags.withUnsafeBytes { encoder.writer.writeString(utf8: $0) }
         case .ip:
-            if encoder.isNull(value) {
+            if value.isNull {
                 try encoder.writeMember(key: key, value: value)
                 return
             }
             try encoder.chargeValue()
-            let address = try encoder.string(at: value)
+            let address = try encoder.string(value)
             if EventValidator.isIPAddress(address) {
                 encoder.writeMemberKey(key)
                 encoder.writer.writeString(utf8: address)

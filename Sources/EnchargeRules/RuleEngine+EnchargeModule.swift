@@ -6,11 +6,15 @@ import LuaKit
 /// `settings`.
 extension RuleEngine {
     func installEnchargeModule() {
+        // `identify` and `track` run for every event: their closures hold the engine without
+        // counting the reference (no retain and release per call). The engine owns the state, the
+        // state owns the closures, and only the state's calls run them, so the engine outlives
+        // every call.
         state.defineModule(
             "encharge",
             functions: [
-                ("identify", { [unowned self] state in try self.identify(state) }),
-                ("track", { [unowned self] state in try self.track(state) }),
+                ("identify", { [unowned(unsafe) self] state in try self.identify(state) }),
+                ("track", { [unowned(unsafe) self] state in try self.track(state) }),
                 ("event", { [unowned self] state in try self.event(state) }),
                 (
                     "skip",
@@ -168,13 +172,13 @@ extension RuleEngine {
             encoder.writer.writeRaw("{\"name\":")
             encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
             try encoder.chargeValue()
-            let name = try encoder.string(at: 1)
+            let name = try encoder.string(encoder.value(at: 1))
             if EventValidator.trimmingWhitespace(name).isEmpty { throw LuaJSONEncoderRefusal() }
             encoder.writer.writeString(utf8: name)
             encoder.writer.writeRaw(",\"user\":")
             encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
             let (userId, email) = try encodeUser(at: 2, &encoder)
-            if !state.isNoneOrNil(3) && !encoder.isNull(3) {
+            if !state.isNoneOrNil(3) && !encoder.value(at: 3).isNull {
                 encoder.writer.writeRaw(",\"properties\":")
                 encoder.beginValue(maxBytes: RuleOptions.maxEventBytes)
                 var asIs = LuaJSONMembersAsIs()
@@ -192,7 +196,7 @@ extension RuleEngine {
     private func encodeUser(
         at index: Int32, _ encoder: inout LuaJSONEncoder
     ) throws(LuaJSONEncoderRefusal) -> (userId: Range<Int>?, email: Range<Int>?) {
-        var user = EventUserFilter(state: state, scratch: tagScratch)
+        var user = EventUserFilter(scratch: tagScratch)
         tagScratch = []
         defer { tagScratch = user.joinedTags }
         try encoder.encodeObject(at: index, filter: &user)

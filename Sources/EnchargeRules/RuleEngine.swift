@@ -16,13 +16,16 @@ public final class RuleEngine {
     let state: LuaState
     var onRecordRef: Int32?
     var contextRef: Int32 = 0
+    // The per-event state below is touched a few times for every event. The engine is used by one
+    // thread at a time and none of these is ever accessed while an access to it is under way (no
+    // Lua code runs inside one), so the runtime's exclusivity checks are left out for them.
     /// Events emitted by the record being mapped.
-    var pending: [Event] = []
+    @exclusivity(unchecked) var pending: [Event] = []
     /// Writes the events of `encharge.identify` and `encharge.track` in one pass; its buffers
     /// serve every event of the engine.
-    var eventEncoder: LuaJSONEncoder
+    @exclusivity(unchecked) var eventEncoder: LuaJSONEncoder
     /// Scratch for joining a user's tags, kept across events.
-    var tagScratch: [UInt8] = []
+    @exclusivity(unchecked) var tagScratch: [UInt8] = []
     /// The reason of `encharge.skip` in the last record or request, nil when it did not skip (a
     /// webhook's outcome carries none; `test` reads it here).
     package internal(set) var skipReason: String?
@@ -49,7 +52,7 @@ public final class RuleEngine {
     var requestMetatableRef: Int32?
     /// While set, each call records what it did here (`--trace`), and `log.*` lines go here
     /// instead of to `options.logWriter`; take the entries after each call with `take()`.
-    package var trace: RuleTrace?
+    @exclusivity(unchecked) package var trace: RuleTrace?
 
     /// Loads the rules file (or `options.source`) and runs its top level.
     ///

@@ -4,6 +4,7 @@
 @usableFromInline
 package enum UTF8Validation {
     /// Whether `bytes` are valid UTF-8.
+    @usableFromInline
     package static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard let base = bytes.baseAddress else { return true }
         let n = bytes.count

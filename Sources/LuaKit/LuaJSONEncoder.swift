@@ -12,37 +12,34 @@ import JSONKit
 /// again with `toJSON`, which names the problem. Valid values, the hot path, never format a message.
 ///
 /// Why not `toJSON` + `JSONWriter`: the tree costs an enum box, a `String` and an array per value,
-/// the generic metadata behind them, and a `String` comparison per key sort; here a key is the
-/// pointer and length `lua_tolstring` gives (stable while its table holds it), sorted by `memcmp`,
-/// and each value is written as soon as its members are sorted. A struct, used in place (`inout`),
-/// so that its buffers need no runtime exclusivity checks, which a class's stored properties get.
+/// the generic metadata behind them, and a `String` comparison per key sort. Here one C call per
+/// table (`encl_members`) reads its members in output order, keys sorted by `memcmp`, scalars read
+/// in place and strings as the pointer and length Lua holds (stable while the table holds them),
+/// and each value is written as soon as its table is read. A struct, used in place (`inout`), so
+/// that its buffers need no runtime exclusivity checks, which a class's stored properties get.
 package struct LuaJSONEncoder {
     /// The JSON text written since the last `reset()`.
     package var writer = JSONWriter(capacity: 1024)
     let state: LuaState
     let L: OpaquePointer
-    /// One per member of every table being encoded, innermost last: its key (or list index) and
-    /// the stack slot its value was left in.
-    private var entries: [Entry] = []
+    /// The members of every table being encoded, innermost last, in `entries[..<entryCount]`. The
+    /// array only grows (`encl_members` writes into its room).
+    private var entries: [encl_member]
+    private var entryCount = 0
     /// The tables being encoded, outermost first, to find cycles.
     private var visiting: [UnsafeRawPointer] = []
     private var budget = LuaConversionBudget(memoryCap: 0, maxBytes: nil)
     private var instructionsAtReset: Int64 = 0
+    /// The state's memory cap, read at `reset()` for the budgets of the values that follow.
+    private var memoryCap = 0
     private let maxDepth: Int
-
-    private struct Entry {
-        var key: UnsafeRawPointer?
-        var keyLength: Int
-        var index: lua_Integer
-        var slot: Int32
-    }
 
     /// An encoder for values of `state`, nested at most `maxDepth` tables deep (as `toJSON`'s).
     package init(state: LuaState, maxDepth: Int = 128) {
         self.state = state
         self.L = state.L
         self.maxDepth = maxDepth
-        entries.reserveCapacity(64)
+        entries = Array(repeating: encl_member(), count: 64)
         visiting.reserveCapacity(16)
     }
 
@@ -50,9 +47,11 @@ package struct LuaJSONEncoder {
     /// the encoding charged.
     package mutating func reset() {
         writer.bytes.removeAll(keepingCapacity: true)
-        entries.removeAll(keepingCapacity: true)
-        visiting.removeAll(keepingCapacity: true)
+        entryCount = 0
+        // Empty unless the last encoding was refused.
+        if !visiting.isEmpty { visiting.removeAll(keepingCapacity: true) }
         instructionsAtReset = state.limitsPointer.pointee.instructions
+        memoryCap = state.limits.memoryBytes
     }
 
     /// Undoes the instruction charges since `reset()`: call it after a refusal, before converting
@@ -61,15 +60,23 @@ package struct LuaJSONEncoder {
         state.limitsPointer.pointee.instructions = instructionsAtReset
     }
 
-    /// Starts the budget of one value, as `toJSON(at:maxBytes:)` does for each call.
+    /// Starts the budget of one value, as `toJSON(at:maxBytes:)` does for each call (after
+    /// `reset()`, which reads the state's memory cap).
     package mutating func beginValue(maxBytes: Int?) {
-        budget = LuaConversionBudget(memoryCap: state.limits.memoryBytes, maxBytes: maxBytes)
+        budget = LuaConversionBudget(memoryCap: memoryCap, maxBytes: maxBytes)
+    }
+
+    /// The value at stack `index`, read for the methods below (valid while the slot holds it).
+    package func value(at index: Int32) -> LuaJSONMemberValue {
+        var raw = encl_member()
+        encl_member_at(L, index, &raw)
+        return LuaJSONMemberValue(raw: raw)
     }
 
     /// Appends the value at `index` as JSON.
     package mutating func encode(at index: Int32) throws(LuaJSONEncoderRefusal) {
         let base = lua_gettop(L)
-        do { try encodeValue(at: lua_absindex(L, index), depth: 0) } catch {
+        do { try encodeValue(value(at: lua_absindex(L, index)), depth: 0) } catch {
             lua_settop(L, base)
             throw error
         }
@@ -85,17 +92,17 @@ package struct LuaJSONEncoder {
         do throws(LuaJSONEncoderRefusal) {
             guard lua_type(L, index) == LUA_TTABLE else { throw LuaJSONEncoderRefusal() }
             try charge(LuaConversionBudget.valueBytes)
-            let start = entries.count
+            let start = entryCount
             guard try !collect(table: index, depth: 0) else { throw LuaJSONEncoderRefusal() }
             writer.bytes.append(UInt8(ascii: "{"))
-            for i in start..<entries.count {
+            for i in start..<entryCount {
                 let entry = entries[i]
                 try filter.encodeMember(
-                    key: UnsafeRawBufferPointer(start: entry.key, count: entry.keyLength), value: entry.slot,
-                    encoder: &self)
+                    key: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length),
+                    value: LuaJSONMemberValue(raw: entry), encoder: &self)
             }
             writer.bytes.append(UInt8(ascii: "}"))
-            entries.removeLast(entries.count - start)
+            entryCount = start
             visiting.removeLast()
         } catch {
             lua_settop(L, base)
@@ -110,15 +117,12 @@ package struct LuaJSONEncoder {
         writer.writeMemberKey(utf8: key, first: writer.bytes.last == UInt8(ascii: "{"))
     }
 
-    /// Writes the member as `toJSON` would: `"key":value` (a slot of 0 is a remembered null).
-    package mutating func writeMember(key: UnsafeRawBufferPointer, value slot: Int32) throws(LuaJSONEncoderRefusal) {
+    /// Writes the member as `toJSON` would: `"key":value`.
+    package mutating func writeMember(
+        key: UnsafeRawBufferPointer, value: LuaJSONMemberValue
+    ) throws(LuaJSONEncoderRefusal) {
         writeMemberKey(key)
-        if slot == 0 { writer.writeRaw("null") } else { try encodeValue(at: slot, depth: 1) }
-    }
-
-    /// Whether the member value at `slot` is JSON null: a remembered null (slot 0) or `json.null`.
-    package func isNull(_ slot: Int32) -> Bool {
-        slot == 0 || encl_isjsonnull(L, slot) != 0
+        if value.isRememberedNull { writer.writeRaw("null") } else { try encodeValue(value, depth: 1) }
     }
 
     /// Charges one value (the part of `toJSON`'s budget every value costs): a filter that reads a
@@ -127,66 +131,72 @@ package struct LuaJSONEncoder {
         try charge(LuaConversionBudget.valueBytes)
     }
 
-    /// The bytes of the string at `slot` (valid while it is on the stack), charged by length;
-    /// refuses a value that is not a string or not valid UTF-8.
-    package mutating func string(at slot: Int32) throws(LuaJSONEncoderRefusal) -> UnsafeRawBufferPointer {
-        guard slot != 0, lua_type(L, slot) == LUA_TSTRING else { throw LuaJSONEncoderRefusal() }
-        var length = 0
-        let p = encl_tolstring(L, slot, &length)
-        try charge(length)
-        let bytes = UnsafeRawBufferPointer(start: p, count: length)
+    /// The bytes of a string value, charged by length; refuses a value that is not a string or
+    /// not valid UTF-8.
+    package mutating func string(_ value: LuaJSONMemberValue) throws(LuaJSONEncoderRefusal) -> UnsafeRawBufferPointer {
+        guard value.raw.type == LUA_TSTRING else { throw LuaJSONEncoderRefusal() }
+        let bytes = value.stringBytes
+        try charge(bytes.count)
         guard UTF8Validation.isValid(bytes) else { throw LuaJSONEncoderRefusal() }
         return bytes
     }
 
-    /// Calls `body` with each string of the list at `slot`, in order, charged as `toJSON` charges
+    /// The digits of a big integer (a userdata `json.decode` makes for an integer past 64 bits),
+    /// else nil.
+    package func bigIntegerDigits(_ value: LuaJSONMemberValue) -> String? {
+        value.slot == 0 ? nil : state.bigIntegerDigits(at: value.slot)
+    }
+
+    /// Calls `body` with each string of the list `value`, in order, charged as `toJSON` charges
     /// them; an empty table counts as an empty list. Refuses anything else, and a list holding
     /// anything but strings.
     package mutating func forEachString(
-        inListAt slot: Int32, _ body: (UnsafeRawBufferPointer) throws(LuaJSONEncoderRefusal) -> Void
+        inList value: LuaJSONMemberValue, _ body: (UnsafeRawBufferPointer) throws(LuaJSONEncoderRefusal) -> Void
     ) throws(LuaJSONEncoderRefusal) {
-        guard slot != 0, lua_type(L, slot) == LUA_TTABLE else { throw LuaJSONEncoderRefusal() }
+        guard value.raw.type == LUA_TTABLE else { throw LuaJSONEncoderRefusal() }
         let base = lua_gettop(L)
         try chargeValue()
-        let start = entries.count
-        let isList = try collect(table: slot, depth: 1)
-        guard isList || entries.count == start else { throw LuaJSONEncoderRefusal() }
-        for i in start..<entries.count {
+        let start = entryCount
+        let isList = try collect(table: value.slot, depth: 1)
+        guard isList || entryCount == start else { throw LuaJSONEncoderRefusal() }
+        for i in start..<entryCount {
             try chargeValue()
-            try body(try string(at: entries[i].slot))
+            try body(try string(LuaJSONMemberValue(raw: entries[i])))
         }
-        entries.removeLast(entries.count - start)
+        entryCount = start
         visiting.removeLast()
         lua_settop(L, base)
     }
 
     // MARK: - The pass
 
-    private mutating func encodeValue(at index: Int32, depth: Int) throws(LuaJSONEncoderRefusal) {
+    private mutating func encodeValue(_ value: LuaJSONMemberValue, depth: Int) throws(LuaJSONEncoderRefusal) {
         try charge(LuaConversionBudget.valueBytes)
-        switch lua_type(L, index) {
+        let raw = value.raw
+        switch raw.type {
         case LUA_TNIL, LUA_TNONE:
             writer.writeRaw("null")
         case LUA_TBOOLEAN:
-            if lua_toboolean(L, index) != 0 { writer.writeRaw("true") } else { writer.writeRaw("false") }
+            if raw.value.integer != 0 { writer.writeRaw("true") } else { writer.writeRaw("false") }
         case LUA_TNUMBER:
-            if lua_isinteger(L, index) != 0 {
-                var isInteger: Int32 = 0
-                writer.writeInteger(encl_tointeger(L, index, &isInteger))
+            if raw.is_integer != 0 {
+                writer.writeInteger(raw.value.integer)
             } else {
-                let d = encl_tonumber(L, index)
+                let d = raw.value.number
                 guard d.isFinite else { throw LuaJSONEncoderRefusal() }
                 writer.writeDouble(d)
             }
         case LUA_TSTRING:
-            writer.writeString(utf8: try string(at: index))
+            let bytes = value.stringBytes
+            try charge(bytes.count)
+            guard writer.writeStringIfValidUTF8(bytes) else { throw LuaJSONEncoderRefusal() }
         case LUA_TLIGHTUSERDATA:
-            guard encl_isjsonnull(L, index) != 0 else { throw LuaJSONEncoderRefusal() }
+            guard encl_isjsonnullpointer(raw.value.pointer) != 0 else { throw LuaJSONEncoderRefusal() }
             writer.writeRaw("null")
         case LUA_TTABLE:
-            try encodeTable(at: index, depth: depth)
+            try encodeTable(at: raw.slot, depth: depth)
         case LUA_TUSERDATA:
-            guard let digits = state.bigIntegerBytes(at: index) else { throw LuaJSONEncoderRefusal() }
+            guard let digits = state.bigIntegerBytes(at: raw.slot) else { throw LuaJSONEncoderRefusal() }
             writer.bytes.append(contentsOf: digits)
         default:
             throw LuaJSONEncoderRefusal()
@@ -195,16 +205,16 @@ package struct LuaJSONEncoder {
 
     private mutating func encodeTable(at index: Int32, depth: Int) throws(LuaJSONEncoderRefusal) {
         let base = lua_gettop(L)
-        let start = entries.count
+        let start = entryCount
         let isList = try collect(table: index, depth: depth)
-        let end = entries.count
+        let end = entryCount
         if start == end {
             if isList { writer.writeRaw("[]") } else { writer.writeRaw("{}") }
         } else if isList {
             writer.bytes.append(UInt8(ascii: "["))
             for i in start..<end {
                 if i != start { writer.bytes.append(UInt8(ascii: ",")) }
-                try encodeValue(at: entries[i].slot, depth: depth + 1)
+                try encodeValue(LuaJSONMemberValue(raw: entries[i]), depth: depth + 1)
             }
             writer.bytes.append(UInt8(ascii: "]"))
         } else {
@@ -212,146 +222,51 @@ package struct LuaJSONEncoder {
             for i in start..<end {
                 let entry = entries[i]
                 writer.writeMemberKey(
-                    utf8: UnsafeRawBufferPointer(start: entry.key, count: entry.keyLength), first: i == start)
-                if entry.slot == 0 {
+                    utf8: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length), first: i == start)
+                if entry.type == ENCL_TREMEMBEREDNULL {
                     writer.writeRaw("null")
                 } else {
-                    try encodeValue(at: entry.slot, depth: depth + 1)
+                    try encodeValue(LuaJSONMemberValue(raw: entry), depth: depth + 1)
                 }
             }
             writer.bytes.append(UInt8(ascii: "}"))
         }
-        entries.removeLast(end - start)
+        entryCount = start
         visiting.removeLast()
         lua_settop(L, base)
     }
 
-    /// Reads the table at `index` (absolute) as `toJSON` does: leaves each member's value in a
-    /// stack slot of its own, appends an entry per member to `entries` in output order (keys by
-    /// their bytes, or list indexes), adds the table to `visiting`, and answers whether it is a
+    /// Reads the table at `index` (absolute) as `toJSON` does (`encl_members`): its members go to
+    /// `entries[entryCount...]` in output order, each table or userdata value in a stack slot of
+    /// its own, the table to `visiting`; checks and charges the keys; answers whether it is a
     /// list. The caller encodes the members, then drops the entries, the visit and the slots.
     private mutating func collect(table index: Int32, depth: Int) throws(LuaJSONEncoderRefusal) -> Bool {
-        guard depth < maxDepth, let pointer = lua_topointer(L, index), !visiting.contains(pointer),
-            lua_checkstack(L, 8) != 0
-        else { throw LuaJSONEncoderRefusal() }
+        guard depth < maxDepth, let pointer = lua_topointer(L, index), !visiting.contains(pointer) else {
+            throw LuaJSONEncoderRefusal()
+        }
         visiting.append(pointer)
-
-        // What the metatable says: a list marker and remembered nulls.
-        var listMarked = false
-        var nullsSlot: Int32 = 0
-        if lua_getmetatable(L, index) != 0 {
-            let metatable = lua_gettop(L)
-            if state.rawGetField(LuaState.jsonMarkerField, in: metatable) == .string {
-                var length = 0
-                let p = encl_tolstring(L, -1, &length)
-                listMarked = length == 5 && memcmp(p!, "array", 5) == 0
+        let start = entryCount
+        let L = self.L
+        var isList: Int32 = 0
+        var count: Int32
+        while true {
+            let room = Int32(clamping: entries.count - start)
+            count = entries.withUnsafeMutableBufferPointer { buffer in
+                encl_members(L, index, buffer.baseAddress! + start, room, &isList)
             }
-            encl_pop(L, 1)
-            if state.rawGetField(LuaState.jsonNullsField, in: metatable) == .table {
-                nullsSlot = lua_gettop(L)
-            } else {
-                encl_pop(L, 1)
+            guard count == ENCL_MEMBERS_NO_ROOM else { break }
+            entries.append(contentsOf: repeatElement(encl_member(), count: entries.count))
+        }
+        guard count >= 0 else { throw LuaJSONEncoderRefusal() }
+        entryCount = start + Int(count)
+        if isList == 0 {
+            for i in start..<entryCount where entries[i].type != ENCL_TREMEMBEREDNULL {
+                let key = UnsafeRawBufferPointer(start: entries[i].key, count: entries[i].key_length)
+                guard UTF8Validation.isValid(key) else { throw LuaJSONEncoderRefusal() }
+                try charge(key.count + LuaConversionBudget.valueBytes)
             }
         }
-
-        let start = entries.count
-        var sawKey = false
-        var sawIndex = false
-        var inOrder = true
-        var maxIndex: lua_Integer = 0
-        lua_pushnil(L)
-        // Member n's value ends in slot `firstSlot + n`: each lua_next turns the key on top into
-        // key and value, and the swap below leaves the value under the next key.
-        let firstSlot = lua_gettop(L)
-        var room: Int32 = 0
-        while lua_next(L, index) != 0 {
-            // Key at -2, value at -1. Swapped, the value keeps its slot and the key goes on top
-            // for the next lua_next.
-            let slot = firstSlot + Int32(truncatingIfNeeded: entries.count - start)
-            switch lua_type(L, -2) {
-            case LUA_TSTRING:
-                var length = 0
-                let p = encl_tolstring(L, -2, &length)
-                guard !sawIndex, UTF8Validation.isValid(UnsafeRawBufferPointer(start: p, count: length)) else {
-                    throw LuaJSONEncoderRefusal()
-                }
-                try charge(length + LuaConversionBudget.valueBytes)
-                sawKey = true
-                entries.append(Entry(key: UnsafeRawPointer(p), keyLength: length, index: 0, slot: slot))
-            case LUA_TNUMBER where lua_isinteger(L, -2) != 0:
-                var isInteger: Int32 = 0
-                let k = encl_tointeger(L, -2, &isInteger)
-                guard !sawKey, k >= 1 else { throw LuaJSONEncoderRefusal() }
-                sawIndex = true
-                if k < maxIndex { inOrder = false } else { maxIndex = k }
-                entries.append(Entry(key: nil, keyLength: 0, index: k, slot: slot))
-            default:
-                throw LuaJSONEncoderRefusal()
-            }
-            lua_rotate(L, -2, 1)
-            // One stack slot more per member: asked for sixteen at a time.
-            if room == 0 {
-                guard lua_checkstack(L, 20) != 0 else { throw LuaJSONEncoderRefusal() }
-                room = 16
-            }
-            room &-= 1
-        }
-
-        if sawIndex || (listMarked && !sawKey) {
-            let count = entries.count - start
-            if !inOrder {
-                sortEntries(from: start) { $0.index < $1.index }
-                maxIndex = entries[entries.count - 1].index
-            }
-            guard maxIndex == lua_Integer(count) else { throw LuaJSONEncoderRefusal() }
-            return true
-        }
-        if nullsSlot != 0 {
-            // Each remembered null the rule did not set comes back.
-            lua_pushnil(L)
-            while lua_next(L, nullsSlot) != 0 {
-                encl_pop(L, 1)
-                if lua_type(L, -1) == LUA_TSTRING {
-                    lua_pushvalue(L, -1)
-                    if lua_rawget(L, index) == LUA_TNIL {
-                        var length = 0
-                        let p = encl_tolstring(L, -2, &length)
-                        entries.append(Entry(key: UnsafeRawPointer(p), keyLength: length, index: 0, slot: 0))
-                    }
-                    encl_pop(L, 1)
-                }
-            }
-        }
-        sortEntries(from: start) { a, b in
-            let common = min(a.keyLength, b.keyLength)
-            guard common > 0 else { return a.keyLength < b.keyLength }
-            // Most keys differ in their first byte: no call for those.
-            let a0 = a.key.unsafelyUnwrapped.load(as: UInt8.self)
-            let b0 = b.key.unsafelyUnwrapped.load(as: UInt8.self)
-            if a0 != b0 { return a0 < b0 }
-            let order = memcmp(a.key.unsafelyUnwrapped, b.key.unsafelyUnwrapped, common)
-            return order < 0 || (order == 0 && a.keyLength < b.keyLength)
-        }
-        return false
-    }
-
-    /// Insertion sort of `entries[start...]`: members come a handful per table, often nearly in
-    /// order, where it beats the standard library's sort and its closure context.
-    @inline(__always)
-    private mutating func sortEntries(from start: Int, by precedes: (Entry, Entry) -> Bool) {
-        let end = entries.count
-        guard end - start > 1 else { return }
-        entries.withUnsafeMutableBufferPointer { buffer in
-            for i in (start + 1)..<end {
-                let entry = buffer[i]
-                var j = i
-                while j > start, precedes(entry, buffer[j - 1]) {
-                    buffer[j] = buffer[j - 1]
-                    j -= 1
-                }
-                buffer[j] = entry
-            }
-        }
+        return isList != 0
     }
 
     /// Charges `bytes` as `toJSON` does; where `toJSON` would stop (a byte cap, the instruction

@@ -4,9 +4,9 @@
 /// by writing nothing, or refuses. It lets a caller apply its own rules to one level of members
 /// in the same pass, while LuaKit knows nothing of them.
 package protocol LuaJSONMemberFilter {
-    /// Handles the member `key` whose value sits at stack slot `value`; a slot of 0 is a null the
-    /// table remembers from decoded JSON (see `LuaState.pushJSON(parsing:)`).
+    /// Handles the member `key` and its `value` (which may be a null the table remembers from
+    /// decoded JSON, see `LuaState.pushJSON(parsing:)` and `LuaJSONMemberValue.isNull`).
     mutating func encodeMember(
-        key: UnsafeRawBufferPointer, value: Int32, encoder: inout LuaJSONEncoder
+        key: UnsafeRawBufferPointer, value: LuaJSONMemberValue, encoder: inout LuaJSONEncoder
     ) throws(LuaJSONEncoderRefusal)
 }

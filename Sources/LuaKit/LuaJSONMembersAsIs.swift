@@ -6,7 +6,7 @@ package struct LuaJSONMembersAsIs: LuaJSONMemberFilter {
 
     /// Writes the member unchanged.
     package mutating func encodeMember(
-        key: UnsafeRawBufferPointer, value: Int32, encoder: inout LuaJSONEncoder
+        key: UnsafeRawBufferPointer, value: LuaJSONMemberValue, encoder: inout LuaJSONEncoder
     ) throws(LuaJSONEncoderRefusal) {
         try encoder.writeMember(key: key, value: value)
     }

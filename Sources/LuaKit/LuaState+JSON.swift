@@ -13,8 +13,8 @@ import JSONKit
 ///   digits, `==` compares them, encoding writes them back exactly, and arithmetic raises an error
 ///   (it is never rounded to a float).
 extension LuaState {
-    static let jsonMarkerField = "__json"
-    static let jsonNullsField = "__jsonnulls"
+    static let jsonMarkerField = ENCL_JSON_MARKER_FIELD
+    static let jsonNullsField = ENCL_JSON_NULLS_FIELD
 
     /// The marker metatables every decoded array and empty object shares. `__metatable` hides
     /// them from `getmetatable`: a rule that could reach one could add a `__gc` field, and the

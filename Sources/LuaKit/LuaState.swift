@@ -31,7 +31,9 @@ public final class LuaState {
     public var limits: LuaLimits {
         didSet { limitsPointer.pointee.limit = max(limits.memoryBytes, 1 << 20) }
     }
-    var functions: [LuaFunction] = []
+    /// The Swift functions Lua can call, by the index their closure carries. Read on every call
+    /// and only appended to otherwise, never during a read: no runtime exclusivity checks.
+    @exclusivity(unchecked) var functions: [LuaFunction] = []
     var arrayMetatableRef: Int32 = 0
     var objectMetatableRef: Int32 = 0
     var jsonParser = JSONParser()
@@ -362,7 +364,11 @@ public final class LuaState {
 /// The one C entry point for every Swift function (see `encl_trampoline`). Never raises: errors
 /// become a message on the stack and a negative return.
 private func luaStateDispatch(_ L: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ index: Int32) -> Int32 {
-    let state = Unmanaged<LuaState>.fromOpaque(context!).takeUnretainedValue()
+    // The state is alive for the whole call (it is running it): no retain and release per call.
+    Unmanaged<LuaState>.fromOpaque(context!)._withUnsafeGuaranteedRef { dispatch(to: $0, index) }
+}
+
+private func dispatch(to state: LuaState, _ index: Int32) -> Int32 {
     let function = state.functions[Int(index)]
     do {
         return try function(state)

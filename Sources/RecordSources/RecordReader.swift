@@ -14,6 +14,8 @@ package final class RecordReader {
     package let delimiter: UInt8
     /// With `--records-path`: the array in a `.json` document whose elements are the records.
     package let recordsPath: JSONPointer?
+    /// `source(_:)` up to the number: `in.jsonl:` or `customers.json:/data/`.
+    private let sourcePrefix: String
     let file: ChunkedFile
     /// Records larger than this are reported as malformed instead of buffered.
     package var maxRecordBytes = 16 << 20
@@ -35,7 +37,9 @@ package final class RecordReader {
         self.format = format
         self.delimiter = delimiter
         self.recordsPath = recordsPath
-        displayName = path == "-" ? "stdin" : path
+        let displayName = path == "-" ? "stdin" : path
+        self.displayName = displayName
+        sourcePrefix = recordsPath.map { "\(displayName):\($0)/" } ?? displayName + ":"
         file = try ChunkedFile(path: path)
     }
 
@@ -51,8 +55,10 @@ package final class RecordReader {
     /// `ctx.source` of the record `forEach` numbered `n`: `in.jsonl:42`, or with a records path
     /// `customers.json:/data/3`.
     package func source(_ n: Int) -> String {
-        if let recordsPath { return "\(displayName):\(recordsPath)/\(n)" }
-        return "\(displayName):\(n)"
+        // Once per record: the text before the number is made once.
+        var source = sourcePrefix
+        source.append(String(n))
+        return source
     }
 
     /// Calls `body(record, n)` for each record in order until it returns false. `n` is the line

@@ -237,3 +237,30 @@ import Testing
         #expect(bounded.counts[0].key == String(repeating: "k", count: JSONDuplicateKeys.maxKeyLength) + "…")
     }
 }
+
+/// `writeStringIfValidUTF8`, the one-pass check and write for short plain ASCII, against the two
+/// passes it stands for: `UTF8Validation.isValid`, then `writeString(utf8:)`.
+@Suite struct JSONWriterValidatingStringTests {
+    static let texts: [[UInt8]] = [
+        [], Array("a".utf8), Array("abcdefg".utf8), Array("abcdefgh".utf8), Array("abcdefghi".utf8),
+        Array(#"say "hi""#.utf8), Array(#"back\slash and more text"#.utf8), [0x41, 0x09, 0x42], [0x7F, 0x20],
+        Array("Zoë".utf8), Array("plain ascii then 佐藤".utf8), Array("😀".utf8),
+        Array(repeating: 0x61, count: 240), Array(repeating: 0x61, count: 241),
+        Array(repeating: 0x61, count: 239) + [0x22],
+        // Invalid: overlong, surrogate, a byte no sequence starts with, truncated, a bad continuation.
+        [0xC0, 0x80], [0x61, 0xED, 0xA0, 0x80], [0xFF], Array("abcdefgh".utf8) + [0xE3, 0x81], [0xE3, 0x41, 0x81],
+    ]
+
+    @Test(arguments: texts)
+    func writesWhatValidatingThenWritingWrites(text: [UInt8]) {
+        var fused = JSONWriter()
+        fused.writeRaw("[")
+        let wrote = text.withUnsafeBytes { fused.writeStringIfValidUTF8($0) }
+        var twoPass = JSONWriter()
+        twoPass.writeRaw("[")
+        let valid = text.withUnsafeBytes { UTF8Validation.isValid($0) }
+        if valid { text.withUnsafeBytes { twoPass.writeString(utf8: $0) } }
+        #expect(wrote == valid)
+        #expect(fused.bytes == twoPass.bytes)
+    }
+}

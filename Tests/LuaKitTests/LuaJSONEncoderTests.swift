@@ -81,6 +81,41 @@ import Testing
         #expect(try slow.get() == expected)
     }
 
+    /// Values the one C call per table (`encl_members`) reads in place, each against the tree
+    /// path: non-ASCII and escaped text, integers at the edges and past 64 bits, -0.0, floats that
+    /// print with exponents, booleans and nulls in lists, remembered nulls in nested objects.
+    @Test(arguments: [
+        #"return { a = "日本語", b = "é\u{1F600}", c = "tab\there", d = "" }"#,
+        #"return { math.maxinteger, math.mininteger, -0.0, 0.0, 5e-324, 1.7976931348623157e308, 123456789.125 }"#,
+        #"return { true, false, json.null, "x", 1, 2.5, { k = json.null } }"#,
+        #"return json.decode('{"big":-123456789012345678901234567890,"l":[18446744073709551616,1]}')"#,
+        #"return json.decode('{"o":{"n":null,"m":{"p":null,"q":[null,{"r":null}]}},"z":null}')"#,
+        #"local r = json.decode('{"o":{"n":null,"k":1},"z":null}') r.o.n = "set" r.z = nil r.o.k = nil return r"#,
+        #"return { [1] = "a", [2] = { [1] = { x = "y" } } }"#,
+        #"local t = json.array{} t[1] = "only" return t"#,
+        // Keys alike in their first eight bytes, NUL bytes and prefixes (the sort's tie-breaks).
+        #"return { abcdefgh1 = 1, abcdefgh = 2, ["abcdefgh\0"] = 3, ["a\0"] = 4, a = 5, [""] = 6, abcdefgi = 7, ["\0"] = 8 }"#,
+    ])
+    func readsValuesInPlaceLikeTheTreePath(script: String) throws {
+        let (fast, slow) = try bothWays(script)
+        #expect(fast == .json(try slow.get()))
+    }
+
+    /// More members than the encoder's first buffer holds (64), nested, and more remembered nulls
+    /// than that: the table is read again into a larger buffer, with the same bytes.
+    @Test func tablesWiderThanTheFirstBufferGrowIt() throws {
+        let members = (0..<150).map { "m\($0) = { " + (0..<90).map { "k\($0) = \($0)" }.joined(separator: ", ") + " }" }
+        let (fast, slow) = try bothWays("return { " + members.joined(separator: ", ") + " }")
+        #expect(fast == .json(try slow.get()))
+        let list = "return { " + (1...200).map { "\"s\($0)\"" }.joined(separator: ", ") + " }"
+        let (fastList, slowList) = try bothWays(list)
+        #expect(fastList == .json(try slowList.get()))
+        let nulls = "{" + (0..<130).map { "\"n\($0)\":null" }.joined(separator: ",") + ",\"x\":1}"
+        let (fastNulls, slowNulls) = try bothWays("return json.decode('\(nulls)')")
+        #expect(fastNulls == .json(try slowNulls.get()))
+        #expect(try slowNulls.get().hasPrefix(#"{"n0":null,"n1":null,"n10":null"#))
+    }
+
     @Test func sortsManyKeysLikeTheTreePath() throws {
         let keys = (0..<300).map { "k\(($0 * 7919) % 1000)" }
         let script = "return {" + keys.map { "\($0) = 1" }.joined(separator: ",") + "}"
@@ -100,6 +135,18 @@ import Testing
         (#"return { f = print }"#, "f: a function value cannot be sent as JSON"),
         (#"return { n = 0/0 }"#, "n: NaN cannot be sent as JSON (NaN and infinity are not numbers in JSON)"),
         (#"return { math.huge }"#, "[0]: infinity cannot be sent as JSON (NaN and infinity are not numbers in JSON)"),
+        (
+            #"return { 1, -math.huge }"#,
+            "[1]: -infinity cannot be sent as JSON (NaN and infinity are not numbers in JSON)"
+        ),
+        (#"return { a = { b = { "ok", "\192\128" } } }"#, "a.b[1]: string is not valid UTF-8"),
+        (#"return { a = { ["\237\160\128"] = 1 } }"#, "a: a key is not valid UTF-8"),
+        (
+            #"return { a = { 1, 2, [4] = 4 } }"#,
+            "a: list has holes (3 items but index 4); use json.null for missing items"
+        ),
+        (#"return { [-1] = "x" }"#, "list index -1 is not positive (lists start at 1)"),
+        (#"return { a = { string.gmatch("a", "a") } }"#, "a[0]: a function value cannot be sent as JSON"),
     ])
     func refusesWhatTheTreePathRejects(script: String, message: String) throws {
         let (fast, slow) = try bothWays(script)

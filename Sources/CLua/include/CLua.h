@@ -112,12 +112,61 @@ static inline void encl_replace(lua_State *L, int idx) { lua_copy(L, -1, idx); l
 static inline const char *encl_tolstring(lua_State *L, int idx, size_t *len) { return lua_tolstring(L, idx, len); }
 static inline lua_Number encl_tonumber(lua_State *L, int idx) { return lua_tonumberx(L, idx, NULL); }
 static inline lua_Integer encl_tointeger(lua_State *L, int idx, int *isnum) { return lua_tointegerx(L, idx, isnum); }
+/// The metatable fields that mark decoded JSON: `__json` ("array" or "object") and `__jsonnulls`
+/// (the set of keys whose decoded value was null). Imported into Swift as String constants.
+#define ENCL_JSON_MARKER_FIELD "__json"
+#define ENCL_JSON_NULLS_FIELD "__jsonnulls"
+
+/// The `type` of an encl_member that is a null its table remembers from decoded JSON (a key of the
+/// metatable's `__jsonnulls` the table does not set), as opposed to LUA_TNONE, an empty stack slot.
+#define ENCL_TREMEMBEREDNULL (-2)
+/// What encl_members answers instead of a count: the table cannot be sent as JSON as it is (the
+/// slow path names why), or it has more members than `capacity` (grow the array and call again).
+#define ENCL_MEMBERS_REFUSED (-1)
+#define ENCL_MEMBERS_NO_ROOM (-2)
+
+/// One value as the JSON encoder reads it, with its key when it is a table member: no further call
+/// into Lua is needed to write a scalar. `key` and `string` point into strings the table (or the
+/// stack slot read) holds, so they stay valid while it does and nothing modifies it.
+typedef struct encl_member {
+  const char *key;          // a string key's bytes; NULL for a list index or a value read alone
+  size_t key_length;
+  lua_Integer index;        // a list member's index (1...n)
+  union {
+    lua_Integer integer;    // LUA_TNUMBER with is_integer, and LUA_TBOOLEAN (0 or 1)
+    lua_Number number;      // LUA_TNUMBER, a float
+    const char *string;     // LUA_TSTRING, `string_length` bytes
+    const void *pointer;    // LUA_TLIGHTUSERDATA
+  } value;
+  size_t string_length;
+  int type;                 // LUA_T* of the value, or ENCL_TREMEMBEREDNULL
+  int is_integer;           // LUA_TNUMBER: an integer (not a float)
+  int slot;                 // the stack slot of a table, full userdata, function or thread value; else 0
+} encl_member;
+
+/// Reads the value at `idx` into `member` (its value part; the key part is left alone), without
+/// converting it. Tables, full userdata, functions and threads keep `idx` as their slot.
+void encl_member_at(lua_State *L, int idx, encl_member *member);
+
+/// Reads every member of the table at the absolute index `table` in one pass, as `toJSON` sees
+/// it: string keys, or positive integer keys for a list (a table marked `__json = "array"` with no
+/// string key is a list too, an empty one included), plus the nulls its `__jsonnulls` remembers.
+/// Writes them to `members` in output order: keys by their bytes (memcmp, a prefix first), list
+/// members by index, and sets `*is_list`. Scalars are read in place; each table, full userdata,
+/// function or thread value is left in a stack slot of its own (member.slot), so the caller drops
+/// them with lua_settop when it is done with the table. Answers the count, ENCL_MEMBERS_REFUSED
+/// (a key that is neither a string nor a positive integer, string and integer keys mixed, a list
+/// with holes, no stack room) or ENCL_MEMBERS_NO_ROOM; both leave the stack as it was. Keys are
+/// not checked for UTF-8 here. Raises only on out-of-memory while the allocator is armed.
+int encl_members(lua_State *L, int table, encl_member *members, int capacity, int *is_list);
+
 /// Runs a full collection with the allocator disarmed.
 void encl_collect(lua_State *L);
 
 /// A unique address used as `json.null` (a light userdata).
 extern const char encl_json_null_marker;
 static inline void encl_pushjsonnull(lua_State *L) { lua_pushlightuserdata(L, (void *)&encl_json_null_marker); }
+static inline int encl_isjsonnullpointer(const void *p) { return p == (const void *)&encl_json_null_marker; }
 static inline int encl_isjsonnull(lua_State *L, int idx) {
   return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == (void *)&encl_json_null_marker;
 }
