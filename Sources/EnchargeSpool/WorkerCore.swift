@@ -28,8 +28,8 @@ final class WorkerCore: Sendable {
     private var keptBehindCursor: Bool { counters.withLock { $0.keptBehindCursor > 0 } }
     private var engine: DeliveryEngine? { counters.withLock { $0.engine } }
 
-    /// Makes a new engine and sends through it from now on; the one it replaces (stopped on its
-    /// own, nothing left in it) is finished and its counters kept. Does nothing once stopping, so
+    /// Makes a new engine and sends through it from now on; the one it replaces is finished at once
+    /// (whatever it still held is abandoned unsettled, so it stays pending) and its counters kept. Does nothing once stopping, so
     /// `stop` always finishes the engine in use.
     func replaceEngine() throws(DeliveryError) {
         let spool = self.spool
@@ -125,6 +125,12 @@ final class WorkerCore: Sendable {
     /// wire. A failure leaves no lane held (another process may have taken them) until the next
     /// balance succeeds; events on the wire still settle. Before a newly held lane is read, this
     /// process's own settlements are committed, so none of its settled events reads as pending.
+    ///
+    /// A lane with events on the wire that the spool no longer gives (its lock went with a lost
+    /// connection and another process took it) is another process's now, which reads it from its
+    /// start: every event on the wire is withdrawn unsettled (the engine is replaced at once, so
+    /// nothing more of that lane goes out from here and per-person order holds; events already
+    /// sent may reach the API twice) and the held lanes are read again from their start.
     private func balance(_ reader: inout LaneReader) {
         let busy = counters.withLock { Set($0.inFlight.values) }
         let lanes: Set<Int>
@@ -132,10 +138,25 @@ final class WorkerCore: Sendable {
             lanes = try spool.balanceLanes(busy: busy)
         } catch {
             counters.withLock { $0.lastError = error.description }
-            lanes = []
+            reader.hold([])
+            counters.withLock { $0.heldLanes = [] }
+            return
+        }
+        let lost = busy.subtracting(lanes)
+        if !lost.isEmpty {
+            counters.withLock {
+                $0.lastError = "lost lanes \(lost.sorted()) to another process; their events on the wire were withdrawn"
+            }
+            do {
+                try replaceEngine()
+            } catch {
+                counters.withLock { $0.lastError = error.description }
+            }
+            waitForEngineIdle()
         }
         if !lanes.isSubset(of: reader.held) { spool.waitForSettlements() }
         reader.hold(lanes)
+        if !lost.isEmpty { reader.restart() }
         counters.withLock { $0.heldLanes = lanes }
     }
 
