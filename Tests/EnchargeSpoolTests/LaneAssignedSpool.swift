@@ -4,11 +4,12 @@ import JSONKit
 import Synchronization
 
 /// A real `SQLiteSpool` whose lanes the test hands out, as another process's share would leave
-/// them: `balanceLanes` returns `assigned` (plus any busy lane, which a spool never takes away)
-/// and records each `busy` it was offered. Everything else is the SQLite spool's own.
+/// them: `balanceLanes` returns `assigned` (plus any busy lane, which a spool never takes away,
+/// unless `takeAway` says another process took it after a lost lock connection) and records each
+/// `busy` it was offered. Everything else is the SQLite spool's own.
 final class LaneAssignedSpool: EventSpool {
     let inner: SQLiteSpool
-    private let state = Mutex((assigned: Set<Int>(), busyOffers: [Set<Int>]()))
+    private let state = Mutex((assigned: Set<Int>(), busyOffers: [Set<Int>](), takenAway: Set<Int>()))
 
     init(_ inner: SQLiteSpool, assigned: Set<Int>) {
         self.inner = inner
@@ -16,14 +17,27 @@ final class LaneAssignedSpool: EventSpool {
     }
 
     /// The lanes this process gets from its next balance on.
-    func assign(_ lanes: Set<Int>) { state.withLock { $0.assigned = lanes } }
+    func assign(_ lanes: Set<Int>) {
+        state.withLock { state in
+            state.assigned = lanes
+            state.takenAway.subtract(lanes)
+        }
+    }
+    /// Lanes another process took, busy or not (as after this process's lock connection was lost),
+    /// until they are assigned again.
+    func takeAway(_ lanes: Set<Int>) {
+        state.withLock { state in
+            state.assigned.subtract(lanes)
+            state.takenAway.formUnion(lanes)
+        }
+    }
     /// Every non-empty `busy` set the worker offered so far.
     var busyOffers: [Set<Int>] { state.withLock { $0.busyOffers } }
 
     func balanceLanes(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
         state.withLock { state in
             if !busy.isEmpty { state.busyOffers.append(busy) }
-            return state.assigned.union(busy)
+            return state.assigned.union(busy.subtracting(state.takenAway))
         }
     }
 
