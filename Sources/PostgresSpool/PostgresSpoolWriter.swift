@@ -170,9 +170,8 @@ final class PostgresSpoolWriter: Sendable {
         var lastRecount = -Double.infinity
         var lastPrune = clock()
         for await _ in signals {
-            while let work = takeWork() {
-                await commit(work, on: &connection)
-            }
+            // After a failed commit, what it gave back waits for the next signal.
+            while let work = takeWork(), await commit(work, on: &connection) {}
             let now = clock()
             if now - lastRecount >= 1 || now < lastRecount {
                 lastRecount = now
@@ -213,10 +212,13 @@ final class PostgresSpoolWriter: Sendable {
     /// the connection was lost (PostgreSQL restarted, the backend was terminated) is run once more
     /// on a new connection, and one the server chose as a deadlock victim or serialization failure
     /// (SQLSTATE 40P01, 40001) up to three times more: nothing of it was stored. When it still
-    /// fails, its settlements go back in the queue for the next transaction (they are idempotent:
-    /// they only touch rows still pending), at most three times.
-    private func commit(_ work: PostgresWriteQueue, on connection: inout PostgresConnection?) async {
+    /// fails, its settlements go back in the queue for a later transaction (they are idempotent:
+    /// they only touch rows still pending).
+    /// Returns whether it committed.
+    @discardableResult
+    private func commit(_ work: PostgresWriteQueue, on connection: inout PostgresConnection?) async -> Bool {
         let now = clock()
+        var committed = true
         var outcome: BatchOutcome
         var reconnected = false
         var conflicts = 0
@@ -257,6 +259,7 @@ final class PostgresSpoolWriter: Sendable {
                 }
                 connection = nil
                 requeue(work.settlements)
+                committed = false
             }
             break
         }
@@ -269,6 +272,7 @@ final class PostgresSpoolWriter: Sendable {
             queue.settlementsDone = max(queue.settlementsDone, work.settlementsQueued)
         }
         if !work.settlements.isEmpty { queue.broadcast() }
+        return committed
     }
 
     /// Whether the server gave up the transaction as a deadlock victim or a serialization failure.
@@ -279,17 +283,17 @@ final class PostgresSpoolWriter: Sendable {
     }
 
     /// Puts the settlements of a failed commit back at the front of the queue, as new hand-overs (so
-    /// a later `waitForSettlements` waits for them); after three failures in a row they are dropped
-    /// (their events stay pending and are sent again: at least once).
+    /// a later `waitForSettlements` waits for them), for the next transaction (at the latest the
+    /// once-a-second nudge's); after ten failures in a row they are dropped (their events stay
+    /// pending and are sent again: at least once).
     private func requeue(_ settlements: [SpoolSettlement]) {
         guard !settlements.isEmpty else { return }
         queue.withLock { queue in
             queue.settlementFailures += 1
-            guard queue.settlementFailures <= 3, !queue.closed else { return }
+            guard queue.settlementFailures <= 10, !queue.closed else { return }
             queue.settlements.insert(contentsOf: settlements, at: 0)
             queue.settlementsQueued += UInt64(settlements.count)
         }
-        signal.yield()
     }
 
     /// What one batch did, for its callers and the cached counts.
