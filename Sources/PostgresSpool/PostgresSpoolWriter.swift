@@ -225,8 +225,10 @@ final class PostgresSpoolWriter: Sendable {
         while true {
             do {
                 let open = try await open(&connection)
-                outcome = try await PostgresTransaction.run(on: open, logger: connector.logger) { connection in
-                    try await write(work, now: now, on: connection)
+                outcome = try await bounded(open) {
+                    try await PostgresTransaction.run(on: open, logger: connector.logger) { connection in
+                        try await write(work, now: now, on: connection)
+                    }
                 }
                 commitFailure.withLock { $0 = nil }
                 let counted = outcome
@@ -504,10 +506,27 @@ final class PostgresSpoolWriter: Sendable {
         return dropped
     }
 
+    /// Seconds one transaction or statement of the writer may take before its connection is given
+    /// up as hung (a frozen server, a dead network path): more than a lock wait behind another
+    /// replica's transaction can last (the server ends those idle for 15 s).
+    static let writeTimeout: Double = 30
+
+    /// Runs `body` on `connection`; closes the connection when `body` takes longer than
+    /// `writeTimeout`, so its queries fail (and the writer opens a new one) instead of waiting forever.
+    private func bounded<T>(_ connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(Self.writeTimeout))
+            if !Task.isCancelled { try? await connection.close() }
+        }
+        defer { watchdog.cancel() }
+        return try await body()
+    }
+
     /// Re-reads the counts (one row and two index probes); leaves them as they were when it fails.
     private func recount(on connection: inout PostgresConnection?) async {
         guard let open = try? await open(&connection),
-            let stats = try? await PostgresSpoolStatistics.read(on: open, logger: connector.logger)
+            let stats = try? await bounded(
+                open, { try await PostgresSpoolStatistics.read(on: open, logger: connector.logger) })
         else { return }
         cachedStats.withLock { $0 = stats }
     }
@@ -518,17 +537,19 @@ final class PostgresSpoolWriter: Sendable {
     private func pruneDedup(on connection: inout PostgresConnection?) async {
         guard let open = try? await open(&connection) else { return }
         while true {
-            let rows = try? await open.query(
-                """
-                WITH gone AS (
-                    DELETE FROM encharge_spool.dedup WHERE key IN (
-                        SELECT key FROM encharge_spool.dedup WHERE expires_at <= extract(epoch FROM now())
-                        ORDER BY key LIMIT 1000 FOR UPDATE SKIP LOCKED)
-                    RETURNING 1
-                )
-                SELECT count(*) FROM gone
-                """, logger: connector.logger
-            ).collect()
+            let rows = try? await bounded(open) {
+                try await open.query(
+                    """
+                    WITH gone AS (
+                        DELETE FROM encharge_spool.dedup WHERE key IN (
+                            SELECT key FROM encharge_spool.dedup WHERE expires_at <= extract(epoch FROM now())
+                            ORDER BY key LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                        RETURNING 1
+                    )
+                    SELECT count(*) FROM gone
+                    """, logger: connector.logger
+                ).collect()
+            }
             guard let count = try? rows?.first?.decode(Int64.self), count == 1000 else { return }
         }
     }
