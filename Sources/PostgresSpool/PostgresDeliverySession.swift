@@ -30,7 +30,7 @@ final class PostgresDeliverySession: Sendable {
     private let client: PostgresClient
     private let laneCount: Int
     /// Seconds a heartbeat counts a process as live.
-    let lease: Double
+    private let lease: Double
     /// Seconds a balance round or a read may take before its connection is given up as hung.
     static let queryTimeout: Double = 15
     /// This process's heartbeat row.
@@ -161,12 +161,15 @@ final class PostgresDeliverySession: Sendable {
                 """, logger: logger
             ).collect()
             // Frozen holders: a stale heartbeat whose backend still holds lane locks (and is no live
-            // process's backend: a backend id can be reused).
+            // process's backend: a backend id can be reused), of a role this one may signal.
             try await open.query(
                 """
                 SELECT pg_terminate_backend(p.backend_pid) FROM encharge_spool.delivery_process AS p
                 WHERE p.id <> \(processID) AND p.heartbeat_at < clock_timestamp() - make_interval(secs => \(lease))
                   AND p.backend_pid <> pg_backend_pid()
+                  AND EXISTS (
+                      SELECT 1 FROM pg_stat_activity AS a
+                      WHERE a.pid = p.backend_pid AND pg_has_role(a.usesysid, 'MEMBER'))
                   AND EXISTS (
                       SELECT 1 FROM pg_locks AS l
                       WHERE l.pid = p.backend_pid AND l.locktype = 'advisory' AND l.granted
