@@ -88,7 +88,7 @@ struct SpoolWorkerLaneTests {
     @Test func aBusyLaneTakenByAnotherProcessIsWithdrawnFromTheWireUnsettled() async throws {
         let slow = Mutex(true)
         try await ScriptedIngestServer.with(script: { request, _ in
-            request.person == "person-0" && slow.withLock({ $0 }) ? IngestReply(delay: .seconds(30)) : .mock
+            request.person == "person-0" && slow.withLock({ $0 }) ? IngestReply(delay: .seconds(3)) : .mock
         }) { server, endpoint in
             let tmp = try TemporaryDirectory(prefix: "spool")
             defer { tmp.cleanup() }
