@@ -126,8 +126,8 @@ let package = Package(
         .target(
             name: "EnchargeCommands",
             dependencies: [
-                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "JSONKit", "LuaKit", "SystemKit",
-                "WebhookSignatures", "WebhookServer",
+                "EnchargeRules", "RecordSources", "EnchargeKit", "EnchargeSpool", "PostgresSpool", "JSONKit", "LuaKit",
+                "SystemKit", "WebhookSignatures", "WebhookServer",
             ],
             swiftSettings: swiftSettings, plugins: ["EmbedTemplates"]),
         // Writes `RuleTemplate.embeddedFiles` from the template folders of examples/ at build time, so

@@ -1,8 +1,9 @@
--- wrk script of the "serve" stage of scripts/bench:
---   wrk -c 64 -d 20s --latency -s bench/wrk_post.lua http://127.0.0.1:PORT/ -- bench/webhook.json
+-- wrk script of the "serve" and "scale" stages of scripts/bench:
+--   wrk -c 64 -d 30s --latency -s bench/wrk_post.lua http://127.0.0.1:PORT/ -- bench/webhook.json [INSTANCE]
 -- POSTs the webhook body with Content-Type: application/json, replacing the customer number in its
 -- email ("customer-00000000@") with one unique per request (thread number and a counter), so the
 -- events of different requests belong to different people and spread over the delivery lanes.
+-- INSTANCE (0-9, default 0) tells apart the wrk processes that load several replicas at once.
 -- wrk itself counts answers >= 400 ("Non-2xx or 3xx responses"); done() adds a machine-readable
 -- summary line (BENCH-WRK ...) that scripts/bench parses.
 
@@ -14,9 +15,10 @@ function setup(thread)
   table.insert(threads, thread)
 end
 
-local prefix, suffix
+local prefix, suffix, instance
 
 function init(args)
+  instance = tonumber(args[2] or "0")
   local path = args[1] or "bench/webhook.json"
   local f = assert(io.open(path, "rb"), "cannot open " .. path)
   local body = f:read("*a")
@@ -30,7 +32,7 @@ end
 
 function request()
   counter = counter + 1
-  local body = prefix .. string.format("customer-%02d-%08d@", thread_no, counter) .. suffix
+  local body = prefix .. string.format("customer-%02d-%08d@", 10 * instance + thread_no, counter) .. suffix
   return wrk.format(nil, nil, nil, body)
 end
 

@@ -25,7 +25,12 @@ struct AbandonedReplayHandover: @unchecked Sendable {
     /// Reports the entry whose call overran, writes it to the new dead-letter file, delivers or
     /// prints what earlier entries emitted, prints the summary and ends the process with exit code 1.
     func finish(runningSeconds: Double) -> Never {
-        let message = engine.overrunMessage(runningSeconds: runningSeconds, job: "replay")
+        finish(message: engine.overrunMessage(runningSeconds: runningSeconds, job: "replay"))
+    }
+
+    /// The same with the message already made (with `--jobs`, by the worker whose call overran;
+    /// then this runs on the thread that merges, once it reached the entry).
+    func finish(message: String) -> Never {
         var summary = progress.summary
         if let (record, source) = progress.current {
             summary.failed += 1

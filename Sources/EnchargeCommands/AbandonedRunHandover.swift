@@ -24,7 +24,12 @@ struct AbandonedRunHandover: @unchecked Sendable {
     /// records emitted, prints the summary and ends the process with exit code 1: the stuck call
     /// cannot be stopped, so the process is the only thing left to end.
     func finish(runningSeconds: Double) -> Never {
-        let message = engine.overrunMessage(runningSeconds: runningSeconds, job: "run")
+        finish(message: engine.overrunMessage(runningSeconds: runningSeconds, job: "run"))
+    }
+
+    /// The same with the message already made (with `--jobs`, by the worker whose call overran;
+    /// then this runs on the thread that merges, once it reached the record).
+    func finish(message: String) -> Never {
         let summary = run.abandonCurrentRecord(message: message)
         writer?.flush()
         let stats = delivery.map { drain($0, progress: progress, summary: summary) }

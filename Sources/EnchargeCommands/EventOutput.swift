@@ -1,27 +1,52 @@
 import EnchargeKit
+import EnchargeSpool
 
-/// Where a job's events go: stdout for a dry run, else a delivery engine; and, from then on, the
-/// job's SIGINT/SIGTERM handling, whose watcher drains the engine on an interrupt. Shared by `run`
-/// and `replay`; the job calls `watcher.stop()` when it ends.
+/// Where a job's events go: stdout for a dry run, a spool (`run --spool`), else a delivery engine;
+/// and, from then on, the job's SIGINT/SIGTERM handling, whose watcher drains the engine on an
+/// interrupt. Shared by `run` and `replay`; the job calls `watcher.stop()` when it ends.
 struct EventOutput {
     let sink: any EventSink
     let delivery: DeliveryEngine?
     let writer: JSONLinesEventWriter?
+    let spooling: SpoolEventSink?
     let watcher: InterruptWatcher
 
-    /// Nil (after saying why on stderr) when the delivery engine cannot start.
+    /// Nil (after saying why on stderr) when the delivery engine cannot start or the spool cannot be opened.
     init?(
-        dryRun: Bool, delivery configuration: DeliveryConfiguration?, deadLetters: DeadLetterWriter,
-        context: DeadLetterContext, commandContext: CommandContext, drainTimeout: Double
+        dryRun: Bool, delivery configuration: DeliveryConfiguration?, spool: SpoolOpening? = nil,
+        deadLetters: DeadLetterWriter, context: DeadLetterContext, commandContext: CommandContext,
+        drainTimeout: Double
     ) {
-        guard
-            let (sink, delivery, writer) = Self.open(
-                dryRun: dryRun, delivery: configuration, deadLetters: deadLetters, context: context,
-                commandContext: commandContext)
-        else { return nil }
-        (self.sink, self.delivery, self.writer) = (sink, delivery, writer)
+        if let spool, !dryRun {
+            guard let spooling = Self.openSpool(spool, diagnostics: commandContext.diagnostics) else { return nil }
+            (self.sink, self.delivery, self.writer, self.spooling) = (spooling, nil, nil, spooling)
+        } else {
+            guard
+                let (sink, delivery, writer) = Self.open(
+                    dryRun: dryRun, delivery: configuration, deadLetters: deadLetters, context: context,
+                    commandContext: commandContext)
+            else { return nil }
+            (self.sink, self.delivery, self.writer, self.spooling) = (sink, delivery, writer, nil)
+        }
         commandContext.interrupts.handleSignals()
         watcher = InterruptWatcher(interrupts: commandContext.interrupts, engine: delivery, drainTimeout: drainTimeout)
+    }
+
+    private static func openSpool(_ opening: SpoolOpening, diagnostics: DiagnosticsPrinter) -> SpoolEventSink? {
+        guard let calls = SpoolCallThread() else {
+            diagnostics.write("error: cannot start a thread to write the spool; the system refused a new thread")
+            return nil
+        }
+        let opened = calls.wait { () async -> Result<OpenedSpool, SpoolError> in
+            do throws(SpoolError) { return .success(try await opening.open()) } catch { return .failure(error) }
+        }
+        switch opened {
+        case .success(let spool): return SpoolEventSink(spool: spool, calls: calls)
+        case .failure(let error):
+            calls.close()
+            diagnostics.write("error: \(error)")
+            return nil
+        }
     }
 
     private static func open(

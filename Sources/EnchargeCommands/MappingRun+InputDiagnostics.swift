@@ -7,12 +7,13 @@ import RecordSources
 extension MappingRun {
     /// At the end of a run, the count for each key that was repeated more than once.
     func reportDuplicateKeyCounts() {
-        for (key, repeats) in engine.duplicateJSONKeys.counts where repeats > 1 {
+        let keys = mergedDuplicateKeys ?? engine.duplicateJSONKeys
+        for (key, repeats) in keys.counts where repeats > 1 {
             report(
                 "warning: key \(RuleEngine.quotedKey(key)) was repeated \(repeats) times in JSON objects; "
                     + "the last value was used each time")
         }
-        let more = engine.duplicateJSONKeys.untrackedRepeats
+        let more = keys.untrackedRepeats
         if more > 0 {
             report(
                 "warning: \(more) more repeated key\(more == 1 ? "" : "s") in JSON objects, not listed one by one; "

@@ -19,12 +19,19 @@ package final class MappingRun {
     package var failFast = false
     /// Checked between records; set from a signal handler to stop reading input.
     package var shouldStop: () -> Bool = { false }
+    /// With `--jobs`: ends the run once merging reaches a record whose call a worker's watchdog
+    /// gave up (set as `current`), given the message that says so.
+    var onAbandonedRecord: ((String) -> Never)?
     /// Called now and then with the reader being read, for a progress line.
     package var onProgress: ((MappingSummary, RecordReader) -> Void)?
-    package private(set) var summary = MappingSummary()
-    /// The record being mapped and its source, for `abandonCurrentRecord`.
-    private var current: (body: InputRecordBody, source: String)?
+    package internal(set) var summary = MappingSummary()
+    /// The record being mapped (with `--jobs`, merged) and its source, for `abandonCurrentRecord`.
+    var current: (body: InputRecordBody, source: String)?
     private var startedAt = 0.0
+    /// With `--jobs`: the repeated JSON keys and the counted rule warnings of every worker's
+    /// engine, added up in input order (with one job, the engine's own are the run's).
+    var mergedDuplicateKeys: JSONDuplicateKeys?
+    var mergedWarnings: RuleWarnings?
 
     package init(
         engine: RuleEngine, sink: any EventSink, deadLetters: DeadLetterWriter, diagnostics: DiagnosticsPrinter
@@ -35,10 +42,15 @@ package final class MappingRun {
         self.diagnostics = diagnostics
     }
 
-    /// Maps every input in order. Returns the counts; per-record problems never throw.
-    package func run(inputs: [InputSpec]) -> MappingSummary {
+    /// Maps every input in order, on `workers` when given (`--jobs`), else on `engine` on this
+    /// thread; the output is the same. Returns the counts; per-record problems never throw.
+    func run(inputs: [InputSpec], workers: MappingWorkers? = nil) -> MappingSummary {
         startedAt = SystemClock.monotonicSeconds()
-        runInputs(inputs)
+        if let workers {
+            ParallelMappingRun(run: self, workers: workers, inputs: inputs).run()
+        } else {
+            runInputs(inputs)
+        }
         reportDuplicateKeyCounts()
         summary.seconds = SystemClock.monotonicSeconds() - startedAt
         return summary
@@ -72,21 +84,10 @@ package final class MappingRun {
                     let outcome = engine.map(body, source: source)
                     if engine.trace != nil { writeTrace(source: source, body: body, outcome: outcome) }
                     engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
-                    switch outcome {
-                    case .mapped(let events):
-                        summary.countMapped(events: events.count)
-                        if !events.isEmpty { sink.emit(events, source: source) }
-                    case .skipped:
-                        summary.skipped += 1
-                    case .failed(let message, let traceback):
-                        summary.failed += 1
-                        recordFailure(body: body, message: message, traceback: traceback, source: source)
-                        if failFast {
-                            stop = true
-                            return false
-                        }
+                    guard settle(outcome, body: body, source: source, reader: reader) else {
+                        stop = true
+                        return false
                     }
-                    if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
                     return true
                 }
             } catch {
@@ -98,7 +99,25 @@ package final class MappingRun {
         }
     }
 
-    private func inputError(_ line: String) {
+    /// Counts one record's outcome, hands its events to the sink and records its failure, in
+    /// input order. Returns false when the run stops at this record (`--fail-fast`).
+    func settle(_ outcome: RecordOutcome, body: InputRecordBody, source: String, reader: RecordReader) -> Bool {
+        switch outcome {
+        case .mapped(let events):
+            summary.countMapped(events: events.count)
+            if !events.isEmpty { sink.emit(events, source: source) }
+        case .skipped:
+            summary.skipped += 1
+        case .failed(let message, let traceback):
+            summary.failed += 1
+            recordFailure(body: body, message: message, traceback: traceback, source: source)
+            if failFast { return false }
+        }
+        if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
+        return true
+    }
+
+    func inputError(_ line: String) {
         report(line)
         summary.inputErrors.append(line)
     }
@@ -130,7 +149,10 @@ package final class MappingRun {
         return summary
     }
 
-    private func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
+    /// The counted warnings about what the rule's records did, one line per kind.
+    func warningLines() -> [String] { mergedWarnings?.lines() ?? engine.warningLines() }
+
+    func recordFailure(body: InputRecordBody, message: String, traceback: String?, source: String) {
         let shown =
             message.hasPrefix(source) || message.hasPrefix(engine.options.rulesPath) ? message : "\(source): \(message)"
         // With --trace the record's block shows the error, in order with what came before it.

@@ -47,98 +47,41 @@ package func replayJob(_ configuration: ReplayJobConfiguration, context: Command
     defer { watcher.stop() }
     let start = SystemClock.monotonicSeconds()
     let progress = ReplayProgress()
-    let watchdog = engine.map { engine in
-        let handover = AbandonedReplayHandover(
+    var workers: MappingWorkers? = nil
+    if let rule = configuration.rule, configuration.jobs > 1 {
+        workers = MappingWorkers(count: configuration.jobs, options: rule, job: "replay", diagnostics: diagnostics)
+        if workers == nil { return .usage }
+    }
+    defer { workers?.finish() }
+    let entries = ReplayEntries(
+        configuration: configuration, progress: progress, engine: engine, sink: sink, deadLetters: deadLetters,
+        diagnostics: diagnostics, shouldStop: { context.interrupts.requested || delivery?.stop != nil })
+    let handover = engine.map { engine in
+        AbandonedReplayHandover(
             progress: progress, engine: engine, writer: writer, delivery: delivery, deadLetters: deadLetters,
             configuration: configuration, start: start, diagnostics: diagnostics)
-        return RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
-            handover.finish(runningSeconds: seconds)
-        }
+    }
+    // With --jobs each worker watches its own engine, and the replay ends where merging reaches the call given up.
+    entries.onAbandonedEntry = { handover!.finish(message: $0) }
+    let watchdog = engine.flatMap { engine in
+        workers == nil
+            ? RuleWatchdog(clock: engine.callClock, timeLimit: engine.options.limits.seconds) { seconds in
+                handover!.finish(runningSeconds: seconds)
+            } : nil
     }
     defer { watchdog?.stop() }
-    var keptRecords = 0
-    var readBeforeStop: Int? = nil
-    var ofTheRuns = 0
     do {
-        try DeadLetterEntry.forEach(
-            inFile: configuration.inputPath,
-            invalidLine: { error in
-                progress.summary.records += 1
-                progress.summary.failed += 1
-                let position = "\(error.path):\(error.line ?? progress.summary.records)"
-                let reason = error.message.cappedForDiagnostics()
-                diagnostics.write(
-                    "\(position): error: not a dead-letter entry (\(reason)); the line is skipped and the rest replayed"
-                )
-            }
-        ) { entry in
-            progress.entriesSeen += 1
-            if !configuration.runIDs.isEmpty, !configuration.runIDs.contains(entry.runID ?? "") { return true }
-            ofTheRuns += 1
-            if context.interrupts.requested || delivery?.stop != nil {
-                progress.summary.interrupted = true
-                readBeforeStop = progress.entriesSeen - 1
-                return false
-            }
-            progress.summary.records += 1
-            if entry.dryRun {
-                progress.summary.refused += 1
-                return true
-            }
-            let source = entry.source ?? "\(configuration.inputPath):\(progress.summary.records)"
-            switch entry.kind {
-            case .event:
-                do {
-                    let event = try Event(validating: entry.event ?? .null)
-                    progress.summary.countMapped(events: 1)
-                    sink.emit([event], source: source)
-                } catch {
-                    progress.summary.failed += 1
-                    diagnostics.write(
-                        "\(source): error: the dead-lettered event is not valid: \(Diagnostics.escaped("\(error)"))")
-                    if let event = entry.event {
-                        try? deadLetters.writeRecordFailure(
-                            record: event, error: "invalid event: \(error)", traceback: nil, source: source)
-                    }
-                }
-            case .record:
-                let record = entry.record ?? .null
-                guard let engine else {
-                    keptRecords += 1
-                    progress.summary.failed += 1
-                    try? deadLetters.writeRecordFailure(
-                        record: record, error: entry.error ?? "not replayed", traceback: entry.traceback, source: source
-                    )
-                    return true
-                }
-                var value = record
-                if case .string(let text) = record, let parsed = try? JSONValue(parsing: text) { value = parsed }
-                progress.current = (record, source)
-                let outcome = engine.map(value: value, source: source)
-                progress.current = nil
-                switch outcome {
-                case .mapped(let events):
-                    progress.summary.countMapped(events: events.count)
-                    if !events.isEmpty { sink.emit(events, source: source) }
-                case .skipped:
-                    progress.summary.skipped += 1
-                case .failed(let message, let traceback):
-                    progress.summary.failed += 1
-                    diagnostics.write(MappingRun.compilerStyle(message.cappedForDiagnostics(), source: source))
-                    try? deadLetters.writeRecordFailure(
-                        record: record, error: message, traceback: traceback, source: source)
-                }
-            }
-            return true
-        }
+        try entries.run(workers: workers)
     } catch {
         diagnostics.write("error: \(error); replay reads the JSON lines that run writes with --dead-letter")
         _ = delivery?.finish(timeout: 0)
         return .usage
     }
+    workers?.finish()
+    let (keptRecords, readBeforeStop, ofTheRuns) = (entries.keptRecords, entries.readBeforeStop, entries.ofTheRuns)
     var summary = progress.summary
     writer?.flush()
-    for warning in engine?.warningLines() ?? [] { diagnostics.write(warning) }
+    for warning in entries.warningLines() { diagnostics.write(warning) }
     // An interrupt reached the engine through the watcher, with the drain timeout.
     let stats = delivery?.finish(timeout: nil)
     // Stopped: what was not read goes to the output file as it is, after the events dead-lettered

@@ -15,10 +15,13 @@ package struct ReplayJobConfiguration: Sendable {
     package var drainTimeout: Double
     /// Only entries written by these runs (`--run-id`); empty: every entry.
     package var runIDs: Set<String>
+    /// Lua states mapping record entries at once, each on its own thread (`--jobs`); 1 maps on
+    /// the calling thread.
+    package var jobs: Int
 
     package init(
         inputPath: String, rule: RuleOptions?, deadLetterPath: String?, dryRun: Bool, quiet: Bool,
-        delivery: DeliveryConfiguration?, drainTimeout: Double, runIDs: Set<String> = []
+        delivery: DeliveryConfiguration?, drainTimeout: Double, runIDs: Set<String> = [], jobs: Int = 1
     ) {
         self.inputPath = inputPath
         self.rule = rule
@@ -28,6 +31,7 @@ package struct ReplayJobConfiguration: Sendable {
         self.delivery = delivery
         self.drainTimeout = drainTimeout
         self.runIDs = runIDs
+        self.jobs = jobs
     }
 
     /// `dead-letter.jsonl` → `dead-letter.retry.jsonl`.

@@ -5,18 +5,25 @@ import JSONKit
 import SystemKit
 import WebhookSignatures
 
-/// `encharge-lua replay --spool PATH [--rules RULES]`: dead events go back to pending (a running
-/// or the next `serve` delivers them), and kept failed requests run again through the fixed rule;
-/// their events are spooled and the request is forgotten, or it stays kept with the new error.
-/// Returns `.success` when all were replayed, `.someFailed` when some requests failed again, and
-/// `.usage` when the spool cannot be opened or the rule loaded.
-package func replaySpool(path: String, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
-    let diagnostics = context.diagnostics
-    let spool: any EventSpool
-    do { spool = try SQLiteSpool(path: path) } catch {
-        diagnostics.write("error: \(error)")
+/// `encharge-lua replay --spool PATH-OR-URL [--rules RULES]`: dead events go back to pending (a
+/// running or the next `serve` or `deliver` delivers them), and kept failed requests run again
+/// through the fixed rule; their events are spooled and the request is forgotten, or it stays kept
+/// with the new error. Returns `.success` when all were replayed, `.someFailed` when some requests
+/// failed again, and `.usage` when the spool cannot be opened or the rule loaded.
+package func replaySpool(_ opening: SpoolOpening, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
+    let opened: OpenedSpool
+    do { opened = try await opening.open() } catch {
+        context.diagnostics.write("error: \(error)")
         return .usage
     }
+    let status = await replay(opened.spool, rule: rule, context: context)
+    await opened.close()
+    return status
+}
+
+/// `replaySpool` on the open spool.
+private func replay(_ spool: any EventSpool, rule: RuleOptions?, context: CommandContext) async -> ExitStatus {
+    let diagnostics = context.diagnostics
     var engine: RuleEngine? = nil
     if let rule {
         do { engine = try RuleEngine(options: rule.logging(to: context.stderr)) } catch {

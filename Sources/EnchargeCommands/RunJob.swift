@@ -23,6 +23,14 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
         )
         return .usage
     }
+    // --trace blocks are written as each call returns, so they need the calls in input order.
+    let jobs = configuration.rule.trace ? 1 : configuration.jobs
+    var workers: MappingWorkers? = nil
+    if jobs > 1 {
+        workers = MappingWorkers(count: jobs, options: configuration.rule, job: "run", diagnostics: diagnostics)
+        if workers == nil { return .usage }
+    }
+    defer { workers?.finish() }
     // Every input is checked before the first record, so a mistyped path stops the run before
     // anything is sent rather than leaving half an import behind.
     let unreadable = configuration.inputs.compactMap { $0.unreadableMessage() }
@@ -45,42 +53,63 @@ package func runJob(_ configuration: RunJobConfiguration, context: CommandContex
 
     guard
         let output = EventOutput(
-            dryRun: configuration.dryRun, delivery: configuration.delivery, deadLetters: deadLetters,
-            context: deadLetterContext, commandContext: context, drainTimeout: configuration.drainTimeout)
+            dryRun: configuration.dryRun, delivery: configuration.delivery, spool: configuration.spool,
+            deadLetters: deadLetters, context: deadLetterContext, commandContext: context,
+            drainTimeout: configuration.drainTimeout)
     else { return .usage }
     let (sink, delivery, writer, watcher) = (output.sink, output.delivery, output.writer, output.watcher)
     defer { watcher.stop() }
     let run = MappingRun(engine: engine, sink: sink, deadLetters: deadLetters, diagnostics: diagnostics)
     run.failFast = configuration.failFast
     // A stopped engine (refused write key, redirect) would only dead-letter the rest of the input.
-    run.shouldStop = { context.interrupts.requested || delivery?.stop != nil }
+    // So would a spool that stopped committing.
+    let spooling = output.spooling
+    run.shouldStop = { context.interrupts.requested || delivery?.stop != nil || spooling?.failure != nil }
     run.onProgress = { summary, reader in progress.update(summary: summary, delivery: delivery?.stats(), reader: reader)
     }
     let handover = AbandonedRunHandover(
         run: run, engine: engine, writer: writer, delivery: delivery, progress: progress, deadLetters: deadLetters,
         configuration: configuration, diagnostics: diagnostics)
-    let watchdog = RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
-        handover.finish(runningSeconds: seconds)
-    }
-    var summary = run.run(inputs: configuration.inputs)
-    watchdog.stop()
+    // With --jobs each worker watches its own engine, and the run ends where merging reaches the call given up.
+    run.onAbandonedRecord = { handover.finish(message: $0) }
+    let watchdog =
+        workers == nil
+        ? RuleWatchdog(clock: engine.callClock, timeLimit: configuration.rule.limits.seconds) { seconds in
+            handover.finish(runningSeconds: seconds)
+        } : nil
+    var summary = run.run(inputs: configuration.inputs, workers: workers)
+    watchdog?.stop()
+    workers?.finish()
     writer?.flush()
     let stats = delivery.map { drain($0, progress: progress, summary: summary) }
+    let spooled = spooling?.finish()
     summary.seconds = SystemClock.monotonicSeconds() - start
     let stop = stats?.stop
     let interrupted = context.interrupts.requested || (summary.interrupted && stop == nil)
     progress.clear()
-    for warning in engine.warningLines() { diagnostics.write(warning) }
+    for warning in run.warningLines() { diagnostics.write(warning) }
 
+    let spoolFailure = spooled?.failure
     if !configuration.quiet || summary.failed > 0 || (stats?.deadLettered ?? 0) > 0 || interrupted
-        || !summary.inputErrors.isEmpty || stop != nil
+        || !summary.inputErrors.isEmpty || stop != nil || spoolFailure != nil
     {
-        diagnostics.write(summaryLine(summary, stats: stats, interrupted: interrupted, stopped: stop != nil))
+        diagnostics.write(
+            summaryLine(
+                summary, stats: stats, spooled: spooled, interrupted: interrupted,
+                stopped: stop != nil || spoolFailure != nil))
         if let hint = deadLetterHint(deadLetters, dryRun: configuration.dryRun, rules: configuration.rule) {
             diagnostics.write(hint)
         }
     }
-    if let unread = summary.unreadInputMessage(), interrupted || stop != nil { diagnostics.write(unread) }
+    if let unread = summary.unreadInputMessage(), interrupted || stop != nil || spoolFailure != nil {
+        diagnostics.write(unread)
+    }
+    if let spoolFailure {
+        diagnostics.write(
+            "error: \(spoolFailure); once it is fixed, run the same command again: records already spooled are not spooled twice"
+        )
+        return .usage
+    }
     if let stop, !interrupted {
         let source = configuration.delivery?.writeKeySource ?? "ENCHARGE_WRITE_KEY"
         diagnostics.write("error: \(stop.message(writeKeySource: source))")

@@ -15,10 +15,16 @@ package struct RunJobConfiguration: Sendable {
     package var delivery: DeliveryConfiguration?
     /// Seconds in-flight requests may take to finish after an interrupt.
     package var drainTimeout: Double
+    /// Lua states mapping at once, each on its own thread (`--jobs`); 1 maps on the calling
+    /// thread. `--trace` maps on one whatever this says.
+    package var jobs: Int
+    /// `--spool`: commit the events to this spool (for `deliver` workers) instead of sending them.
+    package var spool: SpoolOpening?
 
     package init(
         rule: RuleOptions, inputs: [InputSpec], dryRun: Bool, deadLetterPath: String?, failFast: Bool,
-        quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double
+        quiet: Bool, delivery: DeliveryConfiguration?, drainTimeout: Double, jobs: Int = 1,
+        spool: SpoolOpening? = nil
     ) {
         self.rule = rule
         self.inputs = inputs
@@ -28,5 +34,7 @@ package struct RunJobConfiguration: Sendable {
         self.quiet = quiet
         self.delivery = delivery
         self.drainTimeout = drainTimeout
+        self.jobs = jobs
+        self.spool = spool
     }
 }

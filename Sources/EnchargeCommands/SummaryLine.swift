@@ -6,7 +6,8 @@ import SystemKit
 /// (23 records/s)`. The outcomes add up to the count; rarer ones (records that emitted nothing,
 /// refused dry-run entries) appear only when there are some.
 func summaryLine(
-    _ s: MappingSummary, stats: DeliveryStats?, interrupted: Bool, stopped: Bool = false, title: String = "",
+    _ s: MappingSummary, stats: DeliveryStats?, spooled: SpoolTally? = nil, interrupted: Bool, stopped: Bool = false,
+    title: String = "",
     noun: (one: String, many: String) = ("record", "records")
 ) -> String {
     var line = title + (interrupted ? "interrupted: " : stopped ? "stopped: " : "done: ") + outcomeCounts(s, noun: noun)
@@ -16,6 +17,10 @@ func summaryLine(
     if let stats {
         line += "; \(stats.delivered) delivered, \(stats.retries) retried, \(stats.deadLettered) dead-lettered"
         line += ", latency p50 \(milliseconds(stats.p50Latency)) p99 \(milliseconds(stats.p99Latency))"
+    }
+    if let spooled {
+        line += "; \(spooled.spooled) spooled"
+        if spooled.duplicates > 0 { line += ", \(spooled.duplicates) already spooled by an earlier run" }
     }
     line += " in \(formatSeconds(s.seconds)) (\(Int(s.recordsPerSecond.rounded())) \(noun.many)/s)"
     return line

@@ -17,26 +17,62 @@ extension EventValidator {
     private static func looksLikeEmailAddress(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var at = -1
         var lastDot = -1
-        var count = 0
-        for byte in bytes {
-            switch byte {
-            case 0...0x20, 0x7F:
-                return false
-            case UInt8(ascii: "@"):
-                if at >= 0 { return false }
-                at = count
-            case UInt8(ascii: "."):
-                if at >= 0 {
-                    // A dot right after the @ or right after another dot in the domain: an empty label.
-                    if count == at + 1 || count == lastDot + 1 { return false }
-                    lastDot = count
-                }
-            default:
-                break
+        let n = bytes.count
+        // Only four kinds of byte matter (controls and space, DEL, `@`, `.`); the rest are skipped
+        // eight at a time. It runs twice per record on the hot path, where a byte-at-a-time switch
+        // cost about 60 ns an address.
+        var i = 0
+        while i &+ 8 <= n {
+            var special = emailSpecialBytes(UnsafeRawPointer(bytes.baseAddress! + i).loadUnaligned(as: UInt64.self))
+            while special != 0 {
+                let position = i &+ special.trailingZeroBitCount / 8
+                guard emailByte(bytes[position], at: position, atSign: &at, lastDot: &lastDot) else { return false }
+                special &= special &- 1
             }
-            count += 1
+            i &+= 8
         }
-        return at > 0 && lastDot > at + 1 && lastDot < count - 1
+        while i < n {
+            guard emailByte(bytes[i], at: i, atSign: &at, lastDot: &lastDot) else { return false }
+            i &+= 1
+        }
+        return at > 0 && lastDot > at + 1 && lastDot < n - 1
+    }
+
+    /// The high bit of each byte of `word` that is a control character or space, DEL, `@` or `.`
+    /// (exact per byte: no carry crosses a byte).
+    @inline(__always)
+    static func emailSpecialBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+        // A byte below 0x21: its low seven bits plus 0x5F stay below 0x80, and its high bit is clear.
+        let small = ~(((word & lows) &+ 0x5F &* ones) | word) & highs
+        func equal(_ byte: UInt64) -> UInt64 {
+            let x = word ^ (byte &* ones)
+            return ~(((x & lows) &+ lows) | x) & highs
+        }
+        return small | equal(0x7F) | equal(UInt64(UInt8(ascii: "@"))) | equal(UInt64(UInt8(ascii: ".")))
+    }
+
+    /// One byte of `looksLikeEmailAddress` at `position`: false if it rules the address out.
+    @inline(__always)
+    private static func emailByte(_ byte: UInt8, at position: Int, atSign at: inout Int, lastDot: inout Int) -> Bool {
+        switch byte {
+        case 0...0x20, 0x7F:
+            return false
+        case UInt8(ascii: "@"):
+            if at >= 0 { return false }
+            at = position
+        case UInt8(ascii: "."):
+            if at >= 0 {
+                // A dot right after the @ or right after another dot in the domain: an empty label.
+                if position == at + 1 || position == lastDot + 1 { return false }
+                lastDot = position
+            }
+        default:
+            break
+        }
+        return true
     }
 
     /// IPv4 dotted-quad or IPv6 text (RFC 4291 §2.2, with an optional embedded IPv4 tail), as

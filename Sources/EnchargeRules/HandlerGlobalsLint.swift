@@ -1,7 +1,7 @@
 /// Reads a rule's source, without running it, for globals assigned inside the functions that run
 /// once per record or request: `on_record`, `on_webhook` and the `routes` handlers, and functions
 /// nested in them. Such state lives on in the Lua state of one worker (`serve` has several, and
-/// each keeps its own), so `check` warns: `rules.lua:12: warning: on_record assigns the global
+/// each keeps its own; so do `run` and `replay` with --jobs), so `check` warns: `rules.lua:12: warning: on_record assigns the global
 /// 'count'; ...`. Assignments at the top level of the file are fine.
 ///
 /// A function the top level defines by name (a helper) counts for each handler that calls it,
@@ -12,8 +12,9 @@
 /// keys (`{ x = 1 }`) are not assignments to a global. `_G.x = 1` and `_G["x"] = 1` are.
 struct HandlerGlobalsLint {
     static let advice =
-        "globals persist across calls within one worker and are not shared between workers — use a "
-        + "local, or keep state outside the rule"
+        "globals persist across calls within one worker and are not shared between workers (`run` and "
+        + "`replay` map on several with --jobs, `serve` answers on several) — use a local, keep state "
+        + "outside the rule, or for `run` and `replay` pass --jobs 1"
 
     /// The entry points called per record or request.
     static let entryPoints: Set<String> = ["on_record", "on_webhook"]

@@ -7,10 +7,18 @@ extension RuleEngine {
     /// `json.decode`) found repeated since the last call.
     package func takeNewDuplicateJSONKeyWarnings(source: String) -> [String] {
         guard state.jsonDuplicateKeys.hasNew else { return [] }
-        return state.takeNewJSONDuplicateKeys().map { key in
-            "\(source): warning: key \(Self.quotedKey(key)) appears more than once in one JSON object; "
-                + "the last value is used"
-        }
+        return state.takeNewJSONDuplicateKeys().map { Self.duplicateJSONKeyWarning(key: $0, source: source) }
+    }
+
+    /// `in.jsonl:3: warning: key "email" appears more than once in one JSON object; …`.
+    package static func duplicateJSONKeyWarning(key: String, source: String) -> String {
+        "\(source): warning: key \(quotedKey(key)) appears more than once in one JSON object; the last value is used"
+    }
+
+    /// The keys decoding found repeated since the last call, which then starts afresh; nil when
+    /// none were. For a job that maps on several engines and warns once per key for all of them.
+    package func takeDuplicateJSONKeys() -> JSONDuplicateKeys? {
+        state.jsonDuplicateKeys.isEmpty ? nil : state.takeJSONDuplicateKeys()
     }
 
     /// Every key decoding found repeated, with its count, and the repeats of keys not tracked one by one.

@@ -36,12 +36,22 @@ struct WriteQueue {
     /// Settlements handed to the queue so far, and how many of them a finished transaction covered.
     var settlementsQueued: UInt64 = 0
     var settlementsDone: UInt64 = 0
+    /// Threads in `SpoolStore.waitForSettlements`: the writer commits settlements at once for them.
+    var settlementWaiters = 0
     /// `SQLiteSpool.deinit` began: the writer drains what is queued and exits.
     var closed = false
     /// Transactions the writer has run (each one fsync when it stored a request).
     var transactions = 0
 
     var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty && probes.isEmpty }
+
+    /// Whether the writer should commit now rather than wait for more settlements: someone waits
+    /// on a commit (a request, a probe, `waitForSettlements`), enough settlements piled up, or the
+    /// queue closed.
+    var isDue: Bool {
+        !accepts.isEmpty || !failures.isEmpty || !probes.isEmpty || settlementWaiters > 0 || closed
+            || settlements.count >= SpoolStore.settlementBatch
+    }
 }
 
 /// The spool's shared half: the database, the write queue and the commit signal. The writer thread
@@ -76,12 +86,17 @@ final class SpoolStore: Sendable {
         queue.broadcast()
     }
 
-    /// Queues how an event ended, for the writer's next transaction.
+    /// Queues how an event ended, for the writer's next transaction. Wakes the writer only when
+    /// its queue was empty or the settlements now fill a batch: in between it is either busy or
+    /// waiting out `settlementDelay` anyway.
     func settle(_ settlement: SpoolSettlement) {
-        enqueue { queue in
+        let wake = queue.withLock { queue -> Bool in
+            let wasEmpty = queue.isEmpty
             queue.settlements.append(settlement)
             queue.settlementsQueued += 1
+            return wasEmpty || queue.settlements.count == Self.settlementBatch
         }
+        if wake { queue.broadcast() }
     }
 
     /// Wakes the delivery worker as if something was committed.
@@ -92,17 +107,32 @@ final class SpoolStore: Sendable {
 
     /// Waits until every settlement queued before this call is committed (or failed).
     func waitForSettlements() {
-        let target = queue.withLock { $0.settlementsQueued }
-        queue.withLock(whenReady: { $0.settlementsDone >= target || $0.closed }) { _ in }
+        let target = queue.withLock { queue in
+            queue.settlementWaiters += 1
+            return queue.settlementsQueued
+        }
+        queue.broadcast()
+        queue.withLock(whenReady: { $0.settlementsDone >= target || $0.closed }) { $0.settlementWaiters -= 1 }
     }
 
     // MARK: The writer thread
 
+    /// Settlements the writer lets pile up before it commits them without a request to commit.
+    static let settlementBatch = 512
+    /// How long (seconds) the writer lets settlements wait for more before it commits them alone.
+    static let settlementDelay = 0.02
+
     /// Takes everything queued, writes it in one transaction (one fsync), answers the callers, and
-    /// repeats; returns once the queue is closed and empty.
+    /// repeats; returns once the queue is closed and empty. Settlements alone wait up to
+    /// `settlementDelay` for more (or for a request to share their transaction), so marking events
+    /// delivered costs a few transactions a second, not one per event the worker settles.
     func runWriter() {
         while true {
-            let work = queue.withLock(whenReady: { !$0.isEmpty || $0.closed }) { queue -> WriteQueue? in
+            let due = queue.withLock(whenReady: { !$0.isEmpty || $0.closed }) { $0.isDue }
+            if !due {
+                queue.withLock(whenReady: { $0.isDue }, timeout: Self.settlementDelay) { _ in }
+            }
+            let work = queue.withLock { queue -> WriteQueue? in
                 if queue.isEmpty { return nil }
                 var taken = WriteQueue()
                 swap(&taken.accepts, &queue.accepts)
@@ -112,7 +142,10 @@ final class SpoolStore: Sendable {
                 taken.settlementsQueued = queue.settlementsQueued
                 return taken
             }
-            guard let work else { return }
+            guard let work else {
+                if queue.withLock({ $0.closed }) { return }
+                continue
+            }
             commit(work)
         }
     }
@@ -123,9 +156,16 @@ final class SpoolStore: Sendable {
     private func commit(_ work: WriteQueue) {
         var results = BatchResults(accepts: work.accepts.count, failures: work.failures.count)
         let now = clock()
+        let durable = !work.accepts.isEmpty || !work.failures.isEmpty || !work.probes.isEmpty
         do {
-            try transaction(durable: !work.accepts.isEmpty || !work.failures.isEmpty || !work.probes.isEmpty) { db in
-                try write(work, now: now, &results, db)
+            do {
+                // The common case: every statement succeeds, so no request needs a savepoint.
+                try transaction(durable: durable) { db in try write(work, now: now, isolating: false, &results, db) }
+            } catch  where !work.accepts.isEmpty || !work.failures.isEmpty {
+                // Something failed and the transaction rolled back: again, each request in a
+                // savepoint of its own, so one that fails alone fails only its caller.
+                results = BatchResults(accepts: work.accepts.count, failures: work.failures.count)
+                try transaction(durable: durable) { db in try write(work, now: now, isolating: true, &results, db) }
             }
         } catch {
             // Nothing of this transaction is on disk: every caller in it hears so. Settlements are
@@ -249,22 +289,29 @@ final class SpoolStore: Sendable {
         }
     }
 
-    /// The batch's statements, inside its transaction. A request that fails alone (its savepoint
-    /// is rolled back) fails only its caller.
-    private func write(_ work: WriteQueue, now: Double, _ results: inout BatchResults, _ db: Database) throws {
+    /// The batch's statements, inside its transaction. Isolating, each request runs in a savepoint
+    /// and one that fails alone (its savepoint rolled back) fails only its caller; otherwise the
+    /// first failure throws and rolls the whole transaction back.
+    private func write(
+        _ work: WriteQueue, now: Double, isolating: Bool, _ results: inout BatchResults, _ db: Database
+    ) throws {
         for (index, accept) in work.accepts.enumerated() {
             do {
                 var outcome = SpoolAcceptResult.accepted
-                try db.inSavepoint {
+                if isolating {
+                    try db.inSavepoint {
+                        outcome = try Self.insert(accept, now: now, db)
+                        return .commit
+                    }
+                } else {
                     outcome = try Self.insert(accept, now: now, db)
-                    return .commit
                 }
                 results.accepts[index] = .success(outcome)
                 if outcome == .accepted && !accept.events.isEmpty {
                     results.addedEvents = true
                     results.addedEventCount += accept.events.count
                 }
-            } catch {
+            } catch  where isolating {
                 results.accepts[index] = .failure(
                     .wrapping(error, kind: .storage, path: path, doing: "cannot store request \(accept.requestID)"))
             }
@@ -281,7 +328,7 @@ final class SpoolStore: Sendable {
                     arguments: [failure.requestID, failure.request, failure.error, failure.traceback, now])
                 if let cap = failure.cap { results.droppedFailures[index] = try Self.trimKeptRequests(to: cap, db) }
                 results.keptFailures += 1
-            } catch {
+            } catch  where isolating {
                 results.failures[index] = .wrapping(
                     error, kind: .storage, path: path, doing: "cannot keep failed request \(failure.requestID)")
             }
@@ -326,13 +373,18 @@ final class SpoolStore: Sendable {
             if db.changesCount == 0 { return .duplicate }
         }
         guard !accept.events.isEmpty else { return .accepted }
-        try db.cachedStatement(sql: "INSERT INTO request (request_id, source, accepted_at) VALUES (?, ?, ?)")
-            .execute(arguments: [accept.requestID, accept.source, now])
+        // The statements are the spool's own with their arguments counted here, so GRDB's
+        // per-call argument check is skipped.
+        let insertRequest = try db.cachedStatement(
+            sql: "INSERT INTO request (request_id, source, accepted_at) VALUES (?, ?, ?)")
+        insertRequest.setUncheckedArguments([accept.requestID, accept.source, now])
+        try insertRequest.execute()
         let request = db.lastInsertedRowID
         let insertEvent = try db.cachedStatement(
             sql: "INSERT INTO event (request, json, lane, identity_key) VALUES (?, ?, ?, ?)")
         for event in accept.events {
-            try insertEvent.execute(arguments: [request, event.json, event.lane, event.identityKey])
+            insertEvent.setUncheckedArguments([request, event.json, event.lane, event.identityKey])
+            try insertEvent.execute()
         }
         return .accepted
     }
@@ -354,7 +406,8 @@ final class SpoolStore: Sendable {
         for settlement in settlements {
             switch settlement {
             case .delivered(let id):
-                if let request = try Int64.fetchOne(deleteEvent, arguments: [id]) {
+                deleteEvent.setUncheckedArguments([id])
+                if let request = try Int64.fetchOne(deleteEvent) {
                     delivered += 1
                     if touched.last != request { touched.append(request) }
                 }

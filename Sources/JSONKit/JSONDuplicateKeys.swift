@@ -37,6 +37,26 @@ public struct JSONDuplicateKeys: Sendable {
         }
     }
 
+    /// True when no key was repeated.
+    public var isEmpty: Bool { counts.isEmpty && untrackedRepeats == 0 }
+
+    /// Adds the repeats `other` noted after the ones noted here, as if this had noted them itself
+    /// (keys already cut to `maxKeyLength` are not cut again); the keys new here are then handed
+    /// out by `takeNew()`.
+    public mutating func merge(_ other: JSONDuplicateKeys) {
+        for (key, repeats) in other.counts {
+            if let i = positions[key] {
+                counts[i].repeats += repeats
+            } else if counts.count < Self.maxKeys {
+                positions[key] = counts.count
+                counts.append((key: key, repeats: repeats))
+            } else {
+                untrackedRepeats += repeats
+            }
+        }
+        untrackedRepeats += other.untrackedRepeats
+    }
+
     /// The keys repeated for the first time since the last call.
     public mutating func takeNew() -> [String] {
         defer { reported = counts.count }

@@ -163,6 +163,46 @@ extension JSONWriter {
         bytes.append(UInt8(ascii: ":"))
     }
 
+    /// Writes `,"key":"value"` (the comma unless `first`) with a single append and answers true
+    /// when the key needs no escaping and the value is plain ASCII (see `isPlainASCII`), both
+    /// short; else writes nothing and answers false. The key must be valid UTF-8. Most members of
+    /// an event are such a pair: one append instead of two halves the appends' uniqueness and
+    /// capacity checks and `memcpy` calls for them.
+    @inlinable
+    package mutating func writeMemberIfPlain(
+        key: UnsafeRawBufferPointer, string value: UnsafeRawBufferPointer, first: Bool
+    ) -> Bool {
+        guard key.count <= JSONWriter.shortString, value.count <= JSONWriter.shortString,
+            JSONWriter.isPlainASCII(value), !JSONWriter.needsEscaping(key)
+        else { return false }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * JSONWriter.shortString + 6) { buffer in
+            let base = buffer.baseAddress!
+            var n = 0
+            if !first {
+                base[0] = UInt8(ascii: ",")
+                n = 1
+            }
+            base[n] = UInt8(ascii: "\"")
+            n &+= 1
+            if let source = key.baseAddress {
+                UnsafeMutableRawPointer(base + n).copyMemory(from: source, byteCount: key.count)
+            }
+            n &+= key.count
+            base[n] = UInt8(ascii: "\"")
+            base[n &+ 1] = UInt8(ascii: ":")
+            base[n &+ 2] = UInt8(ascii: "\"")
+            n &+= 3
+            if let source = value.baseAddress {
+                UnsafeMutableRawPointer(base + n).copyMemory(from: source, byteCount: value.count)
+            }
+            n &+= value.count
+            base[n] = UInt8(ascii: "\"")
+            n &+= 1
+            bytes.append(contentsOf: UnsafeBufferPointer(start: base, count: n))
+        }
+        return true
+    }
+
     /// Writes `utf8` as a JSON string literal if it is valid UTF-8 and answers true; answers false
     /// and writes nothing if it is not. Short plain ASCII text with nothing to escape (most text)
     /// is checked in one pass for both, instead of one pass per question.

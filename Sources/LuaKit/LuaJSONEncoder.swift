@@ -121,8 +121,7 @@ package struct LuaJSONEncoder {
     package mutating func writeMember(
         key: UnsafeRawBufferPointer, value: LuaJSONMemberValue
     ) throws(LuaJSONEncoderRefusal) {
-        writeMemberKey(key)
-        if value.isRememberedNull { writer.writeRaw("null") } else { try encodeValue(value, depth: 1) }
+        try writeMember(key: key, value: value.raw, first: writer.bytes.last == UInt8(ascii: "{"), depth: 1)
     }
 
     /// Charges one value (the part of `toJSON`'s budget every value costs): a filter that reads a
@@ -221,19 +220,39 @@ package struct LuaJSONEncoder {
             writer.bytes.append(UInt8(ascii: "{"))
             for i in start..<end {
                 let entry = entries[i]
-                writer.writeMemberKey(
-                    utf8: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length), first: i == start)
-                if entry.type == ENCL_TREMEMBEREDNULL {
-                    writer.writeRaw("null")
-                } else {
-                    try encodeValue(LuaJSONMemberValue(raw: entry), depth: depth + 1)
-                }
+                try writeMember(
+                    key: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length), value: entry,
+                    first: i == start, depth: depth + 1)
             }
             writer.bytes.append(UInt8(ascii: "}"))
         }
         entryCount = start
         visiting.removeLast()
         lua_settop(L, base)
+    }
+
+    /// Writes the member `"key":value` of the object being written (the key checked and charged
+    /// by `collect`), the value `depth` tables deep. A string value is charged as `encodeValue`
+    /// charges it and, when short plain ASCII, goes out with its key in one append.
+    @inline(__always)
+    private mutating func writeMember(
+        key: UnsafeRawBufferPointer, value: encl_member, first: Bool, depth: Int
+    ) throws(LuaJSONEncoderRefusal) {
+        if value.type == LUA_TSTRING {
+            let bytes = UnsafeRawBufferPointer(start: value.value.string, count: value.string_length)
+            try charge(LuaConversionBudget.valueBytes)
+            try charge(bytes.count)
+            if writer.writeMemberIfPlain(key: key, string: bytes, first: first) { return }
+            writer.writeMemberKey(utf8: key, first: first)
+            guard writer.writeStringIfValidUTF8(bytes) else { throw LuaJSONEncoderRefusal() }
+            return
+        }
+        writer.writeMemberKey(utf8: key, first: first)
+        if value.type == ENCL_TREMEMBEREDNULL {
+            writer.writeRaw("null")
+        } else {
+            try encodeValue(LuaJSONMemberValue(raw: value), depth: depth)
+        }
     }
 
     /// Reads the table at `index` (absolute) as `toJSON` does (`encl_members`): its members go to

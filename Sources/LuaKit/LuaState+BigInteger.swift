@@ -88,4 +88,11 @@ extension LuaState {
     /// Keys repeated within one JSON object for the first time since the last call (for a
     /// warning per key); `jsonDuplicateKeys.counts` keeps the totals.
     public func takeNewJSONDuplicateKeys() -> [String] { jsonDuplicateKeys.takeNew() }
+
+    /// The repeated keys noted since the last call, which then starts afresh: for a job that maps
+    /// on several states and adds up, in input order, what each record's decoding found.
+    package func takeJSONDuplicateKeys() -> JSONDuplicateKeys {
+        defer { jsonDuplicateKeys = JSONDuplicateKeys() }
+        return jsonDuplicateKeys
+    }
 }

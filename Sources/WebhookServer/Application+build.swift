@@ -9,17 +9,20 @@ import ServiceLifecycle
 import SystemKit
 import UnixSignals
 
-/// Runs `encharge-lua serve` until SIGTERM/SIGINT: stop accepting, finish in-flight requests,
-/// stop delivery cleanly, within `drainTimeout` (a second signal exits at once). SIGHUP reloads
-/// the rule (a broken rule is refused, the old one serves).
+/// Runs `encharge-lua serve` on `spool` until SIGTERM/SIGINT: stop accepting, finish in-flight
+/// requests, stop delivery cleanly, within `drainTimeout` (a second signal exits at once). SIGHUP
+/// reloads the rule (a broken rule is refused, the old one serves). Without a delivery
+/// configuration (`--no-deliver`) it only accepts: other processes deliver the spool.
 ///
-/// Refuses to start (throws) when the rule does not load, another process owns the spool, the
-/// spool cannot be opened, or the port cannot be bound; nothing is delivered then.
+/// Refuses to start (throws) when the rule does not load or the port cannot be bound; nothing is
+/// delivered then. The command opens the spool (`SpoolOpening`), so this knows only the protocol.
 ///
-/// The line `encharge-lua serve listening on http://HOST:PORT/ (spool PATH)` goes to `output`; the
-/// server's warnings and errors go to `errors` (its log, to standard error).
+/// The line `encharge-lua serve listening on http://HOST:PORT/ (spool NAME)` goes to `output`, the
+/// spool named by its `displayName` (a URL without its password); the server's warnings and errors
+/// go to `errors` (its log, to standard error).
 package func runWebhookServer(
-    configuration: WebhookServerConfiguration, output: any OutputWriter, errors: any OutputWriter
+    configuration: WebhookServerConfiguration, spool: any EventSpool, output: any OutputWriter,
+    errors: any OutputWriter
 ) async throws {
     var logger = Logger(label: "encharge-lua.serve") { EscapingLogHandler.standardError(label: $0) }
     logger.logLevel = .info
@@ -29,23 +32,17 @@ package func runWebhookServer(
         logger.error("rule worker replaced", metadata: ["error": "\(message)"])
     }
     defer { pool.stop() }
-    let owner: SpoolOwnerLock
-    let spool: any EventSpool
-    do {
-        owner = try SpoolOwnerLock(spoolPath: configuration.spoolPath)
-        spool = try SQLiteSpool(path: configuration.spoolPath)
-    } catch {
-        throw WebhookServerError(description: error.description)
-    }
-    let worker = try SpoolDeliveryWorker(
-        spool: spool, configuration: configuration.delivery,
-        refusalPolicy: WriteKeyRefusalPolicy(retryInterval: configuration.keyRetryInterval)
-    ) { [logger] status in
-        if let status {
-            errors.writeDiagnosticLine(
-                "error: " + refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource))
-        } else {
-            logger.info("the Ingest API accepted the write key; delivery resumed")
+    let worker = try configuration.delivery.map { delivery in
+        try SpoolDeliveryWorker(
+            spool: spool, configuration: delivery,
+            refusalPolicy: WriteKeyRefusalPolicy(retryInterval: configuration.keyRetryInterval)
+        ) { [logger] status in
+            if let status {
+                errors.writeDiagnosticLine(
+                    "error: " + refusedKeyMessage(status, writeKeySource: delivery.writeKeySource))
+            } else {
+                logger.info("the Ingest API accepted the write key; delivery resumed")
+            }
         }
     }
     let app = buildApplication(
@@ -54,7 +51,7 @@ package func runWebhookServer(
         output.write(
             "encharge-lua serve listening on http://\(configuration.host):\(port)/ (spool \(spool.displayName))\n"
         )
-        worker.start()
+        worker?.start()
     }
     // A file-size limit (RLIMIT_FSIZE) must fail the spool's commit (answered 503, reported on
     // /healthz) like a full disk, not kill the server. A SIGHUP before the reload service listens
@@ -66,11 +63,14 @@ package func runWebhookServer(
     let warnings = RuleWarningReporter(pool: pool, interval: configuration.ruleWarningInterval, errors: errors)
     let deadline = ShutdownDeadline(
         worker: worker, drainTimeout: configuration.drainTimeout, notice: notice, errors: errors)
-    let delivery = SpoolDeliveryService(worker: worker, drainTimeout: configuration.drainTimeout, notice: notice)
+    let delivery: [any Service] =
+        worker.map {
+            [SpoolDeliveryService(worker: $0, drainTimeout: configuration.drainTimeout, notice: notice)]
+        } ?? []
     // Services stop in reverse order: the deadline is listed first so it watches the whole stop.
     let group = ServiceGroup(
         configuration: .init(
-            services: [deadline, warnings, app, delivery, reloader],
+            services: [deadline, warnings, app] + delivery + [reloader],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     do {
         try await group.run()
@@ -83,14 +83,14 @@ package func runWebhookServer(
     } catch let error as SocketAddressError {
         throw WebhookServerError(description: "cannot listen on \(configuration.host):\(configuration.port): \(error)")
     }
-    withExtendedLifetime(owner) {}
 }
 
-/// The webhook application: `/healthz`, `/metrics`, and every other path to the rule.
+/// The webhook application: `/healthz`, `/metrics`, and every other path to the rule. `worker` is
+/// nil when this server does not deliver (`--no-deliver`).
 /// `onListening` runs once the socket is bound, with the real port when the configuration asked
 /// for port 0; the warning that connections reached the descriptor limit goes to `errors`.
 func buildApplication(
-    configuration: WebhookServerConfiguration, pool: RulePool, spool: any EventSpool, worker: SpoolDeliveryWorker,
+    configuration: WebhookServerConfiguration, pool: RulePool, spool: any EventSpool, worker: SpoolDeliveryWorker?,
     logger: Logger, errors: any OutputWriter, onListening: @escaping @Sendable (Int) async -> Void
 ) -> some ApplicationProtocol {
     let router = buildRouter(
@@ -120,7 +120,7 @@ func buildApplication(
 /// The routes: the status endpoints on their own, and the webhook routes behind the request id,
 /// the `--trace` block, the metrics, the body limit, the bearer token and the signature check, in that order.
 func buildRouter(
-    configuration: WebhookServerConfiguration, pool: RulePool, spool: any EventSpool, worker: SpoolDeliveryWorker,
+    configuration: WebhookServerConfiguration, pool: RulePool, spool: any EventSpool, worker: SpoolDeliveryWorker?,
     metrics: WebhookMetrics, logger: Logger
 ) -> Router<WebhookRequestContext> {
     let router = Router(context: WebhookRequestContext.self)

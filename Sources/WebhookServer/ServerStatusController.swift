@@ -13,7 +13,8 @@ struct ServerStatusController: Sendable {
     let pool: RulePool
     let workers: WorkerAvailability
     let spool: any EventSpool
-    let worker: SpoolDeliveryWorker
+    /// Nil when this server does not deliver (`--no-deliver`).
+    let worker: SpoolDeliveryWorker?
     let metrics: WebhookMetrics
 
     /// The routes, for `addRoutes(_:)`.
@@ -40,7 +41,7 @@ struct ServerStatusController: Sendable {
 
     @Sendable func metricsText(_ request: Request, context: WebhookRequestContext) async throws -> Response {
         let text = metrics.text(
-            spool: spool.cachedStats, delivery: worker.stats(), watchdogOverruns: pool.watchdogOverruns)
+            spool: spool.cachedStats, delivery: worker?.stats(), watchdogOverruns: pool.watchdogOverruns)
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
@@ -48,8 +49,8 @@ struct ServerStatusController: Sendable {
 
     /// Why `/healthz` answers 503, or nil when the server can take and keep requests.
     func healthProblem() -> String? {
-        if let status = worker.refusedWriteKeyStatus {
-            return refusedKeyMessage(status, writeKeySource: configuration.delivery.writeKeySource)
+        if let status = worker?.refusedWriteKeyStatus, let delivery = configuration.delivery {
+            return refusedKeyMessage(status, writeKeySource: delivery.writeKeySource)
         }
         if let failure = spool.lastCommitFailure { return "the spool cannot commit: \(failure.reason)" }
         let pending = spool.cachedStats.pending
@@ -65,8 +66,8 @@ struct ServerStatusController: Sendable {
     }
 }
 
-/// The log line and `/healthz` reason while the Ingest API refuses the write key.
+/// The log line and `/healthz` reason while the Ingest API refuses the write key (also `deliver`'s).
 /// `writeKeySource` names where the key came from (`ENCHARGE_WRITE_KEY` or `--write-key-file PATH`).
-func refusedKeyMessage(_ status: Int, writeKeySource: String) -> String {
+package func refusedKeyMessage(_ status: Int, writeKeySource: String) -> String {
     "the Ingest API refused the write key (HTTP \(status)); check \(writeKeySource)"
 }

@@ -9,7 +9,8 @@ import UnixSignals
 /// events not delivered stay pending in the spool for the next start. A second signal exits at
 /// once with 130. Listed first in the service group, so it stops last.
 struct ShutdownDeadline: Service {
-    let worker: SpoolDeliveryWorker
+    /// Nil when the server does not deliver (`--no-deliver`).
+    let worker: SpoolDeliveryWorker?
     let drainTimeout: Double
     let notice: DrainTimeoutNotice
     /// Where the second signal's warning goes (standard error for `serve`).
@@ -29,7 +30,7 @@ struct ShutdownDeadline: Service {
                     // Half a second more, so a stop that ends right at the timeout ends cleanly.
                     SystemClock.sleep(seconds: drainTimeout + 0.5)
                     notice.write(drainTimeout: drainTimeout)
-                    worker.recordSettlements()
+                    worker?.recordSettlements()
                     exit(0)
                 }?.detach()
             } else {

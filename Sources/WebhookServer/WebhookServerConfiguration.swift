@@ -11,8 +11,6 @@ package struct WebhookServerConfiguration: Sendable {
     package var host = "127.0.0.1"
     /// The port to listen on; 0 picks a free one.
     package var port = 8080
-    /// The SQLite spool file.
-    package var spoolPath = "encharge-spool.sqlite"
     /// The largest request body; larger ones are answered 413.
     package var maxBodyBytes = 1 << 20
     /// Lua states serving requests at once.
@@ -29,8 +27,9 @@ package struct WebhookServerConfiguration: Sendable {
     package var authToken: String?
     /// Seconds a delivery id is remembered for dedup.
     package var dedupWindow: Double = 86_400
-    /// How the spooled events are delivered to the Ingest API.
-    package var delivery: DeliveryConfiguration
+    /// How the spooled events are delivered to the Ingest API; nil when this server only accepts
+    /// (`--no-deliver`) and `deliver` workers send them.
+    package var delivery: DeliveryConfiguration?
     /// Seconds the stop after SIGTERM/SIGINT may take before the process exits anyway (what is
     /// not delivered stays pending in the spool).
     package var drainTimeout: Double = 10
@@ -47,7 +46,7 @@ package struct WebhookServerConfiguration: Sendable {
     package var headerTimeout: Double = 10
 
     /// A configuration with the defaults of `serve` for everything but the rule and delivery.
-    package init(rule: RuleOptions, delivery: DeliveryConfiguration) {
+    package init(rule: RuleOptions, delivery: DeliveryConfiguration?) {
         self.rule = rule
         self.delivery = delivery
     }

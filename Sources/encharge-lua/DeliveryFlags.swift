@@ -3,7 +3,7 @@ import EnchargeCommands
 import EnchargeKit
 import EnchargeRules
 
-/// Delivery flags shared by `run` and `replay`.
+/// Delivery flags shared by `run`, `replay`, `serve` and `deliver`.
 struct DeliveryFlags: ParsableArguments {
     @Option(
         help: ArgumentHelp(

@@ -30,12 +30,14 @@ struct EnchargeLua: AsyncParsableCommand {
               encharge-lua check rules.lua --input signups.csv --trace
               encharge-lua diff deployed.lua rules.lua --input signups.jsonl
               ENCHARGE_WRITE_KEY=... encharge-lua serve rules.lua --port 8080
+              encharge-lua deliver --spool postgres://encharge@db/encharge
               encharge-lua replay dead-letter.jsonl --rules rules.lua
               encharge-lua mock-ingest --port 8089 --record received.jsonl
             """,
         version: enchargeLuaVersion,
         subcommands: [
-            RunCommand.self, ServeCommand.self, CheckCommand.self, TestCommand.self, ReplayCommand.self,
+            RunCommand.self, ServeCommand.self, DeliverCommand.self, CheckCommand.self, TestCommand.self,
+            ReplayCommand.self,
             MockIngestCommand.self, DiffCommand.self, InitCommand.self,
         ])
 

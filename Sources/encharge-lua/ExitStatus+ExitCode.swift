@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnchargeCommands
 import EnchargeRules
+import EnchargeSpool
 import MockIngest
 import WebhookServer
 
@@ -33,6 +34,7 @@ extension CommandContext {
                 switch error {
                 case let error as RuleLoadError: error.description
                 case let error as WebhookServerError: error.description
+                case let error as SpoolError: error.description
                 case let error as MockIngestError: error.message
                 default: nil
                 }

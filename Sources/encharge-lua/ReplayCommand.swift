@@ -16,9 +16,10 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
             The input file is never written, even under another name or through a link. --run-id ID \
             replays only the entries a given run wrote (each entry has a "run_id"). Entries written by a --dry-run \
             are refused (exit 1), and a line that is not an entry is reported and skipped (exit 1). \
-            With --spool PATH: the spool's \
-            dead events are re-queued (serve delivers them) and its kept failed requests run \
-            again through --rules.
+            With --spool PATH or --spool postgres://URL: the spool's \
+            dead events are re-queued (serve or deliver delivers them) and its kept failed requests run \
+            again through --rules. The PostgreSQL password is read from --spool-password-file, else \
+            from the URL, else from $PGPASSWORD, and never printed.
 
             EXIT CODES
               0    every entry delivered (or re-queued)
@@ -32,6 +33,7 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
               encharge-lua replay dead-letter.jsonl --rules fixed.lua --dry-run
               encharge-lua replay dead-letter.retry.jsonl --run-id 20261130T061804Z-9f3c2a1b
               encharge-lua replay --spool encharge-spool.sqlite --rules fixed.lua
+              PGPASSWORD=... encharge-lua replay --spool postgres://encharge@db/encharge
             """)
 
     @Argument(help: ArgumentHelp("A dead-letter file written by run.", valueName: "dead-letter.jsonl"))
@@ -39,9 +41,11 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Replay a serve spool instead: re-queue its dead events and re-run its kept failed requests through --rules.",
-            valueName: "path"))
+            "Replay a spool instead (a SQLite file or a postgres:// URL): re-queue its dead events and re-run its kept failed requests through --rules.",
+            valueName: "path-or-url"))
     var spool: String?
+
+    @OptionGroup var spoolPassword: SpoolPasswordFlags
 
     @Option(help: ArgumentHelp("The fixed rules file, for record entries.", valueName: "rules.lua"))
     var rules: String?
@@ -61,15 +65,23 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
     @Flag(help: "No summary unless something failed.")
     var quiet = false
 
+    @OptionGroup(title: "Mapping") var mappingFlags: MappingFlags
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         guard (deadLetterFile == nil) != (spool == nil) else {
-            throw ValidationError("give either a dead-letter file or --spool PATH")
+            throw ValidationError("give either a dead-letter file or --spool PATH-OR-URL")
         }
         if spool != nil && !runId.isEmpty {
             throw ValidationError("--run-id applies to a dead-letter file, not to --spool")
+        }
+        if spool != nil && mappingFlags.jobs != nil {
+            throw ValidationError(
+                "--jobs applies to a dead-letter file, not to --spool (serve maps a spool's requests)")
+        }
+        if spool == nil && spoolPassword.spoolPasswordFile != nil {
+            throw ValidationError("--spool-password-file applies only with --spool postgres://...")
         }
         if spool != nil && dryRun {
             throw ValidationError(
@@ -84,7 +96,10 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
             try rules.map { path throws(RuleLoadError) in try ruleFlags.options(rulesPath: path) }
         }
         if let spool {
-            try await replaySpool(path: spool, rule: rule, context: context).exit()
+            let opening = try context.configured { () throws(RuleLoadError) in
+                try spoolPassword.opening(spool: spool, context: context)
+            }
+            try await replaySpool(opening, rule: rule, context: context).exit()
         } else if let deadLetterFile {
             try replayJob(try job(replaying: deadLetterFile, rule: rule, context: context), context: context).exit()
         }
@@ -104,7 +119,7 @@ struct ReplayCommand: AsyncParsableCommand, ContextCommand {
                     ? nil
                     : try deliveryFlags.configuration(
                         environment: context.environment, warn: context.diagnostics.write),
-                drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId))
+                drainTimeout: deliveryFlags.drainTimeout, runIDs: Set(runId), jobs: mappingFlags.count)
         }
     }
 }

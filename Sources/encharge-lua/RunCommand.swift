@@ -18,18 +18,31 @@ struct RunCommand: ParsableCommand, ContextCommand {
             when something fails); a --dry-run reports its failures on stderr and writes a file only \
             when --dead-letter is given, with entries that replay refuses.
 
+            Records are mapped by --jobs Lua states at once (default: one per core), in chunks whose \
+            results are merged back in input order: stdout, the dead-letter file, the order events are \
+            sent in and stderr are those of --jobs 1. Each state keeps its own globals, so a rule that \
+            counts or remembers across records in globals needs --jobs 1; --trace maps on one state.
+
+            With --spool, each record's events are committed to the spool as one request and \
+            deliver workers send them; the run exits once every event is committed. Each record \
+            carries a dedup key made from its source (input path and line) and its events, so \
+            running the same command again after a crash or an interrupt (within 7 days) spools \
+            only what the first run did not. No write key is needed.
+
             EXIT CODES
-              0    every record mapped and every event delivered
+              0    every record mapped and every event delivered (or committed, with --spool)
               1    some records failed or events were dead-lettered
-              2    usage, configuration, input or rule-load error, or the Ingest API
+              2    usage, configuration, input or rule-load error, the Ingest API
                    refused the write key or redirects elsewhere (the rest is
-                   dead-lettered)
+                   dead-lettered), or the spool could not be opened or written
               130  interrupted (Ctrl-C or SIGTERM)
 
             EXAMPLES
               encharge-lua run rules.lua signups.jsonl --dry-run
               encharge-lua run rules.lua signups.jsonl --dry-run --trace
+              encharge-lua run rules.lua signups.jsonl --dry-run --jobs 1
               ENCHARGE_WRITE_KEY=... encharge-lua run rules.lua signups.csv
+              encharge-lua run rules.lua export.jsonl --spool postgres://encharge@db/encharge
               encharge-lua run rules.lua - --format json < export.json
             """)
 
@@ -62,11 +75,27 @@ struct RunCommand: ParsableCommand, ContextCommand {
     )
     var trace = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Commit the events to this spool (a SQLite file or a postgres:// URL) for deliver workers to send, instead of sending them; re-running the same input spools nothing twice.",
+            valueName: "path-or-url"))
+    var spool: String?
+
+    @OptionGroup var spoolPassword: SpoolPasswordFlags
+
+    @OptionGroup(title: "Mapping") var mappingFlags: MappingFlags
+
     @OptionGroup(title: "Rule") var ruleFlags: RuleFlags
     @OptionGroup(title: "Delivery") var deliveryFlags: DeliveryFlags
 
     func validate() throws {
         try inputFlags.validate(paths: inputs.isEmpty ? ["-"] : inputs)
+        if spool != nil && dryRun {
+            throw ValidationError("--dry-run prints the events and --spool commits them; give one of them")
+        }
+        if spool == nil && spoolPassword.spoolPasswordFile != nil {
+            throw ValidationError("--spool-password-file applies only with --spool postgres://...")
+        }
     }
 
     func run() throws { try run(context: .process()) }
@@ -84,11 +113,14 @@ struct RunCommand: ParsableCommand, ContextCommand {
             return RunJobConfiguration(
                 rule: rule, inputs: specs, dryRun: dryRun,
                 deadLetterPath: deadLetter ?? (dryRun ? nil : "dead-letter.jsonl"), failFast: failFast, quiet: quiet,
-                delivery: dryRun
+                delivery: dryRun || spool != nil
                     ? nil
                     : try deliveryFlags.configuration(
                         environment: context.environment, warn: context.diagnostics.write),
-                drainTimeout: deliveryFlags.drainTimeout)
+                drainTimeout: deliveryFlags.drainTimeout, jobs: mappingFlags.count,
+                spool: try spool.map { spool throws(RuleLoadError) in
+                    try spoolPassword.opening(spool: spool, context: context)
+                })
         }
     }
 }

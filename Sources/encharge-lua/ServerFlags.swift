@@ -20,8 +20,16 @@ struct ServerFlags: ParsableArguments {
     @Option(help: "The port to listen on; 0 picks a free one (printed on start).")
     var port = 8080
 
-    @Option(help: ArgumentHelp("The SQLite spool file (created if missing).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "The spool: a SQLite file (created if missing), or a postgres:// URL shared with other serve replicas and deliver workers.",
+            valueName: "path-or-url"))
     var spool = "encharge-spool.sqlite"
+
+    @OptionGroup var spoolPassword: SpoolPasswordFlags
+
+    @Flag(help: "Accept and commit requests without delivering them; deliver workers send the events.")
+    var noDeliver = false
 
     @Option(
         help: ArgumentHelp(
@@ -40,10 +48,7 @@ struct ServerFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds a delivery id is remembered for dedup.", valueName: "seconds"))
     var dedupWindow = 86_400.0
 
-    @Option(
-        help: ArgumentHelp(
-            "While the Ingest API refuses the write key (401/403), seconds between attempts.", valueName: "seconds"))
-    var keyRetryInterval = 30.0
+    @OptionGroup var keyRetry: KeyRetryFlags
 
     @Option(
         help: ArgumentHelp("Failed requests kept for replay at most; past it the oldest are dropped.", valueName: "n"))
@@ -103,16 +108,18 @@ struct ServerFlags: ParsableArguments {
             throw ValidationError(
                 "--header-timeout takes a number of seconds above 0 and at most 3600, got \(headerTimeout)")
         }
-        guard keyRetryInterval.isFinite, keyRetryInterval >= 0 else {
-            throw ValidationError("--key-retry-interval takes a number of seconds, 0 or more")
-        }
     }
 
-    /// The server's configuration from these flags, around the rule and delivery the other flag
-    /// groups give; reads the secret files (a file that cannot be read is a configuration error;
+    /// The spool `--spool` names, with the password of a PostgreSQL one.
+    func spoolOpening(context: CommandContext) throws(RuleLoadError) -> SpoolOpening {
+        try spoolPassword.opening(spool: spool, context: context)
+    }
+
+    /// The server's configuration from these flags, around the rule and delivery (nil with
+    /// `--no-deliver`) the other flag groups give; reads the secret files (a file that cannot be read is a configuration error;
     /// `warn` receives the warning about a file others can read).
     func configuration(
-        rule: RuleOptions, delivery: DeliveryConfiguration, drainTimeout: Double, warn: (String) -> Void
+        rule: RuleOptions, delivery: DeliveryConfiguration?, drainTimeout: Double, warn: (String) -> Void
     ) throws(RuleLoadError) -> WebhookServerConfiguration {
         var server = WebhookServerConfiguration(rule: rule, delivery: delivery)
         server.verifySecret = try verification.secret(warn: warn)
@@ -121,14 +128,13 @@ struct ServerFlags: ParsableArguments {
         }
         server.host = host
         server.port = port
-        server.spoolPath = spool
         server.maxBodyBytes = Self.parseSize(maxBody) ?? (1 << 20)
         server.workers = workers ?? max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         server.verifyScheme = verification.scheme
         server.verifyOptions = verification.options
         server.dedupWindow = dedupWindow
         server.drainTimeout = drainTimeout
-        server.keyRetryInterval = keyRetryInterval
+        server.keyRetryInterval = keyRetry.keyRetryInterval
         server.keptRequestCap.maxCount = maxKeptRequests
         server.keptRequestCap.maxBytes = Self.parseSize(maxKeptBytes) ?? (256 << 20)
         server.maxSpoolEvents = maxSpoolEvents

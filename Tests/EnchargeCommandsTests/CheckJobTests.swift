@@ -71,8 +71,9 @@ import Testing
             harness.stderrLines.contains {
                 $0.hasSuffix(
                     ":1: warning: on_record assigns the global 'seen'; globals "
-                        + "persist across calls within one worker and are not shared between workers — use a local, or keep state "
-                        + "outside the rule")
+                        + "persist across calls within one worker and are not shared between workers (`run` and `replay` "
+                        + "map on several with --jobs, `serve` answers on several) — use a local, keep state outside "
+                        + "the rule, or for `run` and `replay` pass --jobs 1")
             })
         #expect(harness.stderrLines.contains("\(path): ok (on_record; 1 warning)"))
     }

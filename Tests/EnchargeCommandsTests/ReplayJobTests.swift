@@ -88,7 +88,9 @@ import Testing
         try await spool.keepFailedRequest(requestID: "req-1", request: request.jsonValue, error: "boom", traceback: nil)
         let rule = try harness.file(
             "fixed.lua", "function on_webhook(req) encharge.identify{ email = req.json.email } end")
-        let status = await replaySpool(path: path, rule: RuleOptions(rulesPath: rule), context: harness.context())
+        let status = await replaySpool(
+            try SpoolOpening(spool: path, passwordFile: nil, environment: [:], warn: { _ in }),
+            rule: RuleOptions(rulesPath: rule), context: harness.context())
         #expect(status == .success)
         #expect(
             harness.stderrLines == [
@@ -109,7 +111,9 @@ import Testing
             id: "req-2", method: "POST", path: "/hook", query: [], headers: [], body: [], remoteIP: nil)
         try await spool.keepFailedRequest(requestID: "req-2", request: request.jsonValue, error: "boom", traceback: nil)
         let rule = try harness.file("still.lua", "function on_webhook(req) error('still broken') end")
-        let status = await replaySpool(path: path, rule: RuleOptions(rulesPath: rule), context: harness.context())
+        let status = await replaySpool(
+            try SpoolOpening(spool: path, passwordFile: nil, environment: [:], warn: { _ in }),
+            rule: RuleOptions(rulesPath: rule), context: harness.context())
         #expect(status == .someFailed)
         #expect(
             harness.stderrLines.contains {

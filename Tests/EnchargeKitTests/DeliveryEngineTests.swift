@@ -555,6 +555,37 @@ struct DeliveryEngineTests {
         }
     }
 
+    @Test func aSubmitBlockedOnAFullQueueResumesOnceAQuarterOfItDrained() async throws {
+        // Limit 12: a blocked submit waits until at most 9 events are queued, so the submitter
+        // wakes once per 3 delivered events and then fills the queue without blocking. So about
+        // one submit in three returns with the queue full (more only when an event is delivered
+        // in the moment between a submit and the next, rare at 20 ms per request). A submitter
+        // that resumed for every delivered event would return with the queue full every time
+        // once it filled: 84 of these 96.
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(20)) }) {
+            server, endpoint in
+            let engine = try DeliveryEngine(
+                configuration: Self.configuration(endpoint) {
+                    $0.concurrency = 1
+                    $0.maxQueuedEvents = 12
+                }, deadLetters: nil, context: .init())
+            let queuedAfterEachSubmit = try await onThread { () -> [Int] in
+                var queued: [Int] = []
+                for seq in 1...96 {
+                    engine.submit([Self.track(email: "p\(seq)@example.com", seq: seq)], source: "s:\(seq)")
+                    queued.append(engine.stats().queued)
+                }
+                _ = engine.finish(timeout: nil)
+                return queued
+            }
+            #expect(queuedAfterEachSubmit.max() == 12, "the queue filled: \(queuedAfterEachSubmit)")
+            let full = queuedAfterEachSubmit.filter { $0 == 12 }.count
+            #expect(full <= 56, "\(full) submits returned with the queue full: \(queuedAfterEachSubmit)")
+            #expect(engine.stats().delivered == 96)
+            #expect(server.accepted.count == 96)
+        }
+    }
+
     @Test func anInterruptWakesASubmitBlockedOnAFullQueueAndAbandonsTheWire() async throws {
         try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .seconds(3)) }) { server, endpoint in
             let tmp = try TemporaryDirectory(prefix: "delivery")

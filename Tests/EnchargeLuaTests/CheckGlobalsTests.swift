@@ -6,8 +6,9 @@ import Testing
 /// by absolute path (the binary's tests ran in the temporary directory), so messages name it by that path.
 @Suite struct CheckGlobalsTests {
     static let advice =
-        "globals persist across calls within one worker and are not shared between workers — use a "
-        + "local, or keep state outside the rule\n"
+        "globals persist across calls within one worker and are not shared between workers (`run` and "
+        + "`replay` map on several with --jobs, `serve` answers on several) — use a local, keep state "
+        + "outside the rule, or for `run` and `replay` pass --jobs 1\n"
 
     @Test func warnsWhenAHandlerAssignsAGlobal() async throws {
         let tmp = try TemporaryDirectory()

@@ -81,6 +81,8 @@ import Testing
         "{ email = 'a@b.co', firstName = 'Zoë', lastName = '佐藤', n = -0.0, big = r.big, f = 1e300, t = true }",
         "{ userId = -0.0 }", "{ userId = 2^53 }", "{ userId = 1e300 }", "{ userId = math.mininteger }",
         "{ email = 'a@b.co', nested = { list = { json.null, -0.0, r.big, 'ü' }, n = json.null } }",
+        // Custom members whose key and string value go out in one append, or not (escapes, non-ASCII).
+        "{ a = 'first', email = 'a@b.co', zz = 'x\\\"y', ['k\\0'] = 'b', ['é'] = 'v', w = 'é' }",
         // Refused: errors and warnings the slow way words.
         "{ email = 'nope' }", "{ firstName = 'n' }", "{ email = 'a@b.co', Email = 'x' }",
         "{ email = 'a@b.co', tags = { 'a,b' } }",

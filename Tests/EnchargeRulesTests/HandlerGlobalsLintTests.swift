@@ -16,7 +16,9 @@ import Testing
         #expect(
             found.map { $0.warning(path: "rules.lua") } == [
                 "rules.lua:3: warning: on_record assigns the global 'count'; globals persist across calls within one "
-                    + "worker and are not shared between workers — use a local, or keep state outside the rule"
+                    + "worker and are not shared between workers (`run` and `replay` map on several with --jobs, "
+                    + "`serve` answers on several) — use a local, keep state outside the rule, or for `run` and "
+                    + "`replay` pass --jobs 1"
             ])
     }
 

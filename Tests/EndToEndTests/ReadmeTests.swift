@@ -117,6 +117,7 @@ import Testing
     static let pages = [
         "README.md", "ARCHITECTURE.md", "docs/run.md", "docs/check.md", "docs/test.md", "docs/diff.md",
         "docs/replay.md", "docs/serve.md", "docs/mock-ingest.md", "docs/benchmarks.md", "docs/init.md",
+        "docs/deliver.md", "docs/scaling.md",
     ]
 
     /// Every relative link of the README, ARCHITECTURE.md and the pages in docs/ leads to a file.
@@ -137,7 +138,7 @@ import Testing
     /// reads fails rather than passing with nothing checked.
     @Test(arguments: [
         ("run", 10), ("check", 10), ("test", 5), ("diff", 5), ("replay", 10), ("serve", 10), ("mock-ingest", 10),
-        ("init", 1),
+        ("init", 1), ("deliver", 10),
     ])
     func theCommandsPageNamesEveryFlagOfItsHelp(command: String, fewestFlags: Int) throws {
         let page = try String(contentsOfFile: Binary.packageRoot + "/docs/\(command).md", encoding: .utf8)

@@ -263,8 +263,14 @@ final class ReplyLog: @unchecked Sendable {
             "events of accepted requests lost after kill -9: \(missing.count) missing, e.g. \(missing.prefix(10))")
         // At least once, never invented: nothing that was not accepted.
         #expect(Set(recordedSeqs(mock)).isSubset(of: Set(1...total)))
-        let metrics = try serve.send("GET", "/metrics")
-        #expect(metrics.text.contains("encharge_spool_depth 0"), "\(metrics.text)")
+        // The spool records deliveries in its writer's next commit (settlements gather for up to
+        // 20 ms), so the depth reaches 0 shortly after the last event arrived.
+        var metrics = ""
+        let drained = try await eventually("the spool's depth reaches 0", timeout: .seconds(10)) {
+            metrics = try serve.send("GET", "/metrics").text
+            return metrics.contains("encharge_spool_depth 0\n")
+        }
+        #expect(drained, "\(metrics)")
     }
 
     // MARK: 4. Secrets

@@ -101,6 +101,23 @@ import Testing
         #expect(fast == .json(try slow.get()))
     }
 
+    /// A string member goes out with its key in one append only when the key needs no escaping
+    /// and the value is plain ASCII, both at most 240 bytes; every other pair takes the two-step
+    /// path, with the same bytes. Keys and values at the length limit and one past it, escapes on
+    /// either side, non-ASCII on either side, NUL bytes, the empty string, the first and a later
+    /// member, and nested objects.
+    @Test(arguments: [
+        #"return { a = "v", ["k\"q"] = "v", ["k\\"] = "v", ["t\t"] = "v", ["é"] = "plain", b = "é" }"#,
+        #"return { c = "tab\there", d = "q\"", e = "\0", ["\0"] = "x", [""] = "", f = "\127" }"#,
+        "return { k = string.rep('a', 240), l = string.rep('b', 241), m = string.rep('c', 239) .. 'é' }",
+        "return { [string.rep('k', 240)] = 'v', [string.rep('l', 241)] = 'w', [string.rep('m', 240)] = string.rep('n', 240) }",
+        #"return { o = { p = "q", r = { s = "t" } }, u = { "v", "w" } }"#,
+    ])
+    func writesPlainStringMembersInOneAppendLikeTheTreePath(script: String) throws {
+        let (fast, slow) = try bothWays(script)
+        #expect(fast == .json(try slow.get()))
+    }
+
     /// More members than the encoder's first buffer holds (64), nested, and more remembered nulls
     /// than that: the table is read again into a larger buffer, with the same bytes.
     @Test func tablesWiderThanTheFirstBufferGrowIt() throws {

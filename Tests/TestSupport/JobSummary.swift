@@ -53,6 +53,27 @@ public enum JobSummary {
         }
         return true
     }
+
+    /// `stderr` with what differs between two runs of the same input taken out of the summary line
+    /// (its seconds and rate, the delivery latencies), for comparing `--jobs 1` with `--jobs N`.
+    public static func withoutTimings(_ stderr: String) -> String {
+        stderr.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let outcome = line.hasPrefix("replay ") ? line.dropFirst(7) : line[...]
+            guard outcome.hasPrefix("done: ") || outcome.hasPrefix("stopped: ") || outcome.hasPrefix("interrupted: "),
+                let tail = line.range(of: " in ", options: .backwards)
+            else { return String(line) }
+            var head = String(line[..<tail.lowerBound])
+            if let latency = head.range(of: ", latency p50 ") { head.removeSubrange(latency.lowerBound...) }
+            return head
+        }.joined(separator: "\n")
+    }
+
+    /// The lines of a dead-letter file with the members that differ between runs (`run_id`, `at`)
+    /// taken out.
+    public static func deadLettersWithoutRunMembers(_ text: String) -> String {
+        text.replacingOccurrences(of: #""run_id":"[^"]*","#, with: "", options: .regularExpression)
+            .replacingOccurrences(of: #","at":"[^"]*""#, with: "", options: .regularExpression)
+    }
 }
 
 /// Files for a run that fails one record of three: a rule that needs `email`, the fixed rule that

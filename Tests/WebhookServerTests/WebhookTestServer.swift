@@ -46,12 +46,11 @@ final class WebhookTestServer: Sendable {
         delivery.writeKeySource = "ENCHARGE_WRITE_KEY"
         var configuration = WebhookServerConfiguration(rule: RuleOptions(rulesPath: rulesPath), delivery: delivery)
         configuration.port = 0
-        configuration.spoolPath = directory.file("spool.sqlite")
         configure(&configuration)
         self.configuration = configuration
         pool = try RulePool(
             options: configuration.rule, size: configuration.workers, maxWaiting: configuration.maxWaiting)
-        spool = try SQLiteSpool(path: configuration.spoolPath)
+        spool = try SQLiteSpool(path: directory.file("spool.sqlite"))
         worker = try SpoolDeliveryWorker(spool: spool, configuration: delivery)
     }
 

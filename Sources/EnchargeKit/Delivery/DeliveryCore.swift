@@ -18,6 +18,10 @@ final class DeliveryCore: Sendable {
     let onSettled: DeliverySettledHandler?
     let waker: IngestWaker
     let state: ConditionLock<EngineState>
+    /// A submit blocked on a full queue (`maxQueuedEvents`) resumes once `queued` is at most this:
+    /// a quarter of the queue below the limit, so the mapping thread wakes once per batch of
+    /// settled events instead of once per event, and each wakeup refills the queue in one burst.
+    let resumeMark: Int
 
     init(
         configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter?, context: DeadLetterContext,
@@ -29,6 +33,7 @@ final class DeliveryCore: Sendable {
         self.context = context
         self.onSettled = onSettled
         self.waker = waker
+        resumeMark = configuration.maxQueuedEvents - max(1, configuration.maxQueuedEvents / 4)
         state = ConditionLock(EngineState(schedule: DeliverySchedule(laneCount: 4 * configuration.concurrency)))
     }
 
@@ -43,6 +48,7 @@ final class DeliveryCore: Sendable {
         while true {
             var timeout = 0.0
             var abandon = false
+            var wakeSubmits = false
             let exit = state.withLock { state -> Bool in
                 state.sleeping = false
                 let now = SystemClock.monotonicSeconds()
@@ -66,6 +72,7 @@ final class DeliveryCore: Sendable {
                         outgoing.append(next)
                     }
                 }
+                wakeSubmits = state.submitsWaiting > 0 && mayResumeSubmit(state)
                 if state.closing && state.schedule.isEmpty {
                     state.threadAlive = false
                     state.finishedAt = now
@@ -79,7 +86,7 @@ final class DeliveryCore: Sendable {
                 state.sleeping = !abandon
                 return false
             }
-            if !finished.isEmpty || !letters.isEmpty { state.broadcast() }
+            if wakeSubmits { state.broadcast() }
             finished.removeAll(keepingCapacity: true)
             if let onSettled, !delivered.isEmpty {
                 for tag in delivered { onSettled(tag, .delivered) }
@@ -98,6 +105,12 @@ final class DeliveryCore: Sendable {
         }
         state.withLock { $0.drained = true }
         state.broadcast()
+    }
+
+    /// Whether a submit blocked on a full queue may go on: the queue fell to `resumeMark`, or the
+    /// engine is finishing or abandoning (then submits no longer wait).
+    func mayResumeSubmit(_ state: EngineState) -> Bool {
+        state.queued <= resumeMark || state.closing || state.abandonAt != nil
     }
 
     /// Applies one finished attempt to its group; the tag of a delivered tagged event goes to `delivered`.

@@ -79,34 +79,49 @@ public final class DeliveryEngine: Sendable {
     private func enqueue(_ events: [Event], source: String, tags: [Int64]?) {
         guard !events.isEmpty else { return }
         let limit = core.configuration.maxQueuedEvents
-        let concurrency = core.configuration.concurrency
-        let waker = core.waker
-        // An interrupt (which sets `abandonAt`) wakes a blocked submit at once; after a stop of its
-        // own the engine frees room within `requestTimeout`, and memory stays bounded meanwhile.
-        let accepted = core.state.withLock(whenReady: { $0.queued < limit || $0.closing || $0.abandonAt != nil }) {
-            state -> Bool in
-            if state.firstSubmitAt == nil { state.firstSubmitAt = SystemClock.monotonicSeconds() }
-            state.submitted += events.count
-            if state.closing {
-                state.deadLettered += events.count
-                return false
+        // Room now: in at once. A full queue: the submit counts itself as waiting and sleeps until
+        // the delivery thread drained the queue to its resume mark (or an interrupt or `finish`,
+        // which set `abandonAt` or `closing`, wakes it); after a stop of its own the engine frees
+        // room within `requestTimeout`, and memory stays bounded meanwhile.
+        let admitted = core.state.withLock { state -> Bool? in
+            guard state.queued < limit || state.closing || state.abandonAt != nil else {
+                state.submitsWaiting += 1
+                return nil
             }
-            state.queued += events.count
-            let ready = state.schedule.add(events, source: source, tags: tags)
-            // Stopped, the thread dead-letters the new group once nothing is on the wire.
-            let wanted = state.halt != nil || (ready && state.running.count < concurrency)
-            if wanted && state.sleeping && state.threadAlive {
-                state.sleeping = false
-                waker.wake()
-            }
-            return true
+            return admit(events, source: source, tags: tags, &state)
         }
+        let accepted =
+            admitted
+            ?? core.state.withLock(whenReady: { [core] in core.mayResumeSubmit($0) }) { state -> Bool in
+                state.submitsWaiting -= 1
+                return admit(events, source: source, tags: tags, &state)
+            }
         guard !accepted else { return }
         let error = DeliveryError(kind: .interrupted, message: "interrupted: submitted after finish")
         core.write(
             events.indices.map {
                 PendingDeadLetter(event: events[$0], error: error, source: source, tag: tags?[$0])
             })
+    }
+
+    /// Queues one submit's events as a group under the lock, waking the delivery thread when it
+    /// sleeps and the group can go now; false after `finish` (the caller dead-letters them).
+    private func admit(_ events: [Event], source: String, tags: [Int64]?, _ state: inout EngineState) -> Bool {
+        if state.firstSubmitAt == nil { state.firstSubmitAt = SystemClock.monotonicSeconds() }
+        state.submitted += events.count
+        if state.closing {
+            state.deadLettered += events.count
+            return false
+        }
+        state.queued += events.count
+        let ready = state.schedule.add(events, source: source, tags: tags)
+        // Stopped, the thread dead-letters the new group once nothing is on the wire.
+        let wanted = state.halt != nil || (ready && state.running.count < core.configuration.concurrency)
+        if wanted && state.sleeping && state.threadAlive {
+            state.sleeping = false
+            core.waker.wake()
+        }
+        return true
     }
 
     /// Stops taking new work and waits until every queued event is delivered or dead-lettered. With

@@ -4,6 +4,9 @@ struct EngineState {
     /// Groups with an attempt on the wire.
     var running = Set<Int>()
     var queued = 0
+    /// Submits blocked on a full queue; the delivery thread wakes them once `queued` falls to the
+    /// engine's resume mark, not on every event it settles.
+    var submitsWaiting = 0
     var submitted = 0
     var delivered = 0
     var retries = 0
