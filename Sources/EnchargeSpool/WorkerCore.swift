@@ -28,8 +28,8 @@ final class WorkerCore: Sendable {
     private var keptBehindCursor: Bool { counters.withLock { $0.keptBehindCursor > 0 } }
     private var engine: DeliveryEngine? { counters.withLock { $0.engine } }
 
-    /// Makes a new engine and sends through it from now on; the one it replaces (stopped on its
-    /// own, nothing left in it) is finished and its counters kept. Does nothing once stopping, so
+    /// Makes a new engine and sends through it from now on; the one it replaces is finished at once
+    /// (whatever it still held is abandoned unsettled, so it stays pending) and its counters kept. Does nothing once stopping, so
     /// `stop` always finishes the engine in use.
     func replaceEngine() throws(DeliveryError) {
         let spool = self.spool
@@ -127,6 +127,12 @@ final class WorkerCore: Sendable {
     /// process's own settlements are committed, so none of its settled events reads as pending;
     /// its events on the wire then (of a lane it held before, lost after a failed balance) count as
     /// read: one settling after the wait may still read as pending, though no longer in flight.
+    ///
+    /// A lane with events on the wire that the spool no longer gives (its lock went with a lost
+    /// connection and another process took it) is another process's now, which reads it from its
+    /// start: every event on the wire is withdrawn unsettled (the engine is replaced at once, so
+    /// nothing more of that lane goes out from here and per-person order holds; events already
+    /// sent may reach the API twice) and the held lanes are read again from their start.
     private func balance(_ reader: inout LaneReader) {
         let busy = counters.withLock { Set($0.inFlight.values) }
         let lanes: Set<Int>
@@ -134,7 +140,21 @@ final class WorkerCore: Sendable {
             lanes = try spool.balanceLanes(busy: busy)
         } catch {
             counters.withLock { $0.lastError = error.description }
-            lanes = []
+            reader.hold([])
+            counters.withLock { $0.heldLanes = [] }
+            return
+        }
+        let lost = busy.subtracting(lanes)
+        if !lost.isEmpty {
+            counters.withLock {
+                $0.lastError = "lost lanes \(lost.sorted()) to another process; their events on the wire were withdrawn"
+            }
+            do {
+                try replaceEngine()
+            } catch {
+                counters.withLock { $0.lastError = error.description }
+            }
+            waitForEngineIdle()
         }
         var onWire: [Int64: Int] = [:]
         if !lanes.isSubset(of: reader.held) {
@@ -143,6 +163,7 @@ final class WorkerCore: Sendable {
             spool.waitForSettlements()
         }
         reader.hold(lanes, onWire: onWire)
+        if !lost.isEmpty { reader.restart() }
         counters.withLock { $0.heldLanes = lanes }
     }
 

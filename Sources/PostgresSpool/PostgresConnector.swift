@@ -17,6 +17,19 @@ struct PostgresConnector: Sendable {
     private let clientTLS: PostgresClient.Configuration.TLS
     /// The name the connections show in `pg_stat_activity`.
     private static let applicationName = "encharge-lua"
+    /// Settings every connection asks for at startup, so a dead or frozen client never holds locks
+    /// for long: the server ends a session idle inside a transaction for 15 s (a replica that died
+    /// holding the order lock between statements), probes an idle connection after 10 s of silence
+    /// (every 5 s, 3 times), and drops a connection whose sent data stays unacknowledged for 30 s
+    /// (a host that powered off). PostgreSQL ignores the TCP ones on a Unix socket.
+    static let startupParameters: [(String, String)] = [
+        ("application_name", applicationName),
+        ("idle_in_transaction_session_timeout", "15000"),
+        ("tcp_keepalives_idle", "10"),
+        ("tcp_keepalives_interval", "5"),
+        ("tcp_keepalives_count", "3"),
+        ("tcp_user_timeout", "30000"),
+    ]
     private static let nextID = Atomic(0)
 
     /// Sets up TLS as `address` asks; a CA file that cannot be read is refused here.
@@ -68,7 +81,7 @@ struct PostgresConnector: Sendable {
             configuration = .init(
                 unixSocketPath: path, username: address.user, password: password, database: address.database)
         }
-        configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
+        configuration.options.additionalStartupParameters = Self.startupParameters
         let id = Self.nextID.add(1, ordering: .relaxed).newValue
         do {
             return try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
@@ -89,7 +102,7 @@ struct PostgresConnector: Sendable {
             configuration = .init(
                 unixSocketPath: path, username: address.user, password: password, database: address.database)
         }
-        configuration.options.additionalStartupParameters = [("application_name", Self.applicationName)]
+        configuration.options.additionalStartupParameters = Self.startupParameters
         configuration.options.maximumConnections = maximumConnections
         return PostgresClient(configuration: configuration, backgroundLogger: logger)
     }

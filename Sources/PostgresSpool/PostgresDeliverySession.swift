@@ -15,16 +15,24 @@ import Synchronization
 /// connection is gone; the others' shares grow once its heartbeat is ignored (its backend gone, or
 /// the lease over), within a balance round or two.
 ///
+/// Frozen holders: the heartbeat is beaten by `beat` (a task of its own, through the pool, about
+/// four times a lease), not by the worker thread, so a busy worker keeps its lanes. A process whose
+/// heartbeat is older than the lease while its backend still holds lane locks is frozen (stopped,
+/// its host gone, its network cut): the next balance of any other process ends that backend
+/// (`pg_terminate_backend`), which frees its lanes for the round after.
+///
 /// Threads: `balance` and `pending` block the calling thread (the delivery worker's own) on
-/// `AsyncBridge`; `close` is async.
+/// `AsyncBridge`, for at most `queryTimeout` seconds each; `close` and `beat` are async.
 final class PostgresDeliverySession: Sendable {
     private let connector: PostgresConnector
     private let writer: PostgresSpoolWriter
-    /// The pool, for reads before the first balance (no lane is held then, and none is at stake).
+    /// The pool, for the heartbeat.
     private let client: PostgresClient
     private let laneCount: Int
     /// Seconds a heartbeat counts a process as live.
     private let lease: Double
+    /// Seconds a balance round or a read may take before its connection is given up as hung.
+    static let queryTimeout: Double = 15
     /// This process's heartbeat row.
     let processID: String
     /// The lanes in the order this process prefers them (rotated by its id, so processes that start
@@ -58,19 +66,48 @@ final class PostgresDeliverySession: Sendable {
     /// The lanes this process holds now.
     var heldLanes: Set<Int> { state.withLock { $0.held } }
 
-    /// Beats the heartbeat, then takes or gives back lanes toward the fair share, never giving up
-    /// one in `busy`; the lanes held afterwards.
+    /// The error a hung connection ends a call with.
+    private func hung(_ what: String) -> SpoolError {
+        SpoolError(
+            kind: .storage,
+            message:
+                "\(what): PostgreSQL did not answer within \(Int(Self.queryTimeout)) s; the delivery connection is closed and opens again on the next lane balance",
+            path: spool)
+    }
+
+    /// Closes `connection` (when a call on it hung): its lane locks go with it.
+    private static func abandon(_ connection: PostgresConnection?) -> @Sendable () async -> Void {
+        { try? await connection?.close() }
+    }
+
+    /// Beats this process's heartbeat while it holds a delivery connection (called about four times
+    /// a lease by a task of the spool's, independent of the worker thread); a failure is left to the
+    /// next beat.
+    func beat() async {
+        let active = state.withLock { !$0.closed && $0.connection != nil }
+        guard active else { return }
+        _ = try? await client.query(
+            "UPDATE encharge_spool.delivery_process SET heartbeat_at = clock_timestamp() WHERE id = \(processID)",
+            logger: connector.logger)
+    }
+
+    /// Beats the heartbeat, ends frozen holders, then takes or gives back lanes toward the fair
+    /// share, never giving up one in `busy`; the lanes held afterwards.
     ///
     /// Before any lane can be given back, every settlement handed over so far is committed: the
     /// next holder reads the lane from its start and must not see an event delivered here as still
-    /// pending. A lost connection is opened again and holds nothing for this round (its locks went
-    /// with it, and another process may have delivered meanwhile), so the worker forgets its lanes'
-    /// cursors and reads each lane it takes next round from the start.
+    /// pending. A lost connection is opened again, and in the same round it tries to take back the
+    /// lanes it held (busy ones first) and nothing more. A busy lane missing from the result was
+    /// taken by another process meanwhile: the worker withdraws its events from the wire unsettled
+    /// (the new holder sends them). Lanes it got back keep their cursors.
     func balance(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
         writer.waitForSettlements()
         let (connection, held, closed) = state.withLock { ($0.connection, $0.held, $0.closed) }
         if closed { return [] }
-        let result = try AsyncBridge.wait { [self] () async throws(SpoolError) -> (PostgresConnection, Set<Int>) in
+        let result = try AsyncBridge.wait(
+            timeout: Self.queryTimeout, timedOut: hung("cannot balance the delivery lanes"),
+            abandon: Self.abandon(connection)
+        ) { [self] () async throws(SpoolError) -> (PostgresConnection, Set<Int>) in
             try await balanceAsync(busy: busy, connection: connection, held: held)
         }
         // `close` ran meanwhile: a connection this round opened is closed too, not left holding lanes.
@@ -81,7 +118,7 @@ final class PostgresDeliverySession: Sendable {
             return nil
         }
         if let orphan {
-            _ = try? AsyncBridge.wait { () async throws(SpoolError) in try? await orphan.close() }
+            Task { try? await orphan.close() }
             return []
         }
         return result.1
@@ -92,12 +129,13 @@ final class PostgresDeliverySession: Sendable {
     ) async throws(SpoolError) -> (PostgresConnection, Set<Int>) {
         var held = held
         let open: PostgresConnection
-        var reopened = false
+        var retake: [Int32] = []
         if let connection, !connection.isClosed {
             open = connection
         } else {
             open = try await connector.connect()
-            reopened = connection != nil
+            retake = (held.filter { busy.contains($0) }.sorted() + held.filter { !busy.contains($0) }.sorted())
+                .map(Int32.init)
             held = []
             let writer = self.writer
             open.addListener(channel: PostgresSpoolSchema.channel) { _, _ in writer.poke() }
@@ -105,6 +143,7 @@ final class PostgresDeliverySession: Sendable {
             writer.poke()
         }
         let logger = connector.logger
+        let lockClass = PostgresSpoolSchema.lockClass
         do {
             let rows = try await open.query(
                 """
@@ -121,17 +160,41 @@ final class PostgresDeliverySession: Sendable {
                   AND EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = p.backend_pid)
                 """, logger: logger
             ).collect()
+            // Frozen holders: a stale heartbeat whose backend still holds lane locks (and is no live
+            // process's backend: a backend id can be reused), of a role this one may signal.
+            try await open.query(
+                """
+                SELECT pg_terminate_backend(p.backend_pid) FROM encharge_spool.delivery_process AS p
+                WHERE p.id <> \(processID) AND p.heartbeat_at < clock_timestamp() - make_interval(secs => \(lease))
+                  AND p.backend_pid <> pg_backend_pid()
+                  AND EXISTS (
+                      SELECT 1 FROM pg_stat_activity AS a
+                      WHERE a.pid = p.backend_pid AND pg_has_role(a.usesysid, 'MEMBER'))
+                  AND EXISTS (
+                      SELECT 1 FROM pg_locks AS l
+                      WHERE l.pid = p.backend_pid AND l.locktype = 'advisory' AND l.granted
+                        AND l.classid = \(lockClass)::oid AND l.objsubid = 2 AND l.objid < \(Int32(laneCount))::oid)
+                  AND NOT EXISTS (
+                      SELECT 1 FROM encharge_spool.delivery_process AS q
+                      WHERE q.backend_pid = p.backend_pid
+                        AND q.heartbeat_at >= clock_timestamp() - make_interval(secs => \(lease)))
+                """, logger: logger)
             let live = Int(try rows[0].decode(Int64.self))
             let share = (laneCount + live - 1) / live
-            if reopened {
-                return (open, [])
+            if !retake.isEmpty {
+                let taken = try await open.query(
+                    """
+                    SELECT encharge_spool.take_lanes(\(lockClass), \(retake)::int4[], \(Int32(retake.count)))
+                    """, logger: logger
+                ).collect()
+                held.formUnion(try taken[0].decode([Int32].self).map(Int.init))
             } else if held.count > share {
                 let release = Array(preference.reversed().filter { held.contains($0) && !busy.contains($0) })
                     .prefix(held.count - share).map(Int32.init)
                 if !release.isEmpty {
                     try await open.query(
                         """
-                        SELECT pg_advisory_unlock(\(PostgresSpoolSchema.lockClass), lane)
+                        SELECT pg_advisory_unlock(\(lockClass), lane)
                         FROM unnest(\(Array(release))::int4[]) AS lane
                         """, logger: logger)
                     held.subtract(release.map(Int.init))
@@ -140,7 +203,7 @@ final class PostgresDeliverySession: Sendable {
                 let candidates = preference.filter { !held.contains($0) }.map(Int32.init)
                 let taken = try await open.query(
                     """
-                    SELECT encharge_spool.take_lanes(\(PostgresSpoolSchema.lockClass), \(candidates)::int4[],
+                    SELECT encharge_spool.take_lanes(\(lockClass), \(candidates)::int4[],
                                                      \(Int32(share - held.count)))
                     """, logger: logger
                 ).collect()
@@ -153,32 +216,33 @@ final class PostgresDeliverySession: Sendable {
         return (open, held)
     }
 
-    /// Pending events with id > `cursor` in `lanes`, in spool order, at most `limit`, plus the rest of
-    /// the last request's events in those lanes when the limit cut it. Read on the session's
-    /// connection once `balance` opened it (so a lost connection, whose lanes may be another
-    /// process's by now, reads nothing until the next balance), before that through the pool.
+    /// Pending events with id > `cursor` in those of `lanes` this process holds, in spool order, at
+    /// most `limit`, plus the rest of the last request's events in those lanes when the limit cut
+    /// it. Read on the session's connection, the one holding the lane locks: a lane not held (none
+    /// before the first `balance`, none while the connection is lost, since another process may
+    /// hold them by now) is not read. Fails with `.closed` once the spool is closed.
     func pending(after cursor: Int64, lanes: Set<Int>, limit: Int) throws(SpoolError) -> [SpoolPendingEvent] {
-        guard !lanes.isEmpty, limit > 0 else { return [] }
-        let session = state.withLock { $0.connection }
-        if let session, session.isClosed {
+        let (session, held, closed) = state.withLock { ($0.connection, $0.held, $0.closed) }
+        if closed {
+            throw SpoolError(kind: .closed, message: "cannot read pending events: the spool is closed", path: spool)
+        }
+        let readable = lanes.intersection(held)
+        guard let session, !readable.isEmpty, limit > 0 else { return [] }
+        if session.isClosed {
             throw SpoolError(
                 kind: .storage,
                 message:
                     "cannot read pending events: the delivery connection was lost; it reopens on the next lane balance",
                 path: spool)
         }
-        let client = self.client
         let logger = connector.logger
         let spool = self.spool
-        let laneList = lanes.sorted().map { Int16($0) }
-        return try AsyncBridge.wait { () async throws(SpoolError) -> [SpoolPendingEvent] in
+        let laneList = readable.sorted().map { Int16($0) }
+        return try AsyncBridge.wait(
+            timeout: Self.queryTimeout, timedOut: hung("cannot read pending events"), abandon: Self.abandon(session)
+        ) { () async throws(SpoolError) -> [SpoolPendingEvent] in
             func read(_ query: PostgresQuery) async throws -> [SpoolPendingEvent] {
-                let rows =
-                    if let session {
-                        try await session.query(query, logger: logger).collect()
-                    } else {
-                        try await client.query(query, logger: logger).collect()
-                    }
+                let rows = try await session.query(query, logger: logger).collect()
                 return try rows.map { row in
                     let (id, request, requestID, source, lane, key, wire) = try row.decode(
                         (Int64, Int64, String, String, Int16, ByteBuffer, ByteBuffer).self)
@@ -212,7 +276,9 @@ final class PostgresDeliverySession: Sendable {
     }
 
     /// Gives back every lane, forgets the heartbeat and closes the connection: when it returns, the
-    /// lanes are free for the other processes (not only once the server noticed the close).
+    /// lanes are free for the other processes (not only once the server noticed the close). A
+    /// server that does not answer within `queryTimeout` seconds is not waited for: the connection
+    /// is closed on this side, and the server frees the locks once it sees that.
     func close() async {
         let connection = state.withLock { state -> PostgresConnection? in
             state.closed = true
@@ -221,9 +287,18 @@ final class PostgresDeliverySession: Sendable {
             return state.connection
         }
         guard let connection, !connection.isClosed else { return }
-        _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: connector.logger)
-        _ = try? await connection.query(
-            "DELETE FROM encharge_spool.delivery_process WHERE id = \(processID)", logger: connector.logger)
+        let (logger, processID) = (connector.logger, processID)
+        let goodbye = Task {
+            _ = try? await connection.query("SELECT pg_advisory_unlock_all()", logger: logger)
+            _ = try? await connection.query(
+                "DELETE FROM encharge_spool.delivery_process WHERE id = \(processID)", logger: logger)
+        }
+        let deadline = Task {
+            try? await Task.sleep(for: .seconds(Self.queryTimeout))
+            if !Task.isCancelled { try? await connection.close() }
+        }
+        await goodbye.value
+        deadline.cancel()
         try? await connection.close()
     }
 }

@@ -73,8 +73,9 @@ package final class PostgresSpool: EventSpool {
         self.writer = writer
         let client = connector.makeClient(maximumConnections: poolSize)
         self.client = client
-        session = PostgresDeliverySession(
+        let session = PostgresDeliverySession(
             connector: connector, writer: writer, client: client, laneCount: SpoolLanes.count, lease: lease)
+        self.session = session
         tasks = [
             Task { await client.run() },
             Task { await writer.run() },
@@ -85,12 +86,20 @@ package final class PostgresSpool: EventSpool {
                     writer.nudge()
                 }
             },
+            // The heartbeat, independent of the delivery worker's thread (see PostgresDeliverySession).
+            Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(max(0.05, lease / 4)))
+                    await session.beat()
+                }
+            },
         ]
     }
 
     deinit {
         writer.close()
         tasks[2].cancel()
+        tasks[3].cancel()
         let (session, client, writing) = (session, tasks[0], tasks[1])
         // Lanes are given up only after the last settlements are committed (see `close`).
         Task {
@@ -151,14 +160,17 @@ package final class PostgresSpool: EventSpool {
         return try result.get()
     }
 
+    /// Whether `dedupKey` was taken and its window has not ended, on the server's clock (the one
+    /// the window was set by).
     package func hasSeen(dedupKey: String) async throws(SpoolError) -> Bool {
-        let now = writer.clock()
         let key = PostgresText.safe(dedupKey)
         do {
             let rows = try await client.query(
-                "SELECT expires_at FROM encharge_spool.dedup WHERE key = \(key)", logger: connector.logger
+                """
+                SELECT expires_at > extract(epoch FROM now()) FROM encharge_spool.dedup WHERE key = \(key)
+                """, logger: connector.logger
             ).collect()
-            return try rows.first.map { try $0.decode(Double.self) > now } ?? false
+            return try rows.first.map { try $0.decode(Bool.self) } ?? false
         } catch {
             throw .postgres(error, kind: .storage, spool: displayName, doing: "cannot read the dedup table")
         }

@@ -45,28 +45,22 @@ package struct PostgresSpoolAddress: Sendable, Equatable {
     /// Parses `url`; a malformed one is refused with a one-line error saying how to write it.
     package init(url: String) throws(SpoolError) {
         let form = "write it as postgres://USER@HOST:PORT/DATABASE"
-        let display = SpoolLocation(parsing: url).displayName
-        guard let schemeEnd = url.firstRange(of: "://"), case .postgres = SpoolLocation(parsing: url) else {
+        guard case .postgres = SpoolLocation(parsing: url) else {
             throw SpoolError(kind: .open, message: "is not a postgres:// URL; \(form)", path: url)
         }
-        var rest = Substring(url[schemeEnd.upperBound...])
+        let parts = PostgresSpoolURL(url)
+        let display = parts.displayName
+        if let malformed = parts.malformed {
+            throw SpoolError(kind: .open, message: malformed, path: display)
+        }
         var parameters: [String: String] = [:]
-        if let question = rest.firstIndex(of: "?") {
-            for pair in rest[rest.index(after: question)...].split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                parameters[Self.percentDecoded(parts[0])] = parts.count > 1 ? Self.percentDecoded(parts[1]) : ""
-            }
-            rest = rest[..<question]
+        for pair in parts.query {
+            let halves = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            parameters[Self.percentDecoded(halves[0])] = halves.count > 1 ? Self.percentDecoded(halves[1]) : ""
         }
-        var userInfo: Substring = ""
-        if let at = rest.lastIndex(of: "@") {
-            userInfo = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-        }
-        let authority = rest.prefix { $0 != "/" }
-        let path = rest.dropFirst(authority.count).drop { $0 == "/" }
-        let userParts = userInfo.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-        let user = Self.percentDecoded(userParts.first ?? "")
+        let authority = parts.hostAndPort
+        let path = parts.path.drop { $0 == "/" }
+        let user = Self.percentDecoded(parts.user)
         let database = Self.percentDecoded(path)
         guard !user.isEmpty else {
             throw SpoolError(kind: .open, message: "names no user; \(form)", path: display)
@@ -116,7 +110,7 @@ package struct PostgresSpoolAddress: Sendable, Equatable {
         rootCertificateFile = parameters["sslrootcert"]
         self.user = user
         self.database = database
-        urlPassword = userParts.count > 1 ? Self.percentDecoded(userParts[1]) : parameters["password"]
+        urlPassword = parts.password.map(Self.percentDecoded) ?? parameters["password"]
         displayName = display
     }
 

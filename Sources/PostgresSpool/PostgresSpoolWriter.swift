@@ -48,6 +48,8 @@ struct PostgresWriteQueue {
     var closed = false
     /// Transactions the writer has run (each one commit, whatever it held).
     var transactions = 0
+    /// Commits in a row that failed with settlements in them (see `PostgresSpoolWriter.requeue`).
+    var settlementFailures = 0
 
     var isEmpty: Bool { accepts.isEmpty && failures.isEmpty && settlements.isEmpty && probes.isEmpty }
 }
@@ -168,9 +170,8 @@ final class PostgresSpoolWriter: Sendable {
         var lastRecount = -Double.infinity
         var lastPrune = clock()
         for await _ in signals {
-            while let work = takeWork() {
-                await commit(work, on: &connection)
-            }
+            // After a failed commit, what it gave back waits for the next signal.
+            while let work = takeWork(), await commit(work, on: &connection) {}
             let now = clock()
             if now - lastRecount >= 1 || now < lastRecount {
                 lastRecount = now
@@ -178,7 +179,7 @@ final class PostgresSpoolWriter: Sendable {
             }
             if now - lastPrune >= 60 || now < lastPrune {
                 lastPrune = now
-                await pruneDedup(now: now, on: &connection)
+                await pruneDedup(on: &connection)
             }
         }
         while let work = takeWork() { await commit(work, on: &connection) }
@@ -209,16 +210,25 @@ final class PostgresSpoolWriter: Sendable {
 
     /// Commits one batch and answers its callers. A batch that failed before its `COMMIT` because
     /// the connection was lost (PostgreSQL restarted, the backend was terminated) is run once more
-    /// on a new connection: nothing of it was stored.
-    private func commit(_ work: PostgresWriteQueue, on connection: inout PostgresConnection?) async {
+    /// on a new connection, and one the server chose as a deadlock victim or serialization failure
+    /// (SQLSTATE 40P01, 40001) up to three times more: nothing of it was stored. When it still
+    /// fails, its settlements go back in the queue for a later transaction (they are idempotent:
+    /// they only touch rows still pending).
+    /// Returns whether it committed.
+    @discardableResult
+    private func commit(_ work: PostgresWriteQueue, on connection: inout PostgresConnection?) async -> Bool {
         let now = clock()
+        var committed = true
         var outcome: BatchOutcome
-        var retried = false
+        var reconnected = false
+        var conflicts = 0
         while true {
             do {
                 let open = try await open(&connection)
-                outcome = try await PostgresTransaction.run(on: open, logger: connector.logger) { connection in
-                    try await write(work, now: now, on: connection)
+                outcome = try await bounded(open) {
+                    try await PostgresTransaction.run(on: open, logger: connector.logger) { connection in
+                        try await write(work, now: now, on: connection)
+                    }
                 }
                 commitFailure.withLock { $0 = nil }
                 let counted = outcome
@@ -228,14 +238,18 @@ final class PostgresSpoolWriter: Sendable {
                     stats.dead += counted.dead
                     stats.failedRequests += counted.keptFailures
                 }
-            } catch is PostgresTransaction.NotCommitted where !retried && connection?.isClosed != false {
-                retried = true
+                queue.withLock { $0.settlementFailures = 0 }
+            } catch let error as PostgresTransaction.NotCommitted where !reconnected && connection?.isClosed != false {
+                _ = error
+                reconnected = true
                 connection = nil
+                continue
+            } catch let error as PostgresTransaction.NotCommitted where conflicts < 3 && Self.isConflict(error) {
+                conflicts += 1
                 continue
             } catch {
                 // Nothing of this transaction is stored (or, when its COMMIT failed, nobody knows):
-                // every caller in it hears so and the sender retries. Settlements are lost too; their
-                // events stay pending and are sent again (at least once).
+                // every caller in it hears so and the sender retries.
                 let failure = SpoolError.postgres(
                     error, kind: .storage, spool: spool, doing: "cannot commit to the spool")
                 commitFailure.withLock { $0 = (failure.message, now) }
@@ -246,6 +260,8 @@ final class PostgresSpoolWriter: Sendable {
                     try? await open.close()
                 }
                 connection = nil
+                requeue(work.settlements)
+                committed = false
             }
             break
         }
@@ -258,6 +274,28 @@ final class PostgresSpoolWriter: Sendable {
             queue.settlementsDone = max(queue.settlementsDone, work.settlementsQueued)
         }
         if !work.settlements.isEmpty { queue.broadcast() }
+        return committed
+    }
+
+    /// Whether the server gave up the transaction as a deadlock victim or a serialization failure.
+    private static func isConflict(_ error: PostgresTransaction.NotCommitted) -> Bool {
+        guard let error = error.underlying as? PSQLError, error.code == .server else { return false }
+        let state = error.serverInfo?[.sqlState]
+        return state == "40P01" || state == "40001"
+    }
+
+    /// Puts the settlements of a failed commit back at the front of the queue, as new hand-overs (so
+    /// a later `waitForSettlements` waits for them), for the next transaction (at the latest the
+    /// once-a-second nudge's); after ten failures in a row they are dropped (their events stay
+    /// pending and are sent again: at least once).
+    private func requeue(_ settlements: [SpoolSettlement]) {
+        guard !settlements.isEmpty else { return }
+        queue.withLock { queue in
+            queue.settlementFailures += 1
+            guard queue.settlementFailures <= 10, !queue.closed else { return }
+            queue.settlements.insert(contentsOf: settlements, at: 0)
+            queue.settlementsQueued += UInt64(settlements.count)
+        }
     }
 
     /// What one batch did, for its callers and the cached counts.
@@ -275,7 +313,7 @@ final class PostgresSpoolWriter: Sendable {
         if work.accepts.isEmpty && work.failures.isEmpty && work.probes.isEmpty {
             try await connection.query("SET LOCAL synchronous_commit = off", logger: logger)
         }
-        var outcome = BatchOutcome(accepts: try await dedup(work.accepts, now: now, on: connection))
+        var outcome = BatchOutcome(accepts: try await dedup(work.accepts, on: connection))
         // Events of the requests that were accepted, in request order, each request's in emission order.
         var requestIndexes: [Int64] = []
         var requestIDs: [String] = []
@@ -337,23 +375,25 @@ final class PostgresSpoolWriter: Sendable {
     /// the same order): a key is taken when it is new or its window ended. Per accept: `.accepted`,
     /// or `.duplicate` when its key is held (by an earlier commit, another replica's transaction that
     /// committed first, or an earlier request of this batch).
-    private func dedup(_ accepts: [PostgresAcceptWrite], now: Double, on connection: PostgresConnection) async throws
+    private func dedup(_ accepts: [PostgresAcceptWrite], on connection: PostgresConnection) async throws
         -> [Result<SpoolAcceptResult, SpoolError>]
     {
-        var expiry: [String: Double] = [:]
+        var windows: [String: Double] = [:]
         for accept in accepts {
-            guard let key = accept.dedupKey.map(PostgresText.safe), expiry[key] == nil else { continue }
-            expiry[key] = now + max(0, accept.dedupWindow.isNaN ? 0 : accept.dedupWindow)
+            guard let key = accept.dedupKey.map(PostgresText.safe), windows[key] == nil else { continue }
+            windows[key] = max(0, accept.dedupWindow.isNaN ? 0 : accept.dedupWindow)
         }
-        guard !expiry.isEmpty else { return accepts.map { _ in .success(.accepted) } }
-        let keys = expiry.keys.sorted()
+        guard !windows.isEmpty else { return accepts.map { _ in .success(.accepted) } }
+        let keys = windows.keys.sorted()
+        // Expiry on the server's clock, the one every replica shares.
         let rows = try await connection.query(
             """
             INSERT INTO encharge_spool.dedup (key, expires_at)
-            SELECT key, expires_at FROM unnest(\(keys)::text[], \(keys.map { expiry[$0]! })::float8[]) AS t(key, expires_at)
+            SELECT key, extract(epoch FROM now()) + seconds
+            FROM unnest(\(keys)::text[], \(keys.map { windows[$0]! })::float8[]) AS t(key, seconds)
             ORDER BY key
             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
-                WHERE encharge_spool.dedup.expires_at <= \(now)
+                WHERE encharge_spool.dedup.expires_at <= extract(epoch FROM now())
             RETURNING key
             """, logger: connector.logger
         ).collect()
@@ -373,7 +413,13 @@ final class PostgresSpoolWriter: Sendable {
         var deliveredIDs: [Int64] = []
         var deadIDs: [Int64] = [], reasons: [String] = [], statuses: [Int32] = [], bodies: [String] = []
         var hasBody: [Bool] = [], attempts: [Int32] = []
-        for settlement in settlements {
+        func id(_ settlement: SpoolSettlement) -> Int64 {
+            switch settlement {
+            case .delivered(let id), .dead(let id, _, _, _, _): id
+            }
+        }
+        // In id order, the order every transaction locks event rows in.
+        for settlement in settlements.sorted(by: { id($0) < id($1) }) {
             switch settlement {
             case .delivered(let id):
                 deliveredIDs.append(id)
@@ -460,19 +506,51 @@ final class PostgresSpoolWriter: Sendable {
         return dropped
     }
 
+    /// Seconds one transaction or statement of the writer may take before its connection is given
+    /// up as hung (a frozen server, a dead network path): more than a lock wait behind another
+    /// replica's transaction can last (the server ends those idle for 15 s).
+    static let writeTimeout: Double = 30
+
+    /// Runs `body` on `connection`; closes the connection when `body` takes longer than
+    /// `writeTimeout`, so its queries fail (and the writer opens a new one) instead of waiting forever.
+    private func bounded<T>(_ connection: PostgresConnection, _ body: () async throws -> T) async throws -> T {
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(Self.writeTimeout))
+            if !Task.isCancelled { try? await connection.close() }
+        }
+        defer { watchdog.cancel() }
+        return try await body()
+    }
+
     /// Re-reads the counts (one row and two index probes); leaves them as they were when it fails.
     private func recount(on connection: inout PostgresConnection?) async {
         guard let open = try? await open(&connection),
-            let stats = try? await PostgresSpoolStatistics.read(on: open, logger: connector.logger)
+            let stats = try? await bounded(
+                open, { try await PostgresSpoolStatistics.read(on: open, logger: connector.logger) })
         else { return }
         cachedStats.withLock { $0 = stats }
     }
 
-    /// Deletes dedup keys whose window ended, in a statement of its own (it takes no other lock, so
-    /// it cannot deadlock with a batch).
-    private func pruneDedup(now: Double, on connection: inout PostgresConnection?) async {
+    /// Deletes dedup keys whose window ended (on the server's clock), in statements of their own
+    /// of at most 1000 keys each, locked in key order (the order batches lock keys in) and skipping
+    /// keys another transaction holds, so it never deadlocks with a batch.
+    private func pruneDedup(on connection: inout PostgresConnection?) async {
         guard let open = try? await open(&connection) else { return }
-        _ = try? await open.query(
-            "DELETE FROM encharge_spool.dedup WHERE expires_at <= \(now)", logger: connector.logger)
+        while true {
+            let rows = try? await bounded(open) {
+                try await open.query(
+                    """
+                    WITH gone AS (
+                        DELETE FROM encharge_spool.dedup WHERE key IN (
+                            SELECT key FROM encharge_spool.dedup WHERE expires_at <= extract(epoch FROM now())
+                            ORDER BY key LIMIT 1000 FOR UPDATE SKIP LOCKED)
+                        RETURNING 1
+                    )
+                    SELECT count(*) FROM gone
+                    """, logger: connector.logger
+                ).collect()
+            }
+            guard let count = try? rows?.first?.decode(Int64.self), count == 1000 else { return }
+        }
     }
 }

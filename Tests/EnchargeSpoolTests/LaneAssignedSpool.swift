@@ -4,12 +4,14 @@ import JSONKit
 import Synchronization
 
 /// A real `SQLiteSpool` whose lanes the test hands out, as another process's share would leave
-/// them: `balanceLanes` returns `assigned` (plus any busy lane, which a spool never takes away)
-/// and records each `busy` it was offered. Everything else is the SQLite spool's own.
+/// them: `balanceLanes` returns `assigned` (plus any busy lane, which a spool never takes away,
+/// unless `takeAway` says another process took it after a lost lock connection) and records each
+/// `busy` it was offered. Everything else is the SQLite spool's own.
 ///
-/// `loseLanes(thenOnRead:)` plays a spool whose lock connection was lost: one balance leaves no
-/// lane, busy ones included; the first read of lanes after it calls a hook between reading and
-/// returning, as a read whose snapshot predates a settlement's commit.
+/// `loseLanes(thenOnRead:)` plays a spool whose balance failed (its lock connection was lost): one
+/// balance throws, so the worker holds no lane until the next; the first read of lanes after it
+/// calls a hook between reading and returning, as a read whose snapshot predates a settlement's
+/// commit.
 final class LaneAssignedSpool: EventSpool {
     let inner: SQLiteSpool
     private let state = Mutex(State())
@@ -17,6 +19,7 @@ final class LaneAssignedSpool: EventSpool {
     private struct State {
         var assigned: Set<Int> = []
         var busyOffers: [Set<Int>] = []
+        var takenAway: Set<Int> = []
         var losing = false
         var afterRead: (@Sendable () -> Void)?
         var readHookArmed = false
@@ -28,7 +31,20 @@ final class LaneAssignedSpool: EventSpool {
     }
 
     /// The lanes this process gets from its next balance on.
-    func assign(_ lanes: Set<Int>) { state.withLock { $0.assigned = lanes } }
+    func assign(_ lanes: Set<Int>) {
+        state.withLock { state in
+            state.assigned = lanes
+            state.takenAway.subtract(lanes)
+        }
+    }
+    /// Lanes another process took, busy or not (as after this process's lock connection was lost),
+    /// until they are assigned again.
+    func takeAway(_ lanes: Set<Int>) {
+        state.withLock { state in
+            state.assigned.subtract(lanes)
+            state.takenAway.formUnion(lanes)
+        }
+    }
     /// Every non-empty `busy` set the worker offered so far.
     var busyOffers: [Set<Int>] { state.withLock { $0.busyOffers } }
 
@@ -42,15 +58,20 @@ final class LaneAssignedSpool: EventSpool {
     }
 
     func balanceLanes(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
-        state.withLock { state in
+        let lanes = state.withLock { state -> Set<Int>? in
             if !busy.isEmpty { state.busyOffers.append(busy) }
             if state.losing {
                 state.losing = false
                 state.readHookArmed = true
-                return []
+                return nil
             }
-            return state.assigned.union(busy)
+            return state.assigned.union(busy.subtracting(state.takenAway))
         }
+        guard let lanes else {
+            throw SpoolError(
+                kind: .storage, message: "lost the connection holding the lanes", path: inner.displayName)
+        }
+        return lanes
     }
 
     var displayName: String { inner.displayName }

@@ -11,6 +11,14 @@ import Testing
         ("postgres://h/spool?password=s3cret&application_name=x", "postgres://h/spool?application_name=x"),
         ("postgres://app:s3cret@h?PASSWORD=s3cret#frag", "postgres://app@h#frag"),
         ("postgres://h", "postgres://h"),
+        // An unencoded / ? or # ends the authority inside the password: nothing after the scheme is shown.
+        ("postgres://enc:s3cret/w@127.0.0.1:5432/db", "postgres://…"),
+        ("postgres://enc:s3cret#w@127.0.0.1:5432/db", "postgres://…"),
+        ("postgres://enc:s3cret?w@127.0.0.1:5432/db", "postgres://…"),
+        (
+            "postgres://enc@127.0.0.1:5432/db?sslmode=disable&password=s3cret",
+            "postgres://enc@127.0.0.1:5432/db?sslmode=disable"
+        ),
     ])
     func aPostgresURLIsShownWithoutItsPassword(url: String, shown: String) {
         let location = SpoolLocation(parsing: url)

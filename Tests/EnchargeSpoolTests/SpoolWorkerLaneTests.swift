@@ -1,4 +1,5 @@
 import EnchargeKit
+import Synchronization
 import SystemKit
 import TestSupport
 import Testing
@@ -118,6 +119,38 @@ struct SpoolWorkerLaneTests {
                 })
             #expect(Set(server.accepted.compactMap(\.seq)).isDisjoint(with: ofReleased))
             worker.stop(timeout: 5)
+        }
+    }
+
+    @Test func aBusyLaneTakenByAnotherProcessIsWithdrawnFromTheWireUnsettled() async throws {
+        let slow = Mutex(true)
+        try await ScriptedIngestServer.with(script: { request, _ in
+            request.person == "person-0" && slow.withLock({ $0 }) ? IngestReply(delay: .seconds(3)) : .mock
+        }) { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let spool = LaneAssignedSpool(try SQLiteSpool(path: tmp.file("spool.db")), assigned: SpoolLanes.all)
+            // Three requests of person-0: the first goes on the wire and hangs, the others queue behind it.
+            try await Self.accept(spool, 0..<3, people: 1)
+            let lane = Self.lane(of: "person-0")
+            let worker = try SpoolDeliveryWorker(
+                spool: spool, configuration: SpoolFixture.configuration(endpoint), batchSize: 16, balanceInterval: 0.05)
+            worker.start()
+            #expect(await eventually("the first event is on the wire") { server.received.count == 1 })
+            // Another process took the lane (this one's lock connection was lost): the events of
+            // it on the wire and queued are withdrawn, none settled.
+            spool.takeAway([lane])
+            #expect(
+                await eventually("the worker withdraws the lane's events", timeout: .seconds(10)) {
+                    worker.lastError?.contains("lost lanes [\(lane)]") == true && worker.stats().inFlight == 0
+                })
+            #expect(try await spool.stats().pending == 3, "nothing of the lost lane was settled")
+            // Held again, the lane is read from its start and sent in order.
+            slow.withLock { $0 = false }
+            spool.assign(SpoolLanes.all)
+            #expect(try await eventually("everything is delivered") { try await spool.stats().pending == 0 })
+            worker.stop(timeout: 5)
+            #expect(server.received.compactMap(\.seq) == [0, 0, 1, 2], "seq 1 and 2 never left the withdrawn engine")
         }
     }
 }

@@ -53,4 +53,34 @@ import Testing
             #expect(!error.description.contains("pw"))
         }
     }
+
+    @Test(arguments: [
+        "postgres://enc:p/w@127.0.0.1:5432/db", "postgres://enc:p#w@127.0.0.1:5432/db",
+        "postgres://enc:p?w@127.0.0.1:5432/db",
+    ])
+    func aPasswordWithAnUnencodedDelimiterIsRefusedWithoutShowingIt(url: String) {
+        do {
+            let address = try PostgresSpoolAddress(url: url)
+            Issue.record("parsed as \(address.endpoint) with display \(address.displayName)")
+        } catch {
+            #expect(
+                error.description
+                    == "postgres://…: has an unencoded / ? or # in its user or password; percent-encode them there (%2F %3F %23)"
+            )
+        }
+    }
+
+    @Test func anEncodedPasswordAndAPasswordParameterAreUsedButNeverShown() throws {
+        let encoded = try PostgresSpoolAddress(url: "postgres://enc:p%2Fw%23x%3Fy@127.0.0.1:5432/db")
+        #expect(encoded.urlPassword == "p/w#x?y")
+        #expect(encoded.displayName == "postgres://enc@127.0.0.1:5432/db")
+        let parameter = try PostgresSpoolAddress(url: "postgres://enc@127.0.0.1:5432/db?password=p%40w&sslmode=disable")
+        #expect(parameter.urlPassword == "p@w")
+        #expect(parameter.tls == .disable)
+        #expect(parameter.displayName == "postgres://enc@127.0.0.1:5432/db?sslmode=disable")
+        let at = try PostgresSpoolAddress(url: "postgres://enc:p@w@127.0.0.1:5432/db")
+        #expect(at.urlPassword == "p@w")
+        #expect(at.endpoint == .tcp(host: "127.0.0.1", port: 5432))
+        #expect(at.displayName == "postgres://enc@127.0.0.1:5432/db")
+    }
 }

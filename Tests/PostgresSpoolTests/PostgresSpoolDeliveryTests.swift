@@ -61,6 +61,59 @@ struct PostgresSpoolDeliveryTests {
             for spool in [replica, first, second] { await spool.close() }
         }
     }
+
+    @Test func aSecondWorkerJoiningUnderLoadTakesLanesWithoutDuplicatesOrReordering() async throws {
+        try await ScriptedIngestServer.with(script: { _, _ in IngestReply.mock.delayed(by: .milliseconds(2)) }) {
+            server, endpoint in
+            let database = try SpoolDatabase()
+            let replica = try await database.open()
+            let first = try await database.open()
+            let second = try await database.open()
+            let workers = try [first, second].map {
+                try SpoolDeliveryWorker(
+                    spool: $0, configuration: Delivery.configuration(endpoint), batchSize: 20, balanceInterval: 0.1)
+            }
+            workers[0].start()
+            let requests = 600
+            func accept(_ range: Range<Int>) async throws {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for batch in 0..<4 {
+                        group.addTask {
+                            for index in stride(from: range.lowerBound + batch, to: range.upperBound, by: 4) {
+                                _ = try await replica.accept(
+                                    requestID: "req-\(index)", dedupKey: nil,
+                                    events: [Events.track("person-\(index % 17)", seq: index)], source: "POST /hook",
+                                    dedupWindow: 60)
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            try await accept(0..<300)
+            #expect(await eventually("the first worker is delivering") { server.accepted.count > 20 })
+            // The second joins while the first has events on the wire: lanes move between them.
+            workers[1].start()
+            try await accept(300..<requests)
+            #expect(
+                try await eventually("the spool drains", timeout: .seconds(60)) {
+                    try await replica.stats().pending == 0
+                })
+            for worker in workers { await worker.shutdown(timeout: 5) }
+            let accepted = server.accepted
+            #expect(accepted.count == requests, "every event once across the handoff")
+            #expect(Set(accepted.compactMap(\.seq)) == Set(0..<requests))
+            var byPerson: [String: [Int]] = [:]
+            for request in accepted {
+                if let person = request.person, let seq = request.seq { byPerson[person, default: []].append(seq) }
+            }
+            for (person, seqs) in byPerson {
+                #expect(seqs == seqs.sorted(), "\(person) out of order: \(seqs)")
+            }
+            #expect(workers[1].stats().delivered > 0, "the second worker took lanes under load")
+            for spool in [replica, first, second] { await spool.close() }
+        }
+    }
 }
 
 /// One worker process beside two accepting replicas (`serve --no-deliver` and `deliver`): under a

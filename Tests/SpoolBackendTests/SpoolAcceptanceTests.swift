@@ -24,7 +24,7 @@ struct SpoolAcceptanceTests {
             }
             await backend.close(spool)
             let reopened = try await backend.open(location)
-            let rows = try reopened.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
+            let rows = try await reopened.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
             #expect(rows.map(\.wire) == requests.joined().map { $0.wireJSON() })
             #expect(rows.map(\.event) == Array(requests.joined()))
             #expect(rows.map(\.requestID) == ["req-0", "req-0", "req-1", "req-2", "req-2", "req-2"])
@@ -58,7 +58,7 @@ struct SpoolAcceptanceTests {
             #expect(results.count == count && results.allSatisfy { $0 == .accepted })
             let transactions = backend.transactionCount(spool) - before
             #expect(transactions < count / 4, "\(transactions) transactions for \(count) requests: no group commit")
-            let rows = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 10 * count)
+            let rows = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 10 * count)
             #expect(rows.count == 2 * count)
             for pair in stride(from: 0, to: rows.count, by: 2) {
                 #expect(rows[pair].request == rows[pair + 1].request)

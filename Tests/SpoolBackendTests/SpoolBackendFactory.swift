@@ -1,4 +1,5 @@
 import EnchargeSpool
+import TestSupport
 import Testing
 
 /// One spool backend the shared suites run against: how to make, open, inspect and remove a spool
@@ -57,5 +58,24 @@ extension SpoolBackendFactory {
                 throw error
             }
         }
+    }
+}
+
+extension EventSpool {
+    /// Pending events as the delivery worker reads them: on a thread of its own (the delivery calls
+    /// block theirs, never one of Swift's cooperative pool), after taking this process's lanes, so
+    /// only lanes it holds are read.
+    func heldPendingEvents(after cursor: Int64 = 0, lanes: Set<Int> = SpoolLanes.all, limit: Int) async throws
+        -> [SpoolPendingEvent]
+    {
+        try await onThread { [self] in
+            _ = try balanceLanes(busy: [])
+            return try pendingEvents(after: cursor, lanes: lanes, limit: limit)
+        }
+    }
+
+    /// `waitForSettlements`, on a thread of its own.
+    func settlementsCommitted() async throws {
+        try await onThread { [self] in waitForSettlements() }
     }
 }

@@ -23,21 +23,23 @@ struct SpoolDeliveryReadTests {
     func eventsAreStoredWithTheLaneOfTheirPersonAndReadByLane(backend: any SpoolBackendFactory) async throws {
         try await backend.withSpool { spool, _ in
             try await Self.acceptPeople(spool, count: 40)
-            let all = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 1000)
+            let all = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 1000)
             #expect(all.count == 80)
             for row in all {
                 #expect(row.identityKey == row.event.identityKey)
                 #expect(row.lane == SpoolLanes.lane(ofIdentityKey: row.identityKey))
             }
             let someLanes = Set(all.prefix(10).map(\.lane))
-            let inLanes = try spool.pendingEvents(after: 0, lanes: someLanes, limit: 1000)
+            let inLanes = try await spool.heldPendingEvents(after: 0, lanes: someLanes, limit: 1000)
             #expect(inLanes == all.filter { someLanes.contains($0.lane) }, "exactly those lanes, in spool order")
             let otherLanes = SpoolLanes.all.subtracting(someLanes)
-            let rest = try spool.pendingEvents(after: 0, lanes: otherLanes, limit: 1000)
+            let rest = try await spool.heldPendingEvents(after: 0, lanes: otherLanes, limit: 1000)
             #expect(Set(inLanes.map(\.id)).union(rest.map(\.id)) == Set(all.map(\.id)))
-            #expect(try spool.pendingEvents(after: 0, lanes: [], limit: 1000).isEmpty)
+            #expect(try await spool.heldPendingEvents(after: 0, lanes: [], limit: 1000).isEmpty)
             let after = all[40].id
-            #expect(try spool.pendingEvents(after: after, lanes: SpoolLanes.all, limit: 1000) == Array(all[41...]))
+            #expect(
+                try await spool.heldPendingEvents(after: after, lanes: SpoolLanes.all, limit: 1000) == Array(all[41...])
+            )
         }
     }
 
@@ -49,20 +51,20 @@ struct SpoolDeliveryReadTests {
                 source: "t")
             _ = try await spool.accept(
                 requestID: "next", dedupKey: nil, events: [SpoolFixture.track("q", seq: 6)], source: "t")
-            let first = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 3)
+            let first = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 3)
             #expect(first.map(\.requestID) == Array(repeating: "big", count: 5))
-            let second = try spool.pendingEvents(after: first.last!.id, lanes: SpoolLanes.all, limit: 3)
+            let second = try await spool.heldPendingEvents(after: first.last!.id, lanes: SpoolLanes.all, limit: 3)
             #expect(second.map(\.requestID) == ["next"])
-            #expect(try spool.pendingEvents(after: second.last!.id, lanes: SpoolLanes.all, limit: 3).isEmpty)
+            #expect(try await spool.heldPendingEvents(after: second.last!.id, lanes: SpoolLanes.all, limit: 3).isEmpty)
         }
     }
 
     @Test(arguments: SpoolBackends.all)
     func theOnlyDeliveringProcessHoldsEveryLane(backend: any SpoolBackendFactory) async throws {
         try await backend.withSpool { spool, _ in
-            let held = try spool.balanceLanes(busy: [])
+            let held = try await onThread { try spool.balanceLanes(busy: []) }
             #expect(held == SpoolLanes.all)
-            let heldWhileBusy = try spool.balanceLanes(busy: [3, 7])
+            let heldWhileBusy = try await onThread { try spool.balanceLanes(busy: [3, 7]) }
             #expect(heldWhileBusy == SpoolLanes.all)
         }
     }
@@ -71,18 +73,18 @@ struct SpoolDeliveryReadTests {
     func settlementsDeleteDeliveredEventsAndKeepDeadOnesUntilRequeued(backend: any SpoolBackendFactory) async throws {
         try await backend.withSpool { spool, _ in
             try await Self.acceptPeople(spool, count: 4)
-            let rows = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
+            let rows = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
             spool.settle(.delivered(rows[0].id))
             spool.settle(
                 .dead(rows[1].id, reason: "HTTP 422: invalid email", status: 422, body: "{\"e\":1}", attempts: 1))
             spool.settle(.delivered(rows[2].id))
             spool.settle(.dead(rows[5].id, reason: "HTTP 400", status: 400, body: nil, attempts: 3))
-            spool.waitForSettlements()
+            try await spool.settlementsCommitted()
             var stats = try await spool.stats()
             #expect(stats.pending == 4)
             #expect(stats.delivered == 2)
             #expect(stats.dead == 2)
-            let pending = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
+            let pending = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
             #expect(pending.map(\.id) == [rows[3].id, rows[4].id, rows[6].id, rows[7].id])
             let dead = try await spool.deadEvents()
             #expect(dead.map(\.id) == [rows[1].id, rows[5].id])
@@ -98,7 +100,7 @@ struct SpoolDeliveryReadTests {
             #expect(try await spool.requeueDeadEvents() == 2)
             #expect(try await spool.requeueDeadEvents() == 0)
             #expect(try await spool.deadEvents().isEmpty)
-            let requeued = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
+            let requeued = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
             #expect(requeued.map(\.wire) == [3, 4, 6, 7, 1, 5].map { rows[$0].wire })
             #expect(requeued.suffix(2).map(\.lane) == [rows[1].lane, rows[5].lane])
             #expect(requeued.suffix(2).map(\.requestID) == ["req-0", "req-2"])
@@ -115,13 +117,13 @@ struct SpoolDeliveryReadTests {
             let before = SystemClock.wallSeconds()
             try await Self.acceptPeople(spool, count: 3)
             try await spool.keepFailedRequest(requestID: "f", request: ["a": 1], error: "e", traceback: nil)
-            let rows = try spool.pendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
+            let rows = try await spool.heldPendingEvents(after: 0, lanes: SpoolLanes.all, limit: 100)
             let stats = try await spool.stats()
             #expect(stats.pending == 6 && stats.delivered == 0 && stats.dead == 0 && stats.failedRequests == 1)
             let oldest = try #require(stats.oldestPendingAcceptedAt)
             #expect(abs(oldest - before) < 60, "accepted at \(oldest), the test began at \(before)")
             for row in rows.prefix(2) { spool.settle(.delivered(row.id)) }
-            spool.waitForSettlements()
+            try await spool.settlementsCommitted()
             let later = try await spool.stats()
             #expect(later.pending == 4 && later.delivered == 2)
             #expect(try #require(later.oldestPendingAcceptedAt) >= oldest)
@@ -133,16 +135,16 @@ struct SpoolDeliveryReadTests {
         try await backend.withSpool { spool, _ in
             let start = spool.commitGeneration
             try await Self.acceptPeople(spool, count: 1)
-            spool.waitForCommit(after: start, timeout: 10)
+            try await onThread { spool.waitForCommit(after: start, timeout: 10) }
             #expect(spool.commitGeneration != start)
             let afterAccept = spool.commitGeneration
             spool.wake()
-            spool.waitForCommit(after: afterAccept, timeout: 10)
+            try await onThread { spool.waitForCommit(after: afterAccept, timeout: 10) }
             #expect(spool.commitGeneration != afterAccept)
             // Without a commit, the wait ends after its timeout.
             let clock = ContinuousClock()
             let quiet = spool.commitGeneration
-            let waited = clock.measure { spool.waitForCommit(after: quiet, timeout: 0.05) }
+            let waited = try await onThread { clock.measure { spool.waitForCommit(after: quiet, timeout: 0.05) } }
             #expect(waited >= .milliseconds(40))
         }
     }
