@@ -200,6 +200,8 @@ package final class PostgresSpool: EventSpool {
         await withCheckedContinuation { continuation in writer.enqueueProbe(continuation) }
     }
 
+    /// This process's view of the counts, re-read about once a second: approximate across
+    /// processes (other replicas' commits since the re-read are missing), never below 0.
     package var cachedStats: SpoolStats { writer.cachedStats.withLock { $0 } }
 
     package var lastCommitFailure: (reason: String, age: Double)? {
@@ -262,10 +264,8 @@ package final class PostgresSpool: EventSpool {
             throw .postgres(error, kind: .storage, spool: displayName, doing: "cannot requeue dead events")
         }
         if moved > 0 {
-            writer.cachedStats.withLock { stats in
-                stats.pending += Int(moved)
-                stats.dead -= Int(moved)
-            }
+            // Dead events back in line: `dead` down, `pending` up by as many.
+            writer.cachedStats.withLock { $0.count(dead: -Int(moved)) }
             writer.poke()
         }
         return Int(moved)

@@ -50,6 +50,35 @@ import Testing
     }
 }
 
+/// The cached counts of a replica miss other replicas' commits until the next re-read; they are
+/// approximate, never negative.
+@Suite struct PostgresSpoolCachedStatsTests {
+    @Test func aReplicaDeliveringEventsAnotherAcceptedSinceItsRecountNeverCountsBelowZero() async throws {
+        let database = try SpoolDatabase()
+        let delivering = try await database.open()
+        let accepting = try await database.open()
+        // Many, so the delivering replica's writer commits some before its once-a-second re-read.
+        let count = 40
+        for index in 0..<count {
+            _ = try await accepting.accept(
+                requestID: "r\(index)", dedupKey: nil, events: [Events.track("ann", seq: index)], source: "POST /",
+                dedupWindow: 60)
+        }
+        let lanes = try await onThread { try delivering.balanceLanes(busy: []) }
+        let pending = try await onThread { try delivering.pendingEvents(after: 0, lanes: lanes, limit: count) }
+        #expect(pending.count == count)
+        for event in pending {
+            delivering.settle(.delivered(event.id))
+            #expect(delivering.cachedStats.pending >= 0)
+        }
+        try await onThread { delivering.waitForSettlements() }
+        #expect(delivering.cachedStats.pending >= 0, "\(delivering.cachedStats)")
+        #expect(try await delivering.stats().pending == 0)
+        await accepting.close()
+        await delivering.close()
+    }
+}
+
 /// Lost connections (PostgreSQL restarted, a backend terminated) are opened again.
 @Suite struct PostgresSpoolReconnectionTests {
     @Test func everyConnectionOfTheSpoolIsOpenedAgainAfterItsBackendWasTerminated() async throws {
