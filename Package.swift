@@ -215,7 +215,9 @@ let package = Package(
         .testTarget(
             name: "WebhookServerTests",
             dependencies: [
-                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "JSONKit", "LuaKit",
+                "WebhookServer", "MockIngest", "EnchargeKit", "EnchargeRules", "EnchargeSpool", "PostgresSpool",
+                "JSONKit",
+                "LuaKit",
                 "WebhookSignatures", "SystemKit", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
