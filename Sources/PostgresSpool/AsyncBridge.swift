@@ -24,14 +24,15 @@ enum AsyncBridge {
             }
             let timer = Task {
                 try? await Task.sleep(for: .seconds(timeout))
-                guard let continuation = waiting.withLock({ $0.take() }) else { return }
+                guard !Task.isCancelled, let continuation = waiting.withLock({ $0.take() }) else { return }
                 work.cancel()
                 continuation.resume(returning: .failure(timedOut))
             }
             Task {
                 let result = await work.value
-                timer.cancel()
+                // Taken before the timer is cancelled: a cancelled timer wakes at once.
                 waiting.withLock { $0.take() }?.resume(returning: result)
+                timer.cancel()
             }
         }
         return try result.get()
