@@ -142,9 +142,10 @@ package final class SpoolDeliveryWorker: Sendable {
         )
     }
 
-    /// The last error reading the spool (the worker retries every second), or why delivery is
-    /// paused on a redirect; nil when none happened.
-    package var lastError: String? { core.counters.withLock { $0.lastError } }
+    /// Why reading the spool fails, while it does (the worker retries every second; the next
+    /// successful read or balance clears it), else the last other trouble (why delivery is paused
+    /// on a redirect, lanes lost to another process); nil when none happened.
+    package var lastError: String? { core.counters.withLock { $0.readFailure ?? $0.lastError } }
 
     /// Waits until the spool has recorded every event settled so far (delivered ones deleted, dead
     /// ones marked), so a process that must exit now sends none of them again after its restart.

@@ -95,13 +95,15 @@ final class WorkerCore: Sendable {
             do {
                 events = try spool.pendingEvents(after: reader.readFrom, lanes: reader.held, limit: batchSize)
             } catch {
-                counters.withLock { $0.lastError = error.description }
+                counters.withLock { $0.readFailure = error.description }
                 spool.waitForCommit(after: generation, timeout: balanceInterval)
                 continue
             }
             if stopping { break }
             let fresh = counters.withLock { values in
-                events.filter { reader.isUnread($0) && values.inFlight[$0.id] == nil }
+                // A read of no lane touched nothing: a failed balance (which left none) still stands.
+                if !reader.held.isEmpty { values.readFailure = nil }
+                return events.filter { reader.isUnread($0) && values.inFlight[$0.id] == nil }
             }
             var start = 0
             while start < fresh.count && !stopping && !keptBehindCursor
@@ -139,7 +141,7 @@ final class WorkerCore: Sendable {
         do {
             lanes = try spool.balanceLanes(busy: busy)
         } catch {
-            counters.withLock { $0.lastError = error.description }
+            counters.withLock { $0.readFailure = error.description }
             reader.hold([])
             counters.withLock { $0.heldLanes = [] }
             return
@@ -164,7 +166,10 @@ final class WorkerCore: Sendable {
         }
         reader.hold(lanes, onWire: onWire)
         if !lost.isEmpty { reader.restart() }
-        counters.withLock { $0.heldLanes = lanes }
+        counters.withLock { values in
+            values.heldLanes = lanes
+            values.readFailure = nil
+        }
     }
 
     /// The engine handed events back unsent and the cursor passed them. Waits until it settled
@@ -194,9 +199,10 @@ final class WorkerCore: Sendable {
             do {
                 probe = try spool.pendingEvents(after: 0, lanes: reader.held, limit: batchSize)
             } catch {
-                counters.withLock { $0.lastError = error.description }
+                counters.withLock { $0.readFailure = error.description }
                 continue
             }
+            counters.withLock { $0.readFailure = nil }
             // Nothing pending: the next request's events are the probe.
             guard let first = probe.first else { return resume() }
             let request = probe.prefix { $0.request == first.request }

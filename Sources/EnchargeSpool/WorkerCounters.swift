@@ -7,6 +7,8 @@ final class WorkerCounters: Sendable {
         var dead = 0
         var stopping = false
         var lastError: String?
+        /// Why the last read or balance of the spool failed; cleared by the next one that succeeds.
+        var readFailure: String?
         /// The engine events go to now; replaced after it stopped on its own.
         var engine: DeliveryEngine?
         /// Delivered events and retries of the engines replaced so far.

@@ -32,7 +32,7 @@ struct PostgresConnector: Sendable {
     ]
     private static let nextID = Atomic(0)
 
-    /// Sets up TLS as `address` asks; a CA file that cannot be read is refused here.
+    /// Sets up TLS as `address` asks; a CA file that is missing or cannot be read is refused here.
     init(address: PostgresSpoolAddress, password: String?) throws(SpoolError) {
         self.address = address
         self.password = password
@@ -52,11 +52,17 @@ struct PostgresConnector: Sendable {
         do {
             context = try NIOSSLContext(configuration: configuration)
         } catch {
-            throw SpoolError(
-                kind: .open,
-                message:
-                    "cannot set up TLS (\(error)); check the URL's sslrootcert file, or drop sslmode for a server without TLS",
-                path: address.displayName)
+            let message: String
+            switch (error as? NIOSSLError, address.rootCertificateFile) {
+            case (.noSuchFilesystemObject?, let file?):
+                message = "the URL's sslrootcert file \(file) does not exist; fix its path"
+            case (_, let file?):
+                message =
+                    "cannot read the URL's sslrootcert file \(file) as PEM certificates; pass the CA's certificate"
+            case (_, nil):
+                message = "cannot set up TLS (\(error)); drop sslmode for a server without TLS"
+            }
+            throw SpoolError(kind: .open, message: message, path: address.displayName)
         }
         if address.tls == .prefer {
             connectionTLS = .prefer(context)

@@ -161,25 +161,47 @@ package final class PostgresSpool: EventSpool {
     }
 
     /// Whether `dedupKey` was taken and its window has not ended, on the server's clock (the one
-    /// the window was set by).
+    /// the window was set by). A request's pre-check, so it fails fast rather than wait: at once
+    /// while the writer's commits fail (PostgreSQL is likely away; `accept`'s unique constraint
+    /// decides alone), and after `dedupLookupTimeout` seconds without a pool connection or answer.
     package func hasSeen(dedupKey: String) async throws(SpoolError) -> Bool {
+        let doing = "cannot read the dedup table"
+        if let failure = lastCommitFailure {
+            throw SpoolError(
+                kind: .storage, message: "\(doing): the spool cannot commit (\(failure.reason))", path: displayName)
+        }
+        let (client, logger, spool) = (client, connector.logger, displayName)
         let key = PostgresText.safe(dedupKey)
-        do {
-            let rows = try await client.query(
-                """
-                SELECT expires_at > extract(epoch FROM now()) FROM encharge_spool.dedup WHERE key = \(key)
-                """, logger: connector.logger
-            ).collect()
-            return try rows.first.map { try $0.decode(Bool.self) } ?? false
-        } catch {
-            throw .postgres(error, kind: .storage, spool: displayName, doing: "cannot read the dedup table")
+        return try await AsyncBridge.within(
+            Self.dedupLookupTimeout,
+            timedOut: SpoolError(
+                kind: .storage,
+                message:
+                    "\(doing): PostgreSQL did not answer within \(Int(Self.dedupLookupTimeout)) s; check that it runs",
+                path: spool)
+        ) { () async throws(SpoolError) -> Bool in
+            do {
+                let rows = try await client.query(
+                    """
+                    SELECT expires_at > extract(epoch FROM now()) FROM encharge_spool.dedup WHERE key = \(key)
+                    """, logger: logger
+                ).collect()
+                return try rows.first.map { try $0.decode(Bool.self) } ?? false
+            } catch {
+                throw .postgres(error, kind: .storage, spool: spool, doing: doing)
+            }
         }
     }
+
+    /// How long `hasSeen` waits for a pool connection and its answer.
+    static let dedupLookupTimeout: Double = 1
 
     package func probeCommit() async {
         await withCheckedContinuation { continuation in writer.enqueueProbe(continuation) }
     }
 
+    /// This process's view of the counts, re-read about once a second: approximate across
+    /// processes (other replicas' commits since the re-read are missing), never below 0.
     package var cachedStats: SpoolStats { writer.cachedStats.withLock { $0 } }
 
     package var lastCommitFailure: (reason: String, age: Double)? {
@@ -242,10 +264,8 @@ package final class PostgresSpool: EventSpool {
             throw .postgres(error, kind: .storage, spool: displayName, doing: "cannot requeue dead events")
         }
         if moved > 0 {
-            writer.cachedStats.withLock { stats in
-                stats.pending += Int(moved)
-                stats.dead -= Int(moved)
-            }
+            // Dead events back in line: `dead` down, `pending` up by as many.
+            writer.cachedStats.withLock { $0.count(dead: -Int(moved)) }
             writer.poke()
         }
         return Int(moved)

@@ -77,7 +77,8 @@ final class PostgresSpoolWriter: Sendable {
     /// and by `poke`, for the delivery worker's wait.
     let commits = ConditionLock(UInt64(0))
     /// The spool's counts: adjusted after each of this writer's commits and re-read from the database
-    /// about once a second (which picks up other processes' changes).
+    /// about once a second (which picks up other processes' changes). Approximate across processes:
+    /// between re-reads it misses other processes' commits (and never goes below 0).
     let cachedStats = Mutex(SpoolStats())
     /// Why the last commit failed and when (clock seconds), nil once one succeeds.
     let commitFailure = Mutex<(reason: String, at: Double)?>(nil)
@@ -233,10 +234,9 @@ final class PostgresSpoolWriter: Sendable {
                 commitFailure.withLock { $0 = nil }
                 let counted = outcome
                 cachedStats.withLock { stats in
-                    stats.pending += counted.added - counted.delivered - counted.dead
-                    stats.delivered += counted.delivered
-                    stats.dead += counted.dead
-                    stats.failedRequests += counted.keptFailures
+                    stats.count(
+                        added: counted.added, delivered: counted.delivered, dead: counted.dead,
+                        keptFailures: counted.keptFailures)
                 }
                 queue.withLock { $0.settlementFailures = 0 }
             } catch let error as PostgresTransaction.NotCommitted where !reconnected && connection?.isClosed != false {

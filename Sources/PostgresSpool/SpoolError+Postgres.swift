@@ -1,4 +1,7 @@
 import EnchargeSpool
+import NIOCore
+import NIOPosix
+import NIOSSL
 import PostgresNIO
 
 extension SpoolError {
@@ -16,9 +19,7 @@ extension SpoolError {
         let retry = "check that PostgreSQL runs and the URL's host and port are right"
         switch error.code {
         case .connectionError:
-            let cause = error.underlying.map { "\($0)" } ?? "no connection"
-            return SpoolError(
-                kind: kind, message: "\(what): cannot connect to PostgreSQL (\(cause)); \(retry)", path: spool)
+            return SpoolError(kind: kind, message: "\(what): \(connectionFailure(error.underlying))", path: spool)
         case .serverClosedConnection, .uncleanShutdown:
             return SpoolError(
                 kind: kind, message: "\(what): PostgreSQL closed the connection; \(retry), then try again", path: spool)
@@ -60,5 +61,32 @@ extension SpoolError {
         default:
             return SpoolError(kind: kind, message: "\(what): \(error.code)", path: spool)
         }
+    }
+
+    /// Why no connection came, as one plain sentence with what to do: nothing listening, a host
+    /// that is not found, no answer in time, a failed TLS handshake; other causes as NIO words them.
+    private static func connectionFailure(_ cause: (any Error)?) -> String {
+        var causes: [any Error] = cause.map { [$0] } ?? []
+        if let error = cause as? NIOConnectionError {
+            if error.dnsAError != nil || error.dnsAAAAError != nil {
+                return "the URL's host \(error.host) is not found; fix the host name in the URL"
+            }
+            causes = error.connectionErrors.map(\.error)
+        }
+        if causes.contains(where: { ($0 as? IOError).map { [ECONNREFUSED, ENOENT].contains($0.errnoCode) } ?? false }) {
+            return
+                "nothing accepts connections at the URL's host and port (connection refused); start PostgreSQL or fix the URL"
+        }
+        if causes.contains(where: { if case .connectTimeout = $0 as? ChannelError { true } else { false } }) {
+            return
+                "PostgreSQL did not answer at the URL's host and port within 10 s; check that it runs and that no firewall drops the port"
+        }
+        if causes.contains(where: { $0 is NIOSSLError || $0 is BoringSSLError }) {
+            return
+                "the TLS handshake with PostgreSQL failed (its certificate is not signed by a CA the URL trusts, or names another host); pass its CA with sslrootcert=FILE, or use sslmode=require"
+        }
+        let detail = causes.first.map { "\($0)" } ?? "no connection"
+        return
+            "cannot connect to PostgreSQL: \(detail); check that PostgreSQL runs and the URL's host and port are right"
     }
 }

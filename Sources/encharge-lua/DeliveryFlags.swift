@@ -38,7 +38,8 @@ struct DeliveryFlags: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "After Ctrl-C, seconds in-flight requests may take before the rest is dead-lettered.", valueName: "seconds")
+            "After SIGTERM or Ctrl-C, seconds requests on the wire may take to finish; the rest is dead-lettered, or stays pending when it came from a spool.",
+            valueName: "seconds")
     )
     var drainTimeout = 10.0
 

@@ -19,14 +19,14 @@ struct ServeCommand: AsyncParsableCommand, ContextCommand {
             GET /metrics (Prometheus) are built in. SIGTERM/SIGINT stop gracefully within \
             --drain-timeout, leaving undelivered events pending in the spool (a second signal exits \
             at once, 130); SIGHUP reloads the rule (a broken rule is refused and the old one keeps \
-            serving). One serve owns a spool at a time. While the Ingest API refuses the write key \
+            serving). A SQLite spool is owned by one serve at a time. While the Ingest API refuses the write key \
             (401/403), delivery pauses and /healthz answers 503.
 
             EXIT CODES
               0    stopped by SIGTERM or SIGINT
               1    the server failed while running
-              2    usage, configuration or rule-load error, a port in use, a spool
-                   that another serve owns, or one that cannot be opened
+              2    usage, configuration or rule-load error, a port in use, a SQLite
+                   spool that another serve owns, or one that cannot be opened
               130  a second SIGTERM or SIGINT stopped it at once
 
             EXAMPLES

@@ -6,7 +6,7 @@ import EnchargeRules
 struct SpoolPasswordFlags: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Read the password of a postgres:// spool from this file instead of $PGPASSWORD (never shown).",
+            "Read the password of a postgres:// spool from this file; it wins over a password in the URL, which wins over $PGPASSWORD (never shown).",
             valueName: "path"))
     var spoolPasswordFile: String?
 

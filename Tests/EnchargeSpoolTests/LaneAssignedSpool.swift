@@ -11,7 +11,7 @@ import Synchronization
 /// `loseLanes(thenOnRead:)` plays a spool whose balance failed (its lock connection was lost): one
 /// balance throws, so the worker holds no lane until the next; the first read of lanes after it
 /// calls a hook between reading and returning, as a read whose snapshot predates a settlement's
-/// commit.
+/// commit. `failBalances` makes every balance fail until it is called with false.
 final class LaneAssignedSpool: EventSpool {
     let inner: SQLiteSpool
     private let state = Mutex(State())
@@ -23,6 +23,7 @@ final class LaneAssignedSpool: EventSpool {
         var losing = false
         var afterRead: (@Sendable () -> Void)?
         var readHookArmed = false
+        var failing = false
     }
 
     init(_ inner: SQLiteSpool, assigned: Set<Int>) {
@@ -57,9 +58,13 @@ final class LaneAssignedSpool: EventSpool {
         }
     }
 
+    /// Every balance fails while `failing` holds, as while PostgreSQL is down.
+    func failBalances(_ failing: Bool) { state.withLock { $0.failing = failing } }
+
     func balanceLanes(busy: Set<Int>) throws(SpoolError) -> Set<Int> {
         let lanes = state.withLock { state -> Set<Int>? in
             if !busy.isEmpty { state.busyOffers.append(busy) }
+            if state.failing { return nil }
             if state.losing {
                 state.losing = false
                 state.readHookArmed = true

@@ -90,6 +90,30 @@ struct SpoolWorkerLaneTests {
         }
     }
 
+    /// `deliver`'s status shows `; last error: ...` while reading the spool fails, and no longer
+    /// once a balance and a read succeed again.
+    @Test func aSpoolReadFailureIsTheLastErrorOnlyUntilTheNextSuccess() async throws {
+        try await ScriptedIngestServer.with { server, endpoint in
+            let tmp = try TemporaryDirectory(prefix: "spool")
+            defer { tmp.cleanup() }
+            let spool = LaneAssignedSpool(try SQLiteSpool(path: tmp.file("spool.db")), assigned: SpoolLanes.all)
+            let worker = try SpoolDeliveryWorker(
+                spool: spool, configuration: SpoolFixture.configuration(endpoint), batchSize: 16, balanceInterval: 0.02)
+            spool.failBalances(true)
+            worker.start()
+            #expect(
+                await eventually("the failure is reported") {
+                    worker.lastError == "\(spool.displayName): lost the connection holding the lanes"
+                }, "\(worker.lastError ?? "nil")")
+            #expect(worker.heldLanes.isEmpty)
+            spool.failBalances(false)
+            try await Self.accept(spool, 0..<4, people: 2)
+            #expect(await eventually("the events go out") { server.accepted.count == 4 })
+            #expect(await eventually("the failure is no longer reported") { worker.lastError == nil })
+            worker.stop(timeout: 5)
+        }
+    }
+
     @Test func aReleasedLaneIsNoLongerReadAndABusyLaneIsOffered() async throws {
         try await ScriptedIngestServer.with(script: { _, _ in IngestReply(delay: .milliseconds(15)) }) {
             server, endpoint in

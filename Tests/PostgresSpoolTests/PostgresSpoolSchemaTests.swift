@@ -96,8 +96,16 @@ import Testing
         let database = try SpoolDatabase()
         let url = "postgres://encharge@127.0.0.1:1/\(database.name)"
         let error = try #require(await database.refusal(url: url))
-        #expect(error.description.hasPrefix("\(url): cannot open the spool: cannot connect to PostgreSQL ("))
-        #expect(error.description.hasSuffix("); check that PostgreSQL runs and the URL's host and port are right"))
+        #expect(
+            error.description
+                == "\(url): cannot open the spool: nothing accepts connections at the URL's host and port (connection refused); start PostgreSQL or fix the URL"
+        )
+        let socket = "postgres://encharge@/\(database.name)?host=/nonexistent"
+        let noSocket = try #require(await database.refusal(url: socket))
+        #expect(
+            noSocket.description
+                == "\(socket): cannot open the spool: nothing accepts connections at the URL's host and port (connection refused); start PostgreSQL or fix the URL"
+        )
     }
 
     /// Every row of the spool's tables and the schema's table list, as psql prints them.

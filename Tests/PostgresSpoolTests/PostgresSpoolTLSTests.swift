@@ -41,8 +41,9 @@ import Testing
                 Issue.record("a certificate no trusted CA signed was accepted")
             } catch let error as SpoolError {
                 #expect(
-                    error.description.hasPrefix(
-                        "\(base)?sslmode=verify-ca: cannot open the spool: cannot connect to PostgreSQL ("))
+                    error.description
+                        == "\(base)?sslmode=verify-ca: cannot open the spool: the TLS handshake with PostgreSQL failed (its certificate is not signed by a CA the URL trusts, or names another host); pass its CA with sslrootcert=FILE, or use sslmode=require"
+                )
             }
         }
     }
@@ -63,7 +64,8 @@ import Testing
         let missingFile = try #require(
             await database.refusal(url: database.url + "?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"))
         #expect(
-            missingFile.description.hasPrefix(
-                "\(database.url)?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem: cannot set up TLS ("))
+            missingFile.description
+                == "\(database.url)?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem: the URL's sslrootcert file /nonexistent/ca.pem does not exist; fix its path"
+        )
     }
 }

@@ -2,6 +2,7 @@ import EnchargeKit
 import EnchargeSpool
 import JSONKit
 import PostgresSpool
+import SystemKit
 import TestSupport
 import Testing
 
@@ -49,6 +50,35 @@ import Testing
     }
 }
 
+/// The cached counts of a replica miss other replicas' commits until the next re-read; they are
+/// approximate, never negative.
+@Suite struct PostgresSpoolCachedStatsTests {
+    @Test func aReplicaDeliveringEventsAnotherAcceptedSinceItsRecountNeverCountsBelowZero() async throws {
+        let database = try SpoolDatabase()
+        let delivering = try await database.open()
+        let accepting = try await database.open()
+        // Many, so the delivering replica's writer commits some before its once-a-second re-read.
+        let count = 40
+        for index in 0..<count {
+            _ = try await accepting.accept(
+                requestID: "r\(index)", dedupKey: nil, events: [Events.track("ann", seq: index)], source: "POST /",
+                dedupWindow: 60)
+        }
+        let lanes = try await onThread { try delivering.balanceLanes(busy: []) }
+        let pending = try await onThread { try delivering.pendingEvents(after: 0, lanes: lanes, limit: count) }
+        #expect(pending.count == count)
+        for event in pending {
+            delivering.settle(.delivered(event.id))
+            #expect(delivering.cachedStats.pending >= 0)
+        }
+        try await onThread { delivering.waitForSettlements() }
+        #expect(delivering.cachedStats.pending >= 0, "\(delivering.cachedStats)")
+        #expect(try await delivering.stats().pending == 0)
+        await accepting.close()
+        await delivering.close()
+    }
+}
+
 /// Lost connections (PostgreSQL restarted, a backend terminated) are opened again.
 @Suite struct PostgresSpoolReconnectionTests {
     @Test func everyConnectionOfTheSpoolIsOpenedAgainAfterItsBackendWasTerminated() async throws {
@@ -78,5 +108,36 @@ import Testing
         #expect(pending.map(\.requestID) == ["r1", "r2"])
         try await eventually("the pool reads again") { (try? await spool.stats().pending) == 2 }
         await spool.close()
+    }
+
+    /// While PostgreSQL is down, a webhook's dedup pre-check fails within about a second (no pool
+    /// connection comes), and at once after a commit failed, so the request gets its 503 promptly.
+    @Test(.timeLimit(.minutes(1)))
+    func theDedupPreCheckFailsPromptlyWhilePostgresIsDown() async throws {
+        try await PostgresCluster.with { cluster in
+            let url = cluster.url(database: try cluster.createDatabase())
+            let spool = try await PostgresSpool.open(url: url, password: cluster.password)
+            cluster.stop()
+            let started = SystemClock.monotonicSeconds()
+            let error = await #expect(throws: SpoolError.self) { try await spool.hasSeen(dedupKey: "k1") }
+            #expect(SystemClock.monotonicSeconds() - started < 3)
+            #expect(
+                error?.description
+                    == "\(spool.displayName): cannot read the dedup table: PostgreSQL did not answer within 1 s; check that it runs"
+            )
+            await #expect(throws: SpoolError.self) {
+                try await spool.accept(
+                    requestID: "r1", dedupKey: "k1", events: [Events.track("ann", seq: 1)], source: "POST /",
+                    dedupWindow: 60)
+            }
+            let failure = try #require(spool.lastCommitFailure)
+            let again = SystemClock.monotonicSeconds()
+            let refusal = await #expect(throws: SpoolError.self) { try await spool.hasSeen(dedupKey: "k1") }
+            #expect(SystemClock.monotonicSeconds() - again < 0.5)
+            #expect(
+                refusal?.description
+                    == "\(spool.displayName): cannot read the dedup table: the spool cannot commit (\(failure.reason))")
+            await spool.close()
+        }
     }
 }
