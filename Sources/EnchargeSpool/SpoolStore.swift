@@ -15,15 +15,28 @@ struct AcceptWrite {
     var continuation: CheckedContinuation<Result<SpoolAcceptResult, SpoolError>, Never>
 }
 
-/// One failed request waiting for the next group commit.
-struct FailedRequestWrite {
-    var requestID: String
-    var request: String
-    var error: String
-    var traceback: String?
-    var cap: SpoolKeptRequestCap?
+/// One failed request waiting for a backend's next group commit (both backends queue these).
+package struct FailedRequestWrite: Sendable {
+    package var requestID: String
+    /// The request's JSON text.
+    package var request: String
+    package var error: String
+    package var traceback: String?
+    package var cap: SpoolKeptRequestCap?
     /// Hears the ids of older kept requests the cap dropped, oldest first.
-    var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
+    package var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
+
+    package init(
+        requestID: String, request: String, error: String, traceback: String?, cap: SpoolKeptRequestCap?,
+        continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
+    ) {
+        self.requestID = requestID
+        self.request = request
+        self.error = error
+        self.traceback = traceback
+        self.cap = cap
+        self.continuation = continuation
+    }
 }
 
 /// The work waiting for the writer thread, and how far it got.

@@ -153,7 +153,7 @@ package final class PostgresSpool: EventSpool {
         let text = String(decoding: json.bytes, as: UTF8.self)
         let result = await withCheckedContinuation { continuation in
             writer.enqueue(
-                PostgresFailedRequestWrite(
+                FailedRequestWrite(
                     requestID: requestID, request: text, error: error, traceback: traceback, cap: cap,
                     continuation: continuation))
         }

@@ -22,22 +22,10 @@ struct PostgresAcceptWrite: Sendable {
     var continuation: CheckedContinuation<Result<SpoolAcceptResult, SpoolError>, Never>
 }
 
-/// One failed request waiting for the next group commit.
-struct PostgresFailedRequestWrite: Sendable {
-    var requestID: String
-    /// The request's JSON text.
-    var request: String
-    var error: String
-    var traceback: String?
-    var cap: SpoolKeptRequestCap?
-    /// Hears the ids of older kept requests the cap dropped, oldest first.
-    var continuation: CheckedContinuation<Result<[String], SpoolError>, Never>
-}
-
 /// The work waiting for the writer, and how far it got.
 struct PostgresWriteQueue {
     var accepts: [PostgresAcceptWrite] = []
-    var failures: [PostgresFailedRequestWrite] = []
+    var failures: [FailedRequestWrite] = []
     var settlements: [SpoolSettlement] = []
     /// Callers of `probeCommit`, told once a durable transaction was tried.
     var probes: [CheckedContinuation<Void, Never>] = []
@@ -106,7 +94,7 @@ final class PostgresSpoolWriter: Sendable {
     }
 
     /// Queues `failure` for the next transaction; answers it at once with `.closed` once closing.
-    func enqueue(_ failure: PostgresFailedRequestWrite) {
+    func enqueue(_ failure: FailedRequestWrite) {
         let taken = queue.withLock { queue -> Bool in
             guard !queue.closed else { return false }
             queue.failures.append(failure)
@@ -469,7 +457,7 @@ final class PostgresSpoolWriter: Sendable {
 
     /// Keeps one failed request (replacing an earlier one of the same id) and trims to its cap;
     /// returns the ids the cap dropped, oldest first.
-    private func keep(_ failure: PostgresFailedRequestWrite, now: Double, on connection: PostgresConnection)
+    private func keep(_ failure: FailedRequestWrite, now: Double, on connection: PostgresConnection)
         async throws -> [String]
     {
         let logger = connector.logger
