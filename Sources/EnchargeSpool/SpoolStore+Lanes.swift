@@ -1,4 +1,5 @@
 import EnchargeKit
+import Foundation
 import GRDB
 
 /// One event of an accepted request, as the writer stores it.
@@ -33,19 +34,29 @@ extension SpoolStore {
             """
         do {
             return try pool.read { db in
-                func rows(_ sql: String, _ arguments: StatementArguments) throws -> [SpoolPendingEvent] {
+                var batch: [SpoolPendingEvent] = []
+                batch.reserveCapacity(limit + 1)
+                // Read straight off the statement: the wire bytes are copied once, out of SQLite's
+                // buffer, and a request's id and source strings are shared by its events.
+                func read(_ sql: String, _ arguments: StatementArguments) throws {
                     let statement =
                         laneFilter.isEmpty ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
-                    return try Row.fetchAll(statement, arguments: arguments).map { row in
-                        let json: String = row[6]
-                        return SpoolPendingEvent(
-                            id: row[0], request: row[1], requestID: row[2], source: row[3], lane: row[4],
-                            identityKey: row[5], wire: Array(json.utf8))
+                    let rows = try Row.fetchCursor(statement, arguments: arguments)
+                    while let row = try rows.next() {
+                        let request: Int64 = row[1]
+                        let sameRequest = batch.last?.request == request
+                        let wire = try row.withUnsafeData(atIndex: 6) { data in data.map { [UInt8]($0) } ?? [] }
+                        batch.append(
+                            SpoolPendingEvent(
+                                id: row[0], request: request,
+                                requestID: sameRequest ? batch[batch.count - 1].requestID : row[2],
+                                source: sameRequest ? batch[batch.count - 1].source : row[3], lane: row[4],
+                                identityKey: row[5], wire: wire))
                     }
                 }
-                var batch = try rows("\(select) AND event.id > ? ORDER BY event.id LIMIT ?", [cursor, limit])
+                try read("\(select) AND event.id > ? ORDER BY event.id LIMIT ?", [cursor, limit])
                 if batch.count == limit, let last = batch.last {
-                    batch += try rows(
+                    try read(
                         "\(select) AND event.request = ? AND event.id > ? ORDER BY event.id", [last.request, last.id])
                 }
                 return batch

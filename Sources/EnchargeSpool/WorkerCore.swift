@@ -268,6 +268,7 @@ final class WorkerCore: Sendable {
             values.submitted += rows.count
             for row in rows { values.inFlight[row.id] = row.lane }
         }
-        engine.submit(rows.map(\.event), source: "\(first.source) (request \(first.requestID))", tags: rows.map(\.id))
+        engine.submit(
+            rows.map { $0.event }, source: "\(first.source) (request \(first.requestID))", tags: rows.map { $0.id })
     }
 }

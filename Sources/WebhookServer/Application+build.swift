@@ -125,9 +125,11 @@ func buildRouter(
 ) -> Router<WebhookRequestContext> {
     let router = Router(context: WebhookRequestContext.self)
     let workers = WorkerAvailability(size: configuration.workers)
+    let pacer = AcceptancePacer(limit: configuration.paceBacklog)
     router.addRoutes(
         ServerStatusController(
-            configuration: configuration, pool: pool, workers: workers, spool: spool, worker: worker, metrics: metrics
+            configuration: configuration, pool: pool, workers: workers, spool: spool, worker: worker, metrics: metrics,
+            pacer: pacer
         ).endpoints)
     let webhooks = router.group()
         .add(middleware: RequestIDMiddleware())
@@ -145,7 +147,8 @@ func buildRouter(
     }
     webhooks.addRoutes(
         WebhookController(
-            configuration: configuration, pool: pool, workers: workers, spool: spool, metrics: metrics, logger: logger
+            configuration: configuration, pool: pool, workers: workers, spool: spool, metrics: metrics, pacer: pacer,
+            logger: logger
         ).endpoints)
     return router
 }

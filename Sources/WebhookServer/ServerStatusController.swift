@@ -16,6 +16,7 @@ struct ServerStatusController: Sendable {
     /// Nil when this server does not deliver (`--no-deliver`).
     let worker: SpoolDeliveryWorker?
     let metrics: WebhookMetrics
+    let pacer: AcceptancePacer
 
     /// The routes, for `addRoutes(_:)`.
     var endpoints: RouteCollection<WebhookRequestContext> {
@@ -40,8 +41,11 @@ struct ServerStatusController: Sendable {
     }
 
     @Sendable func metricsText(_ request: Request, context: WebhookRequestContext) async throws -> Response {
+        let stats = spool.cachedStats
+        let pacing = pacer.figures(delivered: stats.delivered)
         let text = metrics.text(
-            spool: spool.cachedStats, delivery: worker?.stats(), watchdogOverruns: pool.watchdogOverruns)
+            spool: stats, delivery: worker?.stats(), watchdogOverruns: pool.watchdogOverruns,
+            pacing: (pacer.limit, pacing.rate, pacing.paced, pacing.waited))
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
             body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

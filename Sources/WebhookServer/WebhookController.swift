@@ -17,6 +17,7 @@ struct WebhookController: Sendable {
     let workers: WorkerAvailability
     let spool: any EventSpool
     let metrics: WebhookMetrics
+    let pacer: AcceptancePacer
     let logger: Logger
 
     /// The routes, for `addRoutes(_:)` on a group that carries the checks.
@@ -104,6 +105,13 @@ struct WebhookController: Sendable {
             // success: a rule that answers 4xx/5xx asks the sender to retry, and the retry must run
             // the rule again.
             let succeeded = ruleResponse.map { (200..<300).contains($0.status) } ?? true
+            if !events.isEmpty {
+                // While delivery trails, the answer waits a little, so the sender slows to what
+                // delivery sustains (a cancelled wait commits at once).
+                let stats = spool.cachedStats
+                let wait = pacer.wait(pending: stats.pending, delivered: stats.delivered)
+                if wait > 0 { try? await Task.sleep(for: .seconds(wait)) }
+            }
             let result: SpoolAcceptResult
             do {
                 result = try await spool.accept(

@@ -56,12 +56,13 @@ final class WebhookMetrics: Sendable {
         values.withLock { $0.counters[counter, default: 0] += amount }
     }
 
-    /// The Prometheus text exposition of every counter, the delivery worker's figures and the
-    /// spool's depth.
+    /// The Prometheus text exposition of every counter, the delivery worker's figures, the
+    /// spool's depth and the pacing of acceptance (`AcceptancePacer`).
     func text(
         spool: SpoolStats?,
         delivery: (delivered: Int, retried: Int, dead: Int, inFlight: Int, p50: Double, p99: Double)?,
-        watchdogOverruns: Int = 0
+        watchdogOverruns: Int = 0,
+        pacing: (limit: Double, rate: Double, paced: Int, waited: Double)? = nil
     ) -> String {
         let v = values.withLock { $0 }
         let count = { (counter: Counter) in v.counters[counter] ?? 0 }
@@ -105,7 +106,25 @@ final class WebhookMetrics: Sendable {
                 "# HELP encharge_spool_dead Dead events kept in the spool.\n"
                 + "# TYPE encharge_spool_dead gauge\nencharge_spool_dead \(s.dead)\n"
         }
+        if let p = pacing {
+            out += gauge(
+                "encharge_spool_delivery_rate", "Spooled events delivered per second, as the pacing measures it.",
+                p.rate)
+            out += gauge(
+                "encharge_pace_backlog_seconds",
+                "Seconds of delivery the backlog may hold before requests wait (--pace-backlog; 0: off).", p.limit)
+            out += counter(
+                "encharge_paced_requests_total", "Requests that waited before their commit because of the backlog.",
+                p.paced)
+            out +=
+                "# HELP encharge_pace_wait_seconds_total Seconds requests waited before their commit, in all.\n"
+                + "# TYPE encharge_pace_wait_seconds_total counter\nencharge_pace_wait_seconds_total \(p.waited)\n"
+        }
         return out
+    }
+
+    private func gauge(_ name: String, _ help: String, _ value: Double) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
     }
 
     private func counter(_ name: String, _ help: String, _ value: Int) -> String {

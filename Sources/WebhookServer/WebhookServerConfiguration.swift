@@ -41,6 +41,9 @@ package struct WebhookServerConfiguration: Sendable {
     package var ruleWarningInterval: Double = 60
     /// Undelivered events the spool may hold; at this many, requests are answered 503 with Retry-After.
     package var maxSpoolEvents = 1_000_000
+    /// Seconds of the measured delivery rate the spool's backlog may hold before requests that add
+    /// events wait (up to 10 ms each) before their commit; 0 turns this pacing off.
+    package var paceBacklog: Double = 1
     /// Seconds a client has to send a request's headers, from connecting or from the previous
     /// response; a slower connection is closed.
     package var headerTimeout: Double = 10

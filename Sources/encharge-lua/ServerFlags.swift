@@ -68,6 +68,12 @@ struct ServerFlags: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
+            "Seconds of the measured delivery rate the spool's backlog may hold before requests that add events wait (up to 10 ms each) before their commit, so senders slow to what delivery sustains; 0 turns this off.",
+            valueName: "seconds"))
+    var paceBacklog = 1.0
+
+    @Option(
+        help: ArgumentHelp(
             "Seconds a client has to send a request's headers (from connecting or from the previous response); slower connections are closed.",
             valueName: "seconds"))
     var headerTimeout = 10.0
@@ -104,6 +110,7 @@ struct ServerFlags: ParsableArguments {
             throw ValidationError("--max-kept-bytes takes a size like 256MiB, 64KiB or 65536, got \(maxKeptBytes)")
         }
         try FlagChecks.integer(maxSpoolEvents, "--max-spool-events", 1...1_000_000_000)
+        try FlagChecks.seconds(paceBacklog, "--pace-backlog", allowingZero: true, maximum: 86_400)
         guard headerTimeout.isFinite, headerTimeout > 0, headerTimeout <= 3600 else {
             throw ValidationError(
                 "--header-timeout takes a number of seconds above 0 and at most 3600, got \(headerTimeout)")
@@ -138,6 +145,7 @@ struct ServerFlags: ParsableArguments {
         server.keptRequestCap.maxCount = maxKeptRequests
         server.keptRequestCap.maxBytes = Self.parseSize(maxKeptBytes) ?? (256 << 20)
         server.maxSpoolEvents = maxSpoolEvents
+        server.paceBacklog = paceBacklog
         server.headerTimeout = headerTimeout
         server.rule.trace = trace
         return server

@@ -27,6 +27,8 @@ import Testing
         (["serve", "r.lua", "--workers", "100000"], "--workers"),
         (["serve", "r.lua", "--dedup-window", "inf"], "--dedup-window"),
         (["serve", "r.lua", "--dedup-window=-1"], "--dedup-window"),
+        (["serve", "r.lua", "--pace-backlog=-1"], "--pace-backlog"),
+        (["serve", "r.lua", "--pace-backlog", "inf"], "--pace-backlog"),
         (["run", "r.lua", "--time-limit", "inf"], "--time-limit"),
         (["run", "r.lua", "--time-limit", "1e10"], "--time-limit"),
         (["run", "r.lua", "--time-limit", "nan"], "--time-limit"),

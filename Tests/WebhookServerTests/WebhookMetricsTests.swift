@@ -117,4 +117,73 @@ import Testing
 
                 """)
     }
+
+    /// The pacing's lines follow the spool's, with the limit, the measured rate and the waits.
+    @Test func thePacingFiguresFollowTheSpoolsInTheText() {
+        let text = WebhookMetrics().text(
+            spool: nil, delivery: nil, pacing: (limit: 1, rate: 18_500.5, paced: 42, waited: 0.25))
+        #expect(
+            text.hasSuffix(
+                """
+                # HELP encharge_spool_delivery_rate Spooled events delivered per second, as the pacing measures it.
+                # TYPE encharge_spool_delivery_rate gauge
+                encharge_spool_delivery_rate 18500.5
+                # HELP encharge_pace_backlog_seconds Seconds of delivery the backlog may hold before requests wait (--pace-backlog; 0: off).
+                # TYPE encharge_pace_backlog_seconds gauge
+                encharge_pace_backlog_seconds 1.0
+                # HELP encharge_paced_requests_total Requests that waited before their commit because of the backlog.
+                # TYPE encharge_paced_requests_total counter
+                encharge_paced_requests_total 42
+                # HELP encharge_pace_wait_seconds_total Seconds requests waited before their commit, in all.
+                # TYPE encharge_pace_wait_seconds_total counter
+                encharge_pace_wait_seconds_total 0.25
+
+                """), "\(text)")
+    }
+
+    /// `--pace-backlog` end to end: delivery to a slow Ingest API trails requests posted as fast as
+    /// the router answers them, so once the backlog passes the limit requests wait before their
+    /// commit (and every one is still accepted); once the spool drained, a request does not wait.
+    @Test func aGrowingBacklogMakesRequestsWaitAndADrainedOneDoesNot() async throws {
+        try await ScriptedIngestServer.with(
+            configuration: WebhookTestServer.ingest, script: { _, _ in IngestReply.ok.delayed(by: .milliseconds(20)) }
+        ) { ingest, endpoint in
+            let server = try WebhookTestServer(rule: Self.paidRule, endpoint: endpoint) { $0.paceBacklog = 0.05 }
+            server.worker.start()
+            defer { _ = server.worker.stop(timeout: 5) }
+            try await server.test { client in
+                func figure(_ name: String) async throws -> Double {
+                    let text = try await client.execute(uri: "/metrics", method: .get).text
+                    let line = text.split(separator: "\n").first { $0.hasPrefix("\(name) ") }
+                    return try #require(line.flatMap { Double($0.split(separator: " ")[1]) }, "\(name) in \(text)")
+                }
+                #expect(try await figure("encharge_pace_backlog_seconds") == 0.05)
+                var sent = 0
+                // 4 deliveries in flight at 20 ms each deliver at most 200 events/s; 16 requests
+                // at a time outrun that within a few rounds.
+                let paced = try await eventually("requests waited once the backlog passed 0.05 s of delivery") {
+                    try await withThrowingTaskGroup(of: Int.self) { group in
+                        for seq in sent..<sent + 16 {
+                            group.addTask {
+                                try await client.postJSON("/pay", #"{"email":"p\#(seq)@example.com","seq":\#(seq)}"#)
+                                    .status.code
+                            }
+                        }
+                        for try await status in group { #expect(status == 202) }
+                    }
+                    sent += 16
+                    return try await figure("encharge_paced_requests_total") > 0
+                }
+                try #require(paced)
+                #expect(try await figure("encharge_pace_wait_seconds_total") > 0)
+                #expect(try await figure("encharge_spool_delivery_rate") > 0)
+                await eventually("every accepted event was delivered") {
+                    server.spool.cachedStats.pending == 0 && ingest.accepted.count == sent
+                }
+                let before = try await figure("encharge_paced_requests_total")
+                #expect(try await client.postJSON("/pay", #"{"email":"late@example.com","seq":0}"#).status == .accepted)
+                #expect(try await figure("encharge_paced_requests_total") == before)
+            }
+        }
+    }
 }
