@@ -116,6 +116,26 @@ struct DeliveryEngineTests {
         }
     }
 
+    @Test func sendsBodiesLongerThanTheSlotBufferWholeAndShortOnesAfterThem() async throws {
+        // One slot (concurrency 1), so every body goes through the same buffer: a short one, one past
+        // its initial capacity (it grows), then short and long again (the grown buffer is reused).
+        try await ScriptedIngestServer.with { server, endpoint in
+            func event(_ seq: Int, padding: Int) -> Event {
+                try! Event.track(
+                    name: "Signed up", user: ["email": "ann@example.com"],
+                    properties: ["seq": .integer(Int64(seq)), "pad": .string(String(repeating: "x", count: padding))],
+                    sourceIp: nil)
+            }
+            let events = [
+                event(1, padding: 10), event(2, padding: 3 * 2048), event(3, padding: 20), event(4, padding: 9000),
+            ]
+            #expect(events[1].wireJSON().count > 2 * 2048)
+            let result = try await Self.deliver([events], endpoint: endpoint) { $0.concurrency = 1 }
+            #expect(result.stats.delivered == 4)
+            #expect(server.received.map(\.body) == events.map { $0.wireJSON() })
+        }
+    }
+
     // MARK: Retries and dead letters
 
     @Test(arguments: [408, 425, 429, 500, 503])

@@ -218,6 +218,19 @@ struct DeliveryPartsTests {
         #expect(second.group != first.group)
     }
 
+    @Test func aGroupsLanesAreDistinctAscendingAndThoseOfItsKeys() {
+        let schedule = DeliverySchedule(laneCount: 8)
+        let events = [
+            Self.track(email: "ann@example.com", seq: 1), Self.track(userId: "u-bob", seq: 2),
+            Self.track(email: "ANN@example.com", seq: 3), Self.track(userId: "u-cy", seq: 4),
+            Self.track(userId: "u-bob", seq: 5),
+        ]
+        let lanes = DeliverySchedule.lanes(of: events, laneCount: 8)
+        #expect(lanes == Set(["ann@example.com", "u-bob", "u-cy"].map { schedule.lane(of: $0) }).sorted())
+        #expect(
+            DeliverySchedule.lanes(of: [events[0], events[2]], laneCount: 8) == [schedule.lane(of: "ann@example.com")])
+    }
+
     @Test func lanesSpreadKeys() {
         let schedule = DeliverySchedule(laneCount: 64)
         let lanes = Set((0..<1000).map { schedule.lane(of: "person\($0)@example.com") })

@@ -22,6 +22,8 @@ final class DeliveryCore: Sendable {
     /// a quarter of the queue below the limit, so the mapping thread wakes once per batch of
     /// settled events instead of once per event, and each wakeup refills the queue in one burst.
     let resumeMark: Int
+    /// Lanes of the schedule (`DeliverySchedule`): four per request in flight.
+    let laneCount: Int
 
     init(
         configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter?, context: DeadLetterContext,
@@ -34,7 +36,8 @@ final class DeliveryCore: Sendable {
         self.onSettled = onSettled
         self.waker = waker
         resumeMark = configuration.maxQueuedEvents - max(1, configuration.maxQueuedEvents / 4)
-        state = ConditionLock(EngineState(schedule: DeliverySchedule(laneCount: 4 * configuration.concurrency)))
+        laneCount = 4 * configuration.concurrency
+        state = ConditionLock(EngineState(schedule: DeliverySchedule(laneCount: laneCount)))
     }
 
     /// The delivery thread's loop: apply finished attempts, start ready events, wait for I/O, a
@@ -58,7 +61,7 @@ final class DeliveryCore: Sendable {
                     state.abandonAt = now
                 }
                 if let halt = state.halt {
-                    if state.running.isEmpty {
+                    if state.running == 0 {
                         for group in state.schedule.removeAll() {
                             deadLetterRemaining(of: group, from: group.next, halt, &state, &letters)
                         }
@@ -67,8 +70,8 @@ final class DeliveryCore: Sendable {
                     }
                 } else {
                     state.schedule.endBackoffs(now: now)
-                    while state.running.count < capacity, let next = state.schedule.takeReady() {
-                        state.running.insert(next.group)
+                    while state.running < capacity, let next = state.schedule.takeReady() {
+                        state.running += 1
                         outgoing.append(next)
                     }
                 }
@@ -101,7 +104,7 @@ final class DeliveryCore: Sendable {
             }
             for (group, event) in outgoing { transport.start(tag: group, body: event.wireJSON()) }
             outgoing.removeAll(keepingCapacity: true)
-            finished = transport.poll(timeout: timeout)
+            transport.poll(timeout: timeout, into: &finished)
         }
         state.withLock { $0.drained = true }
         state.broadcast()
@@ -119,19 +122,19 @@ final class DeliveryCore: Sendable {
         _ delivered: inout [Int64]
     ) {
         let id = attempt.tag
-        state.running.remove(id)
+        state.running -= 1
         // An abandoned request got no answer: its time says nothing about the API's latency.
         if attempt.outcome != .abandoned { state.latency.record(attempt.elapsed) }
         let attempts = state.schedule.recordAttempt(id)
-        let group = state.schedule.group(id)
         switch policy.verdict(for: attempt.outcome) {
         case .delivered:
             state.delivered += 1
             state.queued -= 1
             state.refusalsInARow = 0
-            if let tag = group.tag(at: group.next) { delivered.append(tag) }
+            if let tag = state.schedule.currentTag(id) { delivered.append(tag) }
         case .retry(let retryAfter, var failure):
             failure.attempts = attempts
+            let group = state.schedule.group(id)
             if var halt = state.halt {
                 (halt.status, halt.body, halt.attempts) = (failure.status, failure.body, attempts)
                 deadLetter(group, group.next, halt, &state, &letters)
@@ -146,9 +149,11 @@ final class DeliveryCore: Sendable {
             }
         case .terminal(var failure):
             failure.attempts = attempts
+            let group = state.schedule.group(id)
             deadLetter(group, group.next, failure, &state, &letters)
         case .refused(let status, var failure):
             failure.attempts = attempts
+            let group = state.schedule.group(id)
             deadLetter(group, group.next, failure, &state, &letters)
             state.refusalsInARow += 1
             if state.refusalsInARow >= configuration.refusalsBeforeStop {
@@ -156,6 +161,7 @@ final class DeliveryCore: Sendable {
             }
         case .redirected(let stop, var failure):
             failure.attempts = attempts
+            let group = state.schedule.group(id)
             deadLetter(group, group.next, failure, &state, &letters)
             halt(stop, &state)
         }

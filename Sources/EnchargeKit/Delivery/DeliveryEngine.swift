@@ -79,6 +79,8 @@ public final class DeliveryEngine: Sendable {
     private func enqueue(_ events: [Event], source: String, tags: [Int64]?) {
         guard !events.isEmpty else { return }
         let limit = core.configuration.maxQueuedEvents
+        // Outside the lock: the delivery thread waits for it less.
+        let lanes = DeliverySchedule.lanes(of: events, laneCount: core.laneCount)
         // Room now: in at once. A full queue: the submit counts itself as waiting and sleeps until
         // the delivery thread drained the queue to its resume mark (or an interrupt or `finish`,
         // which set `abandonAt` or `closing`, wakes it); after a stop of its own the engine frees
@@ -88,13 +90,13 @@ public final class DeliveryEngine: Sendable {
                 state.submitsWaiting += 1
                 return nil
             }
-            return admit(events, source: source, tags: tags, &state)
+            return admit(events, source: source, tags: tags, lanes: lanes, &state)
         }
         let accepted =
             admitted
             ?? core.state.withLock(whenReady: { [core] in core.mayResumeSubmit($0) }) { state -> Bool in
                 state.submitsWaiting -= 1
-                return admit(events, source: source, tags: tags, &state)
+                return admit(events, source: source, tags: tags, lanes: lanes, &state)
             }
         guard !accepted else { return }
         let error = DeliveryError(kind: .interrupted, message: "interrupted: submitted after finish")
@@ -106,7 +108,9 @@ public final class DeliveryEngine: Sendable {
 
     /// Queues one submit's events as a group under the lock, waking the delivery thread when it
     /// sleeps and the group can go now; false after `finish` (the caller dead-letters them).
-    private func admit(_ events: [Event], source: String, tags: [Int64]?, _ state: inout EngineState) -> Bool {
+    private func admit(
+        _ events: [Event], source: String, tags: [Int64]?, lanes: [Int], _ state: inout EngineState
+    ) -> Bool {
         if state.firstSubmitAt == nil { state.firstSubmitAt = SystemClock.monotonicSeconds() }
         state.submitted += events.count
         if state.closing {
@@ -114,9 +118,9 @@ public final class DeliveryEngine: Sendable {
             return false
         }
         state.queued += events.count
-        let ready = state.schedule.add(events, source: source, tags: tags)
+        let ready = state.schedule.add(events, source: source, tags: tags, lanes: lanes)
         // Stopped, the thread dead-letters the new group once nothing is on the wire.
-        let wanted = state.halt != nil || (ready && state.running.count < core.configuration.concurrency)
+        let wanted = state.halt != nil || (ready && state.running < core.configuration.concurrency)
         if wanted && state.sleeping && state.threadAlive {
             state.sleeping = false
             core.waker.wake()

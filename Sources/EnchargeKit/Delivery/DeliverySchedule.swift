@@ -28,6 +28,20 @@ struct DeliverySchedule {
         var current: Event { events[next] }
         /// The caller's tag of `events[index]`, if the group is tagged.
         func tag(at index: Int) -> Int64? { tags?[index] }
+
+        /// Counts an attempt of the current event; returns the attempts so far.
+        mutating func recordAttempt() -> Int {
+            attempts += 1
+            return attempts
+        }
+
+        /// Moves to the next event; false when the group has none left.
+        mutating func moveToNextEvent() -> Bool {
+            next += 1
+            attempts = 0
+            lastFailure = nil
+            return next < events.count
+        }
     }
 
     let laneCount: Int
@@ -51,16 +65,34 @@ struct DeliverySchedule {
     /// Lane of an identity key (`Event.lane(ofIdentityKey:laneCount:)`).
     func lane(of key: String) -> Int { Event.lane(ofIdentityKey: key, laneCount: laneCount) }
 
+    /// Distinct lanes of the events' identity keys, ascending: what `add(_:source:tags:lanes:)` takes.
+    /// A pure function of the events, so a caller computes it before taking the engine's lock.
+    static func lanes(of events: [Event], laneCount: Int) -> [Int] {
+        var lanes: [Int] = []
+        lanes.reserveCapacity(events.count)
+        for event in events {
+            let lane = Event.lane(ofIdentityKey: event.identityKey, laneCount: laneCount)
+            // Insertion into a short sorted array: a group has a handful of events.
+            var index = lanes.count
+            while index > 0 && lanes[index - 1] > lane { index -= 1 }
+            if index == 0 || lanes[index - 1] != lane { lanes.insert(lane, at: index) }
+        }
+        return lanes
+    }
+
     /// Queues the events of one submit as a group; returns true when it became ready at once.
     @discardableResult
     mutating func add(_ events: [Event], source: String, tags: [Int64]? = nil) -> Bool {
+        add(events, source: source, tags: tags, lanes: Self.lanes(of: events, laneCount: laneCount))
+    }
+
+    /// `add(_:source:tags:)` with the group's lanes already computed by `lanes(of:laneCount:)`.
+    @discardableResult
+    mutating func add(_ events: [Event], source: String, tags: [Int64]?, lanes groupLanes: [Int]) -> Bool {
         precondition(!events.isEmpty)
         precondition(tags == nil || tags!.count == events.count, "one tag per event")
         let id = nextGroupID
         nextGroupID += 1
-        var laneSet = Set<Int>()
-        for event in events { laneSet.insert(lane(of: event.identityKey)) }
-        let groupLanes = laneSet.sorted()
         groups[id] = Group(events: events, source: source, tags: tags, lanes: groupLanes)
         for lane in groupLanes { lanes[lane].append(id) }
         if isAtHeadOfAllLanes(id, groupLanes) {
@@ -82,11 +114,15 @@ struct DeliverySchedule {
 
     /// Records an attempt of the group's current event; returns the attempt count so far.
     mutating func recordAttempt(_ id: Int) -> Int {
-        groups[id]!.attempts += 1
-        return groups[id]!.attempts
+        groups[id]!.recordAttempt()
     }
 
     func group(_ id: Int) -> Group { groups[id]! }
+
+    /// The caller's tag of the group's current event, if the group is tagged (no copy of the group).
+    func currentTag(_ id: Int) -> Int64? {
+        groups[id]!.tag(at: groups[id]!.next)
+    }
 
     /// The current event will be retried at `until` (monotonic seconds).
     mutating func backOff(_ id: Int, until: Double, after failure: DeliveryError) {
@@ -111,16 +147,19 @@ struct DeliverySchedule {
     /// removes the group from its lanes and makes every group that thereby reached the head of all
     /// its lanes ready.
     mutating func advance(_ id: Int) {
-        var group = groups[id]!
-        group.next += 1
-        group.attempts = 0
-        group.lastFailure = nil
-        if group.next < group.events.count {
-            groups[id] = group
+        if groups[id]!.moveToNextEvent() {
             ready.append(id)
             return
         }
-        groups[id] = nil
+        let group = groups.removeValue(forKey: id)!
+        if group.lanes.count == 1 {
+            // The common case (one person per submit): the next group in the lane is the one candidate.
+            let lane = group.lanes[0]
+            let removed = lanes[lane].popFirst()
+            assert(removed == id, "a finished group must be at the head of its lanes")
+            if let head = lanes[lane].first, isAtHeadOfAllLanes(head, groups[head]!.lanes) { ready.append(head) }
+            return
+        }
         var candidates: [Int] = []
         for lane in group.lanes {
             let removed = lanes[lane].popFirst()

@@ -1,8 +1,8 @@
 /// What the caller's threads and the delivery thread share, all under `state`'s lock.
 struct EngineState {
     var schedule: DeliverySchedule
-    /// Groups with an attempt on the wire.
-    var running = Set<Int>()
+    /// Groups with an attempt on the wire (each group has at most one).
+    var running = 0
     var queued = 0
     /// Submits blocked on a full queue; the delivery thread wakes them once `queued` falls to the
     /// engine's resume mark, not on every event it settles.
@@ -44,7 +44,7 @@ struct EngineState {
             if elapsed > 0 { rate = Double(delivered) / elapsed }
         }
         return DeliveryStats(
-            submitted: submitted, delivered: delivered, inFlight: running.count, queued: queued, retries: retries,
+            submitted: submitted, delivered: delivered, inFlight: running, queued: queued, retries: retries,
             deadLettered: deadLettered, deadLetterWriteFailures: deadLetterWriteFailures,
             lastDeadLetterError: lastDeadLetterError, p50Latency: latency.quantile(0.5),
             p99Latency: latency.quantile(0.99), eventsPerSecond: rate, stop: stop)

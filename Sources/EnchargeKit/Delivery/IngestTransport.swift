@@ -22,6 +22,12 @@ final class IngestTransport {
         let easy: UnsafeMutableRawPointer
         let response: UnsafeMutablePointer<ccurl_response>
         let errorBuffer: UnsafeMutablePointer<CChar>
+        /// The body of the current request, which libcurl reads in place (`CURLOPT_POSTFIELDS`)
+        /// until the transfer ends; grown when a longer body comes.
+        var body: UnsafeMutableRawPointer
+        var bodyCapacity: Int
+        /// The handle is on the multi handle (a request of this slot is on the wire).
+        var active = false
         var tag = 0
         var startedAt = 0.0
         /// Same-origin redirects followed for the current request; its URL is not the endpoint when > 0.
@@ -36,7 +42,6 @@ final class IngestTransport {
     private let headers: UnsafeMutablePointer<curl_slist>
     private var slots: [Slot] = []
     private var idle: [Int] = []
-    private var running: [UnsafeMutableRawPointer: Int] = [:]
     /// Attempts that failed before libcurl took them (add_handle errors), returned by the next poll.
     private var pending: [IngestAttempt] = []
     private let redactor: SecretRedactor
@@ -85,16 +90,21 @@ final class IngestTransport {
             response.initialize(to: ccurl_response())
             let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
             errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-            slots.append(Slot(easy: easy, response: response, errorBuffer: errorBuffer))
+            let body = UnsafeMutableRawPointer.allocate(byteCount: Self.initialBodyCapacity, alignment: 1)
+            slots.append(
+                Slot(
+                    easy: easy, response: response, errorBuffer: errorBuffer, body: body,
+                    bodyCapacity: Self.initialBodyCapacity))
             idle.append(slots.count - 1)
-            try configure(easy, response: response, errorBuffer: errorBuffer, configuration)
+            try configure(easy, index: slots.count - 1, response: response, errorBuffer: errorBuffer, configuration)
         }
     }
 
     deinit {
-        for (easy, _) in running { curl_multi_remove_handle(multi, easy) }
         for slot in slots {
+            if slot.active { curl_multi_remove_handle(multi, slot.easy) }
             curl_easy_cleanup(slot.easy)
+            slot.body.deallocate()
             slot.response.deinitialize(count: 1)
             slot.response.deallocate()
             slot.errorBuffer.deallocate()
@@ -104,7 +114,7 @@ final class IngestTransport {
     }
 
     private func configure(
-        _ easy: UnsafeMutableRawPointer, response: UnsafeMutablePointer<ccurl_response>,
+        _ easy: UnsafeMutableRawPointer, index: Int, response: UnsafeMutablePointer<ccurl_response>,
         errorBuffer: UnsafeMutablePointer<CChar>, _ configuration: DeliveryConfiguration
     ) throws(DeliveryError) {
         var firstError: CURLcode = CURLE_OK
@@ -130,6 +140,8 @@ final class IngestTransport {
         check(ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0))
         check(ccurl_easy_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errorBuffer)))
         check(ccurl_easy_capture_response(easy, response))
+        // The slot's index, read back when the transfer ends (no lookup from handle to slot).
+        check(ccurl_easy_setopt_pointer(easy, CURLOPT_PRIVATE, UnsafeMutableRawPointer(bitPattern: index + 1)))
         if firstError != CURLE_OK {
             throw DeliveryError(
                 kind: .configuration,
@@ -137,6 +149,9 @@ final class IngestTransport {
                     "libcurl rejected an option: \(redactor.redact(String(cString: curl_easy_strerror(firstError))))")
         }
     }
+
+    /// Bytes of a slot's body buffer before a longer body grows it (most events fit).
+    static let initialBodyCapacity = 2048
 
     private static func milliseconds(_ seconds: Double) -> Int {
         Int(min(max(seconds * 1000, 1), Double(Int32.max)).rounded(.up))
@@ -161,17 +176,24 @@ final class IngestTransport {
             code = ccurl_easy_setopt_off_t(slot.easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
         }
         if code == CURLE_OK {
-            // COPYPOSTFIELDS: libcurl keeps its own copy, so `body` need not outlive this call.
-            code = body.withUnsafeBytes { bytes in
-                ccurl_easy_setopt_pointer(
-                    slot.easy, CURLOPT_COPYPOSTFIELDS,
-                    UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(slot.errorBuffer)))
+            // The slot keeps its own copy of the body for libcurl to read in place (POSTFIELDS), so
+            // `body` need not outlive this call and libcurl allocates nothing for it per request.
+            if body.count > slot.bodyCapacity {
+                slot.body.deallocate()
+                slots[index].bodyCapacity = max(body.count, 2 * slot.bodyCapacity)
+                slots[index].body = UnsafeMutableRawPointer.allocate(
+                    byteCount: slots[index].bodyCapacity, alignment: 1)
             }
+            let buffer = slots[index].body
+            body.withUnsafeBytes { bytes in
+                if let source = bytes.baseAddress { buffer.copyMemory(from: source, byteCount: bytes.count) }
+            }
+            code = ccurl_easy_setopt_pointer(slot.easy, CURLOPT_POSTFIELDS, buffer)
         }
         if code == CURLE_OK {
             let added = curl_multi_add_handle(multi, slot.easy)
             if added == CURLM_OK {
-                running[slot.easy] = index
+                slots[index].active = true
                 return
             }
             code = CURLE_FAILED_INIT
@@ -188,21 +210,22 @@ final class IngestTransport {
         idle.append(index)
     }
 
-    /// Drives the transfers: returns finished attempts at once if there are any, else waits up to
-    /// `timeout` seconds (or until `waker.wake()`) for progress and returns what finished meanwhile.
-    func poll(timeout: Double) -> [IngestAttempt] {
-        var finished = pending
-        pending.removeAll()
+    /// Drives the transfers: appends finished attempts to `finished` at once if there are any, else
+    /// waits up to `timeout` seconds (or until `waker.wake()`) for progress and appends what finished
+    /// meanwhile. The caller reuses one array across polls.
+    func poll(timeout: Double, into finished: inout [IngestAttempt]) {
+        let before = finished.count
+        finished.append(contentsOf: pending)
+        pending.removeAll(keepingCapacity: true)
         var stillRunning: Int32 = 0
         _ = curl_multi_perform(multi, &stillRunning)
         collect(into: &finished)
-        if finished.isEmpty && timeout > 0 {
+        if finished.count == before && timeout > 0 {
             let milliseconds = Int32(min(max((timeout * 1000).rounded(.up), 0), 60_000))
             _ = curl_multi_poll(multi, nil, 0, milliseconds, nil)
             _ = curl_multi_perform(multi, &stillRunning)
             collect(into: &finished)
         }
-        return finished
     }
 
     /// Gives up on every request on the wire (and any failed start not yet reported), without
@@ -212,15 +235,15 @@ final class IngestTransport {
         var abandoned = pending
         pending.removeAll()
         let now = SystemClock.monotonicSeconds()
-        for (easy, index) in running {
-            curl_multi_remove_handle(multi, easy)
+        for index in slots.indices where slots[index].active {
+            curl_multi_remove_handle(multi, slots[index].easy)
+            slots[index].active = false
             idle.append(index)
             abandoned.append(
                 IngestAttempt(
                     tag: slots[index].tag, elapsed: now - slots[index].startedAt,
                     outcome: .abandoned))
         }
-        running.removeAll()
         return abandoned
     }
 
@@ -228,8 +251,9 @@ final class IngestTransport {
         var remaining: Int32 = 0
         while let message = curl_multi_info_read(multi, &remaining) {
             guard message.pointee.msg == CURLMSG_DONE, let easy = message.pointee.easy_handle,
-                let index = running.removeValue(forKey: easy)
+                let index = slotIndex(easy), slots[index].active
             else { continue }
+            slots[index].active = false
             let code = ccurl_msg_result(message)
             // `message` is invalid once the handle is removed, so everything is read before that.
             let slot = slots[index]
@@ -277,7 +301,7 @@ final class IngestTransport {
         if code == CURLE_OK {
             let added = curl_multi_add_handle(multi, slot.easy)
             if added == CURLM_OK {
-                running[slot.easy] = index
+                slots[index].active = true
                 return
             }
             code = CURLE_FAILED_INIT
@@ -287,6 +311,14 @@ final class IngestTransport {
             IngestAttempt(
                 tag: slot.tag, elapsed: SystemClock.monotonicSeconds() - slot.startedAt,
                 outcome: .failure(code: code, message: "cannot follow the redirect: \(message(slot, code))")))
+    }
+
+    /// The slot of a handle, from the index `configure` stored in it (`CURLOPT_PRIVATE`).
+    private func slotIndex(_ easy: UnsafeMutableRawPointer) -> Int? {
+        var pointer: UnsafeMutablePointer<CChar>? = nil
+        guard ccurl_easy_getinfo_string(easy, CURLINFO_PRIVATE, &pointer) == CURLE_OK, let pointer else { return nil }
+        let index = Int(bitPattern: pointer) - 1
+        return slots.indices.contains(index) ? index : nil
     }
 
     /// The absolute URL a 3xx answer points to (libcurl resolves a relative `Location`), if it sent one.

@@ -56,8 +56,9 @@ struct RetryPolicy: Sendable {
         }
     }
 
-    func verdict(for outcome: IngestAttempt.Outcome, now: time_t = time_t(SystemClock.wallSeconds())) -> AttemptVerdict
-    {
+    /// What to do after `outcome`. `now` (epoch seconds) dates a Retry-After given as an HTTP-date;
+    /// nil reads the wall clock, and only when there is such a date to read.
+    func verdict(for outcome: IngestAttempt.Outcome, now: time_t? = nil) -> AttemptVerdict {
         switch outcome {
         case .response(let status, let retryAfter, let body):
             if (200...299).contains(status) { return .delivered }
@@ -68,7 +69,11 @@ struct RetryPolicy: Sendable {
                     DeliveryError(kind: .writeKeyRefused, message: stop.description, status: status, body: body))
             }
             if Self.isRetryable(status: status) {
-                let after = retryAfter.flatMap { Self.retryAfterSeconds($0, now: now) }.map { min($0, maxRetryAfter) }
+                // The wall clock is read only for a Retry-After to parse, not for every answer.
+                let after = retryAfter.flatMap {
+                    Self.retryAfterSeconds($0, now: now ?? time_t(SystemClock.wallSeconds()))
+                }
+                .map { min($0, maxRetryAfter) }
                 return .retry(
                     after: after, DeliveryError(kind: .exhausted, message: "HTTP \(status)", status: status, body: body)
                 )
