@@ -53,15 +53,16 @@ final class MappingChunk: @unchecked Sendable {
     static let maxRecords = 256
     static let maxBytes = 1 << 20
 
-    private(set) var bytes: [UInt8] = []
-    private(set) var records: [(record: Record, source: Source)] = []
+    // Touched once per record by one thread at a time (see the invariant): no runtime exclusivity checks.
+    @exclusivity(unchecked) private(set) var bytes: [UInt8] = []
+    @exclusivity(unchecked) private(set) var records: [(record: Record, source: Source)] = []
     /// The reader the `.line` sources are lines of.
     private(set) var reader: RecordReader?
     /// Whether the worker writes the events of each mapped record as `--dry-run` JSON lines into
     /// `output` (and frees them on its own thread) rather than handing them over.
     var rendersEvents = false
     /// The JSON lines of the events of the records mapped so far, with `rendersEvents`.
-    private(set) var output = JSONWriter(capacity: 0)
+    @exclusivity(unchecked) private(set) var output = JSONWriter(capacity: 0)
     let state = ConditionLock(State())
 
     init() {

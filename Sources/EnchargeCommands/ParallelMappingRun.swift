@@ -31,6 +31,8 @@ final class ParallelMappingRun {
     }
 
     private let mapping: MappingRun
+    /// `mapping.shouldStop`, asked before each record is read and again before it is merged.
+    private let shouldStop: () -> Bool
     private let workers: MappingWorkers
     private let inputs: [InputSpec]
     private let maxChunksInFlight: Int
@@ -47,6 +49,7 @@ final class ParallelMappingRun {
 
     init(run: MappingRun, workers: MappingWorkers, inputs: [InputSpec]) {
         self.mapping = run
+        shouldStop = run.shouldStop
         self.workers = workers
         self.inputs = inputs
         maxChunksInFlight = 4 * workers.count
@@ -69,7 +72,7 @@ final class ParallelMappingRun {
             do {
                 try reader.forEach { body, line in
                     guard halt == nil else { return false }
-                    if mapping.shouldStop() {
+                    if shouldStop() {
                         add(.stopBefore(source: reader.source(line), inputIndex: index))
                         return false
                     }
@@ -170,7 +173,7 @@ final class ParallelMappingRun {
     ) -> Int {
         for (index, mapped) in state.mapped.enumerated() {
             guard halt == nil else { return index }
-            if mapping.shouldStop() {
+            if shouldStop() {
                 stop(before: chunk.source(index), inputIndex: inputIndex)
                 return index
             }
