@@ -148,7 +148,7 @@ final class ParallelMappingRun {
     }
 
     /// Merges the chunk's records in order, as `MappingRun` does for one job after each call.
-    /// Returns whether the worker mapped every record, so the chunk can be filled again.
+    /// Returns whether the run goes on past the chunk with nothing of it given up, so it can be filled again.
     private func merge(_ chunk: MappingChunk, reader: RecordReader, inputIndex: Int) -> Bool {
         let state = chunk.waitUntilSettled()
         let merged = mergeRecords(of: chunk, state, reader: reader, inputIndex: inputIndex)
