@@ -12,11 +12,34 @@ package final class JSONLinesEventWriter: EventSink {
     deinit { flush() }
 
     package func emit(_ events: [Event], source: String) {
+        Self.appendLines(of: events, to: &writer)
+        flushIfFull()
+    }
+
+    /// Writes lines `appendLines` made elsewhere (a `--jobs` worker): the bytes `emit` would have
+    /// written for their events; a block that would fill the buffer goes out without being copied.
+    func emit(renderedLines lines: UnsafeRawBufferPointer) {
+        guard writer.bytes.count + lines.count >= Self.flushBytes else {
+            writer.bytes.append(contentsOf: lines)
+            return
+        }
+        flush()
+        output.write(utf8: lines)
+    }
+
+    /// Appends one JSON line per event to `writer`: what `emit` writes for them.
+    static func appendLines(of events: [Event], to writer: inout JSONWriter) {
         for event in events {
             event.write(to: &writer)
             writer.bytes.append(0x0A)
         }
-        if writer.bytes.count >= 1 << 16 { flush() }
+    }
+
+    /// Buffered bytes after which the buffer is written out.
+    private static let flushBytes = 1 << 16
+
+    private func flushIfFull() {
+        if writer.bytes.count >= Self.flushBytes { flush() }
     }
 
     package func flush() {

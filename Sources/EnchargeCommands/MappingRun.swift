@@ -113,8 +113,19 @@ package final class MappingRun {
             recordFailure(body: body, message: message, traceback: traceback, source: source)
             if failFast { return false }
         }
-        if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
+        reportProgress(reader: reader)
         return true
+    }
+
+    /// Counts a record whose `count` events a `--jobs` worker already wrote out as JSON lines
+    /// (`MappingChunk.rendersEvents`), as `settle` counts a mapped record.
+    func settle(renderedEvents count: Int, reader: RecordReader) {
+        summary.countMapped(events: count)
+        reportProgress(reader: reader)
+    }
+
+    private func reportProgress(reader: RecordReader) {
+        if summary.records & 0x3FF == 0 { onProgress?(summary, reader) }
     }
 
     func inputError(_ line: String) {

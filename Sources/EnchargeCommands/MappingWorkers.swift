@@ -1,5 +1,6 @@
 import EnchargeRules
 import LuaKit
+import Synchronization
 import SystemKit
 
 /// The threads of `run --jobs N`: each loads the rule into an engine of its own (its own budgets,
@@ -19,7 +20,7 @@ final class MappingWorkers: Sendable {
     }
 
     private let queue = ConditionLock(Queue())
-    private let cancelled = ConditionLock(false)
+    private let cancelled = Cancellation()
     private let threads: [JoinableThread]
 
     /// Starts `count` workers for `options` and waits until each has loaded the rule; nil (after
@@ -69,7 +70,7 @@ final class MappingWorkers: Sendable {
     /// except for a worker whose call a watchdog gave up: stuck in C, it is left to the process's end.
     /// Calling it again does nothing.
     func finish() {
-        cancelled.withLock { $0 = true }
+        cancelled.cancel()
         let already = queue.withLock { queue in
             defer { (queue.closed, queue.finished) = (true, true) }
             return queue.finished
@@ -83,7 +84,7 @@ final class MappingWorkers: Sendable {
     }
 
     private static func work(
-        _ worker: Int, options: RuleOptions, job: String, queue: ConditionLock<Queue>, cancelled: ConditionLock<Bool>
+        _ worker: Int, options: RuleOptions, job: String, queue: ConditionLock<Queue>, cancelled: Cancellation
     ) {
         let log = RecordLogBuffer()
         let engine: RuleEngine
@@ -110,10 +111,20 @@ final class MappingWorkers: Sendable {
             }
             guard let chunk else { return }
             current.withLock { $0 = chunk }
-            chunk.map(on: engine, log: log) { cancelled.withLock { $0 } }
+            chunk.map(on: engine, log: log) { cancelled.isCancelled }
             current.withLock { $0 = nil }
         }
     }
+}
+
+/// Set once by `finish`, read by every worker before each record: an atomic flag, so the workers
+/// do not take turns at a lock shared between them once per record.
+private final class Cancellation: Sendable {
+    private let flag = Atomic(false)
+
+    var isCancelled: Bool { flag.load(ordering: .relaxed) }
+
+    func cancel() { flag.store(true, ordering: .relaxed) }
 }
 
 /// What a worker's watchdog needs once it gave a call up: the engine, for the rule line of the

@@ -6,6 +6,8 @@ import RecordSources
 /// and this thread merges what they made back in input order through the same `MappingRun`
 /// bookkeeping one job uses, so stdout, the dead-letter file, what goes to delivery and stderr are
 /// those of one job. At most `maxChunksInFlight` chunks are read ahead, so memory stays bounded.
+/// With `--dry-run` the workers write the events' JSON lines themselves, so this thread only
+/// copies finished bytes to stdout; merged chunks are filled again, so their buffers are reused.
 ///
 /// What is not a record (an input's warnings and errors, where an input starts and ends, where the
 /// reading stopped) waits in the same queue as the chunks, so it is reported where one job would.
@@ -29,6 +31,8 @@ final class ParallelMappingRun {
     }
 
     private let mapping: MappingRun
+    /// `mapping.shouldStop`, asked before each record is read and again before it is merged.
+    private let shouldStop: () -> Bool
     private let workers: MappingWorkers
     private let inputs: [InputSpec]
     private let maxChunksInFlight: Int
@@ -38,12 +42,18 @@ final class ParallelMappingRun {
     private var chunksInFlight = 0
     private var halt: Halt?
     private var inputStart = MappingSummary()
+    /// With `--dry-run`: where the lines the workers rendered go.
+    private let renderedLines: JSONLinesEventWriter?
+    /// Merged chunks, emptied, to be filled again.
+    private var spareChunks: [MappingChunk] = []
 
     init(run: MappingRun, workers: MappingWorkers, inputs: [InputSpec]) {
         self.mapping = run
+        shouldStop = run.shouldStop
         self.workers = workers
         self.inputs = inputs
         maxChunksInFlight = 4 * workers.count
+        renderedLines = run.sink as? JSONLinesEventWriter
         mapping.mergedDuplicateKeys = JSONDuplicateKeys()
         mapping.mergedWarnings = RuleWarnings()
     }
@@ -62,13 +72,13 @@ final class ParallelMappingRun {
             do {
                 try reader.forEach { body, line in
                     guard halt == nil else { return false }
-                    if mapping.shouldStop() {
+                    if shouldStop() {
                         add(.stopBefore(source: reader.source(line), inputIndex: index))
                         return false
                     }
-                    let chunk = pending?.chunk ?? MappingChunk()
-                    chunk.append(body, source: reader.source(line))
-                    pending = (chunk, reader, index)
+                    if pending == nil { pending = (spareChunk(), reader, index) }
+                    let chunk = pending!.chunk
+                    chunk.append(body, line: line, of: reader)
                     if chunk.isFull { add(nil) }
                     return true
                 }
@@ -100,6 +110,13 @@ final class ParallelMappingRun {
         }
     }
 
+    /// A chunk to fill: a merged one when there is one.
+    private func spareChunk() -> MappingChunk {
+        let chunk = spareChunks.popLast() ?? MappingChunk()
+        chunk.rendersEvents = renderedLines != nil
+        return chunk
+    }
+
     private func mergeFirst() {
         let step = steps.removeFirst()
         if case .chunk = step { chunksInFlight -= 1 }
@@ -115,7 +132,11 @@ final class ParallelMappingRun {
         case nil: break
         }
         switch step {
-        case .chunk(let chunk, let reader, let index): merge(chunk, reader: reader, inputIndex: index)
+        case .chunk(let chunk, let reader, let index):
+            if merge(chunk, reader: reader, inputIndex: index) {
+                chunk.reset()
+                spareChunks.append(chunk)
+            }
         case .warning(let line): mapping.report(line)
         case .inputError(let line):
             mapping.inputError(line)
@@ -127,36 +148,53 @@ final class ParallelMappingRun {
     }
 
     /// Merges the chunk's records in order, as `MappingRun` does for one job after each call.
-    private func merge(_ chunk: MappingChunk, reader: RecordReader, inputIndex: Int) {
+    /// Returns whether the run goes on past the chunk with nothing of it given up, so it can be filled again.
+    private func merge(_ chunk: MappingChunk, reader: RecordReader, inputIndex: Int) -> Bool {
         let state = chunk.waitUntilSettled()
-        for (index, mapped) in state.mapped.enumerated() {
-            guard halt == nil else { return }
-            chunk.withRecord(index) { body, source in
-                if mapping.shouldStop() {
-                    stop(before: source, inputIndex: inputIndex)
-                    return
-                }
-                mapping.summary.records += 1
-                if !mapped.log.isEmpty { mapping.diagnostics.writeRaw(mapped.log) }
-                if let keys = mapped.duplicateKeys {
-                    mapping.mergedDuplicateKeys!.merge(keys)
-                    for key in mapping.mergedDuplicateKeys!.takeNew() {
-                        mapping.report(RuleEngine.duplicateJSONKeyWarning(key: key, source: source))
-                    }
-                }
-                if let warnings = mapped.warnings { mapping.mergedWarnings!.merge(warnings) }
-                if !mapping.settle(mapped.outcome, body: body, source: source, reader: reader) {
-                    halt = .atRecord(inputIndex: inputIndex)
-                }
-            }
+        let merged = mergeRecords(of: chunk, state, reader: reader, inputIndex: inputIndex)
+        // The lines of the merged records' events in one piece: stdout gets the bytes one job writes.
+        if let renderedLines, merged > 0 {
+            chunk.withRenderedLines(ofFirst: merged, in: state) { renderedLines.emit(renderedLines: $0) }
         }
-        guard halt == nil, let message = state.abandoned, let onAbandoned = mapping.onAbandonedRecord else { return }
+        guard halt == nil, merged == state.mapped.count else { return false }
+        guard let message = state.abandoned else { return true }
+        guard let onAbandoned = mapping.onAbandonedRecord else { return false }
         // The watchdog gave up the call of the next record: the run ends there, as with one job.
-        chunk.withRecord(state.mapped.count) { body, source in
+        chunk.withRecord(merged) { body, source -> Never in
             mapping.summary.records += 1
             mapping.current = (body, source)
             onAbandoned(message)
         }
+    }
+
+    /// Settles the records `state` has for `chunk` in order, until a stop; returns how many.
+    private func mergeRecords(
+        of chunk: MappingChunk, _ state: MappingChunk.State, reader: RecordReader, inputIndex: Int
+    ) -> Int {
+        for (index, mapped) in state.mapped.enumerated() {
+            guard halt == nil else { return index }
+            if shouldStop() {
+                stop(before: chunk.source(index), inputIndex: inputIndex)
+                return index
+            }
+            mapping.summary.records += 1
+            if !mapped.log.isEmpty { mapping.diagnostics.writeRaw(mapped.log) }
+            if let keys = mapped.duplicateKeys {
+                mapping.mergedDuplicateKeys!.merge(keys)
+                let source = chunk.source(index)
+                for key in mapping.mergedDuplicateKeys!.takeNew() {
+                    mapping.report(RuleEngine.duplicateJSONKeyWarning(key: key, source: source))
+                }
+            }
+            if let warnings = mapped.warnings { mapping.mergedWarnings!.merge(warnings) }
+            if let count = mapped.renderedEvents {
+                mapping.settle(renderedEvents: count, reader: reader)
+            } else if !chunk.withRecord(index, { mapping.settle(mapped.outcome, body: $0, source: $1, reader: reader) })
+            {
+                halt = .atRecord(inputIndex: inputIndex)
+            }
+        }
+        return state.mapped.count
     }
 
     /// Stops before the record at `source` (an interrupt, or a delivery engine that stopped).

@@ -120,4 +120,37 @@ import Testing
         #expect(stderr[0].contains("rules.lua:2: error: a call of the rule ran for N s"))
         #expect(stderr[0].contains("(record \(input):700)"))
     }
+
+    /// Interrupted part-way through a chunk, a dry run with `--jobs 2` prints the events of exactly
+    /// the records it counted, in order, and names the next one as the first not read.
+    @Test(.timeLimit(.minutes(2)))
+    func anInterruptedDryRunPrintsTheRecordsItCounted() throws {
+        let tmp = try TemporaryDirectory()
+        defer { tmp.cleanup() }
+        // Each call takes a while, so the signal comes long before the end.
+        let rules = try tmp.write(
+            "rules.lua",
+            """
+            function on_record(r, ctx)
+              local x = 0
+              for i = 1, 50000 do x = x + i end
+              encharge.identify{ userId = tostring(r.id) }
+            end
+            """)
+        let input = try tmp.write("in.jsonl", (1...50_000).map { "{\"id\":\($0)}\n" }.joined())
+        let binary = try Binary.launch(["run", rules, input, "--dry-run", "--jobs", "2"])
+        try #require(binary.waitForLine(timeout: 60) { !$0.isEmpty } != nil, "stderr: \(binary.stderr)")
+        binary.signal()
+        let status = binary.wait()
+        let stderr = binary.stderr
+        #expect(status == 130, "stderr: \(stderr)")
+        let records = try #require(JobSummary.numbers(stderr)["records"], "stderr: \(stderr)")
+        #expect(records < 50_000)
+        let ids = binary.stdout.split(separator: "\n").map { line -> String in
+            guard let key = line.range(of: #""userId":""#) else { return String(line) }
+            return String(line[key.upperBound...].prefix { $0 != "\"" })
+        }
+        #expect(ids == (1...records).map { "\($0)" }, "stderr: \(stderr)")
+        #expect(stderr.contains("the first record not read is \(input):\(records + 1);"), "stderr: \(stderr)")
+    }
 }
