@@ -153,7 +153,7 @@ static int encl_msgh(lua_State *L) {
   return 1;
 }
 
-int encl_pcall(lua_State *L, int nargs, int nresults) {
+int encl_pcall(lua_State *L, int nargs, int nresults, int64_t now) {
   encl_limits *lim = encl_limits_of(L);
   lua_pushnil(L);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
@@ -165,7 +165,7 @@ int encl_pcall(lua_State *L, int nargs, int nresults) {
   lim->last_line = 0;
   lim->last_source[0] = 0;
   lim->armed = 1;
-  int outermost = encl_call_begin(lim);
+  int outermost = encl_call_begin(lim, now);
   int status = lua_pcall(L, nargs, nresults, base);
   if (outermost) encl_call_end(lim);
   lim->armed = 0;
@@ -323,10 +323,10 @@ void encl_open_sandboxed_pcall(lua_State *L) {
 // The watchdog's view of a call: `*call_started` holds the CLOCK_MONOTONIC start of the outermost
 // protected call, 0 when idle, or ENCL_CALL_ABANDONED once a watchdog gave the call up. Only
 // these atomics cross threads.
-int encl_call_begin(encl_limits *lim) {
+int encl_call_begin(encl_limits *lim, int64_t now) {
   if (lim->call_started == NULL) return 0;
   int64_t expected = 0;
-  return __atomic_compare_exchange_n(lim->call_started, &expected, encl_now_ns(), 0, __ATOMIC_ACQ_REL,
+  return __atomic_compare_exchange_n(lim->call_started, &expected, now, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE);
 }
 
