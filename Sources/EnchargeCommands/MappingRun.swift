@@ -86,7 +86,8 @@ package final class MappingRun {
                     defer { current = nil }
                     let outcome = engine.map(body, source: source)
                     if engine.trace != nil { writeTrace(source: source, body: body, outcome: outcome) }
-                    engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
+                    // A loop, not `forEach(report)`: that would make a closure holding `self` per record.
+                    for warning in engine.takeNewDuplicateJSONKeyWarnings(source: source) { report(warning) }
                     guard settle(outcome, body: body, source: source, reader: reader) else {
                         stop = true
                         return false

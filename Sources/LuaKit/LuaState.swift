@@ -58,7 +58,8 @@ public final class LuaState {
     /// its capacity.
     @exclusivity(unchecked) private var jsonSlots: (UnsafeMutablePointer<LuaJSONSlot>, Int)?
     /// Keys decoding found repeated within one JSON object (records, `req.json`, `json.decode`).
-    public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
+    /// (Read after every record, like the decoding state above: no runtime exclusivity checks.)
+    @exclusivity(unchecked) public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
     /// Set by `call` when the protected call failed. (Written by every call, on the state's
     /// thread, never while a read is under way: no runtime exclusivity checks.)
     @exclusivity(unchecked) public private(set) var lastTraceback: String?
