@@ -139,6 +139,7 @@ static int encl_msgh(lua_State *L) {
   }
   luaL_traceback(L, L, NULL, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
+  lim->holds_traceback = 1;
   if (len > ENCL_MESSAGE_MAX) {
     // Cut at a UTF-8 character boundary, with the marker the host's own caps use (they add up
     // the count when they cut the text again), so the user sees one count of what is left out.
@@ -155,8 +156,12 @@ static int encl_msgh(lua_State *L) {
 
 int encl_pcall(lua_State *L, int nargs, int nresults, int64_t now) {
   encl_limits *lim = encl_limits_of(L);
-  lua_pushnil(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
+  if (lim->holds_traceback) {
+    // Only after a failure: most calls find nothing to clear, and skip a registry write.
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
+    lim->holds_traceback = 0;
+  }
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, encl_msgh);
   lua_rotate(L, base, 1);

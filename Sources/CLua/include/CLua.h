@@ -37,6 +37,7 @@ typedef struct encl_limits {
   int last_line;            // line the count hook last saw running (0 = none yet)
   char last_source[64];     // chunk short name at that point
   int64_t *call_started;    // optional: the watchdog's view of the current call (see encl_call_begin)
+  int holds_traceback;      // 1 while the registry holds a traceback a failed call left
 } encl_limits;
 
 #define ENCL_HOOK_STEP 1000
