@@ -139,6 +139,7 @@ static int encl_msgh(lua_State *L) {
   }
   luaL_traceback(L, L, NULL, 1);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
+  lim->holds_traceback = 1;
   if (len > ENCL_MESSAGE_MAX) {
     // Cut at a UTF-8 character boundary, with the marker the host's own caps use (they add up
     // the count when they cut the text again), so the user sees one count of what is left out.
@@ -153,10 +154,14 @@ static int encl_msgh(lua_State *L) {
   return 1;
 }
 
-int encl_pcall(lua_State *L, int nargs, int nresults) {
+int encl_pcall(lua_State *L, int nargs, int nresults, int64_t now) {
   encl_limits *lim = encl_limits_of(L);
-  lua_pushnil(L);
-  lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
+  if (lim->holds_traceback) {
+    // Only after a failure: most calls find nothing to clear, and skip a registry write.
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &encl_traceback_key);
+    lim->holds_traceback = 0;
+  }
   int base = lua_gettop(L) - nargs;
   lua_pushcfunction(L, encl_msgh);
   lua_rotate(L, base, 1);
@@ -165,7 +170,7 @@ int encl_pcall(lua_State *L, int nargs, int nresults) {
   lim->last_line = 0;
   lim->last_source[0] = 0;
   lim->armed = 1;
-  int outermost = encl_call_begin(lim);
+  int outermost = encl_call_begin(lim, now);
   int status = lua_pcall(L, nargs, nresults, base);
   if (outermost) encl_call_end(lim);
   lim->armed = 0;
@@ -323,10 +328,10 @@ void encl_open_sandboxed_pcall(lua_State *L) {
 // The watchdog's view of a call: `*call_started` holds the CLOCK_MONOTONIC start of the outermost
 // protected call, 0 when idle, or ENCL_CALL_ABANDONED once a watchdog gave the call up. Only
 // these atomics cross threads.
-int encl_call_begin(encl_limits *lim) {
+int encl_call_begin(encl_limits *lim, int64_t now) {
   if (lim->call_started == NULL) return 0;
   int64_t expected = 0;
-  return __atomic_compare_exchange_n(lim->call_started, &expected, encl_now_ns(), 0, __ATOMIC_ACQ_REL,
+  return __atomic_compare_exchange_n(lim->call_started, &expected, now, 0, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE);
 }
 

@@ -118,6 +118,15 @@ static void encl_sort_by_index(encl_member *members, int n) {
   }
 }
 
+// Whether the bytes are ASCII that a JSON string literal holds as is (see encl_member.key_plain).
+static int encl_is_plain(const char *bytes, size_t length) {
+  for (size_t i = 0; i < length; i++) {
+    unsigned char c = (unsigned char)bytes[i];
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\') return 0;
+  }
+  return 1;
+}
+
 static int encl_members_give_up(lua_State *L, int base, int answer) {
   lua_settop(L, base);
   return answer;
@@ -160,6 +169,7 @@ int encl_members(lua_State *L, int table, encl_member *members, int capacity, in
       if (saw_index) return encl_members_give_up(L, base, ENCL_MEMBERS_REFUSED);
       saw_key = 1;
       member->key = lua_tolstring(L, -2, &member->key_length);
+      member->key_plain = encl_is_plain(member->key, member->key_length);
       member->index = 0;
     } else if (key_type == LUA_TNUMBER && lua_isinteger(L, -2)) {
       lua_Integer k = lua_tointegerx(L, -2, NULL);
@@ -171,6 +181,7 @@ int encl_members(lua_State *L, int table, encl_member *members, int capacity, in
         max_index = k;
       member->key = NULL;
       member->key_length = 0;
+      member->key_plain = 0;
       member->index = k;
     } else {
       return encl_members_give_up(L, base, ENCL_MEMBERS_REFUSED);
@@ -211,6 +222,7 @@ int encl_members(lua_State *L, int table, encl_member *members, int capacity, in
         if (n == capacity) return encl_members_give_up(L, base, ENCL_MEMBERS_NO_ROOM);
         encl_member *member = &members[n++];
         member->key = lua_tolstring(L, -2, &member->key_length);
+        member->key_plain = encl_is_plain(member->key, member->key_length);
         member->index = 0;
         member->type = ENCL_TREMEMBEREDNULL;
         member->is_integer = 0;

@@ -17,16 +17,19 @@ package final class MappingRun {
     let deadLetters: DeadLetterWriter
     let diagnostics: DiagnosticsPrinter
     package var failFast = false
+    // `shouldStop`, `onProgress`, `summary` and `current` are read or written for every record, on
+    // the thread mapping (or, after it stopped for good, the watchdog's), and never while another
+    // access to them is under way: no runtime exclusivity checks.
     /// Checked between records; set from a signal handler to stop reading input.
-    package var shouldStop: () -> Bool = { false }
+    @exclusivity(unchecked) package var shouldStop: () -> Bool = { false }
     /// With `--jobs`: ends the run once merging reaches a record whose call a worker's watchdog
     /// gave up (set as `current`), given the message that says so.
     var onAbandonedRecord: ((String) -> Never)?
     /// Called now and then with the reader being read, for a progress line.
-    package var onProgress: ((MappingSummary, RecordReader) -> Void)?
-    package internal(set) var summary = MappingSummary()
+    @exclusivity(unchecked) package var onProgress: ((MappingSummary, RecordReader) -> Void)?
+    @exclusivity(unchecked) package internal(set) var summary = MappingSummary()
     /// The record being mapped (with `--jobs`, merged) and its source, for `abandonCurrentRecord`.
-    var current: (body: InputRecordBody, source: String)?
+    @exclusivity(unchecked) var current: (body: InputRecordBody, source: String)?
     private var startedAt = 0.0
     /// With `--jobs`: the repeated JSON keys and the counted rule warnings of every worker's
     /// engine, added up in input order (with one job, the engine's own are the run's).
@@ -83,7 +86,8 @@ package final class MappingRun {
                     defer { current = nil }
                     let outcome = engine.map(body, source: source)
                     if engine.trace != nil { writeTrace(source: source, body: body, outcome: outcome) }
-                    engine.takeNewDuplicateJSONKeyWarnings(source: source).forEach(report)
+                    // A loop, not `forEach(report)`: that would make a closure holding `self` per record.
+                    for warning in engine.takeNewDuplicateJSONKeyWarnings(source: source) { report(warning) }
                     guard settle(outcome, body: body, source: source, reader: reader) else {
                         stop = true
                         return false

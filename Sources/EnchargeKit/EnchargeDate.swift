@@ -14,56 +14,67 @@ public enum EnchargeDate {
     /// Formats a Unix time in milliseconds; with `alwaysWithMilliseconds`, `.000` is written too, so
     /// every stamp has the same width (dead-letter `at`).
     package static func format(epochMilliseconds ms: Int64, alwaysWithMilliseconds: Bool) -> String {
+        String(unsafeUninitializedCapacity: formattedMaxBytes) { out in
+            format(epochMilliseconds: ms, alwaysWithMilliseconds: alwaysWithMilliseconds, into: out)
+        }
+    }
+
+    /// The most bytes `format(epochMilliseconds:alwaysWithMilliseconds:into:)` writes: a sign, 20
+    /// year digits and 20 more for the rest.
+    package static let formattedMaxBytes = 48
+
+    /// Writes what `format(epochMilliseconds:alwaysWithMilliseconds:)` returns into `out` (room
+    /// for `formattedMaxBytes`) and answers how many bytes it wrote; for a caller that copies the
+    /// text on (`encharge.iso8601` into Lua, once per record in a typical rule) without a `String`.
+    package static func format(
+        epochMilliseconds ms: Int64, alwaysWithMilliseconds: Bool, into out: UnsafeMutableBufferPointer<UInt8>
+    ) -> Int {
         let seconds = ms >= 0 ? ms / 1000 : (ms - 999) / 1000
         let millis = Int(ms - seconds * 1000)
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = Int(seconds - days * 86400)
         let (y, m, d) = civilFromDays(days)
-        // Written byte by byte into the string's own storage (one call per record in a typical
-        // rule): at most a sign, 20 year digits and 20 more for the rest.
-        return String(unsafeUninitializedCapacity: 48) { out in
-            var i = 0
-            func put(_ byte: UInt8) {
-                out[i] = byte
-                i += 1
-            }
-            func put(_ value: Int, width: Int) {
-                var divisor = 1
-                var digits = 1
-                while divisor <= value / 10 {
-                    divisor *= 10
-                    digits += 1
-                }
-                while digits < width {
-                    put(UInt8(ascii: "0"))
-                    digits += 1
-                }
-                var rest = value
-                while divisor > 0 {
-                    put(UInt8(ascii: "0") + UInt8(rest / divisor))
-                    rest %= divisor
-                    divisor /= 10
-                }
-            }
-            if y < 0 || y > 9999 { put(y < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")) }
-            put(Int(y.magnitude), width: 4)
-            put(UInt8(ascii: "-"))
-            put(m, width: 2)
-            put(UInt8(ascii: "-"))
-            put(d, width: 2)
-            put(UInt8(ascii: "T"))
-            put(secondOfDay / 3600, width: 2)
-            put(UInt8(ascii: ":"))
-            put(secondOfDay / 60 % 60, width: 2)
-            put(UInt8(ascii: ":"))
-            put(secondOfDay % 60, width: 2)
-            if millis != 0 || alwaysWithMilliseconds {
-                put(UInt8(ascii: "."))
-                put(millis, width: 3)
-            }
-            put(UInt8(ascii: "Z"))
-            return i
+        var i = 0
+        func put(_ byte: UInt8) {
+            out[i] = byte
+            i += 1
         }
+        func put(_ value: Int, width: Int) {
+            var divisor = 1
+            var digits = 1
+            while divisor <= value / 10 {
+                divisor *= 10
+                digits += 1
+            }
+            while digits < width {
+                put(UInt8(ascii: "0"))
+                digits += 1
+            }
+            var rest = value
+            while divisor > 0 {
+                put(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        if y < 0 || y > 9999 { put(y < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+")) }
+        put(Int(y.magnitude), width: 4)
+        put(UInt8(ascii: "-"))
+        put(m, width: 2)
+        put(UInt8(ascii: "-"))
+        put(d, width: 2)
+        put(UInt8(ascii: "T"))
+        put(secondOfDay / 3600, width: 2)
+        put(UInt8(ascii: ":"))
+        put(secondOfDay / 60 % 60, width: 2)
+        put(UInt8(ascii: ":"))
+        put(secondOfDay % 60, width: 2)
+        if millis != 0 || alwaysWithMilliseconds {
+            put(UInt8(ascii: "."))
+            put(millis, width: 3)
+        }
+        put(UInt8(ascii: "Z"))
+        return i
     }
 
     /// Reads an epoch number: seconds, or milliseconds when at or above `millisecondThreshold`.

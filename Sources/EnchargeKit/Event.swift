@@ -222,7 +222,8 @@ extension Event {
 
     /// Appends the wire body to `writer`, always compact (the wire form), whatever `writer.pretty` says.
     public func write(to writer: inout JSONWriter) {
-        writer.bytes.append(contentsOf: wire)
+        // The bytes read in place: appending the array itself would retain and release it.
+        wire.withUnsafeBufferPointer { writer.bytes.append(contentsOf: $0) }
     }
 
     /// The event as a JSON object (keys sorted, as every `JSONObject`), for dead-letter entries

@@ -6,15 +6,16 @@ import LuaKit
 /// `settings`.
 extension RuleEngine {
     func installEnchargeModule() {
-        // `identify` and `track` run for every event: their closures hold the engine without
-        // counting the reference (no retain and release per call). The engine owns the state, the
-        // state owns the closures, and only the state's calls run them, so the engine outlives
-        // every call.
+        // `identify`, `track` and `iso8601` run for every event: their closures hold the engine without
+        // counting the reference and borrow it for the call (no retain and release per call). The
+        // engine owns the state, the state owns the closures, and only the state's calls run them,
+        // so the engine outlives every call.
+        let engine = Unmanaged.passUnretained(self)
         state.defineModule(
             "encharge",
             functions: [
-                ("identify", { [unowned(unsafe) self] state in try self.identify(state) }),
-                ("track", { [unowned(unsafe) self] state in try self.track(state) }),
+                ("identify", { state in try engine._withUnsafeGuaranteedRef { try $0.identify(state) } }),
+                ("track", { state in try engine._withUnsafeGuaranteedRef { try $0.track(state) } }),
                 ("event", { [unowned self] state in try self.event(state) }),
                 (
                     "skip",
@@ -24,7 +25,7 @@ extension RuleEngine {
                         return 0
                     }
                 ),
-                ("iso8601", { [unowned self] state in try self.iso8601(state) }),
+                ("iso8601", { state in try engine._withUnsafeGuaranteedRef { try $0.iso8601(state) } }),
                 ("client_ip", { state in try RuleEngine.clientIP(state) }),
             ])
         state.getGlobal("encharge")
@@ -284,7 +285,11 @@ extension RuleEngine {
             guard let ms = EnchargeDate.epochMilliseconds(fromEpoch: value) else {
                 throw LuaRaise("iso8601: \(value) is not a usable epoch time")
             }
-            state.push(EnchargeDate.format(epochMilliseconds: ms))
+            // Straight into Lua, without a `String`: the common call, once per record.
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: EnchargeDate.formattedMaxBytes) { out in
+                let count = EnchargeDate.format(epochMilliseconds: ms, alwaysWithMilliseconds: false, into: out)
+                state.push(bytes: UnsafeRawBufferPointer(start: out.baseAddress, count: count))
+            }
             return 1
         case .string:
             let text = state.string(at: 1) ?? ""

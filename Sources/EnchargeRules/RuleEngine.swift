@@ -14,11 +14,11 @@ public final class RuleEngine {
     /// The options the engine was loaded with.
     public let options: RuleOptions
     let state: LuaState
-    var onRecordRef: Int32?
-    var contextRef: Int32 = 0
-    // The per-event state below is touched a few times for every event. The engine is used by one
-    // thread at a time and none of these is ever accessed while an access to it is under way (no
-    // Lua code runs inside one), so the runtime's exclusivity checks are left out for them.
+    // The per-record and per-event state below is touched a few times for every record. The engine
+    // is used by one thread at a time and none of these is ever accessed while an access to it is
+    // under way (no Lua code runs inside one), so the runtime's exclusivity checks are left out.
+    @exclusivity(unchecked) var onRecordRef: Int32?
+    @exclusivity(unchecked) var contextRef: Int32 = 0
     /// Events emitted by the record being mapped.
     @exclusivity(unchecked) var pending: [Event] = []
     /// Writes the events of `encharge.identify` and `encharge.track` in one pass; its buffers
@@ -28,9 +28,9 @@ public final class RuleEngine {
     @exclusivity(unchecked) var tagScratch: [UInt8] = []
     /// The reason of `encharge.skip` in the last record or request, nil when it did not skip (a
     /// webhook's outcome carries none; `test` reads it here).
-    package internal(set) var skipReason: String?
+    @exclusivity(unchecked) package internal(set) var skipReason: String?
     /// `file:line` of the record being mapped, for `log.*` and `ctx.source`.
-    package internal(set) var currentSource = ""
+    @exclusivity(unchecked) package internal(set) var currentSource = ""
     /// Warnings found while loading or running (`check`), compiler style.
     public internal(set) var warnings: [String] = []
     /// Counted warnings about what the rule's records and requests did (a tag with a comma, a

@@ -18,4 +18,19 @@ enum JSONByteScan {
         let zeroBackslash = (backslash &- ones) & ~backslash
         return (control | zeroQuote | zeroBackslash) & highs != 0
     }
+
+    /// The high bits of the bytes of `word` (eight bytes as loaded from memory) that are a quote,
+    /// a backslash, a control character or not ASCII (0x80 and up); zero when there are none.
+    /// The lowest set bit is exact, so `trailingZeroBitCount / 8` is the offset of the first such
+    /// byte; a byte after it may be marked wrongly (a borrow carries into it).
+    @inlinable @inline(__always)
+    static func specialOrNonASCIIBits(_ word: UInt64) -> UInt64 {
+        let word = UInt64(littleEndian: word)  // the first byte in the lowest bits
+        let quote = word ^ (ones &* 0x22)
+        let backslash = word ^ (ones &* 0x5C)
+        let control = (word &- ones &* 0x20) & ~word
+        let zeroQuote = (quote &- ones) & ~quote
+        let zeroBackslash = (backslash &- ones) & ~backslash
+        return (control | zeroQuote | zeroBackslash | word) & highs
+    }
 }

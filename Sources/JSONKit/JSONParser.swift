@@ -186,24 +186,42 @@ public struct JSONParser {
             }
         }
         var isFloat = false
+        // A float's digits as one integer (while they fit in 64 bits), and the power of ten to apply.
+        var digits = magnitude
+        var digitsFit = !overflow
+        var powerOfTen = 0
         if position < end, base[position] == UInt8(ascii: ".") {
             isFloat = true
             position += 1
             guard position < end, base[position] >= 0x30, base[position] <= 0x39 else {
                 throw error("expected a digit after '.'")
             }
-            while position < end, base[position] >= 0x30, base[position] <= 0x39 { position += 1 }
+            while position < end, base[position] >= 0x30, base[position] <= 0x39 {
+                let (m1, o1) = digits.multipliedReportingOverflow(by: 10)
+                let (m2, o2) = m1.addingReportingOverflow(UInt64(base[position] &- 0x30))
+                if o1 || o2 { digitsFit = false }
+                digits = m2
+                powerOfTen -= 1
+                position += 1
+            }
         }
         if position < end, base[position] | 0x20 == UInt8(ascii: "e") {
             isFloat = true
             position += 1
+            var negativeExponent = false
             if position < end, base[position] == UInt8(ascii: "+") || base[position] == UInt8(ascii: "-") {
+                negativeExponent = base[position] == UInt8(ascii: "-")
                 position += 1
             }
             guard position < end, base[position] >= 0x30, base[position] <= 0x39 else {
                 throw error("expected a digit in the exponent")
             }
-            while position < end, base[position] >= 0x30, base[position] <= 0x39 { position += 1 }
+            var exponent = 0
+            while position < end, base[position] >= 0x30, base[position] <= 0x39 {
+                if exponent < 100_000 { exponent = exponent * 10 + Int(base[position] &- 0x30) }
+                position += 1
+            }
+            powerOfTen += negativeExponent ? -exponent : exponent
         }
         if !isFloat {
             if !overflow {
@@ -225,6 +243,15 @@ public struct JSONParser {
             }
             return
         }
+        // Clinger's fast path: digits of at most 53 bits and a power of ten of at most 22 are both
+        // exact doubles, so one multiplication or division rounds exactly as reading the text does.
+        if digitsFit, digits <= 1 << 53, powerOfTen >= -22, powerOfTen <= 22 {
+            var scale = 1.0
+            for _ in 0..<powerOfTen.magnitude { scale *= 10 }  // exact: 10^22 fits in 53 bits times 2^22
+            let value = powerOfTen < 0 ? Double(digits) / scale : Double(digits) * scale
+            try builder.double(negative ? -value : value)
+            return
+        }
         let text = String(decoding: UnsafeBufferPointer(start: base + start, count: position - start), as: UTF8.self)
         guard let value = Double(text), value.isFinite else {
             throw JSONParseError(offset: start, reason: "number \(text) is out of range")
@@ -236,30 +263,41 @@ public struct JSONParser {
     mutating func parseString<B: JSONBuilder>(isKey: Bool, into builder: inout B) throws {
         position += 1  // opening quote
         let start = position
-        // Fast path: no escapes.
-        while position < end {
-            // Eight plain ASCII bytes at a time.
-            if end &- position >= 8 {
-                let word = UnsafeRawPointer(base + position).loadUnaligned(as: UInt64.self)
-                if word & JSONByteScan.highs == 0 && !JSONByteScan.hasSpecialByte(word) {
-                    position &+= 8
+        let base = self.base, end = self.end
+        // Fast path: no escapes. The position is kept in a local while plain bytes go by.
+        var p = position
+        while p < end {
+            // Eight plain ASCII bytes at a time; else straight to the first byte that is not.
+            if end &- p >= 8 {
+                let bits = JSONByteScan.specialOrNonASCIIBits(UnsafeRawPointer(base + p).loadUnaligned(as: UInt64.self))
+                if bits == 0 {
+                    p &+= 8
                     continue
                 }
+                p &+= bits.trailingZeroBitCount &>> 3
             }
-            let b = base[position]
+            let b = base[p]
             if b == UInt8(ascii: "\"") {
-                let bytes = UnsafeRawBufferPointer(start: base + start, count: position - start)
-                position += 1
+                let bytes = UnsafeRawBufferPointer(start: base + start, count: p - start)
+                position = p + 1
                 if isKey { try builder.key(bytes) } else { try builder.string(bytes) }
                 return
             }
             if b == UInt8(ascii: "\\") { break }
             if b < 0x20 {
+                position = p
                 throw error(
                     "control character in a string (escape it as \\u00\(b < 16 ? "0" : "")\(String(b, radix: 16)))")
             }
-            if b < 0x80 { position += 1 } else { try validateUTF8Sequence() }
+            if b < 0x80 {
+                p += 1
+            } else {
+                position = p
+                try validateUTF8Sequence()
+                p = position
+            }
         }
+        position = p
         guard position < end else {
             throw JSONParseError(offset: start - 1, reason: "unterminated string")
         }

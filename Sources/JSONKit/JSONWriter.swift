@@ -154,7 +154,14 @@ extension JSONWriter {
     /// Writes `,"key":` (the comma unless `first`), compact: the start of an object member.
     @inlinable
     public mutating func writeMemberKey(utf8 key: UnsafeRawBufferPointer, first: Bool) {
-        if key.count <= JSONWriter.shortString, !JSONWriter.needsEscaping(key) {
+        writeMemberKey(utf8: key, first: first, needsNoEscaping: false)
+    }
+
+    /// Writes `,"key":` as `writeMemberKey(utf8:first:)` does; with `needsNoEscaping`, the caller
+    /// knows the key has no byte to escape, and it is not scanned for one.
+    @inlinable
+    package mutating func writeMemberKey(utf8 key: UnsafeRawBufferPointer, first: Bool, needsNoEscaping: Bool) {
+        if key.count <= JSONWriter.shortString, needsNoEscaping || !JSONWriter.needsEscaping(key) {
             writeShortLiteral(key, before: first ? 0 : UInt8(ascii: ","), after: UInt8(ascii: ":"))
             return
         }
@@ -167,13 +174,13 @@ extension JSONWriter {
     /// when the key needs no escaping and the value is plain ASCII (see `isPlainASCII`), both
     /// short; else writes nothing and answers false. The key must be valid UTF-8. Most members of
     /// an event are such a pair: one append instead of two halves the appends' uniqueness and
-    /// capacity checks and `memcpy` calls for them.
+    /// capacity checks and `memcpy` calls for them. With `keyNeedsNoEscaping` the key is not scanned.
     @inlinable
     package mutating func writeMemberIfPlain(
-        key: UnsafeRawBufferPointer, string value: UnsafeRawBufferPointer, first: Bool
+        key: UnsafeRawBufferPointer, string value: UnsafeRawBufferPointer, first: Bool, keyNeedsNoEscaping: Bool = false
     ) -> Bool {
         guard key.count <= JSONWriter.shortString, value.count <= JSONWriter.shortString,
-            JSONWriter.isPlainASCII(value), !JSONWriter.needsEscaping(key)
+            JSONWriter.isPlainASCII(value), keyNeedsNoEscaping || !JSONWriter.needsEscaping(key)
         else { return false }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * JSONWriter.shortString + 6) { buffer in
             let base = buffer.baseAddress!

@@ -14,9 +14,12 @@ struct LuaJSONBuilder: JSONBuilder {
     /// When set, each new table checks the state's memory cap (see `pushJSON(parsing:)`).
     var memoryCap: UnsafeMutablePointer<encl_limits>?
     var collected = false
-    /// Per open container: its stack slot, its next list index (arrays) or its null count
-    /// (objects), and the fingerprint of its keys so far.
-    var slots: [(table: Int32, count: Int32, keyBits: UInt64)] = []
+    /// The open containers, outermost first, in `slots[..<depth]`: memory the state keeps between
+    /// decodings (`LuaState.takeJSONSlots`), so a record allocates nothing for it and the innermost
+    /// container is read and updated in place, with no array uniqueness or bounds checks.
+    private(set) var slots: UnsafeMutablePointer<LuaJSONSlot>
+    private(set) var slotCapacity: Int
+    private var depth = 0
     var lastWasNull = false
     /// Whether the latest key repeats one of its object. Only a null member reads it, and nothing
     /// is parsed between a null's key and its end, so one flag serves every level.
@@ -24,10 +27,23 @@ struct LuaJSONBuilder: JSONBuilder {
     /// Members of the top-level object so far (see `LuaState.recordWidthHint`).
     var topLevelMembers: Int32 = 0
 
+    /// A builder for `state`, holding its slot memory until `pushJSON` gives it back.
     init(state: LuaState) {
         self.state = state
         self.L = state.L
-        slots.reserveCapacity(16)
+        (slots, slotCapacity) = state.takeJSONSlots()
+    }
+
+    /// Opens a container at stack slot `table`.
+    private mutating func open(table: Int32) {
+        if depth == slotCapacity {
+            let grown = UnsafeMutablePointer<LuaJSONSlot>.allocate(capacity: slotCapacity * 2)
+            grown.moveInitialize(from: slots, count: depth)
+            slots.deallocate()
+            (slots, slotCapacity) = (grown, slotCapacity * 2)
+        }
+        (slots + depth).initialize(to: LuaJSONSlot(table: table, count: 0, keyBits: 0))
+        depth += 1
     }
 
     /// Allocations from Swift are never refused (a refusal would raise across Swift frames), so
@@ -46,26 +62,25 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func beginObject() throws {
         try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
-        lua_createtable(L, 0, slots.isEmpty ? state.recordWidthHint : 4)
-        slots.append((lua_gettop(L), 0, 0))
+        lua_createtable(L, 0, depth == 0 ? state.recordWidthHint : 4)
+        open(table: lua_gettop(L))
         lastWasNull = false
     }
 
     mutating func key(_ utf8: UnsafeRawBufferPointer) throws {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
-        let last = slots.count - 1
+        let slot = slots + (depth - 1)
         let first = utf8.first ?? 0, final = utf8.last ?? 0
         let bit: UInt64 =
             1 &<< ((UInt64(truncatingIfNeeded: utf8.count) &* 7 &+ UInt64(first) &* 3 &+ UInt64(final)) & 63)
-        let slot = slots[last]
-        keyRepeats = slot.keyBits & bit != 0 && isRepeatedKey(in: slot)
+        keyRepeats = slot.pointee.keyBits & bit != 0 && isRepeatedKey(in: slot.pointee)
         if keyRepeats { state.jsonDuplicateKeys.record(String(decoding: utf8, as: UTF8.self)) }
-        slots[last].keyBits = slot.keyBits | bit
+        slot.pointee.keyBits |= bit
     }
 
     /// Whether the key on top of the stack is already a member of the object: set in its table,
     /// or one of the null members whose keys wait on the stack above it.
-    private func isRepeatedKey(in slot: (table: Int32, count: Int32, keyBits: UInt64)) -> Bool {
+    private func isRepeatedKey(in slot: LuaJSONSlot) -> Bool {
         lua_pushvalue(L, -1)
         let found = lua_rawget(L, slot.table) != LUA_TNIL
         encl_pop(L, 1)
@@ -78,28 +93,29 @@ struct LuaJSONBuilder: JSONBuilder {
     }
 
     mutating func endMember() throws {
-        let last = slots.count - 1
-        if last == 0 { topLevelMembers &+= 1 }
+        let slot = slots + (depth - 1)
+        if depth == 1 { topLevelMembers &+= 1 }
         if lastWasNull {
             if keyRepeats {
                 // A null after a value: the null is the last value, so the earlier one goes.
                 lua_pushvalue(L, -1)
                 lua_pushnil(L)
-                lua_rawset(L, slots[last].table)
+                lua_rawset(L, slot.pointee.table)
             }
             // Leave the key on the stack; remember it when the object closes.
-            slots[last].count += 1
+            slot.pointee.count += 1
             lastWasNull = false
             guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "too many null members") }
             return
         }
-        lua_rawset(L, slots[last].table)
+        lua_rawset(L, slot.pointee.table)
     }
 
     mutating func endObject() throws {
-        let slot = slots.removeLast()
+        depth -= 1
+        let slot = slots[depth]
         lastWasNull = false
-        if slots.isEmpty { state.recordWidthHint = min(max(topLevelMembers - slot.count, 4), 64) }
+        if depth == 0 { state.recordWidthHint = min(max(topLevelMembers - slot.count, 4), 64) }
         if slot.count > 0 {
             // Stack: table, key1 ... keyN (the null members).
             let first = slot.table + 1
@@ -148,28 +164,29 @@ struct LuaJSONBuilder: JSONBuilder {
         try checkMemory()
         guard lua_checkstack(L, 4) != 0 else { throw JSONParseError(offset: 0, reason: "nested too deeply") }
         lua_createtable(L, 4, 0)
-        slots.append((lua_gettop(L), 0, 0))
+        open(table: lua_gettop(L))
         lastWasNull = false
     }
 
     mutating func endElement() throws {
-        slots[slots.count - 1].count += 1
+        let slot = slots + (depth - 1)
+        slot.pointee.count += 1
         if lastWasNull {
             encl_pushjsonnull(L)
             lastWasNull = false
         }
-        lua_rawseti(L, slots[slots.count - 1].table, lua_Integer(slots[slots.count - 1].count))
+        lua_rawseti(L, slot.pointee.table, lua_Integer(slot.pointee.count))
     }
 
     mutating func endArray() throws {
-        slots.removeLast()
+        depth -= 1
         lastWasNull = false
         state.pushReference(state.arrayMetatableRef)
         lua_setmetatable(L, -2)
     }
 
     mutating func null() throws {
-        if slots.isEmpty {
+        if depth == 0 {
             encl_pushjsonnull(L)
         } else {
             lastWasNull = true
@@ -183,4 +200,12 @@ struct LuaJSONBuilder: JSONBuilder {
     mutating func string(_ utf8: UnsafeRawBufferPointer) throws {
         _ = lua_pushlstring(L, utf8.baseAddress?.assumingMemoryBound(to: CChar.self), utf8.count)
     }
+}
+
+/// One open container of a `LuaJSONBuilder`: its stack slot, its next list index (arrays) or its
+/// null count (objects), and the fingerprint of its keys so far.
+struct LuaJSONSlot {
+    var table: Int32
+    var count: Int32
+    var keyBits: UInt64
 }

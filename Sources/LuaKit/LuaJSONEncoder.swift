@@ -33,6 +33,10 @@ package struct LuaJSONEncoder {
     /// The state's memory cap, read at `reset()` for the budgets of the values that follow.
     private var memoryCap = 0
     private let maxDepth: Int
+    /// The key of the member `encodeObject` hands its filter, and whether it is plain ASCII with
+    /// nothing to escape (`encl_member.key_plain`), so that writing it scans it no more.
+    private var filteredKey = UnsafeRawBufferPointer(start: nil, count: 0)
+    private var filteredKeyIsPlain = false
 
     /// An encoder for values of `state`, nested at most `maxDepth` tables deep (as `toJSON`'s).
     package init(state: LuaState, maxDepth: Int = 128) {
@@ -97,6 +101,8 @@ package struct LuaJSONEncoder {
             writer.bytes.append(UInt8(ascii: "{"))
             for i in start..<entryCount {
                 let entry = entries[i]
+                filteredKey = UnsafeRawBufferPointer(start: entry.key, count: entry.key_length)
+                filteredKeyIsPlain = entry.key_plain != 0
                 try filter.encodeMember(
                     key: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length),
                     value: LuaJSONMemberValue(raw: entry), encoder: &self)
@@ -114,14 +120,22 @@ package struct LuaJSONEncoder {
     /// Writes `"key":` as the next member of the object `encodeObject` is writing; the filter then
     /// writes its value.
     package mutating func writeMemberKey(_ key: UnsafeRawBufferPointer) {
-        writer.writeMemberKey(utf8: key, first: writer.bytes.last == UInt8(ascii: "{"))
+        writer.writeMemberKey(
+            utf8: key, first: writer.bytes.last == UInt8(ascii: "{"), needsNoEscaping: isPlainFilteredKey(key))
+    }
+
+    /// Whether `key` is the filtered member's key (the same bytes) and plain.
+    private func isPlainFilteredKey(_ key: UnsafeRawBufferPointer) -> Bool {
+        filteredKeyIsPlain && key.baseAddress == filteredKey.baseAddress && key.count == filteredKey.count
     }
 
     /// Writes the member as `toJSON` would: `"key":value`.
     package mutating func writeMember(
         key: UnsafeRawBufferPointer, value: LuaJSONMemberValue
     ) throws(LuaJSONEncoderRefusal) {
-        try writeMember(key: key, value: value.raw, first: writer.bytes.last == UInt8(ascii: "{"), depth: 1)
+        try writeMember(
+            key: key, keyIsPlain: isPlainFilteredKey(key), value: value.raw,
+            first: writer.bytes.last == UInt8(ascii: "{"), depth: 1)
     }
 
     /// Charges one value (the part of `toJSON`'s budget every value costs): a filter that reads a
@@ -221,8 +235,8 @@ package struct LuaJSONEncoder {
             for i in start..<end {
                 let entry = entries[i]
                 try writeMember(
-                    key: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length), value: entry,
-                    first: i == start, depth: depth + 1)
+                    key: UnsafeRawBufferPointer(start: entry.key, count: entry.key_length),
+                    keyIsPlain: entry.key_plain != 0, value: entry, first: i == start, depth: depth + 1)
             }
             writer.bytes.append(UInt8(ascii: "}"))
         }
@@ -232,22 +246,25 @@ package struct LuaJSONEncoder {
     }
 
     /// Writes the member `"key":value` of the object being written (the key checked and charged
-    /// by `collect`), the value `depth` tables deep. A string value is charged as `encodeValue`
-    /// charges it and, when short plain ASCII, goes out with its key in one append.
+    /// by `collect`; `keyIsPlain` when `encl_members` found nothing in it to escape), the value
+    /// `depth` tables deep. A string value is charged as `encodeValue` charges it and, when short
+    /// plain ASCII, goes out with its key in one append.
     @inline(__always)
     private mutating func writeMember(
-        key: UnsafeRawBufferPointer, value: encl_member, first: Bool, depth: Int
+        key: UnsafeRawBufferPointer, keyIsPlain: Bool, value: encl_member, first: Bool, depth: Int
     ) throws(LuaJSONEncoderRefusal) {
         if value.type == LUA_TSTRING {
             let bytes = UnsafeRawBufferPointer(start: value.value.string, count: value.string_length)
             try charge(LuaConversionBudget.valueBytes)
             try charge(bytes.count)
-            if writer.writeMemberIfPlain(key: key, string: bytes, first: first) { return }
-            writer.writeMemberKey(utf8: key, first: first)
+            if writer.writeMemberIfPlain(key: key, string: bytes, first: first, keyNeedsNoEscaping: keyIsPlain) {
+                return
+            }
+            writer.writeMemberKey(utf8: key, first: first, needsNoEscaping: keyIsPlain)
             guard writer.writeStringIfValidUTF8(bytes) else { throw LuaJSONEncoderRefusal() }
             return
         }
-        writer.writeMemberKey(utf8: key, first: first)
+        writer.writeMemberKey(utf8: key, first: first, needsNoEscaping: keyIsPlain)
         if value.type == ENCL_TREMEMBEREDNULL {
             writer.writeRaw("null")
         } else {
@@ -281,7 +298,7 @@ package struct LuaJSONEncoder {
         if isList == 0 {
             for i in start..<entryCount where entries[i].type != ENCL_TREMEMBEREDNULL {
                 let key = UnsafeRawBufferPointer(start: entries[i].key, count: entries[i].key_length)
-                guard UTF8Validation.isValid(key) else { throw LuaJSONEncoderRefusal() }
+                guard entries[i].key_plain != 0 || UTF8Validation.isValid(key) else { throw LuaJSONEncoderRefusal() }
                 try charge(key.count + LuaConversionBudget.valueBytes)
             }
         }

@@ -43,6 +43,7 @@ extension LuaState {
         parsing bytes: UnsafeRawBufferPointer, maxDepth: Int = 512, underMemoryCap: Bool = false
     ) throws(JSONParseError) {
         var builder = LuaJSONBuilder(state: self)
+        defer { keepJSONSlots(builder.slots, capacity: builder.slotCapacity) }
         if underMemoryCap { builder.memoryCap = limitsPointer }
         jsonParser.maxDepth = maxDepth
         let base = top

@@ -29,32 +29,49 @@ public final class LuaState {
     /// The memory cap, instruction budget and deadline. A new memory cap applies from the next
     /// allocation (at least 1 MiB whatever is set); the budget and deadline from the next `call`.
     public var limits: LuaLimits {
-        didSet { limitsPointer.pointee.limit = max(limits.memoryBytes, 1 << 20) }
+        get { storedLimits }
+        set {
+            storedLimits = newValue
+            limitsPointer.pointee.limit = max(newValue.memoryBytes, 1 << 20)
+        }
     }
+    /// `limits`, read by every call and event encoding: set only through `limits`, never while a
+    /// read is under way, so without the runtime's exclusivity checks.
+    @exclusivity(unchecked) private var storedLimits: LuaLimits
     /// The Swift functions Lua can call, by the index their closure carries. Read on every call
     /// and only appended to otherwise, never during a read: no runtime exclusivity checks.
-    @exclusivity(unchecked) var functions: [LuaFunction] = []
+    /// Each is held (retained once, released in `deinit`) as an unmanaged reference, so reading one
+    /// and calling its function costs no retain and release per call.
+    @exclusivity(unchecked) private var functions: [Unmanaged<LuaFunctionBox>] = []
     var arrayMetatableRef: Int32 = 0
     var objectMetatableRef: Int32 = 0
-    var jsonParser = JSONParser()
+    // The decoding state below is touched a few times for every record. The state is used by one
+    // thread at a time and none of these is ever accessed while an access to it is under way (no
+    // Lua code runs inside one), so the runtime's exclusivity checks are left out for them.
+    @exclusivity(unchecked) var jsonParser = JSONParser()
     /// Members of the last top-level object `pushJSON` built: the next one (records of a stream
     /// look alike) starts with room for as many, sparing the table its rehashes as it grows.
-    var recordWidthHint: Int32 = 4
+    @exclusivity(unchecked) var recordWidthHint: Int32 = 4
     /// The shared metatables of decoded objects with null members.
-    var nullsMetatables = LuaNullsMetatables()
+    @exclusivity(unchecked) var nullsMetatables = LuaNullsMetatables()
+    /// The slot memory of `LuaJSONBuilder` between decodings (nil while a builder holds it), and
+    /// its capacity.
+    @exclusivity(unchecked) private var jsonSlots: (UnsafeMutablePointer<LuaJSONSlot>, Int)?
     /// Keys decoding found repeated within one JSON object (records, `req.json`, `json.decode`).
-    public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
-    /// Set by `call` when the protected call failed.
-    public private(set) var lastTraceback: String?
+    /// (Read after every record, like the decoding state above: no runtime exclusivity checks.)
+    @exclusivity(unchecked) public internal(set) var jsonDuplicateKeys = JSONDuplicateKeys()
+    /// Set by `call` when the protected call failed. (Written by every call, on the state's
+    /// thread, never while a read is under way: no runtime exclusivity checks.)
+    @exclusivity(unchecked) public private(set) var lastTraceback: String?
     /// Bytes in use after the last full collection `call` made.
-    var usageAfterCollection = 0
+    @exclusivity(unchecked) var usageAfterCollection = 0
     /// When the running call started, for a watchdog on another thread.
     public let callClock = LuaCallClock()
 
     /// Creates a state with the sandboxed standard library (see `LuaState+Sandbox.swift`).
     /// - Parameter moduleDirectory: where `require("name")` looks for `name.lua`; nil disables it.
     public init(limits: LuaLimits = LuaLimits(), moduleDirectory: String? = nil) throws {
-        self.limits = limits
+        storedLimits = limits
         limitsPointer = .allocate(capacity: 1)
         limitsPointer.initialize(to: encl_limits())
         limitsPointer.pointee.limit = max(limits.memoryBytes, 1 << 20)
@@ -71,6 +88,21 @@ public final class LuaState {
     deinit {
         lua_close(L)
         limitsPointer.deallocate()
+        jsonSlots?.0.deallocate()
+        for function in functions { function.release() }
+    }
+
+    /// The slot memory a `LuaJSONBuilder` works in: the state's own (which it then lacks until
+    /// `keepJSONSlots`), or new memory when a builder already holds that.
+    func takeJSONSlots() -> (UnsafeMutablePointer<LuaJSONSlot>, Int) {
+        guard let slots = jsonSlots else { return (.allocate(capacity: 16), 16) }
+        jsonSlots = nil
+        return slots
+    }
+
+    /// Takes back a builder's slot memory for the next decoding (or frees it if the state has some).
+    func keepJSONSlots(_ slots: UnsafeMutablePointer<LuaJSONSlot>, capacity: Int) {
+        if jsonSlots == nil { jsonSlots = (slots, capacity) } else { slots.deallocate() }
     }
 
     /// Bytes the state holds now, and the most it ever held.
@@ -121,9 +153,12 @@ public final class LuaState {
         // by an eighth of it since the last collection (so live data alone never triggers one).
         let used = p.pointee.used, limit = p.pointee.limit
         if used > limit / 4 * 3 && used > usageAfterCollection + limit / 8 { collect() }
+        let limits = storedLimits
+        // One clock reading serves the deadline and the watchdog's start time.
+        let now = encl_now_ns()
         p.pointee.instruction_limit = limits.instructions
-        p.pointee.deadline_ns = limits.seconds > 0 ? encl_now_ns() + Int64(limits.seconds * 1e9) : 0
-        let status = encl_pcall(L, arguments, results)
+        p.pointee.deadline_ns = limits.seconds > 0 ? now + Int64(limits.seconds * 1e9) : 0
+        let status = encl_pcall(L, arguments, results, now)
         p.pointee.deadline_ns = 0
         guard status != LUA_OK else {
             lastTraceback = nil
@@ -193,9 +228,12 @@ public final class LuaState {
 
     // MARK: - Swift functions
 
+    /// The function `push(function:)` numbered `index`.
+    fileprivate func function(at index: Int32) -> Unmanaged<LuaFunctionBox> { functions[Int(index)] }
+
     /// Pushes a Lua function that calls `function`. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func push(function: @escaping LuaFunction) {
-        functions.append(function)
+        functions.append(.passRetained(LuaFunctionBox(function)))
         // The context is this object, unretained: the lua_State (and so every closure that
         // holds the pointer) is closed in our deinit, so it never outlives us.
         let context = Unmanaged.passUnretained(self).toOpaque()
@@ -277,6 +315,11 @@ public final class LuaState {
 
     /// Pushes `value` as a Lua string. Allocates: can raise only on out-of-memory while the allocator is armed, so never when called from Swift (see Raising).
     public func push(_ value: String) {
+        // A native string's bytes are read in place (no copy of the string, so no retain).
+        let pushed: Void? = value.utf8.withContiguousStorageIfAvailable { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+        }
+        if pushed != nil { return }
         var value = value
         value.withUTF8 { buffer in
             buffer.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
@@ -369,9 +412,9 @@ private func luaStateDispatch(_ L: OpaquePointer?, _ context: UnsafeMutableRawPo
 }
 
 private func dispatch(to state: LuaState, _ index: Int32) -> Int32 {
-    let function = state.functions[Int(index)]
     do {
-        return try function(state)
+        // The box lives as long as the state, which is running this call: borrowed, not retained.
+        return try state.function(at: index)._withUnsafeGuaranteedRef { try $0.function(state) }
     } catch let raise as LuaRaise {
         state.push(raise.message)
         return raise.addPosition ? -1 : -2

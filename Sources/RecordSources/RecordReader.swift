@@ -55,10 +55,19 @@ package final class RecordReader {
     /// `ctx.source` of the record `forEach` numbered `n`: `in.jsonl:42`, or with a records path
     /// `customers.json:/data/3`.
     package func source(_ n: Int) -> String {
-        // Once per record: the text before the number is made once.
-        var source = sourcePrefix
-        source.append(String(n))
-        return source
+        // Once per record: the prefix (made once) and the number's digits written straight into
+        // one new string, instead of a copy of the prefix grown to take the number.
+        var number = String(n)  // a small string: no allocation
+        var prefix = sourcePrefix
+        return prefix.withUTF8 { head in
+            number.withUTF8 { digits in
+                String(unsafeUninitializedCapacity: head.count + digits.count) { out in
+                    _ = out.initialize(from: head)
+                    _ = UnsafeMutableBufferPointer(rebasing: out[head.count...]).initialize(from: digits)
+                    return head.count + digits.count
+                }
+            }
+        }
     }
 
     /// Calls `body(record, n)` for each record in order until it returns false. `n` is the line

@@ -375,6 +375,72 @@ struct RecordingBuilder: JSONBuilder {
         let value = try JSONValue(parsing: Array(("\"" + text + "\"").utf8))
         #expect(value == .string(text))
     }
+
+    /// Floats read through the exact fast path (up to 53 bits of digits, powers of ten up to 22)
+    /// and through the text reader beyond it: bit for bit what reading the text as a Double gives,
+    /// for the edges of both and for 20,000 random numbers (up to 20 digits, exponents to ±40).
+    @Test func floatsReadBitForBitAsTheTextSays() throws {
+        var texts = [
+            "0.1", "-0.0", "0.0", "1e22", "1e23", "-1e-22", "1e-23", "9007199254740992.0", "9007199254740993.0",
+            "9007199254740993e-1", "0.30000000000000004", "123456789012345678.5", "5e-324", "1.7976931348623157e308",
+            "4.9406564584124654e-324", "2.2250738585072014e-308", "1E+2", "1e-0", "12.5E-3", "18446744073709551616.5",
+            "0.000000000000000000000000000001", "73.45", "-7.0e1", "1.00000000000000000000001",
+        ]
+        for _ in 0..<20_000 {
+            let digit = { String(Int.random(in: 0...9)) }
+            let integerDigits = Int.random(in: 0...12)
+            var text = Bool.random() ? "-" : ""
+            text +=
+                integerDigits == 0
+                ? "0" : String(Int.random(in: 1...9)) + (1..<integerDigits).map { _ in digit() }.joined()
+            let fractionDigits = Int.random(in: 0...12)
+            if fractionDigits > 0 { text += "." + (0..<fractionDigits).map { _ in digit() }.joined() }
+            if fractionDigits == 0 || Bool.random() {
+                text += "e\(Int.random(in: -40...40))"
+            }
+            texts.append(text)
+        }
+        for text in texts {
+            let expected = try #require(Double(text), "\(text)")
+            guard case .double(let value) = try JSONValue(parsing: Array(text.utf8)) else {
+                Issue.record("\(text) did not read as a float")
+                continue
+            }
+            #expect(value.bitPattern == expected.bitPattern, "\(text)")
+        }
+    }
+
+    /// The string scan moves eight plain bytes a step and then jumps to the first byte that is
+    /// not plain: whatever its offset in the step (and near the end of the input, where there is
+    /// no whole step left), the string ends, unescapes, reads non-ASCII and fails exactly there.
+    @Test func theFirstBytesThatAreNotPlainAreFoundAtEveryOffset() throws {
+        for n in 0..<20 {
+            let a = String(repeating: "a", count: n)
+            for m in [0, 1, 7, 8, 9] {
+                let b = String(repeating: "b", count: m)
+                #expect(try JSONValue(parsing: Array(#""\#(a)""#.utf8)) == .string(a))
+                #expect(try JSONValue(parsing: Array(#"{"\#(a)":"\#(b)"}"#.utf8)) == [a: .string(b)])
+                #expect(try JSONValue(parsing: Array(#""\#(a)\n\#(b)""#.utf8)) == .string(a + "\n" + b))
+                #expect(try JSONValue(parsing: Array(#""\#(a)\u00e9\"\#(b)""#.utf8)) == .string(a + "é\"" + b))
+                #expect(
+                    try JSONValue(parsing: Array("\"\(a)é\u{7F}€\u{10348}\(b)\"".utf8))
+                        == .string(a + "é\u{7F}€\u{10348}" + b))
+                #expect(
+                    parseError(Array("\"\(a)\t\(b)\"".utf8))
+                        == JSONParseError(
+                            offset: 1 + n, reason: #"control character in a string (escape it as \u0009)"#))
+                #expect(
+                    parseError(Array("\"\(a)".utf8) + [0xFF] + Array("\(b)\"".utf8))
+                        == JSONParseError(offset: 1 + n, reason: "invalid UTF-8 byte 0xFF"))
+                #expect(
+                    parseError(Array("\"\(a)é".utf8.dropLast()) + Array("\(b)\"".utf8))
+                        == JSONParseError(offset: 1 + n, reason: "invalid UTF-8 sequence"))
+                #expect(
+                    parseError(Array("[\"\(a)\(b)".utf8))
+                        == JSONParseError(offset: 1, reason: "unterminated string"))
+            }
+        }
+    }
 }
 
 @Suite struct UTF8ValidationTests {

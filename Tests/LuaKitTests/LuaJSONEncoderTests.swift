@@ -233,4 +233,52 @@ import Testing
         try encoder.encodeObject(at: 2, filter: &asIs)
         #expect(String(decoding: encoder.writer.bytes, as: UTF8.self) == #"{"a":[2],"b":1}"#)
     }
+
+    /// Writes each member under a key of its own: `q"` and a tab after the member's key.
+    struct RenamingFilter: LuaJSONMemberFilter {
+        mutating func encodeMember(
+            key: UnsafeRawBufferPointer, value: LuaJSONMemberValue, encoder: inout LuaJSONEncoder
+        ) throws(LuaJSONEncoderRefusal) {
+            let renamed = Array(key) + Array("q\"\t".utf8)
+            if value.type == .string {
+                renamed.withUnsafeBytes { encoder.writeMemberKey($0) }
+                encoder.writer.writeRaw("0")
+                return
+            }
+            var failure: LuaJSONEncoderRefusal?
+            renamed.withUnsafeBytes { bytes in
+                do throws(LuaJSONEncoderRefusal) { try encoder.writeMember(key: bytes, value: value) } catch {
+                    failure = error
+                }
+            }
+            if let failure { throw failure }
+        }
+    }
+
+    /// The encoder writes a member's key unscanned only when `encl_members` found it plain and the
+    /// filter writes that very key: a filter's key of its own is escaped as any other.
+    @Test func aFiltersOwnKeyIsEscapedWhereTheMembersKeyIsPlain() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        try state.load(Array(#"return { a = "x", b = 1, [""] = "y" }"#.utf8), chunkName: "=t")
+        try state.call(arguments: 0, results: 1)
+        var encoder = LuaJSONEncoder(state: state)
+        var renaming = RenamingFilter()
+        encoder.reset()
+        encoder.beginValue(maxBytes: nil)
+        try encoder.encodeObject(at: 1, filter: &renaming)
+        #expect(
+            String(decoding: encoder.writer.bytes, as: UTF8.self) == #"{"q\"\t":0,"aq\"\t":0,"bq\"\t":1}"#)
+    }
+
+    /// Keys with something to escape, or not ASCII, in plain tables, remembered nulls and lists of
+    /// objects: the same bytes as the tree path.
+    @Test(arguments: [
+        #"return json.decode('{"q\\"k":null,"t\\tk":null,"\\u00e9":null,"p":null,"\\\\":1}')"#,
+        #"return { { ["a\"b"] = 1, ["\127"] = 2, ["\31"] = 3 }, { ["日本"] = "語", plain = "x" } }"#,
+    ])
+    func escapesKeysThatAreNotPlainLikeTheTreePath(script: String) throws {
+        let (fast, slow) = try bothWays(script)
+        #expect(fast == .json(try slow.get()))
+    }
 }

@@ -235,4 +235,39 @@ import Testing
         #expect(try state.toJSON(at: -1) == (try JSONValue(parsing: text)))
         #expect(state.jsonDuplicateKeys.counts.isEmpty)
     }
+
+    // MARK: The builder's open containers
+
+    /// Nesting past the builder's first room for open containers (16): each level's members,
+    /// nulls, list indexes and repeated keys stay with their own level, in the first decoding
+    /// (which grows the room) and the next ones (which reuse it), and after a decoding that failed
+    /// half-way down.
+    @Test func deepNestingKeepsEachLevelsMembersAcrossDecodings() throws {
+        let state = try LuaState()
+        state.installJSONModule()
+        func nested(_ levels: Int) -> String {
+            var text = "1"
+            for level in 0..<levels {
+                text =
+                    level.isMultiple(of: 3)
+                    ? #"[\#(level),null,\#(text),"x"]"#
+                    : #"{"z":\#(level),"n":null,"k":\#(text),"z":"\#(level)","a":[]}"#
+            }
+            return text
+        }
+        for levels in [40, 17, 100] {
+            let text = nested(levels)
+            try Array(text.utf8).withUnsafeBytes { try state.pushJSON(parsing: $0) }
+            #expect(try state.toJSON(at: -1) == (try JSONValue(parsing: text)), "\(levels) levels")
+            state.top = 0
+            let broken = Array(nested(60).utf8.dropLast(7))
+            #expect(throws: JSONParseError.self) { try broken.withUnsafeBytes { try state.pushJSON(parsing: $0) } }
+            #expect(state.top == 0)
+        }
+        // One repeat per object level (every level not a multiple of 3), the failed decodings'
+        // included: each got back out to its outermost level before it failed.
+        let objectLevels = { (levels: Int) in levels - (levels + 2) / 3 }
+        let repeats = objectLevels(40) + objectLevels(17) + objectLevels(100) + 3 * objectLevels(60)
+        #expect(state.jsonDuplicateKeys.counts.map { "\($0.key)=\($0.repeats)" } == ["z=\(repeats)"])
+    }
 }

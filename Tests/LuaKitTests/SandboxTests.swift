@@ -125,6 +125,31 @@ func evaluate(_ state: LuaState, _ source: String) throws -> JSONValue {
         }
     }
 
+    /// A traceback belongs to the call that failed: the next call clears it whether it succeeds
+    /// or fails without one (out of memory runs no message handler), and a later failure has its own.
+    @Test func aTracebackNeverOutlivesItsCall() throws {
+        let state = try LuaState(limits: LuaLimits(memoryBytes: 1 << 20, instructions: 0, seconds: 20))
+        let failing = "local function inner() error('boom') end\ninner()"
+        let hog = "local t = {} for i = 1, 1e7 do t[i] = i end"
+        for script in [failing, hog, failing, "return 1", hog] {
+            let error: LuaError?
+            do {
+                _ = try evaluate(state, script)
+                error = nil
+            } catch let caught as LuaError {
+                error = caught
+            }
+            switch script {
+            case failing: #expect(error?.traceback?.contains("in local 'inner'") == true)
+            case hog:
+                #expect(error?.kind == .memory)
+                #expect(error?.traceback == nil)
+            default: #expect(error == nil)
+            }
+            #expect(state.lastTraceback == error?.traceback)
+        }
+    }
+
     @Test func swiftFunctionErrorsCarryTheCallersLine() throws {
         let state = try LuaState()
         state.defineModule("host", functions: [("fail", { _ in throw LuaRaise("fail: no good") })])

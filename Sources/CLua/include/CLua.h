@@ -37,6 +37,7 @@ typedef struct encl_limits {
   int last_line;            // line the count hook last saw running (0 = none yet)
   char last_source[64];     // chunk short name at that point
   int64_t *call_started;    // optional: the watchdog's view of the current call (see encl_call_begin)
+  int holds_traceback;      // 1 while the registry holds a traceback a failed call left
 } encl_limits;
 
 #define ENCL_HOOK_STEP 1000
@@ -58,8 +59,9 @@ int64_t encl_now_ns(void);
 
 /// Calls the function below `nargs` arguments with a traceback message handler, the allocator
 /// armed and the hook counting. On error the message is on top and, if any, the traceback is
-/// stored in the registry (see encl_pushtraceback).
-int encl_pcall(lua_State *L, int nargs, int nresults);
+/// stored in the registry (see encl_pushtraceback). `now` is encl_now_ns() as the caller read it
+/// just before (the start time the watchdog sees).
+int encl_pcall(lua_State *L, int nargs, int nresults, int64_t now);
 void encl_pushtraceback(lua_State *L);
 
 /// Pushes a closure that calls `fn(L, context, index)` through the trampoline.
@@ -85,7 +87,7 @@ void encl_open_patterns(lua_State *L, int index);
 /// with encl_call_started and gives an overrunning call up with encl_call_abandon (which fails
 /// if the call ended meanwhile). A thread whose call was given up parks for ever when the call
 /// returns, so it never touches what the watchdog now owns.
-int encl_call_begin(encl_limits *limits);
+int encl_call_begin(encl_limits *limits, int64_t now);
 void encl_call_end(encl_limits *limits);
 int64_t encl_call_started(const int64_t *call_started);
 int encl_call_abandon(int64_t *call_started, int64_t started);
@@ -142,6 +144,8 @@ typedef struct encl_member {
   int type;                 // LUA_T* of the value, or ENCL_TREMEMBEREDNULL
   int is_integer;           // LUA_TNUMBER: an integer (not a float)
   int slot;                 // the stack slot of a table, full userdata, function or thread value; else 0
+  int key_plain;            // a string key: 1 when it is ASCII with no quote, backslash or control
+                            // character (so valid UTF-8 that a JSON string holds as is), else 0
 } encl_member;
 
 /// Reads the value at `idx` into `member` (its value part; the key part is left alone), without
