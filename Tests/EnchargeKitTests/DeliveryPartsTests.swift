@@ -218,6 +218,50 @@ struct DeliveryPartsTests {
         #expect(second.group != first.group)
     }
 
+    @Test func finishedGroupsAreHandedOverOnceWhileLaterGroupsKeepTheirIDs() throws {
+        var schedule = DeliverySchedule(laneCount: 512)
+        // 300 people, one group each, then a second group for person 0, behind the first in its lane.
+        for person in 0..<300 {
+            schedule.add([Self.track(email: "p\(person)@example.com", seq: person)], source: "s\(person)")
+        }
+        schedule.add([Self.track(email: "p0@example.com", seq: 1000)], source: "again")
+        func seq(_ event: Event) -> Int {
+            if case .integer(let s)? = event.properties?["seq"] { return Int(s) }
+            return -1
+        }
+        // Person 0's first group (the oldest slot) stays running while every later group that can
+        // finishes, newest first: the slots after the oldest empty out of order, and every group
+        // must still be found by its id.
+        let first = schedule.takeReady()
+        let oldest = try #require(first)
+        #expect(seq(oldest.event) == 0)
+        var finishedOrder: [String] = []
+        while schedule.hasReady {
+            var running: [(group: Int, event: Event)] = []
+            while let next = schedule.takeReady() { running.append(next) }
+            for next in running.reversed() {
+                #expect(schedule.group(next.group).source == "s\(seq(next.event))")
+                _ = schedule.recordAttempt(next.group)
+                schedule.advance(next.group)
+                finishedOrder.append("s\(seq(next.event))")
+            }
+        }
+        #expect(finishedOrder.count >= 200)
+        #expect(!finishedOrder.contains("again"))
+        #expect(schedule.takeFinished().map(\.source) == finishedOrder)
+        #expect(schedule.takeFinished().isEmpty)
+        schedule.advance(oldest.group)
+        var rest: [String] = ["s0"]
+        while let next = schedule.takeReady() {
+            #expect(schedule.group(next.group).source == (seq(next.event) == 1000 ? "again" : "s\(seq(next.event))"))
+            schedule.advance(next.group)
+            rest.append(schedule.takeFinished().last?.source ?? "none")
+        }
+        #expect(schedule.isEmpty)
+        #expect(rest.contains("again"))
+        #expect(Set(finishedOrder + rest).count == 301)
+    }
+
     @Test func aGroupsLanesAreDistinctAscendingAndThoseOfItsKeys() {
         let schedule = DeliverySchedule(laneCount: 8)
         let events = [

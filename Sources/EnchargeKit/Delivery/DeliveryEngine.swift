@@ -85,7 +85,11 @@ public final class DeliveryEngine: Sendable {
         // the delivery thread drained the queue to its resume mark (or an interrupt or `finish`,
         // which set `abandonAt` or `closing`, wakes it); after a stop of its own the engine frees
         // room within `requestTimeout`, and memory stays bounded meanwhile.
+        // Groups the delivery thread finished since the last submit: their events were allocated
+        // on this thread, so they are freed here, after the lock, not on the delivery thread.
+        var finishedGroups: [DeliverySchedule.Group] = []
         let admitted = core.state.withLock { state -> Bool? in
+            finishedGroups = state.schedule.takeFinished()
             guard state.queued < limit || state.closing || state.abandonAt != nil else {
                 state.submitsWaiting += 1
                 return nil
@@ -152,6 +156,8 @@ public final class DeliveryEngine: Sendable {
             return !state.joined
         }
         if join { thread.join() }
+        // The last finished groups are freed here too, on the caller's thread.
+        _ = core.state.withLock { $0.schedule.takeFinished() }
         return stats()
     }
 

@@ -46,7 +46,19 @@ struct DeliverySchedule {
 
     let laneCount: Int
     private var lanes: [Ring<Int>]
-    private(set) var groups: [Int: Group] = [:]
+    /// Queued groups by id: `slots[id - firstSlotID]`, nil once the group left. Ids are handed out
+    /// in order and groups leave roughly in order, so the slots before the oldest queued group are
+    /// dropped as they empty: an array index instead of a hashed lookup for every event.
+    private var slots: [Group?] = []
+    /// Id of `slots[0]`.
+    private var firstSlotID = 0
+    /// Index of the first non-nil slot (the oldest queued group), `slots.count` when none is queued.
+    private var oldestSlot = 0
+    /// Queued groups (non-nil slots).
+    private var groupCount = 0
+    /// Finished groups, kept so that their events are freed by whoever calls `takeFinished()` (the
+    /// submitting thread, which allocated them) instead of the delivery thread.
+    private var finished: [Group] = []
     /// Groups whose current event may be sent now, in the order they became ready.
     private var ready = Ring<Int>()
     /// Groups waiting out a backoff: (monotonic time it ends, group).
@@ -59,7 +71,7 @@ struct DeliverySchedule {
         lanes = Array(repeating: Ring<Int>(), count: laneCount)
     }
 
-    var isEmpty: Bool { groups.isEmpty }
+    var isEmpty: Bool { groupCount == 0 }
     var hasReady: Bool { !ready.isEmpty }
 
     /// Lane of an identity key (`Event.lane(ofIdentityKey:laneCount:)`).
@@ -93,7 +105,8 @@ struct DeliverySchedule {
         precondition(tags == nil || tags!.count == events.count, "one tag per event")
         let id = nextGroupID
         nextGroupID += 1
-        groups[id] = Group(events: events, source: source, tags: tags, lanes: groupLanes)
+        slots.append(Group(events: events, source: source, tags: tags, lanes: groupLanes))
+        groupCount += 1
         for lane in groupLanes { lanes[lane].append(id) }
         if isAtHeadOfAllLanes(id, groupLanes) {
             ready.append(id)
@@ -103,30 +116,65 @@ struct DeliverySchedule {
     }
 
     private func isAtHeadOfAllLanes(_ id: Int, _ groupLanes: [Int]) -> Bool {
-        groupLanes.allSatisfy { lanes[$0].first == id }
+        for lane in groupLanes where lanes[lane].first != id { return false }
+        return true
+    }
+
+    /// The queued group `id` (read in place).
+    private subscript(id: Int) -> Group {
+        _read { yield slots[id - firstSlotID]! }
+        _modify { yield &slots[id - firstSlotID]! }
+    }
+
+    /// Takes group `id` out of its slot and drops the empty slots before the oldest queued group.
+    private mutating func removeGroup(_ id: Int) -> Group? {
+        let index = id - firstSlotID
+        guard index >= 0, index < slots.count, let group = slots[index].take() else { return nil }
+        groupCount -= 1
+        while oldestSlot < slots.count && slots[oldestSlot] == nil { oldestSlot += 1 }
+        if oldestSlot == slots.count {
+            firstSlotID += slots.count
+            slots.removeAll(keepingCapacity: slots.capacity <= 16_384)
+            oldestSlot = 0
+        } else if oldestSlot >= 64 && oldestSlot * 2 >= slots.count {
+            slots.removeFirst(oldestSlot)
+            firstSlotID += oldestSlot
+            oldestSlot = 0
+        }
+        return group
+    }
+
+    /// Hands over the groups that finished since the last call, so the caller frees their events.
+    mutating func takeFinished() -> [Group] {
+        guard !finished.isEmpty else { return [] }
+        var taken: [Group] = []
+        taken.reserveCapacity(finished.count)
+        swap(&taken, &finished)
+        return taken
     }
 
     /// Takes the next ready group (its current event goes out now); the group then counts as running.
     mutating func takeReady() -> (group: Int, event: Event)? {
         guard let id = ready.popFirst() else { return nil }
-        return (id, groups[id]!.current)
+        return (id, self[id].current)
     }
 
     /// Records an attempt of the group's current event; returns the attempt count so far.
     mutating func recordAttempt(_ id: Int) -> Int {
-        groups[id]!.recordAttempt()
+        self[id].recordAttempt()
     }
 
-    func group(_ id: Int) -> Group { groups[id]! }
+    func group(_ id: Int) -> Group { self[id] }
 
     /// The caller's tag of the group's current event, if the group is tagged (no copy of the group).
     func currentTag(_ id: Int) -> Int64? {
-        groups[id]!.tag(at: groups[id]!.next)
+        let group = self[id]
+        return group.tag(at: group.next)
     }
 
     /// The current event will be retried at `until` (monotonic seconds).
     mutating func backOff(_ id: Int, until: Double, after failure: DeliveryError) {
-        groups[id]!.lastFailure = failure
+        self[id].lastFailure = failure
         backingOff.append((until, id))
     }
 
@@ -147,17 +195,18 @@ struct DeliverySchedule {
     /// removes the group from its lanes and makes every group that thereby reached the head of all
     /// its lanes ready.
     mutating func advance(_ id: Int) {
-        if groups[id]!.moveToNextEvent() {
+        if self[id].moveToNextEvent() {
             ready.append(id)
             return
         }
-        let group = groups.removeValue(forKey: id)!
+        let group = removeGroup(id)!
+        defer { finished.append(group) }
         if group.lanes.count == 1 {
             // The common case (one person per submit): the next group in the lane is the one candidate.
             let lane = group.lanes[0]
             let removed = lanes[lane].popFirst()
             assert(removed == id, "a finished group must be at the head of its lanes")
-            if let head = lanes[lane].first, isAtHeadOfAllLanes(head, groups[head]!.lanes) { ready.append(head) }
+            if let head = lanes[lane].first, isAtHeadOfAllLanes(head, self[head].lanes) { ready.append(head) }
             return
         }
         var candidates: [Int] = []
@@ -168,7 +217,7 @@ struct DeliverySchedule {
         }
         // A candidate was behind this group in some lane, so it was not ready before; it is now if
         // it heads all of its lanes. Candidates are few (at most one per lane of this group).
-        for head in candidates.sorted() where isAtHeadOfAllLanes(head, groups[head]!.lanes) {
+        for head in candidates.sorted() where isAtHeadOfAllLanes(head, self[head].lanes) {
             ready.append(head)
         }
     }
@@ -176,8 +225,11 @@ struct DeliverySchedule {
     /// Empties the schedule once the engine stopped and nothing is on the wire: returns every group
     /// with its unsent events, in submit order (so dead letters keep per-person order).
     mutating func removeAll() -> [Group] {
-        let removed = groups.keys.sorted().map { groups[$0]! }
-        groups.removeAll()
+        let removed = slots.compactMap { $0 }
+        slots.removeAll()
+        firstSlotID = nextGroupID
+        oldestSlot = 0
+        groupCount = 0
         for lane in lanes.indices { lanes[lane].removeAll() }
         ready.removeAll()
         backingOff.removeAll()
@@ -187,7 +239,7 @@ struct DeliverySchedule {
     /// Drops a running group whose attempt ended after the engine stopped, returning it with its
     /// unsent events. Nothing else becomes ready: a stopped engine starts nothing.
     mutating func remove(_ id: Int) -> Group? {
-        guard let group = groups.removeValue(forKey: id) else { return nil }
+        guard let group = removeGroup(id) else { return nil }
         for lane in group.lanes {
             let removed = lanes[lane].popFirst()
             assert(removed == id, "a running group is at the head of its lanes")
