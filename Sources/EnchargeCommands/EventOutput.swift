@@ -1,5 +1,6 @@
 import EnchargeKit
 import EnchargeSpool
+import SystemKit
 
 /// Where a job's events go: stdout for a dry run, a spool (`run --spool`), else a delivery engine;
 /// and, from then on, the job's SIGINT/SIGTERM handling, whose watcher drains the engine on an
@@ -58,10 +59,14 @@ struct EventOutput {
             let writer = JSONLinesEventWriter(writer: commandContext.stdout)
             return (writer, nil, writer)
         }
-        guard let configuration else {
+        guard var configuration else {
             diagnostics.write("error: no delivery configuration; use --dry-run to print events instead")
             return nil
         }
+        // A file's events come as fast as the rule maps them, so one libcurl thread would be the
+        // limit: they are sent from one thread per 8 requests in flight, one per core at most.
+        configuration.senderThreads = DeliveryConfiguration.senderThreads(
+            concurrency: configuration.concurrency, cores: AvailableProcessors.count)
         do {
             let engine = try DeliveryEngine(configuration: configuration, deadLetters: deadLetters, context: context)
             return (DeliverySink(engine: engine), engine, nil)

@@ -8,6 +8,11 @@ public struct DeliveryConfiguration: Sendable {
     public var userAgent: String
     /// Most requests in flight at once.
     public var concurrency: Int
+    /// Threads that make the requests, each driving its share of the `concurrency` handles through
+    /// a libcurl multi handle of its own (at most `concurrency` are used). They share one schedule,
+    /// so per-person order holds whichever thread sends an event. One libcurl thread tops out at
+    /// about one core's worth of requests; more let delivery use more cores.
+    public var senderThreads: Int
     /// Seconds to establish a connection (TCP and TLS).
     public var connectTimeout: Double
     /// Seconds one whole request may take.
@@ -38,6 +43,7 @@ public struct DeliveryConfiguration: Sendable {
         writeKey: String,
         userAgent: String,
         concurrency: Int = 16,
+        senderThreads: Int = 1,
         connectTimeout: Double = 10,
         requestTimeout: Double = 30,
         maxAttempts: Int = 8,
@@ -53,6 +59,7 @@ public struct DeliveryConfiguration: Sendable {
         self.writeKey = writeKey
         self.userAgent = userAgent
         self.concurrency = concurrency
+        self.senderThreads = senderThreads
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.maxAttempts = maxAttempts
@@ -63,6 +70,12 @@ public struct DeliveryConfiguration: Sendable {
         self.maxQueuedEvents = maxQueuedEvents
         self.refusalsBeforeStop = refusalsBeforeStop
         self.writeKeySource = writeKeySource
+    }
+
+    /// The sender threads for `concurrency` requests in flight on a machine with `cores` cores:
+    /// one per 8 requests in flight, at most one per core, at least one.
+    public static func senderThreads(concurrency: Int, cores: Int) -> Int {
+        max(1, min(cores, concurrency / 8))
     }
 
     /// Version string for `User-Agent: encharge-lua/<version>`.
@@ -86,6 +99,7 @@ public struct DeliveryConfiguration: Sendable {
             throw fail("the user agent contains control characters")
         }
         guard concurrency >= 1, concurrency <= 1024 else { throw fail("concurrency must be between 1 and 1024") }
+        guard senderThreads >= 1, senderThreads <= 64 else { throw fail("senderThreads must be between 1 and 64") }
         guard connectTimeout > 0, requestTimeout > 0 else { throw fail("timeouts must be positive") }
         guard maxAttempts >= 1 else { throw fail("maxAttempts must be at least 1") }
         guard backoffBase >= 0, backoffCap >= 0, maxRetryAfter >= 0 else {

@@ -1,3 +1,4 @@
+import Synchronization
 import SystemKit
 
 #if canImport(Glibc)
@@ -8,16 +9,22 @@ import Musl
 import Darwin
 #endif
 
-/// The engine's shared half: configuration, dead-letter output and the locked state. The delivery
-/// thread holds it (not the engine), so the engine can be released while the thread drains.
+/// The engine's shared half: configuration, dead-letter output and the locked state. The sender
+/// threads hold it (not the engine), so the engine can be released while they drain.
 final class DeliveryCore: Sendable {
     let configuration: DeliveryConfiguration
     let policy: RetryPolicy
     let deadLetters: DeadLetterWriter?
     let context: DeadLetterContext
     let onSettled: DeliverySettledHandler?
-    let waker: IngestWaker
+    /// Each sender's waker, by sender index; used only under the lock, while that sender is alive.
+    let wakers: [IngestWaker]
+    /// Each sender's share of `concurrency`, by sender index.
+    let capacities: [Int]
     let state: ConditionLock<EngineState>
+    /// Held while settled work is written or reported, so it goes out in the order it was applied
+    /// even when two senders flush at once. Taken before `state`'s lock, never while holding it.
+    private let flushing = Mutex(())
     /// A submit blocked on a full queue (`maxQueuedEvents`) resumes once `queued` is at most this:
     /// a quarter of the queue below the limit, so the mapping thread wakes once per batch of
     /// settled events instead of once per event, and each wakeup refills the queue in one burst.
@@ -27,76 +34,110 @@ final class DeliveryCore: Sendable {
 
     init(
         configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter?, context: DeadLetterContext,
-        onSettled: DeliverySettledHandler?, waker: IngestWaker
+        onSettled: DeliverySettledHandler?, wakers: [IngestWaker], capacities: [Int]
     ) {
+        precondition(!wakers.isEmpty && wakers.count == capacities.count, "one waker and one capacity per sender")
         self.configuration = configuration
         policy = RetryPolicy(configuration)
         self.deadLetters = deadLetters
         self.context = context
         self.onSettled = onSettled
-        self.waker = waker
+        self.wakers = wakers
+        self.capacities = capacities
         resumeMark = configuration.maxQueuedEvents - max(1, configuration.maxQueuedEvents / 4)
         laneCount = 4 * configuration.concurrency
-        state = ConditionLock(EngineState(schedule: DeliverySchedule(laneCount: laneCount)))
+        state = ConditionLock(
+            EngineState(
+                schedule: DeliverySchedule(laneCount: laneCount),
+                senders: Array(repeating: EngineState.Sender(), count: wakers.count)))
     }
 
-    /// The delivery thread's loop: apply finished attempts, start ready events, wait for I/O, a
-    /// backoff to end, a wakeup or the deadline; exit once `finish` was called and nothing is left.
-    func run(transport: IngestTransport) {
-        let capacity = configuration.concurrency
+    /// Wakes every sender blocked in poll (an interrupt, `finish`, the end of the work).
+    func wakeAllSleeping(_ state: inout EngineState) {
+        for index in state.senders.indices where state.senders[index].sleeping && state.senders[index].alive {
+            state.senders[index].sleeping = false
+            wakers[index].wake()
+        }
+    }
+
+    /// Wakes one sender blocked in poll that has room for another request, if there is one: the
+    /// others are awake and take ready work on their next turn anyway.
+    func wakeOneWithRoom(_ state: inout EngineState) {
+        for index in state.senders.indices {
+            let sender = state.senders[index]
+            if sender.sleeping && sender.alive && sender.running < capacities[index] {
+                state.senders[index].sleeping = false
+                wakers[index].wake()
+                return
+            }
+        }
+    }
+
+    /// Sender `me`'s loop: apply finished attempts, start ready events, wait for I/O, a backoff to
+    /// end, a wakeup or the deadline; exit once `finish` was called and nothing is left. Every
+    /// sender runs it with a transport of its own; they share the schedule under the lock.
+    func run(sender me: Int, transport: IngestTransport) {
+        let capacity = capacities[me]
         var finished: [IngestAttempt] = []
         var outgoing: [(group: Int, event: Event)] = []
-        var letters: [PendingDeadLetter] = []
-        var delivered: [Int64] = []
+        var settled = SettledBatch()
         while true {
             var timeout = 0.0
             var abandon = false
             var wakeSubmits = false
+            var flush = false
             let exit = state.withLock { state -> Bool in
-                state.sleeping = false
+                state.senders[me].sleeping = false
                 let now = SystemClock.monotonicSeconds()
-                for attempt in finished { apply(attempt, now: now, &state, &letters, &delivered) }
+                let lettersBefore = state.unwrittenLetters.count
+                let deliveredBefore = state.unreportedDelivered.count
+                for attempt in finished { apply(attempt, sender: me, now: now, &state) }
                 if let deadline = state.deadline, state.abandonAt == nil, now >= deadline {
                     if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
                     state.abandonAt = now
+                    wakeAllSleeping(&state)
                 }
                 if let halt = state.halt {
                     if state.running == 0 {
                         for group in state.schedule.removeAll() {
-                            deadLetterRemaining(of: group, from: group.next, halt, &state, &letters)
+                            deadLetterRemaining(of: group, from: group.next, halt, &state)
                         }
-                    } else if let abandonAt = state.abandonAt, now >= abandonAt {
+                    } else if let abandonAt = state.abandonAt, now >= abandonAt, state.senders[me].running > 0 {
                         abandon = true
                     }
                 } else {
                     state.schedule.endBackoffs(now: now)
-                    while state.running < capacity, let next = state.schedule.takeReady() {
+                    while state.senders[me].running < capacity, let next = state.schedule.takeReady() {
                         state.running += 1
+                        state.senders[me].running += 1
                         outgoing.append(next)
                     }
+                    // More ready than this sender has room for: a sleeping one with room takes it.
+                    if state.schedule.hasReady { wakeOneWithRoom(&state) }
                 }
+                flush =
+                    state.unwrittenLetters.count != lettersBefore || state.unreportedDelivered.count != deliveredBefore
                 wakeSubmits = state.submitsWaiting > 0 && mayResumeSubmit(state)
                 if state.closing && state.schedule.isEmpty {
-                    state.threadAlive = false
-                    state.finishedAt = now
+                    state.senders[me].alive = false
+                    if state.senders.allSatisfy({ !$0.alive }) { state.finishedAt = now }
+                    // The others see the same and exit too, once woken.
+                    wakeAllSleeping(&state)
                     return true
                 }
                 var wait = 1.0
                 if state.halt == nil, let end = state.schedule.nextBackoffEnd { wait = min(wait, end - now) }
                 if let deadline = state.deadline, state.abandonAt == nil { wait = min(wait, deadline - now) }
-                if let abandonAt = state.abandonAt { wait = min(wait, abandonAt - now) }
+                if let abandonAt = state.abandonAt, state.senders[me].running > 0 {
+                    wait = min(wait, abandonAt - now)
+                }
                 timeout = abandon ? 0 : max(wait, 0)
-                state.sleeping = !abandon
+                state.senders[me].sleeping = !abandon
                 return false
             }
             if wakeSubmits { state.broadcast() }
             finished.removeAll(keepingCapacity: true)
-            if let onSettled, !delivered.isEmpty {
-                for tag in delivered { onSettled(tag, .delivered) }
-                delivered.removeAll(keepingCapacity: true)
-            }
-            write(letters)
-            letters.removeAll(keepingCapacity: true)
+            if flush || exit { flushSettled(&settled) }
             if exit { break }
             if abandon {
                 finished = transport.abandonAll()
@@ -106,7 +147,10 @@ final class DeliveryCore: Sendable {
             outgoing.removeAll(keepingCapacity: true)
             transport.poll(timeout: timeout, into: &finished)
         }
-        state.withLock { $0.drained = true }
+        state.withLock { state in
+            state.sendersDone += 1
+            state.drained = state.sendersDone == state.senders.count
+        }
         state.broadcast()
     }
 
@@ -116,13 +160,12 @@ final class DeliveryCore: Sendable {
         state.queued <= resumeMark || state.closing || state.abandonAt != nil
     }
 
-    /// Applies one finished attempt to its group; the tag of a delivered tagged event goes to `delivered`.
-    private func apply(
-        _ attempt: IngestAttempt, now: Double, _ state: inout EngineState, _ letters: inout [PendingDeadLetter],
-        _ delivered: inout [Int64]
-    ) {
+    /// Applies one finished attempt of `sender` to its group; with `onSettled`, the tag of a delivered
+    /// tagged event is queued for it.
+    private func apply(_ attempt: IngestAttempt, sender: Int, now: Double, _ state: inout EngineState) {
         let id = attempt.tag
         state.running -= 1
+        state.senders[sender].running -= 1
         // An abandoned request got no answer: its time says nothing about the API's latency.
         if attempt.outcome != .abandoned { state.latency.record(attempt.elapsed) }
         let attempts = state.schedule.recordAttempt(id)
@@ -131,16 +174,16 @@ final class DeliveryCore: Sendable {
             state.delivered += 1
             state.queued -= 1
             state.refusalsInARow = 0
-            if let tag = state.schedule.currentTag(id) { delivered.append(tag) }
+            if onSettled != nil, let tag = state.schedule.currentTag(id) { state.unreportedDelivered.append(tag) }
         case .retry(let retryAfter, var failure):
             failure.attempts = attempts
             let group = state.schedule.group(id)
             if var halt = state.halt {
                 (halt.status, halt.body, halt.attempts) = (failure.status, failure.body, attempts)
-                deadLetter(group, group.next, halt, &state, &letters)
+                deadLetter(group, group.next, halt, &state)
             } else if attempts >= policy.maxAttempts {
                 failure.message = "gave up after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(failure.message)"
-                deadLetter(group, group.next, failure, &state, &letters)
+                deadLetter(group, group.next, failure, &state)
             } else {
                 state.retries += 1
                 let delay = policy.delay(afterFailures: attempts, retryAfter: retryAfter)
@@ -150,11 +193,11 @@ final class DeliveryCore: Sendable {
         case .terminal(var failure):
             failure.attempts = attempts
             let group = state.schedule.group(id)
-            deadLetter(group, group.next, failure, &state, &letters)
+            deadLetter(group, group.next, failure, &state)
         case .refused(let status, var failure):
             failure.attempts = attempts
             let group = state.schedule.group(id)
-            deadLetter(group, group.next, failure, &state, &letters)
+            deadLetter(group, group.next, failure, &state)
             state.refusalsInARow += 1
             if state.refusalsInARow >= configuration.refusalsBeforeStop {
                 halt(.writeKeyRefused(status: status), &state)
@@ -162,12 +205,12 @@ final class DeliveryCore: Sendable {
         case .redirected(let stop, var failure):
             failure.attempts = attempts
             let group = state.schedule.group(id)
-            deadLetter(group, group.next, failure, &state, &letters)
+            deadLetter(group, group.next, failure, &state)
             halt(stop, &state)
         }
         if let halt = state.halt {
             if let rest = state.schedule.remove(id) {
-                deadLetterRemaining(of: rest, from: rest.next + 1, halt, &state, &letters)
+                deadLetterRemaining(of: rest, from: rest.next + 1, halt, &state)
             }
         } else {
             state.schedule.advance(id)
@@ -185,8 +228,7 @@ final class DeliveryCore: Sendable {
     /// Dead-letters `group.events[start...]` with `halt`; the event that was being retried keeps
     /// its last failure's status, body and attempts.
     private func deadLetterRemaining(
-        of group: DeliverySchedule.Group, from start: Int, _ halt: DeliveryError, _ state: inout EngineState,
-        _ letters: inout [PendingDeadLetter]
+        of group: DeliverySchedule.Group, from start: Int, _ halt: DeliveryError, _ state: inout EngineState
     ) {
         guard start < group.events.count else { return }
         for index in start..<group.events.count {
@@ -196,24 +238,47 @@ final class DeliveryCore: Sendable {
                 error.status = group.lastFailure?.status
                 error.body = group.lastFailure?.body
             }
-            deadLetter(group, index, error, &state, &letters)
+            deadLetter(group, index, error, &state)
         }
     }
 
     /// Gives up on `group.events[index]`.
     private func deadLetter(
-        _ group: DeliverySchedule.Group, _ index: Int, _ error: DeliveryError, _ state: inout EngineState,
-        _ letters: inout [PendingDeadLetter]
+        _ group: DeliverySchedule.Group, _ index: Int, _ error: DeliveryError, _ state: inout EngineState
     ) {
         state.deadLettered += 1
         state.queued -= 1
         let event = group.events[index]
-        letters.append(PendingDeadLetter(event: event, error: error, source: group.source, tag: group.tag(at: index)))
+        state.unwrittenLetters.append(
+            PendingDeadLetter(event: event, error: error, source: group.source, tag: group.tag(at: index)))
     }
 
     /// Kinds reported to `onSettled` as `.interrupted`: nothing in the event was refused, so a spool
     /// keeps it pending for a later attempt.
     static let settledAsInterrupted: Set<DeliveryError.Kind> = [.interrupted, .writeKeyRefused, .redirected]
+
+    /// A sender's spare buffers for `flushSettled`, reused across flushes.
+    struct SettledBatch {
+        var letters: [PendingDeadLetter] = []
+        var delivered: [Int64] = []
+    }
+
+    /// Takes what was settled and not yet written (from every sender) and writes and reports it,
+    /// outside the state's lock; one flush at a time, so it goes out in the order it was applied.
+    func flushSettled(_ batch: inout SettledBatch) {
+        flushing.withLock { _ in
+            state.withLock { state in
+                swap(&batch.letters, &state.unwrittenLetters)
+                swap(&batch.delivered, &state.unreportedDelivered)
+            }
+            if let onSettled {
+                for tag in batch.delivered { onSettled(tag, .delivered) }
+            }
+            write(batch.letters)
+        }
+        batch.letters.removeAll(keepingCapacity: true)
+        batch.delivered.removeAll(keepingCapacity: true)
+    }
 
     /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
     /// failures are counted in the stats.

@@ -24,36 +24,67 @@ import Darwin
 /// event left (and every event submitted later) is dead-lettered in submit order, so per-person
 /// order holds in the dead-letter file too.
 ///
-/// Threads: the caller's thread runs `submit`/`finish`/`stats`; one dedicated delivery thread owns
-/// the libcurl handles and makes every request. They share only `DeliveryCore.state`, under its lock.
+/// Threads: the caller's thread runs `submit`/`finish`/`stats`; `senderThreads` dedicated threads
+/// (one by default) each own a libcurl multi handle with their share of the `concurrency` handles and
+/// make the requests. They share only `DeliveryCore.state`, under its lock: one schedule, so a
+/// person's next event is started only after their previous one settled, whichever thread sent it.
 public final class DeliveryEngine: Sendable {
     private let core: DeliveryCore
-    /// Runs `DeliveryCore.run` and owns the transport; joined exactly once, by the `finish` call
-    /// that claims `EngineState.joined`.
-    private let thread: JoinableThread
+    /// The sender threads, each running `DeliveryCore.run` with a transport of its own; joined
+    /// exactly once, by the `finish` call that claims `EngineState.joined`.
+    private let threads: [JoinableThread]
 
-    /// Validates the configuration, sets up libcurl and starts the delivery thread.
+    /// Validates the configuration, sets up libcurl and starts the sender threads.
     ///
     /// Events given up on are appended to `deadLetters`; with nil they go nowhere but `onSettled`
     /// (the webhook spool keeps them in its database instead). `onSettled` hears how every event
-    /// submitted with tags ended; untagged events are not reported.
+    /// submitted with tags ended, from one sender thread at a time; untagged events are not reported.
     public init(
         configuration: DeliveryConfiguration, deadLetters: DeadLetterWriter?, context: DeadLetterContext,
         onSettled: DeliverySettledHandler? = nil
     ) throws(DeliveryError) {
         try configuration.validate()
-        let transport = try IngestTransport(configuration: configuration)
+        let capacities = Self.senderCapacities(
+            concurrency: configuration.concurrency, senders: configuration.senderThreads)
+        var transports: [IngestTransport] = []
+        for capacity in capacities {
+            transports.append(try IngestTransport(configuration: configuration, capacity: capacity))
+        }
         core = DeliveryCore(
             configuration: configuration, deadLetters: deadLetters, context: context, onSettled: onSettled,
-            waker: transport.waker)
-        let core = self.core
-        do {
-            // The closure takes the only reference to the transport, so it is freed on the delivery
-            // thread when `run` returns.
-            thread = try JoinableThread { core.run(transport: transport) }
-        } catch {
-            throw DeliveryError(kind: .configuration, message: "cannot start the delivery thread (error \(error.code))")
+            wakers: transports.map(\.waker), capacities: capacities)
+        var threads: [JoinableThread] = []
+        for (index, transport) in transports.enumerated() {
+            let core = self.core
+            // The transport is handed to its thread as the only reference left, so it is freed on
+            // that thread when `run` returns.
+            let handover = TransportHandover(transport)
+            do {
+                threads.append(try JoinableThread { core.run(sender: index, transport: handover.take()) })
+            } catch {
+                // The senders already started stop once `finish` closes the engine; the others'
+                // transports never ran, so they are not waited for.
+                core.state.withLock { state in
+                    for unstarted in index..<state.senders.count {
+                        state.senders[unstarted].alive = false
+                        state.sendersDone += 1
+                    }
+                    state.drained = state.sendersDone == state.senders.count
+                }
+                self.threads = threads
+                _ = finish(timeout: 0)
+                throw DeliveryError(
+                    kind: .configuration, message: "cannot start the delivery thread (error \(error.code))")
+            }
         }
+        self.threads = threads
+    }
+
+    /// `concurrency` handles split over `senders` threads as evenly as it goes (the first ones get
+    /// one more); never more senders than requests in flight.
+    package static func senderCapacities(concurrency: Int, senders: Int) -> [Int] {
+        let count = max(1, min(senders, concurrency))
+        return (0..<count).map { concurrency / count + ($0 < concurrency % count ? 1 : 0) }
     }
 
     deinit {
@@ -124,10 +155,10 @@ public final class DeliveryEngine: Sendable {
         state.queued += events.count
         let ready = state.schedule.add(events, source: source, tags: tags, lanes: lanes)
         // Stopped, the thread dead-letters the new group once nothing is on the wire.
-        let wanted = state.halt != nil || (ready && state.running < core.configuration.concurrency)
-        if wanted && state.sleeping && state.threadAlive {
-            state.sleeping = false
-            core.waker.wake()
+        if state.halt != nil {
+            core.wakeAllSleeping(&state)
+        } else if ready && state.running < core.configuration.concurrency {
+            core.wakeOneWithRoom(&state)
         }
         return true
     }
@@ -137,17 +168,13 @@ public final class DeliveryEngine: Sendable {
     /// abandoned (their events too may have reached the API), and every event left is dead-lettered
     /// with reason "interrupted". Returns the final stats; calling it again returns them again.
     public func finish(timeout: Double?) -> DeliveryStats {
-        let waker = core.waker
         core.state.withLock { state in
             state.closing = true
             if let timeout {
                 let deadline = SystemClock.monotonicSeconds() + max(0, timeout.isNaN ? 0 : timeout)
                 state.deadline = min(state.deadline ?? deadline, deadline)
             }
-            if state.threadAlive && state.sleeping {
-                state.sleeping = false
-                waker.wake()
-            }
+            core.wakeAllSleeping(&state)
         }
         // Every submit blocked on backpressure now sees `closing`.
         core.state.broadcast()
@@ -155,7 +182,7 @@ public final class DeliveryEngine: Sendable {
             defer { state.joined = true }
             return !state.joined
         }
-        if join { thread.join() }
+        if join { threads.forEach { $0.join() } }
         // The last finished groups are freed here too, on the caller's thread.
         _ = core.state.withLock { $0.schedule.takeFinished() }
         return stats()
@@ -166,16 +193,12 @@ public final class DeliveryEngine: Sendable {
     /// every event not delivered is dead-lettered with reason "interrupted". It does not wait: call
     /// `finish` for that. Calling it again can only shorten the drain (a second Ctrl-C passes 0).
     public func interrupt(drainTimeout: Double) {
-        let waker = core.waker
         core.state.withLock { state in
             let now = SystemClock.monotonicSeconds()
             if state.halt == nil { state.halt = DeliveryError(kind: .interrupted, message: "interrupted") }
             let abandonAt = now + max(0, drainTimeout.isNaN ? 0 : drainTimeout)
             state.abandonAt = min(state.abandonAt ?? abandonAt, abandonAt)
-            if state.threadAlive && state.sleeping {
-                state.sleeping = false
-                waker.wake()
-            }
+            core.wakeAllSleeping(&state)
         }
         // Every submit blocked on backpressure now sees `halt`.
         core.state.broadcast()
@@ -187,5 +210,20 @@ public final class DeliveryEngine: Sendable {
     /// A thread-safe snapshot of the counters.
     public func stats() -> DeliveryStats {
         core.state.withLock { $0.stats(now: SystemClock.monotonicSeconds()) }
+    }
+}
+
+/// Moves a transport onto its sender thread: the thread takes the only reference, so the transport
+/// (which is not Sendable) is used and freed there alone.
+private final class TransportHandover: @unchecked Sendable {
+    // Invariant: `transport` is read once, by `take()` on the sender thread, after `init` on the
+    // starting thread; the thread start orders the two.
+    private var transport: IngestTransport?
+
+    init(_ transport: IngestTransport) { self.transport = transport }
+
+    func take() -> IngestTransport {
+        defer { transport = nil }
+        return transport!
     }
 }

@@ -1,7 +1,17 @@
 /// What the caller's threads and the delivery thread share, all under `state`'s lock.
 struct EngineState {
+    /// One sender thread (`DeliveryCore.run`) as the others see it.
+    struct Sender {
+        /// Its attempts on the wire (at most its transport's capacity).
+        var running = 0
+        /// It may still be woken (its curl handles exist).
+        var alive = true
+        /// It is (about to be) blocked in poll and needs a wakeup for new work.
+        var sleeping = false
+    }
+
     var schedule: DeliverySchedule
-    /// Groups with an attempt on the wire (each group has at most one).
+    /// Groups with an attempt on the wire (each group has at most one), over every sender.
     var running = 0
     var queued = 0
     /// Submits blocked on a full queue; the delivery thread wakes them once `queued` falls to the
@@ -16,7 +26,7 @@ struct EngineState {
     var latency = LatencyHistogram()
     var firstSubmitAt: Double?
     var finishedAt: Double?
-    /// `finish` was called: new submits are dead-lettered, the thread exits once the schedule is empty.
+    /// `finish` was called: new submits are dead-lettered, the senders exit once the schedule is empty.
     var closing = false
     /// When `finish`'s timeout runs out (monotonic seconds).
     var deadline: Double?
@@ -29,12 +39,16 @@ struct EngineState {
     var abandonAt: Double?
     /// 401/403 answers since the last 2xx.
     var refusalsInARow = 0
-    /// The delivery thread may still be woken (its curl handles exist).
-    var threadAlive = true
-    /// The delivery thread is (about to be) blocked in poll and needs a wakeup for new work.
-    var sleeping = false
-    /// The delivery thread has written its last dead letter and is about to return.
+    /// Each sender thread's share of the work, by sender index.
+    var senders: [Sender]
+    /// Sender threads that returned (wrote their last dead letter); the engine is drained when all did.
+    var sendersDone = 0
     var drained = false
+    /// Dead letters and delivered tags applied but not yet written or reported, in the order they
+    /// were applied; whichever sender flushes next writes them, one flush at a time (see
+    /// `DeliveryCore.flushSettled`), so the dead-letter file keeps that order across senders.
+    var unwrittenLetters: [PendingDeadLetter] = []
+    var unreportedDelivered: [Int64] = []
     var joined = false
 
     func stats(now: Double) -> DeliveryStats {

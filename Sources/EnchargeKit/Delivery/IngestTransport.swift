@@ -52,13 +52,15 @@ final class IngestTransport {
     var inFlight: Int { capacity - idle.count }
     var waker: IngestWaker { IngestWaker(multi: multi) }
 
-    init(configuration: DeliveryConfiguration) throws(DeliveryError) {
+    /// A transport with `capacity` easy handles (default: the configuration's `concurrency`).
+    init(configuration: DeliveryConfiguration, capacity: Int? = nil) throws(DeliveryError) {
         func failure(_ what: String) -> DeliveryError {
             DeliveryError(kind: .configuration, message: "libcurl: \(what)")
         }
         guard curlGlobalInitResult == CURLE_OK else { throw failure("global initialisation failed") }
         redactor = SecretRedactor(secret: configuration.writeKey)
-        capacity = configuration.concurrency
+        let capacity = capacity ?? configuration.concurrency
+        self.capacity = capacity
         endpoint = configuration.endpoint
         endpointOrigin = Self.origin(of: configuration.endpoint)
 
@@ -79,12 +81,12 @@ final class IngestTransport {
             throw failure("curl_multi_init failed")
         }
         self.multi = multi
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, configuration.concurrency)
-        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, configuration.concurrency)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, capacity)
+        _ = ccurl_multi_setopt_long(multi, CURLMOPT_MAXCONNECTS, capacity)
         _ = ccurl_multi_setopt_long(multi, CURLMOPT_PIPELINING, Int(CURLPIPE_MULTIPLEX))
 
         // From here on deinit cleans up whatever was made, so a failing option can simply throw.
-        for _ in 0..<configuration.concurrency {
+        for _ in 0..<capacity {
             guard let easy = curl_easy_init() else { throw failure("curl_easy_init failed") }
             let response = UnsafeMutablePointer<ccurl_response>.allocate(capacity: 1)
             response.initialize(to: ccurl_response())
