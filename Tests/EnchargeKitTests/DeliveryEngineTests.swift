@@ -228,7 +228,9 @@ struct DeliveryEngineTests {
 
     // MARK: Order
 
-    @Test func keepsPerPersonOrderUnderTenPercentFailures() async throws {
+    /// With one sender thread, and with three (3, 3 and 2 handles) sharing one schedule.
+    @Test(arguments: [1, 3])
+    func keepsPerPersonOrderUnderTenPercentFailures(senders: Int) async throws {
         // 1,200 events for 150 people in groups of 1-3 events, 10% of attempts answered 500.
         var random = SplitMix(state: 42)
         var groups: [[Event]] = []
@@ -248,12 +250,15 @@ struct DeliveryEngineTests {
         }) { server, endpoint in
             let result = try await Self.deliver(submitted, endpoint: endpoint) {
                 $0.concurrency = 8
+                $0.senderThreads = senders
                 $0.maxAttempts = 30
             }
             #expect(result.stats.delivered == 1200)
             #expect(result.stats.deadLettered == 0)
             #expect(result.stats.retries > 0)
             #expect(server.maxInFlight <= 8)
+            let connections = Set(server.received.compactMap(\.remotePort))
+            #expect(connections.count <= 8, "more connections than requests in flight: \(connections.count)")
             let accepted = server.accepted
             #expect(accepted.count == 1200)
             #expect(Set(accepted.compactMap(\.seq)).count == 1200, "an event was accepted twice")
@@ -267,7 +272,9 @@ struct DeliveryEngineTests {
         }
     }
 
-    @Test func identifyIsNeverOvertakenByTheTrackOfTheSameSubmit() async throws {
+    /// With one sender thread, and with four, where the two lanes may well be sent by two threads.
+    @Test(arguments: [1, 4])
+    func identifyIsNeverOvertakenByTheTrackOfTheSameSubmit(senders: Int) async throws {
         // identify carries userId (its key) and the track only email (another key): they land in
         // different lanes, yet the track must wait. Every identify first fails, then answers slowly.
         let people = 60
@@ -281,7 +288,10 @@ struct DeliveryEngineTests {
             guard request.name == "identify" else { return .ok }
             return attempt == 1 ? .status(503) : IngestReply(delay: .milliseconds(20))
         }) { server, endpoint in
-            let result = try await Self.deliver(groups, endpoint: endpoint) { $0.concurrency = 8 }
+            let result = try await Self.deliver(groups, endpoint: endpoint) {
+                $0.concurrency = 8
+                $0.senderThreads = senders
+            }
             #expect(result.stats.delivered == 2 * people)
             var identified = Set<String>()
             for request in server.accepted {
