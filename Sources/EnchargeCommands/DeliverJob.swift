@@ -27,7 +27,7 @@ package func deliverJob(_ configuration: DeliverJobConfiguration, context: Comma
     let opening = configuration.spool
     let result = calls.wait { () async -> Result<OpenedSpool, SpoolError> in
         do throws(SpoolError) {
-            return .success(try await opening.open(delivering: true))
+            return .success(try await opening.open(deliveringAs: "deliver"))
         } catch {
             return .failure(error)
         }

@@ -45,12 +45,15 @@ package struct SpoolOpening: Sendable {
     package var displayName: String { location.displayName }
 
     /// Opens the spool, creating or upgrading its schema; refuses a spool a newer version wrote.
-    /// A process that will deliver a SQLite spool (`delivering`) first takes its owner lock, since
-    /// one process at a time delivers such a file; a PostgreSQL spool shares its lanes instead.
-    package func open(delivering: Bool = false) async throws(SpoolError) -> OpenedSpool {
+    /// A process that will deliver a SQLite spool (`deliveringAs`, its subcommand: `serve` or
+    /// `deliver`) first takes its owner lock, since one process at a time delivers such a file; a
+    /// PostgreSQL spool shares its lanes instead.
+    package func open(deliveringAs command: String? = nil) async throws(SpoolError) -> OpenedSpool {
         switch location {
         case .sqlite(let path):
-            let owner = delivering ? try SpoolOwnerLock(spoolPath: path) : nil
+            let owner = try command.map { command throws(SpoolError) in
+                try SpoolOwnerLock(spoolPath: path, command: command)
+            }
             return OpenedSpool(spool: try SQLiteSpool(path: path), ownerLock: owner, close: {})
         case .postgres(let url):
             let spool = try await PostgresSpool.open(

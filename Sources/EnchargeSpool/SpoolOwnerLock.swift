@@ -12,15 +12,16 @@ import Darwin
 ///
 /// It is an exclusive `flock` on `SPOOL.lock` beside the spool, held while this value lives (the
 /// kernel drops it when the process dies, even by `kill -9`, so a crash never leaves a stale
-/// lock). The file holds the owner's pid, for the message. `replay --spool` takes no lock: it only
-/// writes to the spool, and the owner delivers what it added.
+/// lock). The file holds the owner's pid and command (`serve` or `deliver`), for the message.
+/// `replay --spool` takes no lock: it only writes to the spool, and the owner delivers what it added.
 package final class SpoolOwnerLock: Sendable {
     /// The lock file.
     package let path: String
     private let descriptor: Int32
 
-    /// Takes the lock, or throws a `SpoolError` naming the process that holds it.
-    package init(spoolPath: String) throws(SpoolError) {
+    /// Takes the lock for `command` (the subcommand that will deliver: `serve` or `deliver`), or
+    /// throws a `SpoolError` naming the process that holds it.
+    package init(spoolPath: String, command: String) throws(SpoolError) {
         path = spoolPath + ".lock"
         let fd = open(path, O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
@@ -34,20 +35,19 @@ package final class SpoolOwnerLock: Sendable {
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let busy = errno == EWOULDBLOCK
             let reason = String(cString: strerror(errno))
-            var buffer = [UInt8](repeating: 0, count: 32)
+            var buffer = [UInt8](repeating: 0, count: 64)
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             close(fd)
             guard busy else {
                 throw SpoolError(kind: .open, message: "cannot lock \(path): \(reason)", path: spoolPath)
             }
-            let pid = Int(String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).filter(\.isNumber))
-            let owner = pid.map { "another encharge-lua serve (pid \($0))" } ?? "another encharge-lua serve"
+            let owner = Self.owner(described: String(decoding: buffer.prefix(max(0, count)), as: UTF8.self))
             throw SpoolError(
                 kind: .open,
                 message: "is in use by \(owner); stop that one first, or give this one its own --spool",
                 path: spoolPath)
         }
-        let text = Array("\(getpid())\n".utf8)
+        let text = Array("\(getpid()) \(command)\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         descriptor = fd
@@ -55,5 +55,14 @@ package final class SpoolOwnerLock: Sendable {
 
     deinit {
         close(descriptor)
+    }
+
+    /// "another encharge-lua deliver (pid 42)" from a lock file's text "42 deliver"; whatever part
+    /// is missing or unreadable (a file an older version wrote holds the pid alone) is left out.
+    static func owner(described text: String) -> String {
+        let words = text.split(whereSeparator: \.isWhitespace)
+        let pid = words.first.flatMap { Int($0) }
+        let command = words.dropFirst().first.map(String.init).flatMap { ["serve", "deliver"].contains($0) ? $0 : nil }
+        return "another encharge-lua \(command ?? "process")" + (pid.map { " (pid \($0))" } ?? "")
     }
 }

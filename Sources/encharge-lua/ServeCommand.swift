@@ -60,7 +60,7 @@ struct ServeCommand: AsyncParsableCommand, ContextCommand {
             )
         }
         try await context.serving(stoppedAs: "serve") {
-            let opened = try await spool.open(delivering: server.delivery != nil)
+            let opened = try await spool.open(deliveringAs: server.delivery != nil ? "serve" : nil)
             try await runWebhookServer(
                 configuration: server, spool: opened.spool, output: context.stdout, errors: context.stderr)
             await opened.close()

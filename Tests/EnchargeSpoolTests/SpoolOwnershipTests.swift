@@ -16,8 +16,8 @@ import Testing
         let tmp = try TemporaryDirectory(prefix: "spool")
         defer { tmp.cleanup() }
         let path = tmp.file("spool.db")
-        var first: SpoolOwnerLock? = try SpoolOwnerLock(spoolPath: path)
-        let error = #expect(throws: SpoolError.self) { try SpoolOwnerLock(spoolPath: path) }
+        var first: SpoolOwnerLock? = try SpoolOwnerLock(spoolPath: path, command: "serve")
+        let error = #expect(throws: SpoolError.self) { try SpoolOwnerLock(spoolPath: path, command: "deliver") }
         #expect(
             error?.description
                 == "\(path): is in use by another encharge-lua serve (pid \(getpid())); stop that one first, or give this one its own --spool"
@@ -26,7 +26,19 @@ import Testing
         first = nil
         _ = first
         // Released with its holder (the kernel releases it when a process dies, too).
-        _ = try SpoolOwnerLock(spoolPath: path)
+        _ = try SpoolOwnerLock(spoolPath: path, command: "serve")
+    }
+
+    @Test(arguments: [
+        ("42 deliver\n", "another encharge-lua deliver (pid 42)"),
+        ("42 serve\n", "another encharge-lua serve (pid 42)"),
+        // A lock file an older version wrote: the pid alone.
+        ("42\n", "another encharge-lua process (pid 42)"),
+        ("", "another encharge-lua process"),
+        ("x rm -rf\n", "another encharge-lua process"),
+    ])
+    func theOwnerIsNamedFromWhatItsLockFileHolds(text: String, owner: String) {
+        #expect(SpoolOwnerLock.owner(described: text) == owner)
     }
 
     @Test func aNewSpoolAndItsWriteAheadLogAreReadableByTheirOwnerOnly() async throws {

@@ -600,7 +600,11 @@ import Glibc
             ["deliver", "--spool", spool, "--endpoint", mock.endpoint], environment: environment, directory: tmp.path,
             timeout: 30)
         #expect(second.status == 2)
-        #expect(second.stderr.hasPrefix("error: \(spool): is in use by another encharge-lua"), "\(second.stderr)")
+        // The holder is named as what it is: a deliver, not a serve.
+        #expect(
+            second.stderr
+                == "error: \(spool): is in use by another encharge-lua deliver (pid \(worker.process.processIdentifier)); stop that one first, or give this one its own --spool\n",
+            "\(second.stderr)")
         worker.signal(SIGTERM)
         #expect(worker.wait() == 0, "\(worker.stderr)")
         #expect(serve.stop() == 0)
