@@ -157,11 +157,15 @@ final class PostgresDeliverySession: Sendable {
                 )
                 SELECT 1 + count(*) FROM encharge_spool.delivery_process AS p
                 WHERE p.id <> \(processID) AND p.heartbeat_at > clock_timestamp() - make_interval(secs => \(lease))
-                  AND EXISTS (SELECT 1 FROM pg_stat_activity AS a WHERE a.pid = p.backend_pid)
+                  AND EXISTS (
+                      SELECT 1 FROM pg_stat_activity AS a
+                      WHERE a.pid = p.backend_pid AND a.datname = current_database())
                 """, logger: logger
             ).collect()
             // Frozen holders: a stale heartbeat whose backend still holds lane locks (and is no live
-            // process's backend: a backend id can be reused), of a role this one may signal.
+            // process's backend: a backend id can be reused), of a role this one may signal. Only
+            // in this database: backend ids, sessions and advisory locks are the cluster's, and a
+            // stale row's id may now be another database's lane holder.
             try await open.query(
                 """
                 SELECT pg_terminate_backend(p.backend_pid) FROM encharge_spool.delivery_process AS p
@@ -169,10 +173,12 @@ final class PostgresDeliverySession: Sendable {
                   AND p.backend_pid <> pg_backend_pid()
                   AND EXISTS (
                       SELECT 1 FROM pg_stat_activity AS a
-                      WHERE a.pid = p.backend_pid AND pg_has_role(a.usesysid, 'MEMBER'))
+                      WHERE a.pid = p.backend_pid AND a.datname = current_database()
+                        AND pg_has_role(a.usesysid, 'MEMBER'))
                   AND EXISTS (
                       SELECT 1 FROM pg_locks AS l
                       WHERE l.pid = p.backend_pid AND l.locktype = 'advisory' AND l.granted
+                        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
                         AND l.classid = \(lockClass)::oid AND l.objsubid = 2 AND l.objid < \(Int32(laneCount))::oid)
                   AND NOT EXISTS (
                       SELECT 1 FROM encharge_spool.delivery_process AS q

@@ -52,6 +52,32 @@ struct PostgresSpoolHolderTests {
         await taker.close()
     }
 
+    @Test func aSpoolInAnotherDatabaseOfTheClusterNeverEndsThisOnesLaneHolder() async throws {
+        // Two spools in two databases of one cluster. Backend ids are the cluster's, so a stale
+        // heartbeat row in one database can name a backend id that another database's lane holder
+        // has since been given; advisory locks and sessions show cluster-wide too. The sweep for
+        // frozen holders must look at its own database only.
+        let ours = try SpoolDatabase()
+        let other = try SpoolDatabase()
+        let spool = try await ours.open(lease: 2)
+        #expect(try await onThread { try spool.balanceLanes(busy: []) }.count == 64)
+        let holderPid = try ours.sql(
+            "SELECT backend_pid FROM encharge_spool.delivery_process WHERE id = '\(spool.deliveryProcessID)'")
+        let sweeper = try await other.open(lease: 2)
+        // The other database's table remembers a long-gone process whose backend id is now ours.
+        try other.sql(
+            """
+            INSERT INTO encharge_spool.delivery_process (id, backend_pid, heartbeat_at)
+            VALUES ('gone', \(holderPid), clock_timestamp() - interval '30 seconds');
+            """)
+        #expect(try await onThread { try sweeper.balanceLanes(busy: []) }.count == 64, "its own lanes are free")
+        let alive = try ours.sql("SELECT count(*) FROM pg_stat_activity WHERE pid = \(holderPid)")
+        #expect(alive == "1", "the other database's spool ended this one's lane holder")
+        #expect(try await onThread { try spool.balanceLanes(busy: []) }.count == 64)
+        await sweeper.close()
+        await spool.close()
+    }
+
     @Test func aLostLockConnectionTakesBackItsLanesInTheSameRoundButNotOnesTakenMeanwhile() async throws {
         let database = try SpoolDatabase()
         let spool = try await database.open()
