@@ -280,9 +280,15 @@ final class DeliveryCore: Sendable {
         batch.delivered.removeAll(keepingCapacity: true)
     }
 
+    /// `write` for letters that settle outside the senders' turns (events submitted after
+    /// `finish`), still one flush at a time, so `onSettled` never runs twice at once.
+    func writeOutOfTurn(_ letters: [PendingDeadLetter]) {
+        flushing.withLock { _ in write(letters) }
+    }
+
     /// Writes dead letters (outside the lock), then reports tagged ones to `onSettled`; write
     /// failures are counted in the stats.
-    func write(_ letters: [PendingDeadLetter]) {
+    private func write(_ letters: [PendingDeadLetter]) {
         guard !letters.isEmpty else { return }
         var failures = 0
         var lastError: String?

@@ -74,7 +74,10 @@ public final class DeliveryEngine: Sendable {
                 self.threads = threads
                 _ = finish(timeout: 0)
                 throw DeliveryError(
-                    kind: .configuration, message: "cannot start the delivery thread (error \(error.code))")
+                    kind: .configuration,
+                    message:
+                        "cannot start a delivery thread (error \(error.code)): the system is short of threads or memory; free some, or send with fewer requests in flight"
+                )
             }
         }
         self.threads = threads
@@ -110,14 +113,14 @@ public final class DeliveryEngine: Sendable {
     private func enqueue(_ events: [Event], source: String, tags: [Int64]?) {
         guard !events.isEmpty else { return }
         let limit = core.configuration.maxQueuedEvents
-        // Outside the lock: the delivery thread waits for it less.
+        // Outside the lock: the sender threads wait for it less.
         let lanes = DeliverySchedule.lanes(of: events, laneCount: core.laneCount)
         // Room now: in at once. A full queue: the submit counts itself as waiting and sleeps until
-        // the delivery thread drained the queue to its resume mark (or an interrupt or `finish`,
+        // the sender threads drained the queue to its resume mark (or an interrupt or `finish`,
         // which set `abandonAt` or `closing`, wakes it); after a stop of its own the engine frees
         // room within `requestTimeout`, and memory stays bounded meanwhile.
-        // Groups the delivery thread finished since the last submit: their events were allocated
-        // on this thread, so they are freed here, after the lock, not on the delivery thread.
+        // Groups the sender threads finished since the last submit: their events were allocated
+        // on this thread, so they are freed here, after the lock, not on a sender thread.
         var finishedGroups: [DeliverySchedule.Group] = []
         let admitted = core.state.withLock { state -> Bool? in
             finishedGroups = state.schedule.takeFinished()
@@ -135,14 +138,14 @@ public final class DeliveryEngine: Sendable {
             }
         guard !accepted else { return }
         let error = DeliveryError(kind: .interrupted, message: "interrupted: submitted after finish")
-        core.write(
+        core.writeOutOfTurn(
             events.indices.map {
                 PendingDeadLetter(event: events[$0], error: error, source: source, tag: tags?[$0])
             })
     }
 
-    /// Queues one submit's events as a group under the lock, waking the delivery thread when it
-    /// sleeps and the group can go now; false after `finish` (the caller dead-letters them).
+    /// Queues one submit's events as a group under the lock, waking a sleeping sender thread with
+    /// room when the group can go now; false after `finish` (the caller dead-letters them).
     private func admit(
         _ events: [Event], source: String, tags: [Int64]?, lanes: [Int], _ state: inout EngineState
     ) -> Bool {

@@ -15,7 +15,7 @@ public enum DeliveryOutcome: Sendable, Hashable {
 }
 
 /// Called once for every tagged event when the engine settles it, with the event's tag (see
-/// `DeliveryEngine.submit(_:source:tags:)`). It runs on the engine's delivery thread (or on the
-/// submitting thread for events submitted after `finish`), after any dead-letter entry was written
+/// `DeliveryEngine.submit(_:source:tags:)`). It runs on one of the engine's sender threads, one call at a
+/// time (or on the submitting thread for events submitted after `finish`), after any dead-letter entry was written
 /// and outside the engine's lock; it must return quickly and must not call back into the engine.
 public typealias DeliverySettledHandler = @Sendable (_ tag: Int64, _ outcome: DeliveryOutcome) -> Void

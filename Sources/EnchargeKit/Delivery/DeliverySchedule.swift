@@ -57,7 +57,7 @@ struct DeliverySchedule {
     /// Queued groups (non-nil slots).
     private var groupCount = 0
     /// Finished groups, kept so that their events are freed by whoever calls `takeFinished()` (the
-    /// submitting thread, which allocated them) instead of the delivery thread.
+    /// submitting thread, which allocated them) instead of a sender thread.
     private var finished: [Group] = []
     /// Groups whose current event may be sent now, in the order they became ready.
     private var ready = Ring<Int>()

@@ -1,4 +1,4 @@
-/// What the caller's threads and the delivery thread share, all under `state`'s lock.
+/// What the caller's threads and the sender threads share, all under `state`'s lock.
 struct EngineState {
     /// One sender thread (`DeliveryCore.run`) as the others see it.
     struct Sender {
@@ -14,7 +14,7 @@ struct EngineState {
     /// Groups with an attempt on the wire (each group has at most one), over every sender.
     var running = 0
     var queued = 0
-    /// Submits blocked on a full queue; the delivery thread wakes them once `queued` falls to the
+    /// Submits blocked on a full queue; a sender thread wakes them once `queued` falls to the
     /// engine's resume mark, not on every event it settles.
     var submitsWaiting = 0
     var submitted = 0

@@ -13,7 +13,7 @@ private let curlGlobalInitResult: CURLcode = ccurl_global_init_all()
 /// back as `.redirect`: libcurl's own following is off because it would send the `X-Encharge-Token`
 /// header to another host too.
 ///
-/// Not Sendable: every method except `waker.wake()` must be called from the one delivery thread that
+/// Not Sendable: every method except `waker.wake()` must be called from the one sender thread that
 /// owns it, which also frees it.
 final class IngestTransport {
     /// One reusable easy handle with the buffers libcurl writes into while it runs.
